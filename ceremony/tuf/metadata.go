@@ -1,0 +1,765 @@
+// Package tuf reads, writes, signs and verifies the subset of The Update
+// Framework metadata (specification 1.0.x) that Conclave handles: root and
+// targets metadata with delegations, which it produces, and snapshot and
+// timestamp metadata, which it only reads and verifies.
+//
+// # Round trips
+//
+// Other tools add fields of their own (x-… extensions). Every object keeps
+// the members Conclave does not know and writes them back, so re-signing
+// never drops them: for any file Parse accepts, the canonical form of the
+// typed value is byte for byte the canonical form of the signed JSON read.
+//
+// # Strictness
+//
+// Parse rejects duplicate member names, duplicate keyids in signatures,
+// non-integer numbers, a wrong or missing _type, malformed or weak keys,
+// thresholds below 1, and trailing data. Every error names the JSON path and
+// the rule broken.
+package tuf
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/cjson"
+)
+
+// SpecVersion is the TUF specification version Conclave writes.
+const SpecVersion = "1.0.31"
+
+// Role types (the _type field).
+const (
+	TypeRoot      = "root"
+	TypeTargets   = "targets"
+	TypeSnapshot  = "snapshot"
+	TypeTimestamp = "timestamp"
+)
+
+// TopLevelRoles are the roles root metadata must name.
+var TopLevelRoles = []string{TypeRoot, TypeSnapshot, TypeTargets, TypeTimestamp}
+
+// ErrMalformed is wrapped by every parse failure.
+var ErrMalformed = errors.New("malformed metadata")
+
+// Expiry is the expires field: a UTC instant written as whole seconds with
+// a Z ("2027-01-01T00:00:00Z"). Other tools sometimes write fractions of
+// seconds; such a value is read, and written back exactly as it was.
+type Expiry struct {
+	time.Time
+	text string // as read; empty when set in code
+}
+
+// NewExpiry truncates t to whole seconds in UTC.
+func NewExpiry(t time.Time) Expiry {
+	return Expiry{Time: t.UTC().Truncate(time.Second)}
+}
+
+// String is the form written to metadata.
+func (x Expiry) String() string {
+	if x.text != "" {
+		return x.text
+	}
+	return x.Time.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+func parseExpiry(s, path string) (Expiry, error) {
+	if !strings.HasSuffix(s, "Z") {
+		return Expiry{}, fieldErr(path, "%s must be a UTC time ending in Z, such as 2027-01-01T00:00:00Z", quote(s))
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return Expiry{}, fieldErr(path, "%s is not a time such as 2027-01-01T00:00:00Z", quote(s))
+	}
+	return Expiry{Time: t, text: s}, nil
+}
+
+// header is what every role's signed part has.
+type header struct {
+	SpecVersion string
+	Version     int64
+	Expires     Expiry
+}
+
+func (h *header) decode(f *fields, wantType string) {
+	typ, ok := f.kind("_type", true, cjson.String)
+	if ok && typ.Str() != wantType {
+		f.fail(fieldErr(f.at("_type"), "is %s, expected %s", quote(typ.Str()), quote(wantType)))
+	}
+	h.SpecVersion = f.str("spec_version")
+	if f.err == nil {
+		major, _, _ := strings.Cut(h.SpecVersion, ".")
+		if major != "1" {
+			f.fail(fieldErr(f.at("spec_version"), "%s is not a 1.x version of the TUF specification", quote(h.SpecVersion)))
+		}
+	}
+	h.Version = f.integer("version")
+	if f.err == nil && h.Version < 1 {
+		f.fail(fieldErr(f.at("version"), "must be at least 1, not %d", h.Version))
+	}
+	if s, ok := f.kind("expires", true, cjson.String); ok {
+		x, err := parseExpiry(s.Str(), f.at("expires"))
+		if err != nil {
+			f.fail(err)
+		}
+		h.Expires = x
+	}
+}
+
+// writeHeaderField writes one of the header members; false if name is not one.
+func (h *header) writeField(e *cjson.Encoder, typ, name string) bool {
+	switch name {
+	case "_type":
+		e.Name(name)
+		e.String(typ)
+	case "spec_version":
+		e.Name(name)
+		e.String(h.SpecVersion)
+	case "version":
+		e.Name(name)
+		e.Int(h.Version)
+	case "expires":
+		e.Name(name)
+		e.String(h.Expires.String())
+	default:
+		return false
+	}
+	return true
+}
+
+// RoleKeys is a role's keyids and threshold: root's "roles" entries.
+type RoleKeys struct {
+	KeyIDs    []string
+	Threshold int64
+	unknown   []cjson.Member
+}
+
+func decodeKeyIDs(f *fields) []string {
+	ids, ok := f.strings("keyids", true)
+	if !ok {
+		return nil
+	}
+	seen := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		if seen[id] {
+			f.fail(fieldErr(cjson.PathIndex(f.at("keyids"), i), "keyid %s is listed twice", id))
+		}
+		seen[id] = true
+	}
+	return ids
+}
+
+func decodeThreshold(f *fields) int64 {
+	t := f.integer("threshold")
+	if f.err == nil && t < 1 {
+		f.fail(fieldErr(f.at("threshold"), "must be at least 1, not %d", t))
+	}
+	return t
+}
+
+func writeStrings(e *cjson.Encoder, ss []string) {
+	e.BeginArray()
+	for _, s := range ss {
+		e.String(s)
+	}
+	e.EndArray()
+}
+
+// decodeKeys reads a keyid → key object map.
+func decodeKeys(v cjson.Value, path string) (map[string]*Key, error) {
+	if v.Kind() != cjson.Object {
+		return nil, fieldErr(path, "must be an object, not %s", v.Kind())
+	}
+	members := v.Members()
+	decoded := make([]*Key, len(members))
+	// Parsing a public key (curve point checks, PEM, hashing) dominates
+	// reading a large delegating role, so large key maps use every core.
+	// The first error in member order is reported, as a serial loop would.
+	errs := parallel(len(members), func(i int) error {
+		k, err := decodeKey(members[i].Value, cjson.PathField(path, members[i].Name))
+		decoded[i] = k
+		return err
+	})
+	if errs != nil {
+		return nil, errs
+	}
+	keys := make(map[string]*Key, len(members))
+	for i, m := range members {
+		keys[m.Name] = decoded[i]
+	}
+	return keys, nil
+}
+
+// parallel runs work(0..n-1) on all cores when n is large, and returns the
+// error of the lowest index that failed.
+func parallel(n int, work func(i int) error) error {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 512 || workers == 1 {
+		for i := 0; i < n; i++ {
+			if err := work(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				if errs[i] = work(i); errs[i] != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeKeys(e *cjson.Encoder, keys map[string]*Key) {
+	e.BeginObject()
+	for _, id := range sortedKeys(keys) {
+		e.Name(id)
+		keys[id].encode(e)
+	}
+	e.EndObject()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Root is the signed part of root metadata (TUF §4.3).
+type Root struct {
+	header
+	// ConsistentSnapshot is nil when the field is absent.
+	ConsistentSnapshot *bool
+	Keys               map[string]*Key
+	Roles              map[string]*RoleKeys
+	unknown            []cjson.Member
+}
+
+func decodeRoot(v cjson.Value, path string) (*Root, error) {
+	f, err := objectAt(v, path)
+	if err != nil {
+		return nil, err
+	}
+	r := &Root{}
+	r.header.decode(f, TypeRoot)
+	r.ConsistentSnapshot = f.optBool("consistent_snapshot")
+	if f.err != nil {
+		return nil, f.err
+	}
+	if kv, ok := f.kind("keys", true, cjson.Object); ok {
+		if r.Keys, err = decodeKeys(kv, f.at("keys")); err != nil {
+			return nil, err
+		}
+	}
+	if rv, ok := f.kind("roles", true, cjson.Object); ok {
+		r.Roles = make(map[string]*RoleKeys, len(rv.Members()))
+		for _, m := range rv.Members() {
+			g, err := objectAt(m.Value, cjson.PathField(f.at("roles"), m.Name))
+			if err != nil {
+				return nil, err
+			}
+			rk := &RoleKeys{KeyIDs: decodeKeyIDs(g), Threshold: decodeThreshold(g)}
+			if g.err != nil {
+				return nil, g.err
+			}
+			rk.unknown = g.rest()
+			r.Roles[m.Name] = rk
+		}
+		for _, name := range TopLevelRoles {
+			if r.Roles[name] == nil {
+				f.fail(fieldErr(cjson.PathField(f.at("roles"), name), "is missing (root must name the %s role)", name))
+			}
+		}
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	r.unknown = f.rest()
+	return r, nil
+}
+
+func (r *Root) encode(e *cjson.Encoder) {
+	known := []string{"_type", "consistent_snapshot", "expires", "keys", "roles", "spec_version", "version"}
+	writeObject(e, r.unknown, known, func(name string) {
+		if r.header.writeField(e, TypeRoot, name) {
+			return
+		}
+		switch name {
+		case "consistent_snapshot":
+			if r.ConsistentSnapshot != nil {
+				e.Name(name)
+				e.Bool(*r.ConsistentSnapshot)
+			}
+		case "keys":
+			e.Name(name)
+			writeKeys(e, r.Keys)
+		case "roles":
+			e.Name(name)
+			e.BeginObject()
+			for _, role := range sortedKeys(r.Roles) {
+				e.Name(role)
+				r.Roles[role].encode(e)
+			}
+			e.EndObject()
+		}
+	})
+}
+
+func (rk *RoleKeys) encode(e *cjson.Encoder) {
+	writeObject(e, rk.unknown, []string{"keyids", "threshold"}, func(name string) {
+		e.Name(name)
+		if name == "keyids" {
+			writeStrings(e, rk.KeyIDs)
+		} else {
+			e.Int(rk.Threshold)
+		}
+	})
+}
+
+// TargetFile describes one target (TUF §4.5 "targets").
+type TargetFile struct {
+	Length int64
+	Hashes map[string]string
+	// Custom is nil when absent; any JSON value otherwise.
+	Custom  *cjson.Value
+	unknown []cjson.Member
+}
+
+// Targets is the signed part of targets metadata, top-level or delegated
+// (TUF §4.5).
+type Targets struct {
+	header
+	Targets map[string]*TargetFile
+	// Delegations is nil when the field is absent.
+	Delegations *Delegations
+	unknown     []cjson.Member
+}
+
+// Delegations is the delegations object of targets metadata.
+type Delegations struct {
+	Keys map[string]*Key
+	// Roles is the ordered list of delegated roles; nil when the
+	// delegations use SuccinctRoles instead (exactly one is present).
+	Roles         []*DelegatedRole
+	SuccinctRoles *SuccinctRoles
+	unknown       []cjson.Member
+}
+
+// DelegatedRole is one entry of delegations.roles.
+type DelegatedRole struct {
+	Name        string
+	KeyIDs      []string
+	Threshold   int64
+	Terminating bool
+	// Exactly one of Paths and PathHashPrefixes is non-nil (an empty,
+	// non-nil list is written as []).
+	Paths            []string
+	PathHashPrefixes []string
+	unknown          []cjson.Member
+}
+
+func decodeTargets(v cjson.Value, path string) (*Targets, error) {
+	f, err := objectAt(v, path)
+	if err != nil {
+		return nil, err
+	}
+	t := &Targets{}
+	t.header.decode(f, TypeTargets)
+	if f.err != nil {
+		return nil, f.err
+	}
+	if tv, ok := f.kind("targets", true, cjson.Object); ok {
+		t.Targets = make(map[string]*TargetFile, len(tv.Members()))
+		for _, m := range tv.Members() {
+			tf, err := decodeTargetFile(m.Value, cjson.PathField(f.at("targets"), m.Name))
+			if err != nil {
+				return nil, err
+			}
+			t.Targets[m.Name] = tf
+		}
+	}
+	if dv, ok := f.kind("delegations", false, cjson.Object); ok {
+		if t.Delegations, err = decodeDelegations(dv, f.at("delegations")); err != nil {
+			return nil, err
+		}
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	t.unknown = f.rest()
+	return t, nil
+}
+
+func decodeHashes(f *fields, name string, required bool) map[string]string {
+	hv, ok := f.kind(name, required, cjson.Object)
+	if !ok {
+		return nil
+	}
+	hashes := make(map[string]string, len(hv.Members()))
+	for _, m := range hv.Members() {
+		if m.Value.Kind() != cjson.String {
+			f.fail(fieldErr(cjson.PathField(f.at(name), m.Name), "must be a string, not %s", m.Value.Kind()))
+			return nil
+		}
+		hashes[m.Name] = m.Value.Str()
+	}
+	return hashes
+}
+
+func writeHashes(e *cjson.Encoder, h map[string]string) {
+	e.BeginObject()
+	for _, alg := range sortedKeys(h) {
+		e.Name(alg)
+		e.String(h[alg])
+	}
+	e.EndObject()
+}
+
+func decodeTargetFile(v cjson.Value, path string) (*TargetFile, error) {
+	f, err := objectAt(v, path)
+	if err != nil {
+		return nil, err
+	}
+	tf := &TargetFile{Length: f.integer("length"), Hashes: decodeHashes(f, "hashes", true)}
+	if f.err == nil && tf.Length < 0 {
+		f.fail(fieldErr(f.at("length"), "must not be negative"))
+	}
+	if c, ok := f.get("custom", false); ok {
+		tf.Custom = &c
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	tf.unknown = f.rest()
+	return tf, nil
+}
+
+func (tf *TargetFile) encode(e *cjson.Encoder) {
+	writeObject(e, tf.unknown, []string{"custom", "hashes", "length"}, func(name string) {
+		switch name {
+		case "custom":
+			if tf.Custom != nil {
+				e.Name(name)
+				e.Value(*tf.Custom)
+			}
+		case "hashes":
+			e.Name(name)
+			writeHashes(e, tf.Hashes)
+		case "length":
+			e.Name(name)
+			e.Int(tf.Length)
+		}
+	})
+}
+
+func decodeDelegations(v cjson.Value, path string) (*Delegations, error) {
+	f, err := objectAt(v, path)
+	if err != nil {
+		return nil, err
+	}
+	d := &Delegations{}
+	if kv, ok := f.kind("keys", true, cjson.Object); ok {
+		if d.Keys, err = decodeKeys(kv, f.at("keys")); err != nil {
+			return nil, err
+		}
+	}
+	rv, hasRoles := f.kind("roles", false, cjson.Array)
+	sv, hasSuccinct := f.kind("succinct_roles", false, cjson.Object)
+	if f.err != nil {
+		return nil, f.err
+	}
+	switch {
+	case hasRoles && hasSuccinct:
+		return nil, fieldErr(path, "has both roles and succinct_roles; exactly one is allowed")
+	case !hasRoles && !hasSuccinct:
+		return nil, fieldErr(path, "has neither roles nor succinct_roles; exactly one is required")
+	case hasRoles:
+		d.Roles = make([]*DelegatedRole, 0, len(rv.Items()))
+		seen := make(map[string]bool, len(rv.Items()))
+		for i, item := range rv.Items() {
+			p := cjson.PathIndex(f.at("roles"), i)
+			r, err := decodeDelegatedRole(item, p)
+			if err != nil {
+				return nil, err
+			}
+			if seen[r.Name] {
+				return nil, fieldErr(cjson.PathField(p, "name"), "role %s is delegated twice", quote(r.Name))
+			}
+			seen[r.Name] = true
+			d.Roles = append(d.Roles, r)
+		}
+	default:
+		if d.SuccinctRoles, err = decodeSuccinct(sv, f.at("succinct_roles")); err != nil {
+			return nil, err
+		}
+	}
+	d.unknown = f.rest()
+	return d, nil
+}
+
+func decodeDelegatedRole(v cjson.Value, path string) (*DelegatedRole, error) {
+	f, err := objectAt(v, path)
+	if err != nil {
+		return nil, err
+	}
+	r := &DelegatedRole{Name: f.str("name"), KeyIDs: decodeKeyIDs(f), Threshold: decodeThreshold(f), Terminating: f.boolean("terminating")}
+	paths, hasPaths := f.strings("paths", false)
+	prefixes, hasPrefixes := f.strings("path_hash_prefixes", false)
+	if f.err != nil {
+		return nil, f.err
+	}
+	switch {
+	case hasPaths && hasPrefixes:
+		return nil, fieldErr(path, "has both paths and path_hash_prefixes; exactly one is allowed")
+	case !hasPaths && !hasPrefixes:
+		return nil, fieldErr(path, "has neither paths nor path_hash_prefixes; exactly one is required")
+	}
+	r.Paths, r.PathHashPrefixes = paths, prefixes
+	for i, p := range prefixes {
+		if !isHex(p) {
+			return nil, fieldErr(cjson.PathIndex(cjson.PathField(path, "path_hash_prefixes"), i), "%s is not a hex prefix", quote(p))
+		}
+	}
+	if r.Name == "" {
+		return nil, fieldErr(cjson.PathField(path, "name"), "must not be empty")
+	}
+	r.unknown = f.rest()
+	return r, nil
+}
+
+func (d *Delegations) encode(e *cjson.Encoder) {
+	writeObject(e, d.unknown, []string{"keys", "roles", "succinct_roles"}, func(name string) {
+		switch name {
+		case "keys":
+			e.Name(name)
+			writeKeys(e, d.Keys)
+		case "roles":
+			if d.Roles != nil {
+				e.Name(name)
+				e.BeginArray()
+				for _, r := range d.Roles {
+					r.encode(e)
+				}
+				e.EndArray()
+			}
+		case "succinct_roles":
+			if d.SuccinctRoles != nil {
+				e.Name(name)
+				d.SuccinctRoles.encode(e)
+			}
+		}
+	})
+}
+
+var delegatedRoleFields = []string{"keyids", "name", "path_hash_prefixes", "paths", "terminating", "threshold"}
+
+func (r *DelegatedRole) encode(e *cjson.Encoder) {
+	writeObject(e, r.unknown, delegatedRoleFields, func(name string) {
+		switch name {
+		case "keyids":
+			e.Name(name)
+			writeStrings(e, r.KeyIDs)
+		case "name":
+			e.Name(name)
+			e.String(r.Name)
+		case "path_hash_prefixes":
+			if r.PathHashPrefixes != nil {
+				e.Name(name)
+				writeStrings(e, r.PathHashPrefixes)
+			}
+		case "paths":
+			if r.Paths != nil {
+				e.Name(name)
+				writeStrings(e, r.Paths)
+			}
+		case "terminating":
+			e.Name(name)
+			e.Bool(r.Terminating)
+		case "threshold":
+			e.Name(name)
+			e.Int(r.Threshold)
+		}
+	})
+}
+
+func (t *Targets) encode(e *cjson.Encoder) {
+	known := []string{"_type", "delegations", "expires", "spec_version", "targets", "version"}
+	writeObject(e, t.unknown, known, func(name string) {
+		if t.header.writeField(e, TypeTargets, name) {
+			return
+		}
+		switch name {
+		case "delegations":
+			if t.Delegations != nil {
+				e.Name(name)
+				t.Delegations.encode(e)
+			}
+		case "targets":
+			e.Name(name)
+			e.BeginObject()
+			for _, p := range sortedKeys(t.Targets) {
+				e.Name(p)
+				t.Targets[p].encode(e)
+			}
+			e.EndObject()
+		}
+	})
+}
+
+// MetaFile is an entry of snapshot's or timestamp's meta (TUF §4.4, §4.6).
+type MetaFile struct {
+	Version int64
+	Length  *int64            // nil when absent
+	Hashes  map[string]string // nil when absent
+	unknown []cjson.Member
+}
+
+// Snapshot and Timestamp are read and verified, never produced.
+type Snapshot struct {
+	header
+	Meta    map[string]*MetaFile
+	unknown []cjson.Member
+}
+
+// Timestamp is the signed part of timestamp metadata.
+type Timestamp struct {
+	header
+	Meta    map[string]*MetaFile
+	unknown []cjson.Member
+}
+
+func decodeMeta(f *fields) map[string]*MetaFile {
+	mv, ok := f.kind("meta", true, cjson.Object)
+	if !ok {
+		return nil
+	}
+	meta := make(map[string]*MetaFile, len(mv.Members()))
+	for _, m := range mv.Members() {
+		g, err := objectAt(m.Value, cjson.PathField(f.at("meta"), m.Name))
+		if err != nil {
+			f.fail(err)
+			return nil
+		}
+		mf := &MetaFile{Version: g.integer("version"), Hashes: decodeHashes(g, "hashes", false)}
+		if lv, ok := g.kind("length", false, cjson.Int); ok {
+			n := lv.Int()
+			mf.Length = &n
+		}
+		if g.err == nil && mf.Version < 1 {
+			g.fail(fieldErr(g.at("version"), "must be at least 1, not %d", mf.Version))
+		}
+		if g.err != nil {
+			f.fail(g.err)
+			return nil
+		}
+		mf.unknown = g.rest()
+		meta[m.Name] = mf
+	}
+	return meta
+}
+
+func (mf *MetaFile) encode(e *cjson.Encoder) {
+	writeObject(e, mf.unknown, []string{"hashes", "length", "version"}, func(name string) {
+		switch name {
+		case "hashes":
+			if mf.Hashes != nil {
+				e.Name(name)
+				writeHashes(e, mf.Hashes)
+			}
+		case "length":
+			if mf.Length != nil {
+				e.Name(name)
+				e.Int(*mf.Length)
+			}
+		case "version":
+			e.Name(name)
+			e.Int(mf.Version)
+		}
+	})
+}
+
+func writeMeta(e *cjson.Encoder, meta map[string]*MetaFile) {
+	e.BeginObject()
+	for _, name := range sortedKeys(meta) {
+		e.Name(name)
+		meta[name].encode(e)
+	}
+	e.EndObject()
+}
+
+func decodeSnapshotLike(v cjson.Value, path, typ string) (header, map[string]*MetaFile, []cjson.Member, error) {
+	f, err := objectAt(v, path)
+	if err != nil {
+		return header{}, nil, nil, err
+	}
+	var h header
+	h.decode(f, typ)
+	meta := decodeMeta(f)
+	if f.err != nil {
+		return header{}, nil, nil, f.err
+	}
+	return h, meta, f.rest(), nil
+}
+
+func encodeSnapshotLike(e *cjson.Encoder, h *header, typ string, meta map[string]*MetaFile, unknown []cjson.Member) {
+	known := []string{"_type", "expires", "meta", "spec_version", "version"}
+	writeObject(e, unknown, known, func(name string) {
+		if h.writeField(e, typ, name) {
+			return
+		}
+		e.Name(name)
+		writeMeta(e, meta)
+	})
+}
+
+// Signature is one entry of a metadata file's signatures.
+type Signature struct {
+	KeyID string
+	// Sig is the signature as lowercase hex (what the file holds).
+	Sig     string
+	unknown []cjson.Member
+}
+
+func (s *Signature) encode(e *cjson.Encoder) {
+	writeObject(e, s.unknown, []string{"keyid", "sig"}, func(name string) {
+		e.Name(name)
+		if name == "keyid" {
+			e.String(s.KeyID)
+		} else {
+			e.String(s.Sig)
+		}
+	})
+}
+
+// versionString formats a version for messages.
+func versionString(v int64) string { return strconv.FormatInt(v, 10) }
+
+// formatErr adds the file name to a parse error.
+func formatErr(name string, err error) error {
+	return fmt.Errorf("%s: %w: %w", name, ErrMalformed, err)
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the benchmarks and a 100,000-project rehearsal, which prints how long
+# each phase took and the peak memory.
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+setup
+scripts/build.sh
+go test -run='^$' -bench=. -benchmem -benchtime="${BENCHTIME:-3x}" ./...
+(cd interop && go test -run='^$' -bench=. -benchmem -benchtime=1x ./...)
+out=$(mktemp -d "${TMPDIR:-/tmp}/conclave-bench-XXXXXX")
+bin/conclave rehearse --out "$out" --requests 100000
+rm -rf "$out"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test: formatting, vet, staticcheck, the
+# unit and integration tests (SoftHSM, pcscd + virtual YubiKey), the
+# interop tests against go-tuf, and a short run of every fuzz target.
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+setup
+
+say "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+[ -z "$unformatted" ] || die "gofmt would change: $unformatted"
+
+say "go vet"
+go vet ./...
+(cd interop && go vet ./...)
+
+say "staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+say "go test (main module)"
+go test -count=1 ./...
+
+say "go test -race (domain packages)"
+go test -count=1 -race ./ceremony/... ./rehearsal/...
+
+say "go test (interop with go-tuf)"
+(cd interop && go test -count=1 ./...)
+
+say "fuzzing each target briefly (FUZZTIME=${FUZZTIME:-10s})"
+scripts/fuzz.sh "${FUZZTIME:-10s}"
+
+say "all tests passed"
