@@ -190,19 +190,19 @@ func (v *verifier) check(path string, lastRoot bool) bool {
 		res, err = f.VerifyWithRoot(v.root)
 		v.printResult(res, v.root.Keys)
 	}
+	if err == nil && f.Targets != nil {
+		// Its signatures hold, so its delegations are authentic even if it
+		// has expired: later files are still judged against them, and the
+		// expiry is reported on its own.
+		v.delegators[role] = f.Targets
+	}
 	if err == nil && (f.Root == nil || lastRoot) {
 		err = f.CheckExpiry(v.now)
 	}
 	if f.Targets != nil && f.Targets.Delegations != nil {
 		v.printMismatches(f.Targets.Delegations.Keys)
 	}
-	if !v.verdict(f, err) {
-		return false
-	}
-	if f.Targets != nil {
-		v.delegators[role] = f.Targets
-	}
-	return true
+	return v.verdict(f, err)
 }
 
 // checkDelegated finds the verified targets metadata that delegates role.

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/delegation"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
+)
+
+// run runs the CLI in process and returns its exit status and output.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := runMain(context.Background(), &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}, args)
+	return code, out.String(), errOut.String()
+}
+
+type testKey struct {
+	signer crypto.Signer
+	key    *tuf.Key
+}
+
+func newEd25519(t *testing.T) testKey {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := tuf.KeyFromPublic(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testKey{priv, k}
+}
+
+func newP256(t *testing.T) testKey {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := tuf.KeyFromPublic(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testKey{priv, k}
+}
+
+var testNow = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func makeRoot(version int64, holders []testKey, expires time.Time) *tuf.Root {
+	r := &tuf.Root{Keys: map[string]*tuf.Key{}, Roles: map[string]*tuf.RoleKeys{}}
+	r.Version, r.Expires = version, tuf.NewExpiry(expires)
+	var ids []string
+	for _, h := range holders {
+		r.Keys[h.key.ID()] = h.key
+		ids = append(ids, h.key.ID())
+	}
+	for _, role := range tuf.TopLevelRoles {
+		r.Roles[role] = &tuf.RoleKeys{KeyIDs: ids, Threshold: 2}
+	}
+	return r
+}
+
+func sign(t *testing.T, f *tuf.File, keys map[string]*tuf.Key, by ...testKey) {
+	t.Helper()
+	for _, k := range by {
+		if err := f.Sign(keys, k.key.ID(), k.signer); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func write(t *testing.T, dir, name string, f *tuf.File) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, f.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// fixture writes a root chain (v1 → v2 with a new keyset), targets and a
+// delegated claimed role, all valid at testNow.
+type fixture struct {
+	dir                        string
+	old, new                   []testKey
+	root1, root2, top, claimed string
+}
+
+func newFixture(t *testing.T) *fixture {
+	fx := &fixture{dir: t.TempDir()}
+	fx.old = []testKey{newEd25519(t), newP256(t), newEd25519(t)}
+	fx.new = []testKey{newP256(t), newEd25519(t), newP256(t)}
+	r1 := makeRoot(1, fx.old, testNow.AddDate(1, 0, 0))
+	f1, err := tuf.NewRootFile(r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, f1, r1.Keys, fx.old[0], fx.old[1])
+	fx.root1 = write(t, fx.dir, "1.root.json", f1)
+
+	r2 := makeRoot(2, fx.new, testNow.AddDate(1, 0, 0))
+	f2, err := tuf.NewRootFile(r2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, f2, r1.Keys, fx.old[1], fx.old[2])
+	sign(t, f2, r2.Keys, fx.new[0], fx.new[2])
+	fx.root2 = write(t, fx.dir, "2.root.json", f2)
+
+	dev := newEd25519(t)
+	claimed, err := delegation.Build([]delegation.Project{{Name: "example", Keys: []*tuf.Key{dev.key}, Threshold: 1}}, "{name}/*", 1, testNow.AddDate(0, 3, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
+	top.Version, top.Expires = 1, tuf.NewExpiry(testNow.AddDate(0, 3, 0))
+	top.Delegations = &tuf.Delegations{Keys: r2.Keys, Roles: []*tuf.DelegatedRole{{
+		Name: "claimed", KeyIDs: r2.Roles["root"].KeyIDs, Threshold: 2, Paths: []string{"*/*"},
+	}}}
+	ft, err := tuf.NewTargetsFile(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, ft, r2.Keys, fx.new[0], fx.new[1])
+	fx.top = write(t, fx.dir, "targets.json", ft)
+	fc, err := tuf.NewTargetsFile(claimed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, fc, r2.Keys, fx.new[1], fx.new[2])
+	fx.claimed = write(t, fx.dir, "claimed.json", fc)
+	return fx
+}
+
+func TestVerifyValidChain(t *testing.T) {
+	fx := newFixture(t)
+	code, out, errOut := run(t, "verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", fx.root1, fx.root2, fx.top, fx.claimed)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"1.root.json: root version 1 (trusted root)\n  root: signed by 2 distinct keys; threshold 2\n",
+		"2.root.json: root version 2\n  root (keys of version 1): signed by 2 distinct keys; threshold 2\n",
+		"  root (its own keys): signed by 2 distinct keys; threshold 2\n",
+		"claimed.json: targets version 1\n  delegated by targets\n  claimed: signed by 2 distinct keys; threshold 2\n",
+		"\nRESULT: all files valid\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+	// The first root is superseded, so its expiry is not judged.
+	if strings.Count(out, "EXPIRED") != 0 {
+		t.Errorf("unexpected EXPIRED:\n%s", out)
+	}
+}
+
+func TestVerifyExpiredIsDistinct(t *testing.T) {
+	fx := newFixture(t)
+	code, out, _ := run(t, "verify", "--at", "2027-06-01T00:00:00Z", "--trusted-root", fx.root1, fx.root2, fx.top, fx.claimed)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	want := "  EXPIRED (the signatures are valid): metadata has expired: targets metadata version 1 expired at 2027-02-24T12:00:00Z (checked at 2027-06-01T00:00:00Z)\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("output lacks %q\n%s", want, out)
+	}
+	if strings.Contains(out, "NOT VALID:") {
+		t.Errorf("an expired file must not be reported as a bad signature:\n%s", out)
+	}
+}
+
+func TestVerifyRootNotSignedByOldKeys(t *testing.T) {
+	fx := newFixture(t)
+	// A root 2 signed only by its own keys: a compromised repository
+	// cannot rotate root by itself.
+	r2 := makeRoot(2, fx.new, testNow.AddDate(1, 0, 0))
+	f2, err := tuf.NewRootFile(r2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, f2, r2.Keys, fx.new[0], fx.new[1], fx.new[2])
+	bad := write(t, t.TempDir(), "2.root.json", f2)
+	code, out, _ := run(t, "verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", fx.root1, bad)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	want := "  NOT VALID: not enough valid signatures for role root (keys of version 1): 0 of 2 distinct keys signed\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("output lacks %q\n%s", want, out)
+	}
+	if !strings.Contains(out, "ignored: keyid is not one of the role's keys") {
+		t.Errorf("output does not say the new keys' signatures were ignored:\n%s", out)
+	}
+}
+
+func TestVerifyTamperedFile(t *testing.T) {
+	fx := newFixture(t)
+	data, err := os.ReadFile(fx.claimed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := bytes.Replace(data, []byte(`"example/*"`), []byte(`"*"`), 1)
+	if bytes.Equal(tampered, data) {
+		t.Fatal("fixture does not contain the path to tamper with")
+	}
+	p := filepath.Join(t.TempDir(), "claimed.json")
+	if err := os.WriteFile(p, tampered, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, "verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", fx.root1, fx.root2, fx.top, p)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{
+		"ignored: signature does not verify",
+		"  NOT VALID: not enough valid signatures for role claimed: 0 of 2 distinct keys signed\n",
+		"RESULT: NOT VALID",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+}
+
+func TestVerifyMalformedSaysWhere(t *testing.T) {
+	fx := newFixture(t)
+	p := filepath.Join(t.TempDir(), "claimed.json")
+	data, _ := os.ReadFile(fx.claimed)
+	data = bytes.Replace(data, []byte(`"threshold":1`), []byte(`"threshold":0`), 1)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, "verify", "--trusted-root", fx.root1, fx.root2, fx.top, p)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	want := "NOT VALID: " + p + ": malformed metadata: signed.delegations.roles[0].threshold: must be at least 1, not 0\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("output lacks %q\n%s", want, out)
+	}
+}
+
+func TestVerifyUndelegatedRole(t *testing.T) {
+	fx := newFixture(t)
+	p := filepath.Join(t.TempDir(), "unclaimed.json")
+	data, _ := os.ReadFile(fx.claimed)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, "verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", fx.root1, fx.root2, fx.top, p)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	want := `  NOT VALID: role is not delegated: no file verified so far delegates a role named "unclaimed" (list the delegating targets metadata before it)` + "\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("output lacks %q\n%s", want, out)
+	}
+}
+
+func TestVerifyUsage(t *testing.T) {
+	code, _, errOut := run(t, "verify", "x.json")
+	if code != 2 || errOut != "error: --trusted-root is required\nusage: conclave verify --trusted-root ROOT.json [--delegator TARGETS.json] [--at TIME] FILE...\n" {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = run(t, "verify", "--trusted-root", "r.json", "--at", "yesterday", "x.json")
+	if code != 2 || !strings.HasPrefix(errOut, `error: --at "yesterday" is not an RFC 3339 time`) {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	code, _, errOut := run(t, "sing")
+	if code != 2 || errOut != "error: unknown command \"sing\"\nhint: run \"conclave help\" for the list of commands\n" {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
