@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -59,7 +60,16 @@ func (e *hintError) Unwrap() error { return e.err }
 
 func withHint(err error, hint string) error { return &hintError{err: err, hint: hint} }
 
+// softMemoryLimit keeps the garbage collector working harder before the
+// heap grows past it (a soft limit: live data may exceed it). A ceremony
+// machine is small and may run other tools; with the default GOGC alone a
+// 100,000-project ceremony peaks well above what it actually holds.
+const softMemoryLimit = 512 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(softMemoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	env := &environment{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
 	code := runMain(ctx, env, os.Args[1:])
