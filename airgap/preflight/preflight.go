@@ -1,0 +1,521 @@
+// Package preflight checks, before a ceremony, that the machine is cut off
+// from any network, and shows what a person must confirm (the clock) and
+// what media are present.
+//
+// Every check reads what Linux publishes under /sys and /proc, below
+// Checker.Root, so tests run against fixture trees. A check that cannot
+// read what it needs fails: "could not check" is never reported as "safe".
+//
+// Each result has a stable ID (see the constants) that the ceremony uses to
+// record it in the transcript, and to record an override with a person's
+// written reason.
+package preflight
+
+import (
+	"bufio"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/conclave-keys/conclave/airgap/media"
+)
+
+// Stable check IDs. They appear in transcripts and overrides: never rename
+// one, add a new ID instead.
+const (
+	IDInterfaces = "network.interfaces"
+	IDRouteIPv4  = "network.default-route-ipv4"
+	IDRouteIPv6  = "network.default-route-ipv6"
+	IDRadios     = "radio.rfkill"
+	IDClock      = "clock"
+	IDRemovable  = "media.removable"
+)
+
+// Status is the outcome of a check.
+type Status string
+
+const (
+	// Pass: the check found what a ceremony needs.
+	Pass Status = "pass"
+	// Fail: the ceremony must not go on (unless a person overrides it
+	// with a written reason, recorded in the transcript).
+	Fail Status = "fail"
+	// Confirm: a person must compare what is shown with the world (the clock).
+	Confirm Status = "confirm"
+	// Info: shown for the record, nothing to decide.
+	Info Status = "info"
+)
+
+// Result is the outcome of one check.
+type Result struct {
+	// ID is stable (IDInterfaces, …).
+	ID string `json:"id"`
+	// Title names the check for people.
+	Title  string `json:"title"`
+	Status Status `json:"status"`
+	// Message is one or two sentences a key holder understands: what was
+	// found and, on failure, what to do.
+	Message string `json:"message"`
+	// Details are the facts behind the message, one per line.
+	Details []string `json:"details,omitempty"`
+	// Question is what a person must answer (Status Confirm).
+	Question string `json:"question,omitempty"`
+}
+
+// Report is the outcome of all checks.
+type Report struct {
+	CheckedAt time.Time `json:"checked_at"`
+	Results   []Result  `json:"results"`
+	// Failed counts the results with Status Fail.
+	Failed int `json:"failed"`
+}
+
+// OK is true when no check failed.
+func (r *Report) OK() bool { return r.Failed == 0 }
+
+// Checker runs the checks.
+type Checker struct {
+	// Root is the file system root /sys and /proc are read under: "/" on a
+	// real machine, a fixture tree in tests.
+	Root string
+	// Now reads the clock.
+	Now func() time.Time
+	// Location is the local time zone shown beside UTC.
+	Location *time.Location
+	// Statfs measures removable media; nil leaves their space out.
+	Statfs func(mountPoint string) (media.Space, error)
+}
+
+// System checks this machine.
+func System() Checker {
+	return Checker{Root: "/", Now: time.Now, Location: time.Local, Statfs: media.Statfs}
+}
+
+// Run runs every check, in a fixed order.
+func (c Checker) Run() *Report {
+	now := c.Now()
+	r := &Report{CheckedAt: now.UTC()}
+	r.Results = []Result{
+		c.interfaces(),
+		c.route4(),
+		c.route6(),
+		c.radios(),
+		c.clock(now),
+		c.removable(),
+	}
+	for _, res := range r.Results {
+		if res.Status == Fail {
+			r.Failed++
+		}
+	}
+	return r
+}
+
+func (c Checker) path(p string) string { return filepath.Join(c.Root, filepath.FromSlash(p)) }
+
+func readTrim(p string) (string, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// Interface flags from <linux/if.h>.
+const (
+	iffUp       = 0x1
+	iffLoopback = 0x8
+)
+
+// interfaces fails when any interface other than loopback is
+// administratively up (IFF_UP in /sys/class/net/*/flags), reports an
+// operational state of "up", or has carrier (a cable or radio link).
+// See the kernel's Documentation/ABI/testing/sysfs-class-net.
+func (c Checker) interfaces() Result {
+	res := Result{ID: IDInterfaces, Title: "Network interfaces"}
+	dir := c.path("/sys/class/net")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		res.Status = Fail
+		res.Message = "Could not check the network interfaces (" + err.Error() + "). Without this check the air gap is not shown: make sure /sys is mounted."
+		return res
+	}
+	var up []string
+	checked := 0
+	for _, e := range ents {
+		name := printable(e.Name())
+		base := filepath.Join(dir, e.Name())
+		flagsText, err := readTrim(filepath.Join(base, "flags"))
+		if err != nil {
+			up = append(up, name)
+			res.Details = append(res.Details, fmt.Sprintf("%s: its state could not be read (%v)", name, err))
+			continue
+		}
+		flags, err := strconv.ParseUint(strings.TrimPrefix(flagsText, "0x"), 16, 32)
+		if err != nil {
+			up = append(up, name)
+			res.Details = append(res.Details, fmt.Sprintf("%s: unreadable flags %q", name, flagsText))
+			continue
+		}
+		if flags&iffLoopback != 0 {
+			continue
+		}
+		checked++
+		oper, err := readTrim(filepath.Join(base, "operstate"))
+		if err != nil {
+			oper = "unknown"
+		}
+		// Reading carrier of an interface that is down gives EINVAL.
+		carrier, err := readTrim(filepath.Join(base, "carrier"))
+		if err != nil {
+			carrier = ""
+		}
+		kind := "wired or virtual"
+		if exists(filepath.Join(base, "wireless")) || exists(filepath.Join(base, "phy80211")) {
+			kind = "wireless"
+		}
+		var state []string
+		if flags&iffUp != 0 {
+			state = append(state, "switched on")
+		} else {
+			state = append(state, "switched off")
+		}
+		switch carrier {
+		case "1":
+			state = append(state, "link detected")
+		case "0":
+			state = append(state, "no link")
+		}
+		state = append(state, "operational state "+oper)
+		res.Details = append(res.Details, fmt.Sprintf("%s (%s): %s", name, kind, strings.Join(state, ", ")))
+		if flags&iffUp != 0 || oper == "up" || carrier == "1" {
+			up = append(up, name)
+		}
+	}
+	switch {
+	case len(up) != 0:
+		res.Status = Fail
+		subject, verb, pronoun := "Network interface "+up[0], "is", "it"
+		if len(up) > 1 {
+			subject, verb, pronoun = "Network interfaces "+strings.Join(up, ", "), "are", "them"
+		}
+		res.Message = fmt.Sprintf("%s %s switched on or connected: this machine is not air-gapped. Switch %s off (ip link set %s down) and unplug any cable; better, remove the network hardware.",
+			subject, verb, pronoun, up[0])
+	case checked == 0:
+		res.Status = Pass
+		res.Message = "This machine has no network interface other than loopback."
+	default:
+		res.Status = Pass
+		res.Message = fmt.Sprintf("None of the %d network interface(s) other than loopback is switched on or connected.", checked)
+	}
+	return res
+}
+
+// printable shows a name from the system as is, or quoted with escapes if
+// it holds control characters (interface names may, and a name must not
+// be able to repaint the screen).
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// Route flags from <linux/route.h> and <linux/ipv6_route.h>.
+const (
+	rtfUp     = 0x1
+	rtfReject = 0x200
+)
+
+// route4 fails when /proc/net/route (the main routing table, see proc(5))
+// has a default route: destination and mask 0.0.0.0, flag RTF_UP.
+func (c Checker) route4() Result {
+	res := Result{ID: IDRouteIPv4, Title: "IPv4 default route"}
+	f, err := os.Open(c.path("/proc/net/route"))
+	if err != nil {
+		res.Status = Fail
+		res.Message = "Could not read the IPv4 routing table (" + err.Error() + "): make sure /proc is mounted."
+		return res
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	first := true
+	for sc.Scan() {
+		if first { // the header line
+			first = false
+			continue
+		}
+		fl := strings.Fields(sc.Text())
+		if len(fl) < 8 {
+			continue
+		}
+		flags, err := strconv.ParseUint(fl[3], 16, 32)
+		if err != nil || fl[1] != "00000000" || fl[7] != "00000000" || flags&rtfUp == 0 {
+			continue
+		}
+		res.Details = append(res.Details, fmt.Sprintf("default route via %s on %s", ipv4Hex(fl[2]), printable(fl[0])))
+	}
+	if err := sc.Err(); err != nil {
+		res.Status = Fail
+		res.Message = "Could not read the IPv4 routing table (" + err.Error() + ")."
+		return res
+	}
+	if len(res.Details) != 0 {
+		res.Status = Fail
+		res.Message = "There is an IPv4 default route: this machine is set up to reach other networks. Remove it (ip -4 route flush default) and find out what configured it."
+		return res
+	}
+	res.Status = Pass
+	res.Message = "There is no IPv4 default route."
+	return res
+}
+
+// ipv4Hex turns /proc/net/route's little-endian hex address into dotted form.
+func ipv4Hex(s string) string {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 4 {
+		return s
+	}
+	return net.IPv4(b[3], b[2], b[1], b[0]).String()
+}
+
+// route6 fails when /proc/net/ipv6_route has a usable default route
+// (::/0, RTF_UP, not a reject route — the kernel keeps an unreachable ::/0
+// on lo). A missing file means IPv6 is disabled, which passes.
+func (c Checker) route6() Result {
+	res := Result{ID: IDRouteIPv6, Title: "IPv6 default route"}
+	f, err := os.Open(c.path("/proc/net/ipv6_route"))
+	if errors.Is(err, os.ErrNotExist) {
+		res.Status = Pass
+		res.Message = "IPv6 is disabled on this machine, so there is no IPv6 route."
+		return res
+	}
+	if err != nil {
+		res.Status = Fail
+		res.Message = "Could not read the IPv6 routing table (" + err.Error() + ")."
+		return res
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		if len(fl) < 10 {
+			continue
+		}
+		flags, err := strconv.ParseUint(fl[8], 16, 32)
+		if err != nil || fl[0] != strings.Repeat("0", 32) || fl[1] != "00" || flags&rtfUp == 0 || flags&rtfReject != 0 || fl[9] == "lo" {
+			continue
+		}
+		gw := fl[4]
+		if b, err := hex.DecodeString(gw); err == nil && len(b) == 16 {
+			gw = net.IP(b).String()
+		}
+		res.Details = append(res.Details, fmt.Sprintf("default route via %s on %s", gw, printable(fl[9])))
+	}
+	if err := sc.Err(); err != nil {
+		res.Status = Fail
+		res.Message = "Could not read the IPv6 routing table (" + err.Error() + ")."
+		return res
+	}
+	if len(res.Details) != 0 {
+		res.Status = Fail
+		res.Message = "There is an IPv6 default route: this machine is set up to reach other networks. Remove it (ip -6 route flush default) and find out what configured it (often router advertisements)."
+		return res
+	}
+	res.Status = Pass
+	res.Message = "There is no IPv6 default route."
+	return res
+}
+
+// radios fails when any radio (Wi-Fi, Bluetooth, mobile broadband…) is
+// not blocked: /sys/class/rfkill/*/soft and hard both "0" (the kernel's
+// Documentation/ABI/stable/sysfs-class-rfkill).
+func (c Checker) radios() Result {
+	res := Result{ID: IDRadios, Title: "Radios (Wi-Fi, Bluetooth…)"}
+	dir := c.path("/sys/class/rfkill")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		res.Status = Pass
+		res.Message = "The machine reports no radio that can be switched off (no rfkill devices). The network interface check still covers any radio that appears as an interface."
+		return res
+	}
+	if err != nil {
+		res.Status = Fail
+		res.Message = "Could not check the radios (" + err.Error() + ")."
+		return res
+	}
+	var on []string
+	for _, e := range ents {
+		base := filepath.Join(dir, e.Name())
+		typ, _ := readTrim(filepath.Join(base, "type"))
+		name, _ := readTrim(filepath.Join(base, "name"))
+		soft, errS := readTrim(filepath.Join(base, "soft"))
+		hard, errH := readTrim(filepath.Join(base, "hard"))
+		label := fmt.Sprintf("%s %s (%s)", printable(radioKind(typ)), printable(name), printable(e.Name()))
+		switch {
+		case errS != nil || errH != nil:
+			on = append(on, label)
+			res.Details = append(res.Details, label+": its state could not be read")
+		case soft == "0" && hard == "0":
+			on = append(on, label)
+			res.Details = append(res.Details, label+": ON")
+		case hard != "0":
+			res.Details = append(res.Details, label+": off (hardware switch)")
+		default:
+			res.Details = append(res.Details, label+": off (blocked in software)")
+		}
+	}
+	switch {
+	case len(on) != 0:
+		res.Status = Fail
+		res.Message = fmt.Sprintf("%d radio(s) are on: %s. Switch them off (rfkill block all, or the machine's radio switch).", len(on), strings.Join(on, ", "))
+	case len(ents) == 0:
+		res.Status = Pass
+		res.Message = "The machine reports no radio that can be switched off (no rfkill devices)."
+	default:
+		res.Status = Pass
+		res.Message = fmt.Sprintf("All %d radio(s) are off.", len(ents))
+	}
+	return res
+}
+
+func radioKind(t string) string {
+	switch t {
+	case "wlan":
+		return "Wi-Fi"
+	case "bluetooth":
+		return "Bluetooth"
+	case "wwan":
+		return "mobile broadband"
+	case "uwb":
+		return "ultra-wideband"
+	case "gps":
+		return "GPS"
+	case "fm":
+		return "FM"
+	case "nfc":
+		return "NFC"
+	case "":
+		return "radio"
+	}
+	return t
+}
+
+// clockFloor is a date the clock cannot truthfully be before: this code
+// was written after it. A clock before it has certainly not been set.
+var clockFloor = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// clock shows the time in UTC and local time for a person to confirm:
+// signed metadata expires relative to it.
+func (c Checker) clock(now time.Time) Result {
+	res := Result{ID: IDClock, Title: "Clock"}
+	loc := c.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	res.Details = []string{
+		"UTC:   " + now.UTC().Format("Monday 2 January 2006, 15:04:05 MST"),
+		"local: " + now.In(loc).Format("Monday 2 January 2006, 15:04:05 MST (-07:00)"),
+	}
+	if now.Before(clockFloor) {
+		res.Status = Fail
+		res.Message = "The clock is wrong: it is before " + clockFloor.Format("2 January 2006") + ". Set it from a trusted clock before the ceremony; expiry dates are computed from it."
+		return res
+	}
+	res.Status = Confirm
+	res.Message = "The expiry dates of what is signed are computed from this clock. A person must compare it with a trusted clock kept outside this machine."
+	res.Question = "Does this time match a trusted clock, to the minute?"
+	return res
+}
+
+// removable lists the removable media, for the record.
+func (c Checker) removable() Result {
+	res := Result{ID: IDRemovable, Title: "Removable media"}
+	list, err := media.Lister{Root: c.Root, Statfs: c.Statfs}.List()
+	if err != nil {
+		res.Status = Fail
+		res.Message = "Could not list the removable media (" + err.Error() + ")."
+		return res
+	}
+	res.Status = Info
+	if len(list) == 0 {
+		res.Message = "No removable medium is mounted. Conclave never mounts anything: insert the transfer medium and mount it with the system's tools when it is needed."
+		return res
+	}
+	res.Message = fmt.Sprintf("%d removable medium(s) mounted.", len(list))
+	for _, m := range list {
+		label := "no label"
+		if m.Label != "" {
+			label = "label " + media.Printable(m.Label)
+		}
+		state := "read-write"
+		if m.ReadOnly {
+			state = "read-only"
+		}
+		res.Details = append(res.Details, fmt.Sprintf("%s, %s, %s, %s, at %s", printable(m.Device), label, printable(m.Filesystem), state, strconv.Quote(m.MountPoint)))
+	}
+	return res
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		*Report
+		OK bool `json:"ok"`
+	}{r, r.OK()})
+}
+
+// WriteText writes the report for the people in the room.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Conclave preflight, %s\n", r.CheckedAt.Format("2006-01-02 15:04:05 UTC"))
+	tags := map[Status]string{Pass: "PASS", Fail: "FAIL", Confirm: "CONFIRM", Info: "INFO"}
+	for _, res := range r.Results {
+		fmt.Fprintf(&b, "\n%-8s %s [%s]\n", tags[res.Status], res.Title, res.ID)
+		fmt.Fprintf(&b, "         %s\n", res.Message)
+		for _, d := range res.Details {
+			fmt.Fprintf(&b, "           - %s\n", d)
+		}
+		if res.Question != "" {
+			fmt.Fprintf(&b, "         To confirm: %s\n", res.Question)
+		}
+	}
+	var confirm []string
+	for _, res := range r.Results {
+		if res.Status == Confirm {
+			confirm = append(confirm, res.Title)
+		}
+	}
+	sort.Strings(confirm)
+	b.WriteString("\n")
+	if r.OK() {
+		fmt.Fprintf(&b, "No check failed.")
+	} else {
+		fmt.Fprintf(&b, "%d of %d checks FAILED. Do not go on with a ceremony until each is fixed.", r.Failed, len(r.Results))
+	}
+	if len(confirm) != 0 {
+		fmt.Fprintf(&b, " To be confirmed by a person: %s.", strings.Join(confirm, ", "))
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}

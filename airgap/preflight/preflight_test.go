@@ -1,0 +1,224 @@
+package preflight
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func tree(t *testing.T, files, links map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for p, data := range files {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, target := range links {
+		full := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, full); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+const routeHeader = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+
+// ipv6Unreachable is the reject route the kernel always keeps on lo.
+const ipv6Unreachable = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n"
+
+var fixedNow = time.Date(2026, time.November, 24, 16, 30, 5, 0, time.UTC)
+
+func checker(root string) Checker {
+	return Checker{Root: root, Now: func() time.Time { return fixedNow }, Location: time.FixedZone("CET", 3600)}
+}
+
+// airGapped: loopback up, a wired card down without link, a Wi-Fi card
+// down, both radios blocked, no routes, one USB stick mounted.
+func airGapped(t *testing.T) string {
+	return tree(t, map[string]string{
+		"sys/class/net/lo/flags":                             "0x9\n",
+		"sys/class/net/lo/operstate":                         "unknown\n",
+		"sys/class/net/lo/carrier":                           "1\n",
+		"sys/class/net/enp3s0/flags":                         "0x1002\n",
+		"sys/class/net/enp3s0/operstate":                     "down\n",
+		"sys/class/net/wlp2s0/flags":                         "0x1002\n",
+		"sys/class/net/wlp2s0/operstate":                     "down\n",
+		"sys/class/net/wlp2s0/wireless/x":                    "",
+		"sys/class/rfkill/rfkill0/type":                      "wlan\n",
+		"sys/class/rfkill/rfkill0/name":                      "phy0\n",
+		"sys/class/rfkill/rfkill0/soft":                      "1\n",
+		"sys/class/rfkill/rfkill0/hard":                      "0\n",
+		"sys/class/rfkill/rfkill1/type":                      "bluetooth\n",
+		"sys/class/rfkill/rfkill1/name":                      "hci0\n",
+		"sys/class/rfkill/rfkill1/soft":                      "0\n",
+		"sys/class/rfkill/rfkill1/hard":                      "1\n",
+		"proc/net/route":                                     routeHeader,
+		"proc/net/ipv6_route":                                ipv6Unreachable,
+		"proc/self/mountinfo":                                "28 1 8:1 / / rw - ext4 /dev/sda1 rw\n40 28 8:17 / /media/transfer rw - vfat /dev/sdb1 rw\n",
+		"sys/devices/pci0/usb1/1-1/block/sdb/removable":      "1\n",
+		"sys/devices/pci0/usb1/1-1/block/sdb/sdb1/partition": "1\n",
+	}, map[string]string{
+		"sys/dev/block/8:17":         "../../devices/pci0/usb1/1-1/block/sdb/sdb1",
+		"dev/disk/by-label/TRANSFER": "../../sdb1",
+	})
+}
+
+func TestAirGapped(t *testing.T) {
+	r := checker(airGapped(t)).Run()
+	var buf bytes.Buffer
+	if err := r.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	want := `Conclave preflight, 2026-11-24 16:30:05 UTC
+
+PASS     Network interfaces [network.interfaces]
+         None of the 2 network interface(s) other than loopback is switched on or connected.
+           - enp3s0 (wired or virtual): switched off, operational state down
+           - wlp2s0 (wireless): switched off, operational state down
+
+PASS     IPv4 default route [network.default-route-ipv4]
+         There is no IPv4 default route.
+
+PASS     IPv6 default route [network.default-route-ipv6]
+         There is no IPv6 default route.
+
+PASS     Radios (Wi-Fi, Bluetooth…) [radio.rfkill]
+         All 2 radio(s) are off.
+           - Wi-Fi phy0 (rfkill0): off (blocked in software)
+           - Bluetooth hci0 (rfkill1): off (hardware switch)
+
+CONFIRM  Clock [clock]
+         The expiry dates of what is signed are computed from this clock. A person must compare it with a trusted clock kept outside this machine.
+           - UTC:   Tuesday 24 November 2026, 16:30:05 UTC
+           - local: Tuesday 24 November 2026, 17:30:05 CET (+01:00)
+         To confirm: Does this time match a trusted clock, to the minute?
+
+INFO     Removable media [media.removable]
+         1 removable medium(s) mounted.
+           - /dev/sdb1, label "TRANSFER", vfat, read-write, at "/media/transfer"
+
+No check failed. To be confirmed by a person: Clock.
+`
+	if buf.String() != want {
+		t.Fatalf("text:\n%s\nwant:\n%s", buf.String(), want)
+	}
+	if !r.OK() {
+		t.Fatal("OK() = false")
+	}
+}
+
+// connected: a wired card up with a cable, a Wi-Fi radio on, default
+// routes for both IPv4 and IPv6.
+func TestConnected(t *testing.T) {
+	root := tree(t, map[string]string{
+		"sys/class/net/lo/flags":        "0x9\n",
+		"sys/class/net/eth0/flags":      "0x1003\n",
+		"sys/class/net/eth0/operstate":  "up\n",
+		"sys/class/net/eth0/carrier":    "1\n",
+		"sys/class/net/usb0/flags":      "0x1002\n",
+		"sys/class/net/usb0/operstate":  "down\n",
+		"sys/class/net/usb0/carrier":    "1\n",
+		"sys/class/rfkill/rfkill0/type": "wlan\n",
+		"sys/class/rfkill/rfkill0/name": "phy0\n",
+		"sys/class/rfkill/rfkill0/soft": "0\n",
+		"sys/class/rfkill/rfkill0/hard": "0\n",
+		"proc/net/route":                routeHeader + "eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\neth0\t0001A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n",
+		"proc/net/ipv6_route":           ipv6Unreachable + "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00450003     eth0\n",
+		"proc/self/mountinfo":           "28 1 8:1 / / rw - ext4 /dev/sda1 rw\n",
+	}, nil)
+	r := checker(root).Run()
+	got := map[string]Result{}
+	for _, res := range r.Results {
+		got[res.ID] = res
+	}
+	for _, tc := range []struct {
+		id, msg string
+		details []string
+	}{
+		{IDInterfaces, "Network interfaces eth0, usb0 are switched on or connected: this machine is not air-gapped. Switch them off (ip link set eth0 down) and unplug any cable; better, remove the network hardware.",
+			[]string{"eth0 (wired or virtual): switched on, link detected, operational state up", "usb0 (wired or virtual): switched off, link detected, operational state down"}},
+		{IDRouteIPv4, "There is an IPv4 default route: this machine is set up to reach other networks. Remove it (ip -4 route flush default) and find out what configured it.",
+			[]string{"default route via 192.168.1.1 on eth0"}},
+		{IDRouteIPv6, "There is an IPv6 default route: this machine is set up to reach other networks. Remove it (ip -6 route flush default) and find out what configured it (often router advertisements).",
+			[]string{"default route via fe80::1 on eth0"}},
+		{IDRadios, "1 radio(s) are on: Wi-Fi phy0 (rfkill0). Switch them off (rfkill block all, or the machine's radio switch).",
+			[]string{"Wi-Fi phy0 (rfkill0): ON"}},
+	} {
+		res := got[tc.id]
+		if res.Status != Fail || res.Message != tc.msg || strings.Join(res.Details, "|") != strings.Join(tc.details, "|") {
+			t.Errorf("%s: got %s %q %q\nwant fail %q %q", tc.id, res.Status, res.Message, res.Details, tc.msg, tc.details)
+		}
+	}
+	if r.Failed != 4 || r.OK() {
+		t.Fatalf("Failed = %d, want 4", r.Failed)
+	}
+	var buf bytes.Buffer
+	r.WriteText(&buf)
+	if !strings.HasSuffix(buf.String(), "\n4 of 6 checks FAILED. Do not go on with a ceremony until each is fixed. To be confirmed by a person: Clock.\n") {
+		t.Fatalf("text ends:\n%s", buf.String())
+	}
+}
+
+// TestCannotCheck: an empty root (no /sys, no /proc) must fail the
+// network checks, never pass them.
+func TestCannotCheck(t *testing.T) {
+	r := checker(t.TempDir()).Run()
+	want := map[string]Status{IDInterfaces: Fail, IDRouteIPv4: Fail, IDRouteIPv6: Pass, IDRadios: Pass, IDClock: Confirm, IDRemovable: Fail}
+	for _, res := range r.Results {
+		if res.Status != want[res.ID] {
+			t.Errorf("%s: status %s, want %s (%s)", res.ID, res.Status, want[res.ID], res.Message)
+		}
+	}
+	if got := r.Results[0].Message; !strings.HasPrefix(got, "Could not check the network interfaces (open ") || !strings.HasSuffix(got, "no such file or directory). Without this check the air gap is not shown: make sure /sys is mounted.") {
+		t.Errorf("interfaces message: %q", got)
+	}
+}
+
+func TestClockUnset(t *testing.T) {
+	c := checker(t.TempDir())
+	c.Now = func() time.Time { return time.Date(1970, 1, 1, 0, 0, 42, 0, time.UTC) }
+	res := c.clock(c.Now())
+	if res.Status != Fail || res.Message != "The clock is wrong: it is before 1 January 2026. Set it from a trusted clock before the ceremony; expiry dates are computed from it." {
+		t.Fatalf("got %s %q", res.Status, res.Message)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	r := checker(airGapped(t)).Run()
+	var buf bytes.Buffer
+	if err := r.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		CheckedAt time.Time `json:"checked_at"`
+		OK        bool      `json:"ok"`
+		Failed    int       `json:"failed"`
+		Results   []Result  `json:"results"`
+	}
+	dec := json.NewDecoder(&buf)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&back); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, res := range back.Results {
+		ids = append(ids, res.ID+"="+string(res.Status))
+	}
+	want := "network.interfaces=pass network.default-route-ipv4=pass network.default-route-ipv6=pass radio.rfkill=pass clock=confirm media.removable=info"
+	if !back.OK || back.Failed != 0 || !back.CheckedAt.Equal(fixedNow) || strings.Join(ids, " ") != want {
+		t.Fatalf("JSON: ok=%v failed=%d at=%v ids=%s", back.OK, back.Failed, back.CheckedAt, strings.Join(ids, " "))
+	}
+}

@@ -1,0 +1,89 @@
+// Package safefile reads bundles from, and writes exports to, the transfer
+// media: the only files that cross the air gap.
+//
+// Everything on a transfer medium is hostile. Reading (see [OpenDir]) follows
+// no symbolic link, opens no device, named pipe or socket, accepts only the
+// relative names the caller lists (from a manifest), reports anything else
+// present, and enforces size limits while reading, not only before. Nothing
+// found on a medium is ever executed.
+//
+// Writing (see [WriteFile] and [ExportFiles]) never replaces a file: data
+// goes to a temporary name in the target directory (".conclave-tmp-…"), is
+// synced, renamed into place with RENAME_NOREPLACE, the directory is synced,
+// and the file is read back from the medium and its SHA-256 compared. When
+// anything fails the temporary file is removed and the error says what
+// happened and what to do.
+//
+// The package is Linux only: it relies on openat(2) with O_NOFOLLOW,
+// renameat2(2) and posix_fadvise(2).
+package safefile
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ErrUnsafeName is matched by the error for a file name that could reach
+// outside the directory, or that could mislead a person reading it on
+// screen.
+var ErrUnsafeName = errors.New("unsafe file name")
+
+// Linux limits (limits.h): NAME_MAX and PATH_MAX.
+const (
+	maxComponent = 255
+	maxPath      = 4096
+)
+
+// checkName accepts a relative, slash-separated path with no empty, "." or
+// ".." components, no backslashes, and only printable characters (a name
+// with terminal escape codes could repaint the screen the holders read).
+func checkName(name string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("file name %q: %s: %w", name, why, ErrUnsafeName)
+	}
+	switch {
+	case name == "":
+		return bad("it is empty")
+	case len(name) > maxPath:
+		return bad(fmt.Sprintf("it is longer than %d bytes", maxPath))
+	case !utf8.ValidString(name):
+		return bad("it is not valid UTF-8")
+	case strings.HasPrefix(name, "/"):
+		return bad("it is an absolute path")
+	case strings.ContainsRune(name, '\\'):
+		return bad("it contains a backslash")
+	}
+	for _, r := range name {
+		if !unicode.IsPrint(r) {
+			return bad("it contains a control or invisible character")
+		}
+	}
+	for _, c := range strings.Split(name, "/") {
+		switch {
+		case c == "":
+			return bad("it has an empty component (a doubled or trailing slash)")
+		case c == "." || c == "..":
+			return bad(fmt.Sprintf("it has a %q component", c))
+		case len(c) > maxComponent:
+			return bad(fmt.Sprintf("a component is longer than %d bytes", maxComponent))
+		}
+	}
+	return nil
+}
+
+// checkBaseName is checkName for a single component, as used for export.
+func checkBaseName(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if strings.Contains(name, "/") {
+		return fmt.Errorf("file name %q: it must not contain a slash: %w", name, ErrUnsafeName)
+	}
+	if strings.HasPrefix(name, tempPrefix) {
+		return fmt.Errorf("file name %q: names starting with %q are reserved for unfinished writes: %w", name, tempPrefix, ErrUnsafeName)
+	}
+	return nil
+}

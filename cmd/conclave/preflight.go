@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/conclave-keys/conclave/airgap/preflight"
+)
+
+func init() {
+	c := &command{
+		name:    "preflight",
+		summary: "check that this machine is air-gapped, show the clock to confirm and the removable media",
+		usage:   "preflight [--json]",
+	}
+	c.run = func(ctx context.Context, env *environment, args []string) error {
+		fs := newFlagSet(env, c)
+		asJSON := fs.Bool("json", false, "print the report as JSON")
+		root := fs.String("root", "/", "read /sys, /proc and /dev under this directory instead of / (for tests)")
+		if err := parseFlags(env, c, fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() != 0 {
+			return usagef("preflight takes no arguments")
+		}
+		checker := preflight.System()
+		if *root != "/" {
+			// A fixture tree: its mount points are not real, so free
+			// space is not measured.
+			checker.Root, checker.Statfs = *root, nil
+		}
+		report := checker.Run()
+		var err error
+		if *asJSON {
+			err = report.WriteJSON(env.stdout)
+		} else {
+			err = report.WriteText(env.stdout)
+		}
+		if err != nil {
+			return fmt.Errorf("print the preflight report: %w", err)
+		}
+		if !report.OK() {
+			// The report already says which checks failed and why.
+			return exitError{code: 1}
+		}
+		return nil
+	}
+	register(c)
+}
