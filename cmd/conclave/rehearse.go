@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/conclave-keys/conclave/airgap/preflight"
 	"github.com/conclave-keys/conclave/rehearsal"
 )
 
@@ -35,6 +37,22 @@ func init() {
 				return fmt.Errorf("create a temporary directory: %w", err)
 			}
 			dir = d
+		}
+		// A real ceremony refuses a machine that fails the air-gap checks
+		// unless a person overrides it with a recorded reason; a rehearsal
+		// is by definition not a ceremony, so it reports and goes on.
+		report := preflight.System().Run()
+		if !report.OK() {
+			var failed []string
+			for _, r := range report.Results {
+				if r.Status == preflight.Fail {
+					failed = append(failed, r.Title)
+				}
+			}
+			fmt.Fprintf(env.stdout, "Air-gap checks: %d failed (%s). Going on only because this is a rehearsal;\n", report.Failed, strings.Join(failed, ", "))
+			fmt.Fprintf(env.stdout, "a real ceremony refuses this machine (see \"conclave preflight\").\n\n")
+		} else {
+			fmt.Fprintf(env.stdout, "Air-gap checks: all passed.\n\n")
 		}
 		res, err := rehearsal.Run(rehearsal.Options{Out: dir, Projects: *n, Now: time.Now(), Log: env.stdout})
 		if err != nil {
