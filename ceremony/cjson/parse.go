@@ -290,6 +290,11 @@ func (p *parser) number() (Value, error) {
 		}
 	}
 	text := p.src[start:p.pos]
+	if len(text) > 40 {
+		// Hostile input may hold a megabyte-long number; the message
+		// needs only its start.
+		text = text[:40] + "…"
+	}
 	if frac {
 		p.pos = start
 		return Value{}, p.errorf("number %s is not an integer (canonical JSON allows integers only)", text)

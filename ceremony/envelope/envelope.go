@@ -121,9 +121,11 @@ func (e *Envelope) Verify(wantType string, keys map[string]*tuf.Key) (*VerifyRes
 	return res, nil
 }
 
-// Marshal writes the envelope as canonical JSON.
+// Marshal writes the envelope as canonical JSON in file form: a keyid or
+// payload type holding a control character is escaped, so that the output
+// is always valid JSON that Parse reads back.
 func (e *Envelope) Marshal() []byte {
-	var enc cjson.Encoder
+	enc := cjson.Encoder{FileForm: true}
 	enc.BeginObject()
 	enc.Name("payload")
 	enc.String(base64.StdEncoding.EncodeToString(e.Payload))
@@ -193,8 +195,10 @@ func Parse(v cjson.Value, path string) (*Envelope, error) {
 			return nil, fmt.Errorf("%s: unknown member", p)
 		}
 	}
-	if _, ok := v.Get("payload"); !ok {
-		return nil, fmt.Errorf("%s: is missing", cjson.PathField(path, "payload"))
+	for _, name := range []string{"payload", "signatures"} {
+		if _, ok := v.Get(name); !ok {
+			return nil, fmt.Errorf("%s: is missing", cjson.PathField(path, name))
+		}
 	}
 	if err := checkType(e.PayloadType); err != nil {
 		return nil, fmt.Errorf("%s: %w", cjson.PathField(path, "payloadType"), err)
@@ -205,6 +209,11 @@ func Parse(v cjson.Value, path string) (*Envelope, error) {
 func decodeB64(v cjson.Value, path string) ([]byte, error) {
 	if v.Kind() != cjson.String {
 		return nil, fmt.Errorf("%s: must be a base64 string", path)
+	}
+	// The decoder skips line breaks even in strict mode; one envelope must
+	// have one encoding.
+	if strings.ContainsAny(v.Str(), "\r\n") {
+		return nil, fmt.Errorf("%s: not standard base64: line breaks are not allowed", path)
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(v.Str())
 	if err != nil {

@@ -1,6 +1,7 @@
 package tuf
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -12,7 +13,11 @@ import (
 type FieldError struct {
 	Path string
 	Msg  string
+	Err  error // the cause, when there is one (such as ErrInvalidKey); Msg is its text
 }
+
+// Unwrap lets errors.Is find the cause (ErrInvalidKey for a bad key).
+func (e *FieldError) Unwrap() error { return e.Err }
 
 func (e *FieldError) Error() string {
 	if e.Path == "" {
@@ -22,7 +27,8 @@ func (e *FieldError) Error() string {
 }
 
 func fieldErr(path, format string, a ...any) error {
-	return &FieldError{Path: path, Msg: fmt.Sprintf(format, a...)}
+	e := fmt.Errorf(format, a...)
+	return &FieldError{Path: path, Msg: e.Error(), Err: errors.Unwrap(e)}
 }
 
 // fields reads the members of one JSON object, tracking which ones were

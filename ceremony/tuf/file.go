@@ -167,6 +167,9 @@ func NewRootFile(r *Root) (*File, error)       { return newFile(&File{Root: r}) 
 func NewTargetsFile(t *Targets) (*File, error) { return newFile(&File{Targets: t}) }
 
 func newFile(f *File) (*File, error) {
+	if err := f.checkWritable(); err != nil {
+		return nil, fmt.Errorf("encode %s metadata: %w", f.Type(), err)
+	}
 	h := f.header()
 	if h.SpecVersion == "" {
 		h.SpecVersion = SpecVersion
@@ -230,4 +233,92 @@ func (f *File) Bytes() []byte {
 		panic("tuf: file encoding: " + err.Error())
 	}
 	return b
+}
+
+// checkWritable refuses metadata that Conclave reads but never writes,
+// because some client would refuse it or because it hides a mistake.
+func (f *File) checkWritable() error {
+	h := f.header()
+	if h.Version < 1 {
+		return fieldErr("signed.version", "must be at least 1, not %d", h.Version)
+	}
+	if f.Root != nil {
+		r := f.Root
+		if r.ConsistentSnapshot == nil {
+			// Readers disagree about a missing field: python-tuf leaves it
+			// out, go-tuf writes false back and then fails every signature.
+			return fieldErr("signed.consistent_snapshot", "must be set (true or false)")
+		}
+		if err := checkKeyMap(r.Keys, "signed.keys"); err != nil {
+			return err
+		}
+		for _, name := range TopLevelRoles {
+			rk := r.Roles[name]
+			if rk == nil {
+				return fieldErr(cjson.PathField("signed.roles", name), "is missing (root must name the %s role)", name)
+			}
+			if err := checkRoleKeys(r.Keys, rk.KeyIDs, rk.Threshold, cjson.PathField("signed.roles", name)); err != nil {
+				return err
+			}
+		}
+	}
+	if f.Targets != nil {
+		for _, p := range sortedKeys(f.Targets.Targets) {
+			if len(f.Targets.Targets[p].Hashes) == 0 {
+				// go-tuf refuses a target without hashes.
+				return fieldErr(cjson.PathField(cjson.PathField("signed.targets", p), "hashes"), "must list at least one hash")
+			}
+		}
+		if d := f.Targets.Delegations; d != nil {
+			if err := checkKeyMap(d.Keys, "signed.delegations.keys"); err != nil {
+				return err
+			}
+			if (d.Roles == nil) == (d.SuccinctRoles == nil) {
+				return fieldErr("signed.delegations", "must have exactly one of roles and succinct_roles")
+			}
+			for i, r := range d.Roles {
+				p := cjson.PathIndex("signed.delegations.roles", i)
+				if (r.Paths == nil) == (r.PathHashPrefixes == nil) {
+					return fieldErr(p, "must have exactly one of paths and path_hash_prefixes")
+				}
+				if err := checkRoleKeys(d.Keys, r.KeyIDs, r.Threshold, p); err != nil {
+					return err
+				}
+			}
+			if s := d.SuccinctRoles; s != nil {
+				if err := checkRoleKeys(d.Keys, s.KeyIDs, s.Threshold, "signed.delegations.succinct_roles"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkKeyMap refuses keyids that do not match their keys: Conclave never
+// writes one.
+func checkKeyMap(keys map[string]*Key, path string) error {
+	if bad := KeyIDMismatches(keys); len(bad) > 0 {
+		return fieldErr(cjson.PathField(path, bad[0]), "%w: the key hashes to %s", ErrKeyIDMismatch, keys[bad[0]].ID())
+	}
+	return nil
+}
+
+// checkRoleKeys refuses a role whose keyids are not all defined (go-tuf
+// refuses such metadata), listed twice, or whose threshold is below 1.
+func checkRoleKeys(keys map[string]*Key, keyids []string, threshold int64, path string) error {
+	seen := map[string]bool{}
+	for _, id := range keyids {
+		if keys[id] == nil {
+			return fieldErr(cjson.PathField(path, "keyids"), "%w: %s", ErrMissingKey, id)
+		}
+		if seen[id] {
+			return fieldErr(cjson.PathField(path, "keyids"), "keyid %s is listed twice", id)
+		}
+		seen[id] = true
+	}
+	if threshold < 1 {
+		return fieldErr(cjson.PathField(path, "threshold"), "must be at least 1, not %d", threshold)
+	}
+	return nil
 }

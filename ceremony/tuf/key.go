@@ -166,7 +166,7 @@ func decodeKey(v cjson.Value, path string) (*Key, error) {
 	}
 	k.unknown = f.rest()
 	if err := k.load(); err != nil {
-		return nil, &FieldError{Path: path, Msg: err.Error()}
+		return nil, &FieldError{Path: path, Msg: err.Error(), Err: err}
 	}
 	return k, nil
 }
@@ -259,7 +259,9 @@ func decodeOnePEM(s string) ([]byte, error) {
 	if block == nil {
 		return nil, fmt.Errorf("%w: not a PEM block", ErrInvalidKey)
 	}
-	if i := bytes.Index([]byte(s), []byte("-----BEGIN")); len(bytes.TrimSpace([]byte(s[:i]))) != 0 {
+	// The block starts at the last BEGIN line before its end: pem.Decode
+	// skips anything it cannot read before a block, broken BEGIN lines too.
+	if i := bytes.LastIndex([]byte(s[:len(s)-len(rest)]), []byte("-----BEGIN")); len(bytes.TrimSpace([]byte(s[:i]))) != 0 {
 		return nil, fmt.Errorf("%w: data before the PEM block", ErrInvalidKey)
 	}
 	if len(bytes.TrimSpace(rest)) != 0 {
@@ -289,7 +291,7 @@ func parseECDSA(s string, curve elliptic.Curve) (crypto.PublicKey, []byte, error
 	}
 	ec, ok := pub.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: PEM holds a %s key, not ECDSA", ErrInvalidKey, keyKind(pub))
+		return nil, nil, fmt.Errorf("%w: PEM holds an %s key, not ECDSA", ErrInvalidKey, keyKind(pub))
 	}
 	if ec.Curve != curve {
 		return nil, nil, fmt.Errorf("%w: key is on curve %s but the scheme needs %s", ErrInvalidKey, ec.Curve.Params().Name, curve.Params().Name)
@@ -322,7 +324,7 @@ func parseRSA(s string) (crypto.PublicKey, []byte, error) {
 	}
 	r, ok := pub.(*rsa.PublicKey)
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: PEM holds a %s key, not RSA", ErrInvalidKey, keyKind(pub))
+		return nil, nil, fmt.Errorf("%w: PEM holds an %s key, not RSA", ErrInvalidKey, keyKind(pub))
 	}
 	if r.N.BitLen() < MinRSABits {
 		return nil, nil, fmt.Errorf("%w: RSA key has %d bits; at least %d are required", ErrInvalidKey, r.N.BitLen(), MinRSABits)

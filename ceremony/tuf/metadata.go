@@ -21,8 +21,8 @@ package tuf
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,8 +63,12 @@ func NewExpiry(t time.Time) Expiry {
 
 // String is the form written to metadata.
 func (x Expiry) String() string {
+	// The text as read is kept only while it still says the same instant:
+	// code that sets Time directly gets the new time written.
 	if x.text != "" {
-		return x.text
+		if t, err := time.Parse(time.RFC3339Nano, x.text); err == nil && t.Equal(x.Time) {
+			return x.text
+		}
 	}
 	return x.Time.UTC().Format("2006-01-02T15:04:05Z")
 }
@@ -428,6 +432,12 @@ func decodeHashes(f *fields, name string, required bool) map[string]string {
 		}
 		hashes[m.Name] = m.Value.Str()
 	}
+	if len(hashes) == 0 {
+		// go-tuf refuses empty hashes; a file Conclave accepts must be one
+		// every client accepts.
+		f.fail(fieldErr(f.at(name), "must list at least one hash"))
+		return nil
+	}
 	return hashes
 }
 
@@ -669,6 +679,9 @@ func decodeMeta(f *fields) map[string]*MetaFile {
 		if lv, ok := g.kind("length", false, cjson.Int); ok {
 			n := lv.Int()
 			mf.Length = &n
+			if n < 0 {
+				g.fail(fieldErr(g.at("length"), "must not be negative"))
+			}
 		}
 		if g.err == nil && mf.Version < 1 {
 			g.fail(fieldErr(g.at("version"), "must be at least 1, not %d", mf.Version))

@@ -17,6 +17,7 @@ var (
 	ErrWrongType     = errors.New("wrong metadata type")
 	ErrNotDelegated  = errors.New("role is not delegated")
 	ErrKeyIDMismatch = errors.New("keyid does not match its key")
+	ErrMissingKey    = errors.New("role lists a key that is not defined")
 )
 
 // SigStatus says what became of one signature entry when counting.
@@ -53,13 +54,26 @@ type ThresholdResult struct {
 	MismatchedKeyIDs []string
 }
 
-// Met reports whether the threshold is reached.
-func (r *ThresholdResult) Met() bool { return int64(len(r.Signers)) >= r.Threshold }
+// Met reports whether the threshold is reached (see Err for the whole verdict).
+// A threshold below 1 is never met: Parse rejects one, and a role built in
+// code with one must not verify with no signatures at all.
+func (r *ThresholdResult) Met() bool {
+	return r.Threshold >= 1 && int64(len(r.Signers)) >= r.Threshold
+}
 
-// Err is nil when the threshold is met.
+// Err is nil when the threshold is met and the role is well formed. A
+// role listing a keyid its delegator does not define fails even when the
+// threshold is met: go-tuf refuses such metadata outright, and what
+// Conclave accepts must be what every client accepts.
 func (r *ThresholdResult) Err() error {
+	if len(r.MissingKeys) > 0 {
+		return fmt.Errorf("%w: role %s lists keyid %s, which the delegating metadata does not define", ErrMissingKey, r.Role, r.MissingKeys[0])
+	}
 	if r.Met() {
 		return nil
+	}
+	if r.Threshold < 1 {
+		return fmt.Errorf("%w for role %s: threshold %d is below 1", ErrThreshold, r.Role, r.Threshold)
 	}
 	return fmt.Errorf("%w for role %s: %d of %d distinct keys signed", ErrThreshold, r.Role, len(r.Signers), r.Threshold)
 }
@@ -138,9 +152,11 @@ func VerifyRootUpdate(trusted *Root, next *File) (*RootUpdate, error) {
 		return nil, fmt.Errorf("%w: expected root metadata, found %s", ErrWrongType, next.Type())
 	}
 	up := &RootUpdate{}
-	old := trusted.Roles[TypeRoot]
+	old, own := trusted.Roles[TypeRoot], next.Root.Roles[TypeRoot]
+	if old == nil || own == nil {
+		return nil, fmt.Errorf("%w: both roots must define the root role", ErrNotDelegated)
+	}
 	up.ByTrusted = next.VerifyRole("root (keys of version "+versionString(trusted.Version)+")", trusted.Keys, old.KeyIDs, old.Threshold)
-	own := next.Root.Roles[TypeRoot]
 	up.BySelf = next.VerifyRole("root (its own keys)", next.Root.Keys, own.KeyIDs, own.Threshold)
 	if err := up.ByTrusted.Err(); err != nil {
 		return up, err

@@ -62,6 +62,8 @@ var testNow = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 func makeRoot(version int64, holders []testKey, expires time.Time) *tuf.Root {
 	r := &tuf.Root{Keys: map[string]*tuf.Key{}, Roles: map[string]*tuf.RoleKeys{}}
 	r.Version, r.Expires = version, tuf.NewExpiry(expires)
+	consistent := true
+	r.ConsistentSnapshot = &consistent
 	var ids []string
 	for _, h := range holders {
 		r.Keys[h.key.ID()] = h.key
