@@ -1,0 +1,373 @@
+package tuf
+
+import (
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/conclave-keys/conclave/ceremony/cjson"
+)
+
+func TestKeyFromPublic(t *testing.T) {
+	ed := edSigner(1).Public().(ed25519.PublicKey)
+	for _, tc := range []struct {
+		name, typ, scheme, public string
+		pub                       any
+	}{
+		{"ed25519", "ed25519", "ed25519", hex.EncodeToString(ed), ed},
+		{"p256", "ecdsa", "ecdsa-sha2-nistp256", publicPEM(t, "p256"), fileSigner(t, "p256").Public()},
+		{"p384", "ecdsa", "ecdsa-sha2-nistp384", publicPEM(t, "p384"), fileSigner(t, "p384").Public()},
+		{"rsa2048", "rsa", "rsassa-pss-sha256", publicPEM(t, "rsa2048"), fileSigner(t, "rsa2048").Public()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := mustKey(t, tc.pub)
+			if k.Type != tc.typ || k.Scheme != tc.scheme || k.Public != tc.public {
+				t.Errorf("got %s %s %q, want %s %s %q", k.Type, k.Scheme, k.Public, tc.typ, tc.scheme, tc.public)
+			}
+			if k.Legacy() != "" {
+				t.Errorf("Legacy() = %q", k.Legacy())
+			}
+			// keyid: SHA-256 of the canonical key object, computed here
+			// from encoding/json output with sorted keys and no escaping
+			// beyond what canonical JSON does.
+			obj := `{"keytype":` + jsonString(tc.typ) + `,"keyval":{"public":` + jsonString(tc.public) + `},"scheme":` + jsonString(tc.scheme) + `}`
+			sum := sha256.Sum256([]byte(obj))
+			if k.ID() != hex.EncodeToString(sum[:]) {
+				t.Errorf("ID() = %s, want %x", k.ID(), sum)
+			}
+			if string(k.Canonical()) != obj {
+				t.Errorf("Canonical() = %q, want %q", k.Canonical(), obj)
+			}
+			der, _ := x509.MarshalPKIXPublicKey(tc.pub)
+			fp := sha256.Sum256(der)
+			if k.Fingerprint() != hex.EncodeToString(fp[:]) {
+				t.Errorf("Fingerprint() = %s, want %x", k.Fingerprint(), fp)
+			}
+			// The key object Conclave writes reads back as the same key.
+			back, err := parseKeyJSON(`{"keytype":` + strconv.Quote(tc.typ) + `,"keyval":{"public":` + strconv.Quote(tc.public) + `},"scheme":` + strconv.Quote(tc.scheme) + `}`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !back.Equal(k) || back.Fingerprint() != k.Fingerprint() || back.Legacy() != "" {
+				t.Errorf("read back: id %s fingerprint %s legacy %q", back.ID(), back.Fingerprint(), back.Legacy())
+			}
+		})
+	}
+}
+
+// jsonString writes s in canonical JSON string form: only '\' and '"'
+// escaped, everything else (the PEM newlines) raw.
+func jsonString(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	s = strings.ReplaceAll(s, `"`, `\"`)
+	return `"` + s + `"`
+}
+
+func TestKeyFromPublicRejects(t *testing.T) {
+	p521 := fileSigner(t, "p521").Public()
+	_, err := KeyFromPublic(p521)
+	wantErr(t, err, ErrInvalidKey, "invalid key: ECDSA curve P-521 is not one TUF clients support (use P-256 or P-384)")
+
+	rsa1024 := fileSigner(t, "rsa1024").Public()
+	_, err = KeyFromPublic(rsa1024)
+	wantErr(t, err, ErrInvalidKey, "keyval.public: invalid key: RSA key has 1024 bits; at least 2048 are required")
+
+	x, err := ecdh.X25519().NewPrivateKey(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = KeyFromPublic(x.PublicKey())
+	wantErr(t, err, ErrInvalidKey, "invalid key: unsupported public key type *ecdh.PublicKey")
+}
+
+// TestKeyIDKnownAnswer checks keyids against testdata/keyid/NAME.keyid,
+// computed outside Go: sha256sum over the canonical key object written by
+// hand with printf (the PEM newlines raw, extra fields included).
+func TestKeyIDKnownAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name, legacy string
+	}{
+		{"ed25519_plain", ""},
+		{"ed25519_extra", ""},
+		{"ecdsa_p256", ""},
+		{"ecdsa_legacy", `legacy keytype "ecdsa-sha2-nistp256" (written by early securesystemslib)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, err := os.ReadFile(filepath.Join("testdata", "keyid", tc.name+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(filepath.Join("testdata", "keyid", tc.name+".keyid"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := parseKeyJSON(string(in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.ID() != strings.TrimSpace(string(want)) {
+				t.Errorf("ID() = %s, want %s", k.ID(), want)
+			}
+			if k.Legacy() != tc.legacy {
+				t.Errorf("Legacy() = %q, want %q", k.Legacy(), tc.legacy)
+			}
+		})
+	}
+	// The extra field changes the keyid but not the key.
+	plain, _ := os.ReadFile(filepath.Join("testdata", "keyid", "ed25519_plain.json"))
+	extra, _ := os.ReadFile(filepath.Join("testdata", "keyid", "ed25519_extra.json"))
+	a, errA := parseKeyJSON(string(plain))
+	b, errB := parseKeyJSON(string(extra))
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	if a.ID() == b.ID() || a.Equal(b) || a.Fingerprint() != b.Fingerprint() {
+		t.Errorf("plain %s/%s, extra %s/%s", a.ID(), a.Fingerprint(), b.ID(), b.Fingerprint())
+	}
+	// The fixed ed25519 key in testdata/keys is the one in the vectors.
+	pemKey := fileSigner(t, "ed25519").Public().(ed25519.PublicKey)
+	if k := mustKey(t, pemKey); k.ID() != a.ID() {
+		t.Errorf("KeyFromPublic(testdata/keys/ed25519.pem) = %s, want %s", k.ID(), a.ID())
+	}
+}
+
+func ecHex(t *testing.T, name string) string {
+	pub := fileSigner(t, name).Public().(*ecdsa.PublicKey)
+	b, err := pub.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+func TestLegacyKeys(t *testing.T) {
+	p256 := publicPEM(t, "p256")
+	modern := mustKey(t, fileSigner(t, "p256").Public())
+	for _, tc := range []struct{ name, json, legacy string }{
+		{"legacy keytype", `{"keytype":"ecdsa-sha2-nistp256","scheme":"ecdsa-sha2-nistp256","keyval":{"public":` + strconv.Quote(p256) + `}}`,
+			`legacy keytype "ecdsa-sha2-nistp256" (written by early securesystemslib)`},
+		{"keyid_hash_algorithms", `{"keytype":"ecdsa","scheme":"ecdsa-sha2-nistp256","keyid_hash_algorithms":["sha256","sha512"],"keyval":{"public":` + strconv.Quote(p256) + `}}`,
+			"legacy field keyid_hash_algorithms (written by early securesystemslib)"},
+		{"hex point", `{"keytype":"ecdsa","scheme":"ecdsa-sha2-nistp256","keyval":{"public":"` + ecHex(t, "p256") + `"}}`,
+			"ECDSA public key as a hex point instead of PEM (written by early securesystemslib)"},
+		{"hex point uppercase", `{"keytype":"ecdsa","scheme":"ecdsa-sha2-nistp256","keyval":{"public":"` + strings.ToUpper(ecHex(t, "p256")) + `"}}`,
+			"ECDSA public key as a hex point instead of PEM (written by early securesystemslib)"},
+		{"legacy keytype and hex point", `{"keytype":"ecdsa-sha2-nistp256","scheme":"ecdsa-sha2-nistp256","keyval":{"public":"` + ecHex(t, "p256") + `"}}`,
+			`legacy keytype "ecdsa-sha2-nistp256" (written by early securesystemslib)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := parseKeyJSON(tc.json)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.Legacy() != tc.legacy {
+				t.Errorf("Legacy() = %q, want %q", k.Legacy(), tc.legacy)
+			}
+			if k.Fingerprint() != modern.Fingerprint() {
+				t.Error("legacy form is a different public key")
+			}
+			if k.ID() == modern.ID() {
+				t.Error("legacy form has the modern keyid")
+			}
+			// Verifying with the legacy form works.
+			msg := []byte("message")
+			sig, err := SignMessage(fileSigner(t, "p256"), k, msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := modern.Verify(msg, sig); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	ed := hex.EncodeToString(edSigner(1).Public().(ed25519.PublicKey))
+	k, err := parseKeyJSON(`{"keytype":"ed25519","scheme":"ed25519","keyid_hash_algorithms":["sha256"],"keyval":{"public":"` + ed + `"}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Legacy() != "legacy field keyid_hash_algorithms (written by early securesystemslib)" {
+		t.Errorf("ed25519 Legacy() = %q", k.Legacy())
+	}
+	// KeyFromPublic never produces the legacy forms.
+	for _, name := range []string{"p256", "p384", "rsa2048", "ed25519"} {
+		k := mustKey(t, fileSigner(t, name).Public())
+		if k.Legacy() != "" || len(k.unknown) != 0 || len(k.keyvalUnknown) != 0 || k.Type == legacyKeyTypeECDSAP256 || isHex(k.Public) != (k.Type == KeyTypeEd25519) {
+			t.Errorf("%s: %+v", name, k)
+		}
+	}
+}
+
+func TestInvalidKeys(t *testing.T) {
+	p256, p384, rsa2048 := publicPEM(t, "p256"), publicPEM(t, "p384"), publicPEM(t, "rsa2048")
+	ed := hex.EncodeToString(edSigner(1).Public().(ed25519.PublicKey))
+
+	// A P-256 point that is not on the curve: the last byte of Y changed.
+	der, err := x509.MarshalPKIXPublicKey(fileSigner(t, "p256").Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	der[len(der)-1] ^= 1
+	offCurve := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	offCurveHex := ecHex(t, "p256")
+	offCurveHex = offCurveHex[:len(offCurveHex)-1] + string("0123456789abcdef"[(strings.IndexByte("0123456789abcdef", offCurveHex[len(offCurveHex)-1])+1)%16])
+
+	privDER, err := x509.MarshalPKCS8PrivateKey(fileSigner(t, "p256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	privatePEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}))
+	withHeaders := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED"}, Bytes: mustDER(t, "p256")}))
+
+	key := func(typ, scheme, public string) string {
+		return `{"keytype":` + strconv.Quote(typ) + `,"scheme":` + strconv.Quote(scheme) + `,"keyval":{"public":` + strconv.Quote(public) + `}}`
+	}
+	const pre = "keys.k: keyval.public: invalid key: "
+	for _, tc := range []struct {
+		name, json, want string
+		invalidKey       bool
+	}{
+		{"off-curve point", key("ecdsa", SchemeECDSAP256, offCurve), pre + "P256 point not on curve", true},
+		{"off-curve hex point", key("ecdsa", SchemeECDSAP256, offCurveHex), pre + "hex ECDSA point: P256 point not on curve", true},
+		{"hex point wrong length", key("ecdsa", SchemeECDSAP384, ecHex(t, "p256")), pre + "hex ECDSA point: invalid P384 point encoding", true},
+		{"rsa 1024", key("rsa", SchemeRSAPSSSHA2, publicPEM(t, "rsa1024")), pre + "RSA key has 1024 bits; at least 2048 are required", true},
+		{"malformed pem", key("ecdsa", SchemeECDSAP256, strings.Replace(p256, "-----END PUBLIC KEY-----", "-----END PUBLIC KEY", 1)), pre + "not a PEM block", true},
+		{"corrupt base64 in pem", key("ecdsa", SchemeECDSAP256, strings.Replace(p256, "MFkw", "M!kw", 1)), pre + "not a PEM block", true},
+		{"trailing pem block", key("ecdsa", SchemeECDSAP256, p256+p384), pre + "data after the PEM block (only one PUBLIC KEY block is allowed)", true},
+		{"trailing text", key("ecdsa", SchemeECDSAP256, p256+"x"), pre + "data after the PEM block (only one PUBLIC KEY block is allowed)", true},
+		{"leading text", key("ecdsa", SchemeECDSAP256, "x\n"+p256), pre + "data before the PEM block", true},
+		{"leading broken pem header", key("ecdsa", SchemeECDSAP256, "-----BEGIN junk\n"+p256), pre + "data before the PEM block", true},
+		{"private key pem", key("ecdsa", SchemeECDSAP256, privatePEM), pre + `PEM block is "PRIVATE KEY", not "PUBLIC KEY"`, true},
+		{"ec public key pem type", key("ecdsa", SchemeECDSAP256, strings.ReplaceAll(p256, "PUBLIC KEY", "EC PUBLIC KEY")), pre + `PEM block is "EC PUBLIC KEY", not "PUBLIC KEY"`, true},
+		{"pem headers", key("ecdsa", SchemeECDSAP256, withHeaders), pre + "PEM block has headers", true},
+		{"p384 key with p256 scheme", key("ecdsa", SchemeECDSAP256, p384), pre + "key is on curve P-384 but the scheme needs P-256", true},
+		{"p256 key with p384 scheme", key("ecdsa", SchemeECDSAP384, p256), pre + "key is on curve P-256 but the scheme needs P-384", true},
+		{"p521 key", key("ecdsa", SchemeECDSAP256, publicPEM(t, "p521")), pre + "key is on curve P-521 but the scheme needs P-256", true},
+		{"rsa pem as ecdsa", key("ecdsa", SchemeECDSAP256, rsa2048), pre + "PEM holds an RSA key, not ECDSA", true},
+		{"ecdsa pem as rsa", key("rsa", SchemeRSAPSSSHA2, p256), pre + "PEM holds an ECDSA key, not RSA", true},
+		{"ed25519 pem as rsa", key("rsa", SchemeRSAPSSSHA2, publicPEM(t, "ed25519")), pre + "PEM holds an ed25519 key, not RSA", true},
+		{"ed25519 pem as ed25519", key("ed25519", SchemeEd25519, publicPEM(t, "ed25519")), pre + "an ed25519 public key must be 32 bytes as lowercase hex", true},
+		{"ed25519 uppercase", key("ed25519", SchemeEd25519, strings.ToUpper(ed)), pre + "an ed25519 public key must be lowercase hex", true},
+		{"ed25519 short", key("ed25519", SchemeEd25519, ed[:62]), pre + "an ed25519 public key must be 32 bytes as lowercase hex", true},
+		{"ed25519 empty", key("ed25519", SchemeEd25519, ""), pre + "an ed25519 public key must be 32 bytes as lowercase hex", true},
+		{"ecdsa empty", key("ecdsa", SchemeECDSAP256, ""), pre + "not a PEM block", true},
+		{"ed25519 wrong scheme", key("ed25519", SchemeECDSAP256, ed), `keys.k: invalid key: keytype ed25519 needs scheme "ed25519", not "ecdsa-sha2-nistp256"`, true},
+		{"ecdsa wrong scheme", key("ecdsa", SchemeEd25519, p256), `keys.k: invalid key: keytype ecdsa needs scheme "ecdsa-sha2-nistp256" or "ecdsa-sha2-nistp384", not "ed25519"`, true},
+		{"legacy keytype p384", key(legacyKeyTypeECDSAP256, SchemeECDSAP384, p384), `keys.k: invalid key: legacy keytype ecdsa-sha2-nistp256 needs scheme "ecdsa-sha2-nistp256"`, true},
+		{"rsa pkcs1v15", key("rsa", "rsa-pkcs1v15-sha256", rsa2048), `keys.k: invalid key: keytype rsa needs scheme "rsassa-pss-sha256", not "rsa-pkcs1v15-sha256" (Conclave signs and verifies RSA only as RSASSA-PSS)`, true},
+		{"unsupported keytype", key("dsa", "dsa", p256), `keys.k: invalid key: unsupported keytype "dsa" (supported: ed25519, ecdsa, rsa)`, true},
+		{"missing keyval", `{"keytype":"ed25519","scheme":"ed25519"}`, "keys.k.keyval: is missing", false},
+		{"missing public", `{"keytype":"ed25519","scheme":"ed25519","keyval":{}}`, "keys.k.keyval.public: is missing", false},
+		{"public not a string", `{"keytype":"ed25519","scheme":"ed25519","keyval":{"public":1}}`, "keys.k.keyval.public: must be a string, not an integer", false},
+		{"keyval not an object", `{"keytype":"ed25519","scheme":"ed25519","keyval":"x"}`, "keys.k.keyval: must be an object, not a string", false},
+		{"missing keytype", `{"scheme":"ed25519","keyval":{"public":"` + ed + `"}}`, "keys.k.keytype: is missing", false},
+		{"scheme not a string", `{"keytype":"ed25519","scheme":null,"keyval":{"public":"` + ed + `"}}`, "keys.k.scheme: must be a string, not null", false},
+		{"key not an object", `[]`, "keys.k: must be an object, not an array", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := parseKeyJSON(tc.json)
+			if err == nil {
+				t.Fatalf("accepted: %s", k.Canonical())
+			}
+			wantErr(t, err, nil, tc.want)
+			if errors.Is(err, ErrInvalidKey) != tc.invalidKey {
+				t.Errorf("errors.Is(err, ErrInvalidKey) = %v, want %v", !tc.invalidKey, tc.invalidKey)
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Errorf("error is %T, not *FieldError", err)
+			}
+		})
+	}
+}
+
+func mustDER(t *testing.T, name string) []byte {
+	der, err := x509.MarshalPKIXPublicKey(fileSigner(t, name).Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func TestKeyExtraFieldsRoundTrip(t *testing.T) {
+	ed := hex.EncodeToString(edSigner(1).Public().(ed25519.PublicKey))
+	in := `{"x-b":[1,{"z":"y"}],"keyval":{"x-kv":true,"public":"` + ed + `","a":null},"scheme":"ed25519","keytype":"ed25519","a-first":"\u0000"}`
+	k, err := parseKeyJSON(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{\"a-first\":\"\x00\",\"keytype\":\"ed25519\",\"keyval\":{\"a\":null,\"public\":\"" + ed + "\",\"x-kv\":true},\"scheme\":\"ed25519\",\"x-b\":[1,{\"z\":\"y\"}]}"
+	if string(k.Canonical()) != want {
+		t.Errorf("Canonical()\n got %q\nwant %q", k.Canonical(), want)
+	}
+	sum := sha256.Sum256([]byte(want))
+	if k.ID() != hex.EncodeToString(sum[:]) {
+		t.Errorf("ID() = %s, want %x", k.ID(), sum)
+	}
+}
+
+// FuzzKey feeds key objects to the key parser: it must not panic, and an
+// accepted key must re-encode to exactly the canonical form of its input,
+// with the keyid its hash.
+func FuzzKey(f *testing.F) {
+	ed := hex.EncodeToString(edSigner(1).Public().(ed25519.PublicKey))
+	for _, name := range []string{"p256", "p384", "rsa2048", "rsa1024", "p521"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "keys", name+".pub.pem"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		scheme := map[string]string{"p256": SchemeECDSAP256, "p384": SchemeECDSAP384, "p521": SchemeECDSAP256}[name]
+		typ := "ecdsa"
+		if strings.HasPrefix(name, "rsa") {
+			typ, scheme = "rsa", SchemeRSAPSSSHA2
+		}
+		j, _ := json.Marshal(map[string]any{"keytype": typ, "scheme": scheme, "keyval": map[string]string{"public": string(b)}})
+		f.Add(j)
+	}
+	f.Add([]byte(`{"keytype":"ed25519","scheme":"ed25519","keyval":{"public":"` + ed + `"},"x":1}`))
+	f.Add([]byte(`{"keytype":"ecdsa-sha2-nistp256","scheme":"ecdsa-sha2-nistp256","keyid_hash_algorithms":["sha256"],"keyval":{"public":"04aa"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := cjson.Parse(data)
+		if err != nil {
+			return
+		}
+		k, err := decodeKey(v, "k")
+		if err != nil {
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v is %T, not *FieldError", err, err)
+			}
+			return
+		}
+		canon := v.Canonical()
+		if got := k.Canonical(); string(got) != string(canon) {
+			t.Fatalf("re-encoded\n got %q\nwant %q", got, canon)
+		}
+		sum := sha256.Sum256(canon)
+		if k.ID() != hex.EncodeToString(sum[:]) {
+			t.Fatalf("ID() = %s, want %x", k.ID(), sum)
+		}
+		der, err := x509.MarshalPKIXPublicKey(k.PublicKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp := sha256.Sum256(der)
+		if k.Fingerprint() != hex.EncodeToString(fp[:]) {
+			t.Fatal("fingerprint is not the SPKI hash")
+		}
+		if r, ok := k.PublicKey().(*rsa.PublicKey); ok && r.N.BitLen() < MinRSABits {
+			t.Fatalf("accepted a %d-bit RSA key", r.N.BitLen())
+		}
+	})
+}
