@@ -33,6 +33,11 @@ type frame struct {
 // ErrOrder reports members written out of canonical order or twice.
 var ErrOrder = errors.New("object members not in canonical order")
 
+// Reset empties the encoder for reuse, keeping its buffer.
+func (e *Encoder) Reset() {
+	e.buf, e.stack, e.err = e.buf[:0], e.stack[:0], nil
+}
+
 // Grow reserves room for n more bytes.
 func (e *Encoder) Grow(n int) { e.ensure(n) }
 

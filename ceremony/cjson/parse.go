@@ -67,6 +67,12 @@ type parser struct {
 	depth    int
 	maxDepth int
 	path     []segment
+	// members and items are scratch stacks shared by all nesting levels:
+	// a container's children are gathered on top and then copied into a
+	// slice of exactly the right size, so large documents do not leave a
+	// trail of outgrown slices for the garbage collector.
+	members []Member
+	items   []Value
 }
 
 func (p *parser) errorf(format string, a ...any) error {
@@ -145,7 +151,7 @@ func (p *parser) object() (Value, error) {
 		return Value{}, err
 	}
 	p.pos++ // '{'
-	var members []Member
+	mark := len(p.members)
 	sorted := true
 	p.skipSpace()
 	if p.pos < len(p.src) && p.src[p.pos] == '}' {
@@ -174,10 +180,10 @@ func (p *parser) object() (Value, error) {
 			return Value{}, err
 		}
 		p.path = p.path[:len(p.path)-1]
-		if n := len(members); n > 0 && members[n-1].Name >= name {
+		if n := len(p.members); n > mark && p.members[n-1].Name >= name {
 			sorted = false
 		}
-		members = append(members, Member{Name: name, Value: v})
+		p.members = append(p.members, Member{Name: name, Value: v})
 		p.skipSpace()
 		if p.pos >= len(p.src) {
 			return Value{}, p.errorf("unexpected end of input inside an object")
@@ -192,6 +198,10 @@ func (p *parser) object() (Value, error) {
 		}
 		return Value{}, p.errorf("expected ',' or '}' in an object, found %s", quoteByte(p.src[p.pos]))
 	}
+	members := make([]Member, len(p.members)-mark)
+	copy(members, p.members[mark:])
+	clear(p.members[mark:]) // drop references held by the scratch stack
+	p.members = p.members[:mark]
 	if !sorted {
 		sortMembers(members)
 	}
@@ -210,22 +220,22 @@ func (p *parser) array() (Value, error) {
 		return Value{}, err
 	}
 	p.pos++ // '['
-	items := []Value{}
+	mark := len(p.items)
 	p.skipSpace()
 	if p.pos < len(p.src) && p.src[p.pos] == ']' {
 		p.pos++
 		p.depth--
-		return Value{kind: Array, arr: items}, nil
+		return Value{kind: Array, arr: []Value{}}, nil
 	}
 	for {
 		p.skipSpace()
-		p.path = append(p.path, segment{index: len(items)})
+		p.path = append(p.path, segment{index: len(p.items) - mark})
 		v, err := p.value()
 		if err != nil {
 			return Value{}, err
 		}
 		p.path = p.path[:len(p.path)-1]
-		items = append(items, v)
+		p.items = append(p.items, v)
 		p.skipSpace()
 		if p.pos >= len(p.src) {
 			return Value{}, p.errorf("unexpected end of input inside an array")
@@ -240,6 +250,10 @@ func (p *parser) array() (Value, error) {
 		}
 		return Value{}, p.errorf("expected ',' or ']' in an array, found %s", quoteByte(p.src[p.pos]))
 	}
+	items := make([]Value, len(p.items)-mark)
+	copy(items, p.items[mark:])
+	clear(p.items[mark:])
+	p.items = p.items[:mark]
 	p.depth--
 	return Value{kind: Array, arr: items}, nil
 }

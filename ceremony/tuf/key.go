@@ -13,6 +13,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 
 	"github.com/conclave-keys/conclave/ceremony/cjson"
 )
@@ -146,6 +148,23 @@ func (k *Key) Canonical() []byte {
 	return b
 }
 
+// encoders reuses canonical-JSON buffers for keyids: a large delegating
+// role has hundreds of thousands of keys, each hashed once.
+var encoders = sync.Pool{New: func() any { return new(cjson.Encoder) }}
+
+// hashCanonical is the SHA-256 of Canonical(), without keeping the bytes.
+func (k *Key) hashCanonical() [sha256.Size]byte {
+	e := encoders.Get().(*cjson.Encoder)
+	defer encoders.Put(e)
+	e.Reset()
+	k.encode(e)
+	b, err := e.Bytes()
+	if err != nil {
+		panic("tuf: key encoding: " + err.Error())
+	}
+	return sha256.Sum256(b)
+}
+
 // decodeKey reads a key object at path.
 func decodeKey(v cjson.Value, path string) (*Key, error) {
 	f, err := objectAt(v, path)
@@ -234,7 +253,7 @@ func (k *Key) load() error {
 		}
 	}
 	fp := sha256.Sum256(der)
-	id := sha256.Sum256(k.Canonical())
+	id := k.hashCanonical()
 	k.pub, k.pubID, k.id = pub, hex.EncodeToString(fp[:]), hex.EncodeToString(id[:])
 	return nil
 }
@@ -244,7 +263,7 @@ func parseEd25519(s string) (crypto.PublicKey, error) {
 	if err != nil || len(b) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%w: an ed25519 public key must be %d bytes as lowercase hex", ErrInvalidKey, ed25519.PublicKeySize)
 	}
-	if hex.EncodeToString(b) != s {
+	if strings.ToLower(s) != s {
 		return nil, fmt.Errorf("%w: an ed25519 public key must be lowercase hex", ErrInvalidKey)
 	}
 	return ed25519.PublicKey(b), nil
