@@ -21,14 +21,13 @@ package tuf
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/cjson"
+	"github.com/conclave-keys/conclave/internal/parallel"
 )
 
 // SpecVersion is the TUF specification version Conclave writes.
@@ -185,7 +184,7 @@ func decodeKeys(v cjson.Value, path string) (map[string]*Key, error) {
 	// Parsing a public key (curve point checks, PEM, hashing) dominates
 	// reading a large delegating role, so large key maps use every core.
 	// The first error in member order is reported, as a serial loop would.
-	errs := parallel(len(members), func(i int) error {
+	errs := parallel.FirstError(len(members), 256, func(i int) error {
 		k, err := decodeKey(members[i].Value, cjson.PathField(path, members[i].Name))
 		decoded[i] = k
 		return err
@@ -198,42 +197,6 @@ func decodeKeys(v cjson.Value, path string) (map[string]*Key, error) {
 		keys[m.Name] = decoded[i]
 	}
 	return keys, nil
-}
-
-// parallel runs work(0..n-1) on all cores when n is large, and returns the
-// error of the lowest index that failed.
-func parallel(n int, work func(i int) error) error {
-	workers := runtime.GOMAXPROCS(0)
-	if n < 512 || workers == 1 {
-		for i := 0; i < n; i++ {
-			if err := work(i); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				if errs[i] = work(i); errs[i] != nil {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func writeKeys(e *cjson.Encoder, keys map[string]*Key) {

@@ -1,0 +1,57 @@
+// Package parallel runs independent pieces of work on every core: the
+// signature checks and key parsing of a large bundle or delegating role.
+package parallel
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// For runs work(i) for every i in [0, n), on GOMAXPROCS goroutines that
+// take chunks of chunk indices at a time, so uneven work still balances.
+// Small n runs on the calling goroutine.
+func For(n, chunk int, work func(i int)) {
+	if chunk < 1 {
+		chunk = 1
+	}
+	workers := min(runtime.GOMAXPROCS(0), (n+chunk-1)/chunk)
+	if workers <= 1 {
+		for i := 0; i < n; i++ {
+			work(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				start := int(next.Add(int64(chunk))) - chunk
+				if start >= n {
+					return
+				}
+				for i := start; i < min(start+chunk, n); i++ {
+					work(i)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// FirstError runs work like For and returns the error of the lowest index
+// that failed, which is what a loop in order would have reported: error
+// messages stay the same whatever the number of cores.
+func FirstError(n, chunk int, work func(i int) error) error {
+	errs := make([]error, n)
+	For(n, chunk, func(i int) { errs[i] = work(i) })
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

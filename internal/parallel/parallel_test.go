@@ -1,0 +1,39 @@
+package parallel
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+)
+
+func TestForVisitsEachIndexOnce(t *testing.T) {
+	for _, n := range []int{0, 1, 5, 63, 64, 65, 1000} {
+		for _, chunk := range []int{0, 1, 7, 64} {
+			counts := make([]atomic.Int32, n)
+			For(n, chunk, func(i int) { counts[i].Add(1) })
+			for i := range counts {
+				if c := counts[i].Load(); c != 1 {
+					t.Fatalf("n=%d chunk=%d: index %d visited %d times", n, chunk, i, c)
+				}
+			}
+		}
+	}
+}
+
+func TestFirstErrorIsLowestIndex(t *testing.T) {
+	err := FirstError(1000, 3, func(i int) error {
+		if i%100 == 37 {
+			return fmt.Errorf("item %d: %w", i, errBad)
+		}
+		return nil
+	})
+	if err == nil || err.Error() != "item 37: bad" || !errors.Is(err, errBad) {
+		t.Fatalf("error %v, want item 37: bad", err)
+	}
+	if err := FirstError(10, 1, func(int) error { return nil }); err != nil {
+		t.Fatalf("error %v, want nil", err)
+	}
+}
+
+var errBad = errors.New("bad")
