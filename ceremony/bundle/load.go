@@ -1,0 +1,189 @@
+package bundle
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/conclave-keys/conclave/ceremony/request"
+	"github.com/conclave-keys/conclave/ceremony/rules"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/internal/parallel"
+)
+
+// Source is a bundle directory on the transfer media. Errors it returns
+// that are *verdict.BundleError are passed on as they are (the reader
+// knows best whether a link, a device or a limit was met); any other error
+// refuses the bundle as unreadable.
+type Source interface {
+	// ReadManifest reads the manifest file.
+	ReadManifest() ([]byte, error)
+	// Listed makes exactly the names readable, nothing else.
+	Listed(names []string) (Files, error)
+}
+
+// Files reads the files a manifest lists.
+type Files interface {
+	// ReadFile reads one listed file whole. It is called from several
+	// goroutines at once.
+	ReadFile(name string) ([]byte, error)
+	// Extra lists what is in the directory besides the listed names and
+	// the manifest: other files, links, devices; each already quoted for
+	// showing, e.g. `"x.json" (a symbolic link)`.
+	Extra() ([]string, error)
+}
+
+// Trust is what a bundle is judged against: the vault's state, or files
+// given on the command line until the vault exists.
+type Trust struct {
+	IntakeKeys map[string]*tuf.Key
+	// Base is the delegating metadata the vault trusts.
+	Base  Base
+	Rules rules.Rules
+	// Seen reports whether a bundle id was imported before; nil if none
+	// was.
+	Seen func(bundleID string) bool
+}
+
+// Item is one request file: its parsed request, or why it could not be read.
+type Item struct {
+	Path    string
+	Request *request.Request
+	Err     *request.Error
+}
+
+// Bundle is a bundle whose manifest signature, base, id and file hashes
+// have been checked, with every request parsed.
+type Bundle struct {
+	Manifest *Manifest
+	// Published is the repository's published state: project
+	// (normalised) → keyset. Nil when the bundle carries none.
+	Published map[string]request.Keyset
+	Items     []Item
+}
+
+// Load reads a bundle in the order that keeps hostile bytes away from the
+// parsers: the manifest's intake signature, then its content (format,
+// source, replay, base metadata), then every listed file hashed against
+// the manifest before it is parsed. Errors that refuse the bundle are
+// *verdict.BundleError; a request that cannot be parsed is not an error
+// here but an Item with Err set.
+func Load(src Source, trust Trust) (*Bundle, error) {
+	r := trust.Rules
+	data, err := src.ReadManifest()
+	if err != nil {
+		return nil, unreadable(err, "the manifest")
+	}
+	if r.MaxManifestSize > 0 && int64(len(data)) > r.MaxManifestSize {
+		return nil, verdict.Refuse(verdict.BundleLimit, nil, "the manifest is %d bytes long; at most %d are allowed", len(data), r.MaxManifestSize)
+	}
+	m, err := OpenManifest(data, trust.IntakeKeys, ManifestLimits{MaxFiles: r.MaxFiles, MaxFileSize: r.MaxFileSize, MaxTotal: r.MaxTotalSize, MaxDepth: r.MaxJSONDepth})
+	if err != nil {
+		return nil, err
+	}
+	if r.Repository != "" && m.Source != r.Repository {
+		return nil, verdict.Refuse(verdict.BundleSourceMismatch, nil, "the bundle says it comes from %q, but this ceremony takes bundles from %q", m.Source, r.Repository)
+	}
+	if trust.Seen != nil && trust.Seen(m.BundleID) {
+		return nil, verdict.Refuse(verdict.BundleReplayed, nil, "bundle %s was imported before; a bundle is imported only once", m.BundleID)
+	}
+	if m.Base != trust.Base {
+		return nil, verdict.Refuse(verdict.BundleBaseMismatch, nil,
+			"the requests were made against %s version %d (SHA-256 %s), but the trusted %s is version %d (SHA-256 %s): the repository must make the bundle again against the current metadata",
+			m.Base.Role, m.Base.Version, short(m.Base.SHA256), trust.Base.Role, trust.Base.Version, short(trust.Base.SHA256))
+	}
+	names := make([]string, len(m.Files))
+	for i, f := range m.Files {
+		names[i] = f.Path
+	}
+	files, err := src.Listed(names)
+	if err != nil {
+		return nil, unreadable(err, "the bundle directory")
+	}
+	b := &Bundle{Manifest: m}
+	lim := request.Limits{MaxDepth: r.MaxJSONDepth, MaxProjectName: r.MaxProjectName, MaxRequestedBy: r.MaxRequestedBy, MaxKeys: r.MaxKeys}
+	items := make([]Item, len(m.Files))
+	errs := make([]error, len(m.Files))
+	var published []byte
+	var pubMu sync.Mutex
+	parallel.For(len(m.Files), 64, func(i int) {
+		e := m.Files[i]
+		data, err := files.ReadFile(e.Path)
+		if err != nil {
+			errs[i] = unreadable(err, fmt.Sprintf("file %q", e.Path))
+			return
+		}
+		if sum := sha256.Sum256(data); int64(len(data)) != e.Size || hex.EncodeToString(sum[:]) != e.SHA256 {
+			errs[i] = verdict.Refuse(verdict.FileHashMismatch, nil,
+				"file %q is not the file the manifest lists (%d bytes with SHA-256 %s, expected %d bytes with SHA-256 %s): it was changed or damaged on the way",
+				e.Path, len(data), short(hex.EncodeToString(sum[:])), e.Size, short(e.SHA256))
+			return
+		}
+		if e.Kind == KindPublished {
+			pubMu.Lock()
+			published = data
+			pubMu.Unlock()
+			return
+		}
+		req, perr := request.Parse(data, lim)
+		it := Item{Path: e.Path, Request: req}
+		if perr != nil {
+			var re *request.Error
+			if !errors.As(perr, &re) {
+				re = &request.Error{Code: verdict.FormatInvalid, Msg: perr.Error(), Err: perr}
+			}
+			it.Err = re
+		}
+		items[i] = it
+	})
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	// Only now look for what else is there: a listed name that is a link
+	// or a device has been refused above with the reader's own reason.
+	extra, err := files.Extra()
+	if err != nil {
+		return nil, unreadable(err, "the bundle directory")
+	}
+	if len(extra) > 0 {
+		more := ""
+		if len(extra) > 5 {
+			more = fmt.Sprintf(" and %d more", len(extra)-5)
+			extra = extra[:5]
+		}
+		return nil, verdict.Refuse(verdict.BundleExtraFile, nil, "the bundle directory holds %s%s, which the manifest does not list; nothing unlisted is ever read", strings.Join(extra, ", "), more)
+	}
+
+	for i, e := range m.Files {
+		if e.Kind == KindRequest {
+			b.Items = append(b.Items, items[i])
+		}
+	}
+	if published != nil {
+		if b.Published, err = ParsePublished(published, r.MaxJSONDepth, r.MaxProjectName); err != nil {
+			return nil, verdict.Refuse(verdict.PublishedInvalid, err, "the published-state file breaks its format: %v", err)
+		}
+	}
+	return b, nil
+}
+
+func unreadable(err error, what string) error {
+	var be *verdict.BundleError
+	if errors.As(err, &be) {
+		return be
+	}
+	return verdict.Refuse(verdict.BundleUnreadable, err, "%s cannot be read safely: %v", what, err)
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
+}

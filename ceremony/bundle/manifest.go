@@ -1,0 +1,360 @@
+// Package bundle reads and writes delegation-request bundles: a directory on
+// the transfer media holding a signed manifest, the request files and the
+// repository's published state (docs/formats/bundle.md).
+//
+// The manifest is signed by the repository's intake key. That signature
+// proves only that the bytes were not changed on the way: it authorises
+// nothing (DESIGN.md, "The trust model"). It is checked before anything the
+// manifest says is used; every file is then hashed against the manifest
+// before it is parsed.
+//
+// This package never touches the file system itself: the caller gives it
+// a Dir (package airgap/safefile provides one that follows no link and
+// reads only regular files), so the domain stays free of device I/O.
+package bundle
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/cjson"
+	"github.com/conclave-keys/conclave/ceremony/envelope"
+	"github.com/conclave-keys/conclave/ceremony/request"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/ceremony/verdict"
+)
+
+// Format is the manifest payload's "format".
+const Format = "conclave-bundle/1"
+
+// ManifestName is the manifest's file name in a bundle directory.
+const ManifestName = "manifest.json"
+
+// TypeManifest is the payload type of the manifest envelope. The label is
+// deliberate: the intake signature is transport integrity only.
+const TypeManifest = envelope.TypeBundleManifest
+
+// File kinds in a manifest.
+const (
+	KindRequest   = "request"
+	KindPublished = "published-state"
+)
+
+// Base names the delegating metadata the requests were made against.
+type Base struct {
+	Role    string
+	Version int64
+	SHA256  string // lowercase hex of the metadata file's bytes
+}
+
+// Entry is one file listed in the manifest.
+type Entry struct {
+	Path   string
+	Kind   string
+	Size   int64
+	SHA256 string
+}
+
+// Manifest is a bundle's manifest payload.
+type Manifest struct {
+	BundleID string
+	Source   string
+	Created  time.Time
+	Base     Base
+	Files    []Entry
+}
+
+// Encode writes the manifest payload as canonical JSON.
+func (m *Manifest) Encode() []byte {
+	files := make([]cjson.Value, len(m.Files))
+	for i, f := range m.Files {
+		files[i] = cjson.ObjectValue(
+			cjson.Member{Name: "kind", Value: cjson.StringValue(f.Kind)},
+			cjson.Member{Name: "path", Value: cjson.StringValue(f.Path)},
+			cjson.Member{Name: "sha256", Value: cjson.StringValue(f.SHA256)},
+			cjson.Member{Name: "size", Value: cjson.IntValue(f.Size)},
+		)
+	}
+	return cjson.ObjectValue(
+		cjson.Member{Name: "base", Value: cjson.ObjectValue(
+			cjson.Member{Name: "role", Value: cjson.StringValue(m.Base.Role)},
+			cjson.Member{Name: "sha256", Value: cjson.StringValue(m.Base.SHA256)},
+			cjson.Member{Name: "version", Value: cjson.IntValue(m.Base.Version)},
+		)},
+		cjson.Member{Name: "bundle_id", Value: cjson.StringValue(m.BundleID)},
+		cjson.Member{Name: "created", Value: cjson.StringValue(m.Created.UTC().Format(request.TimeLayout))},
+		cjson.Member{Name: "files", Value: cjson.ArrayValue(files...)},
+		cjson.Member{Name: "format", Value: cjson.StringValue(Format)},
+		cjson.Member{Name: "source", Value: cjson.StringValue(m.Source)},
+	).Canonical()
+}
+
+// ManifestLimits bound what a manifest may list.
+type ManifestLimits struct {
+	MaxFiles    int
+	MaxFileSize int64
+	MaxTotal    int64
+	MaxDepth    int
+}
+
+// OpenManifest checks the manifest file's intake signature with the
+// trusted intake keys and only then reads its payload strictly. Errors are
+// *verdict.BundleError.
+func OpenManifest(data []byte, intakeKeys map[string]*tuf.Key, lim ManifestLimits) (*Manifest, error) {
+	v, err := cjson.ParseWith(data, cjson.Options{MaxDepth: 8})
+	if err != nil {
+		return nil, verdict.Refuse(verdict.ManifestInvalid, err, "the manifest is not valid JSON: %v", err)
+	}
+	env, err := envelope.Parse(v, "")
+	if err != nil {
+		if v.Kind() == cjson.Object {
+			if _, ok := v.Get("signatures"); !ok {
+				return nil, verdict.Refuse(verdict.ManifestUnsigned, err, "the manifest is not in a signed envelope, so nothing shows it came unchanged from the repository")
+			}
+		}
+		return nil, verdict.Refuse(verdict.ManifestInvalid, err, "the manifest is not a valid signed envelope: %v", err)
+	}
+	if env.PayloadType != TypeManifest {
+		return nil, verdict.Refuse(verdict.ManifestInvalid, nil, "the manifest envelope has payload type %q, not %q", env.PayloadType, TypeManifest)
+	}
+	if len(env.Signatures) == 0 {
+		return nil, verdict.Refuse(verdict.ManifestUnsigned, nil, "the manifest carries no intake signature, so nothing shows it came unchanged from the repository")
+	}
+	res, err := env.Verify(TypeManifest, intakeKeys)
+	if err != nil {
+		return nil, verdict.Refuse(verdict.ManifestInvalid, err, "the manifest envelope cannot be checked: %v", err)
+	}
+	if len(res.Signers) == 0 {
+		return nil, verdict.Refuse(verdict.ManifestBadSignature, nil, "no signature on the manifest verifies with a trusted intake key: the bundle may have been changed on the way, or comes from elsewhere")
+	}
+	m, err := parseManifest(env.Payload, lim)
+	var le *limitError
+	if errors.As(err, &le) {
+		return nil, verdict.Refuse(verdict.BundleLimit, err, "%v", err)
+	}
+	if err != nil {
+		return nil, verdict.Refuse(verdict.ManifestInvalid, err, "the manifest breaks the bundle format: %v", err)
+	}
+	return m, nil
+}
+
+// parseManifest reads the payload strictly.
+func parseManifest(payload []byte, lim ManifestLimits) (*Manifest, error) {
+	depth := lim.MaxDepth
+	if depth <= 0 || depth > 8 {
+		depth = 8
+	}
+	v, err := cjson.ParseWith(payload, cjson.Options{MaxDepth: depth})
+	if err != nil {
+		return nil, err
+	}
+	o, err := object(v, "", "base", "bundle_id", "created", "files", "format", "source")
+	if err != nil {
+		return nil, err
+	}
+	m := &Manifest{}
+	if f, err := str(o, "", "format"); err != nil {
+		return nil, err
+	} else if f != Format {
+		return nil, fmt.Errorf("format: is %q; this version of Conclave reads %q", f, Format)
+	}
+	if m.BundleID, err = str(o, "", "bundle_id"); err != nil {
+		return nil, err
+	}
+	if err := request.CheckID(m.BundleID); err != nil {
+		return nil, fmt.Errorf("bundle_id: %v", err)
+	}
+	if m.Source, err = str(o, "", "source"); err != nil {
+		return nil, err
+	}
+	if err := request.CheckText(m.Source, 256); err != nil || m.Source == "" {
+		return nil, fmt.Errorf("source: must be the repository's name, up to 256 printable bytes")
+	}
+	created, err := str(o, "", "created")
+	if err != nil {
+		return nil, err
+	}
+	if m.Created, err = request.ParseTime(created); err != nil {
+		return nil, fmt.Errorf("created: %v", err)
+	}
+	b, err := object(o["base"], "base", "role", "sha256", "version")
+	if err != nil {
+		return nil, err
+	}
+	if m.Base.Role, err = str(b, "base", "role"); err != nil {
+		return nil, err
+	}
+	if m.Base.SHA256, err = hash(b, "base"); err != nil {
+		return nil, err
+	}
+	if m.Base.Version, err = integer(b, "base", "version", 1); err != nil {
+		return nil, err
+	}
+	fs := o["files"]
+	if fs.Kind() != cjson.Array {
+		return nil, fmt.Errorf("files: must be an array, not %s", fs.Kind())
+	}
+	if lim.MaxFiles > 0 && len(fs.Items()) > lim.MaxFiles {
+		return nil, &limitError{fmt.Sprintf("the manifest lists %d files; at most %d are allowed", len(fs.Items()), lim.MaxFiles)}
+	}
+	m.Files = make([]Entry, len(fs.Items()))
+	seen := make(map[string]bool, len(fs.Items()))
+	published := 0
+	var total int64
+	for i, fv := range fs.Items() {
+		p := cjson.PathIndex("files", i)
+		f, err := object(fv, p, "kind", "path", "sha256", "size")
+		if err != nil {
+			return nil, err
+		}
+		e := &m.Files[i]
+		if e.Path, err = str(f, p, "path"); err != nil {
+			return nil, err
+		}
+		if err := CheckPath(e.Path); err != nil {
+			return nil, fmt.Errorf("%s.path: %v", p, err)
+		}
+		if seen[e.Path] {
+			return nil, fmt.Errorf("%s.path: %q is listed twice", p, e.Path)
+		}
+		seen[e.Path] = true
+		if e.Kind, err = str(f, p, "kind"); err != nil {
+			return nil, err
+		}
+		switch e.Kind {
+		case KindRequest:
+		case KindPublished:
+			published++
+			if published > 1 {
+				return nil, fmt.Errorf("%s.kind: only one published-state file may be listed", p)
+			}
+		default:
+			return nil, fmt.Errorf("%s.kind: is %q; it must be %q or %q", p, e.Kind, KindRequest, KindPublished)
+		}
+		if e.SHA256, err = hash(f, p); err != nil {
+			return nil, err
+		}
+		if e.Size, err = integer(f, p, "size", 0); err != nil {
+			return nil, err
+		}
+		if lim.MaxFileSize > 0 && e.Size > lim.MaxFileSize {
+			return nil, &limitError{fmt.Sprintf("%s: %q is listed as %d bytes; at most %d are allowed per file", p, e.Path, e.Size, lim.MaxFileSize)}
+		}
+		total += e.Size
+		if lim.MaxTotal > 0 && total > lim.MaxTotal {
+			return nil, &limitError{fmt.Sprintf("the files listed add up to more than the %d bytes allowed for a bundle", lim.MaxTotal)}
+		}
+	}
+	return m, nil
+}
+
+// limitError is a manifest that lists more than the limits allow.
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string { return e.msg }
+
+// CheckPath accepts a bundle file path: relative, "/"-separated, each part
+// ASCII letters, digits, ".", "_" or "-", not starting with ".", at most
+// 255 bytes per part and 1024 in all; never the manifest's own name.
+func CheckPath(p string) error {
+	if p == "" || len(p) > 1024 {
+		return fmt.Errorf("a path must be 1 to 1024 bytes long")
+	}
+	if p == ManifestName {
+		return fmt.Errorf("the manifest cannot list itself")
+	}
+	for _, part := range strings.Split(p, "/") {
+		if part == "" || part[0] == '.' || len(part) > 255 {
+			return fmt.Errorf("%q is not a safe relative path (no empty parts, none starting with \".\", no \"..\", not absolute)", p)
+		}
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+				return fmt.Errorf("%q holds %q; paths may hold only ASCII letters, digits, \".\", \"_\", \"-\" and \"/\"", p, rune(c))
+			}
+		}
+	}
+	return nil
+}
+
+// SumHex is the lowercase hex SHA-256 of data.
+func SumHex(data []byte) string {
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
+func object(v cjson.Value, path string, names ...string) (map[string]cjson.Value, error) {
+	if v.Kind() != cjson.Object {
+		return nil, fmt.Errorf("%s: must be an object, not %s", orTop(path), v.Kind())
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := make(map[string]cjson.Value, len(names))
+	for _, m := range v.Members() {
+		if !want[m.Name] {
+			return nil, fmt.Errorf("%s: is not a member the manifest may have", cjson.PathField(path, m.Name))
+		}
+		out[m.Name] = m.Value
+	}
+	missing := []string{}
+	for _, n := range names {
+		if _, ok := out[n]; !ok {
+			missing = append(missing, cjson.PathField(path, n))
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("%s: is missing", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+func orTop(p string) string {
+	if p == "" {
+		return "the manifest"
+	}
+	return p
+}
+
+func str(o map[string]cjson.Value, path, name string) (string, error) {
+	v := o[name]
+	if v.Kind() != cjson.String {
+		return "", fmt.Errorf("%s: must be a string, not %s", cjson.PathField(path, name), v.Kind())
+	}
+	return v.Str(), nil
+}
+
+func integer(o map[string]cjson.Value, path, name string, min int64) (int64, error) {
+	v := o[name]
+	if v.Kind() != cjson.Int || v.Int() < min {
+		return 0, fmt.Errorf("%s: must be an integer of at least %d", cjson.PathField(path, name), min)
+	}
+	return v.Int(), nil
+}
+
+func hash(o map[string]cjson.Value, path string) (string, error) {
+	s, err := str(o, path, "sha256")
+	if err != nil {
+		return "", err
+	}
+	if len(s) != 64 || strings.Trim(s, "0123456789abcdef") != "" {
+		return "", fmt.Errorf("%s: must be 64 lowercase hex digits", cjson.PathField(path, "sha256"))
+	}
+	return s, nil
+}
+
+// SignManifest wraps the payload in an envelope signed by an intake key.
+func SignManifest(m *Manifest, sign func(*envelope.Envelope) error) ([]byte, error) {
+	env := &envelope.Envelope{PayloadType: TypeManifest, Payload: m.Encode()}
+	if err := sign(env); err != nil {
+		return nil, err
+	}
+	return env.Marshal(), nil
+}

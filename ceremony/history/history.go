@@ -1,0 +1,142 @@
+// Package history is what Conclave remembers from earlier bundles: which
+// bundle ids were imported (so a replay is refused), when each recovery was
+// first seen (its notice period counts from then, never from a date the
+// repository writes), and which keysets the repository had published (so
+// an "add" whose keys were published unchanged for a while can be told
+// from one that appeared just now).
+//
+// It will live in the vault. Until the vault exists it is a JSON file given
+// to `conclave import`; a dry run reads it and never changes it.
+package history
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/request"
+)
+
+// Format is the history file's "format".
+const Format = "conclave-history/1"
+
+// History is the remembered state. The zero value (or nil) is a vault
+// that has seen no bundle.
+type History struct {
+	// Bundles maps bundle id → when it was imported.
+	Bundles map[string]time.Time
+	// FirstSeen maps a request's ChangeDigest → when it was first seen.
+	FirstSeen map[string]time.Time
+	// Published maps project → keyset hash → when a bundle first carried
+	// that keyset in its published state.
+	Published map[string]map[string]time.Time
+}
+
+// SeenBundle reports whether a bundle id was imported before.
+func (h *History) SeenBundle(id string) bool {
+	if h == nil {
+		return false
+	}
+	_, ok := h.Bundles[id]
+	return ok
+}
+
+// FirstSeenAt is when a change was first seen, or now if never.
+func (h *History) FirstSeenAt(digest string, now time.Time) time.Time {
+	if h != nil {
+		if t, ok := h.FirstSeen[digest]; ok && t.Before(now) {
+			return t
+		}
+	}
+	return now
+}
+
+// PublishedSince is when a keyset of a project was first seen published,
+// and whether it was.
+func (h *History) PublishedSince(project string, ks request.Keyset) (time.Time, bool) {
+	if h == nil {
+		return time.Time{}, false
+	}
+	m, ok := h.Published[project]
+	if !ok {
+		return time.Time{}, false
+	}
+	t, ok := m[ks.Hash()]
+	return t, ok
+}
+
+// Record remembers an imported bundle at time now: its id, the first
+// sighting of each of its requests' changes, and its published state.
+func (h *History) Record(b *bundle.Bundle, now time.Time) {
+	if h.Bundles == nil {
+		h.Bundles = map[string]time.Time{}
+	}
+	if h.FirstSeen == nil {
+		h.FirstSeen = map[string]time.Time{}
+	}
+	if h.Published == nil {
+		h.Published = map[string]map[string]time.Time{}
+	}
+	h.Bundles[b.Manifest.BundleID] = now
+	for _, it := range b.Items {
+		if it.Request == nil || it.Request.Name == "" {
+			continue
+		}
+		d := it.Request.ChangeDigest()
+		if _, ok := h.FirstSeen[d]; !ok {
+			h.FirstSeen[d] = now
+		}
+	}
+	for p, ks := range b.Published {
+		m := h.Published[p]
+		if m == nil {
+			m = map[string]time.Time{}
+			h.Published[p] = m
+		}
+		if _, ok := m[ks.Hash()]; !ok {
+			m[ks.Hash()] = now
+		}
+	}
+}
+
+type file struct {
+	Format    string                          `json:"format"`
+	Bundles   map[string]time.Time            `json:"bundles"`
+	FirstSeen map[string]time.Time            `json:"first_seen"`
+	Published map[string]map[string]time.Time `json:"published"`
+}
+
+// Parse reads a history file (trusted local state, but read strictly all
+// the same: unknown members are refused).
+func Parse(data []byte) (*History, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f file
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("history: unexpected data after the JSON value")
+	}
+	if f.Format != Format {
+		return nil, fmt.Errorf("history: format is %q, not %q", f.Format, Format)
+	}
+	for p := range f.Published {
+		if n, err := request.Normalize(p, 1<<10); err != nil || n != p {
+			return nil, fmt.Errorf("history: published project %q is not a normalised name", p)
+		}
+	}
+	return &History{Bundles: f.Bundles, FirstSeen: f.FirstSeen, Published: f.Published}, nil
+}
+
+// Marshal writes the history file.
+func (h *History) Marshal() []byte {
+	f := file{Format: Format, Bundles: h.Bundles, FirstSeen: h.FirstSeen, Published: h.Published}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		panic("history: " + err.Error())
+	}
+	return append(b, '\n')
+}

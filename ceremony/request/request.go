@@ -1,0 +1,459 @@
+// Package request reads and writes delegation requests: what the online
+// repository asks the offline key holders to sign (docs/formats/request.md).
+//
+// The repository may be compromised, so a request only asks. Parse checks
+// the format strictly and keeps what it read; whether a request may be
+// approved is decided by package validate, against the trusted state.
+//
+// # Statements
+//
+// Two kinds of statement are signed by developer keys, each in a typed
+// envelope (package envelope) so that no other signature can pass for one:
+//
+//   - the possession statement (TypePossession), signed by every key a
+//     request lists: the developer controls every key the holders are
+//     about to trust;
+//   - the key-change statement (TypeKeyChange), signed by a threshold of a
+//     project's current keys: the authority to rotate or remove them.
+package request
+
+import (
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/conclave-keys/conclave/ceremony/cjson"
+	"github.com/conclave-keys/conclave/ceremony/envelope"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/ceremony/verdict"
+)
+
+// Format is the value of a request's "format" member.
+const Format = "conclave-request/1"
+
+// Kind is what a request asks for.
+type Kind string
+
+// The kinds of request.
+const (
+	Add     Kind = "add"     // delegate a new project
+	Rotate  Kind = "rotate"  // replace keys or threshold, with the current keys' authority
+	Remove  Kind = "remove"  // end a delegation, with the current keys' authority
+	Recover Kind = "recover" // rotate (keys given) or remove (no keys) without that authority
+)
+
+// TimeLayout is how times are written: UTC, whole seconds, as TUF's
+// "expires".
+const TimeLayout = "2006-01-02T15:04:05Z"
+
+// Limits for a request's own fields.
+const (
+	MaxIDLength = 64
+)
+
+// KeyEntry is one key as read from a request. Key is nil when the object
+// is not a usable key; Err then says why.
+type KeyEntry struct {
+	Path string
+	Key  *tuf.Key
+	Err  error
+	// RSABits is the modulus size of an RSA key, read without the minimum
+	// the tuf package applies (so a small key gets its own code); 0 for
+	// other keys or an unreadable one.
+	RSABits int
+	// Plain is false when the key object has members other than keytype,
+	// keyval.public and scheme (they would be signed into the metadata).
+	Plain bool
+}
+
+// Request is a parsed delegation request.
+type Request struct {
+	ID      string
+	Kind    Kind
+	Project string // as written
+	Name    string // normalised (PEP 503); "" when the name is refused
+	NameErr error
+
+	// Keys and Threshold are the new keyset: absent (nil, 0) for remove
+	// and for a recovery that removes.
+	Keys      []KeyEntry
+	Threshold int64
+
+	Made        time.Time
+	RequestedBy string
+
+	// Possession and Authorisation are the envelopes, when present
+	// (HasPossession, HasAuth). An envelope that cannot be read is nil
+	// with its error kept, for the validation to report with its own code.
+	Possession    *envelope.Envelope
+	PossessionErr error
+	HasPossession bool
+	Authorisation *envelope.Envelope
+	AuthErr       error
+	HasAuth       bool
+}
+
+// Removes reports whether the request ends the delegation.
+func (r *Request) Removes() bool {
+	return r.Kind == Remove || (r.Kind == Recover && r.Keys == nil)
+}
+
+// Error is a request that cannot be read: a code and a sentence.
+type Error struct {
+	Code verdict.Code
+	Path string // JSON path, "" for the whole file
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Path == "" {
+		return e.Msg
+	}
+	return e.Path + ": " + e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func formatErr(path, format string, a ...any) *Error {
+	return &Error{Code: verdict.FormatInvalid, Path: path, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Limits bound a request's free-text fields and JSON nesting.
+type Limits struct {
+	MaxDepth       int
+	MaxProjectName int
+	MaxRequestedBy int
+	MaxKeys        int
+}
+
+// Parse reads one request file strictly: strict JSON (no duplicate names,
+// nothing after the value, valid UTF-8, bounded depth), exactly the
+// members its kind allows, each of the right type. Keys that cannot be
+// used and a refused project name do not stop the parse: they are kept in
+// the Request for the validation to report with their own codes.
+func Parse(data []byte, lim Limits) (*Request, error) {
+	v, err := cjson.ParseWith(data, cjson.Options{MaxDepth: lim.MaxDepth})
+	if err != nil {
+		return nil, &Error{Code: verdict.JSONInvalid, Msg: err.Error(), Err: err}
+	}
+	return FromValue(v, lim)
+}
+
+// allowed lists the members each kind may have, and which are required.
+var members = map[string]bool{
+	"format": true, "id": true, "kind": true, "project": true, "made": true, "requested_by": true,
+	"keys": false, "threshold": false, "possession": false, "authorisation": false,
+}
+
+// FromValue reads a request from a parsed value.
+func FromValue(v cjson.Value, lim Limits) (*Request, error) {
+	if v.Kind() != cjson.Object {
+		return nil, formatErr("", "a request must be a JSON object, not %s", v.Kind())
+	}
+	for _, m := range v.Members() {
+		if _, ok := members[m.Name]; !ok {
+			return nil, formatErr(cjson.PathField("", m.Name), "is not a member a request may have")
+		}
+	}
+	for name, required := range members {
+		if _, ok := v.Get(name); required && !ok {
+			return nil, formatErr(name, "is missing")
+		}
+	}
+	r := &Request{}
+	str := func(name string) (string, error) {
+		m, _ := v.Get(name)
+		if m.Kind() != cjson.String {
+			return "", formatErr(name, "must be a string, not %s", m.Kind())
+		}
+		return m.Str(), nil
+	}
+	f, err := str("format")
+	if err != nil {
+		return nil, err
+	}
+	if f != Format {
+		return nil, formatErr("format", "is %q; this version of Conclave reads %q", f, Format)
+	}
+	if r.ID, err = str("id"); err != nil {
+		return nil, err
+	}
+	if err := CheckID(r.ID); err != nil {
+		return nil, formatErr("id", "%v", err)
+	}
+	k, err := str("kind")
+	if err != nil {
+		return nil, err
+	}
+	switch Kind(k) {
+	case Add, Rotate, Remove, Recover:
+		r.Kind = map[Kind]Kind{Add: Add, Rotate: Rotate, Remove: Remove, Recover: Recover}[Kind(k)] // the constant, not a piece of the file
+	default:
+		return nil, formatErr("kind", "is %q; it must be add, rotate, remove or recover", k)
+	}
+	if r.Project, err = str("project"); err != nil {
+		return nil, err
+	}
+	r.Name, r.NameErr = Normalize(r.Project, lim.MaxProjectName)
+	made, err := str("made")
+	if err != nil {
+		return nil, err
+	}
+	if r.Made, err = ParseTime(made); err != nil {
+		return nil, formatErr("made", "%v", err)
+	}
+	if r.RequestedBy, err = str("requested_by"); err != nil {
+		return nil, err
+	}
+	if err := CheckText(r.RequestedBy, lim.MaxRequestedBy); err != nil {
+		return nil, formatErr("requested_by", "%v", err)
+	}
+
+	keys, hasKeys := v.Get("keys")
+	th, hasTh := v.Get("threshold")
+	possession, hasPossession := v.Get("possession")
+	authorisation, hasAuth := v.Get("authorisation")
+	r.HasPossession, r.HasAuth = hasPossession, hasAuth
+	switch {
+	case r.Kind == Remove && (hasKeys || hasTh || r.HasPossession):
+		return nil, formatErr("", "a remove request has no keys, threshold or possession")
+	case (r.Kind == Add || r.Kind == Rotate) && !hasKeys:
+		return nil, formatErr("keys", "is missing (an %s request names the new keys)", r.Kind)
+	case hasKeys != hasTh:
+		return nil, formatErr("", "keys and threshold go together: give both or neither")
+	case (r.Kind == Add || r.Kind == Recover) && r.HasAuth:
+		return nil, formatErr("authorisation", "only rotate and remove requests carry a key-change authorisation")
+	case !hasKeys && r.HasPossession:
+		return nil, formatErr("possession", "a request without keys has nothing to prove possession of")
+	}
+	if hasKeys {
+		if keys.Kind() != cjson.Array {
+			return nil, formatErr("keys", "must be an array, not %s", keys.Kind())
+		}
+		if len(keys.Items()) == 0 {
+			return nil, formatErr("keys", "is empty; a project needs at least one key")
+		}
+		if lim.MaxKeys > 0 && len(keys.Items()) > lim.MaxKeys {
+			return nil, &Error{Code: verdict.TooManyKeys, Path: "keys", Msg: fmt.Sprintf("lists %d keys; at most %d are allowed", len(keys.Items()), lim.MaxKeys)}
+		}
+		r.Keys = make([]KeyEntry, len(keys.Items()))
+		for i, kv := range keys.Items() {
+			p := cjson.PathIndex("keys", i)
+			e := KeyEntry{Path: p, RSABits: rsaBits(kv), Plain: plainKeyObject(kv)}
+			e.Key, e.Err = tuf.ParseKey(detach(kv, e.Plain), p)
+			r.Keys[i] = e
+		}
+		if th.Kind() != cjson.Int {
+			return nil, formatErr("threshold", "must be an integer, not %s", th.Kind())
+		}
+		r.Threshold = th.Int()
+	}
+	// The envelopes are read now, so that nothing of the parsed JSON
+	// tree outlives the parse: a bundle holds up to 100,000 requests.
+	if hasPossession {
+		r.Possession, r.PossessionErr = envelope.Parse(possession, "possession")
+		detachEnvelope(r.Possession)
+	}
+	if hasAuth {
+		r.Authorisation, r.AuthErr = envelope.Parse(authorisation, "authorisation")
+		detachEnvelope(r.Authorisation)
+	}
+	r.ID, r.Project, r.RequestedBy = strings.Clone(r.ID), strings.Clone(r.Project), strings.Clone(r.RequestedBy)
+	return r, nil
+}
+
+// The parser's strings share the memory of the whole file they were read
+// from, so one string kept keeps the file. What a Request keeps is copied
+// out (detach, detachEnvelope, strings.Clone), which for 100,000 requests
+// is the difference of about 130 MB.
+
+// detach rebuilds a plain key object from copies of its three strings.
+func detach(kv cjson.Value, plain bool) cjson.Value {
+	if !plain {
+		return kv // refused anyway; kept as read for the error message
+	}
+	t, _ := kv.Get("keytype")
+	sc, _ := kv.Get("scheme")
+	val, _ := kv.Get("keyval")
+	pub, _ := val.Get("public")
+	if t.Kind() != cjson.String || sc.Kind() != cjson.String || pub.Kind() != cjson.String {
+		return kv
+	}
+	return cjson.ObjectValue(
+		cjson.Member{Name: "keytype", Value: cjson.StringValue(strings.Clone(t.Str()))},
+		cjson.Member{Name: "keyval", Value: cjson.ObjectValue(cjson.Member{Name: "public", Value: cjson.StringValue(strings.Clone(pub.Str()))})},
+		cjson.Member{Name: "scheme", Value: cjson.StringValue(strings.Clone(sc.Str()))},
+	)
+}
+
+func detachEnvelope(e *envelope.Envelope) {
+	if e == nil {
+		return
+	}
+	e.PayloadType = strings.Clone(e.PayloadType)
+	for i := range e.Signatures {
+		e.Signatures[i].KeyID = strings.Clone(e.Signatures[i].KeyID)
+	}
+}
+
+// rsaBits reads the modulus size of an RSA key object.
+func rsaBits(raw cjson.Value) int {
+	t, _ := raw.Get("keytype")
+	if t.Kind() != cjson.String || t.Str() != tuf.KeyTypeRSA {
+		return 0
+	}
+	kv, _ := raw.Get("keyval")
+	pub, _ := kv.Get("public")
+	block, _ := pem.Decode([]byte(pub.Str()))
+	if block == nil {
+		return 0
+	}
+	k, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return 0
+	}
+	if rk, ok := k.(*rsa.PublicKey); ok {
+		return rk.N.BitLen()
+	}
+	return 0
+}
+
+func plainKeyObject(raw cjson.Value) bool {
+	if len(raw.Members()) != 3 {
+		return false
+	}
+	kv, _ := raw.Get("keyval")
+	return len(kv.Members()) == 1
+}
+
+// CheckID accepts request and bundle ids: 1 to 64 ASCII letters, digits,
+// ".", "_" or "-", starting with a letter or digit.
+func CheckID(id string) error {
+	if id == "" || len(id) > MaxIDLength {
+		return fmt.Errorf("an id must be 1 to %d characters long", MaxIDLength)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')) {
+			return fmt.Errorf("an id may hold only ASCII letters, digits, \".\", \"_\" and \"-\", starting with a letter or digit")
+		}
+	}
+	return nil
+}
+
+// CheckText accepts free text shown to key holders: bounded, and with no
+// control or formatting characters (a right-to-left override or an escape
+// sequence could make the screen say something the bytes do not).
+func CheckText(s string, max int) error {
+	if len(s) > max {
+		return fmt.Errorf("is %d bytes long; at most %d are allowed", len(s), max)
+	}
+	for _, r := range s {
+		if r == utf8.RuneError || (!unicode.IsGraphic(r) && r != ' ') || unicode.Is(unicode.Cf, r) {
+			return fmt.Errorf("holds the character %U, which cannot be shown safely", r)
+		}
+	}
+	return nil
+}
+
+// ParseTime reads a time written as TimeLayout.
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(TimeLayout, s)
+	if err != nil || t.Format(TimeLayout) != s {
+		return time.Time{}, fmt.Errorf("%q is not a UTC time written as 2026-01-02T15:04:05Z", s)
+	}
+	return t, nil
+}
+
+// Keyset is a set of keys and the number that must sign, as the
+// statements name it: keyids sorted and without repeats.
+type Keyset struct {
+	KeyIDs    []string
+	Threshold int64
+}
+
+// NewKeyset sorts and deduplicates the keyids.
+func NewKeyset(keyids []string, threshold int64) Keyset {
+	ids := append([]string(nil), keyids...)
+	sort.Strings(ids)
+	out := ids[:0]
+	for i, id := range ids {
+		if i == 0 || id != ids[i-1] {
+			out = append(out, id)
+		}
+	}
+	return Keyset{KeyIDs: out, Threshold: threshold}
+}
+
+// Value is the keyset as a JSON object: {"keyids": [...], "threshold": n}.
+func (k Keyset) Value() cjson.Value {
+	ids := make([]cjson.Value, len(k.KeyIDs))
+	for i, id := range k.KeyIDs {
+		ids[i] = cjson.StringValue(id)
+	}
+	return cjson.ObjectValue(
+		cjson.Member{Name: "keyids", Value: cjson.ArrayValue(ids...)},
+		cjson.Member{Name: "threshold", Value: cjson.IntValue(k.Threshold)},
+	)
+}
+
+// Hash is the lowercase hex SHA-256 of the keyset's canonical JSON: how
+// a key-change statement names the current keyset, and how the published
+// state is compared across bundles.
+func (k Keyset) Hash() string {
+	s := sha256.Sum256(k.Value().Canonical())
+	return hex.EncodeToString(s[:])
+}
+
+// Equal reports whether two keysets are the same.
+func (k Keyset) Equal(o Keyset) bool {
+	if k.Threshold != o.Threshold || len(k.KeyIDs) != len(o.KeyIDs) {
+		return false
+	}
+	for i := range k.KeyIDs {
+		if k.KeyIDs[i] != o.KeyIDs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Keyset returns the request's new keyset (the keyids of the keys that
+// could be read).
+func (r *Request) Keyset() Keyset {
+	ids := make([]string, 0, len(r.Keys))
+	for _, e := range r.Keys {
+		if e.Key != nil {
+			ids = append(ids, e.Key.ID())
+		}
+	}
+	return NewKeyset(ids, r.Threshold)
+}
+
+// ChangeDigest names the change a request asks for, whatever its id: the
+// hex SHA-256 of {"keys": keyset or null, "kind": …, "project": …}. A
+// recovery's notice period is counted from when Conclave first saw this
+// digest, so a repository cannot restart (or shorten) the period by
+// sending the same change under a new id or date.
+func (r *Request) ChangeDigest() string {
+	keys := cjson.NullValue()
+	if !r.Removes() {
+		keys = r.Keyset().Value()
+	}
+	v := cjson.ObjectValue(
+		cjson.Member{Name: "keys", Value: keys},
+		cjson.Member{Name: "kind", Value: cjson.StringValue(string(r.Kind))},
+		cjson.Member{Name: "project", Value: cjson.StringValue(r.Name)},
+	)
+	s := sha256.Sum256(v.Canonical())
+	return hex.EncodeToString(s[:])
+}

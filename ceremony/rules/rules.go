@@ -1,0 +1,126 @@
+// Package rules holds the validation rules a ceremony applies to delegation
+// requests and bundles: the part of the policy that decides what may be
+// imported and what may be approved in bulk.
+//
+// Rules is a plain Go value. Until the ceremony's policy file exists (it
+// will fill this value, bound to the root by a threshold signature), the
+// defaults here and a few command-line flags are used.
+package rules
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/tuf"
+)
+
+// Rules are the validation rules.
+type Rules struct {
+	// Repository is the name of the online repository whose bundles are
+	// accepted (the manifest's "source"). Empty accepts any name.
+	Repository string
+
+	// DelegatingRole is the role that delegates projects (PEP 480's
+	// "claimed").
+	DelegatingRole string
+
+	// PathTemplate derives a project's delegated paths from its normalised
+	// name: every "{name}" is replaced. It may use "*" and "?" but not
+	// "[" (character classes would make overlap checks unsound).
+	PathTemplate string
+
+	// KeySchemes lists the key schemes (TUF "scheme") a developer key may
+	// use. Keys in legacy forms are always refused.
+	KeySchemes []string
+
+	// MinRSABits is the smallest RSA modulus accepted for developer keys;
+	// never below tuf.MinRSABits.
+	MinRSABits int
+
+	// MaxKeys bounds the keys of one project.
+	MaxKeys int
+
+	// MaxProjectName bounds the length of a project name, in bytes.
+	MaxProjectName int
+
+	// MaxRequestedBy bounds the free-text "requested_by", in bytes.
+	MaxRequestedBy int
+
+	// RecoveryNotice is how long a recovery request must have been known
+	// to Conclave (counted from when Conclave first saw it, never from a
+	// date the repository writes) before it may be approved.
+	RecoveryNotice time.Duration
+
+	// MinDwell is how long before this import an "add"'s exact keyset must
+	// have been published by the repository (seen by Conclave in an
+	// earlier bundle) for the add to be approvable in bulk. Zero means
+	// "seen in any earlier bundle".
+	MinDwell time.Duration
+
+	// Limits on what is read from a bundle.
+	MaxFiles     int   // files listed in a manifest
+	MaxFileSize  int64 // bytes per file
+	MaxTotalSize int64 // bytes for the whole bundle
+	// MaxManifestSize bounds the manifest file, which lists every file
+	// (about 200 bytes each, base64 in its envelope).
+	MaxManifestSize int64
+	MaxJSONDepth    int // nesting of any JSON file
+}
+
+// Default returns the rules used when no policy says otherwise.
+func Default() Rules {
+	return Rules{
+		DelegatingRole: "claimed",
+		PathTemplate:   "{name}/*",
+		KeySchemes: []string{
+			tuf.SchemeEd25519, tuf.SchemeECDSAP256, tuf.SchemeECDSAP384, tuf.SchemeRSAPSSSHA2,
+		},
+		MinRSABits:      3072,
+		MaxKeys:         16,
+		MaxProjectName:  128,
+		MaxRequestedBy:  256,
+		RecoveryNotice:  14 * 24 * time.Hour,
+		MinDwell:        0,
+		MaxFiles:        200_000,
+		MaxFileSize:     1 << 20,
+		MaxTotalSize:    1 << 30,
+		MaxManifestSize: 64 << 20,
+		MaxJSONDepth:    16,
+	}
+}
+
+// Check reports a rule set that cannot be applied safely.
+func (r Rules) Check() error {
+	switch {
+	case r.DelegatingRole == "":
+		return fmt.Errorf("rules: the delegating role is not named")
+	case !strings.Contains(r.PathTemplate, "{name}"):
+		return fmt.Errorf("rules: path template %q does not contain {name}, so projects would share paths", r.PathTemplate)
+	case strings.ContainsAny(r.PathTemplate, "[]\\"):
+		return fmt.Errorf("rules: path template %q uses [, ] or \\, which clients interpret differently", r.PathTemplate)
+	case len(r.KeySchemes) == 0:
+		return fmt.Errorf("rules: no key scheme is allowed")
+	case r.MinRSABits < tuf.MinRSABits:
+		return fmt.Errorf("rules: minimum RSA size %d is below %d bits", r.MinRSABits, tuf.MinRSABits)
+	case r.MaxKeys < 1:
+		return fmt.Errorf("rules: at most %d keys per project leaves no room for any", r.MaxKeys)
+	case r.MaxProjectName < 1 || r.MaxRequestedBy < 1:
+		return fmt.Errorf("rules: name and requested_by limits must be positive")
+	case r.RecoveryNotice < 0 || r.MinDwell < 0:
+		return fmt.Errorf("rules: notice period and dwell time must not be negative")
+	case r.MaxFiles < 1 || r.MaxFileSize < 1 || r.MaxTotalSize < 1 || r.MaxManifestSize < 1 || r.MaxJSONDepth < 4:
+		return fmt.Errorf("rules: bundle limits must be positive (JSON depth at least 4)")
+	}
+	return nil
+}
+
+// SchemeAllowed reports whether developer keys may use scheme.
+func (r Rules) SchemeAllowed(scheme string) bool {
+	for _, s := range r.KeySchemes {
+		if s == scheme {
+			return true
+		}
+	}
+	return false
+}

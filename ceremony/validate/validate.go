@@ -1,0 +1,501 @@
+// Package validate judges each request of a bundle against the validation
+// rules and the trusted delegating metadata, and classes it for the review:
+// invalid, needs judgement, or rule-approvable.
+//
+// Every finding has a stable code (package verdict) and one sentence a key
+// holder can read aloud. The checks follow DESIGN.md, "The trust model":
+// the repository only asks; authority over a project's keys comes from
+// its current keys (a threshold of them signs a typed key-change
+// statement); a rotation or removal without it is a recovery, judged one
+// by one after a notice period; a new project's keys are trusted on first
+// use, so an add whose keyset the repository had not already published is
+// flagged.
+package validate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/delegation"
+	"github.com/conclave-keys/conclave/ceremony/history"
+	"github.com/conclave-keys/conclave/ceremony/request"
+	"github.com/conclave-keys/conclave/ceremony/rules"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/internal/parallel"
+)
+
+// Input is everything a bundle's requests are judged against.
+type Input struct {
+	Bundle *bundle.Bundle
+	// Delegator is the trusted delegating metadata (its version is the
+	// base every key-change statement must name).
+	Delegator *tuf.Targets
+	Rules     rules.Rules
+	// History is what earlier bundles carried; nil if none.
+	History *history.History
+	// Now is the ceremony's confirmed time: when this bundle is seen.
+	Now time.Time
+
+	// skipSignatures leaves out the signature checks, so the benchmark can
+	// measure everything else. Only this package's tests set it.
+	skipSignatures bool
+}
+
+// current is one project as the trusted metadata delegates it.
+type current struct {
+	role   *tuf.DelegatedRole
+	keys   map[string]*tuf.Key // keyid → key, the role's keys only
+	keyset request.Keyset
+}
+
+// state is the trusted delegations, indexed.
+type state struct {
+	in       *Input
+	projects map[string]*current // normalised name → delegation
+	// owners maps a key fingerprint to the projects (normalised) using
+	// it, in the metadata or in this bundle's requests.
+	owners map[string][]string
+	paths  *pathIndex
+	// idCount and nameCount find duplicates within the bundle.
+	idCount, nameCount map[string]int
+}
+
+// Validate judges every request of the bundle. The verdicts are in the
+// bundle's order; verdict.Order sorts them for the review.
+func Validate(in Input) []verdict.Verdict {
+	st := index(&in)
+	items := in.Bundle.Items
+	out := make([]verdict.Verdict, len(items))
+	parallel.For(len(items), 32, func(i int) {
+		out[i] = st.judge(items[i])
+	})
+	for i, it := range items {
+		v := &out[i]
+		if r := it.Request; r != nil {
+			if st.idCount[r.ID] > 1 {
+				v.Add(verdict.Error, verdict.DuplicateID, "id", "Another request in this bundle has the same id %q; ids must be unique, so neither can be approved.", r.ID)
+			}
+			if r.Name != "" && st.nameCount[r.Name] > 1 {
+				v.Add(verdict.Error, verdict.DuplicateProject, "project", "Another request in this bundle is for the same project %q; a bundle may change a project only once, so neither can be approved.", r.Name)
+			}
+		}
+		v.Settle()
+	}
+	return out
+}
+
+func index(in *Input) *state {
+	st := &state{
+		in:        in,
+		projects:  map[string]*current{},
+		owners:    map[string][]string{},
+		idCount:   map[string]int{},
+		nameCount: map[string]int{},
+	}
+	var entries []pathEntry
+	if d := in.Delegator.Delegations; d != nil {
+		for _, role := range d.Roles {
+			name, err := request.Normalize(role.Name, 1<<10)
+			if err != nil {
+				name = role.Name // not a project name; still guards its paths
+			}
+			c := &current{role: role, keys: make(map[string]*tuf.Key, len(role.KeyIDs)), keyset: request.NewKeyset(role.KeyIDs, role.Threshold)}
+			for _, id := range role.KeyIDs {
+				if k, ok := d.Keys[id]; ok {
+					c.keys[id] = k
+					st.owners[k.Fingerprint()] = appendOnce(st.owners[k.Fingerprint()], name)
+				}
+			}
+			st.projects[name] = c
+			for _, p := range role.Paths {
+				entries = append(entries, pathEntry{pattern: p, owner: name})
+			}
+		}
+	}
+	for _, it := range in.Bundle.Items {
+		r := it.Request
+		if r == nil {
+			continue
+		}
+		st.idCount[r.ID]++
+		if r.Name == "" {
+			continue
+		}
+		st.nameCount[r.Name]++
+		for _, e := range r.Keys {
+			if e.Key != nil {
+				st.owners[e.Key.Fingerprint()] = appendOnce(st.owners[e.Key.Fingerprint()], r.Name)
+			}
+		}
+		if r.Kind == request.Add {
+			if _, delegated := st.projects[r.Name]; !delegated {
+				for _, p := range delegation.Paths(in.Rules.PathTemplate, r.Name) {
+					entries = append(entries, pathEntry{pattern: p, owner: r.Name})
+				}
+			}
+		}
+	}
+	st.paths = newPathIndex(entries)
+	return st
+}
+
+func appendOnce(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// judge runs every check on one request.
+func (st *state) judge(it bundle.Item) verdict.Verdict {
+	v := verdict.Verdict{File: it.Path}
+	if it.Err != nil {
+		v.Add(verdict.Error, it.Err.Code, it.Err.Path, "%s", sentenceFor(it.Err))
+		return v
+	}
+	r := it.Request
+	v.RequestID, v.Kind, v.Project = r.ID, string(r.Kind), r.Name
+	if r.NameErr != nil {
+		v.Project = ""
+		v.Add(verdict.Error, verdict.ProjectName, "project", "The project name %q is refused: %v.", r.Project, r.NameErr)
+		return v
+	}
+	cur, delegated := st.projects[r.Name]
+	switch {
+	case r.Kind == request.Add && delegated:
+		name := fmt.Sprintf("%q", r.Name)
+		if r.Project != r.Name {
+			name = fmt.Sprintf("%q (written %q)", r.Name, r.Project)
+		}
+		v.Add(verdict.Error, verdict.TakeoverAdd, "project", "Project %s is already delegated to other keys; adding it again would hand it to new keys without its owners' consent (a takeover attempt).", name)
+		return v
+	case r.Kind != request.Add && !delegated:
+		v.Add(verdict.Error, verdict.NotDelegated, "project", "Project %q is not delegated, so there is nothing to %s.", r.Name, r.Kind)
+		return v
+	}
+
+	keysOK := true
+	if r.Keys != nil {
+		if keysOK = st.checkKeys(&v, r); !keysOK {
+			return v
+		}
+		st.checkPossession(&v, r)
+	}
+	switch r.Kind {
+	case request.Add:
+		st.checkAdd(&v, r)
+	case request.Rotate, request.Remove:
+		if !r.Removes() && r.Keyset().Equal(cur.keyset) {
+			v.Add(verdict.Error, verdict.NoChange, "keys", "The request asks for exactly the keys and threshold project %q already has.", r.Name)
+		}
+		st.checkAuthorisation(&v, r, cur)
+	case request.Recover:
+		st.checkRecover(&v, r)
+	}
+	return v
+}
+
+func sentenceFor(e *request.Error) string {
+	switch e.Code {
+	case verdict.JSONInvalid:
+		return "The request file is not strict JSON: " + e.Error() + "."
+	case verdict.TooManyKeys:
+		return "The request " + e.Msg + "."
+	}
+	return "The request breaks the request format: " + e.Error() + "."
+}
+
+// checkKeys checks each key and the threshold; it reports whether the
+// keys are all usable (so that signatures can be checked).
+func (st *state) checkKeys(v *verdict.Verdict, r *request.Request) bool {
+	rl := st.in.Rules
+	ok := true
+	seen := map[string]string{} // fingerprint → keyid of first occurrence
+	distinct := 0
+	for i, e := range r.Keys {
+		n := i + 1
+		if e.RSABits > 0 && e.RSABits < rl.MinRSABits {
+			v.Add(verdict.Error, verdict.KeyRSASize, e.Path, "Key %d is an RSA key of %d bits; the policy requires at least %d.", n, e.RSABits, rl.MinRSABits)
+			ok = false
+			continue
+		}
+		if e.Err != nil {
+			v.Add(verdict.Error, verdict.KeyInvalid, e.Path, "Key %d is not a usable public key: %s.", n, keyReason(e.Err))
+			ok = false
+			continue
+		}
+		k := e.Key
+		if !e.Plain {
+			v.Add(verdict.Error, verdict.FormatInvalid, e.Path, "Key %d has members other than keytype, keyval.public and scheme; extra members would be signed into the metadata.", n)
+			ok = false
+			continue
+		}
+		if k.Legacy() != "" {
+			v.Add(verdict.Error, verdict.KeyLegacy, e.Path, "Key %d is in a form Conclave reads but never writes: %s.", n, k.Legacy())
+			ok = false
+			continue
+		}
+		if !rl.SchemeAllowed(k.Scheme) {
+			v.Add(verdict.Error, verdict.KeyScheme, e.Path, "Key %d uses the scheme %s, which the policy does not allow (allowed: %s).", n, k.Scheme, strings.Join(rl.KeySchemes, ", "))
+			ok = false
+			continue
+		}
+		if first, dup := seen[k.Fingerprint()]; dup {
+			if first == k.ID() {
+				v.Add(verdict.Error, verdict.KeyDuplicate, e.Path, "Key %d is listed twice; each key may appear once.", n)
+			} else {
+				v.Add(verdict.Error, verdict.KeyDuplicate, e.Path, "Key %d is the same public key as another key of this request, written differently (keyid %s… and %s…); it would count twice towards the threshold in some clients.", n, k.ID()[:12], first[:12])
+			}
+			ok = false
+			continue
+		}
+		seen[k.Fingerprint()] = k.ID()
+		distinct++
+		if k.Scheme == tuf.SchemeECDSAP384 {
+			v.Add(verdict.Warning, verdict.KeyMisverified, e.Path, "Key %d uses ecdsa-sha2-nistp384, which some clients verify wrongly (tuf-js 4.1.1 checks it with SHA-256), so its signatures may be refused by them.", n)
+		}
+		for _, other := range st.owners[k.Fingerprint()] {
+			if other != r.Name {
+				v.Add(verdict.Warning, verdict.KeyShared, e.Path, "Key %d is also a key of project %q; whoever holds it can sign for both.", n, other)
+				break
+			}
+		}
+	}
+	if ok && (r.Threshold < 1 || r.Threshold > int64(distinct)) {
+		v.Add(verdict.Error, verdict.ThresholdRange, "threshold", "The threshold is %d, but it must be between 1 and the number of distinct keys (%d).", r.Threshold, distinct)
+		ok = false
+	}
+	return ok
+}
+
+// keyReason is the key error without the JSON path (the sentence says
+// which key).
+func keyReason(err error) string {
+	if fe, ok := err.(*tuf.FieldError); ok {
+		return fe.Msg
+	}
+	return err.Error()
+}
+
+// checkPossession: every key listed signed the typed possession statement
+// for exactly this request.
+func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
+	if !r.HasPossession {
+		v.Add(verdict.Error, verdict.PossessionMissing, "possession", "The request carries no proof that the developer holds these keys; each key must sign a possession statement.")
+		return
+	}
+	env := r.Possession
+	if r.PossessionErr != nil {
+		v.Add(verdict.Error, verdict.PossessionInvalid, "possession", "The proof of possession is not a typed Conclave envelope: %v.", r.PossessionErr)
+		return
+	}
+	if env.PayloadType != request.TypePossession {
+		v.Add(verdict.Error, verdict.PossessionInvalid, "possession.payloadType", "The proof of possession is an envelope of type %q, not a possession statement.", env.PayloadType)
+		return
+	}
+	// The statement must be exactly the canonical JSON Conclave expects
+	// for this request: a byte comparison, with a reading of what was
+	// signed instead only to explain a difference.
+	if want := r.PossessionFor(); string(env.Payload) != string(want.Payload()) {
+		got, err := request.ParsePossession(env.Payload)
+		switch {
+		case err != nil:
+			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The signed possession statement cannot be read: %v.", err)
+		case got.RequestID != want.RequestID || got.Project != want.Project || !got.Keyset.Equal(want.Keyset):
+			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The possession statement the keys signed is about something else (request %q, project %q, %s, threshold %d), not this request.",
+				got.RequestID, got.Project, plural(len(got.Keyset.KeyIDs), "key"), got.Keyset.Threshold)
+		default:
+			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The possession statement is not written as canonical JSON; it must be byte for byte the statement the format defines.")
+		}
+		return
+	}
+	if st.in.skipSignatures {
+		return
+	}
+	keys := make(map[string]*tuf.Key, len(r.Keys))
+	for _, e := range r.Keys {
+		keys[e.Key.ID()] = e.Key
+	}
+	res, err := env.Verify(request.TypePossession, keys)
+	if err != nil {
+		v.Add(verdict.Error, verdict.PossessionInvalid, "possession", "The proof of possession cannot be checked: %v.", err)
+		return
+	}
+	signed := map[string]bool{}
+	for _, id := range res.Signers {
+		signed[id] = true
+	}
+	var missing []string
+	for i, e := range r.Keys {
+		if !signed[e.Key.ID()] {
+			missing = append(missing, fmt.Sprint(i+1))
+		}
+	}
+	if len(missing) > 0 {
+		v.Add(verdict.Error, verdict.PossessionInvalid, "possession.signatures", "No valid signature over the typed possession statement was found for key %s, so nothing shows the developer holds it.", strings.Join(missing, ", "))
+	}
+}
+
+// checkAuthorisation: a threshold of the project's current keys signed a
+// typed key-change statement bound to this project, its current keyset,
+// this change and the trusted base version.
+func (st *state) checkAuthorisation(v *verdict.Verdict, r *request.Request, cur *current) {
+	if !r.HasAuth {
+		v.Add(verdict.Error, verdict.KeyChangeMissing, "authorisation", "The request carries no key-change authorisation from the project's current keys. Without it, it can only be a recovery request, judged on its own after a notice period.")
+		return
+	}
+	env := r.Authorisation
+	if r.AuthErr != nil {
+		v.Add(verdict.Error, verdict.KeyChangeNotEnv, "authorisation", "The key-change authorisation is not a typed Conclave envelope: %v.", r.AuthErr)
+		return
+	}
+	if env.PayloadType != request.TypeKeyChange {
+		v.Add(verdict.Error, verdict.KeyChangeNotEnv, "authorisation.payloadType", "The key-change authorisation is an envelope of type %q, not a key-change statement.", env.PayloadType)
+		return
+	}
+	kc, err := request.ParseKeyChange(env.Payload)
+	if err != nil {
+		v.Add(verdict.Error, verdict.KeyChangeNotEnv, "authorisation.payload", "The signed key-change statement cannot be read: %v.", err)
+		return
+	}
+	wantChange := request.ChangeRotate
+	if r.Removes() {
+		wantChange = request.ChangeRemove
+	}
+	switch {
+	case kc.Project != r.Name:
+		v.Add(verdict.Error, verdict.KeyChangeMismatch, "authorisation.payload", "The key-change authorisation is for project %q, not %q.", kc.Project, r.Name)
+		return
+	case kc.Change != wantChange:
+		v.Add(verdict.Error, verdict.KeyChangeMismatch, "authorisation.payload", "The key-change authorisation allows a %s, but the request asks for a %s.", kc.Change, wantChange)
+		return
+	case wantChange == request.ChangeRotate && !kc.NewKeyset.Equal(r.Keyset()):
+		v.Add(verdict.Error, verdict.KeyChangeMismatch, "authorisation.payload", "The key-change authorisation names other new keys or another threshold than the request.")
+		return
+	case kc.CurrentKeyset != cur.keyset.Hash():
+		v.Add(verdict.Error, verdict.KeyChangeKeyset, "authorisation.payload", "The key-change authorisation was made for another set of current keys than the ones project %q has now; it may be old or meant for another state.", r.Name)
+		return
+	case kc.BaseVersion != st.in.Delegator.Version:
+		v.Add(verdict.Error, verdict.KeyChangeBase, "authorisation.payload", "The key-change authorisation applies to version %d of the delegating metadata, but the trusted version is %d.", kc.BaseVersion, st.in.Delegator.Version)
+		return
+	}
+	if st.in.skipSignatures {
+		return
+	}
+	res, err := env.Verify(request.TypeKeyChange, cur.keys)
+	if err != nil {
+		v.Add(verdict.Error, verdict.KeyChangeNotEnv, "authorisation", "The key-change authorisation cannot be checked: %v.", err)
+		return
+	}
+	if n := len(res.Signers); int64(n) < cur.role.Threshold {
+		who := fmt.Sprintf("Only %d", n)
+		if n == 0 {
+			who = "None"
+		}
+		v.Add(verdict.Error, verdict.KeyChangeBelow, "authorisation.signatures", "%s of project %q's current keys signed the key-change authorisation; its threshold is %d.", who, r.Name, cur.role.Threshold)
+	}
+}
+
+func (st *state) checkAdd(v *verdict.Verdict, r *request.Request) {
+	for _, p := range delegation.Paths(st.in.Rules.PathTemplate, r.Name) {
+		if others := st.paths.conflicts(p, r.Name); len(others) > 0 {
+			v.Add(verdict.Error, verdict.PathOverlap, "project", "The paths %q this project would get overlap those of %s under the loosest wildcard rules a client uses (where * also matches /), so one could claim the other's files.", p, quoteList(others))
+		}
+	}
+	if len(r.Keys) == 0 {
+		return
+	}
+	since, ok := st.in.History.PublishedSince(r.Name, r.Keyset())
+	dwell := st.in.Rules.MinDwell
+	switch {
+	case !ok || !since.Before(st.in.Now):
+		v.Add(verdict.Warning, verdict.NoDwell, "keys", "The repository had not published these exact keys for project %q in an earlier bundle; keys trusted on first use should have been public, unchanged, for a while before they are approved.", r.Name)
+	case st.in.Now.Sub(since) < dwell:
+		v.Add(verdict.Warning, verdict.NoDwell, "keys", "The repository first published these exact keys for project %q on %s; the policy wants them published unchanged for at least %s before they are trusted on first use.",
+			r.Name, since.UTC().Format(request.TimeLayout), fmtDuration(dwell))
+	}
+}
+
+func (st *state) checkRecover(v *verdict.Verdict, r *request.Request) {
+	what := "replace its keys"
+	if r.Removes() {
+		what = "end its delegation"
+	}
+	v.Add(verdict.Warning, verdict.Recovery, "kind", "This is a recovery: it would %s for project %q without the consent of the project's current keys. Decide it on its own.", what, r.Name)
+	first := st.in.History.FirstSeenAt(r.ChangeDigest(), st.in.Now)
+	due := first.Add(st.in.Rules.RecoveryNotice)
+	if st.in.Now.Before(due) {
+		v.Add(verdict.Error, verdict.RecoverNotice, "kind", "Conclave first saw this recovery on %s; its notice period of %s ends on %s, and it cannot be approved before then.",
+			first.UTC().Format(request.TimeLayout), fmtDuration(st.in.Rules.RecoveryNotice), due.UTC().Format(request.TimeLayout))
+	}
+}
+
+func fmtDuration(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		n := int(d / (24 * time.Hour))
+		if n == 1 {
+			return "1 day"
+		}
+		return fmt.Sprintf("%d days", n)
+	}
+	return d.String()
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func quoteList(names []string) string {
+	q := make([]string, 0, 3)
+	for i, n := range names {
+		if i == 3 {
+			q = append(q, fmt.Sprintf("%d more", len(names)-3))
+			break
+		}
+		q = append(q, fmt.Sprintf("%q", n))
+	}
+	return strings.Join(q, ", ")
+}
+
+// PublishedNotes compares the repository's published state with the
+// trusted delegations: a project the state lists that is already
+// delegated, but to other keys, may mean a rotation is pending — or that
+// the repository shows users keys the holders never approved. The state
+// comes from the same possibly compromised server, so this is hygiene,
+// not proof; the sentences go to the holders as notes, not verdicts.
+func PublishedNotes(b *bundle.Bundle, delegator *tuf.Targets) []verdict.Finding {
+	if b.Published == nil || delegator.Delegations == nil {
+		return nil
+	}
+	current := map[string]request.Keyset{}
+	for _, r := range delegator.Delegations.Roles {
+		if n, err := request.Normalize(r.Name, 1<<10); err == nil {
+			current[n] = request.NewKeyset(r.KeyIDs, r.Threshold)
+		}
+	}
+	names := make([]string, 0, len(b.Published))
+	for n := range b.Published {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []verdict.Finding
+	for _, n := range names {
+		if cur, ok := current[n]; ok && !cur.Equal(b.Published[n]) {
+			out = append(out, verdict.Finding{
+				Code:     verdict.PublishedDiffers,
+				Severity: verdict.Warning,
+				Sentence: fmt.Sprintf("The repository says it publishes other keys for project %q than the ones the trusted metadata delegates to; unless a rotation for it is in this bundle, ask the repository why.", n),
+			})
+		}
+	}
+	return out
+}

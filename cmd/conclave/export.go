@@ -1,0 +1,78 @@
+package main
+
+import (
+	"github.com/conclave-keys/conclave/airgap/safefile"
+	"github.com/conclave-keys/conclave/ceremony/export"
+)
+
+// writeExport writes a planned export to the transfer media through
+// airgap/safefile: into a new, empty directory, each file under a
+// temporary name, synced, renamed without replacing anything, the
+// directory synced, then read back and compared; a failure removes what
+// this export wrote, so no partial export looks complete. The ceremony's
+// export step calls it with export.Plan's files.
+func writeExport(dir string, files []export.File) error {
+	out := make([]safefile.Export, len(files))
+	for i, f := range files {
+		out[i] = safefile.Export{Name: f.Name, Data: f.Data}
+	}
+	if err := safefile.ExportFiles(dir, out); err != nil {
+		return withHint(err, "nothing written there can be mistaken for a complete export; fix the medium, then export again into a new, empty directory")
+	}
+	return nil
+}
+
+// exportReader reads an export directory on the online side through
+// airgap/safefile, as a bundle is read: no links, regular files only,
+// nothing unlisted.
+type exportReader struct {
+	dir  string
+	open []*safefile.Dir
+}
+
+func (r *exportReader) close() {
+	for _, d := range r.open {
+		d.Close()
+	}
+}
+
+func (r *exportReader) ReadManifest() ([]byte, error) {
+	d, err := safefile.OpenDir(r.dir, []string{export.ManifestName}, safefile.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	r.open = append(r.open, d)
+	return d.ReadFile(export.ManifestName)
+}
+
+func (r *exportReader) Listed(names []string) (export.Files, error) {
+	d, err := safefile.OpenDir(r.dir, append([]string{export.ManifestName}, names...), safefile.Limits{})
+	if err != nil {
+		return nil, err
+	}
+	r.open = append(r.open, d)
+	return exportFiles{d}, nil
+}
+
+type exportFiles struct{ d *safefile.Dir }
+
+func (f exportFiles) ReadFile(name string) ([]byte, error) { return f.d.ReadFile(name) }
+
+func (f exportFiles) Extra() ([]string, error) {
+	entries, err := f.d.Extra()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.String()
+	}
+	return out, nil
+}
+
+// checkExport verifies an export directory (see export.Check).
+func checkExport(dir string) ([]export.Listing, error) {
+	r := &exportReader{dir: dir}
+	defer r.close()
+	return export.Check(r)
+}

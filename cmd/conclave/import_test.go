@@ -1,0 +1,324 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/conclave-keys/conclave/ceremony/request"
+	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/intake"
+	it "github.com/conclave-keys/conclave/intake/intaketest"
+)
+
+// importSetup writes the trusted files and a bundle, and returns the
+// import arguments (without the bundle) and the bundle directory.
+func importSetup(t *testing.T, pack func(t *testing.T, f *it.Fixture) *intake.Pack) (args []string, bundleDir string) {
+	t.Helper()
+	f := it.New(t)
+	dir := t.TempDir()
+	del := filepath.Join(dir, "7.claimed.json")
+	if err := os.WriteFile(del, f.DelegatorBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(f.Intake.Signer.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ik := filepath.Join(dir, "intake.pub")
+	if err := os.WriteFile(ik, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bundleDir = filepath.Join(dir, "media", "bundle")
+	if err := os.Mkdir(filepath.Dir(bundleDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := pack(t, f).Write(bundleDir); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"import", "--dry-run", "--delegator", del, "--intake-key", ik, "--now", "2026-11-24T12:00:00Z", "--json"}, bundleDir
+}
+
+func twoRequests(t *testing.T, f *it.Fixture) *intake.Pack {
+	return f.Pack("b1", it.Files(
+		f.Add(t, "r1", "new-project", "n1"),
+		f.Rotate(t, "r2", "existing-a", []string{"a1", "a2"}, "n2"),
+	)...)
+}
+
+// snapshot lists every path under dir with its size and mode, to show
+// that a dry run changes nothing.
+func snapshot(t *testing.T, dir string) string {
+	var lines []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		lines = append(lines, p+" "+info.Mode().String()+" "+info.ModTime().String()+" "+strconv.FormatInt(info.Size(), 10))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func decodeReport(t *testing.T, out string) verdict.Report {
+	t.Helper()
+	var r verdict.Report
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, out)
+	}
+	return r
+}
+
+func TestImportDryRun(t *testing.T) {
+	args, dir := importSetup(t, twoRequests)
+	root := filepath.Dir(filepath.Dir(dir))
+	before := snapshot(t, root)
+	code, out, errOut := run(t, append(args, dir)...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	r := decodeReport(t, out)
+	if r.Refused != nil || r.BundleID != "b1" || r.Source != "example.org" {
+		t.Fatalf("report header: %+v", r)
+	}
+	// Needs judgement first (the add has no dwell), then rule-approvable.
+	if len(r.Requests) != 2 || r.Requests[0].RequestID != "r1" || r.Requests[0].Class != verdict.NeedsJudgement ||
+		r.Requests[1].RequestID != "r2" || r.Requests[1].Class != verdict.RuleApprovable {
+		t.Fatalf("verdicts: %+v", r.Requests)
+	}
+	if r.Counts != (verdict.Counts{RuleApprovable: 1, NeedsJudgement: 1}) {
+		t.Fatalf("counts: %+v", r.Counts)
+	}
+	if after := snapshot(t, root); after != before {
+		t.Fatalf("the dry run changed the file system:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// The text form says what it is.
+	code, out, _ = run(t, append(args[:len(args)-1], dir)...)
+	if code != 0 || !strings.Contains(out, "2 requests: 1 need judgement, 1 rule-approvable, 0 invalid") ||
+		!strings.Contains(out, "[no-dwell]") || !strings.Contains(out, "(dry run: nothing was changed)") {
+		t.Fatalf("text report (exit %d):\n%s", code, out)
+	}
+}
+
+func TestImportRequiresDryRun(t *testing.T) {
+	code, _, errOut := run(t, "import", "somewhere")
+	if code != 2 || !strings.Contains(errOut, "error: until the vault exists, import either judges with --dry-run (changing nothing) or records into a new history file with --history-out") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+// TestImportHostileMedia: what the medium itself can do wrong, read
+// through airgap/safefile. Each is refused with its exact code, and the
+// dry run writes nothing anywhere.
+func TestImportHostileMedia(t *testing.T) {
+	cases := []struct {
+		name  string
+		spoil func(t *testing.T, dir string)
+		want  verdict.Code
+		say   string
+	}{
+		{"symlink escape to a file with the same bytes", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "requests", "r1.json")
+			data, _ := os.ReadFile(p)
+			outside := filepath.Join(filepath.Dir(filepath.Dir(dir)), "outside.json")
+			if err := os.WriteFile(outside, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(p)
+			if err := os.Symlink(outside, p); err != nil {
+				t.Fatal(err)
+			}
+		}, verdict.BundleUnreadable, "symbolic link"},
+		{"symlinked directory", func(t *testing.T, dir string) {
+			req := filepath.Join(dir, "requests")
+			moved := filepath.Join(filepath.Dir(filepath.Dir(dir)), "elsewhere")
+			if err := os.Rename(req, moved); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(moved, req); err != nil {
+				t.Fatal(err)
+			}
+		}, verdict.BundleUnreadable, "symbolic link"},
+		{"symlinked manifest", func(t *testing.T, dir string) {
+			m := filepath.Join(dir, "manifest.json")
+			moved := filepath.Join(filepath.Dir(filepath.Dir(dir)), "manifest.json")
+			if err := os.Rename(m, moved); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(moved, m); err != nil {
+				t.Fatal(err)
+			}
+		}, verdict.BundleUnreadable, "symbolic link"},
+		{"named pipe instead of a request", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "requests", "r1.json")
+			os.Remove(p)
+			if err := syscall.Mkfifo(p, 0o644); err != nil {
+				t.Skipf("cannot make a FIFO here: %v", err)
+			}
+		}, verdict.BundleUnreadable, "regular"},
+		{"file larger than the per-file limit", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "requests", "r1.json")
+			if err := os.WriteFile(p, make([]byte, 2<<20), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, verdict.BundleLimit, "limit"},
+		{"unlisted symlink beside the requests", func(t *testing.T, dir string) {
+			if err := os.Symlink("/etc/passwd", filepath.Join(dir, "requests", "passwd")); err != nil {
+				t.Fatal(err)
+			}
+		}, verdict.BundleExtraFile, "passwd"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args, dir := importSetup(t, twoRequests)
+			c.spoil(t, dir)
+			root := filepath.Dir(filepath.Dir(dir))
+			before := snapshot(t, root)
+			code, out, errOut := run(t, append(args, dir)...)
+			if code != 1 {
+				t.Fatalf("exit %d, want 1: %s%s", code, out, errOut)
+			}
+			r := decodeReport(t, out)
+			if r.Refused == nil || r.Refused.Code != c.want || !strings.Contains(r.Refused.Sentence, c.say) {
+				t.Fatalf("refusal %+v, want code %s mentioning %q", r.Refused, c.want, c.say)
+			}
+			if len(r.Requests) != 0 {
+				t.Fatalf("a refused bundle has verdicts: %+v", r.Requests)
+			}
+			if after := snapshot(t, root); after != before {
+				t.Fatalf("the dry run changed the file system")
+			}
+		})
+	}
+}
+
+// TestImportHistoryCycle: what one import records changes how the next
+// bundle is judged: published keys gain dwell, a recovery's notice period
+// runs from its first sighting, a bundle id is never imported twice.
+func TestImportHistoryCycle(t *testing.T) {
+	var add, rec []intake.File
+	args, dir1 := importSetup(t, func(t *testing.T, f *it.Fixture) *intake.Pack {
+		a := f.Add(t, "r1", "new-project", "n1")
+		r := f.Recover(t, "r2", "existing-b", "n2")
+		add, rec = it.Files(a), it.Files(r)
+		p := f.Pack("b1", append(append([]intake.File{}, add...), rec...)...)
+		st, _ := a.PossessionStatement()
+		p.Published = map[string]request.Keyset{"new-project": st.Keyset}
+		return p
+	})
+	base := filepath.Dir(filepath.Dir(dir1))
+	h1 := filepath.Join(base, "history-1.json")
+	record := append([]string{"import", "--history-out", h1}, args[2:]...)
+	if code, out, errOut := run(t, append(record, dir1)...); code != 0 {
+		t.Fatalf("record: exit %d\n%s%s", code, out, errOut)
+	}
+	// The same bundle again: a replay.
+	code, out, _ := run(t, append(append([]string{}, args...), "--history", h1, dir1)...)
+	if code != 1 || decodeReport(t, out).Refused.Code != verdict.BundleReplayed {
+		t.Fatalf("replay: exit %d\n%s", code, out)
+	}
+	// A later bundle with the same requests, 15 days on.
+	f := it.New(t)
+	dir2 := filepath.Join(base, "media", "bundle-2")
+	if err := f.Pack("b2", append(append([]intake.File{}, add...), rec...)...).Write(dir2); err != nil {
+		t.Fatal(err)
+	}
+	later := append([]string{}, args...)
+	later[len(later)-2] = "2026-12-09T12:00:00Z" // --now
+	code, out, errOut := run(t, append(later, "--history", h1, dir2)...)
+	if code != 0 {
+		t.Fatalf("second bundle: exit %d\n%s%s", code, out, errOut)
+	}
+	got := map[string]string{}
+	for _, v := range decodeReport(t, out).Requests {
+		got[v.RequestID] = string(v.Class) + " " + strings.Join(codeStrings(v.Codes()), ",")
+	}
+	if got["r1"] != "rule-approvable " || got["r2"] != "needs-judgement recovery" {
+		t.Fatalf("second bundle verdicts: %v", got)
+	}
+	// The history is never overwritten.
+	if code, _, errOut := run(t, append(record, dir2)...); code != 1 || !strings.Contains(errOut, "file exists") {
+		t.Fatalf("overwrite: exit %d: %s", code, errOut)
+	}
+}
+
+// TestImportCorpusThroughCLI: every case of the hostile corpus, judged by
+// the command as a key holder would run it, gives the recorded verdict.
+func TestImportCorpusThroughCLI(t *testing.T) {
+	corpus := filepath.Join("..", "..", "ceremony", "validate", "testdata", "hostile")
+	cases, err := os.ReadDir(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range cases {
+		if !c.IsDir() {
+			continue
+		}
+		n++
+		dir := filepath.Join(corpus, c.Name())
+		t.Run(c.Name(), func(t *testing.T) {
+			var want struct {
+				Refused verdict.Code   `json:"refused"`
+				File    string         `json:"file"`
+				Class   verdict.Class  `json:"class"`
+				Codes   []verdict.Code `json:"codes"`
+			}
+			data, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(data, &want); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := run(t, "import", "--dry-run", "--json",
+				"--delegator", filepath.Join(corpus, "7.claimed.json"), "--intake-key", filepath.Join(corpus, "intake-key.json"),
+				"--rules", filepath.Join(dir, "rules.json"), "--history", filepath.Join(dir, "history.json"),
+				"--now", "2026-11-24T12:00:00Z", filepath.Join(dir, "bundle"))
+			r := decodeReport(t, out)
+			if want.Refused != "" {
+				if code != 1 || r.Refused == nil || r.Refused.Code != want.Refused {
+					t.Fatalf("exit %d, refusal %+v, want %s\n%s", code, r.Refused, want.Refused, errOut)
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("exit %d: %s%s", code, out, errOut)
+			}
+			for _, v := range r.Requests {
+				if v.File == want.File {
+					got := v.Codes()
+					if len(got) == 0 {
+						got = nil
+					}
+					if v.Class != want.Class || strings.Join(codeStrings(got), ",") != strings.Join(codeStrings(want.Codes), ",") {
+						t.Fatalf("got %s %v, want %s %v", v.Class, got, want.Class, want.Codes)
+					}
+					return
+				}
+			}
+			t.Fatalf("no verdict for %s", want.File)
+		})
+	}
+	if n < 60 {
+		t.Fatalf("only %d corpus cases", n)
+	}
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/request"
+	"github.com/conclave-keys/conclave/ceremony/rules"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/hsm/softkey"
+	"github.com/conclave-keys/conclave/intake"
+)
+
+// The intake commands run on the ONLINE side (the repository, or a test):
+// they write requests and bundles for the transfer media. Nothing they
+// write is trusted by the ceremony until verified and approved.
+func init() {
+	c := &command{
+		name:    "intake",
+		summary: "online side: write a delegation request, or pack requests into a signed bundle",
+		usage:   "intake request|pack [flags]  (conclave intake request --help, conclave intake pack --help)",
+	}
+	c.run = func(ctx context.Context, env *environment, args []string) error {
+		if len(args) == 0 {
+			return usagef("name a subcommand: request or pack")
+		}
+		switch args[0] {
+		case "request":
+			return intakeRequest(env, args[1:])
+		case "pack":
+			return intakePack(env, args[1:])
+		case "-h", "--help", "help":
+			fmt.Fprintf(env.stdout, "usage: conclave %s\n\n%s\n", c.usage, c.summary)
+			return nil
+		}
+		return usagef("unknown intake subcommand %q (request or pack)", args[0])
+	}
+	register(c)
+}
+
+var intakeRequestCmd = &command{
+	name:    "intake request",
+	summary: "write a delegation request (docs/formats/request.md); developer keys sign the possession statement, current keys the key-change authorisation",
+	usage: "intake request --kind add|rotate|remove|recover --id ID --project NAME [--key PUB]... [--threshold N]\n" +
+		"         --requested-by TEXT [--sign-with KEYFILE]... [--delegator CLAIMED.json --authorise-with KEYFILE]...\n" +
+		"         [--passphrase-file FILE] [--made TIME] --out FILE",
+}
+
+func intakeRequest(env *environment, args []string) error {
+	c := intakeRequestCmd
+	fs := newFlagSet(env, c)
+	kind := fs.String("kind", "", "add, rotate, remove or recover")
+	id := fs.String("id", "", "the request id (letters, digits, . _ -; at most 64)")
+	project := fs.String("project", "", "the project name (PEP 508 characters)")
+	var pubs, signWith, authWith multiFlag
+	fs.Var(&pubs, "key", "a developer public key (PEM or TUF key JSON); repeatable")
+	threshold := fs.Int64("threshold", 0, "how many of the keys must sign (default: all of them)")
+	by := fs.String("requested-by", "", "who asked, free text shown to the key holders")
+	fs.Var(&signWith, "sign-with", "a developer private key file (encrypted PKCS#8 PEM) that signs the possession statement; repeatable")
+	fs.Var(&authWith, "authorise-with", "a current key's private key file that signs the key-change authorisation (rotate, remove); repeatable")
+	delegatorPath := fs.String("delegator", "", "the delegating metadata the rotation or removal applies to (its version is bound into the authorisation)")
+	passFile := fs.String("passphrase-file", "", "file whose first line is the passphrase of the private key files")
+	made := fs.String("made", "", "when the request was made (RFC 3339); default now")
+	out := fs.String("out", "", "the request file to create (never replaced)")
+	if err := parseFlags(env, c, fs, args); err != nil {
+		return err
+	}
+	if *out == "" || *id == "" || *project == "" || *kind == "" {
+		return usagef("--kind, --id, --project and --out are required")
+	}
+	keys := make([]*tuf.Key, 0, len(pubs))
+	for _, p := range pubs {
+		k, err := loadPublicKey(p)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		keys = nil
+	}
+	th := *threshold
+	if th == 0 {
+		th = int64(len(keys))
+	}
+	when := time.Now().UTC()
+	if *made != "" {
+		t, err := time.Parse(time.RFC3339, *made)
+		if err != nil {
+			return usagef("--made %q is not an RFC 3339 time", *made)
+		}
+		when = t
+	}
+	d, err := intake.NewDraft(intake.Request{ID: *id, Kind: request.Kind(*kind), Project: *project, Keys: keys, Threshold: th, Made: when, RequestedBy: *by})
+	if err != nil {
+		return err
+	}
+	var pass []byte
+	if len(signWith)+len(authWith) > 0 {
+		if pass, err = readPassphrase(*passFile); err != nil {
+			return err
+		}
+	}
+	if len(signWith) > 0 {
+		signers, err := loadSigners(signWith, pass)
+		if err != nil {
+			return err
+		}
+		if err := intake.SignPossession(d, signers); err != nil {
+			return err
+		}
+	}
+	if len(authWith) > 0 {
+		if *delegatorPath == "" {
+			return usagef("--authorise-with needs --delegator: the authorisation is bound to its version")
+		}
+		data, err := os.ReadFile(*delegatorPath)
+		if err != nil {
+			return err
+		}
+		del, err := tuf.Parse(*delegatorPath, data)
+		if err != nil {
+			return err
+		}
+		if del.Targets == nil {
+			return fmt.Errorf("%s: not targets metadata", *delegatorPath)
+		}
+		name, err := request.Normalize(*project, 1<<10)
+		if err != nil {
+			return err
+		}
+		var role *tuf.DelegatedRole
+		if del.Targets.Delegations != nil {
+			for _, r := range del.Targets.Delegations.Roles {
+				if n, _ := request.Normalize(r.Name, 1<<10); n == name {
+					role = r
+				}
+			}
+		}
+		if role == nil {
+			return fmt.Errorf("%s does not delegate project %s", *delegatorPath, name)
+		}
+		var newKeys []*tuf.Key
+		if d.Kind != request.Remove {
+			newKeys = keys
+		}
+		envl, err := intake.KeyChange(name, del.Version(), role, newKeys, th)
+		if err != nil {
+			return err
+		}
+		signers, err := loadSigners(authWith, pass)
+		if err != nil {
+			return err
+		}
+		for _, s := range signers {
+			if err := intake.SignEnvelope(envl, s); err != nil {
+				return err
+			}
+		}
+		d.Authorisation = envl
+	}
+	if err := writeNewFile(*out, d.Encode()); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "wrote %s request %s for %s to %s\n", d.Kind, d.ID, d.Project, *out)
+	return nil
+}
+
+var intakePackCmd = &command{
+	name:    "intake pack",
+	summary: "pack request files into a bundle directory, the manifest signed by the intake key (transport integrity only)",
+	usage:   "intake pack --id BUNDLE-ID --source REPOSITORY --delegator CLAIMED.json --intake-key KEYFILE [--passphrase-file FILE] [--published FILE] [--role NAME] --out DIR REQUEST.json...",
+}
+
+func intakePack(env *environment, args []string) error {
+	c := intakePackCmd
+	fs := newFlagSet(env, c)
+	id := fs.String("id", "", "the bundle id (unique: a bundle is imported once)")
+	source := fs.String("source", "", "the repository's name")
+	delegatorPath := fs.String("delegator", "", "the delegating metadata the requests were made against (its version and SHA-256 go in the manifest)")
+	role := fs.String("role", rules.Default().DelegatingRole, "name of the delegating role")
+	keyFile := fs.String("intake-key", "", "the intake private key file (encrypted PKCS#8 PEM)")
+	passFile := fs.String("passphrase-file", "", "file whose first line is the intake key's passphrase")
+	published := fs.String("published", "", "the repository's published state (conclave-published/1 JSON)")
+	out := fs.String("out", "", "the bundle directory to create")
+	if err := parseFlags(env, c, fs, args); err != nil {
+		return err
+	}
+	if *id == "" || *source == "" || *delegatorPath == "" || *keyFile == "" || *out == "" {
+		return usagef("--id, --source, --delegator, --intake-key and --out are required")
+	}
+	if fs.NArg() == 0 {
+		return usagef("name at least one REQUEST file")
+	}
+	delBytes, err := os.ReadFile(*delegatorPath)
+	if err != nil {
+		return err
+	}
+	del, err := tuf.Parse(*delegatorPath, delBytes)
+	if err != nil {
+		return err
+	}
+	pass, err := readPassphrase(*passFile)
+	if err != nil {
+		return err
+	}
+	signers, err := loadSigners([]string{*keyFile}, pass)
+	if err != nil {
+		return err
+	}
+	p := &intake.Pack{
+		BundleID: *id, Source: *source, Created: time.Now().UTC(),
+		Base:   bundle.Base{Role: *role, Version: del.Version(), SHA256: bundle.SumHex(delBytes)},
+		Intake: signers[0],
+	}
+	r := rules.Default()
+	lim := request.Limits{MaxDepth: r.MaxJSONDepth, MaxProjectName: r.MaxProjectName, MaxRequestedBy: r.MaxRequestedBy, MaxKeys: r.MaxKeys}
+	for _, path := range fs.Args() {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		// Refuse to pack what Conclave would not even read.
+		if _, err := request.Parse(data, lim); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		p.Requests = append(p.Requests, intake.File{Name: "requests/" + filepath.Base(path), Data: data})
+	}
+	if *published != "" {
+		data, err := os.ReadFile(*published)
+		if err != nil {
+			return err
+		}
+		if p.Published, err = bundle.ParsePublished(data, r.MaxJSONDepth, r.MaxProjectName); err != nil {
+			return fmt.Errorf("%s: %w", *published, err)
+		}
+	}
+	if err := p.Write(*out); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "wrote bundle %s with %d requests to %s\n", *id, len(p.Requests), *out)
+	return nil
+}
+
+func readPassphrase(path string) ([]byte, error) {
+	if path == "" {
+		return nil, usagef("--passphrase-file is required to read private key files")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read passphrase: %w", err)
+	}
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	return bytes.TrimSuffix(line, []byte("\r")), nil
+}
+
+func loadSigners(paths []string, pass []byte) ([]intake.Signer, error) {
+	out := make([]intake.Signer, 0, len(paths))
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		var s crypto.Signer
+		if s, err = softkey.Parse(data, pass); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		is, err := intake.NewSigner(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out = append(out, is)
+	}
+	return out, nil
+}
+
+// writeNewFile creates a file that must not exist, and syncs it.
+func writeNewFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/hsm/softkey"
+	it "github.com/conclave-keys/conclave/intake/intaketest"
+)
+
+func writeKeyFiles(t *testing.T, dir, name string, s crypto.Signer) (priv, pub string) {
+	t.Helper()
+	data, err := softkey.Marshal(s, []byte("test passphrase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv = filepath.Join(dir, name+".key")
+	if err := os.WriteFile(priv, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(s.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub = filepath.Join(dir, name+".pub")
+	if err := os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return priv, pub
+}
+
+// TestIntakeToImport: the online side writes requests and a bundle with
+// the CLI; the offline side judges it.
+func TestIntakeToImport(t *testing.T) {
+	f := it.New(t)
+	dir := t.TempDir()
+	pass := filepath.Join(dir, "pass")
+	os.WriteFile(pass, []byte("test passphrase\n"), 0o600)
+	del := filepath.Join(dir, "7.claimed.json")
+	os.WriteFile(del, f.DelegatorBytes, 0o644)
+	intakePriv, intakePub := writeKeyFiles(t, dir, "intake", f.Intake.Signer)
+	n1, n1pub := writeKeyFiles(t, dir, "n1", it.Key("n1").Signer)
+	n2, n2pub := writeKeyFiles(t, dir, "n2", it.Key("n2").Signer)
+	a1, _ := writeKeyFiles(t, dir, "a1", it.Key("a1").Signer)
+	a2, _ := writeKeyFiles(t, dir, "a2", it.Key("a2").Signer)
+
+	reqs := filepath.Join(dir, "reqs")
+	os.Mkdir(reqs, 0o755)
+	steps := [][]string{
+		{"intake", "request", "--kind", "add", "--id", "r1", "--project", "New_Project", "--key", n1pub, "--requested-by", "alice@example.org",
+			"--sign-with", n1, "--passphrase-file", pass, "--made", "2026-11-24T10:00:00Z", "--out", filepath.Join(reqs, "r1.json")},
+		{"intake", "request", "--kind", "rotate", "--id", "r2", "--project", "existing-a", "--key", n2pub, "--requested-by", "bob",
+			"--sign-with", n2, "--authorise-with", a1, "--authorise-with", a2, "--delegator", del, "--passphrase-file", pass, "--out", filepath.Join(reqs, "r2.json")},
+		{"intake", "request", "--kind", "remove", "--id", "r3", "--project", "existing-a", "--requested-by", "carol",
+			"--authorise-with", a1, "--delegator", del, "--passphrase-file", pass, "--out", filepath.Join(reqs, "r3.json")},
+		{"intake", "pack", "--id", "b-cli", "--source", "example.org", "--delegator", del, "--intake-key", intakePriv, "--passphrase-file", pass,
+			"--out", filepath.Join(dir, "bundle"), filepath.Join(reqs, "r1.json"), filepath.Join(reqs, "r2.json"), filepath.Join(reqs, "r3.json")},
+	}
+	for _, s := range steps {
+		if code, out, errOut := run(t, s...); code != 0 {
+			t.Fatalf("%v: exit %d\n%s%s", s[:2], code, out, errOut)
+		}
+	}
+	code, out, errOut := run(t, "import", "--dry-run", "--json", "--delegator", del, "--intake-key", intakePub, "--now", "2026-11-24T12:00:00Z", filepath.Join(dir, "bundle"))
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
+	}
+	r := decodeReport(t, out)
+	got := map[string]string{}
+	for _, v := range r.Requests {
+		got[v.RequestID] = string(v.Class) + " " + strings.Trim(strings.Join(codeStrings(v.Codes()), ","), " ")
+	}
+	want := map[string]string{
+		"r1": "needs-judgement no-dwell",
+		// r2 and r3 change the same project: a bundle may change a project once.
+		"r2": "invalid duplicate-project",
+		"r3": "invalid keychange-below-threshold,duplicate-project",
+	}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s: got %q, want %q", id, got[id], w)
+		}
+	}
+	// Writing over an existing request is refused.
+	code, _, errOut = run(t, steps[0]...)
+	if code != 1 || !strings.Contains(errOut, "file exists") {
+		t.Fatalf("overwrite: exit %d: %s", code, errOut)
+	}
+}
+
+func codeStrings(cs []verdict.Code) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = string(c)
+	}
+	return out
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Check every worked example in docs/formats/examples against its JSON Schema.
+
+Run from anywhere: python3 docs/formats/schema/check_examples.py
+Needs the jsonschema package (Debian: python3-jsonschema). Exits 1 on a
+mismatch; the NEG lines must each report at least one error.
+"""
+import json, base64, sys, glob, os
+os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+failed = False
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+S='schema/'
+reg=Registry()
+for f in glob.glob(S+'*.json'):
+    d=json.load(open(f)); reg=reg.with_resource(d['$id'], Resource.from_contents(d))
+def v(schema, inst, label):
+    d=json.load(open(S+schema))
+    Draft202012Validator.check_schema(d)
+    global failed
+    errs=list(Draft202012Validator(d, registry=reg).iter_errors(inst))
+    if bool(errs) != label.startswith('NEG'): failed = True
+    print(('OK  ' if not errs else 'BAD ')+label+' '+schema)
+    for e in errs[:3]: print('   ', e.message[:200], list(e.path))
+E='examples/'
+for f in sorted(glob.glob(E+'bundle/requests/*.json'))+[E+'recover-request.json']:
+    v('request.schema.json', json.load(open(f)), f)
+m=json.load(open(E+'bundle/manifest.json'))
+v('bundle-envelope.schema.json', m, 'manifest envelope')
+v('bundle-manifest.schema.json', json.loads(base64.b64decode(m['payload'])), 'manifest payload')
+v('published-state.schema.json', json.load(open(E+'bundle/published.json')), 'published')
+v('possession.schema.json', json.load(open(E+'possession-statement.json')), 'possession')
+v('keychange.schema.json', json.load(open(E+'keychange-statement.json')), 'keychange')
+v('decisions.schema.json', json.load(open(E+'export/decisions.json')), 'decisions')
+v('export-manifest.schema.json', json.load(open(E+'export/export-manifest.json')), 'export manifest')
+v('import-report.schema.json', json.load(open(E+'import-report.json')), 'import report')
+# negative checks
+r=json.load(open(E+'bundle/requests/req-0001.json')); r['paths']=['*']
+v('request.schema.json', r, 'NEG unknown member')
+r=json.load(open(E+'bundle/requests/req-0002.json')); del r['authorisation']
+v('request.schema.json', r, 'NEG rotate without authorisation')
+r=json.load(open(E+'bundle/requests/req-0001.json')); r['project']='dj\u0430ngo'
+v('request.schema.json', r, 'NEG confusable')
+sys.exit(1 if failed else 0)

@@ -1,0 +1,228 @@
+// Package intake is the online repository's side of the request format:
+// it writes delegation requests and packs them into signed bundles for the
+// transfer media (docs/formats/). A repository service written in Go uses
+// it directly; one in another language follows the formats' JSON Schemas.
+//
+// Keys are crypto.Signer values: developer keys sign possession and
+// key-change statements, the intake key signs the bundle manifest. The
+// intake signature is transport integrity only: it authorises nothing.
+package intake
+
+import (
+	"crypto"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/envelope"
+	"github.com/conclave-keys/conclave/ceremony/request"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
+)
+
+// Signer is a key and the signer that holds it.
+type Signer struct {
+	Key    *tuf.Key
+	Signer crypto.Signer
+}
+
+// NewSigner makes the TUF key object for a signer's public key.
+func NewSigner(s crypto.Signer) (Signer, error) {
+	k, err := tuf.KeyFromPublic(s.Public())
+	if err != nil {
+		return Signer{}, err
+	}
+	return Signer{Key: k, Signer: s}, nil
+}
+
+// Request describes a request to write.
+type Request struct {
+	ID          string
+	Kind        request.Kind
+	Project     string
+	Keys        []*tuf.Key // nil for a removal
+	Threshold   int64
+	Made        time.Time
+	RequestedBy string
+}
+
+// NewDraft checks what can be checked before signing and makes a draft.
+func NewDraft(r Request) (*request.Draft, error) {
+	if err := request.CheckID(r.ID); err != nil {
+		return nil, fmt.Errorf("request id %q: %w", r.ID, err)
+	}
+	if _, err := request.Normalize(r.Project, 1<<10); err != nil {
+		return nil, fmt.Errorf("project %q: %w", r.Project, err)
+	}
+	if err := request.CheckText(r.RequestedBy, 1<<10); err != nil {
+		return nil, fmt.Errorf("requested_by %w", err)
+	}
+	switch r.Kind {
+	case request.Add, request.Rotate:
+		if len(r.Keys) == 0 {
+			return nil, fmt.Errorf("an %s request needs keys", r.Kind)
+		}
+	case request.Remove:
+		if r.Keys != nil {
+			return nil, errors.New("a remove request has no keys")
+		}
+	case request.Recover:
+	default:
+		return nil, fmt.Errorf("unknown request kind %q", r.Kind)
+	}
+	return &request.Draft{
+		ID: r.ID, Kind: r.Kind, Project: r.Project, Keys: r.Keys, Threshold: r.Threshold,
+		Made: r.Made.UTC().Truncate(time.Second), RequestedBy: r.RequestedBy,
+	}, nil
+}
+
+// SignPossession has every listed key sign the possession statement. The
+// signers must hold exactly the draft's keys, in any order.
+func SignPossession(d *request.Draft, signers []Signer) error {
+	st, err := d.PossessionStatement()
+	if err != nil {
+		return err
+	}
+	env := &envelope.Envelope{PayloadType: request.TypePossession, Payload: st.Payload()}
+	for _, k := range d.Keys {
+		found := false
+		for _, s := range signers {
+			if s.Key.Fingerprint() == k.Fingerprint() {
+				if err := env.Sign(s.Signer, k); err != nil {
+					return fmt.Errorf("possession statement: %w", err)
+				}
+				found = true
+				break
+			}
+		}
+		if !found {
+			return fmt.Errorf("possession statement: no signer for key %s", k.ID())
+		}
+	}
+	d.Possession = env
+	return nil
+}
+
+// KeyChange makes the key-change statement a project's current keys sign
+// to authorise replacing them (newKeys non-nil) or removing the delegation
+// (newKeys nil). current is the project's delegation in the delegating
+// metadata of version baseVersion.
+func KeyChange(project string, baseVersion int64, current *tuf.DelegatedRole, newKeys []*tuf.Key, newThreshold int64) (*envelope.Envelope, error) {
+	name, err := request.Normalize(project, 1<<10)
+	if err != nil {
+		return nil, err
+	}
+	kc := request.KeyChange{
+		Project:       name,
+		BaseVersion:   baseVersion,
+		CurrentKeyset: request.NewKeyset(current.KeyIDs, current.Threshold).Hash(),
+		Change:        request.ChangeRemove,
+	}
+	if newKeys != nil {
+		ids := make([]string, len(newKeys))
+		for i, k := range newKeys {
+			ids[i] = k.ID()
+		}
+		kc.Change = request.ChangeRotate
+		kc.NewKeyset = request.NewKeyset(ids, newThreshold)
+	}
+	return &envelope.Envelope{PayloadType: request.TypeKeyChange, Payload: kc.Payload()}, nil
+}
+
+// SignEnvelope adds one signature (a developer's key on a key-change
+// statement, each holder in turn).
+func SignEnvelope(env *envelope.Envelope, s Signer) error {
+	return env.Sign(s.Signer, s.Key)
+}
+
+// File is one request file for a bundle.
+type File struct {
+	// Name is the path inside the bundle, such as "requests/r1.json".
+	Name string
+	Data []byte
+}
+
+// RequestFile names a request's file by its id.
+func RequestFile(d *request.Draft) File {
+	return File{Name: "requests/" + d.ID + ".json", Data: d.Encode()}
+}
+
+// Pack describes a bundle to write.
+type Pack struct {
+	BundleID string
+	Source   string
+	Created  time.Time
+	Base     bundle.Base
+	Requests []File
+	// Published is the repository's published state (project, normalised
+	// → keyset); nil writes none.
+	Published map[string]request.Keyset
+	Intake    Signer
+}
+
+// PublishedName is where Pack writes the published state.
+const PublishedName = "published.json"
+
+// Write creates the bundle directory dir (which must not exist) with the
+// request files, the published state and the signed manifest, each file
+// created new (never replacing one) and synced. The manifest is written
+// last: a bundle without one is incomplete and is refused.
+func (p *Pack) Write(dir string) error {
+	m := &bundle.Manifest{BundleID: p.BundleID, Source: p.Source, Created: p.Created.UTC().Truncate(time.Second), Base: p.Base}
+	files := append([]File(nil), p.Requests...)
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	for _, f := range files {
+		if err := bundle.CheckPath(f.Name); err != nil {
+			return fmt.Errorf("pack: %w", err)
+		}
+		m.Files = append(m.Files, bundle.Entry{Path: f.Name, Kind: bundle.KindRequest, Size: int64(len(f.Data)), SHA256: bundle.SumHex(f.Data)})
+	}
+	if p.Published != nil {
+		data := bundle.EncodePublished(p.Published)
+		files = append(files, File{Name: PublishedName, Data: data})
+		m.Files = append(m.Files, bundle.Entry{Path: PublishedName, Kind: bundle.KindPublished, Size: int64(len(data)), SHA256: bundle.SumHex(data)})
+	}
+	manifest, err := bundle.SignManifest(m, func(e *envelope.Envelope) error { return e.Sign(p.Intake.Signer, p.Intake.Key) })
+	if err != nil {
+		return fmt.Errorf("pack: sign the manifest: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return fmt.Errorf("pack: %w", err)
+	}
+	made := map[string]bool{}
+	for _, f := range files {
+		sub := filepath.Dir(filepath.FromSlash(f.Name))
+		if sub != "." && !made[sub] {
+			if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+				return fmt.Errorf("pack: %w", err)
+			}
+			made[sub] = true
+		}
+		if err := writeNew(filepath.Join(dir, filepath.FromSlash(f.Name)), f.Data); err != nil {
+			return err
+		}
+	}
+	return writeNew(filepath.Join(dir, bundle.ManifestName), manifest)
+}
+
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("pack: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("pack: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("pack: sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("pack: close %s: %w", path, err)
+	}
+	return nil
+}
