@@ -56,8 +56,9 @@ ensure_go() {
 #   pcscd, vsmartcard-vpcd            real PC/SC daemon and virtual reader for the PIV tests
 #   openssl                           checks that software key files are standard PKCS#8
 #   tmux                              terminal end-to-end tests
+#   python3, python3-jsonschema       checks the formats' worked examples against their JSON Schemas
 #   ca-certificates, git              fetching Go modules through the module proxy
-PACKAGES=(gcc libc6-dev pkg-config libpcsclite-dev softhsm2 pcscd vsmartcard-vpcd openssl tmux ca-certificates git)
+PACKAGES=(gcc libc6-dev pkg-config libpcsclite-dev softhsm2 pcscd vsmartcard-vpcd openssl tmux python3 python3-jsonschema ca-certificates git)
 
 setup() {
 	ensure_go

@@ -23,6 +23,11 @@ go test -count=1 ./...
 say "go test -race (domain packages)"
 go test -count=1 -race ./ceremony/... ./internal/... ./intake/... ./rehearsal/...
 
+say "JSON Schemas of the formats against their worked examples"
+# Debian's own Python, which has Debian's python3-jsonschema (a pyenv or
+# virtualenv python3 earlier on PATH may not).
+/usr/bin/python3 docs/formats/schema/check_examples.py
+
 say "go test (interop with go-tuf)"
 (cd interop && go test -count=1 ./...)
 

@@ -9,16 +9,26 @@ import json, base64, sys, glob, os
 os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 failed = False
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 S='schema/'
-reg=Registry()
+store={}
 for f in glob.glob(S+'*.json'):
-    d=json.load(open(f)); reg=reg.with_resource(d['$id'], Resource.from_contents(d))
+    d=json.load(open(f)); store[d['$id']]=d
+try:
+    # jsonschema 4.18 and later resolve $ref through a registry.
+    from referencing import Registry, Resource
+    reg=Registry()
+    for i, d in store.items():
+        reg=reg.with_resource(i, Resource.from_contents(d))
+    def validator(d): return Draft202012Validator(d, registry=reg)
+except ImportError:
+    # Debian 12's python3-jsonschema (4.10) uses a RefResolver instead.
+    from jsonschema import RefResolver
+    def validator(d): return Draft202012Validator(d, resolver=RefResolver.from_schema(d, store=store))
 def v(schema, inst, label):
     d=json.load(open(S+schema))
     Draft202012Validator.check_schema(d)
     global failed
-    errs=list(Draft202012Validator(d, registry=reg).iter_errors(inst))
+    errs=list(validator(d).iter_errors(inst))
     if bool(errs) != label.startswith('NEG'): failed = True
     print(('OK  ' if not errs else 'BAD ')+label+' '+schema)
     for e in errs[:3]: print('   ', e.message[:200], list(e.path))

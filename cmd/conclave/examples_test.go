@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// The worked examples in docs/formats are the contract with repositories
+// written in other languages, so they must stay true: the bundle judges as
+// its printed report says, and the export checks as exact.
+const examples = "../../docs/formats/examples"
+
+func exampleImportArgs(extra ...string) []string {
+	args := []string{"import", "--dry-run",
+		"--delegator", filepath.Join(examples, "7.claimed.json"),
+		"--intake-key", filepath.Join(examples, "intake-key.json"),
+		"--history", filepath.Join(examples, "history.json"),
+		"--now", "2026-11-24T12:00:00Z"}
+	args = append(args, extra...)
+	return append(args, filepath.Join(examples, "bundle"))
+}
+
+func TestDocsExampleBundleReport(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join(examples, "import-report.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, exampleImportArgs()...)
+	if code != 0 || out != string(want) {
+		t.Errorf("exit %d, stderr %q\noutput:\n%s\nwant (docs/formats/examples/import-report.txt):\n%s", code, errOut, out, want)
+	}
+}
+
+func TestDocsExampleBundleJSONReport(t *testing.T) {
+	wantBytes, err := os.ReadFile(filepath.Join(examples, "import-report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, exampleImportArgs("--json")...)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	var got, want any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal(wantBytes, &want); err != nil {
+		t.Fatalf("docs example is not JSON: %v", err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("report differs from docs/formats/examples/import-report.json:\n%s", out)
+	}
+}
+
+func TestDocsExampleExportIsExact(t *testing.T) {
+	code, out, errOut := run(t, "import", "--check-export", filepath.Join(examples, "export"))
+	if code != 0 {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}
