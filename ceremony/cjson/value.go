@@ -27,7 +27,6 @@ package cjson
 import (
 	"sort"
 	"strconv"
-	"strings"
 )
 
 // Kind is the type of a JSON value.
@@ -193,7 +192,12 @@ func isWord(s string) bool {
 	if s == "" {
 		return false
 	}
-	return strings.IndexFunc(s, func(r rune) bool {
-		return !(r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-	}) < 0
+	// A byte loop: this runs for every key of a large delegating role.
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

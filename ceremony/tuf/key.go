@@ -263,7 +263,7 @@ func parseEd25519(s string) (crypto.PublicKey, error) {
 	if err != nil || len(b) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%w: an ed25519 public key must be %d bytes as lowercase hex", ErrInvalidKey, ed25519.PublicKeySize)
 	}
-	if strings.ToLower(s) != s {
+	if strings.ContainsAny(s, "ABCDEF") {
 		return nil, fmt.Errorf("%w: an ed25519 public key must be lowercase hex", ErrInvalidKey)
 	}
 	return ed25519.PublicKey(b), nil

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/conclave-keys/conclave/internal/parallel"
 )
 
 // Verification errors. Each failure wraps one of them, so callers (and
@@ -96,19 +98,31 @@ func CountSignatures(role string, signed []byte, sigs []Signature, keys map[stri
 			res.MismatchedKeyIDs = append(res.MismatchedKeyIDs, id)
 		}
 	}
-	counted := make(map[string]bool) // by fingerprint
-	for _, s := range sigs {
-		check := SigCheck{KeyID: s.KeyID}
+	// Each signature is checked on its own, so they are checked on all
+	// cores: over a large role, hashing the signed bytes dominates. The
+	// counting below stays in signature order.
+	verdicts := make([]SigStatus, len(sigs))
+	parallel.For(len(sigs), 1, func(i int) {
+		s := sigs[i]
 		key, ok := keys[s.KeyID]
 		if !inRole[s.KeyID] || !ok {
-			check.Status = SigUnknownKey
+			verdicts[i] = SigUnknownKey
 		} else if raw, err := hex.DecodeString(s.Sig); err != nil {
-			check.Status = SigMalformed
+			verdicts[i] = SigMalformed
 		} else if key.Verify(signed, raw) != nil {
-			check.Status = SigBadSignature
-		} else if counted[key.Fingerprint()] {
+			verdicts[i] = SigBadSignature
+		}
+	})
+	counted := make(map[string]bool) // by fingerprint
+	for i, s := range sigs {
+		check := SigCheck{KeyID: s.KeyID, Status: verdicts[i]}
+		key := keys[s.KeyID]
+		switch {
+		case check.Status != "":
+			// decided above: unknown key, malformed or bad signature
+		case counted[key.Fingerprint()]:
 			check.Status = SigDuplicateKey
-		} else {
+		default:
 			counted[key.Fingerprint()] = true
 			res.Signers = append(res.Signers, s.KeyID)
 			check.Status = SigCounted
