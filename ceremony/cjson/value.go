@@ -25,8 +25,10 @@
 package cjson
 
 import (
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Kind is the type of a JSON value.
@@ -168,7 +170,7 @@ func (v Value) Canonical() []byte {
 // bytewise), which for UTF-8 is also code point order: the order
 // securesystemslib's Python and Go encoders produce.
 func sortMembers(m []Member) {
-	sort.Slice(m, func(i, j int) bool { return m[i].Name < m[j].Name })
+	slices.SortFunc(m, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // PathField appends an object member to a JSON path for error messages:
