@@ -194,7 +194,7 @@ func decodeKey(v cjson.Value, path string) (*Key, error) {
 // computes the keyid and fingerprint.
 func (k *Key) load() error {
 	var pub crypto.PublicKey
-	var der []byte // the SubjectPublicKeyInfo, when the key came as PEM
+	var der []byte // the SubjectPublicKeyInfo
 	var err error
 	switch {
 	case k.Type == KeyTypeEd25519:
@@ -218,7 +218,7 @@ func (k *Key) load() error {
 			}
 			k.legacy = "legacy keytype " + quote(k.Type) + " (written by early securesystemslib)"
 		}
-		pub, der, err = parseECDSA(k.Public, curve)
+		pub, err = parseECDSA(k.Public, curve)
 		if err == errHexPoint {
 			err = nil
 			pub, err = parseECDSAHex(k.Public, curve)
@@ -230,7 +230,7 @@ func (k *Key) load() error {
 		if k.Scheme != SchemeRSAPSSSHA2 {
 			return fmt.Errorf("%w: keytype rsa needs scheme %q, not %q (Conclave signs and verifies RSA only as RSASSA-PSS)", ErrInvalidKey, SchemeRSAPSSSHA2, k.Scheme)
 		}
-		pub, der, err = parseRSA(k.Public)
+		pub, err = parseRSA(k.Public)
 	default:
 		return fmt.Errorf("%w: unsupported keytype %q (supported: ed25519, ecdsa, rsa)", ErrInvalidKey, k.Type)
 	}
@@ -242,15 +242,17 @@ func (k *Key) load() error {
 			k.legacy = "legacy field keyid_hash_algorithms (written by early securesystemslib)"
 		}
 	}
+	// The fingerprint is the hash of the key's DER as Go writes it, never
+	// of the DER as the file wrote it: the parser accepts more than one
+	// encoding of the same key, and two encodings must not count as two
+	// keys towards a threshold (found by FuzzKey; see
+	// TestRegressionFingerprintOfNonCanonicalDER).
 	if ed, ok := pub.(ed25519.PublicKey); ok {
 		// RFC 8410: the SubjectPublicKeyInfo of an Ed25519 key is this fixed
 		// prefix and the 32 key bytes; no need for the ASN.1 encoder.
 		der = append([]byte{0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00}, ed...)
-	}
-	if der == nil {
-		if der, err = x509.MarshalPKIXPublicKey(pub); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalidKey, err)
-		}
+	} else if der, err = x509.MarshalPKIXPublicKey(pub); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
 	fp := sha256.Sum256(der)
 	id := k.hashCanonical()
@@ -295,27 +297,27 @@ func decodeOnePEM(s string) ([]byte, error) {
 	return block.Bytes, nil
 }
 
-func parseECDSA(s string, curve elliptic.Curve) (crypto.PublicKey, []byte, error) {
+func parseECDSA(s string, curve elliptic.Curve) (crypto.PublicKey, error) {
 	if isHex(s) {
-		return nil, nil, errHexPoint
+		return nil, errHexPoint
 	}
 	der, err := decodeOnePEM(s)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pub, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
 		// x509 rejects points that are not on the curve, among others.
-		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
 	ec, ok := pub.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: PEM holds an %s key, not ECDSA", ErrInvalidKey, keyKind(pub))
+		return nil, fmt.Errorf("%w: PEM holds an %s key, not ECDSA", ErrInvalidKey, keyKind(pub))
 	}
 	if ec.Curve != curve {
-		return nil, nil, fmt.Errorf("%w: key is on curve %s but the scheme needs %s", ErrInvalidKey, ec.Curve.Params().Name, curve.Params().Name)
+		return nil, fmt.Errorf("%w: key is on curve %s but the scheme needs %s", ErrInvalidKey, ec.Curve.Params().Name, curve.Params().Name)
 	}
-	return ec, der, nil
+	return ec, nil
 }
 
 // parseECDSAHex reads the uncompressed point (04 || X || Y) in hex that
@@ -332,23 +334,23 @@ func parseECDSAHex(s string, curve elliptic.Curve) (crypto.PublicKey, error) {
 	return pub, nil
 }
 
-func parseRSA(s string) (crypto.PublicKey, []byte, error) {
+func parseRSA(s string) (crypto.PublicKey, error) {
 	der, err := decodeOnePEM(s)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pub, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
 	r, ok := pub.(*rsa.PublicKey)
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: PEM holds an %s key, not RSA", ErrInvalidKey, keyKind(pub))
+		return nil, fmt.Errorf("%w: PEM holds an %s key, not RSA", ErrInvalidKey, keyKind(pub))
 	}
 	if r.N.BitLen() < MinRSABits {
-		return nil, nil, fmt.Errorf("%w: RSA key has %d bits; at least %d are required", ErrInvalidKey, r.N.BitLen(), MinRSABits)
+		return nil, fmt.Errorf("%w: RSA key has %d bits; at least %d are required", ErrInvalidKey, r.N.BitLen(), MinRSABits)
 	}
-	return r, der, nil
+	return r, nil
 }
 
 func keyKind(pub crypto.PublicKey) string {

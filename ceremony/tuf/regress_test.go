@@ -1,9 +1,17 @@
 package tuf
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/conclave-keys/conclave/ceremony/cjson"
 )
 
 // Regression tests for the bugs found while writing this suite.
@@ -38,5 +46,41 @@ func TestRegressionInvalidKeyWrapped(t *testing.T) {
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Path != "signed.keys."+rtKeyEd || !errors.Is(fe.Err, ErrInvalidKey) {
 		t.Errorf("FieldError %+v", fe)
+	}
+}
+
+// TestRegressionFingerprintOfNonCanonicalDER: the x509 parser accepts an
+// RSA key whose DER is not the one Go writes for it. The fingerprint (the
+// identity thresholds count by) was taken from the DER as written, so two
+// encodings of one key could count as two keys. Found by FuzzKey.
+func TestRegressionFingerprintOfNonCanonicalDER(t *testing.T) {
+	pemText := "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQE" + strings.Repeat("0", 342) + "AIBA000\n-----END PUBLIC KEY-----"
+	v, err := cjson.Parse([]byte(`{"keytype":"rsa","keyval":{"public":` + strconv.Quote(pemText) + `},"scheme":"rsassa-pss-sha256"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ParseKey(v, "k")
+	if err != nil {
+		t.Fatalf("the key no longer parses, so this test no longer tests anything: %v", err)
+	}
+	block, _ := pem.Decode([]byte(pemText))
+	canonical, err := x509.MarshalPKIXPublicKey(k.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(block.Bytes, canonical) {
+		t.Fatal("the input DER is canonical after all; the test needs a non-canonical encoding")
+	}
+	want := sha256.Sum256(canonical)
+	if k.Fingerprint() != hex.EncodeToString(want[:]) {
+		t.Errorf("Fingerprint() = %s, want the SHA-256 of the canonical DER %x", k.Fingerprint(), want)
+	}
+	// The same key written canonically must be the same key.
+	same, err := KeyFromPublic(k.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same.Fingerprint() != k.Fingerprint() {
+		t.Errorf("two encodings of one key have different fingerprints: %s and %s", k.Fingerprint(), same.Fingerprint())
 	}
 }
