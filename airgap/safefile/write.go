@@ -352,3 +352,27 @@ func quoteList(names []string, max int) string {
 	}
 	return b.String()
 }
+
+// CreateNew creates path, which must not exist, writes data to it and
+// syncs it; if any step fails the file is removed. Unlike WriteFile it
+// writes in place, so a crash can leave a short file behind: it is for
+// local outputs and for files whose reader checks them anyway (the
+// requests of a bundle, whose signed manifest is written last). Errors
+// keep the system's own cause ("file exists").
+func CreateNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

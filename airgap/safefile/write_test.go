@@ -237,3 +237,17 @@ func TestVerifyAt(t *testing.T) {
 		t.Fatalf("shorter file: %v, want ErrVerify", err)
 	}
 }
+
+func TestCreateNewNeverReplaces(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "out.json")
+	if err := CreateNew(p, []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	err := CreateNew(p, []byte("second"))
+	if !errors.Is(err, os.ErrExist) {
+		t.Fatalf("second CreateNew: %v, want an error matching os.ErrExist", err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "first" {
+		t.Errorf("file holds %q after a refused write, want %q", got, "first")
+	}
+}

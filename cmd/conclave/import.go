@@ -168,7 +168,7 @@ func init() {
 				hist = &history.History{}
 			}
 			hist.Record(b, now)
-			if err := writeNewFile(*histOut, hist.Marshal()); err != nil {
+			if err := safefile.CreateNew(*histOut, hist.Marshal()); err != nil {
 				return withHint(err, "the history is never overwritten: name a new file")
 			}
 			if !*asJSON {

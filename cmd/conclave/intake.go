@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/rules"
@@ -165,7 +166,7 @@ func intakeRequest(env *environment, args []string) error {
 		}
 		d.Authorisation = envl
 	}
-	if err := writeNewFile(*out, d.Encode()); err != nil {
+	if err := safefile.CreateNew(*out, d.Encode()); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "wrote %s request %s for %s to %s\n", d.Kind, d.ID, d.Project, *out)
@@ -278,23 +279,4 @@ func loadSigners(paths []string, pass []byte) ([]intake.Signer, error) {
 		out = append(out, is)
 	}
 	return out, nil
-}
-
-// writeNewFile creates a file that must not exist, and syncs it.
-func writeNewFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
