@@ -272,18 +272,23 @@ func (c Checker) route4() Result {
 		}
 		res.Details = append(res.Details, fmt.Sprintf("default route via %s on %s", ipv4Hex(fl[2]), printable(fl[0])))
 	}
-	if err := sc.Err(); err != nil {
+	return routeVerdict(res, sc.Err(), "IPv4", "Remove it (ip -4 route flush default) and find out what configured it.")
+}
+
+// routeVerdict judges a routing table read into res.Details: any default
+// route fails, and so does a table that could not be read to the end.
+func routeVerdict(res Result, readErr error, family, fix string) Result {
+	switch {
+	case readErr != nil:
 		res.Status = Fail
-		res.Message = "Could not read the IPv4 routing table (" + err.Error() + ")."
-		return res
-	}
-	if len(res.Details) != 0 {
+		res.Message = "Could not read the " + family + " routing table (" + readErr.Error() + ")."
+	case len(res.Details) != 0:
 		res.Status = Fail
-		res.Message = "There is an IPv4 default route: this machine is set up to reach other networks. Remove it (ip -4 route flush default) and find out what configured it."
-		return res
+		res.Message = "There is an " + family + " default route: this machine is set up to reach other networks. " + fix
+	default:
+		res.Status = Pass
+		res.Message = "There is no " + family + " default route."
 	}
-	res.Status = Pass
-	res.Message = "There is no IPv4 default route."
 	return res
 }
 
@@ -329,19 +334,7 @@ func (c Checker) route6() Result {
 		}
 		res.Details = append(res.Details, fmt.Sprintf("default route via %s on %s", gw, printable(fl[9])))
 	}
-	if err := sc.Err(); err != nil {
-		res.Status = Fail
-		res.Message = "Could not read the IPv6 routing table (" + err.Error() + ")."
-		return res
-	}
-	if len(res.Details) != 0 {
-		res.Status = Fail
-		res.Message = "There is an IPv6 default route: this machine is set up to reach other networks. Remove it (ip -6 route flush default) and find out what configured it (often router advertisements)."
-		return res
-	}
-	res.Status = Pass
-	res.Message = "There is no IPv6 default route."
-	return res
+	return routeVerdict(res, sc.Err(), "IPv6", "Remove it (ip -6 route flush default) and find out what configured it (often router advertisements).")
 }
 
 // radios fails when any radio (Wi-Fi, Bluetooth, mobile broadband…) is
