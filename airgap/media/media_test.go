@@ -5,36 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// tree writes a fixture tree: files (path → contents) and symbolic links
-// (path → relative target), as sysfs and udev lay them out.
-func tree(t *testing.T, files, links map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for p, data := range files {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for p, target := range links {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(target, full); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
+	"github.com/conclave-keys/conclave/internal/fstree"
+)
 
 const (
 	sataDisk = "sys/devices/pci0000:00/0000:00:17.0/ata1/host0/target0:0:0/0:0:0:0/block/sda"
@@ -53,7 +28,7 @@ const (
 // label holds a terminal escape, an encrypted USB stick opened as dm-0,
 // and a USB disk with btrfs.
 func machine(t *testing.T) string {
-	return tree(t, map[string]string{
+	return fstree.Write(t, map[string]string{
 		"proc/self/mountinfo": `22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw
 28 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
 30 28 0:25 / /tmp rw shared:3 - tmpfs tmpfs rw,size=1024k
@@ -226,7 +201,7 @@ func TestList(t *testing.T) {
 }
 
 func TestListNothing(t *testing.T) {
-	root := tree(t, map[string]string{"proc/self/mountinfo": "28 1 8:1 / / rw - ext4 /dev/sda1 rw\n"}, nil)
+	root := fstree.Write(t, map[string]string{"proc/self/mountinfo": "28 1 8:1 / / rw - ext4 /dev/sda1 rw\n"}, nil)
 	media, err := Lister{Root: root}.List()
 	if err != nil || len(media) != 0 {
 		t.Fatalf("List = %v, %v", media, err)
@@ -239,7 +214,7 @@ func TestListNothing(t *testing.T) {
 }
 
 func TestListBadMountinfo(t *testing.T) {
-	root := tree(t, map[string]string{"proc/self/mountinfo": "28 1 8:1 / / rw ext4 /dev/sda1 rw\n"}, nil)
+	root := fstree.Write(t, map[string]string{"proc/self/mountinfo": "28 1 8:1 / / rw ext4 /dev/sda1 rw\n"}, nil)
 	_, err := Lister{Root: root}.List()
 	if err == nil || err.Error() != "list mounts: mountinfo line 1: unexpected format" {
 		t.Fatalf("error = %v", err)

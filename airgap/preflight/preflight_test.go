@@ -3,36 +3,12 @@ package preflight
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-func tree(t *testing.T, files, links map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for p, data := range files {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for p, target := range links {
-		full := filepath.Join(root, p)
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(target, full); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
-}
+	"github.com/conclave-keys/conclave/internal/fstree"
+)
 
 const routeHeader = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
 
@@ -48,7 +24,7 @@ func checker(root string) Checker {
 // airGapped: loopback up, a wired card down without link, a Wi-Fi card
 // down, both radios blocked, no routes, one USB stick mounted.
 func airGapped(t *testing.T) string {
-	return tree(t, map[string]string{
+	return fstree.Write(t, map[string]string{
 		"sys/class/net/lo/flags":                             "0x9\n",
 		"sys/class/net/lo/operstate":                         "unknown\n",
 		"sys/class/net/lo/carrier":                           "1\n",
@@ -123,7 +99,7 @@ No check failed. To be confirmed by a person: Clock.
 // connected: a wired card up with a cable, a Wi-Fi radio on, default
 // routes for both IPv4 and IPv6.
 func TestConnected(t *testing.T) {
-	root := tree(t, map[string]string{
+	root := fstree.Write(t, map[string]string{
 		"sys/class/net/lo/flags":        "0x9\n",
 		"sys/class/net/eth0/flags":      "0x1003\n",
 		"sys/class/net/eth0/operstate":  "up\n",
