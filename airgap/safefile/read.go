@@ -95,6 +95,21 @@ type Dir struct {
 	names  map[string]bool // the listed files
 	dirs   map[string]bool // directories leading to listed files
 
+	// dirMu guards closed and subdirs. A reader holds it for reading
+	// while it uses a descriptor of a directory, so that Close (which
+	// holds it for writing) cannot close one in use: the kernel could
+	// give the number to some other file, and the read would then look
+	// there.
+	dirMu  sync.RWMutex
+	closed bool
+	// subdirs holds, by name, listed directories already opened. Each
+	// was opened once, with O_NOFOLLOW, relative to its parent's
+	// descriptor, and the descriptor pins the directory that was
+	// checked: a link or another directory put in its place later is
+	// never seen through it. Reusing it saves an open and a close per
+	// file read.
+	subdirs map[string]int
+
 	mu    sync.Mutex
 	read  map[string]int64 // most bytes read so far from each file
 	total int64
@@ -109,7 +124,7 @@ func OpenDir(dirPath string, names []string, limits Limits) (*Dir, error) {
 	if len(names) > limits.MaxFiles {
 		return nil, fmt.Errorf("open bundle %s: %w", dirPath, &LimitError{Limit: "file count", Max: int64(limits.MaxFiles)})
 	}
-	d := &Dir{path: dirPath, limits: limits, names: map[string]bool{}, dirs: map[string]bool{}, read: map[string]int64{}}
+	d := &Dir{path: dirPath, limits: limits, names: map[string]bool{}, dirs: map[string]bool{}, subdirs: map[string]int{}, read: map[string]int64{}}
 	for _, n := range names {
 		if err := checkName(n); err != nil {
 			return nil, fmt.Errorf("open bundle %s: manifest %w", dirPath, err)
@@ -135,8 +150,27 @@ func OpenDir(dirPath string, names []string, limits Limits) (*Dir, error) {
 	return d, nil
 }
 
-// Close releases the directory.
+// maxCachedDirs bounds the directory descriptors a Dir keeps open. A real
+// bundle has a handful of directories, but a manifest could list each file
+// in a directory of its own, and keeping 200,000 descriptors open would
+// exhaust the process's. Directories past the bound are opened for each
+// read and closed after it.
+const maxCachedDirs = 64
+
+// Close releases the directory. Reads after Close fail with fs.ErrClosed.
 func (d *Dir) Close() error {
+	d.dirMu.Lock()
+	defer d.dirMu.Unlock()
+	if d.closed {
+		// Closing the numbers again could close files that have since
+		// been given them.
+		return fmt.Errorf("close bundle %s: %w", d.path, fs.ErrClosed)
+	}
+	d.closed = true
+	for _, fd := range d.subdirs {
+		unix.Close(fd)
+	}
+	d.subdirs = nil
 	if err := unix.Close(d.fd); err != nil {
 		return fmt.Errorf("close bundle %s: %w", d.path, err)
 	}
@@ -195,54 +229,132 @@ func typeError(name string, mode uint32) error {
 	return fmt.Errorf("bundle file %q is %s: %w", name, kind(mode), ErrNotRegular)
 }
 
-// openListed opens a listed file without following any link and without
-// opening anything but a regular file. Every directory on the way is opened
-// with O_NOFOLLOW relative to the one before, so nothing swapped in
-// between a check and a use can lead outside the bundle.
-func (d *Dir) openListed(name string) (*os.File, int64, error) {
-	if err := checkName(name); err != nil {
-		return nil, 0, fmt.Errorf("read bundle file: %w", err)
+// parentDir returns a descriptor for the directory that holds the listed
+// file name: the bundle directory for a top-level name, otherwise a listed
+// directory opened as openParent describes. It returns with the read lock
+// of d.dirMu held, unless temp is set: then the descriptor is the caller's
+// own. Either way the caller passes both to releaseParent when done. On
+// error no lock is held.
+func (d *Dir) parentDir(name string) (dfd int, temp bool, err error) {
+	d.dirMu.RLock()
+	if d.closed {
+		d.dirMu.RUnlock()
+		return -1, false, fmt.Errorf("read bundle file %q from %s: %w", name, d.path, fs.ErrClosed)
 	}
-	if !d.names[name] {
-		return nil, 0, fmt.Errorf("read bundle file %q: %w", name, ErrNotListed)
+	slash := strings.LastIndexByte(name, '/')
+	if slash < 0 {
+		return d.fd, false, nil
+	}
+	if fd, ok := d.subdirs[name[:slash]]; ok {
+		return fd, false, nil
+	}
+	d.dirMu.RUnlock()
+
+	// Not opened yet: open it under the write lock, so that two readers
+	// do not both open it and one descriptor leaks.
+	d.dirMu.Lock()
+	dfd, temp, err = d.openParent(name)
+	d.dirMu.Unlock()
+	if err != nil || temp {
+		return dfd, temp, err
+	}
+	// Take the read lock again to use the descriptor; Close may have run
+	// in between.
+	d.dirMu.RLock()
+	if d.closed {
+		d.dirMu.RUnlock()
+		return -1, false, fmt.Errorf("read bundle file %q from %s: %w", name, d.path, fs.ErrClosed)
+	}
+	return d.subdirs[name[:slash]], false, nil
+}
+
+// releaseParent undoes parentDir.
+func (d *Dir) releaseParent(dfd int, temp bool) {
+	if temp {
+		unix.Close(dfd)
+		return
+	}
+	d.dirMu.RUnlock()
+}
+
+// openParent opens, as far as they are not open yet, the directories on
+// the way to the listed file name, each with O_NOFOLLOW relative to the
+// one before, so that no link is followed and nothing swapped in between a
+// check and a use can lead outside the bundle. It remembers each in
+// d.subdirs while there is room; otherwise the descriptor it returns is
+// temporary (temp) and the caller closes it. A failure is not remembered:
+// the next read looks again and gives the same reason. d.dirMu must be
+// held for writing.
+func (d *Dir) openParent(name string) (dfd int, temp bool, err error) {
+	if d.closed {
+		return -1, false, fmt.Errorf("read bundle file %q from %s: %w", name, d.path, fs.ErrClosed)
 	}
 	parts := strings.Split(name, "/")
-	dfd := d.fd
+	dfd = d.fd
 	for i, comp := range parts[:len(parts)-1] {
-		nfd, err := unix.Openat(dfd, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			err = describeOpenError(err, fmt.Sprintf("directory %q", strings.Join(parts[:i+1], "/")), dfd, comp)
+		sub := strings.Join(parts[:i+1], "/")
+		if fd, ok := d.subdirs[sub]; ok {
+			// A directory is remembered only when the ones before it
+			// are, so dfd is not a temporary one here.
+			dfd = fd
+			continue
 		}
-		if dfd != d.fd {
+		nfd, oerr := unix.Openat(dfd, comp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if oerr != nil {
+			oerr = describeOpenError(oerr, fmt.Sprintf("directory %q", sub), dfd, comp)
+		}
+		if temp {
 			unix.Close(dfd)
 		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("read bundle file %q: %w", name, err)
+		if oerr != nil {
+			return -1, false, fmt.Errorf("read bundle file %q: %w", name, oerr)
 		}
 		dfd = nfd
+		if !temp && len(d.subdirs) < maxCachedDirs {
+			d.subdirs[sub] = nfd
+		} else {
+			temp = true
+		}
 	}
-	if dfd != d.fd {
-		defer unix.Close(dfd)
+	return dfd, temp, nil
+}
+
+// openListed opens a listed file without following any link and without
+// opening anything but a regular file, and returns the descriptor and the
+// file's size when it was opened. Open and ReadFile both open through it,
+// so the checks are in one place.
+func (d *Dir) openListed(name string) (int, int64, error) {
+	if !d.names[name] {
+		if err := checkName(name); err != nil {
+			return -1, 0, fmt.Errorf("read bundle file: %w", err)
+		}
+		return -1, 0, fmt.Errorf("read bundle file %q: %w", name, ErrNotListed)
 	}
-	last := parts[len(parts)-1]
+	// A listed name passed checkName in OpenDir.
+	dfd, temp, err := d.parentDir(name)
+	if err != nil {
+		return -1, 0, err
+	}
+	defer d.releaseParent(dfd, temp)
+	last := name[strings.LastIndexByte(name, '/')+1:]
 	// Look first, without following a link, so that a device is not
 	// even opened (opening some devices has effects, a tape rewinds).
 	var pre unix.Stat_t
 	if err := unix.Fstatat(dfd, last, &pre, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		if errors.Is(err, unix.ENOENT) {
-			return nil, 0, fmt.Errorf("bundle file %q is missing from %s: %w", name, d.path, fs.ErrNotExist)
+			return -1, 0, fmt.Errorf("bundle file %q is missing from %s: %w", name, d.path, fs.ErrNotExist)
 		}
-		return nil, 0, fmt.Errorf("read bundle file %q: %w", name, err)
+		return -1, 0, fmt.Errorf("read bundle file %q: %w", name, err)
 	}
 	if pre.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, 0, typeError(name, pre.Mode)
+		return -1, 0, typeError(name, pre.Mode)
 	}
 	// O_NONBLOCK: if a named pipe was swapped in after the look, the open
 	// returns at once instead of waiting for a writer. O_NOCTTY: a terminal
 	// swapped in does not become ours.
 	fd, err := unix.Openat(dfd, last, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read bundle file %q: %w", name, describeOpenError(err, "it", dfd, last))
+		return -1, 0, fmt.Errorf("read bundle file %q: %w", name, describeOpenError(err, "it", dfd, last))
 	}
 	// The fstat of the opened descriptor is what counts. (A device
 	// swapped in between the look and the open is opened, then refused
@@ -251,21 +363,21 @@ func (d *Dir) openListed(name string) (*os.File, int64, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return nil, 0, fmt.Errorf("read bundle file %q: %w", name, err)
+		return -1, 0, fmt.Errorf("read bundle file %q: %w", name, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		unix.Close(fd)
-		return nil, 0, typeError(name, st.Mode)
+		return -1, 0, typeError(name, st.Mode)
 	}
 	if st.Dev != pre.Dev || st.Ino != pre.Ino {
 		unix.Close(fd)
-		return nil, 0, fmt.Errorf("bundle file %q changed while it was being opened: is something else writing to the medium?", name)
+		return -1, 0, fmt.Errorf("bundle file %q changed while it was being opened: is something else writing to the medium?", name)
 	}
 	if st.Size > d.limits.MaxFileSize {
 		unix.Close(fd)
-		return nil, 0, &LimitError{Name: name, Limit: "file size", Max: d.limits.MaxFileSize}
+		return -1, 0, &LimitError{Name: name, Limit: "file size", Max: d.limits.MaxFileSize}
 	}
-	return os.NewFile(uintptr(fd), path.Join(d.path, name)), st.Size, nil
+	return fd, st.Size, nil
 }
 
 // File is a listed bundle file opened for reading. Its Read enforces the
@@ -281,11 +393,11 @@ type File struct {
 
 // Open opens a listed file.
 func (d *Dir) Open(name string) (*File, error) {
-	f, size, err := d.openListed(name)
+	fd, size, err := d.openListed(name)
 	if err != nil {
 		return nil, err
 	}
-	return &File{d: d, name: name, f: f, size: size}, nil
+	return &File{d: d, name: name, f: os.NewFile(uintptr(fd), path.Join(d.path, name)), size: size}, nil
 }
 
 // Name is the file's name as listed.
@@ -333,24 +445,69 @@ func (d *Dir) account(name string, n int64) error {
 
 // ReadFile reads a whole listed file.
 func (d *Dir) ReadFile(name string) ([]byte, error) {
-	f, err := d.Open(name)
+	fd, size, err := d.openListed(name)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	buf := make([]byte, 0, f.size+1)
+	defer unix.Close(fd)
+	return d.readAll(name, fd, size)
+}
+
+// readAll reads the open file name to its end, enforcing the limits on the
+// bytes actually read as File.Read does. It reads the descriptor directly:
+// wrapping it in an *os.File would cost two more system calls per file
+// (to register it with the poller, which refuses regular files anyway).
+// size is the size when the file was opened; the buffer has one byte more,
+// so a file that has not grown fills it only partly, and a read that
+// fills it is a sign that it has.
+func (d *Dir) readAll(name string, fd int, size int64) ([]byte, error) {
+	limit := d.limits.MaxFileSize
+	buf := make([]byte, size+1)
+	var n int64
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+		if n == int64(len(buf)) {
+			// The file has grown: make room (never read into an
+			// empty slice, whose 0 would look like the end).
+			buf = append(buf, 0)
+			buf = buf[:cap(buf)]
 		}
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if errors.Is(err, io.EOF) {
-			return buf, nil
+		p := buf[n:]
+		// Ask for at most one byte past the limit: seeing it proves
+		// the file is too large without reading the excess.
+		if room := limit - n + 1; int64(len(p)) > room {
+			p = p[:room]
+		}
+		m, err := readFD(fd, p)
+		n += int64(m)
+		if n > limit {
+			return nil, &LimitError{Name: name, Limit: "file size", Max: limit}
+		}
+		if lerr := d.account(name, n); lerr != nil {
+			return nil, lerr
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read bundle file %q: %w", name, err)
 		}
+		// Read to the end (a read of 0 bytes) rather than stop at a
+		// short read: some file systems (FUSE, network) may return
+		// less than asked before the end.
+		if m == 0 {
+			return buf[:n], nil
+		}
+	}
+}
+
+// readFD is one read(2), retried when a signal interrupts it.
+func readFD(fd int, p []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, p)
+		if err == unix.EINTR {
+			continue
+		}
+		if n < 0 {
+			n = 0
+		}
+		return n, err
 	}
 }
 

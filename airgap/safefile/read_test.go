@@ -10,7 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -336,5 +339,203 @@ func TestConcurrentReads(t *testing.T) {
 	}
 	if d.total != 200 {
 		t.Fatalf("total = %d, want 200 (each file once)", d.total)
+	}
+}
+
+// BenchmarkReadFile reads 10,000 files of 1.2 KB from a "requests/"
+// subdirectory of one Dir from 2 goroutines, the way an import reads a
+// bundle's requests. It reports the wall time and the CPU time (user and
+// system, from getrusage) per file.
+func BenchmarkReadFile(b *testing.B) {
+	const files, readers = 10_000, 2
+	dir := b.TempDir()
+	must(b, os.Mkdir(filepath.Join(dir, "requests"), 0o755))
+	data := []byte(strings.Repeat("r", 1200))
+	names := make([]string, files)
+	for i := range names {
+		names[i] = fmt.Sprintf("requests/%05d.json", i)
+		must(b, os.WriteFile(filepath.Join(dir, names[i]), data, 0o644))
+	}
+	d, err := OpenDir(dir, names, Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	cpu := func() time.Duration {
+		var ru unix.Rusage
+		must(b, unix.Getrusage(unix.RUSAGE_SELF, &ru))
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	var iters int
+	cpu0, start := cpu(), time.Now()
+	for b.Loop() {
+		iters++
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, readers)
+		for range readers {
+			wg.Go(func() {
+				for {
+					i := next.Add(1) - 1
+					if i >= files {
+						return
+					}
+					got, err := d.ReadFile(names[i])
+					if err != nil || len(got) != len(data) {
+						errs <- fmt.Errorf("%s: %d bytes, %v", names[i], len(got), err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
+	}
+	n := float64(iters * files)
+	b.ReportMetric(float64(time.Since(start).Nanoseconds())/n, "ns/file")
+	b.ReportMetric(float64((cpu()-cpu0).Nanoseconds())/n, "cpu-ns/file")
+}
+
+// TestReadFileGrowing: ReadFile sizes its buffer from the fstat at open;
+// a file that grows after that is still read whole, and the limit is
+// enforced on the bytes actually read.
+func TestReadFileGrowing(t *testing.T) {
+	for _, tc := range []struct {
+		max     int64
+		wantErr string
+	}{
+		{max: 1000, wantErr: `bundle file "grows" is larger than the limit of 1000 bytes per file`},
+		{max: 10_000},
+	} {
+		dir := bundle(t, map[string]string{"grows": "small"})
+		d := openDir(t, dir, []string{"grows"}, Limits{MaxFileSize: tc.max})
+		fd, size, err := d.openListed("grows")
+		if err != nil || size != 5 {
+			t.Fatalf("openListed: size %d, %v", size, err)
+		}
+		w, err := os.OpenFile(filepath.Join(dir, "grows"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(make([]byte, 5000)); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		b, err := d.readAll("grows", fd, size)
+		unix.Close(fd)
+		if tc.wantErr != "" {
+			if !errors.Is(err, ErrLimit) || err.Error() != tc.wantErr {
+				t.Errorf("limit %d: %d bytes, %v", tc.max, len(b), err)
+			}
+			if d.read["grows"] > tc.max+1 {
+				t.Errorf("limit %d: read %d bytes", tc.max, d.read["grows"])
+			}
+			continue
+		}
+		if err != nil || len(b) != 5005 || string(b[:5]) != "small" {
+			t.Errorf("limit %d: %d bytes, %v", tc.max, len(b), err)
+		}
+		if d.total != 5005 {
+			t.Errorf("total = %d, want 5005", d.total)
+		}
+	}
+}
+
+// TestReadDirSwapped: a listed directory replaced by a link after OpenDir
+// is refused if it had not been read from yet; once read from, its
+// descriptor pins the directory that was checked, so the link is never
+// followed either way.
+func TestReadDirSwapped(t *testing.T) {
+	dir := bundle(t, map[string]string{"requests/a": "inside a", "requests/b": "inside b", "later/c": "inside c"})
+	outside := bundle(t, map[string]string{"requests/a": "outside a", "requests/b": "outside b", "later/c": "outside c"})
+	d := openDir(t, dir, []string{"requests/a", "requests/b", "later/c"}, Limits{})
+	if b, err := d.ReadFile("requests/a"); err != nil || string(b) != "inside a" {
+		t.Fatalf("before the swap: %q, %v", b, err)
+	}
+	for _, sub := range []string{"requests", "later"} {
+		must(t, os.Rename(filepath.Join(dir, sub), filepath.Join(dir, sub+".old")))
+		must(t, os.Symlink(filepath.Join(outside, sub), filepath.Join(dir, sub)))
+	}
+	if b, err := d.ReadFile("requests/b"); err != nil || string(b) != "inside b" {
+		t.Errorf("directory read from before the swap: %q, %v", b, err)
+	}
+	_, err := d.ReadFile("later/c")
+	if !errors.Is(err, ErrSymlink) || err.Error() != `read bundle file "later/c": directory "later" is a symbolic link: symbolic links on the transfer medium are never followed` {
+		t.Errorf("directory first read after the swap: %v", err)
+	}
+}
+
+// TestReadManyDirectories: past maxCachedDirs, directories are opened for
+// each read and closed after it; reads still work and descriptors do not
+// pile up.
+func TestReadManyDirectories(t *testing.T) {
+	files := map[string]string{}
+	var names []string
+	for i := range maxCachedDirs + 10 {
+		n := fmt.Sprintf("d%03d/sub/f", i)
+		files[n] = n
+		names = append(names, n)
+	}
+	d := openDir(t, bundle(t, files), names, Limits{})
+	for range 2 {
+		for _, n := range names {
+			if b, err := d.ReadFile(n); err != nil || string(b) != n {
+				t.Fatalf("%s: %q, %v", n, b, err)
+			}
+		}
+	}
+	if len(d.subdirs) != maxCachedDirs {
+		t.Errorf("%d directories kept open, want %d", len(d.subdirs), maxCachedDirs)
+	}
+	// A missing directory past the bound is reported as before.
+	d.dirMu.Lock()
+	_, _, err := d.openParent("d999/sub/f")
+	d.dirMu.Unlock()
+	if !errors.Is(err, fs.ErrNotExist) || err.Error() != `read bundle file "d999/sub/f": directory "d999" is missing: file does not exist` {
+		t.Errorf("missing directory: %v", err)
+	}
+}
+
+// TestReadAfterClose: reads racing with Close, and reads after it, fail
+// with fs.ErrClosed instead of using descriptor numbers that may by then
+// belong to other files.
+func TestReadAfterClose(t *testing.T) {
+	files := map[string]string{}
+	var names []string
+	for i := range 200 {
+		// Files at the top and in a few directories.
+		n := fmt.Sprintf("f%d", i)
+		if i%3 != 0 {
+			n = fmt.Sprintf("r%d/f%d", i%3, i)
+		}
+		files[n] = "data"
+		names = append(names, n)
+	}
+	d, err := OpenDir(bundle(t, files), names, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for _, n := range names {
+				if b, err := d.ReadFile(n); err != nil && !errors.Is(err, fs.ErrClosed) || err == nil && string(b) != "data" {
+					t.Errorf("%s: %q, %v", n, b, err)
+				}
+			}
+		})
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if _, err := d.ReadFile(names[1]); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("read after Close: %v", err)
+	}
+	if err := d.Close(); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("second Close: %v", err)
 	}
 }
