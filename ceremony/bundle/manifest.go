@@ -203,54 +203,89 @@ func parseManifest(payload []byte, lim ManifestLimits) (*Manifest, error) {
 		return nil, &limitError{fmt.Sprintf("the manifest lists %d files; at most %d are allowed", len(fs.Items()), lim.MaxFiles)}
 	}
 	m.Files = make([]Entry, len(fs.Items()))
-	seen := make(map[string]bool, len(fs.Items()))
+	if err := readEntries(m.Files, fs.Items(), lim); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// readEntries converts and checks the file entries into files, in file
+// order, stopping at the first problem. A manifest lists up to ~10^5
+// files and the rest of the import waits for this loop, so it reads
+// members by position and builds a path for a message only on failure.
+func readEntries(files []Entry, items []cjson.Value, lim ManifestLimits) error {
+	seen := make(map[string]struct{}, len(items))
 	published := 0
 	var total int64
-	for i, fv := range fs.Items() {
-		p := cjson.PathIndex("files", i)
-		f, err := object(fv, p, "kind", "path", "sha256", "size")
-		if err != nil {
-			return nil, err
+	for i, v := range items {
+		at := func(name string) string { return cjson.PathField(cjson.PathIndex("files", i), name) }
+		kind, path, sum, size, ok := entryMembers(v)
+		if !ok {
+			// Not exactly the four members: object and the helpers
+			// word the error as they always have.
+			f, err := object(v, cjson.PathIndex("files", i), "kind", "path", "sha256", "size")
+			if err != nil {
+				return err
+			}
+			kind, path, sum, size = f["kind"], f["path"], f["sha256"], f["size"]
 		}
-		e := &m.Files[i]
-		if e.Path, err = str(f, p, "path"); err != nil {
-			return nil, err
+		e := &files[i]
+		if path.Kind() != cjson.String {
+			return fmt.Errorf("%s: must be a string, not %s", at("path"), path.Kind())
 		}
+		e.Path = path.Str()
 		if err := CheckPath(e.Path); err != nil {
-			return nil, fmt.Errorf("%s.path: %v", p, err)
+			return fmt.Errorf("%s: %v", at("path"), err)
 		}
-		if seen[e.Path] {
-			return nil, fmt.Errorf("%s.path: %q is listed twice", p, e.Path)
+		// One map operation, not a lookup and then an insert.
+		n := len(seen)
+		if seen[e.Path] = struct{}{}; len(seen) == n {
+			return fmt.Errorf("%s: %q is listed twice", at("path"), e.Path)
 		}
-		seen[e.Path] = true
-		if e.Kind, err = str(f, p, "kind"); err != nil {
-			return nil, err
+		if kind.Kind() != cjson.String {
+			return fmt.Errorf("%s: must be a string, not %s", at("kind"), kind.Kind())
 		}
-		switch e.Kind {
+		switch e.Kind = kind.Str(); e.Kind {
 		case KindRequest:
 		case KindPublished:
-			published++
-			if published > 1 {
-				return nil, fmt.Errorf("%s.kind: only one published-state file may be listed", p)
+			if published++; published > 1 {
+				return fmt.Errorf("%s: only one published-state file may be listed", at("kind"))
 			}
 		default:
-			return nil, fmt.Errorf("%s.kind: is %q; it must be %q or %q", p, e.Kind, KindRequest, KindPublished)
+			return fmt.Errorf("%s: is %q; it must be %q or %q", at("kind"), e.Kind, KindRequest, KindPublished)
 		}
-		if e.SHA256, err = hash(f, p); err != nil {
-			return nil, err
+		if sum.Kind() != cjson.String {
+			return fmt.Errorf("%s: must be a string, not %s", at("sha256"), sum.Kind())
 		}
-		if e.Size, err = integer(f, p, "size", 0); err != nil {
-			return nil, err
+		if !isHexSum(sum.Str()) {
+			return fmt.Errorf("%s: must be 64 lowercase hex digits", at("sha256"))
 		}
+		e.SHA256 = sum.Str()
+		if size.Kind() != cjson.Int || size.Int() < 0 {
+			return fmt.Errorf("%s: must be an integer of at least %d", at("size"), 0)
+		}
+		e.Size = size.Int()
 		if lim.MaxFileSize > 0 && e.Size > lim.MaxFileSize {
-			return nil, &limitError{fmt.Sprintf("%s: %q is listed as %d bytes; at most %d are allowed per file", p, e.Path, e.Size, lim.MaxFileSize)}
+			return &limitError{fmt.Sprintf("%s: %q is listed as %d bytes; at most %d are allowed per file", cjson.PathIndex("files", i), e.Path, e.Size, lim.MaxFileSize)}
 		}
 		total += e.Size
 		if lim.MaxTotal > 0 && total > lim.MaxTotal {
-			return nil, &limitError{fmt.Sprintf("the files listed add up to more than the %d bytes allowed for a bundle", lim.MaxTotal)}
+			return &limitError{fmt.Sprintf("the files listed add up to more than the %d bytes allowed for a bundle", lim.MaxTotal)}
 		}
 	}
-	return m, nil
+	return nil
+}
+
+// entryMembers reads an entry that has exactly its four members, without
+// the map object builds: members come sorted and unique, so they can be
+// matched by position. ok is false for any other shape.
+func entryMembers(v cjson.Value) (kind, path, sum, size cjson.Value, ok bool) {
+	ms := v.Members()
+	if v.Kind() != cjson.Object || len(ms) != 4 ||
+		ms[0].Name != "kind" || ms[1].Name != "path" || ms[2].Name != "sha256" || ms[3].Name != "size" {
+		return
+	}
+	return ms[0].Value, ms[1].Value, ms[2].Value, ms[3].Value, true
 }
 
 // limitError is a manifest that lists more than the limits allow.
@@ -268,7 +303,10 @@ func CheckPath(p string) error {
 	if p == ManifestName {
 		return fmt.Errorf("the manifest cannot list itself")
 	}
-	for _, part := range strings.Split(p, "/") {
+	// Walk the parts in place rather than strings.Split: this runs for
+	// every file of the manifest and would allocate a slice each time.
+	for rest := p; ; {
+		part, next, more := strings.Cut(rest, "/")
 		if part == "" || part[0] == '.' || len(part) > 255 {
 			return fmt.Errorf("%q is not a safe relative path (no empty parts, none starting with \".\", no \"..\", not absolute)", p)
 		}
@@ -278,8 +316,11 @@ func CheckPath(p string) error {
 				return fmt.Errorf("%q holds %q; paths may hold only ASCII letters, digits, \".\", \"_\", \"-\" and \"/\"", p, rune(c))
 			}
 		}
+		if !more {
+			return nil
+		}
+		rest = next
 	}
-	return nil
 }
 
 // SumHex is the lowercase hex SHA-256 of data.
@@ -316,6 +357,25 @@ func object(v cjson.Value, path string, names ...string) (map[string]cjson.Value
 	return out, nil
 }
 
+// isHexSum reports whether s is 64 lowercase hex digits. A table lookup
+// per byte, not strings.Trim: it runs for every file of the manifest.
+func isHexSum(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !lowerHex[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var lowerHex = [256]bool{
+	'0': true, '1': true, '2': true, '3': true, '4': true, '5': true, '6': true, '7': true, '8': true, '9': true,
+	'a': true, 'b': true, 'c': true, 'd': true, 'e': true, 'f': true,
+}
+
 func orTop(p string) string {
 	if p == "" {
 		return "the manifest"
@@ -344,7 +404,7 @@ func hash(o map[string]cjson.Value, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(s) != 64 || strings.Trim(s, "0123456789abcdef") != "" {
+	if !isHexSum(s) {
 		return "", fmt.Errorf("%s: must be 64 lowercase hex digits", cjson.PathField(path, "sha256"))
 	}
 	return s, nil
