@@ -156,68 +156,72 @@ func Parse(v cjson.Value, path string) (*Envelope, error) {
 	if v.Kind() != cjson.Object {
 		return nil, fmt.Errorf("%s: must be an object, not %s", path, v.Kind())
 	}
+	// Paths are written out only for an error: a bundle holds 100,000
+	// envelopes, nearly all of them well formed.
+	at := func(name string) string { return cjson.PathField(path, name) }
 	e := &Envelope{}
 	for _, m := range v.Members() {
-		p := cjson.PathField(path, m.Name)
 		switch m.Name {
 		case "payload":
-			b, err := decodeB64(m.Value, p)
+			b, err := decodeB64(m.Value)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s: %w", at(m.Name), err)
 			}
 			e.Payload = b
 		case "payloadType":
 			if m.Value.Kind() != cjson.String {
-				return nil, fmt.Errorf("%s: must be a string", p)
+				return nil, fmt.Errorf("%s: must be a string", at(m.Name))
 			}
 			e.PayloadType = m.Value.Str()
 		case "signatures":
 			if m.Value.Kind() != cjson.Array {
-				return nil, fmt.Errorf("%s: must be an array", p)
+				return nil, fmt.Errorf("%s: must be an array", at(m.Name))
 			}
+			e.Signatures = make([]Signature, 0, len(m.Value.Items()))
 			for i, item := range m.Value.Items() {
-				ip := cjson.PathIndex(p, i)
 				if item.Kind() != cjson.Object || len(item.Members()) != 2 {
-					return nil, fmt.Errorf("%s: must be an object with exactly keyid and sig", ip)
+					return nil, fmt.Errorf("%s: must be an object with exactly keyid and sig", cjson.PathIndex(at(m.Name), i))
 				}
 				kid, _ := item.Get("keyid")
 				sv, ok := item.Get("sig")
 				if kid.Kind() != cjson.String || !ok {
-					return nil, fmt.Errorf("%s: must be an object with exactly keyid and sig", ip)
+					return nil, fmt.Errorf("%s: must be an object with exactly keyid and sig", cjson.PathIndex(at(m.Name), i))
 				}
-				sig, err := decodeB64(sv, cjson.PathField(ip, "sig"))
+				sig, err := decodeB64(sv)
 				if err != nil {
-					return nil, err
+					return nil, fmt.Errorf("%s: %w", cjson.PathField(cjson.PathIndex(at(m.Name), i), "sig"), err)
 				}
 				e.Signatures = append(e.Signatures, Signature{KeyID: kid.Str(), Sig: sig})
 			}
 		default:
-			return nil, fmt.Errorf("%s: unknown member", p)
+			return nil, fmt.Errorf("%s: unknown member", at(m.Name))
 		}
 	}
 	for _, name := range []string{"payload", "signatures"} {
 		if _, ok := v.Get(name); !ok {
-			return nil, fmt.Errorf("%s: is missing", cjson.PathField(path, name))
+			return nil, fmt.Errorf("%s: is missing", at(name))
 		}
 	}
 	if err := checkType(e.PayloadType); err != nil {
-		return nil, fmt.Errorf("%s: %w", cjson.PathField(path, "payloadType"), err)
+		return nil, fmt.Errorf("%s: %w", at("payloadType"), err)
 	}
 	return e, nil
 }
 
-func decodeB64(v cjson.Value, path string) ([]byte, error) {
+// decodeB64 decodes one strict standard-base64 string; the error says
+// what is wrong, the caller says where.
+func decodeB64(v cjson.Value) ([]byte, error) {
 	if v.Kind() != cjson.String {
-		return nil, fmt.Errorf("%s: must be a base64 string", path)
+		return nil, errors.New("must be a base64 string")
 	}
 	// The decoder skips line breaks even in strict mode; one envelope must
 	// have one encoding.
-	if strings.ContainsAny(v.Str(), "\r\n") {
-		return nil, fmt.Errorf("%s: not standard base64: line breaks are not allowed", path)
+	if s := v.Str(); strings.IndexByte(s, '\r') >= 0 || strings.IndexByte(s, '\n') >= 0 {
+		return nil, errors.New("not standard base64: line breaks are not allowed")
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(v.Str())
 	if err != nil {
-		return nil, fmt.Errorf("%s: not standard base64: %v", path, err)
+		return nil, fmt.Errorf("not standard base64: %v", err)
 	}
 	return b, nil
 }

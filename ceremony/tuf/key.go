@@ -13,7 +13,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/conclave-keys/conclave/ceremony/cjson"
@@ -256,7 +255,7 @@ func (k *Key) load() error {
 	}
 	fp := sha256.Sum256(der)
 	id := k.hashCanonical()
-	k.pub, k.pubID, k.id = pub, hex.EncodeToString(fp[:]), hex.EncodeToString(id[:])
+	k.pub, k.pubID, k.id = pub, hexSum(fp), hexSum(id)
 	return nil
 }
 
@@ -265,10 +264,29 @@ func parseEd25519(s string) (crypto.PublicKey, error) {
 	if err != nil || len(b) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%w: an ed25519 public key must be %d bytes as lowercase hex", ErrInvalidKey, ed25519.PublicKeySize)
 	}
-	if strings.ContainsAny(s, "ABCDEF") {
+	if hasUpperHex(s) {
 		return nil, fmt.Errorf("%w: an ed25519 public key must be lowercase hex", ErrInvalidKey)
 	}
 	return ed25519.PublicKey(b), nil
+}
+
+// hexSum is the lowercase hex of a SHA-256, in one allocation rather
+// than hex.EncodeToString's two: every key of a bundle has two.
+func hexSum(sum [sha256.Size]byte) string {
+	var b [2 * sha256.Size]byte
+	hex.Encode(b[:], sum[:])
+	return string(b[:])
+}
+
+// hasUpperHex reports an upper-case hex digit: a byte loop, as this runs
+// for every key of a bundle.
+func hasUpperHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'F' {
+			return true
+		}
+	}
+	return false
 }
 
 var errHexPoint = errors.New("hex point")
