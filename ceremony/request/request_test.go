@@ -7,7 +7,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/cjson"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 )
 
@@ -127,12 +129,17 @@ func TestStatementsRoundTrip(t *testing.T) {
 	}
 }
 
-// FuzzParse: the parser never panics, and whatever it accepts survives a
-// round trip through the writer unchanged.
+// FuzzParse: the parser never panics; it reads exactly what FromValue
+// reads from the parsed tree (the same request or the same error); and
+// whatever it accepts survives a round trip through the writer unchanged.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(minimal))
+	for _, s := range parseSeeds {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Parse(data, testLimits)
+		checkSameAsTree(t, data, r, err)
 		if err != nil {
 			var re *Error
 			if !errors.As(err, &re) || re.Code == "" {
@@ -158,6 +165,74 @@ func FuzzParse(f *testing.F) {
 			again.Threshold != r.Threshold || !again.Made.Equal(r.Made) || again.RequestedBy != r.RequestedBy ||
 			!again.Keyset().Equal(r.Keyset()) {
 			t.Fatalf("round trip changed the request:\n%+v\n%+v", r, again)
+		}
+	})
+}
+
+// parseSeeds reach the decoder's fast path for plain keys and each way
+// out of it.
+var parseSeeds = []string{
+	`{"format":"conclave-request/1","id":"r1","keys":[{"scheme":"ed25519","keyval":{"public":"` + hex64 + `"},"keytype":"ed25519"}],"kind":"add","made":"2026-01-02T15:04:05Z","project":"p","requested_by":"x","threshold":1}`,
+	`{"format":"conclave-request/1","id":"r1","keys":[{"keytype":"ed25519","keyval":{"public":"` + hex64 + `","x":1},"scheme":"ed25519"}],"kind":"add","made":"2026-01-02T15:04:05Z","project":"p","requested_by":"x","threshold":1}`,
+	`{"format":"conclave-request/1","id":"r1","keys":[{"keytype":"ed25519","keyval":{},"scheme":"ed25519"}],"kind":"add","made":"2026-01-02T15:04:05Z","project":"p","requested_by":"x","threshold":1}`,
+	`{"format":"conclave-request/1","id":"r1","keys":[{"keytype":"ed25519","keytype":"ed25519","keyval":{"public":"` + hex64 + `"},"scheme":"ed25519"}],"kind":"add","made":"2026-01-02T15:04:05Z","project":"p","requested_by":"x","threshold":1}`,
+	`{"format":"conclave-request/1","id":"r1","keys":[{"keytype":1,"keyval":{"public":"` + hex64 + `"},"scheme":"ed25519"},7,[],{"keytype":"ed25519","keyval":{"public":"` + hex64 + `"},"scheme":"ed25519","z":null}],"kind":"add","made":"2026-01-02T15:04:05Z","project":"p","requested_by":"x","threshold":1}`,
+	`{"format":"conclave-request/1","id":"r1","keys":[{"keytype":"ed25519","keyval":{"public":"` + hex64 + `"},"scheme":"ed25519"],"kind":"add"}`,
+	`{"format":"conclave-request/1","id":"r1","keys":{"a":1},"kind":"add","zz":1,"aa":2,"made":"2026-01-02T15:04:05Z","project":"p","requested_by":"x","threshold":1}`,
+	`{"keys":[{"keytype":"ed25519","keyval":{"public":"` + hex64 + `"},"scheme":"ed25519"}],"keys":[]}`,
+	`[{"format":"conclave-request/1"}]`,
+}
+
+const hex64 = "c802048f6ef360dda317286fa527edc79aca24020f1f4c3856bd2b4355e3821c"
+
+// checkSameAsTree holds Parse to what FromValue reads from the tree the
+// strict parser builds: the decoder only saves building that tree.
+func checkSameAsTree(t *testing.T, data []byte, got *Request, gotErr error) {
+	t.Helper()
+	var want *Request
+	var wantErr error
+	if v, err := cjson.ParseWith(data, cjson.Options{MaxDepth: testLimits.MaxDepth}); err != nil {
+		wantErr = &Error{Code: verdict.JSONInvalid, Msg: err.Error(), Err: err}
+	} else {
+		want, wantErr = FromValue(v, testLimits)
+	}
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("Parse: %v; from the tree: %v", gotErr, wantErr)
+	}
+	if gotErr != nil {
+		var g, w *Error
+		errors.As(gotErr, &g)
+		errors.As(wantErr, &w)
+		if g == nil || w == nil || g.Code != w.Code || g.Error() != w.Error() {
+			t.Fatalf("Parse: %v; from the tree: %v", gotErr, wantErr)
+		}
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Parse read\n%+v\nbut the tree gives\n%+v", got, want)
+	}
+}
+
+func TestParseSameAsTree(t *testing.T) {
+	for _, s := range append(parseSeeds, minimal) {
+		r, err := Parse([]byte(s), testLimits)
+		checkSameAsTree(t, []byte(s), r, err)
+	}
+}
+
+// FuzzParseTime holds ParseTime to its definition: exactly the times that
+// time.Parse reads and Format writes back unchanged.
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"2026-01-02T15:04:05Z", "2026-02-30T15:04:05Z", "2026-01-02T5:04:05Z", "2026-01-02T15:04:05.5Z",
+		"2026-01-02T24:00:00Z", "2026-01-02T15:04:60Z", "0000-01-01T00:00:00Z", "2026-01-02t15:04:05z", "+026-01-02T15:04:05Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := time.Parse(TimeLayout, s)
+		ok := err == nil && want.Format(TimeLayout) == s
+		got, gerr := ParseTime(s)
+		if ok != (gerr == nil) || ok && !got.Equal(want) {
+			t.Fatalf("%q: ParseTime gives %v, %v; by definition ok=%v %v", s, got, gerr, ok, want)
 		}
 	})
 }
