@@ -72,7 +72,12 @@ type Bundle struct {
 // the manifest before it is parsed. Errors that refuse the bundle are
 // *verdict.BundleError; a request that cannot be parsed is not an error
 // here but an Item with Err set.
-func Load(src Source, trust Trust) (*Bundle, error) {
+//
+// check, when not nil, runs on each request as soon as it is parsed, in
+// the same parallel pass (validate.CheckSignatures: the proof-of-possession
+// signatures are most of an import's work, and this way they keep every
+// core busy while files are still being read).
+func Load(src Source, trust Trust, check func(*request.Request)) (*Bundle, error) {
 	r := trust.Rules
 	data, err := src.ReadManifest()
 	if err != nil {
@@ -130,6 +135,9 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 			return
 		}
 		req, perr := request.Parse(data, lim)
+		if perr == nil && check != nil {
+			check(req)
+		}
 		it := Item{Path: e.Path, Request: req}
 		if perr != nil {
 			var re *request.Error

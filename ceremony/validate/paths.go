@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"slices"
 	"sort"
 	"strings"
 )
@@ -69,6 +70,9 @@ func literalPrefix(p string) string {
 type pathIndex struct {
 	entries  []pathEntry // sorted by prefix
 	prefixes map[string][]int
+	// lengths are the lengths the prefixes have, ascending: only those
+	// are worth looking up (a bundle's names have a few dozen lengths).
+	lengths []int
 }
 
 type pathEntry struct {
@@ -81,9 +85,15 @@ func newPathIndex(entries []pathEntry) *pathIndex {
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].prefix < entries[j].prefix })
 	x := &pathIndex{entries: entries, prefixes: make(map[string][]int, len(entries))}
+	seen := map[int]bool{}
 	for i, e := range entries {
 		x.prefixes[e.prefix] = append(x.prefixes[e.prefix], i)
+		if !seen[len(e.prefix)] {
+			seen[len(e.prefix)] = true
+			x.lengths = append(x.lengths, len(e.prefix))
+		}
 	}
+	sort.Ints(x.lengths)
 	return x
 }
 
@@ -91,11 +101,9 @@ func newPathIndex(entries []pathEntry) *pathIndex {
 // overlap pattern, sorted, each once.
 func (x *pathIndex) conflicts(pattern, owner string) []string {
 	pre := literalPrefix(pattern)
-	seen := map[string]bool{}
 	var out []string
 	check := func(e pathEntry) {
-		if e.owner != owner && !seen[e.owner] && overlap(pattern, e.pattern) {
-			seen[e.owner] = true
+		if e.owner != owner && !slices.Contains(out, e.owner) && overlap(pattern, e.pattern) {
 			out = append(out, e.owner)
 		}
 	}
@@ -105,7 +113,10 @@ func (x *pathIndex) conflicts(pattern, owner string) []string {
 		check(x.entries[i])
 	}
 	// Patterns whose prefix is a proper prefix of pre.
-	for k := 0; k < len(pre); k++ {
+	for _, k := range x.lengths {
+		if k >= len(pre) {
+			break
+		}
 		for _, i := range x.prefixes[pre[:k]] {
 			check(x.entries[i])
 		}
