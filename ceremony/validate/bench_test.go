@@ -68,15 +68,11 @@ func makeBench(b *testing.B) *it.Bench {
 
 func runImport(b *testing.B, bb *it.Bench, skipSigs bool) {
 	f := bb.Fixture
-	check := CheckSignatures
-	if skipSigs {
-		check = nil
-	}
 	loaded, err := bundle.Load(it.DirSource{Dir: bb.BundleDir()}, bundle.Trust{
 		IntakeKeys: map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key},
 		Base:       f.Base,
 		Rules:      f.Rules,
-	}, check)
+	})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -80,14 +80,12 @@ func (e *env) run() outcome {
 	if e.after != nil {
 		e.after(dir)
 	}
-	trust := bundle.Trust{
+	b, err := bundle.Load(it.DirSource{Dir: dir}, bundle.Trust{
 		IntakeKeys: map[string]*tuf.Key{e.f.Intake.Key.ID(): e.f.Intake.Key},
 		Base:       e.f.Base,
 		Rules:      e.rules,
 		Seen:       e.hist.SeenBundle,
-	}
-	// As the CLI does: possession signatures checked in the loader's pass.
-	b, err := bundle.Load(it.DirSource{Dir: dir}, trust, validate.CheckSignatures)
+	})
 	if err != nil {
 		var be *verdict.BundleError
 		if !errors.As(err, &be) {
@@ -96,14 +94,6 @@ func (e *env) run() outcome {
 		return outcome{dir: dir, refused: be}
 	}
 	vs := validate.Validate(validate.Input{Bundle: b, Delegator: e.f.Delegator.Targets, Rules: e.rules, History: e.hist, Now: it.Now})
-	// Left to Validate, the same checks must come to the same verdicts.
-	lazy, err := bundle.Load(it.DirSource{Dir: dir}, trust, nil)
-	if err != nil {
-		e.t.Fatalf("Load without CheckSignatures: %v", err)
-	}
-	if lvs := validate.Validate(validate.Input{Bundle: lazy, Delegator: e.f.Delegator.Targets, Rules: e.rules, History: e.hist, Now: it.Now}); !reflect.DeepEqual(lvs, vs) {
-		e.t.Fatalf("verdicts differ when the signatures are checked by Validate instead of the loader:\n%+v\n%+v", lvs, vs)
-	}
 	o := outcome{dir: dir, byFile: map[string]verdict.Verdict{}, list: vs}
 	for _, v := range vs {
 		o.byFile[v.File] = v
@@ -772,7 +762,7 @@ func TestPublishedNotes(t *testing.T) {
 	if err := e.pack.Write(dir); err != nil {
 		t.Fatal(err)
 	}
-	b, err := bundle.Load(it.DirSource{Dir: dir}, bundle.Trust{IntakeKeys: map[string]*tuf.Key{e.f.Intake.Key.ID(): e.f.Intake.Key}, Base: e.f.Base, Rules: e.rules}, validate.CheckSignatures)
+	b, err := bundle.Load(it.DirSource{Dir: dir}, bundle.Trust{IntakeKeys: map[string]*tuf.Key{e.f.Intake.Key.ID(): e.f.Intake.Key}, Base: e.f.Base, Rules: e.rules})
 	if err != nil {
 		t.Fatal(err)
 	}
