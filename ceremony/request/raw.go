@@ -108,20 +108,19 @@ func rawKeyFromValue(kv cjson.Value) rawKey {
 	return rawKey{v: kv}
 }
 
-// readRaw collects a request from the decoder: one value, read member by
-// member when it is an object.
-func readRaw(d *cjson.Decoder) (*rawRequest, error) {
-	r := &rawRequest{}
+// readRaw collects a request from the decoder into r: one value, read
+// member by member when it is an object.
+func readRaw(d *cjson.Decoder, r *rawRequest) error {
 	k, err := d.Peek()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.top = k
 	if k != cjson.Object {
 		_, err := d.Value()
-		return r, err
+		return err
 	}
-	err = d.Object(func(name string) error {
+	return d.Object(func(name string) error {
 		if name == "keys" {
 			return r.readKeys(d)
 		}
@@ -129,7 +128,6 @@ func readRaw(d *cjson.Decoder) (*rawRequest, error) {
 		r.member(name, v)
 		return err
 	})
-	return r, err
 }
 
 func (r *rawRequest) readKeys(d *cjson.Decoder) error {

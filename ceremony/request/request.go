@@ -191,7 +191,8 @@ type Limits struct {
 func Parse(data []byte, lim Limits) (*Request, error) {
 	d := cjson.NewDecoder(data, cjson.Options{MaxDepth: lim.MaxDepth})
 	defer d.Close()
-	raw, err := readRaw(d)
+	var raw rawRequest
+	err := readRaw(d, &raw)
 	if err == nil {
 		err = d.Finish()
 	}
