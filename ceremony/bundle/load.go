@@ -72,12 +72,7 @@ type Bundle struct {
 // the manifest before it is parsed. Errors that refuse the bundle are
 // *verdict.BundleError; a request that cannot be parsed is not an error
 // here but an Item with Err set.
-//
-// check, when not nil, runs on each request as soon as it is parsed, in
-// the same parallel pass (validate.CheckSignatures: the proof-of-possession
-// signatures are most of an import's work, and this way they keep every
-// core busy while files are still being read).
-func Load(src Source, trust Trust, check func(*request.Request)) (*Bundle, error) {
+func Load(src Source, trust Trust) (*Bundle, error) {
 	r := trust.Rules
 	data, err := src.ReadManifest()
 	if err != nil {
@@ -115,6 +110,20 @@ func Load(src Source, trust Trust, check func(*request.Request)) (*Bundle, error
 	errs := make([]error, len(m.Files))
 	var published []byte
 	var pubMu sync.Mutex
+	// What else the directory holds is looked up beside the reading (it
+	// is one goroutine's work), but judged only after it: a listed name
+	// that is a link or a device is refused with the reader's own reason
+	// first. The listing is always waited for, so that it is over before
+	// the caller closes the directory.
+	type listing struct {
+		extra []string
+		err   error
+	}
+	listed := make(chan listing, 1)
+	go func() {
+		extra, err := files.Extra()
+		listed <- listing{extra, err}
+	}()
 	parallel.For(len(m.Files), 64, func(i int) {
 		e := m.Files[i]
 		data, err := files.ReadFile(e.Path)
@@ -135,9 +144,6 @@ func Load(src Source, trust Trust, check func(*request.Request)) (*Bundle, error
 			return
 		}
 		req, perr := request.Parse(data, lim)
-		if perr == nil && check != nil {
-			check(req)
-		}
 		it := Item{Path: e.Path, Request: req}
 		if perr != nil {
 			var re *request.Error
@@ -148,16 +154,15 @@ func Load(src Source, trust Trust, check func(*request.Request)) (*Bundle, error
 		}
 		items[i] = it
 	})
+	l := <-listed
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
 	}
-	// Only now look for what else is there: a listed name that is a link
-	// or a device has been refused above with the reader's own reason.
-	extra, err := files.Extra()
-	if err != nil {
-		return nil, unreadable(err, "the bundle directory")
+	extra := l.extra
+	if l.err != nil {
+		return nil, unreadable(l.err, "the bundle directory")
 	}
 	if len(extra) > 0 {
 		more := ""

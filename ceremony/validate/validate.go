@@ -64,19 +64,29 @@ type state struct {
 	idCount, nameCount map[string]int
 }
 
-// CheckSignatures verifies a request's proof-of-possession signatures (the
-// bulk of an import's work) as soon as it is parsed: pass it to
-// bundle.Load, which runs it in the same parallel pass that reads and
-// parses the files, so the checks overlap the reading instead of
-// following it. Validate uses what it found, and verifies whatever it
-// was not given.
-func CheckSignatures(r *request.Request) { r.VerifyPossession() }
-
 // Validate judges every request of the bundle. The verdicts are in the
 // bundle's order; verdict.Order sorts them for the review.
+//
+// The proof-of-possession signatures, two or more per request and most of
+// an import's work, are checked first on every core, while the index of
+// the trusted delegations and the bundle is built beside them: the index
+// is one goroutine's work, and this way no core waits for it.
 func Validate(in Input) []verdict.Verdict {
-	st := index(&in)
 	items := in.Bundle.Items
+	var st *state
+	indexed := make(chan struct{})
+	go func() {
+		defer close(indexed)
+		st = index(&in)
+	}()
+	if !in.skipSignatures {
+		parallel.For(len(items), 32, func(i int) {
+			if r := items[i].Request; r != nil {
+				r.VerifyPossession()
+			}
+		})
+	}
+	<-indexed
 	out := make([]verdict.Verdict, len(items))
 	parallel.For(len(items), 32, func(i int) {
 		v := st.judge(items[i])
@@ -320,7 +330,7 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
 	// The statement must be exactly the canonical JSON Conclave expects
 	// for this request: a byte comparison, with a reading of what was
 	// signed instead only to explain a difference.
-	if want := r.PossessionFor(); string(env.Payload) != string(want.Payload()) {
+	if want := r.PossessionFor(); !want.Matches(env.Payload) {
 		got, err := request.ParsePossession(env.Payload)
 		switch {
 		case err != nil:
@@ -336,8 +346,7 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
 	if st.in.skipSignatures {
 		return
 	}
-	// Usually verified already, in the loader's parallel pass
-	// (CheckSignatures).
+	// Verified already, in Validate's first pass.
 	signers, err := r.PossessionSigners()
 	if err != nil {
 		v.Add(verdict.Error, verdict.PossessionInvalid, "possession", "The proof of possession cannot be checked: %v.", err)

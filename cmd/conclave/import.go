@@ -190,7 +190,7 @@ func importBundle(dir string, trust bundle.Trust, delegator *tuf.Targets, hist *
 		manifestMax: trust.Rules.MaxManifestSize,
 	}
 	defer src.close()
-	b, err := bundle.Load(src, trust, validate.CheckSignatures)
+	b, err := bundle.Load(src, trust)
 	if err != nil {
 		var be *verdict.BundleError
 		if !errors.As(err, &be) {
