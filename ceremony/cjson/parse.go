@@ -396,6 +396,16 @@ func (p *parser) str() (string, error) {
 	p.pos++ // opening quote
 	start := p.pos
 	for p.pos < len(p.src) {
+		// Most bytes of most strings (keys, hashes, base64) are plain
+		// printable ASCII: skip them in a tight loop, and look closer
+		// only at the byte that ends the run.
+		i, src := p.pos, p.src
+		for i < len(src) && plainASCII[src[i]] {
+			i++
+		}
+		if p.pos = i; p.pos >= len(p.src) {
+			break
+		}
 		c := p.src[p.pos]
 		switch {
 		case c == '"':
@@ -418,6 +428,15 @@ func (p *parser) str() (string, error) {
 	}
 	return "", p.errorf("unexpected end of input inside a string")
 }
+
+// plainASCII marks the bytes a string holds as they are: printable ASCII
+// other than the quote and the backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func (p *parser) strEscaped(start int) (string, error) {
 	buf := []byte(p.src[start:p.pos])
