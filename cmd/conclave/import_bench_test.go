@@ -3,9 +3,11 @@ package main
 import (
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
@@ -83,10 +85,50 @@ func BenchmarkImportMediaSignaturesAlone(b *testing.B) {
 	bb := mediaBundle(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		parallel.For(len(bb.Msgs), 32, func(j int) {
-			if err := bb.Keys[j].Verify(bb.Msgs[j], bb.Sigs[j]); err != nil {
-				panic(err)
-			}
-		})
+		signaturesAlone(bb)
 	}
+}
+
+func signaturesAlone(bb *it.Bench) {
+	parallel.For(len(bb.Msgs), 32, func(j int) {
+		if err := bb.Keys[j].Verify(bb.Msgs[j], bb.Sigs[j]); err != nil {
+			panic(err)
+		}
+	})
+}
+
+// BenchmarkImportMediaRatio runs the yardstick and the import one after
+// the other in every iteration and reports the import's time as a
+// multiple of the yardstick's ("x-signatures"). The development machines'
+// speed drifts by 20% within a minute, so two benchmarks run a minute
+// apart do not compare; pairs run back to back do.
+func BenchmarkImportMediaRatio(b *testing.B) {
+	bb := mediaBundle(b)
+	f := bb.Fixture
+	trust := bundle.Trust{
+		IntakeKeys: map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key},
+		Base:       f.Base,
+		Rules:      f.Rules,
+	}
+	var sigs, imports time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		runtime.GC()
+		t := time.Now()
+		signaturesAlone(bb)
+		sigs += time.Since(t)
+		runtime.GC()
+		t = time.Now()
+		report, _ := importBundle(bb.BundleDir(), trust, f.Delegator.Targets, nil, it.Now)
+		if err := report.WriteJSON(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		imports += time.Since(t)
+		if report.Refused != nil {
+			b.Fatalf("refused: %+v", report.Refused)
+		}
+	}
+	b.ReportMetric(float64(imports)/float64(sigs), "x-signatures")
+	b.ReportMetric(sigs.Seconds()/float64(b.N), "s-signatures/op")
+	b.ReportMetric(imports.Seconds()/float64(b.N), "s-import/op")
 }
