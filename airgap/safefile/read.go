@@ -382,11 +382,13 @@ func (d *Dir) openListed(name string) (int, int64, error) {
 
 // File is a listed bundle file opened for reading. Its Read enforces the
 // size limits on the bytes actually read, so a file that grows after it
-// was opened cannot slip past them.
+// was opened cannot slip past them. It reads the descriptor directly:
+// wrapping it in an *os.File would cost two more system calls per file
+// (to register it with the poller, which refuses regular files anyway).
 type File struct {
 	d    *Dir
 	name string
-	f    *os.File
+	fd   int
 	size int64 // at open time
 	n    int64 // bytes read
 }
@@ -397,7 +399,7 @@ func (d *Dir) Open(name string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &File{d: d, name: name, f: os.NewFile(uintptr(fd), path.Join(d.path, name)), size: size}, nil
+	return &File{d: d, name: name, fd: fd, size: size}, nil
 }
 
 // Name is the file's name as listed.
@@ -406,12 +408,15 @@ func (f *File) Name() string { return f.name }
 // Read reads up to len(p) bytes, failing with a *LimitError as soon as
 // the file or the bundle goes over its limit.
 func (f *File) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	// Ask for at most one byte past the limit: seeing it proves the
 	// file is too large without reading the excess.
 	if room := f.d.limits.MaxFileSize - f.n + 1; int64(len(p)) > room {
 		p = p[:room]
 	}
-	n, err := f.f.Read(p)
+	n, err := readFD(f.fd, p)
 	f.n += int64(n)
 	if f.n > f.d.limits.MaxFileSize {
 		return 0, &LimitError{Name: f.name, Limit: "file size", Max: f.d.limits.MaxFileSize}
@@ -419,14 +424,38 @@ func (f *File) Read(p []byte) (int, error) {
 	if lerr := f.d.account(f.name, f.n); lerr != nil {
 		return 0, lerr
 	}
-	if err != nil && !errors.Is(err, io.EOF) {
+	if err != nil {
 		return n, fmt.Errorf("read bundle file %q: %w", f.name, err)
 	}
-	return n, err
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
 // Close closes the file.
-func (f *File) Close() error { return f.f.Close() }
+func (f *File) Close() error {
+	if f.fd < 0 {
+		return fmt.Errorf("close bundle file %q: %w", f.name, fs.ErrClosed)
+	}
+	err := unix.Close(f.fd)
+	f.fd = -1
+	return err
+}
+
+// readFD is one read(2), retried when a signal interrupts it.
+func readFD(fd int, p []byte) (int, error) {
+	for {
+		n, err := unix.Read(fd, p)
+		if err == unix.EINTR {
+			continue
+		}
+		if n < 0 {
+			n = 0
+		}
+		return n, err
+	}
+}
 
 // account records that n bytes of name have been read, counting each file
 // once however often it is read (a file is typically hashed, then parsed).
@@ -449,70 +478,39 @@ func (d *Dir) ReadFile(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
-	return d.readAll(name, fd, size)
+	f := File{d: d, name: name, fd: fd, size: size}
+	defer f.Close()
+	return f.readAll()
 }
 
-// readAll reads the open file name to its end, enforcing the limits on the
-// bytes actually read as File.Read does. It reads the descriptor directly:
-// wrapping it in an *os.File would cost two more system calls per file
-// (to register it with the poller, which refuses regular files anyway).
-// size is the size when the file was opened; the buffer has one byte more,
-// so a file that has not grown fills it only partly, and a read that
-// fills it is a sign that it has.
-func (d *Dir) readAll(name string, fd int, size int64) ([]byte, error) {
-	limit := d.limits.MaxFileSize
-	buf := make([]byte, size+1)
-	var n int64
+// readAll reads the file to its end through Read, and so within the
+// limits. The buffer has one byte more than the size at open time, so a
+// file that has not grown fills it only partly, and a read that fills it
+// is a sign that it has.
+func (f *File) readAll() ([]byte, error) {
+	buf := make([]byte, f.size+1)
+	n := 0
 	for {
-		if n == int64(len(buf)) {
-			// The file has grown: make room (never read into an
-			// empty slice, whose 0 would look like the end).
+		if n == len(buf) {
+			// The file has grown: make room.
 			buf = append(buf, 0)
 			buf = buf[:cap(buf)]
 		}
-		p := buf[n:]
-		// Ask for at most one byte past the limit: seeing it proves
-		// the file is too large without reading the excess.
-		if room := limit - n + 1; int64(len(p)) > room {
-			p = p[:room]
-		}
-		m, err := readFD(fd, p)
-		n += int64(m)
-		if n > limit {
-			return nil, &LimitError{Name: name, Limit: "file size", Max: limit}
-		}
-		if lerr := d.account(name, n); lerr != nil {
-			return nil, lerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read bundle file %q: %w", name, err)
-		}
-		// Read to the end (a read of 0 bytes) rather than stop at a
-		// short read: some file systems (FUSE, network) may return
-		// less than asked before the end. One short read is enough
-		// when it ends exactly at the size the file had when opened:
-		// that is the file as opened, whatever the reason the read
-		// stopped, and it saves a system call per file of a bundle.
-		// (A file that grows after that read is read as it was, and
-		// its bytes are hashed against the manifest like any other.)
-		if m == 0 || n == size && m > 0 && n < int64(len(buf)) {
+		m, err := f.Read(buf[n:])
+		n += m
+		// Read to the end (io.EOF) rather than stop at any short read:
+		// some file systems (FUSE, network) may return less than asked
+		// before the end. Stopping at the size the file had when opened
+		// is enough: that is the file as opened, whatever made the read
+		// stop, and it saves a system call per file of a bundle. (A
+		// file that grows after that read is read as it was, and its
+		// bytes are hashed against the manifest like any other.)
+		if errors.Is(err, io.EOF) || err == nil && int64(n) == f.size {
 			return buf[:n], nil
 		}
-	}
-}
-
-// readFD is one read(2), retried when a signal interrupts it.
-func readFD(fd int, p []byte) (int, error) {
-	for {
-		n, err := unix.Read(fd, p)
-		if err == unix.EINTR {
-			continue
+		if err != nil {
+			return nil, err
 		}
-		if n < 0 {
-			n = 0
-		}
-		return n, err
 	}
 }
 

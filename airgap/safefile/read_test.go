@@ -237,14 +237,7 @@ func TestLimitWhileReading(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w, err := os.OpenFile(filepath.Join(dir, "grows"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(make([]byte, 5000)); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	grow(t, filepath.Join(dir, "grows"), 5000)
 	n, err := io.Copy(io.Discard, f)
 	if !errors.Is(err, ErrLimit) || err.Error() != `bundle file "grows" is larger than the limit of 1000 bytes per file` {
 		t.Fatalf("error = %v", err)
@@ -412,20 +405,13 @@ func TestReadFileGrowing(t *testing.T) {
 	} {
 		dir := bundle(t, map[string]string{"grows": "small"})
 		d := openDir(t, dir, []string{"grows"}, Limits{MaxFileSize: tc.max})
-		fd, size, err := d.openListed("grows")
-		if err != nil || size != 5 {
-			t.Fatalf("openListed: size %d, %v", size, err)
+		f, err := d.Open("grows")
+		if err != nil || f.size != 5 {
+			t.Fatalf("Open: %v", err)
 		}
-		w, err := os.OpenFile(filepath.Join(dir, "grows"), os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(make([]byte, 5000)); err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
-		b, err := d.readAll("grows", fd, size)
-		unix.Close(fd)
+		grow(t, filepath.Join(dir, "grows"), 5000)
+		b, err := f.readAll()
+		f.Close()
 		if tc.wantErr != "" {
 			if !errors.Is(err, ErrLimit) || err.Error() != tc.wantErr {
 				t.Errorf("limit %d: %d bytes, %v", tc.max, len(b), err)
@@ -537,5 +523,21 @@ func TestReadAfterClose(t *testing.T) {
 	}
 	if err := d.Close(); !errors.Is(err, fs.ErrClosed) {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// grow appends n zero bytes to the file at path, as a writer racing the
+// reader would.
+func grow(t *testing.T, path string, n int) {
+	t.Helper()
+	w, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
