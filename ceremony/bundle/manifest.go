@@ -230,10 +230,10 @@ func readEntries(files []Entry, items []cjson.Value, lim ManifestLimits) error {
 			kind, path, sum, size = f["kind"], f["path"], f["sha256"], f["size"]
 		}
 		e := &files[i]
-		if path.Kind() != cjson.String {
-			return fmt.Errorf("%s: must be a string, not %s", at("path"), path.Kind())
+		var err error
+		if e.Path, err = strValue(path, at, "path"); err != nil {
+			return err
 		}
-		e.Path = path.Str()
 		if err := CheckPath(e.Path); err != nil {
 			return fmt.Errorf("%s: %v", at("path"), err)
 		}
@@ -242,10 +242,10 @@ func readEntries(files []Entry, items []cjson.Value, lim ManifestLimits) error {
 		if seen[e.Path] = struct{}{}; len(seen) == n {
 			return fmt.Errorf("%s: %q is listed twice", at("path"), e.Path)
 		}
-		if kind.Kind() != cjson.String {
-			return fmt.Errorf("%s: must be a string, not %s", at("kind"), kind.Kind())
+		if e.Kind, err = strValue(kind, at, "kind"); err != nil {
+			return err
 		}
-		switch e.Kind = kind.Str(); e.Kind {
+		switch e.Kind {
 		case KindRequest:
 		case KindPublished:
 			if published++; published > 1 {
@@ -254,17 +254,12 @@ func readEntries(files []Entry, items []cjson.Value, lim ManifestLimits) error {
 		default:
 			return fmt.Errorf("%s: is %q; it must be %q or %q", at("kind"), e.Kind, KindRequest, KindPublished)
 		}
-		if sum.Kind() != cjson.String {
-			return fmt.Errorf("%s: must be a string, not %s", at("sha256"), sum.Kind())
+		if e.SHA256, err = hashValue(sum, at); err != nil {
+			return err
 		}
-		if !isHexSum(sum.Str()) {
-			return fmt.Errorf("%s: must be 64 lowercase hex digits", at("sha256"))
+		if e.Size, err = intValue(size, at, "size", 0); err != nil {
+			return err
 		}
-		e.SHA256 = sum.Str()
-		if size.Kind() != cjson.Int || size.Int() < 0 {
-			return fmt.Errorf("%s: must be an integer of at least %d", at("size"), 0)
-		}
-		e.Size = size.Int()
 		if lim.MaxFileSize > 0 && e.Size > lim.MaxFileSize {
 			return &limitError{fmt.Sprintf("%s: %q is listed as %d bytes; at most %d are allowed per file", cjson.PathIndex("files", i), e.Path, e.Size, lim.MaxFileSize)}
 		}
@@ -383,29 +378,46 @@ func orTop(p string) string {
 	return p
 }
 
+// inObject names the members of the object at path, for messages.
+func inObject(path string) func(name string) string {
+	return func(name string) string { return cjson.PathField(path, name) }
+}
+
 func str(o map[string]cjson.Value, path, name string) (string, error) {
-	v := o[name]
+	return strValue(o[name], inObject(path), name)
+}
+
+func integer(o map[string]cjson.Value, path, name string, min int64) (int64, error) {
+	return intValue(o[name], inObject(path), name, min)
+}
+
+func hash(o map[string]cjson.Value, path string) (string, error) {
+	return hashValue(o["sha256"], inObject(path))
+}
+
+// strValue, intValue and hashValue check the member name, whose value is
+// v; at names a member for a message, and is called only on failure.
+func strValue(v cjson.Value, at func(string) string, name string) (string, error) {
 	if v.Kind() != cjson.String {
-		return "", fmt.Errorf("%s: must be a string, not %s", cjson.PathField(path, name), v.Kind())
+		return "", fmt.Errorf("%s: must be a string, not %s", at(name), v.Kind())
 	}
 	return v.Str(), nil
 }
 
-func integer(o map[string]cjson.Value, path, name string, min int64) (int64, error) {
-	v := o[name]
+func intValue(v cjson.Value, at func(string) string, name string, min int64) (int64, error) {
 	if v.Kind() != cjson.Int || v.Int() < min {
-		return 0, fmt.Errorf("%s: must be an integer of at least %d", cjson.PathField(path, name), min)
+		return 0, fmt.Errorf("%s: must be an integer of at least %d", at(name), min)
 	}
 	return v.Int(), nil
 }
 
-func hash(o map[string]cjson.Value, path string) (string, error) {
-	s, err := str(o, path, "sha256")
+func hashValue(v cjson.Value, at func(string) string) (string, error) {
+	s, err := strValue(v, at, "sha256")
 	if err != nil {
 		return "", err
 	}
 	if !isHexSum(s) {
-		return "", fmt.Errorf("%s: must be 64 lowercase hex digits", cjson.PathField(path, "sha256"))
+		return "", fmt.Errorf("%s: must be 64 lowercase hex digits", at("sha256"))
 	}
 	return s, nil
 }
