@@ -33,7 +33,8 @@ type Files interface {
 	ReadFile(name string) ([]byte, error)
 	// Extra lists what is in the directory besides the listed names and
 	// the manifest: other files, links, devices; each already quoted for
-	// showing, e.g. `"x.json" (a symbolic link)`.
+	// showing, e.g. `"x.json" (a symbolic link)`. It is called while
+	// ReadFile is being called, and always returns before Load does.
 	Extra() ([]string, error)
 }
 

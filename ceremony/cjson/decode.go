@@ -13,7 +13,8 @@ import (
 //
 // The caller reads exactly one value, then calls Finish. Object and Array
 // call back for each member or element, and the callback must read that
-// one value (with Value, Object, Array, or String and Int after a Peek).
+// one value (with Value, or with Object, Array or String after a Peek that
+// said so).
 type Decoder struct {
 	p *parser
 }
@@ -45,21 +46,10 @@ func (d *Decoder) Peek() (Kind, error) {
 	if p.pos >= len(p.src) {
 		return 0, p.errorf("unexpected end of input")
 	}
-	switch c := p.src[p.pos]; {
-	case c == '{':
-		return Object, nil
-	case c == '[':
-		return Array, nil
-	case c == '"':
-		return String, nil
-	case c == '-' || c >= '0' && c <= '9':
-		return Int, nil
-	case c == 't' || c == 'f':
-		return Bool, nil
-	case c == 'n':
-		return Null, nil
+	if k, ok := startsKind(p.src[p.pos]); ok {
+		return k, nil
 	}
-	_, err := p.value()
+	_, err := p.value() // the error Parse gives at this byte
 	return 0, err
 }
 

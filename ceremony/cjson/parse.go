@@ -128,25 +128,47 @@ func (p *parser) value() (Value, error) {
 	if p.pos >= len(p.src) {
 		return Value{}, p.errorf("unexpected end of input")
 	}
-	switch c := p.src[p.pos]; {
-	case c == '{':
+	c := p.src[p.pos]
+	k, ok := startsKind(c)
+	switch {
+	case !ok:
+		return Value{}, p.errorf("unexpected character %s", quoteByte(c))
+	case k == Object:
 		return p.object()
-	case c == '[':
+	case k == Array:
 		return p.array()
-	case c == '"':
+	case k == String:
 		s, err := p.str()
 		return Value{kind: String, s: s}, err
-	case c == '-' || c >= '0' && c <= '9':
+	case k == Int:
 		return p.number()
 	case c == 't':
 		return p.literal("true", Value{kind: Bool, n: 1})
 	case c == 'f':
 		return p.literal("false", Value{kind: Bool})
-	case c == 'n':
-		return p.literal("null", Value{kind: Null})
 	default:
-		return Value{}, p.errorf("unexpected character %s", quoteByte(c))
+		return p.literal("null", Value{kind: Null})
 	}
+}
+
+// startsKind is the kind of value a byte starts, if any: what value reads
+// next, and what Decoder.Peek says it will.
+func startsKind(c byte) (Kind, bool) {
+	switch {
+	case c == '{':
+		return Object, true
+	case c == '[':
+		return Array, true
+	case c == '"':
+		return String, true
+	case c == '-' || c >= '0' && c <= '9':
+		return Int, true
+	case c == 't' || c == 'f':
+		return Bool, true
+	case c == 'n':
+		return Null, true
+	}
+	return 0, false
 }
 
 func quoteByte(c byte) string {

@@ -168,7 +168,8 @@ func readPlainKey(d *cjson.Decoder) (rawKey, bool) {
 	if k, err := d.Peek(); err != nil || k != cjson.Object {
 		return rk, false
 	}
-	var sawType, sawVal, sawScheme, sawPublic bool
+	// keyval is a plain member exactly when its public was read.
+	var sawType, sawScheme, sawPublic bool
 	err := d.Object(func(name string) error {
 		switch name {
 		case "keytype":
@@ -178,7 +179,6 @@ func readPlainKey(d *cjson.Decoder) (rawKey, bool) {
 			sawScheme = true
 			return readString(d, &rk.scheme)
 		case "keyval":
-			sawVal = true
 			if k, err := d.Peek(); err != nil || k != cjson.Object {
 				return errShape
 			}
@@ -194,7 +194,7 @@ func readPlainKey(d *cjson.Decoder) (rawKey, bool) {
 		return errShape
 	})
 	// A repeated name is an error from Object, so each was seen once.
-	if err != nil || !sawType || !sawVal || !sawScheme || !sawPublic {
+	if err != nil || !sawType || !sawScheme || !sawPublic {
 		return rawKey{}, false
 	}
 	rk.plain = true

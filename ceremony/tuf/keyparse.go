@@ -15,12 +15,11 @@ func ParseKey(v cjson.Value, path string) (*Key, error) {
 // ParsePlainKey is ParseKey for a key object that has exactly keytype,
 // keyval.public and scheme, all strings, given as those three strings:
 // the same key and the same errors as ParseKey on that object, without
-// building it first (a bundle carries 200,000 such keys). path is
-// called only when there is an error to report.
-func ParsePlainKey(keytype, public, scheme string, path func() string) (*Key, error) {
+// building it first (a bundle carries 200,000 such keys).
+func ParsePlainKey(keytype, public, scheme, path string) (*Key, error) {
 	k := &Key{Type: keytype, Scheme: scheme, Public: public}
 	if err := k.load(); err != nil {
-		return nil, &FieldError{Path: path(), Msg: err.Error(), Err: err}
+		return nil, &FieldError{Path: path, Msg: err.Error(), Err: err}
 	}
 	return k, nil
 }
