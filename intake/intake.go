@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"time"
@@ -167,14 +168,30 @@ type Pack struct {
 // PublishedName is where Pack writes the published state.
 const PublishedName = "published.json"
 
+// MaxPerDirectory is the most request files Write puts in one directory.
+// FAT32, still the file system of many USB sticks, allows 65,536 entries
+// per directory, and a name longer than 8.3 takes up to 21 of them, so a
+// bundle of 100,000 requests in one directory cannot be written there.
+// Larger bundles are spread over numbered subdirectories of this many.
+const MaxPerDirectory = 2048
+
 // Write creates the bundle directory dir (which must not exist) with the
 // request files, the published state and the signed manifest, each file
 // created new (never replacing one) and synced. The manifest is written
-// last: a bundle without one is incomplete and is refused.
+// last: a bundle without one is incomplete and is refused. With more than
+// MaxPerDirectory requests, each file goes into a numbered subdirectory of
+// the directory its name gives ("requests/r1.json" becomes
+// "requests/000/r1.json"); the manifest lists the paths as written.
 func (p *Pack) Write(dir string) error {
 	m := &bundle.Manifest{BundleID: p.BundleID, Source: p.Source, Created: p.Created.UTC().Truncate(time.Second), Base: p.Base}
 	files := append([]File(nil), p.Requests...)
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	if len(files) > MaxPerDirectory {
+		for i := range files {
+			parent, base := path.Split(files[i].Name)
+			files[i].Name = fmt.Sprintf("%s%03d/%s", parent, i/MaxPerDirectory, base)
+		}
+	}
 	for _, f := range files {
 		if err := bundle.CheckPath(f.Name); err != nil {
 			return fmt.Errorf("pack: %w", err)

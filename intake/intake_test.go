@@ -2,11 +2,14 @@ package intake_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/intake"
@@ -52,5 +55,62 @@ func TestPackNeverReplaces(t *testing.T) {
 	}
 	if err := p.Write(dir); !errors.Is(err, fs.ErrExist) {
 		t.Fatalf("second write: %v, want fs.ErrExist", err)
+	}
+}
+
+// TestPackSpreadsLargeBundles: past MaxPerDirectory requests, Write puts
+// them in numbered subdirectories (FAT32 cannot hold 100,000 names in one
+// directory), the manifest lists the paths as written, and the bundle
+// loads; a smaller bundle keeps the names it was given.
+func TestPackSpreadsLargeBundles(t *testing.T) {
+	f := it.New(t)
+	n := intake.MaxPerDirectory + 1
+	files := make([]intake.File, n)
+	for i := range files {
+		files[i] = intake.RequestFile(f.Add(t, fmt.Sprintf("r%05d", i), fmt.Sprintf("p%05d", i), "n1"))
+	}
+	trust := bundle.Trust{IntakeKeys: map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key}, Base: f.Base, Rules: f.Rules}
+	for _, c := range []struct {
+		files []intake.File
+		dirs  map[string]int // directory → request files in it
+	}{
+		{files[:3], map[string]int{"requests": 3}},
+		{files, map[string]int{"requests": 0, "requests/000": intake.MaxPerDirectory, "requests/001": 1}},
+	} {
+		dir := filepath.Join(t.TempDir(), "bundle")
+		if err := f.Pack("b1", c.files...).Write(dir); err != nil {
+			t.Fatal(err)
+		}
+		for sub, want := range c.dirs {
+			entries, err := os.ReadDir(filepath.Join(dir, filepath.FromSlash(sub)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := 0
+			for _, e := range entries {
+				if e.Type().IsRegular() {
+					got++
+				}
+			}
+			if got != want {
+				t.Errorf("%d requests: %s holds %d files, want %d", len(c.files), sub, got, want)
+			}
+		}
+		b, err := bundle.Load(it.DirSource{Dir: dir}, trust)
+		if err != nil {
+			t.Fatalf("%d requests: %v", len(c.files), err)
+		}
+		if len(b.Items) != len(c.files) {
+			t.Fatalf("%d requests: loaded %d", len(c.files), len(b.Items))
+		}
+		for i, item := range b.Items {
+			want := c.files[i].Name
+			if len(c.files) > intake.MaxPerDirectory {
+				want = fmt.Sprintf("requests/%03d/r%05d.json", i/intake.MaxPerDirectory, i)
+			}
+			if item.Path != want || item.Err != nil || item.Request.ID != fmt.Sprintf("r%05d", i) {
+				t.Fatalf("%d requests: item %d is %s (%v, id %s), want %s", len(c.files), i, item.Path, item.Err, item.Request.ID, want)
+			}
+		}
 	}
 }

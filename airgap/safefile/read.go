@@ -151,11 +151,12 @@ func OpenDir(dirPath string, names []string, limits Limits) (*Dir, error) {
 }
 
 // maxCachedDirs bounds the directory descriptors a Dir keeps open. A real
-// bundle has a handful of directories, but a manifest could list each file
-// in a directory of its own, and keeping 200,000 descriptors open would
-// exhaust the process's. Directories past the bound are opened for each
-// read and closed after it.
-const maxCachedDirs = 64
+// bundle has a few directories (intake.Pack puts 2,048 files in each, so
+// 98 for the default limit of 200,000 files), but a manifest could list
+// each file in a directory of its own, and keeping 200,000 descriptors
+// open would exhaust the process's. Directories past the bound are opened
+// for each read and closed after it.
+const maxCachedDirs = 128
 
 // Close releases the directory. Reads after Close fail with fs.ErrClosed.
 func (d *Dir) Close() error {
