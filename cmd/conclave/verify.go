@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 )
 
@@ -18,13 +18,14 @@ func init() {
 	c := &command{
 		name:    "verify",
 		summary: "verify TUF metadata as a client would: signatures, thresholds, versions and expiry",
-		usage:   "verify --trusted-root ROOT.json [--delegator TARGETS.json] [--at TIME] FILE...",
+		usage:   "verify --trusted-root ROOT.json [--delegator TARGETS.json] [--at TIME] [--max-size BYTES] FILE...",
 	}
 	c.run = func(ctx context.Context, env *environment, args []string) error {
 		fs := newFlagSet(env, c)
 		trusted := fs.String("trusted-root", "", "root metadata you trust (obtained out of band): the start of the chain")
 		delegator := fs.String("delegator", "", "targets metadata that delegates the FILEs (verified first, like a FILE)")
 		at := fs.String("at", "", "judge expiry at this instant (RFC 3339, e.g. 2027-01-01T00:00:00Z) instead of now")
+		maxSize := fs.Int64("max-size", defaultMaxMetadataSize, "read no file larger than this many bytes")
 		if err := parseFlags(env, c, fs, args); err != nil {
 			return err
 		}
@@ -46,7 +47,10 @@ func init() {
 			}
 			now = t
 		}
-		v := &verifier{out: env.stdout, now: now, delegators: map[string]*tuf.Targets{}}
+		if *maxSize < 1 {
+			return usagef("--max-size must be a positive number of bytes")
+		}
+		v := &verifier{out: env.stdout, now: now, maxSize: *maxSize, delegators: map[string]*tuf.Targets{}}
 		rootLater := false
 		for _, f := range files {
 			rootLater = rootLater || isRootName(f)
@@ -77,6 +81,7 @@ func init() {
 type verifier struct {
 	out        io.Writer
 	now        time.Time
+	maxSize    int64
 	root       *tuf.Root
 	delegators map[string]*tuf.Targets // role name → verified targets metadata
 }
@@ -99,9 +104,13 @@ func isRootName(path string) bool {
 }
 
 func (v *verifier) load(path string) (*tuf.File, bool) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadNamed(path, v.maxSize)
 	if err != nil {
-		fmt.Fprintf(v.out, "%s: NOT VALID: cannot read: %v\n", path, errors.Unwrap(err))
+		hint := ""
+		if errors.Is(err, safefile.ErrLimit) {
+			hint = " (--max-size sets another limit)"
+		}
+		fmt.Fprintf(v.out, "%s: NOT VALID: cannot read: %v%s\n", path, err, hint)
 		return nil, false
 	}
 	f, err := tuf.Parse(path, data)
@@ -242,3 +251,8 @@ func (v *verifier) printMismatches(keys map[string]*tuf.Key) {
 		fmt.Fprintf(v.out, "  WARNING: keyid %s does not match its key (the key hashes to %s); clients still accept it, but Conclave will not build on this metadata\n", id, keys[id].ID())
 	}
 }
+
+// defaultMaxMetadataSize is twice the targets metadata of 200,000
+// delegated projects with two keys each (about 125 MB), the most a bundle
+// may ask for.
+const defaultMaxMetadataSize = 256 << 20

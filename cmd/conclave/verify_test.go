@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/conclave-keys/conclave/ceremony/delegation"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 )
@@ -275,7 +277,7 @@ func TestVerifyUndelegatedRole(t *testing.T) {
 
 func TestVerifyUsage(t *testing.T) {
 	code, _, errOut := run(t, "verify", "x.json")
-	if code != 2 || errOut != "error: --trusted-root is required\nusage: conclave verify --trusted-root ROOT.json [--delegator TARGETS.json] [--at TIME] FILE...\n" {
+	if code != 2 || errOut != "error: --trusted-root is required\nusage: conclave verify --trusted-root ROOT.json [--delegator TARGETS.json] [--at TIME] [--max-size BYTES] FILE...\n" {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 	code, _, errOut = run(t, "verify", "--trusted-root", "r.json", "--at", "yesterday", "x.json")
@@ -288,5 +290,26 @@ func TestUnknownCommand(t *testing.T) {
 	code, _, errOut := run(t, "sing")
 	if code != 2 || errOut != "error: unknown command \"sing\"\nhint: run \"conclave help\" for the list of commands\n" {
 		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestVerifyReadsOnlyPlainFiles: verify may be pointed at transfer media,
+// so it refuses a named pipe (which would block it) and a file over
+// --max-size, saying which and why, and goes on with the other files.
+func TestVerifyReadsOnlyPlainFiles(t *testing.T) {
+	fx := newFixture(t)
+	pipe := filepath.Join(t.TempDir(), "claimed.json")
+	if err := unix.Mkfifo(pipe, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, "verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", fx.root1, fx.root2, pipe, fx.top)
+	want := pipe + ": NOT VALID: cannot read: it is a named pipe (FIFO), not a regular file: only regular files are read from the transfer medium\n"
+	if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, fx.top+": targets version") {
+		t.Errorf("exit %d, want 1 and %q, then the next file\n%s", code, want, out)
+	}
+	code, out, _ = run(t, "verify", "--max-size", "100", "--trusted-root", fx.root1, fx.top)
+	want = fx.root1 + ": NOT VALID: cannot read: it is larger than 100 bytes, the most that may be read (--max-size sets another limit)\n"
+	if code != 1 || !strings.Contains(out, want) {
+		t.Errorf("exit %d, want 1 and %q\n%s", code, want, out)
 	}
 }
