@@ -132,10 +132,13 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 			errs[i] = unreadable(err, fmt.Sprintf("file %q", e.Path))
 			return
 		}
-		if sum := sha256.Sum256(data); int64(len(data)) != e.Size || hex.EncodeToString(sum[:]) != e.SHA256 {
+		sum := sha256.Sum256(data)
+		var sumHex [2 * sha256.Size]byte // on the stack: compared, not kept
+		hex.Encode(sumHex[:], sum[:])
+		if int64(len(data)) != e.Size || string(sumHex[:]) != e.SHA256 {
 			errs[i] = verdict.Refuse(verdict.FileHashMismatch, nil,
 				"file %q is not the file the manifest lists (%d bytes with SHA-256 %s, expected %d bytes with SHA-256 %s): it was changed or damaged on the way",
-				e.Path, len(data), short(hex.EncodeToString(sum[:])), e.Size, short(e.SHA256))
+				e.Path, len(data), short(string(sumHex[:])), e.Size, short(e.SHA256))
 			return
 		}
 		if e.Kind == KindPublished {
