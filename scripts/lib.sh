@@ -58,7 +58,8 @@ ensure_go() {
 #   tmux                              terminal end-to-end tests
 #   python3, python3-jsonschema       checks the formats' worked examples against their JSON Schemas
 #   ca-certificates, git              fetching Go modules through the module proxy
-PACKAGES=(gcc libc6-dev pkg-config libpcsclite-dev softhsm2 pcscd vsmartcard-vpcd openssl tmux python3 python3-jsonschema ca-certificates git)
+#   e2fsprogs, mount                  mkfs.ext4 and losetup: a medium that fails mid-export, for the export tests
+PACKAGES=(gcc libc6-dev pkg-config libpcsclite-dev softhsm2 pcscd vsmartcard-vpcd openssl tmux python3 python3-jsonschema ca-certificates git e2fsprogs mount)
 
 setup() {
 	ensure_go

@@ -1,0 +1,110 @@
+package safefile
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// failingMedium mounts an ext4 file system that claims 32 MiB but can
+// store only about room bytes more than it holds when made: its loop
+// device is backed by a sparse image on a tmpfs of that size. Writes are
+// accepted into memory and fail only when they are pushed to the device,
+// as on a failing USB stick or a counterfeit one that is smaller than it
+// claims. The test is skipped, with the reason, where loop devices cannot
+// be had (it needs root with CAP_SYS_ADMIN, as in the project's test
+// container, and mkfs.ext4 and losetup from scripts/setup.sh).
+func failingMedium(t *testing.T, room string) string {
+	t.Helper()
+	for _, tool := range []string{"mkfs.ext4", "losetup"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (scripts/setup.sh installs it): the failing medium case is not checked", tool)
+		}
+	}
+	backing := mountTmpfs(t, 0, room)
+	img := filepath.Join(backing, "medium.img")
+	must(t, os.WriteFile(img, nil, 0o600))
+	must(t, os.Truncate(img, 32<<20))
+	// No journal, few inodes, tables written now: what mkfs writes
+	// stays small, and nothing is written later behind the test's back.
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-N", "64", "-E", "lazy_itable_init=0", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", img).CombinedOutput()
+	if err != nil {
+		t.Skipf("cannot set up a loop device (%v: %s): the failing medium case is not checked", err, strings.TrimSpace(string(out)))
+	}
+	dev := strings.TrimSpace(string(out))
+	// Cleanups run last-added first: unmount, then detach.
+	t.Cleanup(func() {
+		if out, err := exec.Command("losetup", "--detach", dev).CombinedOutput(); err != nil {
+			t.Errorf("losetup --detach %s: %v\n%s", dev, err, out)
+		}
+	})
+	// A loop device left read-only by someone else would make this a
+	// read-only medium instead.
+	if out, err := exec.Command("blockdev", "--setrw", dev).CombinedOutput(); err != nil {
+		t.Fatalf("blockdev --setrw %s: %v\n%s", dev, err, out)
+	}
+	medium := t.TempDir()
+	if err := unix.Mount(dev, medium, "ext4", 0, ""); err != nil {
+		t.Fatalf("mount %s: %v", dev, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(medium, 0); err != nil {
+			t.Errorf("unmount %s: %v", medium, err)
+		}
+	})
+	return medium
+}
+
+// TestExportFilesMediumFails: a medium that reports 32 MiB free but can
+// store only about one of the two files. On the kernels we test on, the
+// loop device takes the second file's writes, fsync reports success, and
+// the data is lost: only reading the file back from the device (the page
+// cache dropped) finds it out. Some kernels report the failure at fsync
+// instead; either way the export must fail and leave nothing that looks
+// complete (the first file is removed again). With room enough, the same
+// medium takes the same export: the failure is the medium's.
+func TestExportFilesMediumFails(t *testing.T) {
+	a, b := make([]byte, 400<<10), make([]byte, 400<<10)
+	// Random bytes: zeros would read back from the image's holes as if
+	// they had been written.
+	rand.Read(a)
+	rand.Read(b)
+	files := []Export{{"a.json", a}, {"b.json", b}}
+
+	dir := filepath.Join(failingMedium(t, "4m"), "export")
+	if err := ExportFiles(dir, files); err != nil {
+		t.Fatalf("with room enough: %v", err)
+	}
+	for _, f := range files {
+		if got, err := os.ReadFile(filepath.Join(dir, f.Name)); err != nil || !bytes.Equal(got, f.Data) {
+			t.Fatalf("with room enough, %s reads back wrong (%v)", f.Name, err)
+		}
+	}
+
+	dir = filepath.Join(failingMedium(t, "1m"), "export")
+	err := ExportFiles(dir, files)
+	switch {
+	case errors.Is(err, ErrVerify):
+		t.Logf("the kernel lost the writes silently; the read-back found it: %v", err)
+	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EIO):
+		t.Logf("the kernel reported the failure when the file was synced: %v", err)
+	default:
+		t.Fatalf("got %v, want the read-back or the sync to fail", err)
+	}
+	if !strings.HasPrefix(err.Error(), "export "+filepath.Join(dir, "b.json")+": ") || !strings.HasSuffix(err.Error(), "; the file already written was removed again, so nothing was exported") {
+		t.Errorf("the error does not say which file failed and that nothing was exported: %v", err)
+	}
+	if names := listNames(t, dir); names != "" {
+		t.Errorf("the failing medium was left holding %s", names)
+	}
+}
