@@ -186,6 +186,14 @@ func (p *Pack) Write(dir string) error {
 	m := &bundle.Manifest{BundleID: p.BundleID, Source: p.Source, Created: p.Created.UTC().Truncate(time.Second), Base: p.Base}
 	files := append([]File(nil), p.Requests...)
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	for i, f := range files {
+		switch {
+		case i > 0 && f.Name == files[i-1].Name:
+			return fmt.Errorf("pack: two request files are both named %q; give each its own name", f.Name)
+		case f.Name == PublishedName:
+			return fmt.Errorf("pack: a request file may not be named %q; the bundle uses that name for the published state", f.Name)
+		}
+	}
 	if len(files) > MaxPerDirectory {
 		for i := range files {
 			parent, base := path.Split(files[i].Name)

@@ -114,3 +114,30 @@ func TestPackSpreadsLargeBundles(t *testing.T) {
 		}
 	}
 }
+
+// TestPackRefusesClashingNames: two request files of one name, or one
+// named like the bundle's own files, are refused before anything is
+// written (the command line names files by their base name, so two
+// "r1.json" from different directories would clash).
+func TestPackRefusesClashingNames(t *testing.T) {
+	f := it.New(t)
+	r1 := intake.RequestFile(f.Add(t, "r1", "p1", "n1"))
+	r2 := intake.RequestFile(f.Add(t, "r2", "p2", "n2"))
+	for _, c := range []struct {
+		files []intake.File
+		want  string
+	}{
+		{[]intake.File{r1, {Name: r1.Name, Data: r2.Data}}, `pack: two request files are both named "requests/r1.json"; give each its own name`},
+		{[]intake.File{r1, {Name: "manifest.json", Data: r2.Data}}, `pack: the manifest cannot list itself`},
+		{[]intake.File{{Name: intake.PublishedName, Data: r2.Data}}, `pack: a request file may not be named "published.json"; the bundle uses that name for the published state`},
+	} {
+		dir := filepath.Join(t.TempDir(), "bundle")
+		err := f.Pack("b1", c.files...).Write(dir)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("got %v, want %s", err, c.want)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s was created (%v)", dir, err)
+		}
+	}
+}
