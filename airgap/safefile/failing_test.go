@@ -15,20 +15,21 @@ import (
 
 // failingMedium mounts an ext4 file system that claims 32 MiB but can
 // store only about room bytes more than it holds when made: its loop
-// device is backed by a sparse image on a tmpfs of that size. Writes are
+// device is backed by a sparse image on a tmpfs of that size, which it
+// returns too (fill it to make the medium fail at once). Writes are
 // accepted into memory and fail only when they are pushed to the device,
 // as on a failing USB stick or a counterfeit one that is smaller than it
 // claims. The test is skipped, with the reason, where loop devices cannot
 // be had (it needs root with CAP_SYS_ADMIN, as in the project's test
 // container, and mkfs.ext4 and losetup from scripts/setup.sh).
-func failingMedium(t *testing.T, room string) string {
+func failingMedium(t *testing.T, room string) (medium, backing string) {
 	t.Helper()
 	for _, tool := range []string{"mkfs.ext4", "losetup"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed (scripts/setup.sh installs it): the failing medium case is not checked", tool)
 		}
 	}
-	backing := mountTmpfs(t, 0, room)
+	backing = mountTmpfs(t, 0, room)
 	img := filepath.Join(backing, "medium.img")
 	must(t, os.WriteFile(img, nil, 0o600))
 	must(t, os.Truncate(img, 32<<20))
@@ -53,7 +54,7 @@ func failingMedium(t *testing.T, room string) string {
 	if out, err := exec.Command("blockdev", "--setrw", dev).CombinedOutput(); err != nil {
 		t.Fatalf("blockdev --setrw %s: %v\n%s", dev, err, out)
 	}
-	medium := t.TempDir()
+	medium = t.TempDir()
 	if err := unix.Mount(dev, medium, "ext4", 0, ""); err != nil {
 		t.Fatalf("mount %s: %v", dev, err)
 	}
@@ -62,7 +63,7 @@ func failingMedium(t *testing.T, room string) string {
 			t.Errorf("unmount %s: %v", medium, err)
 		}
 	})
-	return medium
+	return medium, backing
 }
 
 // TestExportFilesMediumFails: a medium that reports 32 MiB free but can
@@ -81,7 +82,8 @@ func TestExportFilesMediumFails(t *testing.T) {
 	rand.Read(b)
 	files := []Export{{"a.json", a}, {"b.json", b}}
 
-	dir := filepath.Join(failingMedium(t, "4m"), "export")
+	roomy, _ := failingMedium(t, "4m")
+	dir := filepath.Join(roomy, "export")
 	if err := ExportFiles(dir, files); err != nil {
 		t.Fatalf("with room enough: %v", err)
 	}
@@ -91,7 +93,8 @@ func TestExportFilesMediumFails(t *testing.T) {
 		}
 	}
 
-	dir = filepath.Join(failingMedium(t, "1m"), "export")
+	small, _ := failingMedium(t, "1m")
+	dir = filepath.Join(small, "export")
 	err := ExportFiles(dir, files)
 	switch {
 	case errors.Is(err, ErrVerify):
@@ -106,5 +109,39 @@ func TestExportFilesMediumFails(t *testing.T) {
 	}
 	if names := listNames(t, dir); names != "" {
 		t.Errorf("the failing medium was left holding %s", names)
+	}
+}
+
+// TestWriteFileNotStored: the medium's store is already full, though it
+// reports 32 MiB free. The write is accepted, and the failure comes when
+// the file is synced: the message must not send the key holder to free
+// space on a medium that says it has plenty, and the unfinished file is
+// removed. (A kernel that loses such writes silently instead is caught by
+// the read-back, as in TestExportFilesMediumFails.)
+func TestWriteFileNotStored(t *testing.T) {
+	medium, backing := failingMedium(t, "4m")
+	filler, err := os.Create(filepath.Join(backing, "filler"))
+	must(t, err)
+	if _, err := filler.Write(make([]byte, 8<<20)); !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("filling the medium's store: %v, want ENOSPC", err)
+	}
+	must(t, filler.Close())
+
+	data := make([]byte, 40<<10)
+	rand.Read(data)
+	err = WriteFile(medium, "root.json", data)
+	switch {
+	case errors.Is(err, ErrNotStored):
+		want := "export " + filepath.Join(medium, "root.json") + ": the medium took the data but could not store it: it may be failing, full, or smaller than it claims to be; use another medium; nothing was written ("
+		if !errors.Is(err, unix.ENOSPC) || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("got  %v\nwant prefix %s", err, want)
+		}
+	case errors.Is(err, ErrVerify):
+		t.Logf("this kernel lost the write silently; the read-back found it: %v", err)
+	default:
+		t.Fatalf("got %v, want ErrNotStored", err)
+	}
+	if names := listNames(t, medium); names != "lost+found" {
+		t.Errorf("the medium was left holding %s", names)
 	}
 }

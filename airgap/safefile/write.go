@@ -30,6 +30,10 @@ var (
 	ErrMediumGone = errors.New("the medium stopped answering (was it pulled out?): check it, then export again")
 	ErrNoAccess   = errors.New("the system does not allow writing there: choose another directory")
 	ErrVerify     = errors.New("what was read back from the medium differs from what was written: the medium may be failing, use another one")
+	// ErrNotStored: the medium accepted the writes but had no room when
+	// they were pushed to it, which a full medium rarely does (it refuses
+	// the write) and a failing or counterfeit one does.
+	ErrNotStored = errors.New("the medium took the data but could not store it: it may be failing, full, or smaller than it claims to be; use another medium")
 )
 
 // classify turns a system error into one of the errors above, or returns
@@ -111,6 +115,9 @@ func writeAt(dfd int, dir, name string, data []byte) error {
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
+		if errors.Is(err, unix.ENOSPC) {
+			return fmt.Errorf("export %s: %w; %s (%w)", final, ErrNotStored, removeTmp(), err)
+		}
 		return writeError(final, removeTmp(), err)
 	}
 	// close(2) can report a deferred write error (NFS, FUSE).
