@@ -24,7 +24,7 @@ import (
 // container, and mkfs.ext4 and losetup from scripts/setup.sh).
 func failingMedium(t *testing.T, room string) (medium, backing string) {
 	t.Helper()
-	for _, tool := range []string{"mkfs.ext4", "losetup"} {
+	for _, tool := range []string{"mkfs.ext4", "losetup", "blockdev"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed (scripts/setup.sh installs it): the failing medium case is not checked", tool)
 		}
