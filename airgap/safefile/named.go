@@ -48,10 +48,7 @@ func ReadNamed(path string, max int64) ([]byte, error) {
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)]
 		}
-		n, err := unix.Read(fd, data[len(data):cap(data)])
-		if err == unix.EINTR {
-			continue
-		}
+		n, err := readFD(fd, data[len(data):cap(data)])
 		if err != nil {
 			return nil, err
 		}
