@@ -85,15 +85,14 @@ func newPathIndex(entries []pathEntry) *pathIndex {
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].prefix < entries[j].prefix })
 	x := &pathIndex{entries: entries, prefixes: make(map[string][]int, len(entries))}
-	seen := map[int]bool{}
 	for i, e := range entries {
 		x.prefixes[e.prefix] = append(x.prefixes[e.prefix], i)
-		if !seen[len(e.prefix)] {
-			seen[len(e.prefix)] = true
-			x.lengths = append(x.lengths, len(e.prefix))
-		}
 	}
-	sort.Ints(x.lengths)
+	for p := range x.prefixes {
+		x.lengths = append(x.lengths, len(p))
+	}
+	slices.Sort(x.lengths)
+	x.lengths = slices.Compact(x.lengths)
 	return x
 }
 
