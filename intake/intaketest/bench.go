@@ -15,6 +15,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/intake"
+	"github.com/conclave-keys/conclave/internal/parallel"
 )
 
 // Bench is a large bundle for benchmarks: n add requests for projects
@@ -32,6 +33,16 @@ type Bench struct {
 
 // BundleDir is the bundle's directory.
 func (b *Bench) BundleDir() string { return filepath.Join(b.Dir, "bundle") }
+
+// CheckSignaturesAlone is the import benchmarks' yardstick: the bundle's
+// 2n signature checks spread over every core, and nothing else.
+func (b *Bench) CheckSignaturesAlone() {
+	parallel.For(len(b.Msgs), 32, func(j int) {
+		if err := b.Keys[j].Verify(b.Msgs[j], b.Sigs[j]); err != nil {
+			panic(err)
+		}
+	})
+}
 
 // WriteBench writes a benchmark bundle of n requests into a new directory
 // under parent ("" for the system's temporary directory). Signing uses
