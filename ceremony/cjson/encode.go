@@ -3,6 +3,7 @@ package cjson
 import (
 	"errors"
 	"strconv"
+	"sync"
 )
 
 // Encoder writes canonical JSON straight into a byte buffer. Callers write
@@ -29,6 +30,19 @@ type frame struct {
 	lastKey string // objects: the previous member name
 	keyed   bool   // objects: a name was written and awaits its value
 }
+
+// WithEncoder lends f an empty Encoder (canonical form) from a pool, for
+// bytes that are only looked at, hashed or compared, and never kept: the
+// buffer is reused once f returns. Keyids and possession statements are
+// written this way for every key and request of a bundle.
+func WithEncoder(f func(e *Encoder)) {
+	e := encoders.Get().(*Encoder)
+	*e = Encoder{buf: e.buf[:0], stack: e.stack[:0]}
+	f(e)
+	encoders.Put(e)
+}
+
+var encoders = sync.Pool{New: func() any { return new(Encoder) }}
 
 // ErrOrder reports members written out of canonical order or twice.
 var ErrOrder = errors.New("object members not in canonical order")

@@ -2,7 +2,6 @@ package request
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/conclave-keys/conclave/ceremony/cjson"
 	"github.com/conclave-keys/conclave/ceremony/envelope"
@@ -39,14 +38,12 @@ func (p Possession) Payload() []byte {
 
 // Matches reports whether payload is exactly this statement, without
 // keeping a copy of it: an import compares 100,000 of them.
-func (p Possession) Matches(payload []byte) bool {
-	e := encoders.Get().(*cjson.Encoder)
-	defer encoders.Put(e)
-	e.Reset()
-	return string(p.encode(e)) == string(payload)
+func (p Possession) Matches(payload []byte) (same bool) {
+	cjson.WithEncoder(func(e *cjson.Encoder) {
+		same = string(p.encode(e)) == string(payload)
+	})
+	return same
 }
-
-var encoders = sync.Pool{New: func() any { return new(cjson.Encoder) }}
 
 func (p Possession) encode(e *cjson.Encoder) []byte {
 	// Written member by member (in canonical order) rather than through a

@@ -13,7 +13,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/conclave-keys/conclave/ceremony/cjson"
 )
@@ -147,21 +146,18 @@ func (k *Key) Canonical() []byte {
 	return b
 }
 
-// encoders reuses canonical-JSON buffers for keyids: a large delegating
-// role has hundreds of thousands of keys, each hashed once.
-var encoders = sync.Pool{New: func() any { return new(cjson.Encoder) }}
-
-// hashCanonical is the SHA-256 of Canonical(), without keeping the bytes.
-func (k *Key) hashCanonical() [sha256.Size]byte {
-	e := encoders.Get().(*cjson.Encoder)
-	defer encoders.Put(e)
-	e.Reset()
-	k.encode(e)
-	b, err := e.Bytes()
-	if err != nil {
-		panic("tuf: key encoding: " + err.Error())
-	}
-	return sha256.Sum256(b)
+// hashCanonical is the SHA-256 of Canonical(), without keeping the bytes
+// (a large delegating role has hundreds of thousands of keys).
+func (k *Key) hashCanonical() (sum [sha256.Size]byte) {
+	cjson.WithEncoder(func(e *cjson.Encoder) {
+		k.encode(e)
+		b, err := e.Bytes()
+		if err != nil {
+			panic("tuf: key encoding: " + err.Error())
+		}
+		sum = sha256.Sum256(b)
+	})
+	return sum
 }
 
 // decodeKey reads a key object at path.
