@@ -172,7 +172,7 @@ func sortedIDs(ks ...testKey) []string {
 // conclaveRoot builds root metadata the way Conclave's callers do: every
 // key named, root and targets held by rootKeys, snapshot and timestamp by
 // the online key. consistent_snapshot is always set (see
-// TestGoTUFNeedsConsistentSnapshot).
+// TestRootNeedsConsistentSnapshot).
 func conclaveRoot(version int64, rootKeys []testKey, threshold int64, online testKey) *tuf.Root {
 	r := &tuf.Root{Keys: keyMap(append([]testKey{online}, rootKeys...)...), Roles: map[string]*tuf.RoleKeys{}}
 	consistent := true

@@ -45,7 +45,8 @@ inputs() {
 #   - no failing input was written (a real finding always writes one,
 #     "Failing input written to ...") and the saved inputs did not grow;
 #   - no panic and no other failing test.
-# Anything else fails the run. Remove this when the toolchain is Go 1.27.
+# Anything else fails the run. With Go 1.27 or newer the race is gone and
+# this exception never applies.
 deadline_race() {
 	local target=$1 before=$2 after=$3 took
 	[ -n "$budget" ] || return 1

@@ -29,7 +29,7 @@ ensure_packages() {
 	command -v apt-get >/dev/null 2>&1 || die "missing packages (${missing[*]}) and no apt-get: this set-up supports Debian and Ubuntu"
 	say "installing Debian packages: ${missing[*]}"
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-	# --no-install-recommends: pcsc-tools' recommendations would pull in GTK.
+	# --no-install-recommends: only the packages listed, not what they recommend.
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
@@ -55,7 +55,7 @@ ensure_go() {
 #   softhsm2                          a real PKCS#11 module for the HSM tests
 #   pcscd, vsmartcard-vpcd            real PC/SC daemon and virtual reader for the PIV tests
 #   openssl                           checks that software key files are standard PKCS#8
-#   tmux                              terminal end-to-end tests
+#   tmux                              for end-to-end tests of the terminal program (planned; no test uses it)
 #   python3, python3-jsonschema       checks the formats' worked examples against their JSON Schemas
 #   ca-certificates, git              fetching Go modules through the module proxy
 #   e2fsprogs, mount                  mkfs.ext4 and losetup: a medium that fails mid-export, for the export tests

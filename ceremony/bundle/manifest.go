@@ -4,7 +4,7 @@
 //
 // The manifest is signed by the repository's intake key. That signature
 // proves only that the bytes were not changed on the way: it authorises
-// nothing (DESIGN.md, "The trust model"). It is checked before anything the
+// nothing (docs/design.md, "The trust model"). It is checked before anything the
 // manifest says is used; every file is then hashed against the manifest
 // before it is parsed.
 //

@@ -3,7 +3,7 @@
 //
 // Project delegations are always terminating and their paths are derived
 // from the project name by the policy's path template, never chosen by the
-// requester (DESIGN.md, "Formats").
+// requester (docs/design.md, "Formats").
 package delegation
 
 import (

@@ -3,7 +3,7 @@
 // invalid, needs judgement, or rule-approvable.
 //
 // Every finding has a stable code (package verdict) and one sentence a key
-// holder can read aloud. The checks follow DESIGN.md, "The trust model":
+// holder can read aloud. The checks follow docs/design.md, "The trust model":
 // the repository only asks; authority over a project's keys comes from
 // its current keys (a threshold of them signs a typed key-change
 // statement); a rotation or removal without it is a recovery, judged one

@@ -12,8 +12,8 @@ import (
 )
 
 // login makes sure the user is logged in to the token, asking for the PIN
-// through the caller's prompt if needed. The rules (DESIGN.md, "Who uses
-// it"): read the PIN flags first and pass them to the prompt; refuse a
+// through the caller's prompt if needed. The rules (docs/design.md,
+// "Tokens"): read the PIN flags first and pass them to the prompt; refuse a
 // locked PIN without asking; on a final try ask for an explicit
 // confirmation; never try a PIN nobody typed.
 func (t *Token) login(ctx context.Context, op string) error {

@@ -25,7 +25,7 @@ type AllowedModule struct {
 }
 
 // ModulePolicy says which PKCS#11 modules may be loaded for signing and key
-// generation. The ceremony policy fills it; a zero policy allows nothing.
+// generation. The caller fills it; a zero policy allows nothing.
 type ModulePolicy struct {
 	Allowed []AllowedModule
 	// Rehearsal allows SoftHSM, which keeps its keys in files and so

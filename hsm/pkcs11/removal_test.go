@@ -49,7 +49,7 @@ func TestSessionsClosedUnderneath(t *testing.T) {
 		t.Fatalf("PIN asked %d times, want 2", n)
 	}
 
-	// Or close and re-open, as the ceremony program does.
+	// Or close and re-open it, as a holder does after putting the token back.
 	if err := tok.mod.sh.ctx.CloseAllSessions(tok.slot); err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func TestDomainImportsNoDevicesMediaOrTerminal(t *testing.T) {
 			top, _, _ := strings.Cut(rest, "/")
 			for _, bad := range forbidden {
 				if top == bad {
-					t.Errorf("%s imports %s: ceremony/ must not depend on %s/ (DESIGN.md, Architecture)", path, p, bad)
+					t.Errorf("%s imports %s: ceremony/ must not depend on %s/ (docs/design.md, \"The import rule\")", path, p, bad)
 				}
 			}
 		}
