@@ -94,6 +94,19 @@ func (m *Manifest) Encode() []byte {
 	).Canonical()
 }
 
+// Check applies to m the rules OpenManifest applies to a manifest it
+// reads, by reading m's encoding with the same function: a producer (the
+// intake package) calls it before it writes anything, so that it never
+// writes a bundle the ceremony refuses as manifest-invalid. The limits on
+// counts and sizes are not checked: they are the ceremony's policy, not
+// the format. The error says what the reader's refusal says.
+func (m *Manifest) Check() error {
+	if _, err := parseManifest(m.Encode(), ManifestLimits{}); err != nil {
+		return fmt.Errorf("%s: %w", brokenFormat, err)
+	}
+	return nil
+}
+
 // ManifestLimits bound what a manifest may list.
 type ManifestLimits struct {
 	MaxFiles    int
@@ -138,10 +151,14 @@ func OpenManifest(data []byte, intakeKeys map[string]*tuf.Key, lim ManifestLimit
 		return nil, verdict.Refuse(verdict.BundleLimit, err, "%v", err)
 	}
 	if err != nil {
-		return nil, verdict.Refuse(verdict.ManifestInvalid, err, "the manifest breaks the bundle format: %v", err)
+		return nil, verdict.Refuse(verdict.ManifestInvalid, err, "%s: %v", brokenFormat, err)
 	}
 	return m, nil
 }
+
+// brokenFormat starts the sentence for a manifest that breaks the format,
+// read or about to be written.
+const brokenFormat = "the manifest breaks the bundle format"
 
 // parseManifest reads the payload strictly.
 func parseManifest(payload []byte, lim ManifestLimits) (*Manifest, error) {
