@@ -32,7 +32,8 @@ import (
 // hardware token lists its public objects before login. Signer checks that
 // the decrypted private key matches it.
 //
-// Files are created with O_CREATE|O_EXCL and never overwritten.
+// Files are created new, never overwritten, and synced with their
+// directory (internal/durable).
 type Store struct {
 	dir     string
 	prompts hsm.Prompts
