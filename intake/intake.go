@@ -204,9 +204,6 @@ func (p *Pack) Write(dir string) error {
 		}
 	}
 	for _, f := range files {
-		if err := bundle.CheckPath(f.Name); err != nil {
-			return fmt.Errorf("pack: %w", err)
-		}
 		m.Files = append(m.Files, bundle.Entry{Path: f.Name, Kind: bundle.KindRequest, Size: int64(len(f.Data)), SHA256: bundle.SumHex(f.Data)})
 	}
 	if p.Published != nil {
