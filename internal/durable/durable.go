@@ -22,7 +22,11 @@
 //
 // If any step after the open fails, the file is removed again, so that a
 // failed call leaves nothing that looks written; the error says when even
-// that failed.
+// that failed. The file is written in place, so a crash (rather than a
+// failed call) can leave a short file of that name: where a reader could
+// take it for whole, write under a temporary name and rename it into
+// place, as exports do ([CreateTempAt]); elsewhere the reader checks (a
+// bundle's files are hashed against its manifest, which is written last).
 package durable
 
 import (
