@@ -12,17 +12,16 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"time"
 
-	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/internal/durable"
 )
 
 // Signer is a key and the signer that holds it.
@@ -177,8 +176,12 @@ const MaxPerDirectory = 2048
 
 // Write creates the bundle directory dir (which must not exist) with the
 // request files, the published state and the signed manifest, each file
-// created new (never replacing one) and synced. The manifest is written
-// last: a bundle without one is incomplete and is refused. With more than
+// created new (never replacing one) and synced with its directory
+// (package internal/durable). The manifest is written last: a bundle
+// without one is incomplete and is refused. Before anything is written
+// the manifest is checked with the rules the ceremony reads it by
+// ([bundle.Manifest.Check]): a bundle id, source, base or path the
+// ceremony would refuse is refused here, in the same words. With more than
 // MaxPerDirectory requests, each file goes into a numbered subdirectory of
 // the directory its name gives ("requests/r1.json" becomes
 // "requests/000/r1.json"); the manifest lists the paths as written.
@@ -201,9 +204,6 @@ func (p *Pack) Write(dir string) error {
 		}
 	}
 	for _, f := range files {
-		if err := bundle.CheckPath(f.Name); err != nil {
-			return fmt.Errorf("pack: %w", err)
-		}
 		m.Files = append(m.Files, bundle.Entry{Path: f.Name, Kind: bundle.KindRequest, Size: int64(len(f.Data)), SHA256: bundle.SumHex(f.Data)})
 	}
 	if p.Published != nil {
@@ -211,21 +211,20 @@ func (p *Pack) Write(dir string) error {
 		files = append(files, File{Name: PublishedName, Data: data})
 		m.Files = append(m.Files, bundle.Entry{Path: PublishedName, Kind: bundle.KindPublished, Size: int64(len(data)), SHA256: bundle.SumHex(data)})
 	}
+	if err := m.Check(); err != nil {
+		return fmt.Errorf("pack: %w", err)
+	}
 	manifest, err := bundle.SignManifest(m, func(e *envelope.Envelope) error { return e.Sign(p.Intake.Signer, p.Intake.Key) })
 	if err != nil {
 		return fmt.Errorf("pack: sign the manifest: %w", err)
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil {
+	if err := durable.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("pack: %w", err)
 	}
-	made := map[string]bool{}
+	made := map[string]bool{".": true}
 	for _, f := range files {
-		sub := filepath.Dir(filepath.FromSlash(f.Name))
-		if sub != "." && !made[sub] {
-			if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-				return fmt.Errorf("pack: %w", err)
-			}
-			made[sub] = true
+		if err := mkdirs(dir, path.Dir(f.Name), made); err != nil {
+			return err
 		}
 		if err := writeNew(filepath.Join(dir, filepath.FromSlash(f.Name)), f.Data); err != nil {
 			return err
@@ -234,8 +233,24 @@ func (p *Pack) Write(dir string) error {
 	return writeNew(filepath.Join(dir, bundle.ManifestName), manifest)
 }
 
+// mkdirs creates the directory sub of the bundle directory dir and those
+// above it, each synced into its parent, unless made says it exists.
+func mkdirs(dir, sub string, made map[string]bool) error {
+	if made[sub] {
+		return nil
+	}
+	if err := mkdirs(dir, path.Dir(sub), made); err != nil {
+		return err
+	}
+	if err := durable.Mkdir(filepath.Join(dir, filepath.FromSlash(sub)), 0o755); err != nil {
+		return fmt.Errorf("pack: %w", err)
+	}
+	made[sub] = true
+	return nil
+}
+
 func writeNew(path string, data []byte) error {
-	if err := safefile.CreateNew(path, data); err != nil {
+	if err := durable.CreateNew(path, data, 0o644); err != nil {
 		return fmt.Errorf("pack: %w", err)
 	}
 	return nil

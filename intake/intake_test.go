@@ -8,10 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/ceremony/verdict"
 	"github.com/conclave-keys/conclave/intake"
 	it "github.com/conclave-keys/conclave/intake/intaketest"
 )
@@ -128,7 +131,7 @@ func TestPackRefusesClashingNames(t *testing.T) {
 		want  string
 	}{
 		{[]intake.File{r1, {Name: r1.Name, Data: r2.Data}}, `pack: two request files are both named "requests/r1.json"; give each its own name`},
-		{[]intake.File{r1, {Name: "manifest.json", Data: r2.Data}}, `pack: the manifest cannot list itself`},
+		{[]intake.File{r1, {Name: "manifest.json", Data: r2.Data}}, `pack: the manifest breaks the bundle format: files[0].path: the manifest cannot list itself`},
 		{[]intake.File{{Name: intake.PublishedName, Data: r2.Data}}, `pack: a request file may not be named "published.json"; the bundle uses that name for the published state`},
 	} {
 		dir := filepath.Join(t.TempDir(), "bundle")
@@ -139,5 +142,57 @@ func TestPackRefusesClashingNames(t *testing.T) {
 		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s was created (%v)", dir, err)
 		}
+	}
+}
+
+// TestPackRefusesWhatImportRefuses: Write checks the manifest with the
+// reader's own rules before it writes anything, and says what the reader
+// would say: an id with a space, an empty source, a base version of 0, a
+// base hash that is not lowercase hex, a file path with a space, a
+// creation time that cannot be written. Each manifest, signed anyway, is refused by the reader as
+// manifest-invalid with the same sentence.
+func TestPackRefusesWhatImportRefuses(t *testing.T) {
+	f := it.New(t)
+	r1 := f.Add(t, "r1", "p1", "n1")
+	keys := map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key}
+	for _, c := range []struct {
+		name   string
+		change func(p *intake.Pack)
+		want   string
+	}{
+		{"id with a space", func(p *intake.Pack) { p.BundleID = "bundle 1" }, `bundle_id: an id may hold only ASCII letters, digits, ".", "_" and "-", starting with a letter or digit`},
+		{"empty source", func(p *intake.Pack) { p.Source = "" }, `source: must be the repository's name, up to 256 printable bytes`},
+		{"base version 0", func(p *intake.Pack) { p.Base.Version = 0 }, `base.version: must be an integer of at least 1`},
+		{"base hash in capitals", func(p *intake.Pack) { p.Base.SHA256 = strings.ToUpper(p.Base.SHA256) }, `base.sha256: must be 64 lowercase hex digits`},
+		{"path with a space", func(p *intake.Pack) { p.Requests[0].Name = "requests/r 1.json" }, `files[0].path: "requests/r 1.json" holds ' '; paths may hold only ASCII letters, digits, ".", "_", "-" and "/"`},
+		{"created after 9999", func(p *intake.Pack) { p.Created = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, `created: "10000-01-01T00:00:00Z" is not a UTC time written as 2026-01-02T15:04:05Z`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := f.Pack("b1", it.Files(r1)...)
+			c.change(p)
+			dir := filepath.Join(t.TempDir(), "bundle")
+			err := p.Write(dir)
+			if want := "pack: the manifest breaks the bundle format: " + c.want; err == nil || err.Error() != want {
+				t.Errorf("got  %v\nwant %s", err, want)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s was created (%v)", dir, err)
+			}
+			// The reader, given the same manifest signed, refuses it
+			// with the same words.
+			m := &bundle.Manifest{BundleID: p.BundleID, Source: p.Source, Created: p.Created, Base: p.Base}
+			for _, r := range p.Requests {
+				m.Files = append(m.Files, bundle.Entry{Path: r.Name, Kind: bundle.KindRequest, Size: int64(len(r.Data)), SHA256: bundle.SumHex(r.Data)})
+			}
+			data, err := bundle.SignManifest(m, func(e *envelope.Envelope) error { return intake.SignEnvelope(e, f.Intake) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = bundle.OpenManifest(data, keys, bundle.ManifestLimits{})
+			var be *verdict.BundleError
+			if !errors.As(err, &be) || be.Code != verdict.ManifestInvalid || be.Sentence != "the manifest breaks the bundle format: "+c.want {
+				t.Errorf("reader: got %v, want %s: the manifest breaks the bundle format: %s", err, verdict.ManifestInvalid, c.want)
+			}
+		})
 	}
 }

@@ -7,15 +7,17 @@
 // present, and enforces size limits while reading, not only before. Nothing
 // found on a medium is ever executed.
 //
-// Writing (see [WriteFile] and [ExportFiles]) never replaces a file: data
-// goes to a temporary name in the target directory (".conclave-tmp-…"), is
-// synced, renamed into place with RENAME_NOREPLACE, the directory is synced,
-// and the file is read back from the medium and its SHA-256 compared. When
+// Writing (see [WriteFile] and [ExportFiles]) follows no symbolic link on
+// any component of the target directory's path (see nofollow.go), and
+// never replaces a file: data goes to a temporary name in the target
+// directory (".conclave-tmp-…", created by internal/durable), is synced,
+// renamed into place with RENAME_NOREPLACE, the directory is synced, and
+// the file is read back from the medium and its SHA-256 compared. When
 // anything fails the temporary file is removed and the error says what
 // happened and what to do.
 //
-// The package is Linux only: it relies on openat(2) with O_NOFOLLOW,
-// renameat2(2) and posix_fadvise(2).
+// The package is Linux only: it relies on openat2(2) (falling back to
+// openat(2) with O_NOFOLLOW), renameat2(2) and posix_fadvise(2).
 package safefile
 
 import (

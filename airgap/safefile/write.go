@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/conclave-keys/conclave/internal/durable"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -66,14 +68,15 @@ func writeError(path, outcome string, cause error) error {
 const nothingWritten = "nothing was written"
 
 // WriteFile writes data to dir/name, which must not exist. See the package
-// documentation for the steps. name is a single file name.
+// documentation for the steps. name is a single file name. No component
+// of dir may be a symbolic link (see openDirPath).
 func WriteFile(dir, name string, data []byte) error {
 	if err := checkBaseName(name); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dfd, err := openDirPath(dir, resolveNoFollow)
 	if err != nil {
-		return writeError(dir, nothingWritten, err)
+		return writeError(filepath.Join(dir, name), nothingWritten, err)
 	}
 	defer unix.Close(dfd)
 	return writeAt(dfd, dir, name, data)
@@ -96,33 +99,27 @@ func writeAt(dfd int, dir, name string, data []byte) error {
 		return fmt.Errorf("export %s: %w", final, err)
 	}
 	tmp := tempPrefix + hex.EncodeToString(rnd[:])
-	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return writeError(final, nothingWritten, fmt.Errorf("create %s: %w", tmp, err))
+	if err := durable.CreateTempAt(dfd, dir, tmp, data, 0o644); err != nil {
+		var de *durable.Error
+		if !errors.As(err, &de) {
+			return writeError(final, nothingWritten, err)
+		}
+		// A leftover that could not be removed (the medium is gone) is
+		// marked by its name as unfinished; the error names it.
+		outcome := nothingWritten
+		if de.Left != "" {
+			outcome = "nothing complete was written"
+		}
+		if de.Op == "sync" && errors.Is(err, unix.ENOSPC) {
+			return fmt.Errorf("export %s: %w; %s (%w)", final, ErrNotStored, outcome, err)
+		}
+		return writeError(final, outcome, err)
 	}
-	f := os.NewFile(uintptr(fd), filepath.Join(dir, tmp))
-	// removeTmp cleans up after a failure. If even that fails (the medium
-	// is gone), the leftover is marked by its name as unfinished.
 	removeTmp := func() string {
 		if err := unix.Unlinkat(dfd, tmp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Sprintf("nothing complete was written, but the unfinished file %s may remain: delete it", filepath.Join(dir, tmp))
 		}
 		return nothingWritten
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return writeError(final, removeTmp(), err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		if errors.Is(err, unix.ENOSPC) {
-			return fmt.Errorf("export %s: %w; %s (%w)", final, ErrNotStored, removeTmp(), err)
-		}
-		return writeError(final, removeTmp(), err)
-	}
-	// close(2) can report a deferred write error (NFS, FUSE).
-	if err := f.Close(); err != nil {
-		return writeError(final, removeTmp(), err)
 	}
 	if err := renameNoReplace(dfd, tmp, name); err != nil {
 		return writeError(final, removeTmp(), err)
@@ -226,16 +223,9 @@ func exportFiles(dir string, files []Export, checkSpace bool) error {
 		seen[f.Name] = true
 		total += uint64(len(f.Data))
 	}
-	if err := unix.Mkdir(dir, 0o755); err == nil {
-		if err := syncParent(dir); err != nil {
-			return writeError(dir, "the empty directory was created", err)
-		}
-	} else if !errors.Is(err, unix.EEXIST) {
-		return writeError(dir, nothingWritten, fmt.Errorf("create directory: %w", err))
-	}
-	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dfd, err := makeExportDir(dir)
 	if err != nil {
-		return writeError(dir, nothingWritten, err)
+		return err
 	}
 	defer unix.Close(dfd)
 	present, err := listAt(dfd)
@@ -310,13 +300,31 @@ func listAt(dfd int) ([]string, error) {
 	return names, nil
 }
 
-func syncParent(dir string) error {
-	fd, err := unix.Open(filepath.Dir(filepath.Clean(dir)), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// makeExportDir opens the export directory, creating it (and syncing its
+// parent) when it does not exist yet; its parent must. No component of
+// its path may be a symbolic link (see openDirPath).
+func makeExportDir(dir string) (int, error) {
+	abs, err := realAbs(dir)
 	if err != nil {
-		return err
+		return -1, writeError(dir, nothingWritten, err)
 	}
-	defer unix.Close(fd)
-	return unix.Fsync(fd)
+	parent, base := filepath.Split(abs)
+	if base == "" {
+		return -1, fmt.Errorf("export to %s: %w; %s", dir, ErrNotEmpty, nothingWritten)
+	}
+	pfd, err := openDirPath(parent, resolveNoFollow)
+	if err != nil {
+		return -1, writeError(dir, nothingWritten, err)
+	}
+	defer unix.Close(pfd)
+	if err := durable.MkdirAt(pfd, filepath.Clean(parent), base, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return -1, writeError(dir, nothingWritten, err)
+	}
+	dfd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, writeError(dir, nothingWritten, describeOpenError(err, abs, pfd, base))
+	}
+	return dfd, nil
 }
 
 // diff returns the names in want but not in got, and in got but not in want.
@@ -360,26 +368,10 @@ func quoteList(names []string, max int) string {
 	return b.String()
 }
 
-// CreateNew creates path, which must not exist, writes data to it and
-// syncs it; if any step fails the file is removed. Unlike WriteFile it
-// writes in place, so a crash can leave a short file behind: it is for
-// local outputs and for files whose reader checks them anyway (the
-// requests of a bundle, whose signed manifest is written last). Errors
-// keep the system's own cause ("file exists").
+// CreateNew creates path, which must not exist, with data: the file
+// and its directory synced, removed again if any step fails
+// ([durable.CreateNew]). It is for local outputs (a request, a history
+// file), not for the transfer media: exports go through ExportFiles.
 func CreateNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return durable.CreateNew(path, data, 0o644)
 }

@@ -151,7 +151,7 @@ func TestWriteFileMediumFull(t *testing.T) {
 func TestWriteFileReadOnly(t *testing.T) {
 	dir := mountTmpfs(t, unix.MS_RDONLY, "64k")
 	err := WriteFile(dir, "root.json", []byte("x"))
-	want := "export " + filepath.Join(dir, "root.json") + ": the medium is read-only: check its write-protect switch, or use another medium; nothing was written (create " + tempPrefix
+	want := "export " + filepath.Join(dir, "root.json") + ": the medium is read-only: check its write-protect switch, or use another medium; nothing was written (create " + filepath.Join(dir, tempPrefix)
 	if !errors.Is(err, ErrReadOnly) || !errors.Is(err, syscall.EROFS) || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("got  %v\nwant prefix %s", err, want)
 	}

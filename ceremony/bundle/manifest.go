@@ -8,6 +8,12 @@
 // manifest says is used; every file is then hashed against the manifest
 // before it is parsed.
 //
+// The manifest file is exact: byte for byte the canonical form of its
+// envelope, with a canonical payload. Only the payload is signed, so a
+// byte anywhere else (whitespace, a final newline) would change the file
+// without changing what was signed; such a file is refused, and each
+// bundle has one manifest file.
+//
 // This package never touches the file system itself: the caller gives it
 // a Dir (package airgap/safefile provides one that follows no link and
 // reads only regular files), so the domain stays free of device I/O.
@@ -94,6 +100,19 @@ func (m *Manifest) Encode() []byte {
 	).Canonical()
 }
 
+// Check applies to m the rules OpenManifest applies to a manifest it
+// reads, by reading m's encoding with the same function: a producer (the
+// intake package) calls it before it writes anything, so that it never
+// writes a bundle the ceremony refuses as manifest-invalid. The limits on
+// counts and sizes are not checked: they are the ceremony's policy, not
+// the format. The error says what the reader's refusal says.
+func (m *Manifest) Check() error {
+	if _, err := parseManifest(m.Encode(), ManifestLimits{}); err != nil {
+		return fmt.Errorf("%s: %w", brokenFormat, err)
+	}
+	return nil
+}
+
 // ManifestLimits bound what a manifest may list.
 type ManifestLimits struct {
 	MaxFiles    int
@@ -125,6 +144,13 @@ func OpenManifest(data []byte, intakeKeys map[string]*tuf.Key, lim ManifestLimit
 	if len(env.Signatures) == 0 {
 		return nil, verdict.Refuse(verdict.ManifestUnsigned, nil, "the manifest carries no intake signature, so nothing shows it came unchanged from the repository")
 	}
+	// The file is exact: only the payload is signed, so any byte the
+	// envelope's canonical form does not have (whitespace, a final
+	// newline, another member order or escape) would change the file,
+	// and its hash, without changing what was signed.
+	if at := firstDifference(env.Marshal(), data); at >= 0 {
+		return nil, verdict.Refuse(verdict.ManifestInvalid, nil, "the manifest file is not exactly the canonical form of its envelope (it differs at byte %d): nothing may stand outside the signed payload, not even whitespace or a final newline, so that each bundle has one manifest file", at)
+	}
 	res, err := env.Verify(TypeManifest, intakeKeys)
 	if err != nil {
 		return nil, verdict.Refuse(verdict.ManifestInvalid, err, "the manifest envelope cannot be checked: %v", err)
@@ -138,10 +164,14 @@ func OpenManifest(data []byte, intakeKeys map[string]*tuf.Key, lim ManifestLimit
 		return nil, verdict.Refuse(verdict.BundleLimit, err, "%v", err)
 	}
 	if err != nil {
-		return nil, verdict.Refuse(verdict.ManifestInvalid, err, "the manifest breaks the bundle format: %v", err)
+		return nil, verdict.Refuse(verdict.ManifestInvalid, err, "%s: %v", brokenFormat, err)
 	}
 	return m, nil
 }
+
+// brokenFormat starts the sentence for a manifest that breaks the format,
+// read or about to be written.
+const brokenFormat = "the manifest breaks the bundle format"
 
 // parseManifest reads the payload strictly.
 func parseManifest(payload []byte, lim ManifestLimits) (*Manifest, error) {
@@ -152,6 +182,15 @@ func parseManifest(payload []byte, lim ManifestLimits) (*Manifest, error) {
 	v, err := cjson.ParseWith(payload, cjson.Options{MaxDepth: depth})
 	if err != nil {
 		return nil, err
+	}
+	var at int
+	cjson.WithEncoder(func(e *cjson.Encoder) {
+		e.Value(v)
+		b, _ := e.Bytes() // a parsed Value is always in order
+		at = firstDifference(b, payload)
+	})
+	if at >= 0 {
+		return nil, fmt.Errorf("the payload is not canonical JSON (it differs from its canonical form at byte %d)", at)
 	}
 	o, err := object(v, "", "base", "bundle_id", "created", "files", "format", "source")
 	if err != nil {
@@ -281,6 +320,22 @@ func entryMembers(v cjson.Value) (kind, path, sum, size cjson.Value, ok bool) {
 		return
 	}
 	return ms[0].Value, ms[1].Value, ms[2].Value, ms[3].Value, true
+}
+
+// firstDifference returns the offset of the first byte where got differs
+// from want (the length of the shorter when one is a prefix of the
+// other), or -1 when they are equal.
+func firstDifference(want, got []byte) int {
+	if string(want) == string(got) {
+		return -1
+	}
+	n := min(len(want), len(got))
+	for i := 0; i < n; i++ {
+		if want[i] != got[i] {
+			return i
+		}
+	}
+	return n
 }
 
 // limitError is a manifest that lists more than the limits allow.

@@ -86,14 +86,17 @@ func TestPublished(t *testing.T) {
 	}
 }
 
-// FuzzParseManifest: never panics; what is accepted re-encodes to a
-// manifest that parses to the same value.
+// FuzzParseManifest: never panics; what is accepted is exactly the
+// encoding of what was read, and parses to the same value again.
 func FuzzParseManifest(f *testing.F) {
 	f.Add(sampleManifest().Encode())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := parseManifest(data, ManifestLimits{MaxFiles: 100, MaxFileSize: 1 << 20, MaxTotal: 1 << 22})
 		if err != nil {
 			return
+		}
+		if string(m.Encode()) != string(data) {
+			t.Fatalf("accepted %q, which is not its canonical encoding %q", data, m.Encode())
 		}
 		again, err := parseManifest(m.Encode(), ManifestLimits{MaxFiles: 100, MaxFileSize: 1 << 20, MaxTotal: 1 << 22})
 		if err != nil || !reflect.DeepEqual(again, m) {

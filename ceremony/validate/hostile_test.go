@@ -637,6 +637,16 @@ func TestHostileBundles(t *testing.T) {
 				os.WriteFile(filepath.Join(dir, bundle.ManifestName), env.Marshal(), 0o644)
 			}
 		}, verdict.ManifestBadSignature},
+		{"manifest with a final newline", func(t *testing.T, e *env) {
+			e.after = func(dir string) {
+				f, err := os.OpenFile(filepath.Join(dir, bundle.ManifestName), os.O_APPEND|os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.WriteString("\n")
+				f.Close()
+			}
+		}, verdict.ManifestInvalid},
 		{"manifest envelope of another type", func(t *testing.T, e *env) {
 			e.after = func(dir string) {
 				env, _ := readManifest(t, dir)

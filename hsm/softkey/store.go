@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/conclave-keys/conclave/hsm"
+	"github.com/conclave-keys/conclave/internal/durable"
 )
 
 // Store is a directory of software keys, used as a token in tests and
@@ -31,7 +32,8 @@ import (
 // hardware token lists its public objects before login. Signer checks that
 // the decrypted private key matches it.
 //
-// Files are created with O_CREATE|O_EXCL and never overwritten.
+// Files are created new, never overwritten, and synced with their
+// directory (internal/durable).
 type Store struct {
 	dir     string
 	prompts hsm.Prompts
@@ -260,8 +262,9 @@ func (s *Store) GenerateKey(ctx context.Context, opts hsm.GenerateOptions) (hsm.
 }
 
 // WriteKey stores key under name, encrypted with passphrase. It refuses to
-// replace an existing key: both files are created with O_EXCL, and the
-// private key file is removed again if the public one cannot be written.
+// replace an existing key: both files are created new and synced, with
+// their directory ([durable.CreateNew]), and the private key file is
+// removed again if the public one cannot be written.
 func (s *Store) WriteKey(name string, key crypto.Signer, passphrase []byte) (hsm.KeyInfo, error) {
 	if _, err := keyName(hsm.KeyInfo{Label: name}); err != nil {
 		return hsm.KeyInfo{}, fmt.Errorf("write software key: %w", err)
@@ -280,52 +283,14 @@ func (s *Store) WriteKey(name string, key crypto.Signer, passphrase []byte) (hsm
 	if _, err := os.Lstat(pubPath); err == nil {
 		return hsm.KeyInfo{}, fmt.Errorf("write software key %q: %s already exists", name, pubPath)
 	}
-	if err := writeNew(keyPath, privPEM); err != nil {
+	if err := durable.CreateNew(keyPath, privPEM, 0o600); err != nil {
 		return hsm.KeyInfo{}, fmt.Errorf("write software key %q: %w", name, err)
 	}
-	if err := writeNew(pubPath, pubPEM); err != nil {
+	if err := durable.CreateNew(pubPath, pubPEM, 0o600); err != nil {
 		os.Remove(keyPath)
 		return hsm.KeyInfo{}, fmt.Errorf("write software key %q: %w", name, err)
 	}
-	if err := syncDir(s.dir); err != nil {
-		return hsm.KeyInfo{}, fmt.Errorf("write software key %q: %w", name, err)
-	}
 	return s.keyInfo(name, key.Public()), nil
-}
-
-// writeNew creates path (never replacing it), writes data and syncs it.
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return err
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }
 
 func publicEqual(a, b crypto.PublicKey) bool {
