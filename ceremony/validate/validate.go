@@ -62,6 +62,8 @@ type state struct {
 	paths  *pathIndex
 	// idCount and nameCount find duplicates within the bundle.
 	idCount, nameCount map[string]int
+	// roleNames are the roles that are not projects (rules.RoleNames).
+	roleNames []string
 }
 
 // Validate judges every request of the bundle. The verdicts are in the
@@ -123,6 +125,7 @@ func index(in *Input) *state {
 		owners:    make(map[string][]string, nkeys),
 		idCount:   make(map[string]int, n),
 		nameCount: make(map[string]int, n),
+		roleNames: in.Rules.RoleNames(),
 	}
 	entries := make([]pathEntry, 0, nroles+n)
 	if d := in.Delegator.Delegations; d != nil {
@@ -194,6 +197,9 @@ func (st *state) judge(it bundle.Item) verdict.Verdict {
 		v.Add(verdict.Error, verdict.ProjectName, "project", "The project name %q is refused: %v.", r.Project, r.NameErr)
 		return v
 	}
+	if !st.checkNotRole(&v, r) {
+		return v
+	}
 	cur, delegated := st.projects[r.Name]
 	switch {
 	case r.Kind == request.Add && delegated:
@@ -227,6 +233,18 @@ func (st *state) judge(it bundle.Item) verdict.Verdict {
 		st.checkRecover(&v, r)
 	}
 	return v
+}
+
+// checkNotRole refuses a project name a client could take for a role that
+// is not a project, or for that role's metadata file (request.CheckNotRole
+// holds the rule).
+func (st *state) checkNotRole(v *verdict.Verdict, r *request.Request) bool {
+	err := request.CheckNotRole(r.Name, st.roleNames)
+	if err == nil {
+		return true
+	}
+	v.Add(verdict.Error, verdict.ProjectRoleName, "project", "The project name %q is refused: %v.", r.Project, err)
+	return false
 }
 
 func sentenceFor(e *request.Error) string {

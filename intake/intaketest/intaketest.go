@@ -61,7 +61,7 @@ func New(t testing.TB) *Fixture {
 		{Name: "existing-a", Keys: []*tuf.Key{Key("a1").Key, Key("a2").Key}, Threshold: 2},
 		{Name: "existing-b", Keys: []*tuf.Key{Key("b1").Key}, Threshold: 1},
 	}
-	targets, err := delegation.Build(projects, f.Rules.PathTemplate, BaseVersion, Now.Add(90*24*time.Hour))
+	targets, err := delegation.Build(projects, f.Rules.PathTemplate, f.Rules.RoleNames(), BaseVersion, Now.Add(90*24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
