@@ -348,11 +348,13 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
 	// The statement must be exactly the canonical JSON Conclave expects
 	// for this request: a byte comparison, with a reading of what was
 	// signed instead only to explain a difference.
-	if want := r.PossessionFor(); !want.Matches(env.Payload) {
+	if want := r.PossessionFor(st.in.Delegator.Version); !want.Matches(env.Payload) {
 		got, err := request.ParsePossession(env.Payload)
 		switch {
 		case err != nil:
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The signed possession statement cannot be read: %v.", err)
+		case got.BaseVersion != want.BaseVersion:
+			possessionBase(v, got.BaseVersion, want.BaseVersion)
 		case got.RequestID != want.RequestID || got.Project != want.Project || !got.Keyset.Equal(want.Keyset):
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The possession statement the keys signed is about something else (request %q, project %q, %s, threshold %d), not this request.",
 				got.RequestID, got.Project, plural(len(got.Keyset.KeyIDs), "key"), got.Keyset.Threshold)
@@ -383,6 +385,14 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
 	if len(missing) > 0 {
 		v.Add(verdict.Error, verdict.PossessionInvalid, "possession.signatures", "No valid signature over the typed possession statement was found for key %s, so nothing shows the developer holds it.", strings.Join(missing, ", "))
 	}
+}
+
+// possessionBase refuses a possession statement made against another
+// version of the delegating metadata: an old request sent again (a
+// replay, perhaps after the project was removed), or one made before the
+// last ceremony, which the developer must sign again.
+func possessionBase(v *verdict.Verdict, got, trusted int64) {
+	v.Add(verdict.Error, verdict.PossessionBase, "possession.payload", "The possession statement was signed for version %d of the delegating metadata, but the trusted version is %d; an old statement cannot be reused, so the developer must sign it again for version %d.", got, trusted, trusted)
 }
 
 // checkAuthorisation: a threshold of the project's current keys signed a

@@ -68,6 +68,7 @@ const (
 // Request-level codes about names and replays that make a request invalid.
 const (
 	ProjectRoleName Code = "project-name-reserved" // the name of a role that is not a project, or of its file
+	PossessionBase  Code = "possession-wrong-base" // bound to another version of the delegating metadata
 )
 
 // Bundle-level notes: shown to the holders, refuse nothing.

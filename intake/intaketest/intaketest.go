@@ -107,6 +107,9 @@ func draft(t testing.TB, r intake.Request) *request.Draft {
 	if r.RequestedBy == "" {
 		r.RequestedBy = "intake test"
 	}
+	if r.BaseVersion == 0 {
+		r.BaseVersion = BaseVersion
+	}
 	d, err := intake.NewDraft(r)
 	if err != nil {
 		t.Fatal(err)
