@@ -71,11 +71,13 @@ var ErrRoleName = errors.New("project name taken by a role")
 //     role unreadable for every project in it;
 //   - a role's metadata file is ROLE.json, or VERSION.ROLE.json with
 //     consistent snapshots (TUF specification, "Consistent snapshots"),
-//     and clients keep it locally as ROLE.json (go-tuf, python-tuf). A normalised project name holds only a–z, 0–9
-//     and "-", never ".", so PROJECT.json or M.PROJECT.json can equal
-//     another role's file only when the names themselves are equal: a
-//     project "1.root" is "1-root", whose files are 1-root.json and
-//     M.1-root.json, never 1.root.json;
+//     and clients keep it locally as ROLE.json (go-tuf, python-tuf). A
+//     normalised project name holds only a–z, 0–9 and "-", never ".", so
+//     PROJECT.json or M.PROJECT.json can equal a role's file only when
+//     the names are equal, or when the role is named M.PROJECT (a role
+//     "1.foo" has the file 1.foo.json, which is also version 1 of a
+//     project "foo"). A project "1.root" is "1-root", whose files are
+//     1-root.json and M.1-root.json, never 1.root.json;
 //   - filesystems that fold case (FAT32, exFAT, NTFS, APFS by default)
 //     would store a role "Claimed" and a project "claimed" in one file, so
 //     the comparison ignores case;
@@ -88,16 +90,28 @@ func CheckNotRole(name string, roles []string) error {
 	n := fold(name)
 	for _, list := range [][]string{tuf.TopLevelRoles, roles} {
 		for _, role := range list {
-			if fold(role) != n {
-				continue
+			if fold(role) == n {
+				if slices.Contains(tuf.TopLevelRoles, role) {
+					return &roleError{msg: fmt.Sprintf("it is the top-level role %s: TUF clients refuse metadata that delegates a top-level role, and the project's metadata file would be that role's", role)}
+				}
+				return &roleError{msg: fmt.Sprintf("it is the role %q once folded as PEP 503 and case-insensitive filesystems fold names, so the project and the role would share a name and a metadata file", role)}
 			}
-			if slices.Contains(tuf.TopLevelRoles, role) {
-				return &roleError{msg: fmt.Sprintf("it is the top-level role %s: TUF clients refuse metadata that delegates a top-level role, and the project's metadata file would be that role's", role)}
+			if v, rest, ok := versioned(role); ok && fold(rest) == n {
+				return &roleError{msg: fmt.Sprintf("the role %q has the metadata file %s.json, which is also the file of version %s of the project", role, role, v)}
 			}
-			return &roleError{msg: fmt.Sprintf("it is the role %q once folded as PEP 503 and case-insensitive filesystems fold names, so the project and the role would share a name and a metadata file", role)}
 		}
 	}
 	return nil
+}
+
+// versioned splits a role name of the form DIGITS.REST, the shape of a
+// consistent-snapshot file name without its ".json".
+func versioned(role string) (v, rest string, ok bool) {
+	v, rest, ok = strings.Cut(role, ".")
+	if !ok || v == "" || strings.Trim(v, "0123456789") != "" {
+		return "", "", false
+	}
+	return v, rest, true
 }
 
 // fold is PEP 503's normalisation applied to any string, valid name or not:
