@@ -121,8 +121,15 @@ func draft(t testing.TB, r intake.Request) *request.Draft {
 // the number of keys, possession signed by every key.
 func (f *Fixture) Add(t testing.TB, id, project string, keyNames ...string) *request.Draft {
 	t.Helper()
+	return f.AddAt(t, BaseVersion, id, project, keyNames...)
+}
+
+// AddAt writes an add as Add does, made against version base of the
+// delegating metadata.
+func (f *Fixture) AddAt(t testing.TB, base int64, id, project string, keyNames ...string) *request.Draft {
+	t.Helper()
 	ks, ss := keys(keyNames)
-	d := draft(t, intake.Request{ID: id, Kind: request.Add, Project: project, Keys: ks, Threshold: int64(len(ks))})
+	d := draft(t, intake.Request{ID: id, Kind: request.Add, Project: project, Keys: ks, Threshold: int64(len(ks)), BaseVersion: base})
 	if err := intake.SignPossession(d, ss); err != nil {
 		t.Fatal(err)
 	}
