@@ -28,6 +28,7 @@ func TestHostileNames(t *testing.T) {
 		{"a top-level role in mixed case", "TimeStamp", nil, reserved},
 		{"a shard", "Claimed_Shard.A", []string{"claimed-shard-a"}, reserved},
 		{"a role beside the delegating role", "recently-claimed", []string{"Recently_Claimed"}, reserved},
+		{"a role whose file is the project's version 1", "Legacy", []string{"1.legacy"}, reserved},
 		// Legal: "1.root" is "1-root", whose files never collide with
 		// 1.root.json.
 		{"1.root is not root", "1.root", nil, want{verdict.RuleApprovable, nil}},
