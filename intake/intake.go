@@ -48,6 +48,9 @@ type Request struct {
 	Threshold   int64
 	Made        time.Time
 	RequestedBy string
+	// BaseVersion is the version of the delegating metadata the request
+	// is made against: the possession statement is bound to it.
+	BaseVersion int64
 }
 
 // NewDraft checks what can be checked before signing and makes a draft.
@@ -76,13 +79,16 @@ func NewDraft(r Request) (*request.Draft, error) {
 	}
 	return &request.Draft{
 		ID: r.ID, Kind: r.Kind, Project: r.Project, Keys: r.Keys, Threshold: r.Threshold,
-		Made: r.Made.UTC().Truncate(time.Second), RequestedBy: r.RequestedBy,
+		Made: r.Made.UTC().Truncate(time.Second), RequestedBy: r.RequestedBy, BaseVersion: r.BaseVersion,
 	}, nil
 }
 
 // SignPossession has every listed key sign the possession statement. The
 // signers must hold exactly the draft's keys, in any order.
 func SignPossession(d *request.Draft, signers []Signer) error {
+	if d.BaseVersion < 1 {
+		return fmt.Errorf("possession statement: no base version; it is bound to the version of the delegating metadata the request is made against")
+	}
 	st, err := d.PossessionStatement()
 	if err != nil {
 		return err

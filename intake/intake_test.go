@@ -39,12 +39,25 @@ func TestNewDraftRefuses(t *testing.T) {
 }
 
 func TestSignPossessionNeedsEverySigner(t *testing.T) {
-	d, err := intake.NewDraft(intake.Request{ID: "r1", Kind: request.Add, Project: "p", Keys: []*tuf.Key{it.Key("n1").Key, it.Key("n2").Key}, Threshold: 2, Made: it.Now})
+	d, err := intake.NewDraft(intake.Request{ID: "r1", Kind: request.Add, Project: "p", Keys: []*tuf.Key{it.Key("n1").Key, it.Key("n2").Key}, Threshold: 2, Made: it.Now, BaseVersion: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = intake.SignPossession(d, []intake.Signer{it.Key("n1")})
 	if err == nil || !strings.HasPrefix(err.Error(), "possession statement: no signer for key ") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestSignPossessionNeedsBase: a possession statement is never signed
+// without the base version it is bound to.
+func TestSignPossessionNeedsBase(t *testing.T) {
+	d, err := intake.NewDraft(intake.Request{ID: "r1", Kind: request.Add, Project: "p", Keys: []*tuf.Key{it.Key("n1").Key}, Threshold: 1, Made: it.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = intake.SignPossession(d, []intake.Signer{it.Key("n1")})
+	if err == nil || err.Error() != "possession statement: no base version; it is bound to the version of the delegating metadata the request is made against" {
 		t.Fatalf("got %v", err)
 	}
 }

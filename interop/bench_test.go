@@ -80,7 +80,7 @@ func makeClaimed(tb testing.TB, roles int) *claimedFixture {
 			tb.Fatal(err)
 		}
 	}
-	claimed, err := delegation.Build(projects, "{name}/*", 1, expires)
+	claimed, err := delegation.Build(projects, "{name}/*", []string{"claimed"}, 1, expires)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func newRepository(t *testing.T, projectSigners ...testKey) *repository {
 	claimed, err := delegation.Build([]delegation.Project{
 		{Name: "project-b", Keys: []*tuf.Key{ks.projB1.key}, Threshold: 1},
 		{Name: "project-a", Keys: []*tuf.Key{ks.projA1.key, ks.projA2.key}, Threshold: 2},
-	}, "{name}/*", 1, expires)
+	}, "{name}/*", []string{"claimed"}, 1, expires)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -275,7 +275,7 @@ func buildSignWrite(opts Options, res *Result, phase func(string, time.Time)) er
 	}}}
 
 	start = time.Now()
-	claimed, err := delegation.Build(projects, PathTemplate, 1, opts.Now.AddDate(0, 3, 0))
+	claimed, err := delegation.Build(projects, PathTemplate, []string{"claimed"}, 1, opts.Now.AddDate(0, 3, 0))
 	if err != nil {
 		return fmt.Errorf("build the claimed role: %w", err)
 	}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: formatting, vet, staticcheck, the
 # unit and integration tests (SoftHSM, pcscd + virtual YubiKey), the
-# interop tests against go-tuf, and a short run of every fuzz target.
+# interop tests against go-tuf and tuf-js, and a short run of every fuzz target.
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 setup
@@ -28,8 +28,8 @@ say "JSON Schemas of the formats against their worked examples"
 # virtualenv python3 earlier on PATH may not).
 /usr/bin/python3 docs/formats/schema/check_examples.py
 
-say "go test (interop with go-tuf)"
-(cd interop && go test -count=1 ./...)
+say "go test (interop with go-tuf and tuf-js)"
+(cd interop && CONCLAVE_INTEROP_TUFJS=1 go test -count=1 ./...)
 
 say "fuzzing each target briefly (FUZZTIME=${FUZZTIME:-10s})"
 scripts/fuzz.sh "${FUZZTIME:-10s}"

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 )
 
@@ -32,8 +33,10 @@ func Paths(template, project string) []string {
 // Build makes the delegating targets role: no targets of its own, one
 // terminating delegation per project in name order, and each key once in
 // delegations.keys under its keyid (keys shared between projects are
-// stored once).
-func Build(projects []Project, pathTemplate string, version int64, expires time.Time) (*tuf.Targets, error) {
+// stored once). roles names the roles that are not projects besides the
+// top-level ones (rules.Rules.RoleNames): as a last guard, Build refuses a
+// project that request.CheckNotRole refuses.
+func Build(projects []Project, pathTemplate string, roles []string, version int64, expires time.Time) (*tuf.Targets, error) {
 	if !strings.Contains(pathTemplate, "{name}") {
 		return nil, fmt.Errorf("path template %q does not contain {name}, so projects would share paths", pathTemplate)
 	}
@@ -50,7 +53,7 @@ func Build(projects []Project, pathTemplate string, version int64, expires time.
 		if i > 0 && sorted[i-1].Name == p.Name {
 			return nil, fmt.Errorf("project %s is listed twice", p.Name)
 		}
-		if err := check(p); err != nil {
+		if err := check(p, roles); err != nil {
 			return nil, err
 		}
 		role := &tuf.DelegatedRole{
@@ -71,12 +74,22 @@ func Build(projects []Project, pathTemplate string, version int64, expires time.
 	return t, nil
 }
 
-// check refuses a project Conclave must never write: no keys, a threshold
-// outside 1..(distinct public keys), one public key twice, or a key in a
-// legacy form.
-func check(p Project) error {
+// check refuses a project Conclave must never write: a name that is not
+// a normalised PEP 503 name or that names a role that is not a project, no
+// keys, a threshold outside 1..(distinct public keys), one public key
+// twice, or a key in a legacy form.
+func check(p Project, roles []string) error {
 	if p.Name == "" {
 		return fmt.Errorf("a project has no name")
+	}
+	// Only a normalised name (a–z, 0–9, "-") is written: it holds no "."
+	// and no upper case, which is what lets CheckNotRole compare names
+	// rather than file names.
+	if n, err := request.Normalize(p.Name, len(p.Name)); err != nil || n != p.Name {
+		return fmt.Errorf("project %q: the name is not a normalised project name (PEP 503)", p.Name)
+	}
+	if err := request.CheckNotRole(p.Name, roles); err != nil {
+		return fmt.Errorf("project %s: %w", p.Name, err)
 	}
 	seen := map[string]bool{}
 	for _, k := range p.Keys {

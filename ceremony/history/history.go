@@ -3,7 +3,9 @@
 // first seen (its notice period counts from then, never from a date the
 // repository writes), and which keysets the repository had published (so
 // an "add" whose keys were published unchanged for a while can be told
-// from one that appeared just now).
+// from one that appeared just now), and when a removal of each project was
+// last seen (a publication seen before it no longer counts: the keys of a
+// removed project, perhaps removed because they leaked, must dwell anew).
 //
 // It will live in the vault. Until the vault exists it is a JSON file given
 // to `conclave import`; a dry run reads it and never changes it.
@@ -32,6 +34,11 @@ type History struct {
 	// Published maps project → keyset hash → when a bundle first carried
 	// that keyset in its published state.
 	Published map[string]map[string]time.Time
+	// Removed maps project → when a bundle last carried a request that
+	// removes it (remove, or recover without keys), whatever became of
+	// the request: forgetting a publication too early only makes an add
+	// need judgement, never approves one.
+	Removed map[string]time.Time
 }
 
 // SeenBundle reports whether a bundle id was imported before.
@@ -53,22 +60,32 @@ func (h *History) FirstSeenAt(digest string, now time.Time) time.Time {
 	return now
 }
 
-// PublishedSince is when a keyset of a project was first seen published,
-// and whether it was.
+// PublishedSince is when a keyset of a project was first seen published
+// after the project's last removal, and whether it was.
 func (h *History) PublishedSince(project string, ks request.Keyset) (time.Time, bool) {
 	if h == nil {
 		return time.Time{}, false
 	}
-	m, ok := h.Published[project]
-	if !ok {
+	t, ok := h.Published[project][ks.Hash()]
+	if !ok || !h.afterRemoval(project, t) {
 		return time.Time{}, false
 	}
-	t, ok := m[ks.Hash()]
-	return t, ok
+	return t, true
+}
+
+// afterRemoval reports whether t is after the last removal of project
+// seen, if any: only what was seen since counts for the project as it is.
+func (h *History) afterRemoval(project string, t time.Time) bool {
+	r, ok := h.Removed[project]
+	return !ok || t.After(r)
 }
 
 // Record remembers an imported bundle at time now: its id, the first
-// sighting of each of its requests' changes, and its published state.
+// sighting of each of its requests' changes, its published state, and the
+// projects its requests remove. The published state describes the
+// projects before the bundle's removals, so a keyset published in the
+// same bundle as a removal counts only from the next bundle that
+// publishes it again.
 func (h *History) Record(b *bundle.Bundle, now time.Time) {
 	if h.Bundles == nil {
 		h.Bundles = map[string]time.Time{}
@@ -79,6 +96,9 @@ func (h *History) Record(b *bundle.Bundle, now time.Time) {
 	if h.Published == nil {
 		h.Published = map[string]map[string]time.Time{}
 	}
+	if h.Removed == nil {
+		h.Removed = map[string]time.Time{}
+	}
 	h.Bundles[b.Manifest.BundleID] = now
 	for _, it := range b.Items {
 		if it.Request == nil || it.Request.Name == "" {
@@ -88,6 +108,9 @@ func (h *History) Record(b *bundle.Bundle, now time.Time) {
 		if _, ok := h.FirstSeen[d]; !ok {
 			h.FirstSeen[d] = now
 		}
+		if it.Request.Removes() {
+			h.Removed[it.Request.Name] = now
+		}
 	}
 	for p, ks := range b.Published {
 		m := h.Published[p]
@@ -95,7 +118,9 @@ func (h *History) Record(b *bundle.Bundle, now time.Time) {
 			m = map[string]time.Time{}
 			h.Published[p] = m
 		}
-		if _, ok := m[ks.Hash()]; !ok {
+		// A publication seen before the project's last removal is
+		// replaced: it counts from now.
+		if t, ok := m[ks.Hash()]; !ok || !h.afterRemoval(p, t) {
 			m[ks.Hash()] = now
 		}
 	}
@@ -106,6 +131,7 @@ type file struct {
 	Bundles   map[string]time.Time            `json:"bundles"`
 	FirstSeen map[string]time.Time            `json:"first_seen"`
 	Published map[string]map[string]time.Time `json:"published"`
+	Removed   map[string]time.Time            `json:"removed,omitempty"`
 }
 
 // Parse reads a history file (trusted local state, but read strictly all
@@ -128,12 +154,17 @@ func Parse(data []byte) (*History, error) {
 			return nil, fmt.Errorf("history: published project %q is not a normalised name", p)
 		}
 	}
-	return &History{Bundles: f.Bundles, FirstSeen: f.FirstSeen, Published: f.Published}, nil
+	for p := range f.Removed {
+		if n, err := request.Normalize(p, 1<<10); err != nil || n != p {
+			return nil, fmt.Errorf("history: removed project %q is not a normalised name", p)
+		}
+	}
+	return &History{Bundles: f.Bundles, FirstSeen: f.FirstSeen, Published: f.Published, Removed: f.Removed}, nil
 }
 
 // Marshal writes the history file.
 func (h *History) Marshal() []byte {
-	f := file{Format: Format, Bundles: h.Bundles, FirstSeen: h.FirstSeen, Published: h.Published}
+	f := file{Format: Format, Bundles: h.Bundles, FirstSeen: h.FirstSeen, Published: h.Published, Removed: h.Removed}
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		panic("history: " + err.Error())

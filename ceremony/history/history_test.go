@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/request"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -39,11 +42,41 @@ func TestParseStrict(t *testing.T) {
 		`{"format":"conclave-history/1","bundles":{},"first_seen":{},"published":{},"extra":1}`: `history: json: unknown field "extra"`,
 		`{"format":"conclave-history/2","bundles":{},"first_seen":{},"published":{}}`:           `history: format is "conclave-history/2", not "conclave-history/1"`,
 		`{"format":"conclave-history/1","published":{"Foo_Bar":{}}}`:                            `history: published project "Foo_Bar" is not a normalised name`,
+		`{"format":"conclave-history/1","removed":{"Gone":"2026-01-01T00:00:00Z"}}`:             `history: removed project "Gone" is not a normalised name`,
 		`{"format":"conclave-history/1"} {}`:                                                    `history: unexpected data after the JSON value`,
 	}
 	for in, want := range cases {
 		if _, err := Parse([]byte(in)); err == nil || err.Error() != want {
 			t.Errorf("Parse(%s) = %v, want %q", in, err, want)
 		}
+	}
+}
+
+// TestRemovalForgetsPublications: keys published for a project before a
+// removal of it was seen no longer count towards the dwell of an add; they
+// count again from the next bundle that publishes them after it.
+func TestRemovalForgetsPublications(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	ks := request.NewKeyset([]string{strings.Repeat("c", 64)}, 1)
+	pub := map[string]request.Keyset{"gone": ks}
+	h := &History{}
+	h.Record(&bundle.Bundle{Manifest: &bundle.Manifest{BundleID: "b1"}, Published: pub}, t0)
+	if since, ok := h.PublishedSince("gone", ks); !ok || !since.Equal(t0) {
+		t.Fatalf("after b1: %v %v", since, ok)
+	}
+	t1 := t0.Add(30 * 24 * time.Hour)
+	removal := &request.Request{ID: "r9", Kind: request.Remove, Project: "gone", Name: "gone"}
+	h.Record(&bundle.Bundle{Manifest: &bundle.Manifest{BundleID: "b2"}, Published: pub, Items: []bundle.Item{{Request: removal}}}, t1)
+	if since, ok := h.PublishedSince("gone", ks); ok {
+		t.Fatalf("after the removal, the old publication still counts from %v", since)
+	}
+	got, err := Parse(h.Marshal())
+	if err != nil || !reflect.DeepEqual(got, h) {
+		t.Fatalf("round trip: %+v %v", got, err)
+	}
+	t2 := t1.Add(24 * time.Hour)
+	h.Record(&bundle.Bundle{Manifest: &bundle.Manifest{BundleID: "b3"}, Published: pub}, t2)
+	if since, ok := h.PublishedSince("gone", ks); !ok || !since.Equal(t2) {
+		t.Fatalf("published again after the removal: %v %v, want %v", since, ok, t2)
 	}
 }

@@ -10,13 +10,16 @@ import (
 
 // Draft is a request being written (by the intake side).
 type Draft struct {
-	ID            string
-	Kind          Kind
-	Project       string
-	Keys          []*tuf.Key
-	Threshold     int64
-	Made          time.Time
-	RequestedBy   string
+	ID          string
+	Kind        Kind
+	Project     string
+	Keys        []*tuf.Key
+	Threshold   int64
+	Made        time.Time
+	RequestedBy string
+	// BaseVersion is the version of the delegating metadata the request
+	// is made against, bound into the possession statement.
+	BaseVersion   int64
 	Possession    *envelope.Envelope
 	Authorisation *envelope.Envelope
 }
@@ -76,5 +79,5 @@ func (d *Draft) PossessionStatement() (Possession, error) {
 	for i, k := range d.Keys {
 		ids[i] = k.ID()
 	}
-	return Possession{RequestID: d.ID, Project: name, Keyset: NewKeyset(ids, d.Threshold)}, nil
+	return Possession{RequestID: d.ID, Project: name, BaseVersion: d.BaseVersion, Keyset: NewKeyset(ids, d.Threshold)}, nil
 }

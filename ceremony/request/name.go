@@ -3,8 +3,11 @@ package request
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/conclave-keys/conclave/ceremony/tuf"
 )
 
 // ErrProjectName is wrapped by every refused project name.
@@ -23,31 +26,18 @@ func Normalize(name string, maxLen int) (string, error) {
 	if len(name) > maxLen {
 		return "", errorsf("the project name is %d bytes long; at most %d are allowed", len(name), maxLen)
 	}
-	var b strings.Builder
-	b.Grow(len(name))
-	sep := false
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c >= 'A' && c <= 'Z':
-			c += 'a' - 'A'
+		switch c := name[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 		case c == '.' || c == '_' || c == '-':
 			if i == 0 || i == len(name)-1 {
 				return "", errorsf("a project name must start and end with a letter or digit")
 			}
-			if !sep {
-				b.WriteByte('-')
-			}
-			sep = true
-			continue
 		default:
 			return "", errorsf("a project name may hold only ASCII letters, digits, \".\", \"_\" and \"-\" (PEP 508), and %q is not one of them", firstRune(name[i:]))
 		}
-		sep = false
-		b.WriteByte(c)
 	}
-	return b.String(), nil
+	return fold(name), nil
 }
 
 type nameError struct{ msg string }
@@ -63,3 +53,92 @@ func firstRune(s string) rune {
 	r, _ := utf8.DecodeRuneInString(s)
 	return r
 }
+
+// ErrRoleName is wrapped by every project name refused because it would
+// name a role that is not a project, or that role's metadata file.
+var ErrRoleName = errors.New("project name taken by a role")
+
+// CheckNotRole refuses a normalised project name that a TUF client could
+// take for one of the roles above the projects: a top-level role (root,
+// targets, snapshot, timestamp: always) or one of roles (the delegating
+// role, the roles beside it that are not projects). It is the one place
+// this rule is decided; validation and the delegation builder both call it.
+//
+// Why equality after folding is the whole rule:
+//
+//   - python-tuf and tuf-js refuse any targets metadata that delegates a
+//     top-level role name, so one such delegation makes the delegating
+//     role unreadable for every project in it;
+//   - a role's metadata file is ROLE.json, or VERSION.ROLE.json with
+//     consistent snapshots (TUF specification, "Consistent snapshots"),
+//     and clients keep it locally as ROLE.json (go-tuf, python-tuf). A
+//     normalised project name holds only a–z, 0–9 and "-", never ".", so
+//     PROJECT.json or M.PROJECT.json can equal a role's file only when
+//     the names are equal, or when the role is named M.PROJECT (a role
+//     "1.foo" has the file 1.foo.json, which is also version 1 of a
+//     project "foo"). A project "1.root" is "1-root", whose files are
+//     1-root.json and M.1-root.json, never 1.root.json;
+//   - filesystems that fold case (FAT32, exFAT, NTFS, APFS by default)
+//     would store a role "Claimed" and a project "claimed" in one file, so
+//     the comparison ignores case;
+//   - pip treats names alike under PEP 503, so a role "claimed_a" and a
+//     project "claimed-a" are refused too, although their files differ.
+//
+// So both sides are folded as PEP 503 does (lower case, each run of ".",
+// "_" and "-" one "-") and compared.
+func CheckNotRole(name string, roles []string) error {
+	n := fold(name)
+	for _, list := range [][]string{tuf.TopLevelRoles, roles} {
+		for _, role := range list {
+			if fold(role) == n {
+				if slices.Contains(tuf.TopLevelRoles, role) {
+					return &roleError{msg: fmt.Sprintf("it is the top-level role %s: TUF clients refuse metadata that delegates a top-level role, and the project's metadata file would be that role's", role)}
+				}
+				return &roleError{msg: fmt.Sprintf("it is the role %q once folded as PEP 503 and case-insensitive filesystems fold names, so the project and the role would share a name and a metadata file", role)}
+			}
+			if v, rest, ok := versioned(role); ok && fold(rest) == n {
+				return &roleError{msg: fmt.Sprintf("the role %q has the metadata file %s.json, which is also the file of version %s of the project", role, role, v)}
+			}
+		}
+	}
+	return nil
+}
+
+// versioned splits a role name of the form DIGITS.REST, the shape of a
+// consistent-snapshot file name without its ".json".
+func versioned(role string) (v, rest string, ok bool) {
+	v, rest, ok = strings.Cut(role, ".")
+	if !ok || v == "" || strings.Trim(v, "0123456789") != "" {
+		return "", "", false
+	}
+	return v, rest, true
+}
+
+// fold is PEP 503's normalisation applied to any string, valid name or not:
+// ASCII lower case, each run of ".", "_" and "-" one "-".
+func fold(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	sep := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '.' || c == '_' || c == '-' {
+			if !sep {
+				b.WriteByte('-')
+			}
+			sep = true
+			continue
+		}
+		sep = false
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+type roleError struct{ msg string }
+
+func (e *roleError) Error() string { return e.msg }
+func (e *roleError) Unwrap() error { return ErrRoleName }

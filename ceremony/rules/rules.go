@@ -9,6 +9,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,12 @@ type Rules struct {
 	// DelegatingRole is the role that delegates projects (PEP 480's
 	// "claimed").
 	DelegatingRole string
+
+	// OtherRoles names the repository's roles that are not projects,
+	// besides the top-level roles and the delegating role: shards of the
+	// delegating role, roles beside it. No project may take their names
+	// (request.CheckNotRole).
+	OtherRoles []string
 
 	// PathTemplate derives a project's delegated paths from its normalised
 	// name: every "{name}" is replaced. It may use "*" and "?" but not
@@ -95,6 +102,8 @@ func (r Rules) Check() error {
 	switch {
 	case r.DelegatingRole == "":
 		return fmt.Errorf("rules: the delegating role is not named")
+	case slices.Contains(r.OtherRoles, ""):
+		return fmt.Errorf("rules: an entry of the other roles is empty")
 	case !strings.Contains(r.PathTemplate, "{name}"):
 		return fmt.Errorf("rules: path template %q does not contain {name}, so projects would share paths", r.PathTemplate)
 	case strings.ContainsAny(r.PathTemplate, "[]\\"):
@@ -113,6 +122,13 @@ func (r Rules) Check() error {
 		return fmt.Errorf("rules: bundle limits must be positive (JSON depth at least 4)")
 	}
 	return nil
+}
+
+// RoleNames are the names of the roles that are not projects, besides
+// the top-level roles (which request.CheckNotRole always refuses): the
+// delegating role and OtherRoles.
+func (r Rules) RoleNames() []string {
+	return append([]string{r.DelegatingRole}, r.OtherRoles...)
 }
 
 // SchemeAllowed reports whether developer keys may use scheme.

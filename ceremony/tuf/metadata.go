@@ -21,6 +21,7 @@ package tuf
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -520,6 +521,11 @@ func decodeDelegatedRole(v cjson.Value, path string) (*DelegatedRole, error) {
 	}
 	if r.Name == "" {
 		return nil, fieldErr(cjson.PathField(path, "name"), "must not be empty")
+	}
+	// python-tuf and tuf-js refuse a whole targets file that delegates a
+	// top-level role name; Conclave reads it as they do.
+	if slices.Contains(TopLevelRoles, r.Name) {
+		return nil, fieldErr(cjson.PathField(path, "name"), "%s is a top-level role; a delegation may not name it", quote(r.Name))
 	}
 	r.unknown = f.rest()
 	return r, nil

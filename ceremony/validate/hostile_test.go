@@ -228,7 +228,7 @@ func addWith(t *testing.T, id, project string, signers ...intake.Signer) *reques
 	for i, s := range signers {
 		keys[i] = s.Key
 	}
-	d, err := intake.NewDraft(intake.Request{ID: id, Kind: request.Add, Project: project, Keys: keys, Threshold: int64(len(keys)), Made: it.Now.Add(-time.Hour), RequestedBy: "test"})
+	d, err := intake.NewDraft(intake.Request{ID: id, Kind: request.Add, Project: project, Keys: keys, Threshold: int64(len(keys)), Made: it.Now.Add(-time.Hour), RequestedBy: "test", BaseVersion: it.BaseVersion})
 	if err != nil {
 		t.Fatal(err)
 	}

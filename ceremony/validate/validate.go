@@ -62,6 +62,8 @@ type state struct {
 	paths  *pathIndex
 	// idCount and nameCount find duplicates within the bundle.
 	idCount, nameCount map[string]int
+	// roleNames are the roles that are not projects (rules.RoleNames).
+	roleNames []string
 }
 
 // Validate judges every request of the bundle. The verdicts are in the
@@ -123,6 +125,7 @@ func index(in *Input) *state {
 		owners:    make(map[string][]string, nkeys),
 		idCount:   make(map[string]int, n),
 		nameCount: make(map[string]int, n),
+		roleNames: in.Rules.RoleNames(),
 	}
 	entries := make([]pathEntry, 0, nroles+n)
 	if d := in.Delegator.Delegations; d != nil {
@@ -194,6 +197,9 @@ func (st *state) judge(it bundle.Item) verdict.Verdict {
 		v.Add(verdict.Error, verdict.ProjectName, "project", "The project name %q is refused: %v.", r.Project, r.NameErr)
 		return v
 	}
+	if !st.checkNotRole(&v, r) {
+		return v
+	}
 	cur, delegated := st.projects[r.Name]
 	switch {
 	case r.Kind == request.Add && delegated:
@@ -227,6 +233,18 @@ func (st *state) judge(it bundle.Item) verdict.Verdict {
 		st.checkRecover(&v, r)
 	}
 	return v
+}
+
+// checkNotRole refuses a project name a client could take for a role that
+// is not a project, or for that role's metadata file (request.CheckNotRole
+// holds the rule).
+func (st *state) checkNotRole(v *verdict.Verdict, r *request.Request) bool {
+	err := request.CheckNotRole(r.Name, st.roleNames)
+	if err == nil {
+		return true
+	}
+	v.Add(verdict.Error, verdict.ProjectRoleName, "project", "The project name %q is refused: %v.", r.Project, err)
+	return false
 }
 
 func sentenceFor(e *request.Error) string {
@@ -330,11 +348,13 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
 	// The statement must be exactly the canonical JSON Conclave expects
 	// for this request: a byte comparison, with a reading of what was
 	// signed instead only to explain a difference.
-	if want := r.PossessionFor(); !want.Matches(env.Payload) {
+	if want := r.PossessionFor(st.in.Delegator.Version); !want.Matches(env.Payload) {
 		got, err := request.ParsePossession(env.Payload)
 		switch {
 		case err != nil:
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The signed possession statement cannot be read: %v.", err)
+		case got.BaseVersion != want.BaseVersion:
+			possessionBase(v, got.BaseVersion, want.BaseVersion)
 		case got.RequestID != want.RequestID || got.Project != want.Project || !got.Keyset.Equal(want.Keyset):
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The possession statement the keys signed is about something else (request %q, project %q, %s, threshold %d), not this request.",
 				got.RequestID, got.Project, plural(len(got.Keyset.KeyIDs), "key"), got.Keyset.Threshold)
@@ -365,6 +385,14 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
 	if len(missing) > 0 {
 		v.Add(verdict.Error, verdict.PossessionInvalid, "possession.signatures", "No valid signature over the typed possession statement was found for key %s, so nothing shows the developer holds it.", strings.Join(missing, ", "))
 	}
+}
+
+// possessionBase refuses a possession statement made against another
+// version of the delegating metadata: an old request sent again (a
+// replay, perhaps after the project was removed), or one made before the
+// last ceremony, which the developer must sign again.
+func possessionBase(v *verdict.Verdict, got, trusted int64) {
+	v.Add(verdict.Error, verdict.PossessionBase, "possession.payload", "The possession statement was signed for version %d of the delegating metadata, but the trusted version is %d; an old statement cannot be reused, so the developer must sign it again for version %d.", got, trusted, trusted)
 }
 
 // checkAuthorisation: a threshold of the project's current keys signed a

@@ -65,6 +65,12 @@ const (
 	NoChange          Code = "no-change" // a rotation to exactly the current keys and threshold
 )
 
+// Request-level codes about names and replays that make a request invalid.
+const (
+	ProjectRoleName Code = "project-name-reserved" // the name of a role that is not a project, or of its file
+	PossessionBase  Code = "possession-wrong-base" // bound to another version of the delegating metadata
+)
+
 // Bundle-level notes: shown to the holders, refuse nothing.
 const (
 	PublishedDiffers Code = "published-differs" // the published state disagrees with the trusted delegations

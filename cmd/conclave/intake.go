@@ -49,7 +49,7 @@ var intakeRequestCmd = &command{
 	name:    "intake request",
 	summary: "write a delegation request (docs/formats/request.md); developer keys sign the possession statement, current keys the key-change authorisation",
 	usage: "intake request --kind add|rotate|remove|recover --id ID --project NAME [--key PUB]... [--threshold N]\n" +
-		"         --requested-by TEXT [--sign-with KEYFILE]... [--delegator CLAIMED.json --authorise-with KEYFILE]...\n" +
+		"         --requested-by TEXT [--delegator CLAIMED.json] [--sign-with KEYFILE]... [--authorise-with KEYFILE]...\n" +
 		"         [--passphrase-file FILE] [--made TIME] --out FILE",
 }
 
@@ -65,7 +65,7 @@ func intakeRequest(env *environment, args []string) error {
 	by := fs.String("requested-by", "", "who asked, free text shown to the key holders")
 	fs.Var(&signWith, "sign-with", "a developer private key file (encrypted PKCS#8 PEM) that signs the possession statement; repeatable")
 	fs.Var(&authWith, "authorise-with", "a current key's private key file that signs the key-change authorisation (rotate, remove); repeatable")
-	delegatorPath := fs.String("delegator", "", "the delegating metadata the rotation or removal applies to (its version is bound into the authorisation)")
+	delegatorPath := fs.String("delegator", "", "the delegating metadata the request is made against (its version is bound into the possession statement and the authorisation)")
 	passFile := fs.String("passphrase-file", "", "file whose first line is the passphrase of the private key files")
 	made := fs.String("made", "", "when the request was made (RFC 3339); default now")
 	out := fs.String("out", "", "the request file to create (never replaced)")
@@ -98,7 +98,28 @@ func intakeRequest(env *environment, args []string) error {
 		}
 		when = t
 	}
-	d, err := intake.NewDraft(intake.Request{ID: *id, Kind: request.Kind(*kind), Project: *project, Keys: keys, Threshold: th, Made: when, RequestedBy: *by})
+	if len(signWith) > 0 && *delegatorPath == "" {
+		return usagef("--sign-with needs --delegator: the possession statement is bound to its version")
+	}
+	if len(authWith) > 0 && *delegatorPath == "" {
+		return usagef("--authorise-with needs --delegator: the authorisation is bound to its version")
+	}
+	var del *tuf.File
+	var base int64
+	if *delegatorPath != "" {
+		data, err := os.ReadFile(*delegatorPath)
+		if err != nil {
+			return err
+		}
+		if del, err = tuf.Parse(*delegatorPath, data); err != nil {
+			return err
+		}
+		if del.Targets == nil {
+			return fmt.Errorf("%s: not targets metadata", *delegatorPath)
+		}
+		base = del.Version()
+	}
+	d, err := intake.NewDraft(intake.Request{ID: *id, Kind: request.Kind(*kind), Project: *project, Keys: keys, Threshold: th, Made: when, RequestedBy: *by, BaseVersion: base})
 	if err != nil {
 		return err
 	}
@@ -118,20 +139,6 @@ func intakeRequest(env *environment, args []string) error {
 		}
 	}
 	if len(authWith) > 0 {
-		if *delegatorPath == "" {
-			return usagef("--authorise-with needs --delegator: the authorisation is bound to its version")
-		}
-		data, err := os.ReadFile(*delegatorPath)
-		if err != nil {
-			return err
-		}
-		del, err := tuf.Parse(*delegatorPath, data)
-		if err != nil {
-			return err
-		}
-		if del.Targets == nil {
-			return fmt.Errorf("%s: not targets metadata", *delegatorPath)
-		}
 		name, err := request.Normalize(*project, 1<<10)
 		if err != nil {
 			return err

@@ -54,7 +54,7 @@ func TestIntakeToImport(t *testing.T) {
 	os.Mkdir(reqs, 0o755)
 	steps := [][]string{
 		{"intake", "request", "--kind", "add", "--id", "r1", "--project", "New_Project", "--key", n1pub, "--requested-by", "alice@example.org",
-			"--sign-with", n1, "--passphrase-file", pass, "--made", "2026-11-24T10:00:00Z", "--out", filepath.Join(reqs, "r1.json")},
+			"--sign-with", n1, "--delegator", del, "--passphrase-file", pass, "--made", "2026-11-24T10:00:00Z", "--out", filepath.Join(reqs, "r1.json")},
 		{"intake", "request", "--kind", "rotate", "--id", "r2", "--project", "existing-a", "--key", n2pub, "--requested-by", "bob",
 			"--sign-with", n2, "--authorise-with", a1, "--authorise-with", a2, "--delegator", del, "--passphrase-file", pass, "--out", filepath.Join(reqs, "r2.json")},
 		{"intake", "request", "--kind", "remove", "--id", "r3", "--project", "existing-a", "--requested-by", "carol",
@@ -100,4 +100,16 @@ func codeStrings(cs []verdict.Code) []string {
 		out[i] = string(c)
 	}
 	return out
+}
+
+// TestIntakeRequestSignNeedsDelegator: a possession statement is bound to
+// the delegating metadata's version, so signing one needs that metadata.
+func TestIntakeRequestSignNeedsDelegator(t *testing.T) {
+	dir := t.TempDir()
+	n1, n1pub := writeKeyFiles(t, dir, "n1", it.Key("n1").Signer)
+	code, _, errOut := run(t, "intake", "request", "--kind", "add", "--id", "r1", "--project", "p", "--key", n1pub, "--requested-by", "x",
+		"--sign-with", n1, "--out", filepath.Join(dir, "r1.json"))
+	if code != 2 || !strings.Contains(errOut, "--sign-with needs --delegator: the possession statement is bound to its version") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
 }

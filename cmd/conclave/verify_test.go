@@ -125,7 +125,7 @@ func newFixture(t *testing.T) *fixture {
 	fx.root2 = write(t, fx.dir, "2.root.json", f2)
 
 	dev := newEd25519(t)
-	claimed, err := delegation.Build([]delegation.Project{{Name: "example", Keys: []*tuf.Key{dev.key}, Threshold: 1}}, "{name}/*", 1, testNow.AddDate(0, 3, 0))
+	claimed, err := delegation.Build([]delegation.Project{{Name: "example", Keys: []*tuf.Key{dev.key}, Threshold: 1}}, "{name}/*", []string{"claimed"}, 1, testNow.AddDate(0, 3, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func WriteBench(tb testing.TB, parent string, n int) (*Bench, error) {
 					keys[j], _ = tuf.KeyFromPublic(privs[j].Public())
 				}
 				d := &request.Draft{ID: fmt.Sprintf("r%06d", i), Kind: request.Add, Project: fmt.Sprintf("project-%06d", i),
-					Keys: keys[:], Threshold: 2, Made: made, RequestedBy: "benchmark"}
+					Keys: keys[:], Threshold: 2, Made: made, RequestedBy: "benchmark", BaseVersion: BaseVersion}
 				st, _ := d.PossessionStatement()
 				env := &envelope.Envelope{PayloadType: request.TypePossession, Payload: st.Payload()}
 				pae := envelope.PAE(env.PayloadType, env.Payload)

@@ -61,7 +61,7 @@ func New(t testing.TB) *Fixture {
 		{Name: "existing-a", Keys: []*tuf.Key{Key("a1").Key, Key("a2").Key}, Threshold: 2},
 		{Name: "existing-b", Keys: []*tuf.Key{Key("b1").Key}, Threshold: 1},
 	}
-	targets, err := delegation.Build(projects, f.Rules.PathTemplate, BaseVersion, Now.Add(90*24*time.Hour))
+	targets, err := delegation.Build(projects, f.Rules.PathTemplate, f.Rules.RoleNames(), BaseVersion, Now.Add(90*24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +107,9 @@ func draft(t testing.TB, r intake.Request) *request.Draft {
 	if r.RequestedBy == "" {
 		r.RequestedBy = "intake test"
 	}
+	if r.BaseVersion == 0 {
+		r.BaseVersion = BaseVersion
+	}
 	d, err := intake.NewDraft(r)
 	if err != nil {
 		t.Fatal(err)
@@ -118,8 +121,15 @@ func draft(t testing.TB, r intake.Request) *request.Draft {
 // the number of keys, possession signed by every key.
 func (f *Fixture) Add(t testing.TB, id, project string, keyNames ...string) *request.Draft {
 	t.Helper()
+	return f.AddAt(t, BaseVersion, id, project, keyNames...)
+}
+
+// AddAt writes an add as Add does, made against version base of the
+// delegating metadata.
+func (f *Fixture) AddAt(t testing.TB, base int64, id, project string, keyNames ...string) *request.Draft {
+	t.Helper()
 	ks, ss := keys(keyNames)
-	d := draft(t, intake.Request{ID: id, Kind: request.Add, Project: project, Keys: ks, Threshold: int64(len(ks))})
+	d := draft(t, intake.Request{ID: id, Kind: request.Add, Project: project, Keys: ks, Threshold: int64(len(ks)), BaseVersion: base})
 	if err := intake.SignPossession(d, ss); err != nil {
 		t.Fatal(err)
 	}

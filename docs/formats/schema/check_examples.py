@@ -51,4 +51,6 @@ r=json.load(open(E+'bundle/requests/req-0002.json')); del r['authorisation']
 v('request.schema.json', r, 'NEG rotate without authorisation')
 r=json.load(open(E+'bundle/requests/req-0001.json')); r['project']='dj\u0430ngo'
 v('request.schema.json', r, 'NEG confusable')
+p=json.load(open(E+'possession-statement.json')); del p['base_version']
+v('possession.schema.json', p, 'NEG possession without base_version')
 sys.exit(1 if failed else 0)

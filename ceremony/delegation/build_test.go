@@ -1,0 +1,42 @@
+package delegation
+
+import (
+	"crypto/ed25519"
+	"testing"
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/tuf"
+)
+
+func testKey(t *testing.T) *tuf.Key {
+	t.Helper()
+	pub := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public()
+	k, err := tuf.KeyFromPublic(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestBuildRefusesRoleNames: the builder is the last guard; a project named
+// like a role that is not a project, or not normalised, is never written.
+func TestBuildRefusesRoleNames(t *testing.T) {
+	k := testKey(t)
+	exp := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	for name, want := range map[string]string{
+		"root":      "project root: it is the top-level role root: TUF clients refuse metadata that delegates a top-level role, and the project's metadata file would be that role's",
+		"timestamp": "project timestamp: it is the top-level role timestamp: TUF clients refuse metadata that delegates a top-level role, and the project's metadata file would be that role's",
+		"claimed":   `project claimed: it is the role "claimed" once folded as PEP 503 and case-insensitive filesystems fold names, so the project and the role would share a name and a metadata file`,
+		"shard-a":   `project shard-a: it is the role "Shard_A" once folded as PEP 503 and case-insensitive filesystems fold names, so the project and the role would share a name and a metadata file`,
+		"Root":      `project "Root": the name is not a normalised project name (PEP 503)`,
+		"1.root":    `project "1.root": the name is not a normalised project name (PEP 503)`,
+	} {
+		_, err := Build([]Project{{Name: "fine", Keys: []*tuf.Key{k}, Threshold: 1}, {Name: name, Keys: []*tuf.Key{k}, Threshold: 1}}, "{name}/*", []string{"claimed", "Shard_A"}, 1, exp)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: got %v\nwant %s", name, err, want)
+		}
+	}
+	if _, err := Build([]Project{{Name: "1-root", Keys: []*tuf.Key{k}, Threshold: 1}}, "{name}/*", []string{"claimed"}, 1, exp); err != nil {
+		t.Errorf("1-root: %v", err)
+	}
+}
