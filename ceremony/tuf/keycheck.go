@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"encoding/asn1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 )
@@ -81,23 +82,10 @@ var ed25519SmallOrder = [8][32]byte{
 }
 
 func hex32(s string) (b [32]byte) {
-	if len(s) != 64 {
+	if n, err := hex.Decode(b[:], []byte(s)); err != nil || n != len(b) {
 		panic("tuf: hex32: " + s)
 	}
-	for i := range b {
-		b[i] = unhex(s[2*i])<<4 | unhex(s[2*i+1])
-	}
 	return b
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	}
-	panic("tuf: unhex")
 }
 
 // checkEd25519 refuses an Ed25519 public key that is not in its one
