@@ -151,12 +151,14 @@ func OpenManifest(data []byte, intakeKeys map[string]*tuf.Key, lim ManifestLimit
 	if at := firstDifference(env.Marshal(), data); at >= 0 {
 		return nil, verdict.Refuse(verdict.ManifestInvalid, nil, "the manifest file is not exactly the canonical form of its envelope (it differs at byte %d): nothing may stand outside the signed payload, not even whitespace or a final newline, so that each bundle has one manifest file", at)
 	}
-	res, err := env.Verify(TypeManifest, intakeKeys)
-	if err != nil {
+	// Every signature must be a valid one by a trusted intake key, each
+	// key once: an untrusted or repeated signer, or a signature that
+	// does not verify, refuses the manifest (envelope.Verify).
+	if _, err := env.Verify(TypeManifest, intakeKeys); err != nil {
+		if se := (*envelope.SignatureError)(nil); errors.As(err, &se) {
+			return nil, verdict.Refuse(verdict.ManifestBadSignature, err, "the manifest's intake signatures do not hold (%v): the bundle may have been changed on the way, or comes from elsewhere", err)
+		}
 		return nil, verdict.Refuse(verdict.ManifestInvalid, err, "the manifest envelope cannot be checked: %v", err)
-	}
-	if len(res.Signers) == 0 {
-		return nil, verdict.Refuse(verdict.ManifestBadSignature, nil, "no signature on the manifest verifies with a trusted intake key: the bundle may have been changed on the way, or comes from elsewhere")
 	}
 	m, err := parseManifest(env.Payload, lim)
 	var le *limitError

@@ -95,20 +95,58 @@ func (e *Envelope) Sign(signer crypto.Signer, key *tuf.Key) error {
 	return nil
 }
 
-// VerifyResult counts an envelope's valid signatures by distinct key.
+// VerifyResult names an envelope's signers.
 type VerifyResult struct {
-	// Signers are the keyids of distinct public keys whose signatures
-	// verify, sorted.
+	// Signers are the keyids of the keys whose signatures verify, sorted:
+	// every signature's, as Verify accepts nothing else.
 	Signers []string
 }
 
-// Verify checks the envelope is of type wantType and returns which of keys
-// signed it. Each public key counts once, however many keyids or entries
-// it appears under; signatures by other keys, or that do not verify, are
-// ignored. The caller compares len(Signers) with its threshold.
+// Errors of Verify, wrapped in a *SignatureError that says which signature.
+var (
+	// ErrUnlistedKey: a signature names a keyid that may not sign.
+	ErrUnlistedKey = errors.New("signature by a key that is not listed")
+	// ErrRepeatedKey: a second signature by one key (under its keyid or
+	// another keyid of the same public key).
+	ErrRepeatedKey = errors.New("second signature by one key")
+)
+
+// SignatureError is a signature Verify refused: Err is ErrUnlistedKey,
+// ErrRepeatedKey or tuf.ErrBadSignature.
+type SignatureError struct {
+	Index int    // in the envelope's signatures
+	KeyID string // as the envelope gives it; shown only when listed
+	Err   error
+}
+
+func (e *SignatureError) Error() string {
+	at := cjson.PathIndex("signatures", e.Index)
+	switch e.Err {
+	case ErrUnlistedKey:
+		return fmt.Sprintf("%s: %v: only the listed keys may sign, each once", at, e.Err)
+	case ErrRepeatedKey:
+		return fmt.Sprintf("%s: %v (keyid %s): each key signs once", at, e.Err, e.KeyID)
+	}
+	return fmt.Sprintf("%s: the signature by key %s does not verify", at, e.KeyID)
+}
+
+func (e *SignatureError) Unwrap() error { return e.Err }
+
+// Verify checks the envelope is of type wantType and that every signature
+// on it is a valid one by one of keys, each key at most once, and returns
+// the signers. A signature by a keyid keys does not hold, or a second one
+// by one key, refuses the envelope before any signature is verified; then
+// the first signature that does not verify refuses it, and none after it
+// is checked. So the work is at most one verification per listed key,
+// whatever the envelope holds (a request of 1 MiB could otherwise carry
+// hundreds of signatures under one keyid). The caller compares the
+// signers with what it needs (every key, a threshold).
 func (e *Envelope) Verify(wantType string, keys map[string]*tuf.Key) (*VerifyResult, error) {
 	if e.PayloadType != wantType {
 		return nil, fmt.Errorf("%w: expected %s, found %q", ErrPayloadType, wantType, e.PayloadType)
+	}
+	if err := e.CheckSigners(keys); err != nil {
+		return nil, err
 	}
 	// The message is only hashed, never kept: its buffer is reused
 	// (an import checks 100,000 envelopes).
@@ -120,18 +158,35 @@ func (e *Envelope) Verify(wantType string, keys map[string]*tuf.Key) (*VerifyRes
 			paeBuffers.Put(buf)
 		}
 	}()
-	res := &VerifyResult{}
-	seen := map[string]bool{}
-	for _, s := range e.Signatures {
-		k, ok := keys[s.KeyID]
-		if !ok || seen[k.Fingerprint()] || k.Verify(msg, s.Sig) != nil {
-			continue
+	res := &VerifyResult{Signers: make([]string, 0, len(e.Signatures))}
+	for i, s := range e.Signatures {
+		if err := keys[s.KeyID].Verify(msg, s.Sig); err != nil {
+			return nil, &SignatureError{Index: i, KeyID: s.KeyID, Err: tuf.ErrBadSignature}
 		}
-		seen[k.Fingerprint()] = true
 		res.Signers = append(res.Signers, s.KeyID)
 	}
 	sort.Strings(res.Signers)
 	return res, nil
+}
+
+// CheckSigners refuses, without verifying any signature, an envelope
+// with a signature by a keyid keys does not hold or a second signature by
+// one key: the part of Verify that costs nothing, for a caller that has
+// more to check before the signatures are worth verifying.
+func (e *Envelope) CheckSigners(keys map[string]*tuf.Key) error {
+	// Sized by the keys, not by the signatures: the input chooses those.
+	seen := make(map[string]bool, min(len(e.Signatures), len(keys)))
+	for i, s := range e.Signatures {
+		k, ok := keys[s.KeyID]
+		if !ok {
+			return &SignatureError{Index: i, Err: ErrUnlistedKey}
+		}
+		if seen[k.Fingerprint()] {
+			return &SignatureError{Index: i, KeyID: s.KeyID, Err: ErrRepeatedKey}
+		}
+		seen[k.Fingerprint()] = true
+	}
+	return nil
 }
 
 var paeBuffers = sync.Pool{New: func() any { return new([]byte) }}

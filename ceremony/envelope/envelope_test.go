@@ -147,10 +147,8 @@ func TestTUFSignatureIsNotAnEnvelopeSignature(t *testing.T) {
 	sig, _ := hex.DecodeString(f.Signatures[0].Sig)
 	for _, typ := range []string{TypeKeyChange, TypeBundleManifest} {
 		e := &Envelope{PayloadType: typ, Payload: f.SignedBytes(), Signatures: []Signature{{KeyID: ka.ID(), Sig: sig}}}
-		res, err := e.Verify(typ, keys)
-		if err != nil || len(res.Signers) != 0 {
-			t.Errorf("%s: a TUF signature verified as an envelope: %v %v", typ, res, err)
-		}
+		_, err := e.Verify(typ, keys)
+		wantErr(t, err, tuf.ErrBadSignature, "signatures[0]: the signature by key "+ka.ID()+" does not verify")
 	}
 	// The metadata signature itself is good.
 	if err := f.VerifyRole("targets", keys, []string{ka.ID()}, 1).Err(); err != nil {
@@ -197,10 +195,8 @@ func TestPayloadTypeMismatch(t *testing.T) {
 	wantErr(t, err, ErrPayloadType, `wrong envelope payload type: expected application/vnd.conclave.keychange.v1+json, found "application/vnd.conclave.possession.v1+json"`)
 	// Relabelled to the expected type, the signature no longer verifies.
 	e.PayloadType = TypeKeyChange
-	res, err := e.Verify(TypeKeyChange, keys)
-	if err != nil || len(res.Signers) != 0 {
-		t.Errorf("relabelled envelope: %v %v", res, err)
-	}
+	_, err = e.Verify(TypeKeyChange, keys)
+	wantErr(t, err, tuf.ErrBadSignature, "signatures[0]: the signature by key "+ka.ID()+" does not verify")
 }
 
 func TestSignRefusals(t *testing.T) {
@@ -217,32 +213,67 @@ func TestSignRefusals(t *testing.T) {
 	}
 }
 
-func TestVerifyCountsDistinctKeys(t *testing.T) {
+// TestVerifyOneSignaturePerListedKey: a signature by a key not listed,
+// or a second one by a key (under its keyid or an alias of the same
+// public key), refuses the envelope before any signature is verified; the
+// first signature that does not verify refuses it.
+func TestVerifyOneSignaturePerListedKey(t *testing.T) {
 	a, b, c := edSigner(1), edSigner(2), edSigner(3)
 	ka, kb, kc := mustKey(t, a.Public()), mustKey(t, b.Public()), mustKey(t, c.Public())
-	e := &Envelope{PayloadType: TypeKeyChange, Payload: []byte(`{"change":1}`)}
-	for _, s := range []struct {
-		signer crypto.Signer
-		key    *tuf.Key
-	}{{a, ka}, {b, kb}, {c, kc}} {
-		if err := e.Sign(s.signer, s.key); err != nil {
-			t.Fatal(err)
-		}
+	payload := []byte(`{"change":1}`)
+	good := func(s ed25519.PrivateKey, k *tuf.Key) Signature {
+		return Signature{KeyID: k.ID(), Sig: ed25519.Sign(s, PAE(TypeKeyChange, payload))}
 	}
-	// ka listed a second time under another keyid, with ka's signature.
-	e.Signatures = append(e.Signatures, Signature{KeyID: "alias", Sig: e.Signatures[0].Sig})
-	// A bad signature by b under its own keyid.
-	bad := slices.Clone(e.Signatures[1].Sig)
-	bad[3] ^= 1
-	e.Signatures[1].Sig = bad
-	keys := map[string]*tuf.Key{ka.ID(): ka, "alias": ka, kb.ID(): kb} // c unknown
+	garbage := func(k *tuf.Key) Signature { return Signature{KeyID: k.ID(), Sig: make([]byte, 64)} }
+	alias := func(s Signature) Signature { s.KeyID = "alias"; return s }
+	keys := map[string]*tuf.Key{ka.ID(): ka, "alias": ka, kb.ID(): kb, kc.ID(): kc}
+	for _, tc := range []struct {
+		name   string
+		sigs   []Signature
+		target error
+		want   string
+	}{
+		// A garbage signature first: had it been verified, the error
+		// would be about signatures[0].
+		{"unlisted keyid", []Signature{garbage(ka), {KeyID: "unknown", Sig: []byte{1}}}, ErrUnlistedKey,
+			"signatures[1]: signature by a key that is not listed: only the listed keys may sign, each once"},
+		{"same keyid twice", []Signature{garbage(ka), garbage(ka)}, ErrRepeatedKey,
+			"signatures[1]: second signature by one key (keyid " + ka.ID() + "): each key signs once"},
+		{"same key under an alias keyid", []Signature{good(a, ka), alias(good(a, ka))}, ErrRepeatedKey,
+			"signatures[1]: second signature by one key (keyid alias): each key signs once"},
+		{"stops at the first bad signature", []Signature{good(a, ka), garbage(kb), good(c, kc)}, tuf.ErrBadSignature,
+			"signatures[1]: the signature by key " + kb.ID() + " does not verify"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &Envelope{PayloadType: TypeKeyChange, Payload: payload, Signatures: tc.sigs}
+			res, err := e.Verify(TypeKeyChange, keys)
+			wantErr(t, err, tc.target, tc.want)
+			if res != nil {
+				t.Errorf("refused, but with a result %+v", res)
+			}
+		})
+	}
+	e := &Envelope{PayloadType: TypeKeyChange, Payload: payload, Signatures: []Signature{good(c, kc), good(a, ka)}}
 	res, err := e.Verify(TypeKeyChange, keys)
-	if err != nil {
-		t.Fatal(err)
+	want := []string{kc.ID(), ka.ID()}
+	slices.Sort(want)
+	if err != nil || !slices.Equal(res.Signers, want) {
+		t.Errorf("Verify = %v %v, want signers %v, sorted", res, err, want)
 	}
-	if !slices.Equal(res.Signers, []string{ka.ID()}) {
-		t.Errorf("Signers = %v, want only %s", res.Signers, ka.ID())
+}
+
+// TestRegressionGarbageSignaturesUnderOneKeyid: hundreds of signatures
+// under one listed keyid were each verified (with a large RSA key, seconds
+// of work for one request); the second one now refuses the envelope, and
+// none is verified.
+func TestRegressionGarbageSignaturesUnderOneKeyid(t *testing.T) {
+	k := mustKey(t, edSigner(1).Public())
+	e := &Envelope{PayloadType: TypeProofOfPossession, Payload: []byte(`{}`)}
+	for range 400 {
+		e.Signatures = append(e.Signatures, Signature{KeyID: k.ID(), Sig: make([]byte, 64)})
 	}
+	_, err := e.Verify(TypeProofOfPossession, map[string]*tuf.Key{k.ID(): k})
+	wantErr(t, err, ErrRepeatedKey, "signatures[1]: second signature by one key (keyid "+k.ID()+"): each key signs once")
 }
 
 func TestParseErrors(t *testing.T) {

@@ -20,9 +20,8 @@ package request
 import (
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -65,9 +64,9 @@ type KeyEntry struct {
 	Path string
 	Key  *tuf.Key
 	Err  error
-	// RSABits is the modulus size of an RSA key, read without the minimum
-	// the tuf package applies (so a small key gets its own code); 0 for
-	// other keys or an unreadable one.
+	// RSABits is the modulus size of an RSA key, also when it is outside
+	// the sizes the tuf package reads (so that such a key gets its own
+	// code); 0 for other keys or an unreadable one.
 	RSABits int
 	// Plain is false when the key object has members other than keytype,
 	// keyval.public and scheme (they would be signed into the metadata).
@@ -110,13 +109,16 @@ type Request struct {
 // against the request's own keys and remembers which keys made a valid one
 // (see PossessionSigners). It checks signatures only: whether the signed
 // statement is the one this request needs, and whether its keys are
-// acceptable, is for the validation to judge.
+// acceptable, is for the validation to judge, and to judge first: a key
+// the policy refuses must not cost a verification.
 //
 // It is separate from Parse so that validation can run these checks, most
-// of an import's work, in a pass of their own on every core. It does
-// nothing when there is nothing to check (no envelope of the possession
-// type, or a key that could not be read, which refuses the request before
-// its signatures matter).
+// of an import's work, in a pass of their own on every core. It verifies
+// nothing when there is nothing worth verifying: no envelope of the
+// possession type, a key that could not be read, a signature by a key
+// not listed or a second one by one key (envelope.CheckSigners), or a key
+// without a signature (UnsignedKeys) — each refuses the request whatever
+// the signatures are. Verification stops at the first bad signature.
 func (r *Request) VerifyPossession() {
 	if r.possessionDone || r.Possession == nil || r.Possession.PayloadType != TypePossession {
 		return
@@ -128,8 +130,11 @@ func (r *Request) VerifyPossession() {
 		}
 		keys[e.Key.ID()] = e.Key
 	}
-	res, err := r.Possession.Verify(TypePossession, keys)
 	r.possessionDone = true
+	if r.possessionErr = r.Possession.CheckSigners(keys); r.possessionErr != nil || len(r.UnsignedKeys()) > 0 {
+		return
+	}
+	res, err := r.Possession.Verify(TypePossession, keys)
 	if err != nil {
 		r.possessionErr = err
 		return
@@ -140,13 +145,40 @@ func (r *Request) VerifyPossession() {
 // PossessionSigners returns the keyids, sorted, of the request's keys that
 // made a valid signature over the possession envelope, verifying them
 // first if VerifyPossession has not run yet. The request must have a
-// possession envelope of the possession type and only readable keys.
+// possession envelope of the possession type and only readable keys. The
+// error is an *envelope.SignatureError when a signature is refused; with
+// UnsignedKeys, nothing is verified and there are no signers.
 func (r *Request) PossessionSigners() ([]string, error) {
 	r.VerifyPossession()
 	if !r.possessionDone {
 		return nil, fmt.Errorf("request %s: no possession envelope with readable keys to verify", r.ID)
 	}
 	return r.possessionSigners, r.possessionErr
+}
+
+// UnsignedKeys are the indexes in Keys of the keys that no signature of
+// the possession envelope names (read, not verified).
+func (r *Request) UnsignedKeys() []int {
+	if r.Possession == nil {
+		return nil
+	}
+	var out []int
+	for i, e := range r.Keys {
+		if e.Key == nil {
+			continue
+		}
+		named := false
+		for _, s := range r.Possession.Signatures {
+			if s.KeyID == e.Key.ID() {
+				named = true
+				break
+			}
+		}
+		if !named {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // Removes reports whether the request ends the delegation.
@@ -303,15 +335,17 @@ func (raw *rawRequest) request(lim Limits) (*Request, error) {
 			if rk.plain {
 				// Copies of the strings, so that the key does not keep
 				// the whole file alive.
-				e := KeyEntry{Path: p, RSABits: rsaBitsOf(rk.keytype, rk.public), Plain: true}
+				e := KeyEntry{Path: p, Plain: true}
 				e.Key, e.Err = tuf.ParsePlainKey(detach(rk.keytype), strings.Clone(rk.public), detach(rk.scheme), p)
+				e.RSABits = rsaBits(e.Key, e.Err)
 				r.Keys[i] = e
 				continue
 			}
 			// Anything else is read as it is, to be refused with what
 			// it holds.
-			e := KeyEntry{Path: p, RSABits: rsaBits(rk.v), Plain: plainKeyObject(rk.v)}
+			e := KeyEntry{Path: p, Plain: plainKeyObject(rk.v)}
 			e.Key, e.Err = tuf.ParseKey(rk.v, p)
+			e.RSABits = rsaBits(e.Key, e.Err)
 			r.Keys[i] = e
 		}
 		if th.Kind() != cjson.Int {
@@ -377,32 +411,16 @@ func detachEnvelope(e *envelope.Envelope) {
 	}
 }
 
-// rsaBits reads the modulus size of an RSA key object.
-func rsaBits(raw cjson.Value) int {
-	t, _ := raw.Get("keytype")
-	if t.Kind() != cjson.String {
-		return 0
+// rsaBits is the modulus size of an RSA key as the tuf package read or
+// refused it, without reading the key again.
+func rsaBits(k *tuf.Key, err error) int {
+	if k != nil {
+		if r, ok := k.PublicKey().(*rsa.PublicKey); ok {
+			return r.N.BitLen()
+		}
 	}
-	kv, _ := raw.Get("keyval")
-	pub, _ := kv.Get("public")
-	return rsaBitsOf(t.Str(), pub.Str())
-}
-
-// rsaBitsOf reads the modulus size of an RSA public key given as PEM.
-func rsaBitsOf(keytype, public string) int {
-	if keytype != tuf.KeyTypeRSA {
-		return 0
-	}
-	block, _ := pem.Decode([]byte(public))
-	if block == nil {
-		return 0
-	}
-	k, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		return 0
-	}
-	if rk, ok := k.(*rsa.PublicKey); ok {
-		return rk.N.BitLen()
+	if se := (*tuf.RSASizeError)(nil); errors.As(err, &se) {
+		return se.Bits
 	}
 	return 0
 }

@@ -41,9 +41,11 @@ type Rules struct {
 	// use. Keys in legacy forms are always refused.
 	KeySchemes []string
 
-	// MinRSABits is the smallest RSA modulus accepted for developer keys;
-	// never below tuf.MinRSABits.
+	// MinRSABits and MaxRSABits bound the RSA modulus of developer keys,
+	// inside tuf.MinRSABits..tuf.MaxRSABits. The top bounds the work of a
+	// request: one verification costs about the square of the size.
 	MinRSABits int
+	MaxRSABits int
 
 	// MaxKeys bounds the keys of one project.
 	MaxKeys int
@@ -84,6 +86,7 @@ func Default() Rules {
 			tuf.SchemeEd25519, tuf.SchemeECDSAP256, tuf.SchemeECDSAP384, tuf.SchemeRSAPSSSHA2,
 		},
 		MinRSABits:      3072,
+		MaxRSABits:      4096,
 		MaxKeys:         16,
 		MaxProjectName:  128,
 		MaxRequestedBy:  256,
@@ -112,6 +115,8 @@ func (r Rules) Check() error {
 		return fmt.Errorf("rules: no key scheme is allowed")
 	case r.MinRSABits < tuf.MinRSABits:
 		return fmt.Errorf("rules: minimum RSA size %d is below %d bits", r.MinRSABits, tuf.MinRSABits)
+	case r.MaxRSABits < r.MinRSABits || r.MaxRSABits > tuf.MaxRSABits:
+		return fmt.Errorf("rules.MaxRSABits: %d must be between rules.MinRSABits (%d) and %d, the largest RSA key Conclave reads", r.MaxRSABits, r.MinRSABits, tuf.MaxRSABits)
 	case r.MaxKeys < 1:
 		return fmt.Errorf("rules: at most %d keys per project leaves no room for any", r.MaxKeys)
 	case r.MaxProjectName < 1 || r.MaxRequestedBy < 1:

@@ -34,9 +34,6 @@ const (
 	legacyKeyTypeECDSAP256 = "ecdsa-sha2-nistp256"
 )
 
-// MinRSABits is the smallest RSA modulus accepted, for reading and writing.
-const MinRSABits = 2048
-
 // ErrInvalidKey is wrapped by every error about a malformed or unusable key.
 var ErrInvalidKey = errors.New("invalid key")
 
@@ -263,6 +260,9 @@ func parseEd25519(s string) (crypto.PublicKey, error) {
 	if hasUpperHex(s) {
 		return nil, fmt.Errorf("%w: an ed25519 public key must be lowercase hex", ErrInvalidKey)
 	}
+	if err := checkEd25519(b); err != nil {
+		return nil, err
+	}
 	return ed25519.PublicKey(b), nil
 }
 
@@ -321,8 +321,11 @@ func parseECDSA(s string, curve elliptic.Curve) (crypto.PublicKey, error) {
 	}
 	pub, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		// x509 rejects points that are not on the curve, among others.
-		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+		// x509 reads the point as SEC 1 §2.3.4 uncompressed, and refuses
+		// the point at infinity, compressed points, coordinates not
+		// reduced modulo the field prime and points not on the curve: what
+		// it accepts has one encoding (TestECDSAPointChecks).
+		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, ecPointError(spkiPoint(der), err))
 	}
 	ec, ok := pub.(*ecdsa.PublicKey)
 	if !ok {
@@ -341,9 +344,10 @@ func parseECDSAHex(s string, curve elliptic.Curve) (crypto.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: not hex", ErrInvalidKey)
 	}
+	// The same checks as parseECDSA's, by the same code.
 	pub, err := ecdsa.ParseUncompressedPublicKey(curve, b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: hex ECDSA point: %v", ErrInvalidKey, err)
+		return nil, fmt.Errorf("%w: hex ECDSA point: %v", ErrInvalidKey, ecPointError(b, err))
 	}
 	return pub, nil
 }
@@ -361,8 +365,8 @@ func parseRSA(s string) (crypto.PublicKey, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: PEM holds an %s key, not RSA", ErrInvalidKey, keyKind(pub))
 	}
-	if r.N.BitLen() < MinRSABits {
-		return nil, fmt.Errorf("%w: RSA key has %d bits; at least %d are required", ErrInvalidKey, r.N.BitLen(), MinRSABits)
+	if err := checkRSA(r); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

@@ -4,15 +4,19 @@ import (
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -336,6 +340,9 @@ func FuzzKey(f *testing.F) {
 		f.Add(j)
 	}
 	f.Add([]byte(`{"keytype":"ed25519","scheme":"ed25519","keyval":{"public":"` + ed + `"},"x":1}`))
+	for _, s := range ed25519SmallOrder {
+		f.Add([]byte(ed25519Key(hex.EncodeToString(s[:]))))
+	}
 	f.Add([]byte(`{"keytype":"ecdsa-sha2-nistp256","scheme":"ecdsa-sha2-nistp256","keyid_hash_algorithms":["sha256"],"keyval":{"public":"04aa"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := cjson.Parse(data)
@@ -366,8 +373,299 @@ func FuzzKey(f *testing.F) {
 		if k.Fingerprint() != hex.EncodeToString(fp[:]) {
 			t.Fatal("fingerprint is not the SPKI hash")
 		}
-		if r, ok := k.PublicKey().(*rsa.PublicKey); ok && r.N.BitLen() < MinRSABits {
-			t.Fatalf("accepted a %d-bit RSA key", r.N.BitLen())
+		switch pub := k.PublicKey().(type) {
+		case *rsa.PublicKey:
+			if n := pub.N.BitLen(); n < MinRSABits || n > MaxRSABits || pub.N.Bit(0) == 0 || pub.E != RSAExponent {
+				t.Fatalf("accepted an RSA key of %d bits, modulus odd %v, exponent %d", n, pub.N.Bit(0) == 1, pub.E)
+			}
+		case ed25519.PublicKey:
+			if pt, ok := edDecode(pub); !ok || pt.smallOrder() {
+				t.Fatalf("accepted the ed25519 key %x: canonical point %v, small order %v", []byte(pub), ok, ok && pt.smallOrder())
+			}
 		}
 	})
+}
+
+// ed25519Key is the key object of a raw 32-byte Ed25519 public key in hex.
+func ed25519Key(public string) string {
+	return `{"keytype":"ed25519","scheme":"ed25519","keyval":{"public":"` + public + `"}}`
+}
+
+// TestEd25519KeyChecks: known answers for the encodings checkEd25519
+// refuses, each with the sentence it says.
+func TestEd25519KeyChecks(t *testing.T) {
+	const (
+		pre        = "keys.k: keyval.public: invalid key: ed25519 public key "
+		smallOrder = pre + "is of small order: anyone can sign for it"
+		yNotReduce = pre + "is not canonically encoded: its y coordinate is not reduced modulo 2^255-19, so the same key has another encoding and another keyid"
+		xZeroSign  = pre + "is not canonically encoded: x is 0 but its sign bit is set, so the same key has another encoding and another keyid"
+		offCurve   = pre + "is not a point on the curve"
+	)
+	zeros := strings.Repeat("00", 30)
+	ff := strings.Repeat("ff", 30)
+	for _, tc := range []struct{ name, public, want string }{
+		{"identity", "01" + zeros + "00", smallOrder},
+		{"identity, y+p twin", "ee" + ff + "7f", yNotReduce},
+		{"identity, sign bit set", "01" + zeros + "80", xZeroSign},
+		{"order 2", "ec" + ff + "7f", smallOrder},
+		{"order 2, sign bit set", "ec" + ff + "ff", xZeroSign},
+		{"order 4, y=0", "00" + zeros + "00", smallOrder},
+		{"order 4, y=0, other sign", "00" + zeros + "80", smallOrder},
+		{"order 4, y=p twin", "ed" + ff + "7f", yNotReduce},
+		{"order 4, y=p twin, other sign", "ed" + ff + "ff", yNotReduce},
+		{"order 8 (a)", "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", smallOrder},
+		{"order 8 (b)", "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85", smallOrder},
+		{"order 8 (c)", "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", smallOrder},
+		{"order 8 (d)", "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa", smallOrder},
+		{"y = 2^255-1", "ff" + ff + "7f", yNotReduce},
+		{"y = 2, not on the curve", "02" + zeros + "00", offCurve},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := parseKeyJSON(ed25519Key(tc.public))
+			if err == nil {
+				t.Fatalf("accepted, fingerprint %s", k.Fingerprint())
+			}
+			wantErr(t, err, ErrInvalidKey, tc.want)
+		})
+	}
+	// Points of large order, and of mixed order (a large point plus a
+	// small one: signing for it still needs the private key), are keys.
+	for _, public := range []string{
+		hex.EncodeToString(edSigner(1).Public().(ed25519.PublicKey)),
+		"03" + zeros + "00", // y = 3: on the curve, of large order
+	} {
+		if _, err := parseKeyJSON(ed25519Key(public)); err != nil {
+			t.Errorf("%s: %v", public, err)
+		}
+	}
+}
+
+// TestRegressionEd25519IdentityKey: the identity point was accepted as a
+// developer key, and crypto/ed25519 verifies a signature anyone can make
+// for it (R = identity, S = 0) over any message, so a "proof of
+// possession" by it proved nothing; and its second encoding (y + p) was a
+// second key with another fingerprint.
+func TestRegressionEd25519IdentityKey(t *testing.T) {
+	identity, _ := hex.DecodeString("01" + strings.Repeat("00", 31))
+	forged := append(append([]byte{}, identity...), make([]byte, 32)...)
+	if !ed25519.Verify(identity, []byte("any message at all"), forged) {
+		t.Fatal("crypto/ed25519 no longer verifies the forgery; the refusal below still matters for the fingerprints")
+	}
+	for _, public := range []string{"01" + strings.Repeat("00", 31), "ee" + strings.Repeat("ff", 30) + "7f"} {
+		if k, err := parseKeyJSON(ed25519Key(public)); err == nil {
+			t.Errorf("%s accepted as a key (fingerprint %s)", public, k.Fingerprint())
+		}
+		if _, err := KeyFromPublic(ed25519.PublicKey(mustHex(t, public))); !errors.Is(err, ErrInvalidKey) {
+			t.Errorf("KeyFromPublic(%s): %v, want ErrInvalidKey", public, err)
+		}
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// edPoint is an Ed25519 point in affine coordinates, for checks that do
+// not share checkEd25519's method: decode with a square root, multiply by
+// the cofactor with the addition law (RFC 8032, §5.1.4).
+type edPoint struct{ x, y *big.Int }
+
+var (
+	ed25519P = func() *big.Int { // 2^255 - 19
+		p := new(big.Int).Lsh(big.NewInt(1), 255)
+		return p.Sub(p, big.NewInt(19))
+	}()
+	ed25519D = func() *big.Int { // -121665 / 121666 mod p
+		d := new(big.Int).ModInverse(big.NewInt(121666), ed25519P)
+		d.Mul(d, big.NewInt(-121665))
+		return d.Mod(d, ed25519P)
+	}()
+)
+
+func edDecode(b []byte) (edPoint, bool) {
+	p, d := ed25519P, ed25519D
+	le := append([]byte{}, b...)
+	sign := le[31] >> 7
+	le[31] &= 0x7f
+	slices.Reverse(le)
+	y := new(big.Int).SetBytes(le)
+	if y.Cmp(p) >= 0 {
+		return edPoint{}, false
+	}
+	y2 := new(big.Int).Mul(y, y)
+	u := new(big.Int).Sub(y2, big.NewInt(1))
+	v := new(big.Int).Add(new(big.Int).Mul(d, y2), big.NewInt(1))
+	x2 := new(big.Int).Mul(u, new(big.Int).ModInverse(v.Mod(v, p), p))
+	x2.Mod(x2, p)
+	x := new(big.Int).ModSqrt(x2, p)
+	if x == nil || (x.Sign() == 0 && sign == 1) {
+		return edPoint{}, false
+	}
+	if x.Bit(0) != uint(sign) {
+		x.Sub(p, x)
+	}
+	return edPoint{x, y}, true
+}
+
+func edAdd(a, b edPoint) edPoint {
+	p, d := ed25519P, ed25519D
+	m := func(xs ...*big.Int) *big.Int {
+		r := big.NewInt(1)
+		for _, x := range xs {
+			r.Mul(r, x).Mod(r, p)
+		}
+		return r
+	}
+	t := m(d, a.x, b.x, a.y, b.y)
+	x := new(big.Int).Add(m(a.x, b.y), m(a.y, b.x))
+	x = m(x, new(big.Int).ModInverse(new(big.Int).Add(big.NewInt(1), t), p))
+	y := new(big.Int).Add(m(a.y, b.y), m(a.x, b.x))
+	y = m(y, new(big.Int).ModInverse(new(big.Int).Mod(new(big.Int).Sub(big.NewInt(1), t), p), p))
+	return edPoint{x, y}
+}
+
+func (a edPoint) smallOrder() bool {
+	for range 3 {
+		a = edAdd(a, a)
+	}
+	return a.x.Sign() == 0 && a.y.Cmp(big.NewInt(1)) == 0
+}
+
+// TestEd25519SmallOrderList derives ed25519SmallOrder: each entry decodes
+// canonically and [8]P is the identity, and the eight are distinct; the
+// torsion subgroup has exactly eight points, so the list is complete.
+func TestEd25519SmallOrderList(t *testing.T) {
+	seen := map[[32]byte]bool{}
+	for _, s := range ed25519SmallOrder {
+		pt, ok := edDecode(s[:])
+		if !ok || !pt.smallOrder() {
+			t.Errorf("%x: decodes %v, small order %v", s, ok, ok && pt.smallOrder())
+		}
+		seen[s] = true
+	}
+	if len(seen) != 8 {
+		t.Errorf("%d distinct points, want 8", len(seen))
+	}
+	if pt, _ := edDecode(edSigner(1).Public().(ed25519.PublicKey)); pt.smallOrder() {
+		t.Error("a real key is of small order: the check is broken")
+	}
+}
+
+// TestECDSAPointChecks: known answers for the points x509 refuses, so
+// that every ECDSA key read has one encoding: the point at infinity, a
+// compressed point, a coordinate not reduced modulo p, a point off the
+// curve; each through PEM and through the legacy hex form.
+func TestECDSAPointChecks(t *testing.T) {
+	curve := elliptic.P256()
+	p := curve.Params().P
+	// The smallest x on P-256: x + p still fits in 32 bytes.
+	var x, y *big.Int
+	for i := int64(0); y == nil; i++ {
+		x = big.NewInt(i)
+		rhs := new(big.Int).Exp(x, big.NewInt(3), p)
+		rhs.Sub(rhs, new(big.Int).Mul(big.NewInt(3), x))
+		rhs.Add(rhs, curve.Params().B)
+		y = new(big.Int).ModSqrt(rhs.Mod(rhs, p), p)
+	}
+	point := func(x, y *big.Int) []byte {
+		return append(append([]byte{4}, x.FillBytes(make([]byte, 32))...), y.FillBytes(make([]byte, 32))...)
+	}
+	good := point(x, y)
+	if _, err := parseKeyJSON(ecdsaSPKI(t, good)); err != nil {
+		t.Fatalf("the point (%v, …) itself: %v", x, err)
+	}
+	compressed := append([]byte{byte(2 + y.Bit(0))}, x.FillBytes(make([]byte, 32))...)
+	const (
+		pre           = "keys.k: keyval.public: invalid key: "
+		infinity      = "ECDSA public key is the point at infinity, which is no key"
+		compressedMsg = "ECDSA public key is a compressed point; only the uncompressed form is read, so that a key has one encoding"
+	)
+	for _, tc := range []struct {
+		name      string
+		point     []byte
+		pem, hexd string
+	}{
+		{"infinity", []byte{0}, infinity, "hex ECDSA point: " + infinity},
+		{"compressed", compressed, compressedMsg, "hex ECDSA point: " + compressedMsg},
+		{"x not reduced", point(new(big.Int).Add(x, p), y), "invalid P256 element encoding", "hex ECDSA point: invalid P256 element encoding"},
+		{"off the curve", point(x, new(big.Int).Add(y, big.NewInt(1))), "P256 point not on curve", "hex ECDSA point: P256 point not on curve"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseKeyJSON(ecdsaSPKI(t, tc.point))
+			wantErr(t, err, ErrInvalidKey, pre+tc.pem)
+			_, err = parseKeyJSON(`{"keytype":"ecdsa","scheme":"ecdsa-sha2-nistp256","keyval":{"public":"` + hex.EncodeToString(tc.point) + `"}}`)
+			wantErr(t, err, ErrInvalidKey, pre+tc.hexd)
+		})
+	}
+}
+
+// ecdsaSPKI is a P-256 key object whose SubjectPublicKeyInfo holds point
+// as it is, whatever it is.
+func ecdsaSPKI(t *testing.T, point []byte) string {
+	t.Helper()
+	type algorithm struct {
+		Algorithm  asn1.ObjectIdentifier
+		Parameters asn1.ObjectIdentifier
+	}
+	der, err := asn1.Marshal(struct {
+		Algorithm algorithm
+		Point     asn1.BitString
+	}{algorithm{asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}, asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}}, asn1.BitString{Bytes: point, BitLength: 8 * len(point)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return `{"keytype":"ecdsa","scheme":"ecdsa-sha2-nistp256","keyval":{"public":` + strconv.Quote(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))) + `}}`
+}
+
+// TestRSAKeyChecks: known answers for the RSA keys checkRSA refuses, and
+// the bounds it accepts. The moduli are not products of primes: parsing
+// never factors, and a verification is what a large modulus makes slow.
+func TestRSAKeyChecks(t *testing.T) {
+	real := fileSigner(t, "rsa2048").Public().(*rsa.PublicKey)
+	odd := func(bits int) *big.Int {
+		n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
+		return n.Add(n, big.NewInt(1))
+	}
+	key := func(n *big.Int, e int) string {
+		der, err := x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: n, E: e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return `{"keytype":"rsa","scheme":"rsassa-pss-sha256","keyval":{"public":` + strconv.Quote(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))) + `}}`
+	}
+	const pre = "keys.k: keyval.public: invalid key: "
+	for _, tc := range []struct {
+		name string
+		n    *big.Int
+		e    int
+		want string
+		bits int // of the *RSASizeError, when there is one
+	}{
+		{"even modulus", new(big.Int).Add(real.N, big.NewInt(1)), 65537, pre + "RSA modulus is even, so it is not a product of two large primes", 0},
+		{"exponent 3", real.N, 3, pre + "RSA public exponent is 3; only 65537 is accepted", 0},
+		{"exponent 1", real.N, 1, pre + "RSA public exponent is 1; only 65537 is accepted", 0},
+		{"exponent 2^31-1", real.N, 1<<31 - 1, pre + "RSA public exponent is 2147483647; only 65537 is accepted", 0},
+		{"2047 bits", odd(2047), 65537, pre + "RSA key has 2047 bits; at least 2048 are required", 2047},
+		{"8193 bits", odd(8193), 65537, pre + "RSA key has 8193 bits; at most 8192 are accepted", 8193},
+		{"one million bits", odd(1 << 20), 1<<31 - 1, pre + "RSA key has 1048576 bits; at most 8192 are accepted", 1 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseKeyJSON(key(tc.n, tc.e))
+			wantErr(t, err, ErrInvalidKey, tc.want)
+			var se *RSASizeError
+			if got := errors.As(err, &se); got != (tc.bits != 0) || got && se.Bits != tc.bits {
+				t.Errorf("RSASizeError: %v %+v, want bits %d", got, se, tc.bits)
+			}
+		})
+	}
+	for _, bits := range []int{2048, 8192} {
+		if _, err := parseKeyJSON(key(odd(bits), 65537)); err != nil {
+			t.Errorf("%d bits: %v", bits, err)
+		}
+	}
 }

@@ -451,7 +451,7 @@ func TestHostileRequests(t *testing.T) {
 		}, "r1", want{verdict.Invalid, []verdict.Code{verdict.KeyChangeBelow}}},
 		{"rotate authorised by the new keys", func(e *env) []intake.File {
 			return it.Files(e.f.Rotate(t, "r1", "existing-a", []string{"n1", "n2"}, "n1", "n2"))
-		}, "r1", want{verdict.Invalid, []verdict.Code{verdict.KeyChangeBelow}}},
+		}, "r1", want{verdict.Invalid, []verdict.Code{verdict.SignatureExtra}}},
 		{"rotate authorisation bound to another base version", func(e *env) []intake.File {
 			d := e.f.Rotate(t, "r1", "existing-a", nil, "n1")
 			d.Authorisation = e.f.Authorise(t, "existing-a", it.BaseVersion-1, d.Keys, 1, "a1", "a2")
@@ -747,7 +747,7 @@ func TestSentences(t *testing.T) {
 	o.byFile[file("r3")] = e2.run().byFile[file("r3")]
 	want := map[string]string{
 		"r1": `Project "existing-a" (written "Existing__A") is already delegated to other keys; adding it again would hand it to new keys without its owners' consent (a takeover attempt).`,
-		"r2": `None of project "existing-b"'s current keys signed the key-change authorisation; its threshold is 1.`,
+		"r2": `The key-change authorisation carries a signature by a key that is not a current key (signature 1); only project "existing-b"'s current keys may sign it, each once.`,
 		"r3": `Conclave first saw this recovery on 2026-11-24T12:00:00Z; its notice period of 14 days ends on 2026-12-08T12:00:00Z, and it cannot be approved before then.`,
 		"r4": `The repository had not published these exact keys for project "fresh" in an earlier bundle; keys trusted on first use should have been public, unchanged, for a while before they are approved.`,
 	}

@@ -81,17 +81,21 @@ func Validate(in Input) []verdict.Verdict {
 		defer close(indexed)
 		st = index(&in)
 	}()
-	if !in.skipSignatures {
-		parallel.For(len(items), 32, func(i int) {
-			if r := items[i].Request; r != nil {
+	// Each request's keys are judged before its signatures are verified:
+	// a key the policy refuses must cost no verification.
+	keyChecks := make([]keyCheck, len(items))
+	parallel.For(len(items), 32, func(i int) {
+		if r := items[i].Request; r != nil && r.Keys != nil {
+			keyChecks[i] = checkKeys(r, in.Rules)
+			if keyChecks[i].ok && !in.skipSignatures {
 				r.VerifyPossession()
 			}
-		})
-	}
+		}
+	})
 	<-indexed
 	out := make([]verdict.Verdict, len(items))
 	parallel.For(len(items), 32, func(i int) {
-		v := st.judge(items[i])
+		v := st.judge(items[i], keyChecks[i])
 		if r := items[i].Request; r != nil {
 			if st.idCount[r.ID] > 1 {
 				v.Add(verdict.Error, verdict.DuplicateID, "id", "Another request in this bundle has the same id %q; ids must be unique, so neither can be approved.", r.ID)
@@ -183,8 +187,8 @@ func appendOnce(list []string, s string) []string {
 	return append(list, s)
 }
 
-// judge runs every check on one request.
-func (st *state) judge(it bundle.Item) verdict.Verdict {
+// judge runs every check on one request; kc is what checkKeys found.
+func (st *state) judge(it bundle.Item, kc keyCheck) verdict.Verdict {
 	v := verdict.Verdict{File: it.Path}
 	if it.Err != nil {
 		v.Add(verdict.Error, it.Err.Code, it.Err.Path, "%s", sentenceFor(it.Err))
@@ -214,9 +218,8 @@ func (st *state) judge(it bundle.Item) verdict.Verdict {
 		return v
 	}
 
-	keysOK := true
 	if r.Keys != nil {
-		if keysOK = st.checkKeys(&v, r); !keysOK {
+		if !st.applyKeys(&v, r, kc) {
 			return v
 		}
 		st.checkPossession(&v, r)
@@ -257,78 +260,6 @@ func sentenceFor(e *request.Error) string {
 	return "The request breaks the request format: " + e.Error() + "."
 }
 
-// checkKeys checks each key and the threshold; it reports whether the
-// keys are all usable (so that signatures can be checked).
-func (st *state) checkKeys(v *verdict.Verdict, r *request.Request) bool {
-	rl := st.in.Rules
-	ok := true
-	seen := map[string]string{} // fingerprint → keyid of first occurrence
-	distinct := 0
-	for i, e := range r.Keys {
-		n := i + 1
-		if e.RSABits > 0 && e.RSABits < rl.MinRSABits {
-			v.Add(verdict.Error, verdict.KeyRSASize, e.Path, "Key %d is an RSA key of %d bits; the policy requires at least %d.", n, e.RSABits, rl.MinRSABits)
-			ok = false
-			continue
-		}
-		if e.Err != nil {
-			v.Add(verdict.Error, verdict.KeyInvalid, e.Path, "Key %d is not a usable public key: %s.", n, keyReason(e.Err))
-			ok = false
-			continue
-		}
-		k := e.Key
-		if !e.Plain {
-			v.Add(verdict.Error, verdict.FormatInvalid, e.Path, "Key %d has members other than keytype, keyval.public and scheme; extra members would be signed into the metadata.", n)
-			ok = false
-			continue
-		}
-		if k.Legacy() != "" {
-			v.Add(verdict.Error, verdict.KeyLegacy, e.Path, "Key %d is in a form Conclave reads but never writes: %s.", n, k.Legacy())
-			ok = false
-			continue
-		}
-		if !rl.SchemeAllowed(k.Scheme) {
-			v.Add(verdict.Error, verdict.KeyScheme, e.Path, "Key %d uses the scheme %s, which the policy does not allow (allowed: %s).", n, k.Scheme, strings.Join(rl.KeySchemes, ", "))
-			ok = false
-			continue
-		}
-		if first, dup := seen[k.Fingerprint()]; dup {
-			if first == k.ID() {
-				v.Add(verdict.Error, verdict.KeyDuplicate, e.Path, "Key %d is listed twice; each key may appear once.", n)
-			} else {
-				v.Add(verdict.Error, verdict.KeyDuplicate, e.Path, "Key %d is the same public key as another key of this request, written differently (keyid %s… and %s…); it would count twice towards the threshold in some clients.", n, k.ID()[:12], first[:12])
-			}
-			ok = false
-			continue
-		}
-		seen[k.Fingerprint()] = k.ID()
-		distinct++
-		if k.Scheme == tuf.SchemeECDSAP384 {
-			v.Add(verdict.Warning, verdict.KeyMisverified, e.Path, "Key %d uses ecdsa-sha2-nistp384, which some clients verify wrongly (tuf-js 4.1.1 checks it with SHA-256), so its signatures may be refused by them.", n)
-		}
-		for _, other := range st.owners[k.Fingerprint()] {
-			if other != r.Name {
-				v.Add(verdict.Warning, verdict.KeyShared, e.Path, "Key %d is also a key of project %q; whoever holds it can sign for both.", n, other)
-				break
-			}
-		}
-	}
-	if ok && (r.Threshold < 1 || r.Threshold > int64(distinct)) {
-		v.Add(verdict.Error, verdict.ThresholdRange, "threshold", "The threshold is %d, but it must be between 1 and the number of distinct keys (%d).", r.Threshold, distinct)
-		ok = false
-	}
-	return ok
-}
-
-// keyReason is the key error without the JSON path (the sentence says
-// which key).
-func keyReason(err error) string {
-	if fe, ok := err.(*tuf.FieldError); ok {
-		return fe.Msg
-	}
-	return err.Error()
-}
-
 // checkPossession: every key listed signed the typed possession statement
 // for exactly this request.
 func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
@@ -366,25 +297,7 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
 	if st.in.skipSignatures {
 		return
 	}
-	// Verified already, in Validate's first pass.
-	signers, err := r.PossessionSigners()
-	if err != nil {
-		v.Add(verdict.Error, verdict.PossessionInvalid, "possession", "The proof of possession cannot be checked: %v.", err)
-		return
-	}
-	signed := make(map[string]bool, len(signers))
-	for _, id := range signers {
-		signed[id] = true
-	}
-	var missing []string
-	for i, e := range r.Keys {
-		if !signed[e.Key.ID()] {
-			missing = append(missing, fmt.Sprint(i+1))
-		}
-	}
-	if len(missing) > 0 {
-		v.Add(verdict.Error, verdict.PossessionInvalid, "possession.signatures", "No valid signature over the typed possession statement was found for key %s, so nothing shows the developer holds it.", strings.Join(missing, ", "))
-	}
+	st.checkPossessionSignatures(v, r)
 }
 
 // possessionBase refuses a possession statement made against another
@@ -441,18 +354,7 @@ func (st *state) checkAuthorisation(v *verdict.Verdict, r *request.Request, cur 
 	if st.in.skipSignatures {
 		return
 	}
-	res, err := env.Verify(request.TypeKeyChange, cur.keys)
-	if err != nil {
-		v.Add(verdict.Error, verdict.KeyChangeNotEnv, "authorisation", "The key-change authorisation cannot be checked: %v.", err)
-		return
-	}
-	if n := len(res.Signers); int64(n) < cur.role.Threshold {
-		who := fmt.Sprintf("Only %d", n)
-		if n == 0 {
-			who = "None"
-		}
-		v.Add(verdict.Error, verdict.KeyChangeBelow, "authorisation.signatures", "%s of project %q's current keys signed the key-change authorisation; its threshold is %d.", who, r.Name, cur.role.Threshold)
-	}
+	st.checkAuthorisationSignatures(v, r, cur)
 }
 
 func (st *state) checkAdd(v *verdict.Verdict, r *request.Request) {

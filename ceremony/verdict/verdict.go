@@ -46,6 +46,7 @@ const (
 	KeyLegacy         Code = "key-legacy-form" // a key form Conclave reads but never writes
 	KeyScheme         Code = "key-scheme-not-allowed"
 	KeyRSASize        Code = "key-rsa-too-small"
+	KeyRSALarge       Code = "key-rsa-too-large"
 	KeyDuplicate      Code = "key-duplicate" // the same public key twice, under any keyids
 	TooManyKeys       Code = "too-many-keys"
 	ThresholdRange    Code = "threshold-out-of-range"
@@ -58,6 +59,8 @@ const (
 	KeyChangeKeyset   Code = "keychange-wrong-keyset" // bound to a keyset other than the current one
 	KeyChangeBase     Code = "keychange-wrong-base"   // bound to another version of the delegating metadata
 	KeyChangeBelow    Code = "keychange-below-threshold"
+	KeyChangeBadSig   Code = "keychange-bad-signature" // a signature on the authorisation does not verify
+	SignatureExtra    Code = "signature-extra"         // an envelope signed by a key not listed, or twice by one key
 	RecoverNotice     Code = "recover-notice-period"
 	PathOverlap       Code = "path-overlap"
 	DuplicateID       Code = "duplicate-request-id"
