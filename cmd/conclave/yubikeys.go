@@ -8,7 +8,7 @@ import (
 	"io"
 
 	"github.com/conclave-keys/conclave/ceremony/tuf"
-	"github.com/conclave-keys/conclave/hsm/piv"
+	"github.com/conclave-keys/conclave/hsm/yubikey"
 )
 
 // The YubiKey backend needs cgo (piv-go links libpcsclite); without cgo
@@ -35,7 +35,7 @@ func init() {
 // listYubiKeys never asks for a PIN and spends no try: retries and factory
 // flags come from the card's metadata, keys from their public halves.
 func listYubiKeys(ctx context.Context, w io.Writer) error {
-	cards, err := piv.List(ctx)
+	cards, err := yubikey.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func listYubiKeys(ctx context.Context, w io.Writer) error {
 				fmt.Fprintf(w, "  FACTORY %s still set: change it before enrolling\n", f.what)
 			}
 		}
-		tok, err := piv.Open(ctx, piv.Options{Serial: c.Serial})
+		tok, err := yubikey.Open(ctx, yubikey.Options{Serial: c.Serial})
 		if err != nil {
 			fmt.Fprintf(w, "  keys: %v\n", err)
 			continue

@@ -32,7 +32,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conclave-keys/conclave/hsm/piv/internal/probe"
+	"github.com/conclave-keys/conclave/hsm/yubikey/internal/probe"
 )
 
 // Paths of the Debian packages pcscd and vsmartcard-vpcd; CONCLAVE_PCSCD
@@ -288,7 +288,7 @@ func (d *Daemon) Reader(i int) string {
 // WaitCard waits until pcscd sees a card in reader i (present) or sees the
 // reader empty (!present). It asks through a short shared-mode probe that
 // never leaves the reader locked, unlike an aborted piv.Open (see
-// hsm/piv/internal/probe). Use it after Card.Insert and Card.Remove: pcscd
+// hsm/yubikey/internal/probe). Use it after Card.Insert and Card.Remove: pcscd
 // polls a vpcd reader about every 400 ms.
 func (d *Daemon) WaitCard(i int, present bool, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
