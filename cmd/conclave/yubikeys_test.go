@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,4 +149,23 @@ card in reader "evil\x1b[8m\u202eredaer 00 01": NOT READ: ` + busyReason + "\n"
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestWriteYubikeysEscapesEveryDeviceString: every string a card or a
+// reader reports is shown as visible escapes in the text output.
+func TestWriteYubikeysEscapesEveryDeviceString(t *testing.T) {
+	h := hostileReader
+	r := &yubikeysReport{Format: yubikeysFormat, Cards: []yubikeysCard{
+		{Reader: h, Serial: 1, Firmware: h, FormFactor: h, Keys: []yubikeysKey{{Slot: "9c", URI: h, Label: h, KeyID: h}}},
+		{Reader: h, Serial: 2, Error: h},
+		{Reader: h, Error: h},
+	}}
+	var b strings.Builder
+	writeYubikeys(&b, r)
+	if strings.ContainsAny(b.String(), "\x1b\u202e") {
+		t.Errorf("raw escape or bidi override in the output:\n%s", b.String())
+	}
+	if n := strings.Count(b.String(), `evil\x1b[8m\u202eredaer`); n != 10 {
+		t.Errorf("the hostile string is shown escaped %d times, want 10:\n%s", n, b.String())
+	}
 }

@@ -13,8 +13,9 @@
 //
 // # Which modules
 //
-// A PKCS#11 module is a library that runs inside Conclave, so the policy
-// lists the allowed ones by path and SHA-256 ([ModulePolicy]). The file is
+// A PKCS#11 module is a library that runs inside Conclave, so an allow-list
+// names the allowed ones by path and SHA-256 ([ModulePolicy], read from the
+// file format of [ParseAllowList]). The file is
 // hashed before it is loaded, and loaded from the descriptor that was
 // hashed. SoftHSM keeps keys in files and is allowed only in a rehearsal.
 // PKCS#11 has no key attestation, so every key here is shown as not attested.

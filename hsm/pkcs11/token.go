@@ -113,7 +113,7 @@ func modulePathFor(sel *uri.URI, policy ModulePolicy) (string, error) {
 	case 1:
 		return policy.Allowed[0].Path, nil
 	case 0:
-		return "", errors.New("the key selector names no module (module-path) and the policy allows none")
+		return "", errors.New("the key selector names no module (module-path) and the allow-list allows none")
 	}
 	return "", fmt.Errorf("the key selector names no module: add ?module-path= with one of %s", strings.Join(names, ", "))
 }
