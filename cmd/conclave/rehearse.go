@@ -91,25 +91,41 @@ func rehearse(ctx context.Context, env *environment, dir string, n int) (*rehear
 				failed = append(failed, r.Title)
 			}
 		}
-		fmt.Fprintf(env.stdout, "Air-gap checks: %d failed (%s). Going on only because this is a rehearsal;\n", report.Failed, strings.Join(failed, ", "))
-		fmt.Fprintf(env.stdout, "a real ceremony refuses this machine (see \"conclave preflight\").\n\n")
+		fmt.Fprintf(env.stdout, "Air-gap checks: %d failed (%s).\n", report.Failed, strings.Join(failed, ", "))
+		fmt.Fprintf(env.stdout, "Going on only because this is a rehearsal; a real ceremony refuses this\nmachine (see \"conclave preflight\").\n\n")
 	} else {
 		fmt.Fprintf(env.stdout, "Air-gap checks: all passed.\n\n")
 	}
 
 	progress := &rehearsalProgress{w: env.stderr}
 	defer progress.End()
-	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
-		select {
-		case <-ctx.Done():
+	// Say at once that the interruption was heard: the next safe point may
+	// be a few seconds away.
+	var notice sync.Once
+	notify := func() {
+		notice.Do(func() {
 			progress.End()
 			fmt.Fprintln(env.stderr, "interrupted: stopping at the next safe point, then removing what was written")
+		})
+	}
+	finished := make(chan struct{})
+	var watching sync.WaitGroup
+	watching.Add(1)
+	go func() {
+		defer watching.Done()
+		select {
+		case <-ctx.Done():
+			notify()
 		case <-finished:
 		}
 	}()
-	return rehearsal.Run(ctx, rehearsal.Options{Out: dir, Projects: n, Now: time.Now(), Log: env.stdout, Progress: progress})
+	res, err := rehearsal.Run(ctx, rehearsal.Options{Out: dir, Projects: n, Now: time.Now(), Log: env.stdout, Progress: progress})
+	close(finished)
+	watching.Wait()
+	if err != nil && ctx.Err() != nil {
+		notify()
+	}
+	return res, err
 }
 
 // rehearsalProgress shows the rehearsal's long phases on a progress line.
