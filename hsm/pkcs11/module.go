@@ -39,7 +39,7 @@ var ErrModuleNotAllowed = errors.New("this PKCS#11 module is not on the allow-li
 
 // ModuleError is a module refused by the policy. It carries the file's hash
 // so that an officer can compare it with the vendor's and add it to the
-// policy if it is right.
+// allow-list if it is right.
 type ModuleError struct {
 	Path   string
 	SHA256 string

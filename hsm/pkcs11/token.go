@@ -107,7 +107,7 @@ func modulePathFor(sel *uri.URI, policy ModulePolicy) (string, error) {
 				return a.Path, nil
 			}
 		}
-		return "", fmt.Errorf("the key selector names module %q, which is not among the policy's modules (%s)", name, strings.Join(names, ", "))
+		return "", fmt.Errorf("the key selector names module %q, which is not among the allow-list's modules (%s)", name, strings.Join(names, ", "))
 	}
 	switch len(policy.Allowed) {
 	case 1:
