@@ -1,5 +1,3 @@
-//go:build cgo
-
 package main
 
 import (
@@ -11,13 +9,12 @@ import (
 	"os"
 	"strings"
 
-	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/pkcs11"
-	"github.com/conclave-keys/conclave/hsm/pkcs11/uri"
 	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
-// The PKCS#11 backend needs cgo; tokens_nocgo.go stands in without it.
+// The PKCS#11 backend needs cgo: tokens_cgo.go reads the modules, and
+// tokens_nocgo.go stands in without it.
 var tokensCommand = &command{
 	name:    "tokens",
 	summary: "list PKCS#11 modules, their slots and tokens, PIN state and the keys on each, and whether the module allow-list allows each module",
@@ -114,6 +111,9 @@ func runTokens(ctx context.Context, env *environment, args []string) error {
 	if fs.NArg() != 0 {
 		return usagef("tokens takes no arguments")
 	}
+	if err := pkcs11Support(); err != nil {
+		return err
+	}
 	named := false
 	fs.Visit(func(f *flag.Flag) { named = named || f.Name == "allow-list" })
 	allow, err := readTokensAllowList(*allowFile, named)
@@ -175,164 +175,22 @@ func readTokensAllowList(path string, named bool) (tokensAllowList, error) {
 	return out, nil
 }
 
-// policy is the allow-list as the pkcs11 package applies it. It is never a
-// rehearsal's: SoftHSM is shown as a real ceremony would judge it.
-func (a tokensAllowList) policy() pkcs11.ModulePolicy {
-	var p pkcs11.ModulePolicy
-	for _, m := range a.Modules {
-		p.Allowed = append(p.Allowed, pkcs11.AllowedModule(m))
-	}
-	return p
-}
-
-func (a tokensAllowList) lists(path string) bool {
-	for _, m := range a.Modules {
-		if m.Path == path {
-			return true
-		}
-	}
-	return false
-}
-
-// vouchesFor reports whether the allow-list names this very file: the path
-// with this hash.
-func (a tokensAllowList) vouchesFor(path, sum string) bool {
-	for _, m := range a.Modules {
-		if m.Path == path && m.SHA256 == sum {
-			return true
-		}
-	}
-	return false
-}
-
-// listTokens reads every module of the allow-list and every extra one.
-func listTokens(ctx context.Context, allow tokensAllowList, extra []string) *tokensReport {
-	report := &tokensReport{Format: tokensFormat, AllowList: allow, Modules: []tokensModule{}}
+// paths lists the allow-list's module paths, each once, in its order.
+func (a tokensAllowList) paths() []string {
+	var out []string
 	seen := map[string]bool{}
-	var paths []string
-	for _, m := range allow.Modules {
+	for _, m := range a.Modules {
 		if !seen[m.Path] {
 			seen[m.Path] = true
-			paths = append(paths, m.Path)
+			out = append(out, m.Path)
 		}
 	}
-	for _, p := range extra {
-		if !seen[p] {
-			seen[p] = true
-			paths = append(paths, p)
-		}
-	}
-	for _, p := range paths {
-		mod := tokensModule{Path: p, Slots: []tokensSlot{}}
-		if err := readModule(ctx, allow, &mod); err != nil {
-			mod.Error = err.Error()
-		}
-		report.Modules = append(report.Modules, mod)
-	}
-	return report
-}
-
-func readModule(ctx context.Context, allow tokensAllowList, mod *tokensModule) error {
-	resolved, sum, err := pkcs11.HashModule(mod.Path)
-	if err != nil {
-		return err
-	}
-	if resolved != mod.Path {
-		mod.File = resolved
-	}
-	mod.SHA256 = sum
-	var m *pkcs11.Module
-	if allow.lists(mod.Path) {
-		m, err = pkcs11.Load(mod.Path, allow.policy())
-		var me *pkcs11.ModuleError
-		if errors.As(err, &me) {
-			mod.NotAllowed = me.Reason
-			if !allow.vouchesFor(mod.Path, sum) {
-				// Not the file the allow-list names: not loaded at
-				// all, its code never runs.
-				return nil
-			}
-			// The very file listed, refused for what it is (SoftHSM
-			// outside a rehearsal): loaded to be listed, never to sign.
-			m, err = pkcs11.LoadUnchecked(mod.Path)
-		}
-	} else {
-		// Named on the command line only: loaded to be listed, never to
-		// sign.
-		m, err = pkcs11.LoadUnchecked(mod.Path)
-		mod.NotAllowed = notListedReason(allow)
-	}
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	mod.Loaded = true
-	mod.Allowed = mod.NotAllowed == ""
-	mod.Library = m.Description()
-	mod.SoftHSM = m.IsSoftHSM()
-	slots, err := m.Slots(ctx)
-	if err != nil {
-		return err
-	}
-	for _, s := range slots {
-		slot := tokensSlot{ID: s.ID, Description: s.Description}
-		if s.Token != nil {
-			st := s.Token
-			tok := &tokensToken{Initialized: st.Initialized(), Keys: []tokensKey{}}
-			if tok.Initialized {
-				tok.Label, tok.Manufacturer, tok.Model, tok.Serial = st.Label, st.Manufacturer, st.Model, st.Serial
-				tok.PIN = st.PINState()
-				if err := readTokenKeys(ctx, m, st, tok); err != nil {
-					tok.Error = err.Error()
-				}
-			}
-			slot.Token = tok
-		}
-		mod.Slots = append(mod.Slots, slot)
-	}
-	return nil
-}
-
-// notListedReason says why a module named only with --module is not
-// allowed, and where the list that would allow it is.
-func notListedReason(allow tokensAllowList) string {
-	if !allow.Present {
-		return "there is no allow-list (" + allow.File + " does not exist)"
-	}
-	return "the allow-list " + allow.File + " does not list this module"
-}
-
-func readTokenKeys(ctx context.Context, m *pkcs11.Module, st *pkcs11.TokenStatus, tok *tokensToken) error {
-	t, err := m.OpenToken(ctx, tokenSelector(st), hsm.Prompts{}) // no PIN: listing never logs in
-	if err != nil {
-		return err
-	}
-	defer t.Close()
-	keys, err := t.Keys(ctx)
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		key := tokensKey{Label: k.Label, ID: fmt.Sprintf("%x", k.ID), Type: pkcs11.KeyType(k.Public), Attested: k.Attested, URI: k.URI}
-		if tk, err := pkcs11.TUFKey(k); err == nil {
-			key.KeyID = tk.ID()
-		}
-		tok.Keys = append(tok.Keys, key)
-	}
-	return nil
+	return out
 }
 
 // uriMax is the longest key URI shown: three percent-encoded 32-byte
 // labels, a serial and a module path of PATH_MAX (4,096) fit.
 const uriMax = 5000
-
-// tokenSelector selects one listed token again, by label and serial.
-func tokenSelector(st *pkcs11.TokenStatus) *uri.URI {
-	u := uri.New()
-	u.Set(uri.Token, st.Label)
-	u.Set(uri.Serial, st.Serial)
-	return u
-}
 
 // writeTokens prints the report for people. Every string a module or a
 // token gave goes through termtext; the allow-list's paths and the

@@ -7,29 +7,19 @@ import (
 	"errors"
 )
 
-// Without cgo there is no PKCS#11 backend (github.com/miekg/pkcs11 needs
-// it): the command exists and says so, so that the binary still builds.
-var tokensCommand = &command{
-	name:    "tokens",
-	summary: "list PKCS#11 modules, their slots and tokens, PIN state and the keys on each, and whether the module allow-list allows each module",
-	usage:   "tokens [--allow-list FILE] [--module PATH]... [--json]",
-}
+// errNoPKCS11 is why a build without cgo lists no module:
+// github.com/miekg/pkcs11 needs cgo.
+var errNoPKCS11 = withHint(errors.New("this conclave was built without cgo, so it has no PKCS#11 support"),
+	"build it with CGO_ENABLED=1 (and gcc) to use HSMs")
 
-func init() {
-	tokensCommand.run = runTokens
-	register(tokensCommand)
-}
+// pkcs11Support reports why this build cannot reach PKCS#11 modules.
+func pkcs11Support() error { return errNoPKCS11 }
 
-// runTokens says that this build cannot reach PKCS#11 modules.
-func runTokens(ctx context.Context, env *environment, args []string) error {
-	fs := newFlagSet(env, tokensCommand)
-	var modules multiFlag
-	fs.Var(&modules, "module", "also list this PKCS#11 library (absolute path), whether or not the allow-list names it; repeatable")
-	fs.String("allow-list", "/etc/conclave/pkcs11-modules.sha256", `the module allow-list: one line per module, "SHA256  PATH" as sha256sum prints it`)
-	fs.Bool("json", false, "print a JSON report instead of text")
-	if err := parseFlags(env, tokensCommand, fs, args); err != nil {
-		return err
+// listTokens lists every module as one that cannot be read.
+func listTokens(ctx context.Context, allow tokensAllowList, extra []string) *tokensReport {
+	report := &tokensReport{Format: tokensFormat, AllowList: allow, Modules: []tokensModule{}}
+	for _, p := range append(allow.paths(), extra...) {
+		report.Modules = append(report.Modules, tokensModule{Path: p, Slots: []tokensSlot{}, Error: errNoPKCS11.Error()})
 	}
-	return withHint(errors.New("this conclave was built without cgo, so it has no PKCS#11 support"),
-		"build it with CGO_ENABLED=1 (and gcc) to use HSMs")
+	return report
 }

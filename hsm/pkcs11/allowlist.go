@@ -1,5 +1,3 @@
-//go:build cgo
-
 package pkcs11
 
 import (
@@ -11,6 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 )
+
+// AllowedModule is one PKCS#11 library the allow-list trusts: its path as
+// installed on the ceremony machine and the SHA-256 of the file.
+type AllowedModule struct {
+	Path   string
+	SHA256 string // lowercase hex
+}
 
 // DefaultAllowListFile is where the module allow-list is read from when no
 // other file is named. An officer writes it on the ceremony machine, one

@@ -1,5 +1,3 @@
-//go:build cgo
-
 package pkcs11
 
 import (

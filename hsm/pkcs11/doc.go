@@ -38,5 +38,6 @@
 // returned, and only keys that were generated on the token and can never
 // leave it are used.
 //
-// This package needs cgo; packages that do not import it build without.
+// Loading modules needs cgo; without it the package holds only the
+// allow-list ([ParseAllowList]), so that packages importing it still build.
 package pkcs11

@@ -17,13 +17,6 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-// AllowedModule is one PKCS#11 library the policy trusts: its path as
-// installed on the ceremony machine and the SHA-256 of the file.
-type AllowedModule struct {
-	Path   string
-	SHA256 string // lowercase hex
-}
-
 // ModulePolicy says which PKCS#11 modules may be loaded for signing and key
 // generation: the modules of the allow-list ([ReadAllowList]). A zero
 // policy allows nothing.
