@@ -121,13 +121,14 @@ func runTokens(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	if len(modules) == 0 && len(allow.Modules) == 0 {
-		why := "the allow-list " + allow.File + " does not exist"
+		// Nothing to list is a command-line mistake on this machine:
+		// name a module, or write the allow-list.
+		why := "does not exist"
 		if allow.Present {
-			why = "the allow-list " + allow.File + " lists no module"
+			why = "lists no module"
 		}
-		return withHint(fmt.Errorf("no PKCS#11 module to list: %s and no --module was given", termtext.Safe(why)),
-			"name one with --module PATH, e.g. --module /usr/lib/softhsm/libsofthsm2.so\n"+
-				"docs/hsm-pkcs11.md says how to write the allow-list")
+		return usagef("no PKCS#11 module to list: the allow-list %s %s and no --module was given; name one with --module PATH (docs/hsm-pkcs11.md says how to write the allow-list)",
+			termtext.Safe(allow.File), why)
 	}
 	report := listTokens(ctx, allow, modules)
 	if *asJSON {

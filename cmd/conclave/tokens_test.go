@@ -268,14 +268,22 @@ func TestTokensChangedLibrary(t *testing.T) {
 	}
 }
 
+// TestTokensNeedsAModule: with no allow-list and no --module there is
+// nothing to list; the error says where the allow-list is read from.
 func TestTokensNeedsAModule(t *testing.T) {
 	needNoDefaultAllowList(t)
 	code, out, errOut := run(t, "tokens")
-	want := "error: no PKCS#11 module to list: the allow-list /etc/conclave/pkcs11-modules.sha256 does not exist and no --module was given\n" +
-		"hint: name one with --module PATH, e.g. --module /usr/lib/softhsm/libsofthsm2.so\n" +
-		"hint: docs/hsm-pkcs11.md says how to write the allow-list\n"
-	if code != 1 || out != "" || errOut != want {
+	want := "error: no PKCS#11 module to list: the allow-list /etc/conclave/pkcs11-modules.sha256 does not exist and no --module was given; name one with --module PATH (docs/hsm-pkcs11.md says how to write the allow-list)\n" +
+		"usage: conclave tokens [--allow-list FILE] [--module PATH]... [--json]\n"
+	if code != 2 || out != "" || errOut != want {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	empty := writeAllowList(t, "# the ceremony machine's modules\n")
+	code, _, errOut = run(t, "tokens", "--allow-list", empty)
+	want = "error: no PKCS#11 module to list: the allow-list " + empty + " lists no module and no --module was given; name one with --module PATH (docs/hsm-pkcs11.md says how to write the allow-list)\n" +
+		"usage: conclave tokens [--allow-list FILE] [--module PATH]... [--json]\n"
+	if code != 2 || errOut != want {
+		t.Fatalf("empty allow-list: exit %d, stderr %q", code, errOut)
 	}
 }
 
