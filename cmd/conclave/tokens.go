@@ -97,8 +97,8 @@ type tokensKey struct {
 
 // runTokens lists the modules of the allow-list and every --module. It
 // never logs in: keys are found through their public halves, which tokens
-// show without a PIN. A module that cannot be listed is reported, the
-// others are still listed, and the command then exits 1.
+// show without a PIN. A module (or a token's keys) that cannot be listed
+// is reported, the others are still listed, and the command then exits 1.
 func runTokens(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, tokensCommand)
 	var modules multiFlag
@@ -140,7 +140,7 @@ func runTokens(ctx context.Context, env *environment, args []string) error {
 	}
 	var failed []string
 	for _, m := range report.Modules {
-		if m.Error != "" {
+		if m.failed() {
 			failed = append(failed, termtext.Safe(m.Path))
 		}
 	}
@@ -155,6 +155,20 @@ func runTokens(ctx context.Context, env *environment, args []string) error {
 		}
 	}
 	return exitError{1}
+}
+
+// failed reports whether the module, or the keys of one of its tokens,
+// could not be listed.
+func (m tokensModule) failed() bool {
+	if m.Error != "" {
+		return true
+	}
+	for _, s := range m.Slots {
+		if s.Token != nil && s.Token.Error != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // readTokensAllowList reads the allow-list. The default file may be
