@@ -9,7 +9,8 @@
 //
 // A rehearsal stops when its context is cancelled (Ctrl-C), at the next safe
 // point: between two projects while keys are generated, between phases and
-// between files. It then removes every file it wrote and every directory it
+// between files; encoding and reading back, which write nothing, are
+// abandoned where they stand. It then removes every file it wrote and every directory it
 // created, so that a stopped rehearsal leaves nothing that looks like output.
 package rehearsal
 
@@ -229,7 +230,7 @@ func run(ctx context.Context, opts Options, m *made) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyWritten(ctx, opts.Out, opts.Now); err != nil {
+	if err := interruptible(ctx, func() error { return verifyWritten(ctx, opts.Out, opts.Now) }); err != nil {
 		return nil, err
 	}
 	phase(verifying, start)
@@ -238,6 +239,22 @@ func run(ctx context.Context, opts Options, m *made) (*Result, error) {
 		fmt.Fprintf(log, "  %-44s %10s\n", "peak memory, build to verify (resident)", sizeString(int(res.PeakRSS)))
 	}
 	return res, nil
+}
+
+// interruptible runs work, which must write nothing, and returns its
+// error, or ctx's error as soon as ctx is cancelled: parsing or encoding a
+// large role takes seconds that a person who pressed Ctrl-C should not wait
+// for. The abandoned work finishes on its own goroutine; what it returns
+// is dropped.
+func interruptible(ctx context.Context, work func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- work() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // verifyWritten reads the files back and verifies them as a client would:
@@ -462,8 +479,11 @@ func buildSignWrite(ctx context.Context, opts Options, res *Result, m *made,
 	if start, err = begin("canonical-encode claimed", 0); err != nil {
 		return err
 	}
-	claimedFile, err := tuf.NewTargetsFile(claimed)
-	if err != nil {
+	var claimedFile *tuf.File
+	if err := interruptible(ctx, func() (err error) {
+		claimedFile, err = tuf.NewTargetsFile(claimed)
+		return err
+	}); err != nil {
 		return err
 	}
 	phase(fmt.Sprintf("canonical-encode claimed (%s)", sizeString(len(claimedFile.SignedBytes()))), start)

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -219,5 +221,43 @@ func TestRunAlreadyCancelled(t *testing.T) {
 	}
 	if _, err := os.Lstat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s exists (%v)", out, err)
+	}
+}
+
+// TestVerifyStopsWhenInterrupted: reading back and verifying, which writes
+// nothing, stops as soon as the context is cancelled, even while a read is
+// under way (here blocked on a FIFO that holds no data, as a read from a
+// slow medium would be).
+func TestVerifyStopsWhenInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "root.json")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	result := make(chan error, 1)
+	go func() {
+		result <- interruptible(ctx, func() error { return verifyWritten(ctx, dir, time.Now()) })
+	}()
+	// A non-blocking open for writing succeeds only once the reader has
+	// the FIFO open; holding it open, with nothing written, keeps the
+	// read blocked.
+	var w int
+	for {
+		fd, err := syscall.Open(fifo, syscall.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if err == nil {
+			w = fd
+			break
+		}
+		if !errors.Is(err, syscall.ENXIO) {
+			t.Fatal(err)
+		}
+		runtime.Gosched()
+	}
+	defer syscall.Close(w)
+	cancel()
+	if err := <-result; !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
 	}
 }
