@@ -143,6 +143,7 @@ card in reader "evil\x1b[8m\u202eredaer 00 01": NOT READ: ` + busyReason + "\n"
 	if code != 1 || errOut != "" || !reflect.DeepEqual(got, want) {
 		t.Errorf("--json: exit %d, want 1; stderr %q\n%s", code, errOut, out)
 	}
+	checkSchema(t, "yubikeys.schema.json", []byte(out))
 }
 
 // jsonString is s as a JSON string.
