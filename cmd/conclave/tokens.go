@@ -1,202 +1,304 @@
-//go:build cgo
-
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
-	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/pkcs11"
-	"github.com/conclave-keys/conclave/hsm/pkcs11/uri"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
-// The PKCS#11 backend needs cgo; tokens_nocgo.go stands in without it.
+// The PKCS#11 backend needs cgo: tokens_cgo.go reads the modules, and
+// tokens_nocgo.go stands in without it.
+var tokensCommand = &command{
+	name:    "tokens",
+	summary: "list PKCS#11 modules, their slots and tokens, PIN state and the keys on each, and whether the module allow-list allows each module",
+	usage:   "tokens [--allow-list FILE] [--module PATH]... [--json]",
+}
+
 func init() {
-	c := &command{
-		name:    "tokens",
-		summary: "list PKCS#11 modules, their slots and tokens, PIN state and the keys on each",
-		usage:   "tokens [--module PATH]...",
+	tokensCommand.run = runTokens
+	register(tokensCommand)
+}
+
+// tokensFormat names the --json document (docs/formats/schema/tokens.schema.json).
+const tokensFormat = "conclave-tokens/1"
+
+// tokensReport is what `conclave tokens --json` prints. Strings are as the
+// module and its tokens gave them: JSON is exact.
+type tokensReport struct {
+	Format    string          `json:"format"`
+	AllowList tokensAllowList `json:"allow_list"`
+	Modules   []tokensModule  `json:"modules"`
+}
+
+type tokensAllowList struct {
+	File string `json:"file"`
+	// Present is false when the file does not exist: then no module is
+	// allowed.
+	Present bool                  `json:"present"`
+	Modules []pkcs11AllowedModule `json:"modules"`
+}
+
+type pkcs11AllowedModule struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+type tokensModule struct {
+	Path string `json:"path"`
+	// File is the library file the path resolves to, when it differs.
+	File    string `json:"file,omitempty"`
+	SHA256  string `json:"sha256,omitempty"`
+	Library string `json:"library,omitempty"`
+	// Allowed says whether a ceremony may load this module; NotAllowed
+	// says why not.
+	Allowed    bool   `json:"allowed"`
+	NotAllowed string `json:"not_allowed,omitempty"`
+	SoftHSM    bool   `json:"softhsm,omitempty"`
+	// Loaded is false when the module was refused before its code ran:
+	// then it has no slots to list.
+	Loaded bool         `json:"loaded"`
+	Slots  []tokensSlot `json:"slots"`
+	Error  string       `json:"error,omitempty"`
+}
+
+type tokensSlot struct {
+	ID          uint         `json:"id"`
+	Description string       `json:"description"`
+	Token       *tokensToken `json:"token,omitempty"`
+}
+
+type tokensToken struct {
+	Initialized  bool   `json:"initialized"`
+	Label        string `json:"label,omitempty"`
+	Manufacturer string `json:"manufacturer,omitempty"`
+	Model        string `json:"model,omitempty"`
+	Serial       string `json:"serial,omitempty"`
+	// PIN is the PIN state in words, as the text output shows it.
+	PIN   string      `json:"pin,omitempty"`
+	Keys  []tokensKey `json:"keys"`
+	Error string      `json:"error,omitempty"`
+}
+
+type tokensKey struct {
+	Label    string `json:"label"`
+	ID       string `json:"id"` // CKA_ID, hex
+	Type     string `json:"type"`
+	Attested bool   `json:"attested"`
+	KeyID    string `json:"keyid,omitempty"`
+	URI      string `json:"uri"`
+}
+
+// runTokens lists the modules of the allow-list and every --module. It
+// never logs in: keys are found through their public halves, which tokens
+// show without a PIN. A module (or a token's keys) that cannot be listed
+// is reported, the others are still listed, and the command then exits 1.
+func runTokens(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, tokensCommand)
+	var modules multiFlag
+	fs.Var(&modules, "module", "also list this PKCS#11 library (absolute path), whether or not the allow-list names it; repeatable")
+	allowFile := fs.String("allow-list", pkcs11.DefaultAllowListFile, `the module allow-list: one line per module, "SHA256  PATH" as sha256sum prints it`)
+	asJSON := fs.Bool("json", false, "print a JSON report instead of text")
+	if err := parseFlags(env, tokensCommand, fs, args); err != nil {
+		return err
 	}
-	c.run = func(ctx context.Context, env *environment, args []string) error {
-		fs := newFlagSet(env, c)
-		var modules stringList
-		fs.Var(&modules, "module", "list this PKCS#11 library even if the policy does not allow it (repeatable; absolute path)")
-		if err := parseFlags(env, c, fs, args); err != nil {
+	if fs.NArg() != 0 {
+		return usagef("tokens takes no arguments")
+	}
+	if err := pkcs11Support(); err != nil {
+		return err
+	}
+	named := false
+	fs.Visit(func(f *flag.Flag) { named = named || f.Name == "allow-list" })
+	allow, err := readTokensAllowList(*allowFile, named)
+	if err != nil {
+		return err
+	}
+	if len(modules) == 0 && len(allow.Modules) == 0 {
+		// Nothing to list is a command-line mistake on this machine:
+		// name a module, or write the allow-list.
+		why := "does not exist"
+		if allow.Present {
+			why = "lists no module"
+		}
+		return usagef("no PKCS#11 module to list: the allow-list %s %s and no --module was given; name one with --module PATH (docs/hsm-pkcs11.md says how to write the allow-list)",
+			termtext.Safe(allow.File), why)
+	}
+	report := listTokens(ctx, allow, modules)
+	if *asJSON {
+		if err := writeJSON(env.stdout, report); err != nil {
 			return err
 		}
-		if fs.NArg() != 0 {
-			return usagef("tokens takes no arguments")
-		}
-		policy := tokensPolicy()
-		if len(modules) == 0 && len(policy.Allowed) == 0 {
-			return withHint(errors.New("no PKCS#11 module to list"),
-				"name one with --module PATH, e.g. --module /usr/lib/softhsm/libsofthsm2.so")
-		}
-		return listTokens(ctx, env.stdout, policy, modules)
-	}
-	register(c)
-}
-
-// tokensPolicy is the module allow-list the listing is judged against.
-// TODO(lead): fill it from the verified ceremony policy once that exists;
-// until then no module is allowed and every module is listed as such.
-func tokensPolicy() pkcs11.ModulePolicy { return pkcs11.ModulePolicy{} }
-
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-// listTokens writes every module of the policy and every --module, its
-// slots, tokens and keys. It never logs in: keys are found through their
-// public halves, which tokens show without a PIN. A module that cannot be
-// listed is reported and the others are still listed.
-func listTokens(ctx context.Context, w io.Writer, policy pkcs11.ModulePolicy, extra []string) error {
-	paths := []string{}
-	seen := map[string]bool{}
-	for _, a := range policy.Allowed {
-		if !seen[a.Path] {
-			seen[a.Path] = true
-			paths = append(paths, a.Path)
-		}
-	}
-	for _, p := range extra {
-		if !seen[p] {
-			seen[p] = true
-			paths = append(paths, p)
-		}
+	} else {
+		writeTokens(env.stdout, report)
 	}
 	var failed []string
-	for i, p := range paths {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		if err := listModule(ctx, w, policy, p, !inPolicy(policy, p)); err != nil {
-			fmt.Fprintf(w, "  error: %v\n", err)
-			failed = append(failed, p)
+	for _, m := range report.Modules {
+		if m.failed() {
+			failed = append(failed, termtext.Safe(m.Path))
 		}
 	}
-	if len(failed) > 0 {
-		return fmt.Errorf("could not list %d of %d modules: %s", len(failed), len(paths), strings.Join(failed, ", "))
+	if len(failed) == 0 {
+		return nil
 	}
-	return nil
+	if !*asJSON {
+		if len(report.Modules) == 1 {
+			fmt.Fprintf(env.stderr, "error: could not list module %s\n", failed[0])
+		} else {
+			fmt.Fprintf(env.stderr, "error: could not list %d of %d modules: %s\n", len(failed), len(report.Modules), strings.Join(failed, ", "))
+		}
+	}
+	return exitError{1}
 }
 
-func inPolicy(policy pkcs11.ModulePolicy, path string) bool {
-	for _, a := range policy.Allowed {
-		if a.Path == path {
+// failed reports whether the module, or the keys of one of its tokens,
+// could not be listed.
+func (m tokensModule) failed() bool {
+	if m.Error != "" {
+		return true
+	}
+	for _, s := range m.Slots {
+		if s.Token != nil && s.Token.Error != "" {
 			return true
 		}
 	}
 	return false
 }
 
-func listModule(ctx context.Context, w io.Writer, policy pkcs11.ModulePolicy, path string, unchecked bool) error {
-	fmt.Fprintf(w, "module %s\n", path)
-	resolved, sum, err := pkcs11.HashModule(path)
-	if err != nil {
-		return err
-	}
-	if resolved != path {
-		fmt.Fprintf(w, "  file:     %s\n", resolved)
-	}
-	fmt.Fprintf(w, "  sha256:   %s\n", sum)
-	var m *pkcs11.Module
-	if unchecked {
-		// Named on the command line: loaded to be listed, never to sign.
-		m, err = pkcs11.LoadUnchecked(path)
-	} else {
-		m, err = pkcs11.Load(path, policy)
-		var me *pkcs11.ModuleError
-		if errors.As(err, &me) {
-			// Refused by the policy: not loaded at all, its code never runs.
-			fmt.Fprintf(w, "  ceremony: NOT ALLOWED: %s\n", me.Reason)
-			return nil
-		}
+// readTokensAllowList reads the allow-list. The default file may be
+// missing (no module is then allowed); a file named with --allow-list must
+// be there.
+func readTokensAllowList(path string, named bool) (tokensAllowList, error) {
+	out := tokensAllowList{File: path, Modules: []pkcs11AllowedModule{}}
+	list, err := pkcs11.ReadAllowList(path)
+	if errors.Is(err, os.ErrNotExist) && !named {
+		return out, nil
 	}
 	if err != nil {
-		return err
+		return out, err
 	}
-	defer m.Close()
-	fmt.Fprintf(w, "  library:  %s\n", m.Description())
-	if unchecked {
-		fmt.Fprintf(w, "  ceremony: NOT ALLOWED: the policy does not list this module; to allow it, an officer adds its path and sha256 to the policy\n")
-	} else {
-		fmt.Fprintf(w, "  ceremony: allowed by the policy\n")
+	out.Present = true
+	for _, m := range list {
+		out.Modules = append(out.Modules, pkcs11AllowedModule(m))
 	}
-	if m.IsSoftHSM() {
-		fmt.Fprintf(w, "  note:     SoftHSM keeps its keys in files on disk: for rehearsals only\n")
-	}
-	slots, err := m.Slots(ctx)
-	if err != nil {
-		return err
-	}
-	if len(slots) == 0 {
-		fmt.Fprintf(w, "  no slots\n")
-	}
-	for _, s := range slots {
-		fmt.Fprintf(w, "  slot %d: %s\n", s.ID, s.Description)
-		switch {
-		case s.Token == nil:
-			fmt.Fprintf(w, "    no token\n")
-			continue
-		case !s.Token.Initialized():
-			fmt.Fprintf(w, "    token not initialised\n")
-			continue
-		}
-		st := s.Token
-		fmt.Fprintf(w, "    token %q: %s %s, serial %s\n", st.Label, st.Manufacturer, st.Model, st.Serial)
-		fmt.Fprintf(w, "    PIN:  %s\n", st.PINState())
-		if err := listKeys(ctx, w, m, st); err != nil {
-			fmt.Fprintf(w, "    error: %v\n", err)
-		}
-	}
-	return nil
+	return out, nil
 }
 
-func listKeys(ctx context.Context, w io.Writer, m *pkcs11.Module, st *pkcs11.TokenStatus) error {
-	tok, err := m.OpenToken(ctx, tokenSelector(st), hsm.Prompts{}) // no PIN: listing never logs in
-	if err != nil {
-		return err
-	}
-	defer tok.Close()
-	keys, err := tok.Keys(ctx)
-	if err != nil {
-		return err
-	}
-	if len(keys) == 0 {
-		fmt.Fprintf(w, "    no keys visible without login\n")
-		return nil
-	}
-	fmt.Fprintf(w, "    keys:\n")
-	for _, k := range keys {
-		keyid := "(no TUF keyid: " + pkcs11.KeyType(k.Public) + ")"
-		if tk, err := pkcs11.TUFKey(k); err == nil {
-			keyid = tk.ID()
+// paths lists the allow-list's module paths, each once, in its order.
+func (a tokensAllowList) paths() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range a.Modules {
+		if !seen[m.Path] {
+			seen[m.Path] = true
+			out = append(out, m.Path)
 		}
-		id := fmt.Sprintf("%x", k.ID)
-		if id == "" {
-			id = "(empty)"
-		}
-		attested := "attested"
-		if !k.Attested {
-			attested = "NOT ATTESTED (PKCS#11 offers no attestation)"
-		}
-		fmt.Fprintf(w, "      %q  id %s  %s  %s\n", k.Label, id, pkcs11.KeyType(k.Public), attested)
-		fmt.Fprintf(w, "        keyid %s\n", keyid)
-		fmt.Fprintf(w, "        %s\n", k.URI)
 	}
-	return nil
+	return out
 }
 
-// tokenSelector selects one listed token again, by label and serial.
-func tokenSelector(st *pkcs11.TokenStatus) *uri.URI {
-	u := uri.New()
-	u.Set(uri.Token, st.Label)
-	u.Set(uri.Serial, st.Serial)
-	return u
+// uriMax is the longest key URI shown: three percent-encoded 32-byte
+// labels, a serial and a module path of PATH_MAX (4,096) fit.
+const uriMax = 5000
+
+// writeTokens prints the report for people. Every string a module or a
+// token gave goes through termtext; the allow-list's paths and the
+// module paths named on the command line do too.
+func writeTokens(w io.Writer, r *tokensReport) {
+	safe := termtext.Safe
+	a := r.AllowList
+	switch {
+	case !a.Present:
+		fmt.Fprintf(w, "allow-list: none (%s does not exist), so no module is allowed for a ceremony\n", safe(a.File))
+	case len(a.Modules) == 1:
+		fmt.Fprintf(w, "allow-list: %s, 1 module\n", safe(a.File))
+	default:
+		fmt.Fprintf(w, "allow-list: %s, %d modules\n", safe(a.File), len(a.Modules))
+	}
+	if len(a.Modules) == 0 {
+		fmt.Fprintf(w, "  to allow a module, compare its sha256 below with its vendor's, then add it with\n")
+		fmt.Fprintf(w, "  sha256sum MODULE >> %s\n", safe(shellQuote(a.File)))
+	}
+	for _, m := range r.Modules {
+		fmt.Fprintf(w, "\nmodule %s\n", safe(m.Path))
+		if m.File != "" {
+			fmt.Fprintf(w, "  file:     %s\n", safe(m.File))
+		}
+		if m.SHA256 != "" {
+			fmt.Fprintf(w, "  sha256:   %s\n", m.SHA256)
+		}
+		if m.Error != "" && !m.Loaded {
+			fmt.Fprintf(w, "  error: %s\n", safe(m.Error))
+			continue
+		}
+		if m.Library != "" {
+			fmt.Fprintf(w, "  library:  %s\n", safe(m.Library))
+		}
+		if m.Allowed {
+			fmt.Fprintf(w, "  ceremony: allowed by the allow-list\n")
+		} else {
+			fmt.Fprintf(w, "  ceremony: NOT ALLOWED: %s\n", safe(m.NotAllowed))
+		}
+		if !m.Loaded {
+			continue
+		}
+		if m.SoftHSM {
+			fmt.Fprintf(w, "  note:     SoftHSM keeps its keys in files on disk: for rehearsals only\n")
+		}
+		if m.Error != "" {
+			fmt.Fprintf(w, "  error: %s\n", safe(m.Error))
+			continue
+		}
+		if len(m.Slots) == 0 {
+			fmt.Fprintf(w, "  no slots\n")
+		}
+		for _, s := range m.Slots {
+			fmt.Fprintf(w, "  slot %d: %s\n", s.ID, safe(s.Description))
+			switch {
+			case s.Token == nil:
+				fmt.Fprintf(w, "    no token\n")
+				continue
+			case !s.Token.Initialized:
+				fmt.Fprintf(w, "    token not initialised\n")
+				continue
+			}
+			t := s.Token
+			fmt.Fprintf(w, "    token \"%s\": %s %s, serial %s\n", safe(t.Label), safe(t.Manufacturer), safe(t.Model), safe(t.Serial))
+			fmt.Fprintf(w, "    PIN:  %s\n", t.PIN)
+			if t.Error != "" {
+				fmt.Fprintf(w, "    error: %s\n", safe(t.Error))
+				continue
+			}
+			if len(t.Keys) == 0 {
+				fmt.Fprintf(w, "    no keys visible without login\n")
+				continue
+			}
+			fmt.Fprintf(w, "    keys:\n")
+			for _, k := range t.Keys {
+				id := k.ID
+				if id == "" {
+					id = "(empty)"
+				}
+				attested := "attested"
+				if !k.Attested {
+					attested = "NOT ATTESTED (PKCS#11 offers no attestation)"
+				}
+				keyid := "(no TUF keyid: " + k.Type + ")"
+				if k.KeyID != "" {
+					keyid = k.KeyID
+				}
+				fmt.Fprintf(w, "      \"%s\"  id %s  %s  %s\n", safe(k.Label), id, k.Type, attested)
+				fmt.Fprintf(w, "        keyid %s\n", keyid)
+				// The URI is what selects the key again, so it is shown
+				// whole: percent-encoding already keeps it printable.
+				fmt.Fprintf(w, "        %s\n", termtext.Cap(k.URI, uriMax))
+			}
+		}
+	}
 }

@@ -7,17 +7,19 @@ import (
 	"errors"
 )
 
-// Without cgo there is no PKCS#11 backend (github.com/miekg/pkcs11 needs
-// it): the command exists and says so, so that the binary still builds.
-func init() {
-	c := &command{
-		name:    "tokens",
-		summary: "list PKCS#11 modules, their slots and tokens, PIN state and the keys on each",
-		usage:   "tokens [--module PATH]...",
+// errNoPKCS11 is why a build without cgo lists no module:
+// github.com/miekg/pkcs11 needs cgo.
+var errNoPKCS11 = withHint(errors.New("this conclave was built without cgo, so it has no PKCS#11 support"),
+	"build it with CGO_ENABLED=1 (and gcc) to use HSMs")
+
+// pkcs11Support reports why this build cannot reach PKCS#11 modules.
+func pkcs11Support() error { return errNoPKCS11 }
+
+// listTokens lists every module as one that cannot be read.
+func listTokens(ctx context.Context, allow tokensAllowList, extra []string) *tokensReport {
+	report := &tokensReport{Format: tokensFormat, AllowList: allow, Modules: []tokensModule{}}
+	for _, p := range append(allow.paths(), extra...) {
+		report.Modules = append(report.Modules, tokensModule{Path: p, Slots: []tokensSlot{}, Error: errNoPKCS11.Error()})
 	}
-	c.run = func(ctx context.Context, env *environment, args []string) error {
-		return withHint(errors.New("this conclave was built without cgo, so it has no PKCS#11 support"),
-			"build it with CGO_ENABLED=1 (and gcc) to use HSMs")
-	}
-	register(c)
+	return report
 }

@@ -13,8 +13,9 @@
 //
 // # Which modules
 //
-// A PKCS#11 module is a library that runs inside Conclave, so the policy
-// lists the allowed ones by path and SHA-256 ([ModulePolicy]). The file is
+// A PKCS#11 module is a library that runs inside Conclave, so an allow-list
+// names the allowed ones by path and SHA-256 ([ModulePolicy], read from the
+// file format of [ParseAllowList]). The file is
 // hashed before it is loaded, and loaded from the descriptor that was
 // hashed. SoftHSM keeps keys in files and is allowed only in a rehearsal.
 // PKCS#11 has no key attestation, so every key here is shown as not attested.
@@ -37,5 +38,6 @@
 // returned, and only keys that were generated on the token and can never
 // leave it are used.
 //
-// This package needs cgo; packages that do not import it build without.
+// Loading modules needs cgo; without it the package holds only the
+// allow-list ([ParseAllowList]), so that packages importing it still build.
 package pkcs11

@@ -17,15 +17,9 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-// AllowedModule is one PKCS#11 library the policy trusts: its path as
-// installed on the ceremony machine and the SHA-256 of the file.
-type AllowedModule struct {
-	Path   string
-	SHA256 string // lowercase hex
-}
-
 // ModulePolicy says which PKCS#11 modules may be loaded for signing and key
-// generation. The caller fills it; a zero policy allows nothing.
+// generation: the modules of the allow-list ([ReadAllowList]). A zero
+// policy allows nothing.
 type ModulePolicy struct {
 	Allowed []AllowedModule
 	// Rehearsal allows SoftHSM, which keeps its keys in files and so
@@ -34,11 +28,11 @@ type ModulePolicy struct {
 }
 
 // ErrModuleNotAllowed is wrapped by every refusal of a module by the policy.
-var ErrModuleNotAllowed = errors.New("this PKCS#11 module is not allowed by the policy")
+var ErrModuleNotAllowed = errors.New("this PKCS#11 module is not on the allow-list")
 
 // ModuleError is a module refused by the policy. It carries the file's hash
 // so that an officer can compare it with the vendor's and add it to the
-// policy if it is right.
+// allow-list if it is right.
 type ModuleError struct {
 	Path   string
 	SHA256 string
@@ -72,16 +66,16 @@ func (p ModulePolicy) check(resolved, sum string) error {
 		pathMatched = append(pathMatched, strings.ToLower(a.SHA256))
 	}
 	if len(pathMatched) > 0 {
-		return &ModuleError{Path: resolved, SHA256: sum, Reason: "the policy allows this path only with sha256 " + strings.Join(pathMatched, " or ") + ": the library has changed"}
+		return &ModuleError{Path: resolved, SHA256: sum, Reason: "the allow-list allows this path only with sha256 " + strings.Join(pathMatched, " or ") + ": the library has changed"}
 	}
 	if len(p.Allowed) == 0 {
-		return &ModuleError{Path: resolved, SHA256: sum, Reason: "the policy allows no PKCS#11 module"}
+		return &ModuleError{Path: resolved, SHA256: sum, Reason: "the allow-list allows no PKCS#11 module"}
 	}
 	var names []string
 	for _, a := range p.Allowed {
 		names = append(names, a.Path)
 	}
-	return &ModuleError{Path: resolved, SHA256: sum, Reason: "the policy allows only " + strings.Join(names, ", ")}
+	return &ModuleError{Path: resolved, SHA256: sum, Reason: "the allow-list allows only " + strings.Join(names, ", ")}
 }
 
 // shared is one loaded and initialised library. PKCS#11 allows one

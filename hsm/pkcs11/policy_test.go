@@ -28,10 +28,10 @@ func TestModulePolicy(t *testing.T) {
 		reason string
 	}{
 		{"wrong hash", ModulePolicy{Allowed: []AllowedModule{{softHSMPath, wrong}}, Rehearsal: true},
-			"the policy allows this path only with sha256 " + wrong + ": the library has changed"},
+			"the allow-list allows this path only with sha256 " + wrong + ": the library has changed"},
 		{"other module", ModulePolicy{Allowed: []AllowedModule{{"/usr/lib/vendor/libhsm.so", sum}}, Rehearsal: true},
-			"the policy allows only /usr/lib/vendor/libhsm.so"},
-		{"empty policy", ModulePolicy{Rehearsal: true}, "the policy allows no PKCS#11 module"},
+			"the allow-list allows only /usr/lib/vendor/libhsm.so"},
+		{"empty policy", ModulePolicy{Rehearsal: true}, "the allow-list allows no PKCS#11 module"},
 		{"SoftHSM outside rehearsal", ModulePolicy{Allowed: []AllowedModule{{softHSMPath, sum}}},
 			"SoftHSM keeps its keys in files on disk and is allowed only in a rehearsal"},
 	} {
@@ -118,7 +118,7 @@ func TestRefusedBeforeLoading(t *testing.T) {
 	}
 	wrong := strings.Repeat("0", 64)
 	_, err = Load(path, ModulePolicy{Allowed: []AllowedModule{{Path: path, SHA256: wrong}}})
-	wantMsg(t, err, "PKCS#11 module "+resolved+" (sha256 "+sum+") is not allowed for a ceremony: the policy allows this path only with sha256 "+wrong+": the library has changed")
+	wantMsg(t, err, "PKCS#11 module "+resolved+" (sha256 "+sum+") is not allowed for a ceremony: the allow-list allows this path only with sha256 "+wrong+": the library has changed")
 	_, err = Load(path, ModulePolicy{Allowed: []AllowedModule{{Path: path, SHA256: sum}}})
 	wantMsg(t, err, "loading PKCS#11 module "+resolved+": not a PKCS#11 library (no C_GetFunctionList) or not loadable")
 }

@@ -107,13 +107,13 @@ func modulePathFor(sel *uri.URI, policy ModulePolicy) (string, error) {
 				return a.Path, nil
 			}
 		}
-		return "", fmt.Errorf("the key selector names module %q, which is not among the policy's modules (%s)", name, strings.Join(names, ", "))
+		return "", fmt.Errorf("the key selector names module %q, which is not among the allow-list's modules (%s)", name, strings.Join(names, ", "))
 	}
 	switch len(policy.Allowed) {
 	case 1:
 		return policy.Allowed[0].Path, nil
 	case 0:
-		return "", errors.New("the key selector names no module (module-path) and the policy allows none")
+		return "", errors.New("the key selector names no module (module-path) and the allow-list allows none")
 	}
 	return "", fmt.Errorf("the key selector names no module: add ?module-path= with one of %s", strings.Join(names, ", "))
 }

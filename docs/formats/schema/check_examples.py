@@ -44,6 +44,8 @@ v('keychange.schema.json', json.load(open(E+'keychange-statement.json')), 'keych
 v('decisions.schema.json', json.load(open(E+'export/decisions.json')), 'decisions')
 v('export-manifest.schema.json', json.load(open(E+'export/export-manifest.json')), 'export manifest')
 v('import-report.schema.json', json.load(open(E+'import-report.json')), 'import report')
+v('tokens.schema.json', json.load(open(E+'tokens.json')), 'tokens listing')
+v('yubikeys.schema.json', json.load(open(E+'yubikeys.json')), 'yubikeys listing')
 # negative checks
 r=json.load(open(E+'bundle/requests/req-0001.json')); r['paths']=['*']
 v('request.schema.json', r, 'NEG unknown member')
@@ -53,4 +55,8 @@ r=json.load(open(E+'bundle/requests/req-0001.json')); r['project']='dj\u0430ngo'
 v('request.schema.json', r, 'NEG confusable')
 p=json.load(open(E+'possession-statement.json')); del p['base_version']
 v('possession.schema.json', p, 'NEG possession without base_version')
+y=json.load(open(E+'yubikeys.json')); y['cards'][0]['simulator']=False
+v('yubikeys.schema.json', y, 'NEG simulator false')
+t=json.load(open(E+'tokens.json')); del t['allow_list']
+v('tokens.schema.json', t, 'NEG no allow-list')
 sys.exit(1 if failed else 0)

@@ -1,6 +1,6 @@
 //go:build cgo
 
-package piv_test
+package yubikey_test
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 	pivgo "github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/conclave-keys/conclave/hsm"
-	"github.com/conclave-keys/conclave/hsm/piv"
-	"github.com/conclave-keys/conclave/hsm/piv/pcscdtest"
-	"github.com/conclave-keys/conclave/hsm/piv/vcard"
+	"github.com/conclave-keys/conclave/hsm/yubikey"
+	"github.com/conclave-keys/conclave/hsm/yubikey/pcscdtest"
+	"github.com/conclave-keys/conclave/hsm/yubikey/vcard"
 )
 
 // Four virtual readers: enough for two cards at once while the other two
@@ -161,13 +161,13 @@ func (p *prompts) lastAsked() hsm.PINRequest {
 }
 
 // open opens a card by serial with prompts answering pins.
-func open(t testing.TB, serial uint32, p *prompts, mod ...func(*piv.Options)) *piv.Token {
+func open(t testing.TB, serial uint32, p *prompts, mod ...func(*yubikey.Options)) *yubikey.Token {
 	t.Helper()
-	opts := piv.Options{Serial: serial, Prompts: p.hsm(), Roots: piv.NewRoots("test CA", ca.Cert)}
+	opts := yubikey.Options{Serial: serial, Prompts: p.hsm(), Roots: yubikey.NewRoots("test CA", ca.Cert)}
 	for _, f := range mod {
 		f(&opts)
 	}
-	tok, err := piv.Open(context.Background(), opts)
+	tok, err := yubikey.Open(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("opening %d: %v", serial, err)
 	}
@@ -188,7 +188,7 @@ func enrol(t testing.TB, serial uint32, opts hsm.GenerateOptions) hsm.KeyInfo {
 	if err := tok.ChangePUK(ctx, []byte(pivgo.DefaultPUK), []byte(testPUK)); err != nil {
 		t.Fatal(err)
 	}
-	if err := tok.RotateManagementKey(ctx, pivgo.DefaultManagementKey, piv.StoreOnCard); err != nil {
+	if err := tok.RotateManagementKey(ctx, pivgo.DefaultManagementKey, yubikey.StoreOnCard); err != nil {
 		t.Fatal(err)
 	}
 	k, err := tok.GenerateKey(ctx, opts)

@@ -21,7 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/conclave-keys/conclave/hsm/piv/vcard"
+	"github.com/conclave-keys/conclave/hsm/yubikey/vcard"
 )
 
 func main() {

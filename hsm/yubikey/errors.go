@@ -1,6 +1,6 @@
 //go:build cgo
 
-package piv
+package yubikey
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/conclave-keys/conclave/hsm"
-	"github.com/conclave-keys/conclave/hsm/piv/internal/probe"
+	"github.com/conclave-keys/conclave/hsm/yubikey/internal/probe"
 )
 
 // Errors of this backend beyond the ones in package hsm.

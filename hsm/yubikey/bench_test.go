@@ -1,6 +1,6 @@
 //go:build cgo
 
-package piv_test
+package yubikey_test
 
 import (
 	"crypto"
@@ -14,8 +14,8 @@ import (
 	pivgo "github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/conclave-keys/conclave/hsm"
-	"github.com/conclave-keys/conclave/hsm/piv"
-	"github.com/conclave-keys/conclave/hsm/piv/vcard"
+	"github.com/conclave-keys/conclave/hsm/yubikey"
+	"github.com/conclave-keys/conclave/hsm/yubikey/vcard"
 )
 
 // BenchmarkSign measures one signature through piv-go, libpcsclite, pcscd,
@@ -80,5 +80,5 @@ func BenchmarkSign(b *testing.B) {
 		})
 	}
 	_ = ecdsa.VerifyASN1
-	_ = piv.DefaultSlot
+	_ = yubikey.DefaultSlot
 }

@@ -1,6 +1,6 @@
 //go:build cgo
 
-package piv_test
+package yubikey_test
 
 import (
 	"crypto/x509"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conclave-keys/conclave/hsm/piv"
+	"github.com/conclave-keys/conclave/hsm/yubikey"
 )
 
 func readCert(t *testing.T, name string) *x509.Certificate {
@@ -34,7 +34,7 @@ func TestVerifyGenuineYubiKeyChains(t *testing.T) {
 	y5dev, y5slot := readCert(t, "yubikey5-device.pem"), readCert(t, "yubikey5-slot9a.pem")
 	y4dev, y4slot := readCert(t, "yubikey4-2018-device.pem"), readCert(t, "yubikey4-2018-slot9a.pem")
 
-	v, err := piv.VerifyAttestation(y5slot, y5dev, piv.YubicoRoots(), time.Time{})
+	v, err := yubikey.VerifyAttestation(y5slot, y5dev, yubikey.YubicoRoots(), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestVerifyGenuineYubiKeyChains(t *testing.T) {
 	}
 	// A YubiKey made in 2018: device certificate under the U2F root,
 	// without basic constraints, and no serial extension.
-	v, err = piv.VerifyAttestation(y4slot, y4dev, piv.YubicoRoots(), time.Time{})
+	v, err = yubikey.VerifyAttestation(y4slot, y4dev, yubikey.YubicoRoots(), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,22 +55,22 @@ func TestVerifyGenuineYubiKeyChains(t *testing.T) {
 	}
 	// Crossed chains fail.
 	for _, c := range [][2]*x509.Certificate{{y5slot, y4dev}, {y4slot, y5dev}} {
-		if _, err := piv.VerifyAttestation(c[0], c[1], piv.YubicoRoots(), time.Time{}); !errors.Is(err, piv.ErrNotGenuine) {
+		if _, err := yubikey.VerifyAttestation(c[0], c[1], yubikey.YubicoRoots(), time.Time{}); !errors.Is(err, yubikey.ErrNotGenuine) {
 			t.Fatalf("crossed chain: %v", err)
 		}
 	}
 	// A confirmed ceremony time after the roots expire fails; one inside passes.
-	if _, err := piv.VerifyAttestation(y5slot, y5dev, piv.YubicoRoots(), time.Date(2060, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, piv.ErrNotGenuine) {
+	if _, err := yubikey.VerifyAttestation(y5slot, y5dev, yubikey.YubicoRoots(), time.Date(2060, 1, 1, 0, 0, 0, 0, time.UTC)); !errors.Is(err, yubikey.ErrNotGenuine) {
 		t.Fatalf("at 2060: %v", err)
 	}
-	if _, err := piv.VerifyAttestation(y5slot, y5dev, piv.YubicoRoots(), time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)); err != nil {
+	if _, err := yubikey.VerifyAttestation(y5slot, y5dev, yubikey.YubicoRoots(), time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatalf("at 2026: %v", err)
 	}
 	// Not against another root, and never against the system's web roots.
-	if _, err := piv.VerifyAttestation(y5slot, y5dev, piv.NewRoots("rehearsal"), time.Time{}); !errors.Is(err, piv.ErrNotGenuine) {
+	if _, err := yubikey.VerifyAttestation(y5slot, y5dev, yubikey.NewRoots("rehearsal"), time.Time{}); !errors.Is(err, yubikey.ErrNotGenuine) {
 		t.Fatalf("other root: %v", err)
 	}
-	if _, err := piv.VerifyAttestation(y5slot, y5dev, &piv.Roots{Name: "zero"}, time.Time{}); err == nil {
+	if _, err := yubikey.VerifyAttestation(y5slot, y5dev, &yubikey.Roots{Name: "zero"}, time.Time{}); err == nil {
 		t.Fatal("zero Roots accepted")
 	}
 }

@@ -1,6 +1,6 @@
 //go:build cgo
 
-// Package piv is Conclave's YubiKey backend: keys in PIV slots, reached
+// Package yubikey is Conclave's YubiKey backend: keys in PIV slots, reached
 // through github.com/go-piv/piv-go/v2 (cgo, libpcsclite, pcscd), behind the
 // [hsm.Token] interface.
 //
@@ -29,7 +29,7 @@
 // [ErrCardBusy]. After hsm.ErrTokenRemoved the same [Token] reconnects on
 // its next use, once the card is back, and checks it is the same card and
 // key.
-package piv
+package yubikey
 
 import (
 	"bytes"
@@ -49,7 +49,7 @@ import (
 	"github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/conclave-keys/conclave/hsm"
-	"github.com/conclave-keys/conclave/hsm/piv/internal/probe"
+	"github.com/conclave-keys/conclave/hsm/yubikey/internal/probe"
 )
 
 // DefaultTouchDelay is how long a signature may take before "touch your

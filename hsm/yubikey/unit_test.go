@@ -1,6 +1,6 @@
 //go:build cgo
 
-package piv_test
+package yubikey_test
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/conclave-keys/conclave/hsm"
-	"github.com/conclave-keys/conclave/hsm/piv"
+	"github.com/conclave-keys/conclave/hsm/yubikey"
 )
 
 func TestParseURI(t *testing.T) {
@@ -32,7 +32,7 @@ func TestParseURI(t *testing.T) {
 		{uri: "pkcs11:token=x", err: `key uri "pkcs11:token=x": not a yubikey uri`},
 		{uri: "yubikey:serial=x", err: `key uri "yubikey:serial=x": serial "x" is not a number`},
 	} {
-		serial, slot, err := piv.ParseURI(tc.uri)
+		serial, slot, err := yubikey.ParseURI(tc.uri)
 		if tc.err != "" {
 			if err == nil || err.Error() != tc.err {
 				t.Errorf("ParseURI(%q) = %v, want %s", tc.uri, err, tc.err)
@@ -42,13 +42,13 @@ func TestParseURI(t *testing.T) {
 		if err != nil || serial != tc.serial || slot.String() != tc.slot {
 			t.Errorf("ParseURI(%q) = %d %v %v", tc.uri, serial, slot, err)
 		}
-		if got, want := piv.URI(serial, slot), "yubikey:serial="+strconv.FormatUint(uint64(tc.serial), 10)+";slot="+tc.slot; got != want {
+		if got, want := yubikey.URI(serial, slot), "yubikey:serial="+strconv.FormatUint(uint64(tc.serial), 10)+";slot="+tc.slot; got != want {
 			t.Errorf("URI = %q, want %q", got, want)
 		}
 	}
 }
 
-// The embedded Yubico roots are pinned by fingerprint (docs/hsm-piv.md
+// The embedded Yubico roots are pinned by fingerprint (docs/hsm-yubikey.md
 // lists the same values, from piv-go v2.6.0's copies of
 // https://developers.yubico.com/PKI/).
 func TestYubicoRootsPinned(t *testing.T) {
@@ -57,13 +57,13 @@ func TestYubicoRootsPinned(t *testing.T) {
 		"Yubico U2F Root CA Serial 457200631": "0fa1386f80eb8713263ae5c1d84deb455bdf08aea50ab05503cefee82b092d42",
 		"Yubico Attestation Root 1":           "62760c6a6ef91679f454c8902b80fd009825b3f25da90f1fbace2ec6586cd5a8",
 	}
-	r := piv.YubicoRoots()
+	r := yubikey.YubicoRoots()
 	if !r.Vendor() {
 		t.Fatal("Yubico roots not marked vendor")
 	}
 	got := map[string]string{}
 	for _, c := range r.Certificates() {
-		got[c.Subject.CommonName] = piv.Fingerprint(c)
+		got[c.Subject.CommonName] = yubikey.Fingerprint(c)
 	}
 	if len(got) != len(want) {
 		t.Fatalf("roots %v", got)
@@ -73,7 +73,7 @@ func TestYubicoRootsPinned(t *testing.T) {
 			t.Errorf("%s: fingerprint %s, want %s", cn, got[cn], fp)
 		}
 	}
-	if piv.NewRoots("x").Vendor() {
+	if yubikey.NewRoots("x").Vendor() {
 		t.Fatal("NewRoots marked vendor")
 	}
 }
@@ -83,11 +83,11 @@ func TestYubicoRootsPinned(t *testing.T) {
 // pointed at a socket that does not exist.
 func TestNoPCSCD(t *testing.T) {
 	if os.Getenv("CONCLAVE_TEST_NO_PCSCD_CHILD") == "1" {
-		_, err := piv.Open(ctx, piv.Options{Serial: 1})
-		if !errors.Is(err, piv.ErrNoPCSCD) {
+		_, err := yubikey.Open(ctx, yubikey.Options{Serial: 1})
+		if !errors.Is(err, yubikey.ErrNoPCSCD) {
 			t.Fatalf("Open without pcscd: %v", err)
 		}
-		if _, err := piv.List(ctx); !errors.Is(err, piv.ErrNoPCSCD) {
+		if _, err := yubikey.List(ctx); !errors.Is(err, yubikey.ErrNoPCSCD) {
 			t.Fatalf("List without pcscd: %v", err)
 		}
 		return
@@ -102,12 +102,12 @@ func TestNoPCSCD(t *testing.T) {
 
 func TestWrongCardMessage(t *testing.T) {
 	for _, tc := range []struct {
-		e    *piv.WrongCardError
+		e    *yubikey.WrongCardError
 		want string
 	}{
-		{&piv.WrongCardError{Want: 12345678, Holder: "Alice"}, "insert YubiKey 12345678 (Alice): no YubiKey is present"},
-		{&piv.WrongCardError{Want: 12345678, Holder: "Alice", Found: []uint32{1, 2}}, "insert YubiKey 12345678 (Alice): found 1, 2 instead"},
-		{&piv.WrongCardError{Want: 12345678, Found: []uint32{1}}, "insert YubiKey 12345678: found 1 instead"},
+		{&yubikey.WrongCardError{Want: 12345678, Holder: "Alice"}, "insert YubiKey 12345678 (Alice): no YubiKey is present"},
+		{&yubikey.WrongCardError{Want: 12345678, Holder: "Alice", Found: []uint32{1, 2}}, "insert YubiKey 12345678 (Alice): found 1, 2 instead"},
+		{&yubikey.WrongCardError{Want: 12345678, Found: []uint32{1}}, "insert YubiKey 12345678: found 1 instead"},
 	} {
 		if got := tc.e.Error(); got != tc.want || !errors.Is(tc.e, hsm.ErrWrongToken) {
 			t.Errorf("got %q, want %q", got, tc.want)

@@ -1,6 +1,6 @@
 //go:build cgo
 
-package piv
+package yubikey
 
 import (
 	"crypto"

@@ -18,8 +18,8 @@ import (
 
 	"github.com/go-piv/piv-go/v2/piv"
 
-	"github.com/conclave-keys/conclave/hsm/piv/pcscdtest"
-	"github.com/conclave-keys/conclave/hsm/piv/vcard"
+	"github.com/conclave-keys/conclave/hsm/yubikey/pcscdtest"
+	"github.com/conclave-keys/conclave/hsm/yubikey/vcard"
 )
 
 var (

@@ -1,6 +1,6 @@
 //go:build cgo
 
-package piv_test
+package yubikey_test
 
 import (
 	"context"
@@ -23,8 +23,8 @@ import (
 
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/hsm"
-	"github.com/conclave-keys/conclave/hsm/piv"
-	"github.com/conclave-keys/conclave/hsm/piv/vcard"
+	"github.com/conclave-keys/conclave/hsm/yubikey"
+	"github.com/conclave-keys/conclave/hsm/yubikey/vcard"
 )
 
 var ctx = context.Background()
@@ -90,7 +90,7 @@ func TestEnrolSignEachAlgorithm(t *testing.T) {
 				t.Fatalf("label does not mark the non-Yubico root: %q", k.Label)
 			}
 			p := &prompts{pins: []string{testPIN}}
-			tok := open(t, serial, p, func(o *piv.Options) { o.Expect = &piv.Expected{Slot: "9c", Public: k.Public} })
+			tok := open(t, serial, p, func(o *yubikey.Options) { o.Expect = &yubikey.Expected{Slot: "9c", Public: k.Public} })
 			if d := tok.Describe(); !strings.HasPrefix(d, fmt.Sprintf("virtual YubiKey SIMULATOR (not a real token), serial %d", serial)) {
 				t.Fatalf("Describe() = %q", d)
 			}
@@ -162,11 +162,11 @@ func TestFactoryCredentialsRefused(t *testing.T) {
 	desc := tok.Describe()
 	_, err := tok.Signer(ctx, hsm.KeyInfo{Slot: "9c"})
 	want := desc + " still has the factory PIN; change it first with Conclave's enrolment or ykman piv access change-pin"
-	if !errors.Is(err, piv.ErrFactoryCredentials) || err.Error() != want {
+	if !errors.Is(err, yubikey.ErrFactoryCredentials) || err.Error() != want {
 		t.Fatalf("Signer: %v\nwant %s", err, want)
 	}
 	_, err = tok.GenerateKey(ctx, gen(hsm.ECDSAP256, "once", "never"))
-	if !errors.Is(err, piv.ErrFactoryCredentials) {
+	if !errors.Is(err, yubikey.ErrFactoryCredentials) {
 		t.Fatalf("GenerateKey: %v", err)
 	}
 	// Change PIN and PUK but keep the factory management key: still refused.
@@ -177,7 +177,7 @@ func TestFactoryCredentialsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = tok.GenerateKey(ctx, gen(hsm.ECDSAP256, "once", "never"))
-	var fe *piv.FactoryCredentialError
+	var fe *yubikey.FactoryCredentialError
 	if !errors.As(err, &fe) || fe.What != "management key" {
 		t.Fatalf("GenerateKey with factory management key: %v", err)
 	}
@@ -200,7 +200,7 @@ func TestTypedFactoryPINNeverSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = signOnce(t, s, []byte("x"))
-	if !errors.Is(err, piv.ErrFactoryCredentials) {
+	if !errors.Is(err, yubikey.ErrFactoryCredentials) {
 		t.Fatalf("sign with typed factory PIN: %v", err)
 	}
 	if card.PINRetries() != 3 {
@@ -261,8 +261,8 @@ func TestWrongCardDetectedBeforePIN(t *testing.T) {
 	kb := enrol(t, bob, gen(hsm.ECDSAP256, "once", "never"))
 
 	p := &prompts{pins: []string{testPIN}}
-	_, err := piv.Open(ctx, piv.Options{Serial: 12345678, Holder: "Alice", Prompts: p.hsm()})
-	var wc *piv.WrongCardError
+	_, err := yubikey.Open(ctx, yubikey.Options{Serial: 12345678, Holder: "Alice", Prompts: p.hsm()})
+	var wc *yubikey.WrongCardError
 	if !errors.As(err, &wc) || !errors.Is(err, hsm.ErrWrongToken) {
 		t.Fatalf("absent card: %v", err)
 	}
@@ -270,7 +270,7 @@ func TestWrongCardDetectedBeforePIN(t *testing.T) {
 		t.Fatalf("message %q", err)
 	}
 	// Right serial, wrong key (Bob's key recorded for Alice's card).
-	_, err = piv.Open(ctx, piv.Options{Serial: alice, Holder: "Alice", Prompts: p.hsm(), Expect: &piv.Expected{Slot: "9c", Public: kb.Public}})
+	_, err = yubikey.Open(ctx, yubikey.Options{Serial: alice, Holder: "Alice", Prompts: p.hsm(), Expect: &yubikey.Expected{Slot: "9c", Public: kb.Public}})
 	want := fmt.Sprintf("insert YubiKey %d (Alice): slot 9c of this card holds a different key than the one enrolled", alice)
 	if !errors.Is(err, hsm.ErrWrongToken) || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
@@ -279,11 +279,11 @@ func TestWrongCardDetectedBeforePIN(t *testing.T) {
 		t.Fatal("PIN asked before the card was checked")
 	}
 	// Two cards and no serial: ambiguous.
-	if _, err := piv.Open(ctx, piv.Options{Prompts: p.hsm()}); !errors.Is(err, hsm.ErrAmbiguousKey) {
+	if _, err := yubikey.Open(ctx, yubikey.Options{Prompts: p.hsm()}); !errors.Is(err, hsm.ErrAmbiguousKey) {
 		t.Fatalf("no serial with two cards: %v", err)
 	}
 	// The right one opens and signs.
-	tok := open(t, alice, p, func(o *piv.Options) { o.Expect = &piv.Expected{Slot: "9c", Public: ka.Public} })
+	tok := open(t, alice, p, func(o *yubikey.Options) { o.Expect = &yubikey.Expected{Slot: "9c", Public: ka.Public} })
 	s, err := tok.Signer(ctx, ka)
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +336,7 @@ func TestTouchSignalledAfterDelay(t *testing.T) {
 	card := insertCard(t, vcard.Config{Serial: serial})
 	k := enrol(t, serial, gen(hsm.ECDSAP256, "once", "always"))
 	p := &prompts{pins: []string{testPIN}}
-	s, err := open(t, serial, p, func(o *piv.Options) { o.TouchDelay = time.Millisecond }).Signer(ctx, k)
+	s, err := open(t, serial, p, func(o *yubikey.Options) { o.TouchDelay = time.Millisecond }).Signer(ctx, k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,23 +385,23 @@ func TestAttestation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol := piv.Policy{MinFirmware: [3]int{5, 7, 0}}
-	if err := pol.Check(v); !errors.Is(err, piv.ErrPolicy) || err.Error() != "the attestation does not meet the policy: firmware 5.4.3 is older than 5.7.0 (YSA-2024-03)" {
+	pol := yubikey.Policy{MinFirmware: [3]int{5, 7, 0}}
+	if err := pol.Check(v); !errors.Is(err, yubikey.ErrPolicy) || err.Error() != "the attestation does not meet the policy: firmware 5.4.3 is older than 5.7.0 (YSA-2024-03)" {
 		t.Fatalf("min firmware: %v", err)
 	}
-	if err := (piv.Policy{RequireVendor: true}).Check(v); !errors.Is(err, piv.ErrPolicy) {
+	if err := (yubikey.Policy{RequireVendor: true}).Check(v); !errors.Is(err, yubikey.ErrPolicy) {
 		t.Fatalf("require vendor: %v", err)
 	}
-	if err := (piv.Policy{PINPolicies: []string{"always"}}).Check(v); !errors.Is(err, piv.ErrPolicy) {
+	if err := (yubikey.Policy{PINPolicies: []string{"always"}}).Check(v); !errors.Is(err, yubikey.ErrPolicy) {
 		t.Fatalf("pin policy: %v", err)
 	}
-	if err := (piv.Policy{MinFirmware: [3]int{5, 4, 0}, PINPolicies: []string{"once"}, TouchPolicies: []string{"cached"}}).Check(v); err != nil {
+	if err := (yubikey.Policy{MinFirmware: [3]int{5, 4, 0}, PINPolicies: []string{"once"}, TouchPolicies: []string{"cached"}}).Check(v); err != nil {
 		t.Fatal(err)
 	}
 	// Against Yubico's roots the simulator is not genuine.
 	tok.Close()
-	y := open(t, serial, &prompts{}, func(o *piv.Options) { o.Roots = piv.YubicoRoots() })
-	if _, err := y.Attest(ctx, k); !errors.Is(err, piv.ErrNotGenuine) {
+	y := open(t, serial, &prompts{}, func(o *yubikey.Options) { o.Roots = yubikey.YubicoRoots() })
+	if _, err := y.Attest(ctx, k); !errors.Is(err, yubikey.ErrNotGenuine) {
 		t.Fatalf("simulator against Yubico roots: %v", err)
 	}
 }
@@ -414,8 +414,8 @@ func TestCardBusyInAnotherProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer yk.Close()
-	_, err = piv.Open(ctx, piv.Options{Serial: serial})
-	if !errors.Is(err, piv.ErrCardBusy) {
+	_, err = yubikey.Open(ctx, yubikey.Options{Serial: serial})
+	if !errors.Is(err, yubikey.ErrCardBusy) {
 		t.Fatalf("busy card: %v", err)
 	}
 }
@@ -425,18 +425,18 @@ func TestReset(t *testing.T) {
 	insertCard(t, vcard.Config{Serial: serial})
 	k := enrol(t, serial, gen(hsm.ECDSAP256, "once", "never"))
 	tok := open(t, serial, &prompts{pins: []string{testPIN}})
-	for _, c := range []piv.ResetConfirmation{{}, {ReallyReset: true, Typed: "yes"}, {Typed: fmt.Sprint(serial)}} {
-		if err := tok.Reset(ctx, c); !errors.Is(err, piv.ErrResetNotConfirmed) {
+	for _, c := range []yubikey.ResetConfirmation{{}, {ReallyReset: true, Typed: "yes"}, {Typed: fmt.Sprint(serial)}} {
+		if err := tok.Reset(ctx, c); !errors.Is(err, yubikey.ErrResetNotConfirmed) {
 			t.Fatalf("Reset(%+v): %v", c, err)
 		}
 	}
 	if _, err := tok.Signer(ctx, k); err != nil {
 		t.Fatalf("key gone after refused resets: %v", err)
 	}
-	if err := tok.Reset(ctx, piv.ResetConfirmation{ReallyReset: true, Typed: fmt.Sprint(serial)}); err != nil {
+	if err := tok.Reset(ctx, yubikey.ResetConfirmation{ReallyReset: true, Typed: fmt.Sprint(serial)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tok.Signer(ctx, k); !errors.Is(err, piv.ErrFactoryCredentials) {
+	if _, err := tok.Signer(ctx, k); !errors.Is(err, yubikey.ErrFactoryCredentials) {
 		t.Fatalf("after reset: %v", err)
 	}
 }
@@ -476,7 +476,7 @@ func TestEd25519NeedsFirmware57(t *testing.T) {
 func TestList(t *testing.T) {
 	const serial = 30001300
 	insertCard(t, vcard.Config{Serial: serial, FormFactor: pivgo.FormfactorUSBCKeychain})
-	cards, err := piv.List(ctx)
+	cards, err := yubikey.List(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -501,7 +501,7 @@ func TestTouchMissed(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = signOnce(t, s, []byte("x"))
-	if !errors.Is(err, piv.ErrTouchTimeout) || !errors.Is(err, hsm.ErrNotLoggedIn) {
+	if !errors.Is(err, yubikey.ErrTouchTimeout) || !errors.Is(err, hsm.ErrNotLoggedIn) {
 		t.Fatalf("missed touch: %v", err)
 	}
 }
@@ -597,12 +597,12 @@ func TestPCSCDStopsMidSession(t *testing.T) {
 	}
 	daemon = nil // the cleanups must not wait for it
 	_, err = signOnce(t, s, []byte("x"))
-	if !errors.Is(err, hsm.ErrTokenRemoved) && !errors.Is(err, piv.ErrNoPCSCD) {
+	if !errors.Is(err, hsm.ErrTokenRemoved) && !errors.Is(err, yubikey.ErrNoPCSCD) {
 		t.Fatalf("sign after pcscd stopped: %v", err)
 	}
 	t.Logf("sign after pcscd stopped: %v", err)
 	_, err = signOnce(t, s, []byte("x"))
-	if !errors.Is(err, piv.ErrNoPCSCD) {
+	if !errors.Is(err, yubikey.ErrNoPCSCD) {
 		t.Fatalf("retry without pcscd: %v", err)
 	}
 }
@@ -629,7 +629,7 @@ func TestDiscardedManagementKeyFreezesSlots(t *testing.T) {
 	insertCard(t, vcard.Config{Serial: serial})
 	k := enrol(t, serial, gen(hsm.ECDSAP256, "once", "never"))
 	tok := open(t, serial, &prompts{pins: []string{testPIN}})
-	if err := tok.RotateManagementKey(ctx, nil, piv.Discard); err != nil {
+	if err := tok.RotateManagementKey(ctx, nil, yubikey.Discard); err != nil {
 		t.Fatal(err)
 	}
 	_, err := tok.GenerateKey(ctx, hsm.GenerateOptions{Algorithm: hsm.ECDSAP256, Slot: "82", PINPolicy: "once", TouchPolicy: "never"})

@@ -1,6 +1,6 @@
 //go:build cgo
 
-package piv_test
+package yubikey_test
 
 import (
 	"os"
@@ -12,7 +12,7 @@ import (
 	pivgo "github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/conclave-keys/conclave/hsm"
-	"github.com/conclave-keys/conclave/hsm/piv"
+	"github.com/conclave-keys/conclave/hsm/yubikey"
 )
 
 // Real YubiKey tests. They talk to the machine's own pcscd (not the private
@@ -61,7 +61,7 @@ func runRealChild(t *testing.T, name string) {
 func TestRealYubiKeyReadOnly(t *testing.T) {
 	serial := realSerial(t)
 	runRealChild(t, "TestRealYubiKeyReadOnly")
-	tok, err := piv.Open(ctx, piv.Options{Serial: serial})
+	tok, err := yubikey.Open(ctx, yubikey.Options{Serial: serial})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,12 +93,12 @@ func TestRealYubiKeyDestructive(t *testing.T) {
 	}
 	runRealChild(t, "TestRealYubiKeyDestructive")
 	p := &prompts{pins: []string{testPIN}, confirm: false}
-	tok, err := piv.Open(ctx, piv.Options{Serial: serial, Prompts: p.hsm()})
+	tok, err := yubikey.Open(ctx, yubikey.Options{Serial: serial, Prompts: p.hsm()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tok.Close()
-	if err := tok.Reset(ctx, piv.ResetConfirmation{ReallyReset: true, Typed: strconv.FormatUint(uint64(serial), 10)}); err != nil {
+	if err := tok.Reset(ctx, yubikey.ResetConfirmation{ReallyReset: true, Typed: strconv.FormatUint(uint64(serial), 10)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := tok.ChangePIN(ctx, []byte(pivgo.DefaultPIN), []byte(testPIN)); err != nil {
@@ -107,7 +107,7 @@ func TestRealYubiKeyDestructive(t *testing.T) {
 	if err := tok.ChangePUK(ctx, []byte(pivgo.DefaultPUK), []byte(testPUK)); err != nil {
 		t.Fatal(err)
 	}
-	if err := tok.RotateManagementKey(ctx, pivgo.DefaultManagementKey, piv.StoreOnCard); err != nil {
+	if err := tok.RotateManagementKey(ctx, pivgo.DefaultManagementKey, yubikey.StoreOnCard); err != nil {
 		t.Fatal(err)
 	}
 	k, err := tok.GenerateKey(ctx, hsm.GenerateOptions{Algorithm: hsm.ECDSAP256, Slot: "9c", PINPolicy: "once", TouchPolicy: "never"})

@@ -32,7 +32,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/conclave-keys/conclave/hsm/piv/internal/probe"
+	"github.com/conclave-keys/conclave/hsm/yubikey/internal/probe"
 )
 
 // Paths of the Debian packages pcscd and vsmartcard-vpcd; CONCLAVE_PCSCD
@@ -55,6 +55,9 @@ type Daemon struct {
 	// Ports are the vpcd reader ports, one per virtual card slot; a card
 	// connects to 127.0.0.1:Ports[i].
 	Ports []int
+	// names are the readers' friendly names, one per configuration entry
+	// (two readers each).
+	names []string
 	dir   string
 	cmd   *exec.Cmd
 	log   *syncBuffer
@@ -108,7 +111,17 @@ func freePortPair() (int, error) {
 
 // Start runs a private pcscd with readers virtual readers (rounded up to an
 // even number) in a fresh temporary directory. The caller must Stop it.
-func Start(readers int) (*Daemon, error) {
+func Start(readers int) (*Daemon, error) { return StartNamed(readers, nil) }
+
+// StartNamed is Start with the readers' friendly names chosen by name, one
+// per pair of readers (entry 0 names readers 0 and 1); nil keeps the names
+// "Conclave vpcd N". A name may hold any byte but '"' and a line break:
+// tests use it to give readers hostile names, as a malicious reader driver
+// could.
+func StartNamed(readers int, name func(entry int) string) (*Daemon, error) {
+	if name == nil {
+		name = func(entry int) string { return fmt.Sprintf("Conclave vpcd %d", entry) }
+	}
 	for _, p := range []string{PcscdPath, VpcdPath} {
 		if _, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("%s is missing (install the Debian packages pcscd and vsmartcard-vpcd): %w", p, err)
@@ -143,8 +156,14 @@ func Start(readers int) (*Daemon, error) {
 				return nil, err
 			}
 		}
+		n := name(i)
+		if strings.ContainsAny(n, "\"\r\n") {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("reader name %q: a quote or line break cannot be written in reader.conf", n)
+		}
+		d.names = append(d.names, n)
 		// DEVICENAME "/dev/null:PORT": vpcd listens on PORT and PORT+1.
-		fmt.Fprintf(&cfg, "FRIENDLYNAME \"Conclave vpcd %d\"\nDEVICENAME /dev/null:%d\nLIBPATH %s\nCHANNELID %d\n\n", i, p, lib, p)
+		fmt.Fprintf(&cfg, "FRIENDLYNAME \"%s\"\nDEVICENAME /dev/null:%d\nLIBPATH %s\nCHANNELID %d\n\n", n, p, lib, p)
 	}
 	if err := os.WriteFile(filepath.Join(conf, "vpcd"), []byte(cfg.String()), 0o644); err != nil {
 		os.RemoveAll(dir)
@@ -282,13 +301,13 @@ func logLevel() string {
 // Reader returns the PC/SC name of reader i: configuration entry i/2,
 // vpcd slot i%2 (pcscd appends "00 0n" to the friendly name).
 func (d *Daemon) Reader(i int) string {
-	return fmt.Sprintf("Conclave vpcd %d 00 %02d", i/2, i%2)
+	return fmt.Sprintf("%s 00 %02d", d.names[i/2], i%2)
 }
 
 // WaitCard waits until pcscd sees a card in reader i (present) or sees the
 // reader empty (!present). It asks through a short shared-mode probe that
 // never leaves the reader locked, unlike an aborted piv.Open (see
-// hsm/piv/internal/probe). Use it after Card.Insert and Card.Remove: pcscd
+// hsm/yubikey/internal/probe). Use it after Card.Insert and Card.Remove: pcscd
 // polls a vpcd reader about every 400 ms.
 func (d *Daemon) WaitCard(i int, present bool, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
