@@ -56,10 +56,12 @@ type current struct {
 type state struct {
 	in       *Input
 	projects map[string]*current // normalised name → delegation
-	// owners maps a key fingerprint to the projects (normalised) using
-	// it, in the metadata or in this bundle's requests.
-	owners map[string][]string
-	paths  *pathIndex
+	// owners maps a key fingerprint to the projects (normalised) the
+	// trusted metadata delegates to it; proposed maps it to the requests
+	// (by index in the bundle) that list it.
+	owners   map[string][]string
+	proposed map[string][]int
+	paths    *pathIndex
 	// idCount and nameCount find duplicates within the bundle.
 	idCount, nameCount map[string]int
 }
@@ -98,9 +100,9 @@ func Validate(in Input) []verdict.Verdict {
 				v.Add(verdict.Error, verdict.DuplicateProject, "project", "Another request in this bundle is for the same project %q; a bundle may change a project only once, so neither can be approved.", r.Name)
 			}
 		}
-		v.Settle()
 		out[i] = v
 	})
+	st.review(items, out)
 	return out
 }
 
@@ -121,6 +123,7 @@ func index(in *Input) *state {
 		in:        in,
 		projects:  make(map[string]*current, nroles),
 		owners:    make(map[string][]string, nkeys),
+		proposed:  make(map[string][]int, nkeys),
 		idCount:   make(map[string]int, n),
 		nameCount: make(map[string]int, n),
 	}
@@ -144,7 +147,7 @@ func index(in *Input) *state {
 			}
 		}
 	}
-	for _, it := range in.Bundle.Items {
+	for i, it := range in.Bundle.Items {
 		r := it.Request
 		if r == nil {
 			continue
@@ -156,7 +159,7 @@ func index(in *Input) *state {
 		st.nameCount[r.Name]++
 		for _, e := range r.Keys {
 			if e.Key != nil {
-				st.owners[e.Key.Fingerprint()] = appendOnce(st.owners[e.Key.Fingerprint()], r.Name)
+				st.proposed[e.Key.Fingerprint()] = append(st.proposed[e.Key.Fingerprint()], i)
 			}
 		}
 		if r.Kind == request.Add {
@@ -287,12 +290,6 @@ func (st *state) checkKeys(v *verdict.Verdict, r *request.Request) bool {
 		distinct++
 		if k.Scheme == tuf.SchemeECDSAP384 {
 			v.Add(verdict.Warning, verdict.KeyMisverified, e.Path, "Key %d uses ecdsa-sha2-nistp384, which some clients verify wrongly (tuf-js 4.1.1 checks it with SHA-256), so its signatures may be refused by them.", n)
-		}
-		for _, other := range st.owners[k.Fingerprint()] {
-			if other != r.Name {
-				v.Add(verdict.Warning, verdict.KeyShared, e.Path, "Key %d is also a key of project %q; whoever holds it can sign for both.", n, other)
-				break
-			}
 		}
 	}
 	if ok && (r.Threshold < 1 || r.Threshold > int64(distinct)) {

@@ -14,35 +14,46 @@ const Width = 80
 // longer than width characters: the first line starts with first, every
 // other with rest (a hanging indent). A word longer than a line stays
 // whole on a line of its own rather than being cut: a keyid or a path
-// broken in two reads as two things. Text that fits is left as it is;
-// text that does not is broken at its runs of white space. Lines are joined with "\n", with no
-// newline at the end. The text is laid out as it is: pass outside text
-// through [Safe] first, so that it holds no newline or escape of its own.
+// broken in two reads as two things. Spacing within a line is kept (a
+// column of labels stays aligned); the spaces where a line is broken go.
+// Lines are joined with "\n", with no newline at the end. Tabs and line
+// breaks count as spaces: pass outside text through [Safe] first, so that
+// what it holds is shown, not obeyed.
 func Wrap(text string, width int, first, rest string) string {
-	if utf8.RuneCountInString(first)+utf8.RuneCountInString(text) <= width && !strings.ContainsAny(text, "\n\r") {
-		return first + text // a line that fits keeps its own spacing
-	}
-	words := strings.Fields(text)
-	if len(words) == 0 {
-		return strings.TrimRight(first, " ")
-	}
+	text = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, text)
 	var b strings.Builder
 	b.WriteString(first)
 	col := utf8.RuneCountInString(first)
 	start := true // nothing yet on this line after its prefix
-	for _, w := range words {
-		n := utf8.RuneCountInString(w)
-		if !start && col+1+n > width {
+	for text != "" {
+		gap := len(text) - len(strings.TrimLeft(text, " "))
+		text = text[gap:]
+		end := strings.IndexByte(text, ' ')
+		if end < 0 {
+			end = len(text)
+		}
+		word := text[:end]
+		text = text[end:]
+		if word == "" {
+			break // trailing spaces
+		}
+		n := utf8.RuneCountInString(word)
+		if !start && col+gap+n > width {
 			b.WriteByte('\n')
 			b.WriteString(rest)
-			col, start = utf8.RuneCountInString(rest), true
+			col, start, gap = utf8.RuneCountInString(rest), true, 0
 		}
-		if !start {
-			b.WriteByte(' ')
-			col++
+		if start {
+			gap = 0 // a line's text starts right after its prefix
 		}
-		b.WriteString(w)
-		col += n
+		b.WriteString(strings.Repeat(" ", gap))
+		b.WriteString(word)
+		col += gap + n
 		start = false
 	}
 	return b.String()

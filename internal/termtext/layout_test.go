@@ -14,10 +14,12 @@ func TestWrap(t *testing.T) {
 	}{
 		{"short line", "  ", "    ", 80, "  short line"},
 		{"", "  ! ", "    ", 80, "  ! "},
+		{"NEEDS JUDGEMENT  r1 add project", "", "    ", 20, "NEEDS JUDGEMENT  r1\n    add project"},
+		{"  leading and trailing  ", "> ", "", 80, "> leading and trailing"},
 		{"one two three four five", "> ", "  ", 12, "> one two\n  three four\n  five"},
 		{"a 0123456789abcdef0123 b", "", "", 10, "a\n0123456789abcdef0123\nb"},
 		{"UTC:   aligned", "- ", "  ", 80, "- UTC:   aligned"},
-		{"spaces   collapse\tand\ttabs when wrapped", "", "", 20, "spaces collapse and\ntabs when wrapped"},
+		{"spaces   stay\tand tabs when wrapped", "", "", 20, "spaces   stay and\ntabs when wrapped"},
 		{"héllo wörld ünïcode", "", "", 11, "héllo wörld\nünïcode"},
 	}
 	for _, tt := range tests {
@@ -36,7 +38,7 @@ func TestWrapFits(t *testing.T) {
 			t.Errorf("line of %d characters: %q", n, line)
 		}
 	}
-	if strings.Join(strings.Fields(got), " ") != "x [bundle-base-mismatch] "+strings.TrimSpace(text) {
+	if strings.Join(strings.Fields(got), " ") != "x [bundle-base-mismatch] "+strings.Join(strings.Fields(text), " ") {
 		t.Error("words changed")
 	}
 }

@@ -51,4 +51,8 @@ r=json.load(open(E+'bundle/requests/req-0002.json')); del r['authorisation']
 v('request.schema.json', r, 'NEG rotate without authorisation')
 r=json.load(open(E+'bundle/requests/req-0001.json')); r['project']='dj\u0430ngo'
 v('request.schema.json', r, 'NEG confusable')
+r=json.load(open(E+'import-report.json')); del r['requests'][0]['change']['after']['keys'][0]['fingerprint']
+v('import-report.schema.json', r, 'NEG key without fingerprint')
+r=json.load(open(E+'import-report.json')); del r['requests'][0]['change']['before']
+v('import-report.schema.json', r, 'NEG change without before')
 sys.exit(1 if failed else 0)
