@@ -113,8 +113,12 @@ func (st *state) describe(v *verdict.Verdict, r *request.Request) {
 	v.Change = c
 }
 
+// delegationOf shares paths with its caller: neither ever changes them.
 func delegationOf(keys []*tuf.Key, threshold int64, paths []string) *verdict.Delegation {
-	d := &verdict.Delegation{Keys: make([]verdict.Key, len(keys)), Threshold: threshold, Paths: append([]string{}, paths...)}
+	if paths == nil {
+		paths = []string{} // "paths": [], never null
+	}
+	d := &verdict.Delegation{Keys: make([]verdict.Key, len(keys)), Threshold: threshold, Paths: paths}
 	for i, k := range keys {
 		d.Keys[i] = verdict.Key{KeyID: k.ID(), Fingerprint: k.Fingerprint(), Scheme: k.Scheme}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 	"github.com/conclave-keys/conclave/internal/parallel"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Input is everything a bundle's requests are judged against.
@@ -334,7 +335,7 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The signed possession statement cannot be read: %v.", err)
 		case got.RequestID != want.RequestID || got.Project != want.Project || !got.Keyset.Equal(want.Keyset):
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The possession statement the keys signed is about something else (request %q, project %q, %s, threshold %d), not this request.",
-				got.RequestID, got.Project, plural(len(got.Keyset.KeyIDs), "key"), got.Keyset.Threshold)
+				got.RequestID, got.Project, termtext.Plural(len(got.Keyset.KeyIDs), "key"), got.Keyset.Threshold)
 		default:
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The possession statement is not written as canonical JSON; it must be byte for byte the statement the format defines.")
 		}
@@ -467,13 +468,6 @@ func fmtDuration(d time.Duration) string {
 		return fmt.Sprintf("%d days", n)
 	}
 	return d.String()
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func quoteList(names []string) string {
