@@ -318,7 +318,7 @@ func TestOverride(t *testing.T) {
 	}
 	buf.Reset()
 	r.WriteJSON(&buf)
-	if !strings.Contains(buf.String(), `"override": "ipv6.disable=1 on the kernel command line \u001b[8m‮"`) {
+	if !strings.Contains(buf.String(), `"override": "ipv6.disable=1 on the kernel command line \u001b[8m`+"\u202e"+`"`) {
 		t.Errorf("JSON must keep the reason exact:\n%s", buf.String())
 	}
 

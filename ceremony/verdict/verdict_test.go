@@ -3,6 +3,7 @@ package verdict
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -144,5 +145,26 @@ func TestShortHex(t *testing.T) {
 	}
 	if got := ShortHex("abcd"); got != "abcd" {
 		t.Errorf("ShortHex(short) = %q", got)
+	}
+}
+
+// BenchmarkWriteText: the text report of a 100,000-request bundle, every
+// request with its change shown.
+func BenchmarkWriteText(b *testing.B) {
+	r := &Report{Format: ReportFormat, BundleID: "b1", Source: "example.org"}
+	for i := 0; i < 100_000; i++ {
+		r.Requests = append(r.Requests, Verdict{
+			RequestID: "r" + strings.Repeat("0", 5), File: "requests/r.json", Kind: "add", Project: "project-name",
+			Class: NeedsJudgement, RequestedBy: "intake", Made: "2026-11-24T11:00:00Z",
+			Change:   &Change{After: &Delegation{Keys: []Key{{KeyID: fpA, Fingerprint: fpA, Scheme: "ed25519"}, {KeyID: fpB, Fingerprint: fpB, Scheme: "ed25519"}}, Threshold: 2, Paths: []string{"project-name/*"}}},
+			Findings: []Finding{{Code: NoDwell, Severity: Warning, Sentence: "The repository had not published these exact keys for project \"project-name\" in an earlier bundle; keys trusted on first use should have been public, unchanged, for a while before they are approved."}},
+		})
+	}
+	r.Tally()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := r.WriteText(io.Discard); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
