@@ -4,7 +4,11 @@
 //
 // Every check reads what Linux publishes under /sys and /proc, below
 // Checker.Root, so tests run against fixture trees. A check that cannot
-// read what it needs fails: "could not check" is never reported as "safe".
+// read what it needs, or finds nothing to look at where an air-gapped
+// machine could still hide a network (no IPv6 routing table, no radio
+// switch), ends [Unchecked]: "could not check" is never reported as
+// "safe", and it blocks like a failure unless people override it with a
+// written reason ([Checker.Overrides]), which the report shows.
 //
 // Each result has a stable ID (see the constants) that the ceremony uses to
 // record it in the transcript, and to record an override with a person's
@@ -28,6 +32,7 @@ import (
 	"unicode"
 
 	"github.com/conclave-keys/conclave/airgap/media"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Stable check IDs. They appear in transcripts and overrides: never rename
@@ -54,6 +59,9 @@ const (
 	Confirm Status = "confirm"
 	// Info: shown for the record, nothing to decide.
 	Info Status = "info"
+	// Unchecked: the check could not look. It blocks like Fail unless a
+	// person overrides it with a written reason.
+	Unchecked Status = "unchecked"
 )
 
 // Result is the outcome of one check.
@@ -70,6 +78,10 @@ type Result struct {
 	Details []string `json:"details,omitempty"`
 	// Question is what a person must answer (Status Confirm).
 	Question string `json:"question,omitempty"`
+	// Override is the written reason people gave to go on although the
+	// check could not look (Status Unchecked); empty when none was given
+	// or the check did not need one.
+	Override string `json:"override,omitempty"`
 }
 
 // Report is the outcome of all checks.
@@ -78,10 +90,19 @@ type Report struct {
 	Results   []Result  `json:"results"`
 	// Failed counts the results with Status Fail.
 	Failed int `json:"failed"`
+	// Unchecked counts the results with Status Unchecked and no override;
+	// Overridden those with one.
+	Unchecked  int `json:"unchecked"`
+	Overridden int `json:"overridden"`
+	// UnusedOverrides lists, by check ID, the overrides given for checks
+	// that could look: they changed nothing, and are shown so that nobody
+	// believes otherwise.
+	UnusedOverrides []string `json:"unused_overrides,omitempty"`
 }
 
-// OK is true when no check failed.
-func (r *Report) OK() bool { return r.Failed == 0 }
+// OK is true when no check failed and every check that could not look
+// was overridden.
+func (r *Report) OK() bool { return r.Failed == 0 && r.Unchecked == 0 }
 
 // Checker runs the checks.
 type Checker struct {
@@ -94,6 +115,34 @@ type Checker struct {
 	Location *time.Location
 	// Statfs measures removable media; nil leaves their space out.
 	Statfs func(mountPoint string) (media.Space, error)
+	// Overrides maps a check ID to the written reason for going on
+	// although that check could not look. An override never turns a
+	// check that looked and found a network into a pass.
+	Overrides map[string]string
+}
+
+// IDs lists every check ID, in the order the checks run.
+var IDs = []string{IDInterfaces, IDRouteIPv4, IDRouteIPv6, IDRadios, IDClock, IDRemovable}
+
+// ParseOverride reads an override written ID=REASON (as given on the
+// command line): the ID must name a check and the reason must say
+// something.
+func ParseOverride(s string) (id, reason string, err error) {
+	id, reason, ok := strings.Cut(s, "=")
+	reason = strings.TrimSpace(reason)
+	known := false
+	for _, k := range IDs {
+		known = known || k == id
+	}
+	switch {
+	case !ok:
+		return "", "", fmt.Errorf("override %q is not written ID=REASON", s)
+	case !known:
+		return "", "", fmt.Errorf("override %q: no check has the ID %q (the IDs are %s)", s, id, strings.Join(IDs, ", "))
+	case reason == "":
+		return "", "", fmt.Errorf("override %q: the reason is empty; say why it is safe to go on without this check", s)
+	}
+	return id, reason, nil
 }
 
 // System checks this machine.
@@ -113,7 +162,18 @@ func (c Checker) Run() *Report {
 		c.clock(now),
 		c.removable(),
 	}
-	for _, res := range r.Results {
+	for i := range r.Results {
+		res := &r.Results[i]
+		reason, given := c.Overrides[res.ID]
+		switch {
+		case res.Status == Unchecked && given:
+			res.Override = reason
+			r.Overridden++
+		case res.Status == Unchecked:
+			r.Unchecked++
+		case given:
+			r.UnusedOverrides = append(r.UnusedOverrides, res.ID)
+		}
 		if res.Status == Fail {
 			r.Failed++
 		}
@@ -146,24 +206,24 @@ func (c Checker) interfaces() Result {
 	dir := c.path("/sys/class/net")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		res.Status = Fail
+		res.Status = Unchecked
 		res.Message = "Could not check the network interfaces (" + err.Error() + "). Without this check the air gap is not shown: make sure /sys is mounted."
 		return res
 	}
-	var up []string
+	var up, unread []string
 	checked := 0
 	for _, e := range ents {
 		name := printable(e.Name())
 		base := filepath.Join(dir, e.Name())
 		flagsText, err := readTrim(filepath.Join(base, "flags"))
 		if err != nil {
-			up = append(up, name)
+			unread = append(unread, name)
 			res.Details = append(res.Details, fmt.Sprintf("%s: its state could not be read (%v)", name, err))
 			continue
 		}
 		flags, err := strconv.ParseUint(strings.TrimPrefix(flagsText, "0x"), 16, 32)
 		if err != nil {
-			up = append(up, name)
+			unread = append(unread, name)
 			res.Details = append(res.Details, fmt.Sprintf("%s: unreadable flags %q", name, flagsText))
 			continue
 		}
@@ -211,12 +271,22 @@ func (c Checker) interfaces() Result {
 		}
 		res.Message = fmt.Sprintf("%s %s switched on or connected: this machine is not air-gapped. Switch %s off (ip link set %s down) and unplug any cable; better, remove the network hardware.",
 			subject, verb, pronoun, up[0])
+	case len(unread) != 0:
+		res.Status = Unchecked
+		subject := "network interface " + unread[0]
+		if len(unread) > 1 {
+			subject = "network interfaces " + strings.Join(unread, ", ")
+		}
+		res.Message = fmt.Sprintf("The state of %s could not be read, so nothing shows that it is switched off.", subject)
 	case checked == 0:
 		res.Status = Pass
 		res.Message = "This machine has no network interface other than loopback."
+	case checked == 1:
+		res.Status = Pass
+		res.Message = "The one network interface other than loopback is switched off and not connected."
 	default:
 		res.Status = Pass
-		res.Message = fmt.Sprintf("None of the %d network interface(s) other than loopback is switched on or connected.", checked)
+		res.Message = fmt.Sprintf("None of the %d network interfaces other than loopback is switched on or connected.", checked)
 	}
 	return res
 }
@@ -250,7 +320,7 @@ func (c Checker) route4() Result {
 	res := Result{ID: IDRouteIPv4, Title: "IPv4 default route"}
 	f, err := os.Open(c.path("/proc/net/route"))
 	if err != nil {
-		res.Status = Fail
+		res.Status = Unchecked
 		res.Message = "Could not read the IPv4 routing table (" + err.Error() + "): make sure /proc is mounted."
 		return res
 	}
@@ -276,11 +346,14 @@ func (c Checker) route4() Result {
 }
 
 // routeVerdict judges a routing table read into res.Details: any default
-// route fails, and so does a table that could not be read to the end.
+// route fails; a table that could not be read to the end was not checked.
 func routeVerdict(res Result, readErr error, family, fix string) Result {
 	switch {
-	case readErr != nil:
+	case len(res.Details) != 0 && readErr != nil:
 		res.Status = Fail
+		res.Message = "There is an " + family + " default route, and the rest of the table could not be read (" + readErr.Error() + "). " + fix
+	case readErr != nil:
+		res.Status = Unchecked
 		res.Message = "Could not read the " + family + " routing table (" + readErr.Error() + ")."
 	case len(res.Details) != 0:
 		res.Status = Fail
@@ -303,17 +376,19 @@ func ipv4Hex(s string) string {
 
 // route6 fails when /proc/net/ipv6_route has a usable default route
 // (::/0, RTF_UP, not a reject route — the kernel keeps an unreachable ::/0
-// on lo). A missing file means IPv6 is disabled, which passes.
+// on lo). A missing file is what a kernel with IPv6 disabled shows, but
+// also what a machine without /proc shows: either way there was nothing
+// to look at, so the check is unchecked, for a person to override.
 func (c Checker) route6() Result {
 	res := Result{ID: IDRouteIPv6, Title: "IPv6 default route"}
 	f, err := os.Open(c.path("/proc/net/ipv6_route"))
 	if errors.Is(err, os.ErrNotExist) {
-		res.Status = Pass
-		res.Message = "IPv6 is disabled on this machine, so there is no IPv6 route."
+		res.Status = Unchecked
+		res.Message = "There is no IPv6 routing table to read (/proc/net/ipv6_route is missing): IPv6 may be disabled in the kernel, or /proc is not mounted, and Conclave cannot tell which. If IPv6 is disabled on purpose, override this check with that reason."
 		return res
 	}
 	if err != nil {
-		res.Status = Fail
+		res.Status = Unchecked
 		res.Message = "Could not read the IPv6 routing table (" + err.Error() + ")."
 		return res
 	}
@@ -339,22 +414,26 @@ func (c Checker) route6() Result {
 
 // radios fails when any radio (Wi-Fi, Bluetooth, mobile broadband…) is
 // not blocked: /sys/class/rfkill/*/soft and hard both "0" (the kernel's
-// Documentation/ABI/stable/sysfs-class-rfkill).
+// Documentation/ABI/stable/sysfs-class-rfkill). No rfkill device at all
+// shows nothing: a radio whose driver has no rfkill switch is invisible
+// here, so that is unchecked, for a person who knows the hardware to
+// override.
 func (c Checker) radios() Result {
 	res := Result{ID: IDRadios, Title: "Radios (Wi-Fi, Bluetooth…)"}
 	dir := c.path("/sys/class/rfkill")
 	ents, err := os.ReadDir(dir)
+	noRadio := " Conclave cannot see whether a radio is on: a radio whose driver has no rfkill switch does not show here. If the machine has no radio hardware, override this check with that reason."
 	if errors.Is(err, os.ErrNotExist) {
-		res.Status = Pass
-		res.Message = "The machine reports no radio that can be switched off (no rfkill devices). The network interface check still covers any radio that appears as an interface."
+		res.Status = Unchecked
+		res.Message = "The kernel publishes no radio switches (/sys/class/rfkill is missing)." + noRadio
 		return res
 	}
 	if err != nil {
-		res.Status = Fail
+		res.Status = Unchecked
 		res.Message = "Could not check the radios (" + err.Error() + ")."
 		return res
 	}
-	var on []string
+	var on, unread []string
 	for _, e := range ents {
 		base := filepath.Join(dir, e.Name())
 		typ, _ := readTrim(filepath.Join(base, "type"))
@@ -364,7 +443,7 @@ func (c Checker) radios() Result {
 		label := fmt.Sprintf("%s %s (%s)", printable(radioKind(typ)), printable(name), printable(e.Name()))
 		switch {
 		case errS != nil || errH != nil:
-			on = append(on, label)
+			unread = append(unread, label)
 			res.Details = append(res.Details, label+": its state could not be read")
 		case soft == "0" && hard == "0":
 			on = append(on, label)
@@ -376,15 +455,28 @@ func (c Checker) radios() Result {
 		}
 	}
 	switch {
+	case len(on) == 1:
+		res.Status = Fail
+		res.Message = fmt.Sprintf("A radio is on: %s. Switch it off (rfkill block all, or the machine's radio switch).", on[0])
 	case len(on) != 0:
 		res.Status = Fail
-		res.Message = fmt.Sprintf("%d radio(s) are on: %s. Switch them off (rfkill block all, or the machine's radio switch).", len(on), strings.Join(on, ", "))
+		res.Message = fmt.Sprintf("%d radios are on: %s. Switch them off (rfkill block all, or the machine's radio switch).", len(on), strings.Join(on, ", "))
+	case len(unread) != 0:
+		res.Status = Unchecked
+		they := "they are"
+		if len(unread) == 1 {
+			they = "it is"
+		}
+		res.Message = fmt.Sprintf("The state of %s could not be read, so nothing shows that %s off.", strings.Join(unread, ", "), they)
 	case len(ents) == 0:
+		res.Status = Unchecked
+		res.Message = "The machine reports no radio switch (no rfkill devices)." + noRadio
+	case len(ents) == 1:
 		res.Status = Pass
-		res.Message = "The machine reports no radio that can be switched off (no rfkill devices)."
+		res.Message = "The one radio is off."
 	default:
 		res.Status = Pass
-		res.Message = fmt.Sprintf("All %d radio(s) are off.", len(ents))
+		res.Message = fmt.Sprintf("All %d radios are off.", len(ents))
 	}
 	return res
 }
@@ -443,7 +535,7 @@ func (c Checker) removable() Result {
 	res := Result{ID: IDRemovable, Title: "Removable media"}
 	list, err := media.Lister{Root: c.Root, Statfs: c.Statfs}.List()
 	if err != nil {
-		res.Status = Fail
+		res.Status = Unchecked
 		res.Message = "Could not list the removable media (" + err.Error() + ")."
 		return res
 	}
@@ -452,7 +544,7 @@ func (c Checker) removable() Result {
 		res.Message = "No removable medium is mounted. Conclave never mounts anything: insert the transfer medium and mount it with the system's tools when it is needed."
 		return res
 	}
-	res.Message = fmt.Sprintf("%d removable medium(s) mounted.", len(list))
+	res.Message = termtext.Plural(len(list), "removable medium", "removable media") + " mounted."
 	for _, m := range list {
 		label := "no label"
 		if m.Label != "" {
@@ -477,38 +569,62 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	}{r, r.OK()})
 }
 
-// WriteText writes the report for the people in the room.
+// WriteText writes the report for the people in the room, wrapped at
+// [termtext.Width] columns.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
+	line := func(text, first, rest string) {
+		b.WriteString(termtext.Wrap(text, termtext.Width, first, rest))
+		b.WriteByte('\n')
+	}
 	fmt.Fprintf(&b, "Conclave preflight, %s\n", r.CheckedAt.Format("2006-01-02 15:04:05 UTC"))
-	tags := map[Status]string{Pass: "PASS", Fail: "FAIL", Confirm: "CONFIRM", Info: "INFO"}
+	tags := map[Status]string{Pass: "PASS", Fail: "FAIL", Confirm: "CONFIRM", Info: "INFO", Unchecked: "UNCHECKED"}
+	const indent = "           " // under the title, past the widest tag
 	for _, res := range r.Results {
-		fmt.Fprintf(&b, "\n%-8s %s [%s]\n", tags[res.Status], res.Title, res.ID)
-		fmt.Fprintf(&b, "         %s\n", res.Message)
+		fmt.Fprintf(&b, "\n%-10s %s [%s]\n", tags[res.Status], res.Title, res.ID)
+		line(res.Message, indent, indent)
 		for _, d := range res.Details {
-			fmt.Fprintf(&b, "           - %s\n", d)
+			line(d, indent+"  - ", indent+"    ")
 		}
 		if res.Question != "" {
-			fmt.Fprintf(&b, "         To confirm: %s\n", res.Question)
+			line("To confirm: "+res.Question, indent, indent)
+		}
+		if res.Override != "" {
+			line("OVERRIDDEN, with the reason: "+termtext.Safe(res.Override), indent, indent)
 		}
 	}
-	var confirm []string
+	var confirm, overridden []string
 	for _, res := range r.Results {
-		if res.Status == Confirm {
+		switch {
+		case res.Status == Confirm:
 			confirm = append(confirm, res.Title)
+		case res.Override != "":
+			overridden = append(overridden, res.Title)
 		}
 	}
 	sort.Strings(confirm)
-	b.WriteString("\n")
-	if r.OK() {
-		fmt.Fprintf(&b, "No check failed.")
-	} else {
-		fmt.Fprintf(&b, "%d of %d checks FAILED. Do not go on with a ceremony until each is fixed.", r.Failed, len(r.Results))
+	var sum []string
+	switch {
+	case r.OK():
+		sum = append(sum, "No check failed.")
+	case r.Unchecked == 0:
+		sum = append(sum, fmt.Sprintf("%d of %d checks FAILED. Do not go on with a ceremony until each is fixed.", r.Failed, len(r.Results)))
+	case r.Failed == 0:
+		sum = append(sum, fmt.Sprintf("%s of %d could not look (UNCHECKED). Do not go on with a ceremony until each is fixed, or overridden with a written reason.", termtext.Plural(r.Unchecked, "check"), len(r.Results)))
+	default:
+		sum = append(sum, fmt.Sprintf("%d of %d checks FAILED and %d could not look (UNCHECKED). Do not go on with a ceremony until each is fixed.", r.Failed, len(r.Results), r.Unchecked))
+	}
+	if len(overridden) != 0 {
+		sum = append(sum, fmt.Sprintf("Could not look, overridden with a written reason: %s.", strings.Join(overridden, ", ")))
+	}
+	if len(r.UnusedOverrides) != 0 {
+		sum = append(sum, fmt.Sprintf("Not used, because the check could look: the override for %s.", strings.Join(r.UnusedOverrides, ", ")))
 	}
 	if len(confirm) != 0 {
-		fmt.Fprintf(&b, " To be confirmed by a person: %s.", strings.Join(confirm, ", "))
+		sum = append(sum, fmt.Sprintf("To be confirmed by a person: %s.", strings.Join(confirm, ", ")))
 	}
 	b.WriteString("\n")
+	line(strings.Join(sum, " "), "", "")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

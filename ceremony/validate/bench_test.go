@@ -44,7 +44,8 @@ func TestMain(m *testing.M) {
 	if bench != nil {
 		if os.Getenv("CONCLAVE_BENCH_KEEP") != "" {
 			// For measuring the binary: conclave import --dry-run
-			// --delegator DIR/7.claimed.json --intake-key DIR/intake.json DIR/bundle
+			// --delegator DIR/7.claimed.json --intake-key DIR/intake.json
+			// --repository example.org DIR/bundle
 			fmt.Fprintf(os.Stderr, "benchmark bundle kept in %s\n", bench.Dir)
 		} else {
 			os.RemoveAll(bench.Dir)

@@ -100,12 +100,6 @@ func (st *state) applyKeys(v *verdict.Verdict, r *request.Request, kc keyCheck) 
 		if k.Scheme == tuf.SchemeECDSAP384 {
 			v.Add(verdict.Warning, verdict.KeyMisverified, e.Path, "Key %d uses ecdsa-sha2-nistp384, which some clients verify wrongly (tuf-js 4.1.1 checks it with SHA-256), so its signatures may be refused by them.", n)
 		}
-		for _, other := range st.owners[k.Fingerprint()] {
-			if other != r.Name {
-				v.Add(verdict.Warning, verdict.KeyShared, e.Path, "Key %d is also a key of project %q; whoever holds it can sign for both.", n, other)
-				break
-			}
-		}
 	}
 	return true
 }

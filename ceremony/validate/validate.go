@@ -26,6 +26,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 	"github.com/conclave-keys/conclave/internal/parallel"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Input is everything a bundle's requests are judged against.
@@ -56,10 +57,12 @@ type current struct {
 type state struct {
 	in       *Input
 	projects map[string]*current // normalised name → delegation
-	// owners maps a key fingerprint to the projects (normalised) using
-	// it, in the metadata or in this bundle's requests.
-	owners map[string][]string
-	paths  *pathIndex
+	// owners maps a key fingerprint to the projects (normalised) the
+	// trusted metadata delegates to it; proposed maps it to the requests
+	// (by index in the bundle) that list it.
+	owners   map[string][]string
+	proposed map[string][]int
+	paths    *pathIndex
 	// idCount and nameCount find duplicates within the bundle.
 	idCount, nameCount map[string]int
 	// roleNames are the roles that are not projects (rules.RoleNames).
@@ -104,9 +107,9 @@ func Validate(in Input) []verdict.Verdict {
 				v.Add(verdict.Error, verdict.DuplicateProject, "project", "Another request in this bundle is for the same project %q; a bundle may change a project only once, so neither can be approved.", r.Name)
 			}
 		}
-		v.Settle()
 		out[i] = v
 	})
+	st.review(items, out)
 	return out
 }
 
@@ -127,6 +130,7 @@ func index(in *Input) *state {
 		in:        in,
 		projects:  make(map[string]*current, nroles),
 		owners:    make(map[string][]string, nkeys),
+		proposed:  make(map[string][]int, nkeys),
 		idCount:   make(map[string]int, n),
 		nameCount: make(map[string]int, n),
 		roleNames: in.Rules.RoleNames(),
@@ -151,7 +155,7 @@ func index(in *Input) *state {
 			}
 		}
 	}
-	for _, it := range in.Bundle.Items {
+	for i, it := range in.Bundle.Items {
 		r := it.Request
 		if r == nil {
 			continue
@@ -163,7 +167,7 @@ func index(in *Input) *state {
 		st.nameCount[r.Name]++
 		for _, e := range r.Keys {
 			if e.Key != nil {
-				st.owners[e.Key.Fingerprint()] = appendOnce(st.owners[e.Key.Fingerprint()], r.Name)
+				st.proposed[e.Key.Fingerprint()] = append(st.proposed[e.Key.Fingerprint()], i)
 			}
 		}
 		if r.Kind == request.Add {
@@ -288,7 +292,7 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
 			possessionBase(v, got.BaseVersion, want.BaseVersion)
 		case got.RequestID != want.RequestID || got.Project != want.Project || !got.Keyset.Equal(want.Keyset):
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The possession statement the keys signed is about something else (request %q, project %q, %s, threshold %d), not this request.",
-				got.RequestID, got.Project, plural(len(got.Keyset.KeyIDs), "key"), got.Keyset.Threshold)
+				got.RequestID, got.Project, termtext.Plural(len(got.Keyset.KeyIDs), "key"), got.Keyset.Threshold)
 		default:
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The possession statement is not written as canonical JSON; it must be byte for byte the statement the format defines.")
 		}
@@ -400,13 +404,6 @@ func fmtDuration(d time.Duration) string {
 		return fmt.Sprintf("%d days", n)
 	}
 	return d.String()
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func quoteList(names []string) string {

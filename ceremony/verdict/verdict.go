@@ -13,8 +13,11 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/conclave-keys/conclave/internal/parallel"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Code identifies one reason, stable across versions.
@@ -77,7 +80,25 @@ const (
 // Bundle-level notes: shown to the holders, refuse nothing.
 const (
 	PublishedDiffers Code = "published-differs" // the published state disagrees with the trusted delegations
+	AnyRepository    Code = "any-repository"    // the bundle's source was not checked: any repository was accepted
+	DelegatorExpired Code = "delegator-expired" // judged against trusted delegating metadata that has expired
 )
+
+// AnyRepositoryNote says that the bundle's source was not checked, so
+// that no one reading the report believes it was.
+func AnyRepositoryNote(source string) Finding {
+	return Finding{Code: AnyRepository, Severity: Warning, Sentence: fmt.Sprintf(
+		"The bundle's source was not checked: this import was told to accept a bundle from any repository (--any-repository). The bundle says it comes from %q; only the intake key vouches for that.", source)}
+}
+
+// DelegatorExpiredNote says that the requests were judged against
+// delegating metadata that had expired at the ceremony time (the TUF
+// specification, 5.6.4, has clients refuse it: it may be stale).
+func DelegatorExpiredNote(role string, version int64, expires, now time.Time) Finding {
+	return Finding{Code: DelegatorExpired, Severity: Warning, Sentence: fmt.Sprintf(
+		"The trusted %s metadata, version %d, expired on %s, before the ceremony time %s; the requests were judged against it only because --allow-expired-delegator was given. Make sure no newer version exists: a newer one may delegate other keys.",
+		role, version, expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))}
+}
 
 // Flags: the request is valid but needs judgement.
 const (
@@ -121,12 +142,46 @@ type Finding struct {
 
 // Verdict is what import decided about one request.
 type Verdict struct {
-	RequestID string    `json:"request_id"`
-	File      string    `json:"file"`
-	Kind      string    `json:"kind,omitempty"`
-	Project   string    `json:"project,omitempty"` // normalised
-	Class     Class     `json:"class"`
-	Findings  []Finding `json:"findings"`
+	RequestID string `json:"request_id"`
+	File      string `json:"file"`
+	Kind      string `json:"kind,omitempty"`
+	Project   string `json:"project,omitempty"` // normalised
+	Class     Class  `json:"class"`
+	// RequestedBy and Made are what the request says about who asked and
+	// when, as written: the repository's words, not facts Conclave checked.
+	RequestedBy string `json:"requested_by,omitempty"`
+	Made        string `json:"made,omitempty"`
+	// Change is what approving the request would trust; nil for an
+	// invalid request, which cannot be approved.
+	Change   *Change   `json:"change,omitempty"`
+	Findings []Finding `json:"findings"`
+}
+
+// Change is a project's delegation before and after the request: Before
+// is nil for a project not delegated (an add), After is nil when the
+// delegation would end (a removal).
+type Change struct {
+	Before *Delegation `json:"before"`
+	After  *Delegation `json:"after"`
+}
+
+// Delegation is one project's delegation: the keys that may sign for it,
+// how many of them must, and the paths it may sign for.
+type Delegation struct {
+	Keys      []Key    `json:"keys"`
+	Threshold int64    `json:"threshold"`
+	Paths     []string `json:"paths"`
+}
+
+// Key is one key of a delegation.
+type Key struct {
+	// KeyID is the TUF keyid the metadata lists.
+	KeyID string `json:"keyid"`
+	// Fingerprint is the SHA-256 of the public key's DER
+	// SubjectPublicKeyInfo: the key itself, whatever keyid it is listed
+	// under, and what a developer can compute from their own key.
+	Fingerprint string `json:"fingerprint"`
+	Scheme      string `json:"scheme"`
 }
 
 // Add records a finding.
@@ -203,6 +258,8 @@ type Report struct {
 	Notes    []Finding `json:"notes,omitempty"`
 	Counts   Counts    `json:"counts"`
 	Requests []Verdict `json:"requests"`
+	// Width is the column WriteText wraps at; 0 means termtext.Width.
+	Width int `json:"-"`
 }
 
 // ReportFormat is the format name of the machine-readable import report.
@@ -297,34 +354,109 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return bw.Flush()
 }
 
+// maxSentence caps a sentence shown as text: sentences quote what they
+// are about, and one from a hostile file must not fill the screen.
+const maxSentence = 1000
+
 // WriteText writes the report for people: the refusal, or the counts and
-// then each request that is not rule-approvable with its reasons, then
-// the rule-approvable ones in one line each.
+// then each request with its reasons, and for one that could be approved
+// what it would trust. Every string that came from the bundle is shown
+// through termtext.Safe; lines are wrapped at Width columns.
 func (r *Report) WriteText(w io.Writer) error {
-	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	bw := bufio.NewWriterSize(w, 64<<10)
+	width := r.Width
+	if width <= 0 {
+		width = termtext.Width
+	}
+	line := func(text, first, rest string) {
+		bw.WriteString(termtext.Wrap(text, width, first, rest))
+		bw.WriteByte('\n')
+	}
+	sentence := func(s string) string { return termtext.Cap(s, maxSentence) }
 	if r.BundleID != "" {
-		p("bundle %s from %s\n", r.BundleID, orDash(r.Source))
+		line(fmt.Sprintf("bundle %s from %s", termtext.Safe(r.BundleID), orDash(termtext.Safe(r.Source))), "", "  ")
 	}
 	if r.Refused != nil {
-		p("BUNDLE REFUSED [%s]: %s\nNo request in it was judged.\n", r.Refused.Code, r.Refused.Sentence)
-		return nil
+		line(fmt.Sprintf("BUNDLE REFUSED [%s]: %s", termtext.Safe(string(r.Refused.Code)), sentence(r.Refused.Sentence)), "", "  ")
+		line("No request in it was judged.", "", "")
+		return bw.Flush()
 	}
 	for _, n := range r.Notes {
-		p("note [%s]: %s\n", n.Code, n.Sentence)
+		line(fmt.Sprintf("NOTE [%s]: %s", termtext.Safe(string(n.Code)), sentence(n.Sentence)), "", "  ")
 	}
-	p("%d requests: %d need judgement, %d rule-approvable, %d invalid\n",
-		len(r.Requests), r.Counts.NeedsJudgement, r.Counts.RuleApprovable, r.Counts.Invalid)
+	needs := fmt.Sprintf("%d need judgement", r.Counts.NeedsJudgement)
+	if r.Counts.NeedsJudgement == 1 {
+		needs = "1 needs judgement"
+	}
+	line(fmt.Sprintf("%s: %s, %d rule-approvable, %d invalid", termtext.Plural(len(r.Requests), "request"), needs, r.Counts.RuleApprovable, r.Counts.Invalid), "", "  ")
 	for _, v := range r.Requests {
-		p("\n%-16s %s %s %s (%s)\n", classLabel(v.Class), v.RequestID, orDash(v.Kind), orDash(v.Project), v.File)
+		bw.WriteByte('\n')
+		line(fmt.Sprintf("%-16s %s %s %s (%s)", classLabel(v.Class), termtext.Safe(v.RequestID), orDash(termtext.Safe(v.Kind)), orDash(termtext.Safe(v.Project)), termtext.Safe(v.File)), "", "    ")
+		if v.RequestedBy != "" || v.Made != "" {
+			line(fmt.Sprintf("requested by \"%s\", made %s (as the request says)", termtext.Safe(v.RequestedBy), orDash(termtext.Safe(v.Made))), "  ", "    ")
+		}
+		if v.Change != nil {
+			writeChange(line, v.Change)
+		}
 		for _, f := range v.Findings {
 			mark := "!"
 			if f.Severity == Error {
 				mark = "x"
 			}
-			p("  %s [%s] %s\n", mark, f.Code, f.Sentence)
+			line(fmt.Sprintf("%s [%s] %s", mark, termtext.Safe(string(f.Code)), sentence(f.Sentence)), "  ", "      ")
 		}
 	}
-	return nil
+	return bw.Flush()
+}
+
+// writeChange shows a delegation now and after approval. Keys are shown
+// by fingerprint, shortened (the JSON report has them whole); a key that
+// approval would add is marked "new", one it would drop "removed".
+func writeChange(line func(text, first, rest string), c *Change) {
+	in := func(d *Delegation, fp string) bool {
+		if d == nil {
+			return false
+		}
+		for _, k := range d.Keys {
+			if k.Fingerprint == fp {
+				return true
+			}
+		}
+		return false
+	}
+	show := func(label string, d, other *Delegation, mark string, none string) {
+		if d == nil {
+			line(label+none, "  ", "         ")
+			return
+		}
+		paths := make([]string, len(d.Paths))
+		for i, p := range d.Paths {
+			paths[i] = termtext.Safe(p)
+		}
+		line(fmt.Sprintf("%s%s, threshold %d, paths %s", label, termtext.Plural(len(d.Keys), "key"), d.Threshold, strings.Join(paths, ", ")), "  ", "         ")
+		for _, k := range d.Keys {
+			fp := "(no such key in the metadata)"
+			if k.Fingerprint != "" {
+				fp = "fingerprint " + ShortHex(k.Fingerprint)
+			}
+			text := fmt.Sprintf("%s %s", orDash(termtext.Safe(k.Scheme)), fp)
+			if c.Before != nil && c.After != nil && !in(other, k.Fingerprint) {
+				text += " (" + mark + ")"
+			}
+			line(text, "           ", "             ")
+		}
+	}
+	show("now:   ", c.Before, c.After, "removed", "not delegated")
+	show("after: ", c.After, c.Before, "new", "not delegated (the delegation ends)")
+}
+
+// ShortHex shortens a hex digest for people: its first and last eight
+// digits. The full value is in the JSON report.
+func ShortHex(h string) string {
+	if len(h) <= 20 {
+		return h
+	}
+	return h[:8] + termtext.Ellipsis + h[len(h)-8:]
 }
 
 func classLabel(c Class) string {

@@ -17,6 +17,7 @@ func exampleImportArgs(extra ...string) []string {
 	args := []string{"import", "--dry-run",
 		"--delegator", filepath.Join(examples, "7.claimed.json"),
 		"--intake-key", filepath.Join(examples, "intake-key.json"),
+		"--repository", "example.org",
 		"--history", filepath.Join(examples, "history.json"),
 		"--now", "2026-11-24T12:00:00Z"}
 	args = append(args, extra...)

@@ -20,13 +20,14 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/validate"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 func init() {
 	c := &command{
 		name:    "import",
 		summary: "judge a bundle of delegation requests from the transfer media (--dry-run: change nothing)",
-		usage: "import --dry-run --delegator CLAIMED.json --intake-key KEY [--history FILE] [--now TIME] [--json] BUNDLE\n" +
+		usage: "import --dry-run --delegator CLAIMED.json --intake-key KEY --repository NAME|--any-repository [--history FILE] [--now TIME] [--json] BUNDLE\n" +
 			"       conclave import --history-out NEW --delegator CLAIMED.json --intake-key KEY [--history FILE] BUNDLE   (record the import; until the vault exists)\n" +
 			"       conclave import --check-export EXPORT-DIR   (online side: check an export before publishing it)",
 	}
@@ -42,7 +43,9 @@ func init() {
 		nowFlag := fs.String("now", "", "the confirmed ceremony time (RFC 3339); default: the system clock")
 		asJSON := fs.Bool("json", false, "print the machine-readable report (conclave-import-report/1)")
 		rulesPath := fs.String("rules", "", "validation rules as JSON (the fields of ceremony/rules.Rules; durations in nanoseconds) until the policy file exists; flags below override it")
-		repo := fs.String("repository", "", "accept bundles only from this repository name (the manifest's source)")
+		repo := fs.String("repository", "", "accept bundles only from this repository name (the manifest's source); required unless the rules name it or --any-repository is given")
+		anyRepo := fs.Bool("any-repository", false, "accept a bundle whatever repository it says it comes from; the report says so")
+		allowExpired := fs.Bool("allow-expired-delegator", false, "judge against a --delegator that has expired at --now (refused without it); the report says so")
 		template := fs.String("path-template", "", "path template for project delegations (default \"{name}/*\")")
 		role := fs.String("role", "", "name of the delegating role (default \"claimed\")")
 		notice := fs.Duration("recovery-notice", 0, "notice period for recovery requests (default 336h, 14 days)")
@@ -91,6 +94,12 @@ func init() {
 		if *repo != "" {
 			r.Repository = *repo
 		}
+		switch {
+		case r.Repository == "" && !*anyRepo:
+			return usagef("name the repository whose bundles this ceremony takes (--repository NAME, the manifest's source), or accept any with --any-repository")
+		case r.Repository != "" && *anyRepo:
+			return usagef("--any-repository contradicts the repository named, %q", r.Repository)
+		}
 		if *template != "" {
 			r.PathTemplate = *template
 		}
@@ -125,6 +134,12 @@ func init() {
 		if delegator.Targets == nil {
 			return fmt.Errorf("%s: the delegating metadata must be targets metadata, not %s", *delegatorPath, delegator.Type())
 		}
+		expired := !delegator.Expires().After(now)
+		if expired && !*allowExpired {
+			return withHint(fmt.Errorf("%s: the trusted %s metadata, version %d, expired on %s, before the ceremony time %s", *delegatorPath,
+				r.DelegatingRole, delegator.Version(), delegator.Expires().UTC().Format(time.RFC3339), now.Format(time.RFC3339)),
+				"give the latest delegating metadata; if this is the latest and the ceremony is to renew it, add --allow-expired-delegator")
+		}
 		keys := map[string]*tuf.Key{}
 		for _, p := range intakeKeys {
 			k, err := loadPublicKey(p)
@@ -149,6 +164,12 @@ func init() {
 			Rules:      r,
 			Seen:       hist.SeenBundle,
 		}, delegator.Targets, hist, now)
+		if report.Refused == nil && expired {
+			report.Notes = append([]verdict.Finding{verdict.DelegatorExpiredNote(r.DelegatingRole, delegator.Version(), delegator.Expires().Time, now)}, report.Notes...)
+		}
+		if report.Refused == nil && *anyRepo {
+			report.Notes = append([]verdict.Finding{verdict.AnyRepositoryNote(report.Source)}, report.Notes...)
+		}
 		if *asJSON {
 			err = report.WriteJSON(env.stdout)
 		} else {
@@ -172,7 +193,7 @@ func init() {
 				return withHint(err, "the history is never overwritten: name a new file")
 			}
 			if !*asJSON {
-				fmt.Fprintf(env.stdout, "\nrecorded bundle %s in %s\n", b.Manifest.BundleID, *histOut)
+				fmt.Fprintf(env.stdout, "\nrecorded bundle %s in %s\n", termtext.Safe(b.Manifest.BundleID), *histOut)
 			}
 		}
 		return nil

@@ -44,7 +44,7 @@ func importSetup(t *testing.T, pack func(t *testing.T, f *it.Fixture) *intake.Pa
 	if err := pack(t, f).Write(bundleDir); err != nil {
 		t.Fatal(err)
 	}
-	return []string{"import", "--dry-run", "--delegator", del, "--intake-key", ik, "--now", "2026-11-24T12:00:00Z", "--json"}, bundleDir
+	return []string{"import", "--dry-run", "--delegator", del, "--intake-key", ik, "--repository", "example.org", "--now", "2026-11-24T12:00:00Z", "--json"}, bundleDir
 }
 
 func twoRequests(t *testing.T, f *it.Fixture) *intake.Pack {
@@ -112,7 +112,7 @@ func TestImportDryRun(t *testing.T) {
 	}
 	// The text form says what it is.
 	code, out, _ = run(t, append(args[:len(args)-1], dir)...)
-	if code != 0 || !strings.Contains(out, "2 requests: 1 need judgement, 1 rule-approvable, 0 invalid") ||
+	if code != 0 || !strings.Contains(out, "2 requests: 1 needs judgement, 1 rule-approvable, 0 invalid") ||
 		!strings.Contains(out, "[no-dwell]") || !strings.Contains(out, "(dry run: nothing was changed)") {
 		t.Fatalf("text report (exit %d):\n%s", code, out)
 	}

@@ -67,7 +67,7 @@ func TestIntakeToImport(t *testing.T) {
 			t.Fatalf("%v: exit %d\n%s%s", s[:2], code, out, errOut)
 		}
 	}
-	code, out, errOut := run(t, "import", "--dry-run", "--json", "--delegator", del, "--intake-key", intakePub, "--now", "2026-11-24T12:00:00Z", filepath.Join(dir, "bundle"))
+	code, out, errOut := run(t, "import", "--dry-run", "--json", "--delegator", del, "--intake-key", intakePub, "--repository", "example.org", "--now", "2026-11-24T12:00:00Z", filepath.Join(dir, "bundle"))
 	if code != 0 {
 		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
 	}

@@ -11,12 +11,14 @@ func init() {
 	c := &command{
 		name:    "preflight",
 		summary: "check that this machine is air-gapped, show the clock to confirm and the removable media",
-		usage:   "preflight [--json]",
+		usage:   "preflight [--json] [--override ID=REASON]...",
 	}
 	c.run = func(ctx context.Context, env *environment, args []string) error {
 		fs := newFlagSet(env, c)
 		asJSON := fs.Bool("json", false, "print the report as JSON")
 		root := fs.String("root", "/", "read /sys, /proc and /dev under this directory instead of / (for tests)")
+		var overrides multiFlag
+		fs.Var(&overrides, "override", "go on although the check ID could not look, for the written REASON shown in the report (ID=REASON); repeatable")
 		if err := parseFlags(env, c, fs, args); err != nil {
 			return err
 		}
@@ -24,6 +26,14 @@ func init() {
 			return usagef("preflight takes no arguments")
 		}
 		checker := preflight.System()
+		checker.Overrides = map[string]string{}
+		for _, o := range overrides {
+			id, reason, err := preflight.ParseOverride(o)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			checker.Overrides[id] = reason
+		}
 		if *root != "/" {
 			// A fixture tree: its mount points are not real, so free
 			// space is not measured.

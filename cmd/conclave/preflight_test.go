@@ -34,13 +34,38 @@ func writeFixture(t *testing.T, files map[string]string) string {
 
 func TestPreflightExitStatus(t *testing.T) {
 	gapped := writeFixture(t, map[string]string{
-		"sys/class/net/lo/flags": "0x9\n",
-		"proc/net/route":         "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n",
-		"proc/self/mountinfo":    "28 1 8:1 / / rw - ext4 /dev/sda1 rw\n",
+		"sys/class/net/lo/flags":        "0x9\n",
+		"sys/class/rfkill/rfkill0/soft": "1\n",
+		"sys/class/rfkill/rfkill0/hard": "0\n",
+		"proc/net/route":                "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n",
+		"proc/net/ipv6_route":           "",
+		"proc/self/mountinfo":           "28 1 8:1 / / rw - ext4 /dev/sda1 rw\n",
 	})
 	code, out, errOut := runAirgapCLI(t, "preflight", "--root", gapped)
 	if code != 0 || errOut != "" || !strings.Contains(out, "\nNo check failed. To be confirmed by a person: Clock.\n") {
 		t.Fatalf("air-gapped fixture: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+
+	// No IPv6 routing table and no radio switch: nothing to look at, which
+	// blocks until people say why that is safe.
+	noIPv6 := writeFixture(t, map[string]string{
+		"sys/class/net/lo/flags": "0x9\n",
+		"proc/net/route":         "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n",
+		"proc/self/mountinfo":    "28 1 8:1 / / rw - ext4 /dev/sda1 rw\n",
+	})
+	code, out, errOut = runAirgapCLI(t, "preflight", "--root", noIPv6)
+	if code != 1 || errOut != "" || !strings.Contains(out, "\nUNCHECKED  IPv6 default route [network.default-route-ipv6]\n") || !strings.Contains(out, "\n2 checks of 6 could not look (UNCHECKED).") {
+		t.Fatalf("fixture without IPv6 and rfkill: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	code, out, errOut = runAirgapCLI(t, "preflight", "--root", noIPv6,
+		"--override", "network.default-route-ipv6=ipv6.disable=1 on the kernel command line",
+		"--override", "radio.rfkill=the board has no radio")
+	if code != 0 || errOut != "" || !strings.Contains(out, "\n           OVERRIDDEN, with the reason: the board has no radio\n") {
+		t.Fatalf("overridden: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	code, _, errOut = runAirgapCLI(t, "preflight", "--root", noIPv6, "--override", "radio.rfkill")
+	if code != 2 || errOut != "error: override \"radio.rfkill\" is not written ID=REASON\nusage: conclave preflight [--json] [--override ID=REASON]...\n" {
+		t.Fatalf("bad override: exit %d, stderr %q", code, errOut)
 	}
 
 	connected := writeFixture(t, map[string]string{
@@ -56,7 +81,7 @@ func TestPreflightExitStatus(t *testing.T) {
 	}
 
 	code, _, errOut = runAirgapCLI(t, "preflight", "extra")
-	if code != 2 || errOut != "error: preflight takes no arguments\nusage: conclave preflight [--json]\n" {
+	if code != 2 || errOut != "error: preflight takes no arguments\nusage: conclave preflight [--json] [--override ID=REASON]...\n" {
 		t.Fatalf("argument: exit %d, stderr %q", code, errOut)
 	}
 }

@@ -59,4 +59,8 @@ y=json.load(open(E+'yubikeys.json')); y['cards'][0]['simulator']=False
 v('yubikeys.schema.json', y, 'NEG simulator false')
 t=json.load(open(E+'tokens.json')); del t['allow_list']
 v('tokens.schema.json', t, 'NEG no allow-list')
+r=json.load(open(E+'import-report.json')); del r['requests'][0]['change']['after']['keys'][0]['fingerprint']
+v('import-report.schema.json', r, 'NEG key without fingerprint')
+r=json.load(open(E+'import-report.json')); del r['requests'][0]['change']['before']
+v('import-report.schema.json', r, 'NEG change without before')
 sys.exit(1 if failed else 0)
