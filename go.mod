@@ -7,6 +7,7 @@ require (
 	github.com/miekg/pkcs11 v1.1.2
 	github.com/secure-systems-lab/go-securesystemslib v0.11.1
 	golang.org/x/sys v0.50.0
+	golang.org/x/term v0.48.0
 )
 
 require golang.org/x/crypto v0.55.0 // indirect

@@ -22,162 +22,168 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 )
 
+var importCommand = &command{
+	name:    "import",
+	summary: "judge a bundle of delegation requests from the transfer media (--dry-run: change nothing)",
+	usage: "import --dry-run --delegator CLAIMED.json --intake-key KEY [--history FILE] [--now TIME] [--json] BUNDLE\n" +
+		"       conclave import --history-out NEW --delegator CLAIMED.json --intake-key KEY [--history FILE] BUNDLE   (record the import; until the vault exists)\n" +
+		"       conclave import --check-export EXPORT-DIR   (online side: check an export before publishing it)",
+}
+
 func init() {
-	c := &command{
-		name:    "import",
-		summary: "judge a bundle of delegation requests from the transfer media (--dry-run: change nothing)",
-		usage: "import --dry-run --delegator CLAIMED.json --intake-key KEY [--history FILE] [--now TIME] [--json] BUNDLE\n" +
-			"       conclave import --history-out NEW --delegator CLAIMED.json --intake-key KEY [--history FILE] BUNDLE   (record the import; until the vault exists)\n" +
-			"       conclave import --check-export EXPORT-DIR   (online side: check an export before publishing it)",
+	importCommand.run = runImport
+	register(importCommand)
+}
+
+// runImport judges a bundle and prints the verdicts; a refused bundle is
+// a verdict (exit status 1).
+func runImport(ctx context.Context, env *environment, args []string) error {
+	c := importCommand
+	fs := newFlagSet(env, c)
+	checkDir := fs.String("check-export", "", "online side: check that an export directory holds exactly the canonical files its manifest lists, and nothing else")
+	dry := fs.Bool("dry-run", false, "judge the bundle and show the verdicts without changing anything (required until the vault exists)")
+	delegatorPath := fs.String("delegator", "", "the trusted delegating metadata (e.g. 7.claimed.json) the requests are judged against")
+	var intakeKeys multiFlag
+	fs.Var(&intakeKeys, "intake-key", "a trusted intake public key of the repository (PEM or TUF key JSON); repeatable")
+	histPath := fs.String("history", "", "what earlier imports remembered (conclave-history/1 JSON); none if absent")
+	histOut := fs.String("history-out", "", "without --dry-run: write what this import adds to the history (bundle id, first sightings, published keys) to this NEW file; the vault will keep this")
+	nowFlag := fs.String("now", "", "the confirmed ceremony time (RFC 3339); default: the system clock")
+	asJSON := fs.Bool("json", false, "print the machine-readable report (conclave-import-report/1)")
+	rulesPath := fs.String("rules", "", "validation rules as JSON (the fields of ceremony/rules.Rules; durations in nanoseconds) until the policy file exists; flags below override it")
+	repo := fs.String("repository", "", "accept bundles only from this repository name (the manifest's source)")
+	template := fs.String("path-template", "", "path template for project delegations (default \"{name}/*\")")
+	role := fs.String("role", "", "name of the delegating role (default \"claimed\")")
+	notice := fs.Duration("recovery-notice", 0, "notice period for recovery requests (default 336h, 14 days)")
+	dwell := fs.Duration("min-dwell", 0, "how long an add's keys must have been published before (default: seen in any earlier bundle)")
+	if err := parseFlags(env, c, fs, args); err != nil {
+		return err
 	}
-	c.run = func(ctx context.Context, env *environment, args []string) error {
-		fs := newFlagSet(env, c)
-		checkDir := fs.String("check-export", "", "online side: check that an export directory holds exactly the canonical files its manifest lists, and nothing else")
-		dry := fs.Bool("dry-run", false, "judge the bundle and show the verdicts without changing anything (required until the vault exists)")
-		delegatorPath := fs.String("delegator", "", "the trusted delegating metadata (e.g. 7.claimed.json) the requests are judged against")
-		var intakeKeys multiFlag
-		fs.Var(&intakeKeys, "intake-key", "a trusted intake public key of the repository (PEM or TUF key JSON); repeatable")
-		histPath := fs.String("history", "", "what earlier imports remembered (conclave-history/1 JSON); none if absent")
-		histOut := fs.String("history-out", "", "without --dry-run: write what this import adds to the history (bundle id, first sightings, published keys) to this NEW file; the vault will keep this")
-		nowFlag := fs.String("now", "", "the confirmed ceremony time (RFC 3339); default: the system clock")
-		asJSON := fs.Bool("json", false, "print the machine-readable report (conclave-import-report/1)")
-		rulesPath := fs.String("rules", "", "validation rules as JSON (the fields of ceremony/rules.Rules; durations in nanoseconds) until the policy file exists; flags below override it")
-		repo := fs.String("repository", "", "accept bundles only from this repository name (the manifest's source)")
-		template := fs.String("path-template", "", "path template for project delegations (default \"{name}/*\")")
-		role := fs.String("role", "", "name of the delegating role (default \"claimed\")")
-		notice := fs.Duration("recovery-notice", 0, "notice period for recovery requests (default 336h, 14 days)")
-		dwell := fs.Duration("min-dwell", 0, "how long an add's keys must have been published before (default: seen in any earlier bundle)")
-		if err := parseFlags(env, c, fs, args); err != nil {
-			return err
+	if *checkDir != "" {
+		if fs.NArg() != 0 {
+			return usagef("--check-export takes no BUNDLE")
 		}
-		if *checkDir != "" {
-			if fs.NArg() != 0 {
-				return usagef("--check-export takes no BUNDLE")
-			}
-			listing, err := checkExport(*checkDir)
-			if err != nil {
-				return withHint(err, "do not publish this export: ask the key holders for a fresh copy")
-			}
-			for _, l := range listing {
-				fmt.Fprintf(env.stdout, "%s  %d bytes  sha256 %s\n", l.Name, l.Size, l.SHA256)
-			}
-			fmt.Fprintf(env.stdout, "export %s: exact; %d files as listed, nothing else\n", *checkDir, len(listing))
-			return nil
-		}
-		switch {
-		case *dry && *histOut != "":
-			return usagef("--dry-run changes nothing, so it takes no --history-out")
-		case !*dry && *histOut == "":
-			return usagef("until the vault exists, import either judges with --dry-run (changing nothing) or records into a new history file with --history-out")
-		}
-		if fs.NArg() != 1 {
-			return usagef("name exactly one BUNDLE directory")
-		}
-		if *delegatorPath == "" || len(intakeKeys) == 0 {
-			return usagef("--delegator and at least one --intake-key are required")
-		}
-		r := rules.Default()
-		if *rulesPath != "" {
-			data, err := os.ReadFile(*rulesPath)
-			if err != nil {
-				return fmt.Errorf("read the rules: %w", err)
-			}
-			dec := json.NewDecoder(bytes.NewReader(data))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&r); err != nil {
-				return fmt.Errorf("%s: %w", *rulesPath, err)
-			}
-		}
-		if *repo != "" {
-			r.Repository = *repo
-		}
-		if *template != "" {
-			r.PathTemplate = *template
-		}
-		if *role != "" {
-			r.DelegatingRole = *role
-		}
-		if *notice != 0 {
-			r.RecoveryNotice = *notice
-		}
-		if *dwell != 0 {
-			r.MinDwell = *dwell
-		}
-		if err := r.Check(); err != nil {
-			return err
-		}
-		now := time.Now().UTC()
-		if *nowFlag != "" {
-			t, err := time.Parse(time.RFC3339, *nowFlag)
-			if err != nil {
-				return usagef("--now %q is not an RFC 3339 time such as 2027-01-01T00:00:00Z", *nowFlag)
-			}
-			now = t.UTC()
-		}
-		delegatorBytes, err := os.ReadFile(*delegatorPath)
+		listing, err := checkExport(*checkDir)
 		if err != nil {
-			return fmt.Errorf("read the trusted delegating metadata: %w", err)
+			return withHint(err, "do not publish this export: ask the key holders for a fresh copy")
 		}
-		delegator, err := tuf.Parse(*delegatorPath, delegatorBytes)
-		if err != nil {
-			return err
+		for _, l := range listing {
+			fmt.Fprintf(env.stdout, "%s  %d bytes  sha256 %s\n", l.Name, l.Size, l.SHA256)
 		}
-		if delegator.Targets == nil {
-			return fmt.Errorf("%s: the delegating metadata must be targets metadata, not %s", *delegatorPath, delegator.Type())
-		}
-		keys := map[string]*tuf.Key{}
-		for _, p := range intakeKeys {
-			k, err := loadPublicKey(p)
-			if err != nil {
-				return err
-			}
-			keys[k.ID()] = k
-		}
-		var hist *history.History
-		if *histPath != "" {
-			data, err := os.ReadFile(*histPath)
-			if err != nil {
-				return fmt.Errorf("read the history: %w", err)
-			}
-			if hist, err = history.Parse(data); err != nil {
-				return fmt.Errorf("%s: %w", *histPath, err)
-			}
-		}
-		report, b := importBundle(fs.Arg(0), bundle.Trust{
-			IntakeKeys: keys,
-			Base:       bundle.Base{Role: r.DelegatingRole, Version: delegator.Version(), SHA256: bundle.SumHex(delegatorBytes)},
-			Rules:      r,
-			Seen:       hist.SeenBundle,
-		}, delegator.Targets, hist, now)
-		if *asJSON {
-			err = report.WriteJSON(env.stdout)
-		} else {
-			err = report.WriteText(env.stdout)
-			if err == nil && *dry {
-				fmt.Fprintln(env.stdout, "\n(dry run: nothing was changed)")
-			}
-		}
-		if err != nil {
-			return err
-		}
-		if report.Refused != nil {
-			return exitError{1}
-		}
-		if *histOut != "" {
-			if hist == nil {
-				hist = &history.History{}
-			}
-			hist.Record(b, now)
-			if err := safefile.CreateNew(*histOut, hist.Marshal()); err != nil {
-				return withHint(err, "the history is never overwritten: name a new file")
-			}
-			if !*asJSON {
-				fmt.Fprintf(env.stdout, "\nrecorded bundle %s in %s\n", b.Manifest.BundleID, *histOut)
-			}
-		}
+		fmt.Fprintf(env.stdout, "export %s: exact; %d files as listed, nothing else\n", *checkDir, len(listing))
 		return nil
 	}
-	register(c)
+	switch {
+	case *dry && *histOut != "":
+		return usagef("--dry-run changes nothing, so it takes no --history-out")
+	case !*dry && *histOut == "":
+		return usagef("until the vault exists, import either judges with --dry-run (changing nothing) or records into a new history file with --history-out")
+	}
+	if fs.NArg() != 1 {
+		return usagef("name exactly one BUNDLE directory")
+	}
+	if *delegatorPath == "" || len(intakeKeys) == 0 {
+		return usagef("--delegator and at least one --intake-key are required")
+	}
+	r := rules.Default()
+	if *rulesPath != "" {
+		data, err := os.ReadFile(*rulesPath)
+		if err != nil {
+			return fmt.Errorf("read the rules: %w", err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			return fmt.Errorf("%s: %w", *rulesPath, err)
+		}
+	}
+	if *repo != "" {
+		r.Repository = *repo
+	}
+	if *template != "" {
+		r.PathTemplate = *template
+	}
+	if *role != "" {
+		r.DelegatingRole = *role
+	}
+	if *notice != 0 {
+		r.RecoveryNotice = *notice
+	}
+	if *dwell != 0 {
+		r.MinDwell = *dwell
+	}
+	if err := r.Check(); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	if *nowFlag != "" {
+		t, err := time.Parse(time.RFC3339, *nowFlag)
+		if err != nil {
+			return usagef("--now %q is not an RFC 3339 time such as 2027-01-01T00:00:00Z", *nowFlag)
+		}
+		now = t.UTC()
+	}
+	delegatorBytes, err := os.ReadFile(*delegatorPath)
+	if err != nil {
+		return fmt.Errorf("read the trusted delegating metadata: %w", err)
+	}
+	delegator, err := tuf.Parse(*delegatorPath, delegatorBytes)
+	if err != nil {
+		return err
+	}
+	if delegator.Targets == nil {
+		return fmt.Errorf("%s: the delegating metadata must be targets metadata, not %s", *delegatorPath, delegator.Type())
+	}
+	keys := map[string]*tuf.Key{}
+	for _, p := range intakeKeys {
+		k, err := loadPublicKey(p)
+		if err != nil {
+			return err
+		}
+		keys[k.ID()] = k
+	}
+	var hist *history.History
+	if *histPath != "" {
+		data, err := os.ReadFile(*histPath)
+		if err != nil {
+			return fmt.Errorf("read the history: %w", err)
+		}
+		if hist, err = history.Parse(data); err != nil {
+			return fmt.Errorf("%s: %w", *histPath, err)
+		}
+	}
+	report, b := importBundle(fs.Arg(0), bundle.Trust{
+		IntakeKeys: keys,
+		Base:       bundle.Base{Role: r.DelegatingRole, Version: delegator.Version(), SHA256: bundle.SumHex(delegatorBytes)},
+		Rules:      r,
+		Seen:       hist.SeenBundle,
+	}, delegator.Targets, hist, now)
+	if *asJSON {
+		err = report.WriteJSON(env.stdout)
+	} else {
+		err = report.WriteText(env.stdout)
+		if err == nil && *dry {
+			fmt.Fprintln(env.stdout, "\n(dry run: nothing was changed)")
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if report.Refused != nil {
+		return exitError{1}
+	}
+	if *histOut != "" {
+		if hist == nil {
+			hist = &history.History{}
+		}
+		hist.Record(b, now)
+		if err := safefile.CreateNew(*histOut, hist.Marshal()); err != nil {
+			return withHint(err, "the history is never overwritten: name a new file")
+		}
+		if !*asJSON {
+			fmt.Fprintf(env.stdout, "\nrecorded bundle %s in %s\n", b.Manifest.BundleID, *histOut)
+		}
+	}
+	return nil
 }
 
 // importBundle reads and judges a bundle directory. The bundle is nil
@@ -308,11 +314,5 @@ func loadPublicKey(path string) (*tuf.Key, error) {
 	}
 	return k, nil
 }
-
-// multiFlag collects a repeatable flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func parsePKIX(der []byte) (any, error) { return x509.ParsePKIXPublicKey(der) }

@@ -254,9 +254,12 @@ func TestImportHistoryCycle(t *testing.T) {
 	if got["r1"] != "rule-approvable " || got["r2"] != "needs-judgement recovery" {
 		t.Fatalf("second bundle verdicts: %v", got)
 	}
-	// The history is never overwritten.
-	if code, _, errOut := run(t, append(record, dir2)...); code != 1 || !strings.Contains(errOut, "file exists") {
-		t.Fatalf("overwrite: exit %d: %s", code, errOut)
+	// The history is never overwritten: that is not a verdict on the
+	// bundle but a file the command could not write (exit status 3), and
+	// in --json mode the error is a JSON document on stdout.
+	code, out, errOut = run(t, append(record, dir2)...)
+	if code != 3 || errOut != "" || !strings.Contains(out, `"format": "conclave-error/v1"`) || !strings.Contains(out, "file exists") {
+		t.Fatalf("overwrite: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }
 

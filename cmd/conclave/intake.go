@@ -21,31 +21,20 @@ import (
 // The intake commands run on the ONLINE side (the repository, or a test):
 // they write requests and bundles for the transfer media. Nothing they
 // write is trusted by the ceremony until verified and approved.
-func init() {
-	c := &command{
-		name:    "intake",
-		summary: "online side: write a delegation request, or pack requests into a signed bundle",
-		usage:   "intake request|pack [flags]  (conclave intake request --help, conclave intake pack --help)",
-	}
-	c.run = func(ctx context.Context, env *environment, args []string) error {
-		if len(args) == 0 {
-			return usagef("name a subcommand: request or pack")
-		}
-		switch args[0] {
-		case "request":
-			return intakeRequest(env, args[1:])
-		case "pack":
-			return intakePack(env, args[1:])
-		case "-h", "--help", "help":
-			fmt.Fprintf(env.stdout, "usage: conclave %s\n\n%s\n", c.usage, c.summary)
-			return nil
-		}
-		return usagef("unknown intake subcommand %q (request or pack)", args[0])
-	}
-	register(c)
+var intakeCommand = &command{
+	name:        "intake",
+	summary:     "online side: write a delegation request, or pack requests into a signed bundle",
+	usage:       "intake request|pack [flags]  (conclave intake request --help, conclave intake pack --help)",
+	subcommands: []*command{intakeRequestCommand, intakePackCommand},
 }
 
-var intakeRequestCmd = &command{
+func init() {
+	intakeRequestCommand.run = runIntakeRequest
+	intakePackCommand.run = runIntakePack
+	register(intakeCommand)
+}
+
+var intakeRequestCommand = &command{
 	name:    "intake request",
 	summary: "write a delegation request (docs/formats/request.md); developer keys sign the possession statement, current keys the key-change authorisation",
 	usage: "intake request --kind add|rotate|remove|recover --id ID --project NAME [--key PUB]... [--threshold N]\n" +
@@ -53,8 +42,9 @@ var intakeRequestCmd = &command{
 		"         [--passphrase-file FILE] [--made TIME] --out FILE",
 }
 
-func intakeRequest(env *environment, args []string) error {
-	c := intakeRequestCmd
+// runIntakeRequest writes one request file.
+func runIntakeRequest(ctx context.Context, env *environment, args []string) error {
+	c := intakeRequestCommand
 	fs := newFlagSet(env, c)
 	kind := fs.String("kind", "", "add, rotate, remove or recover")
 	id := fs.String("id", "", "the request id (letters, digits, . _ -; at most 64)")
@@ -173,14 +163,15 @@ func intakeRequest(env *environment, args []string) error {
 	return nil
 }
 
-var intakePackCmd = &command{
+var intakePackCommand = &command{
 	name:    "intake pack",
 	summary: "pack request files into a bundle directory, the manifest signed by the intake key (transport integrity only)",
 	usage:   "intake pack --id BUNDLE-ID --source REPOSITORY --delegator CLAIMED.json --intake-key KEYFILE [--passphrase-file FILE] [--published FILE] [--role NAME] --out DIR REQUEST.json...",
 }
 
-func intakePack(env *environment, args []string) error {
-	c := intakePackCmd
+// runIntakePack writes a bundle directory.
+func runIntakePack(ctx context.Context, env *environment, args []string) error {
+	c := intakePackCommand
 	fs := newFlagSet(env, c)
 	id := fs.String("id", "", "the bundle id (unique: a bundle is imported once)")
 	source := fs.String("source", "", "the repository's name")

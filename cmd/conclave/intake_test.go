@@ -87,9 +87,10 @@ func TestIntakeToImport(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", id, got[id], w)
 		}
 	}
-	// Writing over an existing request is refused.
+	// Writing over an existing request is refused; it is a file the
+	// command cannot write, not a verdict (exit status 3).
 	code, _, errOut = run(t, steps[0]...)
-	if code != 1 || !strings.Contains(errOut, "file exists") {
+	if code != 3 || !strings.Contains(errOut, "file exists") {
 		t.Fatalf("overwrite: exit %d: %s", code, errOut)
 	}
 }

@@ -7,43 +7,48 @@ import (
 	"github.com/conclave-keys/conclave/airgap/preflight"
 )
 
+var preflightCommand = &command{
+	name:    "preflight",
+	summary: "check that this machine is air-gapped, show the clock to confirm and the removable media",
+	usage:   "preflight [--json]",
+}
+
 func init() {
-	c := &command{
-		name:    "preflight",
-		summary: "check that this machine is air-gapped, show the clock to confirm and the removable media",
-		usage:   "preflight [--json]",
+	preflightCommand.run = runPreflight
+	register(preflightCommand)
+}
+
+// runPreflight runs the air-gap checks; a failed check is a verdict on
+// this machine (exit status 1).
+func runPreflight(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, preflightCommand)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	root := fs.String("root", "/", "read /sys, /proc and /dev under this directory instead of / (for tests)")
+	if err := parseFlags(env, preflightCommand, fs, args); err != nil {
+		return err
 	}
-	c.run = func(ctx context.Context, env *environment, args []string) error {
-		fs := newFlagSet(env, c)
-		asJSON := fs.Bool("json", false, "print the report as JSON")
-		root := fs.String("root", "/", "read /sys, /proc and /dev under this directory instead of / (for tests)")
-		if err := parseFlags(env, c, fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() != 0 {
-			return usagef("preflight takes no arguments")
-		}
-		checker := preflight.System()
-		if *root != "/" {
-			// A fixture tree: its mount points are not real, so free
-			// space is not measured.
-			checker.Root, checker.Statfs = *root, nil
-		}
-		report := checker.Run()
-		var err error
-		if *asJSON {
-			err = report.WriteJSON(env.stdout)
-		} else {
-			err = report.WriteText(env.stdout)
-		}
-		if err != nil {
-			return fmt.Errorf("print the preflight report: %w", err)
-		}
-		if !report.OK() {
-			// The report already says which checks failed and why.
-			return exitError{code: 1}
-		}
-		return nil
+	if fs.NArg() != 0 {
+		return usagef("preflight takes no arguments")
 	}
-	register(c)
+	checker := preflight.System()
+	if *root != "/" {
+		// A fixture tree: its mount points are not real, so free
+		// space is not measured.
+		checker.Root, checker.Statfs = *root, nil
+	}
+	report := checker.Run()
+	var err error
+	if *asJSON {
+		err = report.WriteJSON(env.stdout)
+	} else {
+		err = report.WriteText(env.stdout)
+	}
+	if err != nil {
+		return fmt.Errorf("print the preflight report: %w", err)
+	}
+	if !report.OK() {
+		// The report already says which checks failed and why.
+		return exitError{code: exitRefused}
+	}
+	return nil
 }

@@ -71,7 +71,7 @@ func TestMediaCommand(t *testing.T) {
 	code, _, errOut = runAirgapCLI(t, "media", "--root", empty)
 	want := "error: list mounts: open " + filepath.Join(empty, "proc/self/mountinfo") + ": no such file or directory\n" +
 		"hint: Conclave reads /proc/self/mountinfo and /sys to find media: make sure /proc and /sys are mounted\n"
-	if code != 1 || errOut != want {
+	if code != 3 || errOut != want {
 		t.Fatalf("exit %d, stderr:\n%s\nwant:\n%s", code, errOut, want)
 	}
 }

@@ -119,7 +119,7 @@ func TestTokensNeedsAModule(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := runMain(context.Background(), &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}, []string{"tokens"})
 	want := "error: no PKCS#11 module to list\nhint: name one with --module PATH, e.g. --module /usr/lib/softhsm/libsofthsm2.so\n"
-	if code != 1 || errOut.String() != want {
+	if code != 3 || errOut.String() != want {
 		t.Fatalf("exit %d, stderr %q", code, errOut.String())
 	}
 }
@@ -127,7 +127,7 @@ func TestTokensNeedsAModule(t *testing.T) {
 func TestTokensMissingModule(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := runMain(context.Background(), &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}, []string{"tokens", "--module", "/nonexistent/libp11.so"})
-	if code != 1 {
+	if code != 3 {
 		t.Fatalf("exit %d", code)
 	}
 	wantOut := "module /nonexistent/libp11.so\n  error: finding PKCS#11 module: lstat /nonexistent: no such file or directory\n"
