@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ func planExport(t *testing.T, complete bool) []export.File {
 func TestExportRoundTrip(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "export")
 	files := planExport(t, true)
-	if err := writeExport(dir, files); err != nil {
+	if err := writeExport(context.Background(), dir, files); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut := run(t, "import", "--check-export", dir)
@@ -90,7 +91,7 @@ func TestExportCheckRefuses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "export")
-			if err := writeExport(dir, planExport(t, true)); err != nil {
+			if err := writeExport(context.Background(), dir, planExport(t, true)); err != nil {
 				t.Fatal(err)
 			}
 			c.spoil(t, dir)
@@ -132,7 +133,7 @@ func TestExportFullMedium(t *testing.T) {
 	files := planExport(t, true)
 	files[0].Data = append(files[0].Data[:len(files[0].Data):len(files[0].Data)], make([]byte, 64<<10)...) // larger than the medium
 	dir := filepath.Join(mnt, "export")
-	err := writeExport(dir, files)
+	err := writeExport(context.Background(), dir, files)
 	if !errors.Is(err, safefile.ErrMediumFull) {
 		t.Fatalf("got %v, want ErrMediumFull", err)
 	}
@@ -148,8 +149,23 @@ func TestExportFullMedium(t *testing.T) {
 
 func TestExportReadOnlyMedium(t *testing.T) {
 	mnt := smallTmpfs(t, "1m", unix.MS_RDONLY)
-	err := writeExport(filepath.Join(mnt, "export"), planExport(t, true))
+	err := writeExport(context.Background(), filepath.Join(mnt, "export"), planExport(t, true))
 	if !errors.Is(err, safefile.ErrReadOnly) {
 		t.Fatalf("got %v, want ErrReadOnly", err)
+	}
+}
+
+// TestExportInterruptedBeforeStart: a signal before the export begins
+// writes nothing at all.
+func TestExportInterruptedBeforeStart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "export")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := writeExport(ctx, dir, planExport(t, true))
+	if !errors.Is(err, context.Canceled) || err.Error() != "nothing was exported; "+dir+" was not made" {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stat %s: %v", dir, err)
 	}
 }

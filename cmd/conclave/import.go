@@ -122,41 +122,31 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 		}
 		now = t.UTC()
 	}
-	delegatorBytes, err := os.ReadFile(*delegatorPath)
-	if err != nil {
-		return fmt.Errorf("read the trusted delegating metadata: %w", err)
-	}
-	delegator, err := tuf.Parse(*delegatorPath, delegatorBytes)
-	if err != nil {
-		return err
-	}
-	if delegator.Targets == nil {
-		return fmt.Errorf("%s: the delegating metadata must be targets metadata, not %s", *delegatorPath, delegator.Type())
-	}
-	keys := map[string]*tuf.Key{}
-	for _, p := range intakeKeys {
-		k, err := loadPublicKey(p)
+	// Until the verdicts are printed nothing is written, so a signal
+	// stops the import at once, even in a read that hangs on a failing
+	// medium.
+	var report *verdict.Report
+	var b *bundle.Bundle
+	var hist *history.History
+	err := untilInterrupted(ctx, func() error {
+		in, err := loadImportTrust(*delegatorPath, intakeKeys, *histPath)
 		if err != nil {
 			return err
 		}
-		keys[k.ID()] = k
+		hist = in.hist
+		p := startProgress(env, "judging the bundle", 0)
+		defer p.Done()
+		report, b = importBundle(fs.Arg(0), bundle.Trust{
+			IntakeKeys: in.keys,
+			Base:       bundle.Base{Role: r.DelegatingRole, Version: in.delegator.Version(), SHA256: bundle.SumHex(in.delegatorBytes)},
+			Rules:      r,
+			Seen:       hist.SeenBundle,
+		}, in.delegator.Targets, hist, now)
+		return nil
+	}, "nothing was written; the bundle was not judged to the end")
+	if err != nil {
+		return err
 	}
-	var hist *history.History
-	if *histPath != "" {
-		data, err := os.ReadFile(*histPath)
-		if err != nil {
-			return fmt.Errorf("read the history: %w", err)
-		}
-		if hist, err = history.Parse(data); err != nil {
-			return fmt.Errorf("%s: %w", *histPath, err)
-		}
-	}
-	report, b := importBundle(fs.Arg(0), bundle.Trust{
-		IntakeKeys: keys,
-		Base:       bundle.Base{Role: r.DelegatingRole, Version: delegator.Version(), SHA256: bundle.SumHex(delegatorBytes)},
-		Rules:      r,
-		Seen:       hist.SeenBundle,
-	}, delegator.Targets, hist, now)
 	if *asJSON {
 		err = report.WriteJSON(env.stdout)
 	} else {
@@ -176,6 +166,11 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 			hist = &history.History{}
 		}
 		hist.Record(b, now)
+		if ctx.Err() != nil {
+			// The last safe point: the verdicts are printed, nothing
+			// is recorded.
+			return interrupted("nothing was recorded; %s was not written", *histOut)
+		}
 		if err := safefile.CreateNew(*histOut, hist.Marshal()); err != nil {
 			return withHint(err, "the history is never overwritten: name a new file")
 		}
@@ -184,6 +179,46 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 		}
 	}
 	return nil
+}
+
+// importTrust is what a bundle is judged against, read from the files
+// named on the command line.
+type importTrust struct {
+	delegatorBytes []byte
+	delegator      *tuf.File
+	keys           map[string]*tuf.Key
+	hist           *history.History
+}
+
+func loadImportTrust(delegatorPath string, intakeKeys []string, histPath string) (*importTrust, error) {
+	in := &importTrust{keys: map[string]*tuf.Key{}}
+	var err error
+	if in.delegatorBytes, err = os.ReadFile(delegatorPath); err != nil {
+		return nil, fmt.Errorf("read the trusted delegating metadata: %w", err)
+	}
+	if in.delegator, err = tuf.Parse(delegatorPath, in.delegatorBytes); err != nil {
+		return nil, err
+	}
+	if in.delegator.Targets == nil {
+		return nil, fmt.Errorf("%s: the delegating metadata must be targets metadata, not %s", delegatorPath, in.delegator.Type())
+	}
+	for _, p := range intakeKeys {
+		k, err := loadPublicKey(p)
+		if err != nil {
+			return nil, err
+		}
+		in.keys[k.ID()] = k
+	}
+	if histPath != "" {
+		data, err := os.ReadFile(histPath)
+		if err != nil {
+			return nil, fmt.Errorf("read the history: %w", err)
+		}
+		if in.hist, err = history.Parse(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", histPath, err)
+		}
+	}
+	return in, nil
 }
 
 // importBundle reads and judges a bundle directory. The bundle is nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -214,6 +215,9 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 	r := rules.Default()
 	lim := request.Limits{MaxDepth: r.MaxJSONDepth, MaxProjectName: r.MaxProjectName, MaxRequestedBy: r.MaxRequestedBy, MaxKeys: r.MaxKeys}
 	for _, path := range fs.Args() {
+		if ctx.Err() != nil {
+			return interrupted("nothing was written; %s was not made", *out)
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return err
@@ -233,7 +237,13 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 			return fmt.Errorf("%s: %w", *published, err)
 		}
 	}
-	if err := p.Write(*out); err != nil {
+	prog := startProgress(env, "writing the bundle", 0)
+	err = p.WriteContext(ctx, *out)
+	prog.Done()
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return interrupted("removed the half-made bundle %s", *out)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "wrote bundle %s with %d requests to %s\n", *id, len(p.Requests), *out)

@@ -63,6 +63,9 @@ type environment struct {
 	// jsonRequested is set by parseFlags when --json appears on the
 	// command line, even if the rest of it could not be parsed.
 	jsonRequested bool
+	// progress is the progress line being shown, if any: cleared before
+	// an error is printed.
+	progress *progress
 	// describe makes parseFlags stop before parsing and return
 	// errDescribed: the completion scripts and the man page read a
 	// command's flags this way, from the code that parses them.
@@ -171,7 +174,11 @@ func unknownCommand(env *environment, parent, name string, names []string) int {
 func runCommand(ctx context.Context, env *environment, c *command, args []string) (code int) {
 	defer func() {
 		if v := recover(); v != nil {
-			code = reportPanic(env, c, v, debug.Stack())
+			stack := debug.Stack()
+			if p, ok := v.(panicked); ok {
+				v, stack = p.value, p.stack
+			}
+			code = reportPanic(env, c, v, stack)
 		}
 	}()
 	if len(c.subcommands) > 0 {
@@ -234,6 +241,9 @@ func report(ctx context.Context, env *environment, c *command, err error) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
+	if env.progress != nil {
+		env.progress.Done()
+	}
 	p := problem{msg: err.Error(), code: exitFailed}
 	var ue usageError
 	var re *refusedError
@@ -260,6 +270,9 @@ func report(ctx context.Context, env *environment, c *command, err error) int {
 
 // reportPanic prints a recovered panic as an internal error.
 func reportPanic(env *environment, c *command, v any, stack []byte) int {
+	if env.progress != nil {
+		env.progress.Done()
+	}
 	p := problem{
 		msg:  fmt.Sprintf("internal error, please report: %v", v),
 		code: exitFailed,
@@ -387,6 +400,43 @@ func (e *interruptedError) Unwrap() error { return context.Canceled }
 func interrupted(format string, a ...any) error {
 	return &interruptedError{fmt.Sprintf(format, a...)}
 }
+
+// untilInterrupted runs work on a goroutine of its own and returns what it
+// returns, or, as soon as ctx is cancelled, interrupted(what) without
+// waiting for it. Only for work that writes nothing: it is abandoned where
+// it stands (the process is about to exit), which is also what lets a
+// signal stop a read that hangs on a failing medium.
+func untilInterrupted(ctx context.Context, work func() error, what string) error {
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- panicked{v, debug.Stack()}
+			}
+		}()
+		done <- work()
+	}()
+	select {
+	case err := <-done:
+		var p panicked
+		if errors.As(err, &p) {
+			panic(p) // on the command's goroutine, where runCommand recovers it
+		}
+		return err
+	case <-ctx.Done():
+		return interrupted("%s", what)
+	}
+}
+
+// panicked carries a panic from another goroutine, with its stack, to the
+// command's goroutine.
+type panicked struct {
+	value any
+	stack []byte
+}
+
+func (p panicked) Error() string  { return fmt.Sprint(p.value) }
+func (p panicked) String() string { return fmt.Sprint(p.value) }
 
 func interruptMessage(err error) string {
 	var ie *interruptedError

@@ -3,13 +3,13 @@ package main
 // Output for people. Every command's text output goes through these
 // helpers, so the rules hold in one place:
 //
-//   - Lines are wrapped to the terminal's width, or to 80 columns when the
-//     output is not a terminal (a file, a pipe, a test).
+//   - Lines are wrapped (termtext.Wrap) to the terminal's width, or to 80
+//     columns when the output is not a terminal (a file, a pipe, a test).
 //   - Durations are rounded for reading: "6.98 s", "340 ms", "2 min 05 s".
 //   - Keyids are shown shortened, "69d5…7b52", as the docs show them; the
 //     full keyid is in --json. The short form is for reading aloud, never
 //     for deciding: two keys can share one.
-//   - Counts agree with their nouns: "1 file", "2 files".
+//   - Counts agree with their nouns: "1 file", "2 files" (termtext.Plural).
 //   - Text from outside (names, metadata, token strings) still goes
 //     through termtext first; these helpers only lay it out.
 //   - A phase that may take more than about two seconds shows a progress
@@ -23,23 +23,20 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/conclave-keys/conclave/internal/termtext"
 	"golang.org/x/term"
 )
 
-// defaultWidth is the width of output that is not a terminal.
-const defaultWidth = 80
-
-// terminalWidth is the width of w when it is a terminal, else 80.
+// terminalWidth is the width of w when it is a terminal, else
+// termtext.Width (80).
 func terminalWidth(w io.Writer) int {
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		if width, _, err := term.GetSize(int(f.Fd())); err == nil && width >= 20 {
 			return width
 		}
 	}
-	return defaultWidth
+	return termtext.Width
 }
 
 // isTerminal reports whether w is a terminal.
@@ -48,34 +45,9 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// wrap breaks text into lines of at most width characters, each after the
-// first beginning with indent; the first line begins with first. Words
-// longer than a line (a path, a keyid) are kept whole on a line of their
-// own rather than cut.
-func wrap(text, first, indent string, width int) []string {
-	var lines []string
-	line := first
-	empty := true
-	for _, word := range strings.Fields(text) {
-		n := utf8.RuneCountInString(line) + utf8.RuneCountInString(word)
-		if !empty && n+1 > width {
-			lines = append(lines, line)
-			line, empty = indent, true
-		}
-		if !empty {
-			line += " "
-		}
-		line += word
-		empty = false
-	}
-	return append(lines, line)
-}
-
 // writeWrapped writes text wrapped to width, every line after indent.
 func writeWrapped(w io.Writer, text, indent string, width int) {
-	for _, l := range wrap(text, indent, indent, width) {
-		fmt.Fprintln(w, l)
-	}
+	fmt.Fprintln(w, termtext.Wrap(text, width, indent, indent))
 }
 
 // writeTerm writes "  name         text", the text wrapped under itself:
@@ -85,9 +57,7 @@ func writeTerm(w io.Writer, name, text string) {
 	if len(name) > 12 {
 		first = "  " + name + " "
 	}
-	for _, l := range wrap(text, first, strings.Repeat(" ", 15), terminalWidth(w)) {
-		fmt.Fprintln(w, l)
-	}
+	fmt.Fprintln(w, termtext.Wrap(text, terminalWidth(w), first, strings.Repeat(" ", 15)))
 }
 
 // writeJSON writes v as indented JSON: the form of every --json document.
@@ -148,18 +118,6 @@ func shortKeyID(id string) string {
 	return id[:4] + "…" + id[len(id)-4:]
 }
 
-// plural is "1 file", "2 files", "0 files"; other, when given, is the
-// plural of a noun that does not take an s ("1 entry", "2 entries").
-func plural(n int, one string, other ...string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	if len(other) > 0 {
-		return fmt.Sprintf("%d %s", n, other[0])
-	}
-	return fmt.Sprintf("%d %ss", n, one)
-}
-
 // progressDelay is how long a phase runs before its progress line shows:
 // short phases stay silent.
 const progressDelay = 2 * time.Second
@@ -171,6 +129,7 @@ type progress struct {
 	w     io.Writer
 	what  string
 	total int
+	start time.Time
 
 	mu      sync.Mutex
 	done    int
@@ -180,12 +139,15 @@ type progress struct {
 	wg      sync.WaitGroup
 }
 
-// startProgress begins a progress line for total steps of what ("judging
-// requests"); total 0 means unknown. It shows after progressDelay, and
-// only when w is a terminal. Call Add as steps finish and Done at the end.
-func startProgress(w io.Writer, what string, total int) *progress {
-	p := &progress{w: w, what: what, total: total, stop: make(chan struct{})}
-	if !isTerminal(w) {
+// startProgress begins a progress line on env.stderr for total steps of
+// what ("judging requests"); with total 0 the line shows the time spent.
+// It shows after progressDelay, and only when stderr is a terminal. Call
+// Add as steps finish and Done at the end; main calls Done too before it
+// prints an error, so that the error starts on a clean line.
+func startProgress(env *environment, what string, total int) *progress {
+	p := &progress{w: env.stderr, what: what, total: total, start: time.Now(), stop: make(chan struct{})}
+	env.progress = p
+	if !isTerminal(p.w) {
 		p.stopped = true
 		return p
 	}
@@ -220,7 +182,7 @@ func (p *progress) draw() {
 	if p.stopped {
 		return
 	}
-	line := fmt.Sprintf("%s: %d", p.what, p.done)
+	line := fmt.Sprintf("%s… %s", p.what, formatDuration(time.Since(p.start).Round(time.Second)))
 	if p.total > 0 {
 		line = fmt.Sprintf("%s: %d of %d (%d%%)", p.what, p.done, p.total, p.done*100/p.total)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"strings"
 	"testing"
 	"time"
 )
@@ -46,38 +45,7 @@ func TestShortKeyID(t *testing.T) {
 	}
 }
 
-func TestPlural(t *testing.T) {
-	tests := []struct {
-		got, want string
-	}{
-		{plural(0, "file"), "0 files"},
-		{plural(1, "file"), "1 file"},
-		{plural(2, "file"), "2 files"},
-		{plural(1, "entry", "entries"), "1 entry"},
-		{plural(3, "entry", "entries"), "3 entries"},
-	}
-	for _, tc := range tests {
-		if tc.got != tc.want {
-			t.Errorf("got %q, want %q", tc.got, tc.want)
-		}
-	}
-}
-
-func TestWrap(t *testing.T) {
-	text := "check that an export directory holds exactly the canonical files its manifest lists, and nothing else"
-	got := strings.Join(wrap(text, "  --check ", "      ", 40), "\n")
-	want := "  --check check that an export directory\n" +
-		"      holds exactly the canonical files\n" +
-		"      its manifest lists, and nothing\n" +
-		"      else"
-	if got != want {
-		t.Errorf("got:\n%s\nwant:\n%s", got, want)
-	}
-	// A word longer than the line stays whole.
-	long := strings.Repeat("x", 50)
-	if got := wrap("a "+long+" b", "", "  ", 20); len(got) != 3 || got[1] != "  "+long {
-		t.Errorf("long word: %q", got)
-	}
+func TestTerminalWidth(t *testing.T) {
 	// Not a terminal: 80 columns.
 	if w := terminalWidth(&bytes.Buffer{}); w != 80 {
 		t.Errorf("width of a buffer: %d", w)
@@ -88,7 +56,7 @@ func TestWrap(t *testing.T) {
 // is not a terminal, however long the phase.
 func TestProgressSilentOffTerminal(t *testing.T) {
 	var buf bytes.Buffer
-	p := startProgress(&buf, "judging requests", 10)
+	p := startProgress(&environment{stderr: &buf}, "judging requests", 10)
 	p.Add(5)
 	p.draw() // even when asked to draw
 	p.Done()
