@@ -36,7 +36,7 @@ func TestExportRoundTrip(t *testing.T) {
 	if err := writeExport(context.Background(), dir, files); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := run(t, "import", "--check-export", dir)
+	code, out, errOut := run(t, "intake", "check-export", dir)
 	if code != 0 || !strings.Contains(out, "export "+dir+": exact; 2 files as listed, nothing else") ||
 		!strings.Contains(out, "7.claimed.json  ") || !strings.Contains(out, "decisions.json  ") {
 		t.Fatalf("exit %d:\n%s%s", code, out, errOut)
@@ -98,6 +98,12 @@ func TestExportCheckRefuses(t *testing.T) {
 			_, err := checkExport(dir)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want %q", err, c.want)
+			}
+			// Through the command: a verdict (status 1), with what to do.
+			code, out, errOut := run(t, "intake", "check-export", dir)
+			wantErr := "error: " + err.Error() + "\nhint: do not publish this export: ask the key holders for a fresh copy\n"
+			if code != 1 || out != "" || errOut != wantErr {
+				t.Fatalf("exit %d, stdout %q\nstderr %q\nwant %q", code, out, errOut, wantErr)
 			}
 		})
 	}

@@ -26,8 +26,7 @@ var importCommand = &command{
 	name:    "import",
 	summary: "judge a bundle of delegation requests from the transfer media (--dry-run: change nothing)",
 	usage: "import --dry-run --delegator CLAIMED.json --intake-key KEY [--history FILE] [--now TIME] [--json] BUNDLE\n" +
-		"       conclave import --history-out NEW --delegator CLAIMED.json --intake-key KEY [--history FILE] BUNDLE   (record the import; until the vault exists)\n" +
-		"       conclave import --check-export EXPORT-DIR   (online side: check an export before publishing it)",
+		"       conclave import --history-out NEW --delegator CLAIMED.json --intake-key KEY [--history FILE] BUNDLE   (judge, and record the import)",
 }
 
 func init() {
@@ -40,16 +39,15 @@ func init() {
 func runImport(ctx context.Context, env *environment, args []string) error {
 	c := importCommand
 	fs := newFlagSet(env, c)
-	checkDir := fs.String("check-export", "", "online side: check that an export directory holds exactly the canonical files its manifest lists, and nothing else")
-	dry := fs.Bool("dry-run", false, "judge the bundle and show the verdicts without changing anything (required until the vault exists)")
+	dry := fs.Bool("dry-run", false, "judge the bundle and show the verdicts without changing anything (this or --history-out is required)")
 	delegatorPath := fs.String("delegator", "", "the trusted delegating metadata (e.g. 7.claimed.json) the requests are judged against")
 	var intakeKeys multiFlag
 	fs.Var(&intakeKeys, "intake-key", "a trusted intake public key of the repository (PEM or TUF key JSON); repeatable")
 	histPath := fs.String("history", "", "what earlier imports remembered (conclave-history/1 JSON); none if absent")
-	histOut := fs.String("history-out", "", "without --dry-run: write what this import adds to the history (bundle id, first sightings, published keys) to this NEW file; the vault will keep this")
+	histOut := fs.String("history-out", "", "record the import: write the history with what this bundle adds (its id, first sightings, published keys) to this `NEW` file, never replacing one (this or --dry-run is required)")
 	nowFlag := fs.String("now", "", "the confirmed ceremony time (RFC 3339); default: the system clock")
 	asJSON := fs.Bool("json", false, "print the machine-readable report (conclave-import-report/1)")
-	rulesPath := fs.String("rules", "", "validation rules as JSON (the fields of ceremony/rules.Rules; durations in nanoseconds) until the policy file exists; flags below override it")
+	rulesPath := fs.String("rules", "", "read the validation rules from this JSON `FILE` (the fields of ceremony/rules.Rules, durations in nanoseconds); --repository, --path-template, --role, --recovery-notice and --min-dwell override it")
 	repo := fs.String("repository", "", "accept bundles only from this repository name (the manifest's source)")
 	template := fs.String("path-template", "", "path template for project delegations (default \"{name}/*\")")
 	role := fs.String("role", "", "name of the delegating role (default \"claimed\")")
@@ -58,25 +56,11 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
 	}
-	if *checkDir != "" {
-		if fs.NArg() != 0 {
-			return usagef("--check-export takes no BUNDLE")
-		}
-		listing, err := checkExport(*checkDir)
-		if err != nil {
-			return withHint(err, "do not publish this export: ask the key holders for a fresh copy")
-		}
-		for _, l := range listing {
-			fmt.Fprintf(env.stdout, "%s  %d bytes  sha256 %s\n", l.Name, l.Size, l.SHA256)
-		}
-		fmt.Fprintf(env.stdout, "export %s: exact; %d files as listed, nothing else\n", *checkDir, len(listing))
-		return nil
-	}
 	switch {
 	case *dry && *histOut != "":
 		return usagef("--dry-run changes nothing, so it takes no --history-out")
 	case !*dry && *histOut == "":
-		return usagef("until the vault exists, import either judges with --dry-run (changing nothing) or records into a new history file with --history-out")
+		return usagef("name --dry-run (judge, changing nothing) or --history-out NEW (judge, and record the import in a new history file)")
 	}
 	if fs.NArg() != 1 {
 		return usagef("name exactly one BUNDLE directory")

@@ -17,6 +17,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/hsm/softkey"
 	"github.com/conclave-keys/conclave/intake"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // The intake commands run on the ONLINE side (the repository, or a test):
@@ -24,14 +25,15 @@ import (
 // write is trusted by the ceremony until verified and approved.
 var intakeCommand = &command{
 	name:        "intake",
-	summary:     "online side: write a delegation request, or pack requests into a signed bundle",
-	usage:       "intake request|pack [flags]  (conclave intake request --help, conclave intake pack --help)",
-	subcommands: []*command{intakeRequestCommand, intakePackCommand},
+	summary:     "online side: write a delegation request, pack requests into a signed bundle, check an export before publishing it",
+	usage:       "intake request|pack|check-export [flags]  (conclave intake SUBCOMMAND --help)",
+	subcommands: []*command{intakeRequestCommand, intakePackCommand, intakeCheckExportCommand},
 }
 
 func init() {
 	intakeRequestCommand.run = runIntakeRequest
 	intakePackCommand.run = runIntakePack
+	intakeCheckExportCommand.run = runIntakeCheckExport
 	register(intakeCommand)
 }
 
@@ -247,6 +249,35 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "wrote bundle %s with %d requests to %s\n", *id, len(p.Requests), *out)
+	return nil
+}
+
+var intakeCheckExportCommand = &command{
+	name:    "intake check-export",
+	summary: "check that an export directory from the ceremony holds exactly the canonical files its manifest lists, and nothing else, before publishing it",
+	usage:   "intake check-export EXPORT-DIR",
+}
+
+// runIntakeCheckExport checks an export; one that is not exact is refused
+// (exit status 1) and must not be published.
+func runIntakeCheckExport(ctx context.Context, env *environment, args []string) error {
+	c := intakeCheckExportCommand
+	fs := newFlagSet(env, c)
+	if err := parseFlags(env, c, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("name exactly one EXPORT-DIR")
+	}
+	dir := fs.Arg(0)
+	listing, err := checkExport(dir)
+	if err != nil {
+		return refused(withHint(err, "do not publish this export: ask the key holders for a fresh copy"))
+	}
+	for _, l := range listing {
+		fmt.Fprintf(env.stdout, "%s  %s  sha256 %s\n", termtext.Safe(l.Name), termtext.Plural(int(l.Size), "byte"), l.SHA256)
+	}
+	fmt.Fprintf(env.stdout, "export %s: exact; %s as listed, nothing else\n", termtext.Safe(dir), termtext.Plural(len(listing), "file"))
 	return nil
 }
 

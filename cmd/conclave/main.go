@@ -307,13 +307,11 @@ func (p problem) print(env *environment) {
 	if env.wantsJSON() {
 		// One document on stdout, where a program reading --json output
 		// looks, whatever happened; the exit status says the same.
-		writeJSON(env.stdout, jsonError{
-			Format:   ErrorFormat,
-			Error:    p.msg,
-			Hint:     append([]string{}, p.hints...),
-			Usage:    p.usage,
-			ExitCode: p.code,
-		})
+		e := jsonError{Format: ErrorFormat, Error: p.msg, Hint: append([]string{}, p.hints...), ExitCode: p.code}
+		if p.usage != "" {
+			e.Usage = "conclave " + p.usage
+		}
+		writeJSON(env.stdout, e)
 		return
 	}
 	if p.code == exitInterrupted {

@@ -97,7 +97,7 @@ func TestErrorsAsJSON(t *testing.T) {
   "hint": [
     "did you mean --n?"
   ],
-  "usage": "testcmd [--json] [--n N] ARG...",
+  "usage": "conclave testcmd [--json] [--n N] ARG...",
   "exit_code": 2
 }
 `

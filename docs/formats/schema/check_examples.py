@@ -44,6 +44,7 @@ v('keychange.schema.json', json.load(open(E+'keychange-statement.json')), 'keych
 v('decisions.schema.json', json.load(open(E+'export/decisions.json')), 'decisions')
 v('export-manifest.schema.json', json.load(open(E+'export/export-manifest.json')), 'export manifest')
 v('import-report.schema.json', json.load(open(E+'import-report.json')), 'import report')
+v('error.schema.json', json.load(open(E+'error.json')), 'error')
 # negative checks
 r=json.load(open(E+'bundle/requests/req-0001.json')); r['paths']=['*']
 v('request.schema.json', r, 'NEG unknown member')
