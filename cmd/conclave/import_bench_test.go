@@ -47,12 +47,12 @@ func mediaBundle(b *testing.B) *it.Bench {
 	return mediaBench
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
+// removeMediaBench removes the benchmark bundle once every test and
+// benchmark has run (TestMain).
+func removeMediaBench() {
 	if mediaBench != nil {
 		os.RemoveAll(mediaBench.Dir)
 	}
-	os.Exit(code)
 }
 
 // BenchmarkImportMedia: the bundle read through airgap/safefile, every

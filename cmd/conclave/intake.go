@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/conclave-keys/conclave/airgap/safefile"
@@ -18,6 +19,7 @@ import (
 	"github.com/conclave-keys/conclave/hsm/softkey"
 	"github.com/conclave-keys/conclave/intake"
 	"github.com/conclave-keys/conclave/internal/termtext"
+	"golang.org/x/term"
 )
 
 // The intake commands run on the ONLINE side (the repository, or a test):
@@ -59,7 +61,7 @@ func runIntakeRequest(ctx context.Context, env *environment, args []string) erro
 	fs.Var(&signWith, "sign-with", "a developer private key file (encrypted PKCS#8 PEM) that signs the possession statement; repeatable")
 	fs.Var(&authWith, "authorise-with", "a current key's private key file that signs the key-change authorisation (rotate, remove); repeatable")
 	delegatorPath := fs.String("delegator", "", "the delegating metadata the rotation or removal applies to (its version is bound into the authorisation)")
-	passFile := fs.String("passphrase-file", "", "file whose first line is the passphrase of the private key files")
+	passFile := fs.String("passphrase-file", "", "read the passphrase of the private key files from the first line of this `FILE`; without it, the passphrase is asked at the terminal and not shown")
 	made := fs.String("made", "", "when the request was made (RFC 3339); default now")
 	out := fs.String("out", "", "the request file to create (never replaced)")
 	if err := parseFlags(env, c, fs, args); err != nil {
@@ -97,7 +99,7 @@ func runIntakeRequest(ctx context.Context, env *environment, args []string) erro
 	}
 	var pass []byte
 	if len(signWith)+len(authWith) > 0 {
-		if pass, err = readPassphrase(*passFile); err != nil {
+		if pass, err = readPassphrase(*passFile, "the private key files ("+strings.Join(append(append([]string{}, signWith...), authWith...), ", ")+")"); err != nil {
 			return err
 		}
 	}
@@ -181,7 +183,7 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 	delegatorPath := fs.String("delegator", "", "the delegating metadata the requests were made against (its version and SHA-256 go in the manifest)")
 	role := fs.String("role", rules.Default().DelegatingRole, "name of the delegating role")
 	keyFile := fs.String("intake-key", "", "the intake private key file (encrypted PKCS#8 PEM)")
-	passFile := fs.String("passphrase-file", "", "file whose first line is the intake key's passphrase")
+	passFile := fs.String("passphrase-file", "", "read the intake key's passphrase from the first line of this `FILE`; without it, the passphrase is asked at the terminal and not shown")
 	published := fs.String("published", "", "the repository's published state (conclave-published/1 JSON)")
 	out := fs.String("out", "", "the bundle directory to create")
 	if err := parseFlags(env, c, fs, args); err != nil {
@@ -201,7 +203,7 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	pass, err := readPassphrase(*passFile)
+	pass, err := readPassphrase(*passFile, "the intake key "+*keyFile)
 	if err != nil {
 		return err
 	}
@@ -226,7 +228,7 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 		}
 		// Refuse to pack what Conclave would not even read.
 		if _, err := request.Parse(data, lim); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return refused(fmt.Errorf("%s: %w", path, err))
 		}
 		p.Requests = append(p.Requests, intake.File{Name: "requests/" + filepath.Base(path), Data: data})
 	}
@@ -281,16 +283,41 @@ func runIntakeCheckExport(ctx context.Context, env *environment, args []string) 
 	return nil
 }
 
-func readPassphrase(path string) ([]byte, error) {
-	if path == "" {
-		return nil, usagef("--passphrase-file is required to read private key files")
+// readPassphrase reads the passphrase of what (named in the prompt): the
+// first line of the file at path, or, without one, typed at the terminal
+// with no echo. The terminal is the controlling one (/dev/tty), not stdin,
+// as ssh and gpg do, so that input piped to the command is never taken
+// for a passphrase.
+func readPassphrase(path, what string) ([]byte, error) {
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read passphrase: %w", err)
+		}
+		line, _, _ := bytes.Cut(data, []byte("\n"))
+		return bytes.TrimSuffix(line, []byte("\r")), nil
 	}
-	data, err := os.ReadFile(path)
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		if tty != nil {
+			tty.Close()
+		}
+		return nil, usageError{
+			msg:  "give the passphrase of " + what + " with --passphrase-file FILE",
+			hint: "or run the command at a terminal, which asks for it without showing it",
+		}
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "passphrase of %s: ", termtext.Safe(what))
+	pass, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
 	if err != nil {
-		return nil, fmt.Errorf("read passphrase: %w", err)
+		return nil, fmt.Errorf("read the passphrase from the terminal: %w", err)
 	}
-	line, _, _ := bytes.Cut(data, []byte("\n"))
-	return bytes.TrimSuffix(line, []byte("\r")), nil
+	if len(pass) == 0 {
+		return nil, usagef("the passphrase is empty")
+	}
+	return pass, nil
 }
 
 func loadSigners(paths []string, pass []byte) ([]intake.Signer, error) {
