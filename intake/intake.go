@@ -23,6 +23,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/request"
+	"github.com/conclave-keys/conclave/ceremony/rules"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 )
 
@@ -221,6 +222,14 @@ func (p *Pack) WriteContext(ctx context.Context, dir string) (err error) {
 	manifest, err := bundle.SignManifest(m, func(e *envelope.Envelope) error { return e.Sign(p.Intake.Signer, p.Intake.Key) })
 	if err != nil {
 		return fmt.Errorf("pack: sign the manifest: %w", err)
+	}
+	// Read it back as import will, with the same rules, so that nothing
+	// is written that the offline side would refuse as malformed (a
+	// bundle id with a space, say).
+	r := rules.Default()
+	if _, err := bundle.OpenManifest(manifest, map[string]*tuf.Key{p.Intake.Key.ID(): p.Intake.Key},
+		bundle.ManifestLimits{MaxFiles: r.MaxFiles, MaxFileSize: r.MaxFileSize, MaxTotal: r.MaxTotalSize, MaxDepth: r.MaxJSONDepth}); err != nil {
+		return fmt.Errorf("pack: import would refuse this bundle: %w", err)
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("pack: %w", err)

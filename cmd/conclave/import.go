@@ -20,6 +20,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/validate"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 var importCommand = &command{
@@ -159,7 +160,7 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 			return withHint(err, "the history is never overwritten: name a new file")
 		}
 		if !*asJSON {
-			fmt.Fprintf(env.stdout, "\nrecorded bundle %s in %s\n", b.Manifest.BundleID, *histOut)
+			fmt.Fprintf(env.stdout, "\nrecorded bundle %s in %s\n", termtext.Safe(b.Manifest.BundleID), termtext.Safe(*histOut))
 		}
 	}
 	return nil

@@ -164,7 +164,7 @@ func runIntakeRequest(ctx context.Context, env *environment, args []string) erro
 	if err := safefile.CreateNew(*out, d.Encode()); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "wrote %s request %s for %s to %s\n", d.Kind, d.ID, d.Project, *out)
+	fmt.Fprintf(env.stdout, "wrote %s request %s for %s to %s\n", termtext.Safe(string(d.Kind)), termtext.Safe(d.ID), termtext.Safe(d.Project), termtext.Safe(*out))
 	return nil
 }
 
@@ -250,7 +250,7 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "wrote bundle %s with %d requests to %s\n", *id, len(p.Requests), *out)
+	fmt.Fprintf(env.stdout, "wrote bundle %s with %s to %s\n", termtext.Safe(*id), termtext.Plural(len(p.Requests), "request"), termtext.Safe(*out))
 	return nil
 }
 

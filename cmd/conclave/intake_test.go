@@ -102,3 +102,16 @@ func codeStrings(cs []verdict.Code) []string {
 	}
 	return out
 }
+
+// TestIntakeOutputIsEscaped: the file name given on the command line is
+// shown through termtext, so it cannot rewrite the terminal.
+func TestIntakeOutputIsEscaped(t *testing.T) {
+	dir := t.TempDir()
+	_, pub := writeKeyFiles(t, dir, "n1", it.Key("n1").Signer)
+	out := filepath.Join(dir, "r\x1b[2K.json")
+	code, stdout, errOut := run(t, "intake", "request", "--kind", "add", "--id", "r1", "--project", "p", "--key", pub, "--requested-by", "x", "--made", "2026-11-24T10:00:00Z", "--out", out)
+	want := "wrote add request r1 for p to " + filepath.Join(dir, `r\x1b[2K.json`) + "\n"
+	if code != 0 || stdout != want {
+		t.Errorf("exit %d (%s)\nstdout %q\nwant   %q", code, errOut, stdout, want)
+	}
+}

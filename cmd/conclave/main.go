@@ -46,9 +46,6 @@ type command struct {
 	// subcommands, when present, are chosen by the first argument
 	// ("intake pack"); run is then not used.
 	subcommands []*command
-	// hidden commands work but are not listed (none today: kept so that a
-	// command can be retired without breaking scripts at once).
-	hidden bool
 }
 
 // environment is what a command may touch, so tests can run commands in
@@ -81,13 +78,11 @@ func register(c *command) {
 	commands[c.name] = c
 }
 
-// commandNames lists the commands shown to people, sorted.
+// commandNames lists the commands, sorted.
 func commandNames() []string {
 	names := make([]string, 0, len(commands))
-	for n, c := range commands {
-		if !c.hidden {
-			names = append(names, n)
-		}
+	for n := range commands {
+		names = append(names, n)
 	}
 	sort.Strings(names)
 	return names
