@@ -21,7 +21,6 @@ package media
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +33,8 @@ import (
 	"unicode"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/conclave-keys/conclave/internal/sysfile"
 )
 
 // Space is the size of a mounted file system.
@@ -188,14 +189,8 @@ func hasOption(opts, o string) bool {
 	return false
 }
 
-// readTrim reads a small sysfs attribute.
-func readTrim(p string) (string, error) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return "", err
-	}
-	return string(bytes.TrimSpace(b)), nil
-}
+// readTrim reads a small sysfs or procfs attribute.
+var readTrim = sysfile.ReadTrimmed
 
 // resolve follows one symbolic link textually (sysfs links are relative),
 // so that a fixture tree's links stay inside it.

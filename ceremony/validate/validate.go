@@ -26,6 +26,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 	"github.com/conclave-keys/conclave/internal/parallel"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Input is everything a bundle's requests are judged against.
@@ -337,7 +338,7 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The signed possession statement cannot be read: %v.", err)
 		case got.RequestID != want.RequestID || got.Project != want.Project || !got.Keyset.Equal(want.Keyset):
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The possession statement the keys signed is about something else (request %q, project %q, %s, threshold %d), not this request.",
-				got.RequestID, got.Project, plural(len(got.Keyset.KeyIDs), "key"), got.Keyset.Threshold)
+				got.RequestID, got.Project, termtext.Plural(len(got.Keyset.KeyIDs), "key"), got.Keyset.Threshold)
 		default:
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The possession statement is not written as canonical JSON; it must be byte for byte the statement the format defines.")
 		}
@@ -430,7 +431,7 @@ func (st *state) checkAuthorisation(v *verdict.Verdict, r *request.Request, cur 
 func (st *state) checkAdd(v *verdict.Verdict, r *request.Request) {
 	for _, p := range delegation.Paths(st.in.Rules.PathTemplate, r.Name) {
 		if others := st.paths.conflicts(p, r.Name); len(others) > 0 {
-			v.Add(verdict.Error, verdict.PathOverlap, "project", "The paths %q this project would get overlap those of %s under the loosest wildcard rules a client uses (where * also matches /), so one could claim the other's files.", p, quoteList(others))
+			v.Add(verdict.Error, verdict.PathOverlap, "project", "The paths %q this project would get overlap those of %s under the loosest wildcard rules a client uses (where * also matches /), so one could claim the other's files.", p, termtext.List(others, 3))
 		}
 	}
 	if len(r.Keys) == 0 {
@@ -470,25 +471,6 @@ func fmtDuration(d time.Duration) string {
 		return fmt.Sprintf("%d days", n)
 	}
 	return d.String()
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
-
-func quoteList(names []string) string {
-	q := make([]string, 0, 3)
-	for i, n := range names {
-		if i == 3 {
-			q = append(q, fmt.Sprintf("%d more", len(names)-3))
-			break
-		}
-		q = append(q, fmt.Sprintf("%q", n))
-	}
-	return strings.Join(q, ", ")
 }
 
 // PublishedNotes compares the repository's published state with the
