@@ -130,6 +130,15 @@ func TestPanicIsInternalError(t *testing.T) {
 	if first, _, _ := strings.Cut(errOut, "\n"); first != `error: internal error, please report: forged \x1b[2Kvalue` {
 		t.Errorf("first line %q", first)
 	}
+	// A panic in work run by untilInterrupted, on another goroutine, is
+	// brought back to the command's and reported the same way.
+	elsewhere := func(ctx context.Context, env *environment, args []string) error {
+		return untilInterrupted(ctx, func() error { panic("in the work") }, "stopped")
+	}
+	code, _, errOut = runCommandWith(t, elsewhere)
+	if first, _, _ := strings.Cut(errOut, "\n"); code != 3 || first != "error: internal error, please report: in the work" || !strings.Contains(errOut, "main_test.go") {
+		t.Errorf("exit %d\nstderr:\n%s", code, errOut)
+	}
 	// In JSON mode the panic is a JSON error too.
 	jsonBoom := func(ctx context.Context, env *environment, args []string) error {
 		c := &command{name: "testcmd"}

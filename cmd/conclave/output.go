@@ -130,6 +130,7 @@ type progress struct {
 	what  string
 	total int
 	start time.Time
+	delay time.Duration
 
 	mu      sync.Mutex
 	done    int
@@ -145,7 +146,11 @@ type progress struct {
 // Add as steps finish and Done at the end; main calls Done too before it
 // prints an error, so that the error starts on a clean line.
 func startProgress(env *environment, what string, total int) *progress {
-	p := &progress{w: env.stderr, what: what, total: total, start: time.Now(), stop: make(chan struct{})}
+	return startProgressAfter(env, what, total, progressDelay)
+}
+
+func startProgressAfter(env *environment, what string, total int, delay time.Duration) *progress {
+	p := &progress{w: env.stderr, what: what, total: total, start: time.Now(), delay: delay, stop: make(chan struct{})}
 	env.progress = p
 	if !isTerminal(p.w) {
 		p.stopped = true
@@ -158,7 +163,7 @@ func startProgress(env *environment, what string, total int) *progress {
 
 func (p *progress) loop() {
 	defer p.wg.Done()
-	t := time.NewTimer(progressDelay)
+	t := time.NewTimer(p.delay)
 	defer t.Stop()
 	tick := (<-chan time.Time)(nil)
 	for {
