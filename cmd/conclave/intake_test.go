@@ -35,16 +35,28 @@ func writeKeyFiles(t *testing.T, dir, name string, s crypto.Signer) (priv, pub s
 	return priv, pub
 }
 
+// intakeFiles writes what the online side's commands are given: a
+// passphrase file, the delegating metadata and the intake key pair.
+func intakeFiles(t *testing.T, f *it.Fixture) (dir, pass, del, intakePriv, intakePub string) {
+	t.Helper()
+	dir = t.TempDir()
+	pass = filepath.Join(dir, "pass")
+	del = filepath.Join(dir, "7.claimed.json")
+	if err := os.WriteFile(pass, []byte("test passphrase\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(del, f.DelegatorBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	intakePriv, intakePub = writeKeyFiles(t, dir, "intake", f.Intake.Signer)
+	return dir, pass, del, intakePriv, intakePub
+}
+
 // TestIntakeToImport: the online side writes requests and a bundle with
 // the CLI; the offline side judges it.
 func TestIntakeToImport(t *testing.T) {
 	f := it.New(t)
-	dir := t.TempDir()
-	pass := filepath.Join(dir, "pass")
-	os.WriteFile(pass, []byte("test passphrase\n"), 0o600)
-	del := filepath.Join(dir, "7.claimed.json")
-	os.WriteFile(del, f.DelegatorBytes, 0o644)
-	intakePriv, intakePub := writeKeyFiles(t, dir, "intake", f.Intake.Signer)
+	dir, pass, del, intakePriv, intakePub := intakeFiles(t, f)
 	n1, n1pub := writeKeyFiles(t, dir, "n1", it.Key("n1").Signer)
 	n2, n2pub := writeKeyFiles(t, dir, "n2", it.Key("n2").Signer)
 	a1, _ := writeKeyFiles(t, dir, "a1", it.Key("a1").Signer)

@@ -89,12 +89,7 @@ func (c *countdownCtx) Err() error {
 // with status 130.
 func TestInterruptedPackRemovesHalfMadeBundle(t *testing.T) {
 	f := it.New(t)
-	dir := t.TempDir()
-	pass := filepath.Join(dir, "pass")
-	os.WriteFile(pass, []byte("test passphrase\n"), 0o600)
-	del := filepath.Join(dir, "7.claimed.json")
-	os.WriteFile(del, f.DelegatorBytes, 0o644)
-	intakePriv, _ := writeKeyFiles(t, dir, "intake", f.Intake.Signer)
+	dir, pass, del, intakePriv, _ := intakeFiles(t, f)
 	var reqs []string
 	for i, file := range it.Files(f.Add(t, "r1", "p-one", "n1"), f.Add(t, "r2", "p-two", "n2"), f.Add(t, "r3", "p-three", "n3")) {
 		p := filepath.Join(dir, "req"+string(rune('1'+i))+".json")
