@@ -51,19 +51,19 @@ var intakeRequestCommand = &command{
 func runIntakeRequest(ctx context.Context, env *environment, args []string) error {
 	c := intakeRequestCommand
 	fs := newFlagSet(env, c)
-	kind := fs.String("kind", "", "add, rotate, remove or recover")
-	id := fs.String("id", "", "the request id (letters, digits, . _ -; at most 64)")
-	project := fs.String("project", "", "the project name (PEP 508 characters)")
+	kind := fs.String("kind", "", "the `KIND` of request: add, rotate, remove or recover")
+	id := fs.String("id", "", "the request `ID` (letters, digits, . _ -; at most 64)")
+	project := fs.String("project", "", "the project `NAME` (PEP 508 characters)")
 	var pubs, signWith, authWith multiFlag
-	fs.Var(&pubs, "key", "a developer public key (PEM or TUF key JSON); repeatable")
+	fs.Var(&pubs, "key", "a developer public `KEY` file (PEM or TUF key JSON); repeatable")
 	threshold := fs.Int64("threshold", 0, "how many of the keys must sign (default: all of them)")
-	by := fs.String("requested-by", "", "who asked, free text shown to the key holders")
-	fs.Var(&signWith, "sign-with", "a developer private key file (encrypted PKCS#8 PEM) that signs the possession statement; repeatable")
-	fs.Var(&authWith, "authorise-with", "a current key's private key file that signs the key-change authorisation (rotate, remove); repeatable")
-	delegatorPath := fs.String("delegator", "", "the delegating metadata the rotation or removal applies to (its version is bound into the authorisation)")
+	by := fs.String("requested-by", "", "who asked: free `TEXT` shown to the key holders")
+	fs.Var(&signWith, "sign-with", "a developer private `KEYFILE` (encrypted PKCS#8 PEM) that signs the possession statement; repeatable")
+	fs.Var(&authWith, "authorise-with", "a current key's private `KEYFILE` that signs the key-change authorisation (rotate, remove); repeatable")
+	delegatorPath := fs.String("delegator", "", "the delegating metadata `FILE` the rotation or removal applies to (its version is bound into the authorisation)")
 	passFile := fs.String("passphrase-file", "", "read the passphrase of the private key files from the first line of this `FILE`; without it, the passphrase is asked at the terminal and not shown")
-	made := fs.String("made", "", "when the request was made (RFC 3339); default now")
-	out := fs.String("out", "", "the request file to create (never replaced)")
+	made := fs.String("made", "", "the `TIME` the request was made (RFC 3339); default: now")
+	out := fs.String("out", "", "the request `FILE` to create (never replaced)")
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
 	}
@@ -178,14 +178,14 @@ var intakePackCommand = &command{
 func runIntakePack(ctx context.Context, env *environment, args []string) error {
 	c := intakePackCommand
 	fs := newFlagSet(env, c)
-	id := fs.String("id", "", "the bundle id (unique: a bundle is imported once)")
-	source := fs.String("source", "", "the repository's name")
-	delegatorPath := fs.String("delegator", "", "the delegating metadata the requests were made against (its version and SHA-256 go in the manifest)")
-	role := fs.String("role", rules.Default().DelegatingRole, "name of the delegating role")
-	keyFile := fs.String("intake-key", "", "the intake private key file (encrypted PKCS#8 PEM)")
+	id := fs.String("id", "", "the bundle `ID` (unique: a bundle is imported once)")
+	source := fs.String("source", "", "the `REPOSITORY`'s name")
+	delegatorPath := fs.String("delegator", "", "the delegating metadata `FILE` the requests were made against (its version and SHA-256 go in the manifest)")
+	role := fs.String("role", rules.Default().DelegatingRole, "the `NAME` of the delegating role")
+	keyFile := fs.String("intake-key", "", "the intake private `KEYFILE` (encrypted PKCS#8 PEM)")
 	passFile := fs.String("passphrase-file", "", "read the intake key's passphrase from the first line of this `FILE`; without it, the passphrase is asked at the terminal and not shown")
-	published := fs.String("published", "", "the repository's published state (conclave-published/1 JSON)")
-	out := fs.String("out", "", "the bundle directory to create")
+	published := fs.String("published", "", "the repository's published state `FILE` (conclave-published/1 JSON)")
+	out := fs.String("out", "", "the bundle `DIR` to create (never an existing one)")
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
 	}

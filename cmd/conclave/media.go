@@ -22,7 +22,7 @@ func init() {
 func runMedia(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, mediaCommand)
 	asJSON := fs.Bool("json", false, "print the list as JSON")
-	root := fs.String("root", "/", "read /sys, /proc and /dev under this directory instead of / (for tests)")
+	root := fs.String("root", "/", "read /sys, /proc and /dev under this `DIR` instead of / (for tests)")
 	if err := parseFlags(env, mediaCommand, fs, args); err != nil {
 		return err
 	}
