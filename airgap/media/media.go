@@ -35,6 +35,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/conclave-keys/conclave/internal/sysfile"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Space is the size of a mounted file system.
@@ -391,7 +392,7 @@ func WriteText(w io.Writer, media []Medium) error {
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d removable medium(s) mounted. (Conclave never mounts or unmounts anything.)\n", len(media))
+	fmt.Fprintf(&b, "%s mounted. (Conclave never mounts or unmounts anything.)\n", termtext.Plural(len(media), "removable medium", "removable media"))
 	for _, m := range media {
 		label := "no label"
 		if m.Label != "" {

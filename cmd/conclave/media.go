@@ -7,6 +7,16 @@ import (
 	"github.com/conclave-keys/conclave/airgap/media"
 )
 
+// MediaFormat names the JSON document of media --json
+// (docs/formats/schema/media.schema.json).
+const MediaFormat = "conclave-media/v1"
+
+// mediaList is the conclave-media/v1 document.
+type mediaList struct {
+	Format string         `json:"format"`
+	Media  []media.Medium `json:"media"`
+}
+
 var mediaCommand = &command{
 	name:    "media",
 	summary: "list the removable media that are mounted (Conclave never mounts anything)",
@@ -21,7 +31,7 @@ func init() {
 // runMedia lists the mounted removable media.
 func runMedia(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, mediaCommand)
-	asJSON := fs.Bool("json", false, "print the list as JSON")
+	asJSON := fs.Bool("json", false, "print the list as JSON (conclave-media/v1)")
 	root := fs.String("root", "/", "read /sys, /proc and /dev under this `DIR` instead of / (for tests)")
 	if err := parseFlags(env, mediaCommand, fs, args); err != nil {
 		return err
@@ -41,7 +51,7 @@ func runMedia(ctx context.Context, env *environment, args []string) error {
 		if list == nil {
 			list = []media.Medium{}
 		}
-		err = writeJSON(env.stdout, list)
+		err = writeJSON(env.stdout, mediaList{Format: MediaFormat, Media: list})
 	} else {
 		err = media.WriteText(env.stdout, list)
 	}

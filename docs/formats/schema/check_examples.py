@@ -45,6 +45,7 @@ v('decisions.schema.json', json.load(open(E+'export/decisions.json')), 'decision
 v('export-manifest.schema.json', json.load(open(E+'export/export-manifest.json')), 'export manifest')
 v('import-report.schema.json', json.load(open(E+'import-report.json')), 'import report')
 v('error.schema.json', json.load(open(E+'error.json')), 'error')
+v('media.schema.json', json.load(open(E+'media.json')), 'media')
 # negative checks
 r=json.load(open(E+'bundle/requests/req-0001.json')); r['paths']=['*']
 v('request.schema.json', r, 'NEG unknown member')
