@@ -280,7 +280,7 @@ func reportPanic(env *environment, c *command, v any, stack []byte) int {
 	if !env.wantsJSON() {
 		fmt.Fprintf(env.stderr, "\nconclave %s: where it happened:\n", c.name)
 		for _, line := range strings.Split(strings.TrimSpace(string(stack)), "\n") {
-			fmt.Fprintf(env.stderr, "  %s\n", safeLine(line))
+			fmt.Fprintf(env.stderr, "  %s\n", safeLine(strings.ReplaceAll(line, "\t", "    ")))
 		}
 	}
 	return p.code

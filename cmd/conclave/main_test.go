@@ -120,7 +120,7 @@ func TestPanicIsInternalError(t *testing.T) {
 		"hint: this is a bug in conclave, not a verdict on your files: nothing it printed before is a result\n" +
 		"hint: how to report it, and what to include: docs/exit-codes.md, \"Internal errors\"\n" +
 		"\nconclave testcmd: where it happened:\n"
-	if code != 3 || out != "" || !strings.HasPrefix(errOut, wantStart) || !strings.Contains(errOut, "main_test.go") {
+	if code != 3 || out != "" || !strings.HasPrefix(errOut, wantStart) || !strings.Contains(errOut, "main_test.go") || strings.Contains(errOut, `\t`) {
 		t.Errorf("exit %d, stdout %q\nstderr:\n%s\nwant it to begin:\n%s", code, out, errOut, wantStart)
 	}
 	hostile := func(ctx context.Context, env *environment, args []string) error {
