@@ -44,7 +44,7 @@ func parseFlags(env *environment, c *command, fs *flag.FlagSet, args []string) e
 	if env.describe {
 		return errDescribed
 	}
-	flags, positional, err := splitArgs(env, fs, args)
+	flags, positional, err := splitArgs(env, c, fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		printHelp(env.stdout, c, fs)
 		return flag.ErrHelp
@@ -62,7 +62,7 @@ func parseFlags(env *environment, c *command, fs *flag.FlagSet, args []string) e
 
 // splitArgs separates flags (with their values) from arguments, checking
 // every flag name so that a typo is caught here, with a suggestion.
-func splitArgs(env *environment, fs *flag.FlagSet, args []string) (flags, positional []string, err error) {
+func splitArgs(env *environment, c *command, fs *flag.FlagSet, args []string) (flags, positional []string, err error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -82,7 +82,9 @@ func splitArgs(env *environment, fs *flag.FlagSet, args []string) (flags, positi
 			return nil, nil, usageError{msg: fmt.Sprintf("bad flag syntax: %q", a)}
 		case f == nil:
 			ue := usageError{msg: fmt.Sprintf("unknown flag --%s", name)}
-			if s := suggest(name, flagNames(fs)); s != "" {
+			if h, ok := c.flagHints[name]; ok {
+				ue.hint = h
+			} else if s := suggest(name, flagNames(fs)); s != "" {
 				ue.hint = "did you mean --" + s + "?"
 			}
 			return nil, nil, ue

@@ -31,6 +31,9 @@ var importCommand = &command{
 }
 
 func init() {
+	importCommand.flagHints = map[string]string{
+		"check-export": "an export is checked on the online side: conclave intake check-export EXPORT-DIR",
+	}
 	importCommand.run = runImport
 	register(importCommand)
 }

@@ -46,6 +46,9 @@ type command struct {
 	// subcommands, when present, are chosen by the first argument
 	// ("intake pack"); run is then not used.
 	subcommands []*command
+	// flagHints answers a flag the command does not have but people look
+	// for on it, with where that work is done.
+	flagHints map[string]string
 }
 
 // environment is what a command may touch, so tests can run commands in
