@@ -2,7 +2,7 @@
 # virtual tokens) and `make test` (set up, then run every test). Each target
 # calls a script in scripts/, which installs what is missing first.
 
-.PHONY: rehearsal test build setup bench fuzz
+.PHONY: rehearsal test build setup bench fuzz man
 
 rehearsal:
 	scripts/rehearsal.sh
@@ -21,3 +21,10 @@ bench:
 
 fuzz:
 	scripts/fuzz.sh 5m
+
+# The manual page, made by the program from its own command table (so it
+# cannot drift from the flags it parses): bin/conclave.1; read it with
+# man -l bin/conclave.1.
+man:
+	mkdir -p bin
+	go run ./cmd/conclave man > bin/conclave.1

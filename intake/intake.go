@@ -9,9 +9,11 @@
 package intake
 
 import (
+	"context"
 	"crypto"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -191,7 +193,13 @@ const MaxPerDirectory = 2048
 // MaxPerDirectory requests, each file goes into a numbered subdirectory of
 // the directory its name gives ("requests/r1.json" becomes
 // "requests/000/r1.json"); the manifest lists the paths as written.
-func (p *Pack) Write(dir string) error {
+func (p *Pack) Write(dir string) error { return p.WriteContext(context.Background(), dir) }
+
+// WriteContext is Write that stops when ctx is cancelled, checked before
+// each file: it then removes the directory it made, with what it had
+// written, and returns ctx's error. The manifest is written last, so a
+// bundle is never complete before every request file is in it.
+func (p *Pack) WriteContext(ctx context.Context, dir string) (err error) {
 	m := &bundle.Manifest{BundleID: p.BundleID, Source: p.Source, Created: p.Created.UTC().Truncate(time.Second), Base: p.Base}
 	files := append([]File(nil), p.Requests...)
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
@@ -227,14 +235,29 @@ func (p *Pack) Write(dir string) error {
 	if err := durable.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("pack: %w", err)
 	}
+	defer func() {
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			// Made by this call (Mkdir refuses an existing one), so
+			// everything under it is this call's.
+			if rmErr := os.RemoveAll(dir); rmErr != nil {
+				err = fmt.Errorf("pack: stopped, and could not remove the half-made %s: %w", dir, rmErr)
+			}
+		}
+	}()
 	made := map[string]bool{".": true}
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := mkdirs(dir, path.Dir(f.Name), made); err != nil {
 			return err
 		}
 		if err := writeNew(filepath.Join(dir, filepath.FromSlash(f.Name)), f.Data); err != nil {
 			return err
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	return writeNew(filepath.Join(dir, bundle.ManifestName), manifest)
 }

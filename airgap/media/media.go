@@ -21,7 +21,6 @@ package media
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +33,9 @@ import (
 	"unicode"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/conclave-keys/conclave/internal/sysfile"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Space is the size of a mounted file system.
@@ -188,14 +190,8 @@ func hasOption(opts, o string) bool {
 	return false
 }
 
-// readTrim reads a small sysfs attribute.
-func readTrim(p string) (string, error) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return "", err
-	}
-	return string(bytes.TrimSpace(b)), nil
-}
+// readTrim reads a small sysfs or procfs attribute.
+var readTrim = sysfile.ReadTrimmed
 
 // resolve follows one symbolic link textually (sysfs links are relative),
 // so that a fixture tree's links stay inside it.
@@ -396,7 +392,7 @@ func WriteText(w io.Writer, media []Medium) error {
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d removable medium(s) mounted. (Conclave never mounts or unmounts anything.)\n", len(media))
+	fmt.Fprintf(&b, "%s mounted. (Conclave never mounts or unmounts anything.)\n", termtext.Plural(len(media), "removable medium", "removable media"))
 	for _, m := range media {
 		label := "no label"
 		if m.Label != "" {

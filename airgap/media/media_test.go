@@ -160,7 +160,7 @@ func TestList(t *testing.T) {
 	if err := WriteText(&buf, media); err != nil {
 		t.Fatal(err)
 	}
-	wantText := `5 removable medium(s) mounted. (Conclave never mounts or unmounts anything.)
+	wantText := `5 removable media mounted. (Conclave never mounts or unmounts anything.)
 
 /dev/sde1, no label
   mounted at   /media/backup

@@ -33,6 +33,7 @@ import (
 
 	"github.com/conclave-keys/conclave/airgap/media"
 	"github.com/conclave-keys/conclave/internal/termtext"
+	"github.com/conclave-keys/conclave/internal/sysfile"
 )
 
 // Stable check IDs. They appear in transcripts and overrides: never rename
@@ -183,13 +184,8 @@ func (c Checker) Run() *Report {
 
 func (c Checker) path(p string) string { return filepath.Join(c.Root, filepath.FromSlash(p)) }
 
-func readTrim(p string) (string, error) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
-}
+// readTrim reads a small sysfs or procfs attribute.
+var readTrim = sysfile.ReadTrimmed
 
 // Interface flags from <linux/if.h>.
 const (

@@ -11,9 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/conclave-keys/conclave/internal/durable"
+	"github.com/conclave-keys/conclave/internal/termtext"
 
 	"golang.org/x/sys/unix"
 )
@@ -233,7 +233,7 @@ func exportFiles(dir string, files []Export, checkSpace bool) error {
 		return writeError(dir, nothingWritten, err)
 	}
 	if len(present) != 0 {
-		return fmt.Errorf("export to %s: %w (it holds %s); %s", dir, ErrNotEmpty, quoteList(present, 5), nothingWritten)
+		return fmt.Errorf("export to %s: %w (it holds %s); %s", dir, ErrNotEmpty, termtext.List(present, 5), nothingWritten)
 	}
 	if checkSpace {
 		var sfs unix.Statfs_t
@@ -262,7 +262,7 @@ func exportFiles(dir string, files []Export, checkSpace bool) error {
 	}
 	if missing, extra := diff(written, present); len(missing) != 0 || len(extra) != 0 {
 		return fmt.Errorf("export to %s: after writing, the directory does not hold exactly the exported files (missing: %s; unexpected: %s): is something else writing to the medium? %s",
-			dir, quoteList(missing, 5), quoteList(extra, 5), removeWritten(dfd, dir, written))
+			dir, termtext.List(missing, 5), termtext.List(extra, 5), removeWritten(dfd, dir, written))
 	}
 	return nil
 }
@@ -277,7 +277,7 @@ func removeWritten(dfd int, dir string, names []string) string {
 	}
 	unix.Fsync(dfd)
 	if len(left) != 0 {
-		return fmt.Sprintf("the export is incomplete and these files could not be removed from %s: %s; delete them", dir, quoteList(left, 10))
+		return fmt.Sprintf("the export is incomplete and these files could not be removed from %s: %s; delete them", dir, termtext.List(left, 10))
 	}
 	if len(names) == 1 {
 		return "the file already written was removed again, so nothing was exported"
@@ -346,26 +346,6 @@ func diff(want, got []string) (missing, extra []string) {
 		}
 	}
 	return missing, extra
-}
-
-// quoteList shows up to max names, quoted (names on a medium may hold
-// anything), then how many more.
-func quoteList(names []string, max int) string {
-	if len(names) == 0 {
-		return "none"
-	}
-	var b strings.Builder
-	for i, n := range names {
-		if i == max {
-			fmt.Fprintf(&b, " and %d more", len(names)-max)
-			break
-		}
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%q", n)
-	}
-	return b.String()
 }
 
 // CreateNew creates path, which must not exist, with data: the file

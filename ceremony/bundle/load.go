@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/conclave-keys/conclave/ceremony/request"
@@ -13,6 +12,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 	"github.com/conclave-keys/conclave/internal/parallel"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Source is a bundle directory on the transfer media. Errors it returns
@@ -169,12 +169,7 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 		return nil, unreadable(l.err, "the bundle directory")
 	}
 	if len(extra) > 0 {
-		more := ""
-		if len(extra) > 5 {
-			more = fmt.Sprintf(" and %d more", len(extra)-5)
-			extra = extra[:5]
-		}
-		return nil, verdict.Refuse(verdict.BundleExtraFile, nil, "the bundle directory holds %s%s, which the manifest does not list; nothing unlisted is ever read", strings.Join(extra, ", "), more)
+		return nil, verdict.Refuse(verdict.BundleExtraFile, nil, "the bundle directory holds %s, which the manifest does not list; nothing unlisted is ever read", termtext.List(extra, 5))
 	}
 
 	for i, e := range m.Files {

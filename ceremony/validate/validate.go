@@ -15,7 +15,6 @@ package validate
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
@@ -364,7 +363,7 @@ func (st *state) checkAuthorisation(v *verdict.Verdict, r *request.Request, cur 
 func (st *state) checkAdd(v *verdict.Verdict, r *request.Request) {
 	for _, p := range delegation.Paths(st.in.Rules.PathTemplate, r.Name) {
 		if others := st.paths.conflicts(p, r.Name); len(others) > 0 {
-			v.Add(verdict.Error, verdict.PathOverlap, "project", "The paths %q this project would get overlap those of %s under the loosest wildcard rules a client uses (where * also matches /), so one could claim the other's files.", p, quoteList(others))
+			v.Add(verdict.Error, verdict.PathOverlap, "project", "The paths %q this project would get overlap those of %s under the loosest wildcard rules a client uses (where * also matches /), so one could claim the other's files.", p, termtext.List(others, 3))
 		}
 	}
 	if len(r.Keys) == 0 {
@@ -404,18 +403,6 @@ func fmtDuration(d time.Duration) string {
 		return fmt.Sprintf("%d days", n)
 	}
 	return d.String()
-}
-
-func quoteList(names []string) string {
-	q := make([]string, 0, 3)
-	for i, n := range names {
-		if i == 3 {
-			q = append(q, fmt.Sprintf("%d more", len(names)-3))
-			break
-		}
-		q = append(q, fmt.Sprintf("%q", n))
-	}
-	return strings.Join(q, ", ")
 }
 
 // PublishedNotes compares the repository's published state with the

@@ -57,8 +57,21 @@ func TestDocsExampleBundleJSONReport(t *testing.T) {
 }
 
 func TestDocsExampleExportIsExact(t *testing.T) {
-	code, out, errOut := run(t, "import", "--check-export", filepath.Join(examples, "export"))
+	code, out, errOut := run(t, "intake", "check-export", filepath.Join(examples, "export"))
 	if code != 0 {
 		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestDocsExampleError: the JSON error in docs/formats/examples is what a
+// command given --json prints for a command-line mistake.
+func TestDocsExampleError(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join(examples, "error.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "import", "--dry-run", "--json", filepath.Join(examples, "bundle"))
+	if code != 2 || errOut != "" || out != string(want) {
+		t.Errorf("exit %d, stderr %q\noutput:\n%s\nwant (docs/formats/examples/error.json):\n%s", code, errOut, out, want)
 	}
 }

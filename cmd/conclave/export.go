@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/ceremony/export"
 )
@@ -11,7 +13,14 @@ import (
 // directory synced, then read back and compared; a failure removes what
 // this export wrote, so no partial export looks complete. The ceremony's
 // export step calls it with export.Plan's files.
-func writeExport(dir string, files []export.File) error {
+//
+// A signal before the export starts stops it with nothing written. Once
+// started, it runs to its end (a few files): a completed export is never
+// removed, and safefile removes an incomplete one itself.
+func writeExport(ctx context.Context, dir string, files []export.File) error {
+	if ctx.Err() != nil {
+		return interrupted("nothing was exported; %s was not made", dir)
+	}
 	out := make([]safefile.Export, len(files))
 	for i, f := range files {
 		out[i] = safefile.Export{Name: f.Name, Data: f.Data}

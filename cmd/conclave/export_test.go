@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -32,10 +33,10 @@ func planExport(t *testing.T, complete bool) []export.File {
 func TestExportRoundTrip(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "export")
 	files := planExport(t, true)
-	if err := writeExport(dir, files); err != nil {
+	if err := writeExport(context.Background(), dir, files); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := run(t, "import", "--check-export", dir)
+	code, out, errOut := run(t, "intake", "check-export", dir)
 	if code != 0 || !strings.Contains(out, "export "+dir+": exact; 2 files as listed, nothing else") ||
 		!strings.Contains(out, "7.claimed.json  ") || !strings.Contains(out, "decisions.json  ") {
 		t.Fatalf("exit %d:\n%s%s", code, out, errOut)
@@ -90,13 +91,19 @@ func TestExportCheckRefuses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "export")
-			if err := writeExport(dir, planExport(t, true)); err != nil {
+			if err := writeExport(context.Background(), dir, planExport(t, true)); err != nil {
 				t.Fatal(err)
 			}
 			c.spoil(t, dir)
 			_, err := checkExport(dir)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want %q", err, c.want)
+			}
+			// Through the command: a verdict (status 1), with what to do.
+			code, out, errOut := run(t, "intake", "check-export", dir)
+			wantErr := "error: " + err.Error() + "\nhint: do not publish this export: ask the key holders for a fresh copy\n"
+			if code != 1 || out != "" || errOut != wantErr {
+				t.Fatalf("exit %d, stdout %q\nstderr %q\nwant %q", code, out, errOut, wantErr)
 			}
 		})
 	}
@@ -132,7 +139,7 @@ func TestExportFullMedium(t *testing.T) {
 	files := planExport(t, true)
 	files[0].Data = append(files[0].Data[:len(files[0].Data):len(files[0].Data)], make([]byte, 64<<10)...) // larger than the medium
 	dir := filepath.Join(mnt, "export")
-	err := writeExport(dir, files)
+	err := writeExport(context.Background(), dir, files)
 	if !errors.Is(err, safefile.ErrMediumFull) {
 		t.Fatalf("got %v, want ErrMediumFull", err)
 	}
@@ -148,8 +155,23 @@ func TestExportFullMedium(t *testing.T) {
 
 func TestExportReadOnlyMedium(t *testing.T) {
 	mnt := smallTmpfs(t, "1m", unix.MS_RDONLY)
-	err := writeExport(filepath.Join(mnt, "export"), planExport(t, true))
+	err := writeExport(context.Background(), filepath.Join(mnt, "export"), planExport(t, true))
 	if !errors.Is(err, safefile.ErrReadOnly) {
 		t.Fatalf("got %v, want ErrReadOnly", err)
+	}
+}
+
+// TestExportInterruptedBeforeStart: a signal before the export begins
+// writes nothing at all.
+func TestExportInterruptedBeforeStart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "export")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := writeExport(ctx, dir, planExport(t, true))
+	if !errors.Is(err, context.Canceled) || err.Error() != "nothing was exported; "+dir+" was not made" {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stat %s: %v", dir, err)
 	}
 }

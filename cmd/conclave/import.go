@@ -23,182 +23,213 @@ import (
 	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
+var importCommand = &command{
+	name:    "import",
+	summary: "judge a bundle of delegation requests from the transfer media (--dry-run: change nothing)",
+	usage: "import --dry-run --delegator CLAIMED.json --intake-key KEY --repository NAME|--any-repository [--history FILE] [--now TIME] [--json] BUNDLE\n" +
+		"       conclave import --history-out NEW --delegator CLAIMED.json --intake-key KEY --repository NAME|--any-repository [--history FILE] BUNDLE   (judge, and record the import)",
+}
+
 func init() {
-	c := &command{
-		name:    "import",
-		summary: "judge a bundle of delegation requests from the transfer media (--dry-run: change nothing)",
-		usage: "import --dry-run --delegator CLAIMED.json --intake-key KEY --repository NAME|--any-repository [--history FILE] [--now TIME] [--json] BUNDLE\n" +
-			"       conclave import --history-out NEW --delegator CLAIMED.json --intake-key KEY [--history FILE] BUNDLE   (record the import; until the vault exists)\n" +
-			"       conclave import --check-export EXPORT-DIR   (online side: check an export before publishing it)",
+	importCommand.flagHints = map[string]string{
+		"check-export": "an export is checked on the online side: conclave intake check-export EXPORT-DIR",
 	}
-	c.run = func(ctx context.Context, env *environment, args []string) error {
-		fs := newFlagSet(env, c)
-		checkDir := fs.String("check-export", "", "online side: check that an export directory holds exactly the canonical files its manifest lists, and nothing else")
-		dry := fs.Bool("dry-run", false, "judge the bundle and show the verdicts without changing anything (required until the vault exists)")
-		delegatorPath := fs.String("delegator", "", "the trusted delegating metadata (e.g. 7.claimed.json) the requests are judged against")
-		var intakeKeys multiFlag
-		fs.Var(&intakeKeys, "intake-key", "a trusted intake public key of the repository (PEM or TUF key JSON); repeatable")
-		histPath := fs.String("history", "", "what earlier imports remembered (conclave-history/1 JSON); none if absent")
-		histOut := fs.String("history-out", "", "without --dry-run: write what this import adds to the history (bundle id, first sightings, published keys) to this NEW file; the vault will keep this")
-		nowFlag := fs.String("now", "", "the confirmed ceremony time (RFC 3339); default: the system clock")
-		asJSON := fs.Bool("json", false, "print the machine-readable report (conclave-import-report/1)")
-		rulesPath := fs.String("rules", "", "validation rules as JSON (the fields of ceremony/rules.Rules; durations in nanoseconds) until the policy file exists; flags below override it")
-		repo := fs.String("repository", "", "accept bundles only from this repository name (the manifest's source); required unless the rules name it or --any-repository is given")
-		anyRepo := fs.Bool("any-repository", false, "accept a bundle whatever repository it says it comes from; the report says so")
-		allowExpired := fs.Bool("allow-expired-delegator", false, "judge against a --delegator that has expired at --now (refused without it); the report says so")
-		template := fs.String("path-template", "", "path template for project delegations (default \"{name}/*\")")
-		role := fs.String("role", "", "name of the delegating role (default \"claimed\")")
-		notice := fs.Duration("recovery-notice", 0, "notice period for recovery requests (default 336h, 14 days)")
-		dwell := fs.Duration("min-dwell", 0, "how long an add's keys must have been published before (default: seen in any earlier bundle)")
-		if err := parseFlags(env, c, fs, args); err != nil {
-			return err
-		}
-		if *checkDir != "" {
-			if fs.NArg() != 0 {
-				return usagef("--check-export takes no BUNDLE")
-			}
-			listing, err := checkExport(*checkDir)
-			if err != nil {
-				return withHint(err, "do not publish this export: ask the key holders for a fresh copy")
-			}
-			for _, l := range listing {
-				fmt.Fprintf(env.stdout, "%s  %d bytes  sha256 %s\n", l.Name, l.Size, l.SHA256)
-			}
-			fmt.Fprintf(env.stdout, "export %s: exact; %d files as listed, nothing else\n", *checkDir, len(listing))
-			return nil
-		}
-		switch {
-		case *dry && *histOut != "":
-			return usagef("--dry-run changes nothing, so it takes no --history-out")
-		case !*dry && *histOut == "":
-			return usagef("until the vault exists, import either judges with --dry-run (changing nothing) or records into a new history file with --history-out")
-		}
-		if fs.NArg() != 1 {
-			return usagef("name exactly one BUNDLE directory")
-		}
-		if *delegatorPath == "" || len(intakeKeys) == 0 {
-			return usagef("--delegator and at least one --intake-key are required")
-		}
-		r := rules.Default()
-		if *rulesPath != "" {
-			data, err := os.ReadFile(*rulesPath)
-			if err != nil {
-				return fmt.Errorf("read the rules: %w", err)
-			}
-			dec := json.NewDecoder(bytes.NewReader(data))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&r); err != nil {
-				return fmt.Errorf("%s: %w", *rulesPath, err)
-			}
-		}
-		if *repo != "" {
-			r.Repository = *repo
-		}
-		switch {
-		case r.Repository == "" && !*anyRepo:
-			return usagef("name the repository whose bundles this ceremony takes (--repository NAME, the manifest's source), or accept any with --any-repository")
-		case r.Repository != "" && *anyRepo:
-			return usagef("--any-repository contradicts the repository named, %q", r.Repository)
-		}
-		if *template != "" {
-			r.PathTemplate = *template
-		}
-		if *role != "" {
-			r.DelegatingRole = *role
-		}
-		if *notice != 0 {
-			r.RecoveryNotice = *notice
-		}
-		if *dwell != 0 {
-			r.MinDwell = *dwell
-		}
-		if err := r.Check(); err != nil {
-			return err
-		}
-		now := time.Now().UTC()
-		if *nowFlag != "" {
-			t, err := time.Parse(time.RFC3339, *nowFlag)
-			if err != nil {
-				return usagef("--now %q is not an RFC 3339 time such as 2027-01-01T00:00:00Z", *nowFlag)
-			}
-			now = t.UTC()
-		}
-		delegatorBytes, err := os.ReadFile(*delegatorPath)
+	importCommand.run = runImport
+	register(importCommand)
+}
+
+// runImport judges a bundle and prints the verdicts; a refused bundle is
+// a verdict (exit status 1).
+func runImport(ctx context.Context, env *environment, args []string) error {
+	c := importCommand
+	fs := newFlagSet(env, c)
+	dry := fs.Bool("dry-run", false, "judge the bundle and show the verdicts without changing anything (this or --history-out is required)")
+	delegatorPath := fs.String("delegator", "", "the trusted delegating metadata `FILE` (e.g. 7.claimed.json) the requests are judged against")
+	var intakeKeys multiFlag
+	fs.Var(&intakeKeys, "intake-key", "a trusted intake public `KEY` file of the repository (PEM or TUF key JSON); repeatable")
+	histPath := fs.String("history", "", "the history `FILE`: what earlier imports remembered (conclave-history/1 JSON); without it, nothing")
+	histOut := fs.String("history-out", "", "record the import: write the history with what this bundle adds (its id, first sightings, published keys) to this `NEW` file, never replacing one (this or --dry-run is required)")
+	nowFlag := fs.String("now", "", "the confirmed ceremony `TIME` (RFC 3339, e.g. 2027-01-01T00:00:00Z); default: the system clock")
+	asJSON := fs.Bool("json", false, "print the machine-readable report (conclave-import-report/1)")
+	rulesPath := fs.String("rules", "", "read the validation rules from this JSON `FILE` (the fields of ceremony/rules.Rules, durations in nanoseconds); --repository, --path-template, --role, --recovery-notice and --min-dwell override it")
+	repo := fs.String("repository", "", "accept bundles only from the repository of this `NAME` (the manifest's source); required unless the rules name it or --any-repository is given")
+	anyRepo := fs.Bool("any-repository", false, "accept a bundle whatever repository it says it comes from; the report says so")
+	allowExpired := fs.Bool("allow-expired-delegator", false, "judge against a --delegator that has expired at --now (refused without it); the report says so")
+	template := fs.String("path-template", "", "the path `TEMPLATE` of project delegations (default \"{name}/*\")")
+	role := fs.String("role", "", "the `NAME` of the delegating role (default \"claimed\")")
+	notice := fs.Duration("recovery-notice", 0, "notice period for recovery requests (default 336h, 14 days)")
+	dwell := fs.Duration("min-dwell", 0, "how long an add's keys must have been published before (default: seen in any earlier bundle)")
+	if err := parseFlags(env, c, fs, args); err != nil {
+		return err
+	}
+	switch {
+	case *dry && *histOut != "":
+		return usagef("--dry-run changes nothing, so it takes no --history-out")
+	case !*dry && *histOut == "":
+		return usagef("name --dry-run (judge, changing nothing) or --history-out NEW (judge, and record the import in a new history file)")
+	}
+	if fs.NArg() != 1 {
+		return usagef("name exactly one BUNDLE directory")
+	}
+	if *delegatorPath == "" || len(intakeKeys) == 0 {
+		return usagef("--delegator and at least one --intake-key are required")
+	}
+	r := rules.Default()
+	if *rulesPath != "" {
+		data, err := os.ReadFile(*rulesPath)
 		if err != nil {
-			return fmt.Errorf("read the trusted delegating metadata: %w", err)
+			return fmt.Errorf("read the rules: %w", err)
 		}
-		delegator, err := tuf.Parse(*delegatorPath, delegatorBytes)
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			return fmt.Errorf("%s: %w", *rulesPath, err)
+		}
+	}
+	if *repo != "" {
+		r.Repository = *repo
+	}
+	switch {
+	case r.Repository == "" && !*anyRepo:
+		return usagef("name the repository whose bundles this ceremony takes (--repository NAME, the manifest's source), or accept any with --any-repository")
+	case r.Repository != "" && *anyRepo:
+		return usagef("--any-repository contradicts the repository named, %q", r.Repository)
+	}
+	if *template != "" {
+		r.PathTemplate = *template
+	}
+	if *role != "" {
+		r.DelegatingRole = *role
+	}
+	if *notice != 0 {
+		r.RecoveryNotice = *notice
+	}
+	if *dwell != 0 {
+		r.MinDwell = *dwell
+	}
+	if err := r.Check(); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	if *nowFlag != "" {
+		t, err := time.Parse(time.RFC3339, *nowFlag)
+		if err != nil {
+			return usagef("--now %q is not an RFC 3339 time such as 2027-01-01T00:00:00Z", *nowFlag)
+		}
+		now = t.UTC()
+	}
+	// Until the verdicts are printed nothing is written, so a signal
+	// stops the import at once, even in a read that hangs on a failing
+	// medium.
+	var report *verdict.Report
+	var b *bundle.Bundle
+	var hist *history.History
+	var delegator *tuf.File
+	expired := false
+	err := untilInterrupted(ctx, func() error {
+		in, err := loadImportTrust(*delegatorPath, intakeKeys, *histPath)
 		if err != nil {
 			return err
 		}
-		if delegator.Targets == nil {
-			return fmt.Errorf("%s: the delegating metadata must be targets metadata, not %s", *delegatorPath, delegator.Type())
-		}
-		expired := !delegator.Expires().After(now)
-		if expired && !*allowExpired {
+		hist = in.hist
+		d := in.delegator
+		if expired = !d.Expires().After(now); expired && !*allowExpired {
 			return withHint(fmt.Errorf("%s: the trusted %s metadata, version %d, expired on %s, before the ceremony time %s", *delegatorPath,
-				r.DelegatingRole, delegator.Version(), delegator.Expires().UTC().Format(time.RFC3339), now.Format(time.RFC3339)),
+				r.DelegatingRole, d.Version(), d.Expires().UTC().Format(time.RFC3339), now.Format(time.RFC3339)),
 				"give the latest delegating metadata; if this is the latest and the ceremony is to renew it, add --allow-expired-delegator")
 		}
-		keys := map[string]*tuf.Key{}
-		for _, p := range intakeKeys {
-			k, err := loadPublicKey(p)
-			if err != nil {
-				return err
-			}
-			keys[k.ID()] = k
-		}
-		var hist *history.History
-		if *histPath != "" {
-			data, err := os.ReadFile(*histPath)
-			if err != nil {
-				return fmt.Errorf("read the history: %w", err)
-			}
-			if hist, err = history.Parse(data); err != nil {
-				return fmt.Errorf("%s: %w", *histPath, err)
-			}
-		}
-		report, b := importBundle(fs.Arg(0), bundle.Trust{
-			IntakeKeys: keys,
-			Base:       bundle.Base{Role: r.DelegatingRole, Version: delegator.Version(), SHA256: bundle.SumHex(delegatorBytes)},
+		p := startProgress(env, "judging the bundle", 0)
+		defer p.Done()
+		report, b = importBundle(fs.Arg(0), bundle.Trust{
+			IntakeKeys: in.keys,
+			Base:       bundle.Base{Role: r.DelegatingRole, Version: in.delegator.Version(), SHA256: bundle.SumHex(in.delegatorBytes)},
 			Rules:      r,
 			Seen:       hist.SeenBundle,
-		}, delegator.Targets, hist, now)
-		if report.Refused == nil && expired {
-			report.Notes = append([]verdict.Finding{verdict.DelegatorExpiredNote(r.DelegatingRole, delegator.Version(), delegator.Expires().Time, now)}, report.Notes...)
-		}
-		if report.Refused == nil && *anyRepo {
-			report.Notes = append([]verdict.Finding{verdict.AnyRepositoryNote(report.Source)}, report.Notes...)
-		}
-		if *asJSON {
-			err = report.WriteJSON(env.stdout)
-		} else {
-			err = report.WriteText(env.stdout)
-			if err == nil && *dry {
-				fmt.Fprintln(env.stdout, "\n(dry run: nothing was changed)")
-			}
-		}
-		if err != nil {
-			return err
-		}
-		if report.Refused != nil {
-			return exitError{1}
-		}
-		if *histOut != "" {
-			if hist == nil {
-				hist = &history.History{}
-			}
-			hist.Record(b, now)
-			if err := safefile.CreateNew(*histOut, hist.Marshal()); err != nil {
-				return withHint(err, "the history is never overwritten: name a new file")
-			}
-			if !*asJSON {
-				fmt.Fprintf(env.stdout, "\nrecorded bundle %s in %s\n", termtext.Safe(b.Manifest.BundleID), *histOut)
-			}
-		}
+		}, in.delegator.Targets, hist, now)
+		delegator = d
 		return nil
+	}, "nothing was written; the bundle was not judged to the end")
+	if err != nil {
+		return err
 	}
-	register(c)
+	if report.Refused == nil && expired {
+		report.Notes = append([]verdict.Finding{verdict.DelegatorExpiredNote(r.DelegatingRole, delegator.Version(), delegator.Expires().Time, now)}, report.Notes...)
+	}
+	if report.Refused == nil && *anyRepo {
+		report.Notes = append([]verdict.Finding{verdict.AnyRepositoryNote(report.Source)}, report.Notes...)
+	}
+	if *asJSON {
+		err = report.WriteJSON(env.stdout)
+	} else {
+		err = report.WriteText(env.stdout)
+		if err == nil && *dry {
+			fmt.Fprintln(env.stdout, "\n(dry run: nothing was changed)")
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if report.Refused != nil {
+		return exitError{1}
+	}
+	if *histOut != "" {
+		if hist == nil {
+			hist = &history.History{}
+		}
+		hist.Record(b, now)
+		if ctx.Err() != nil {
+			// The last safe point: the verdicts are printed, nothing
+			// is recorded.
+			return interrupted("nothing was recorded; %s was not written", *histOut)
+		}
+		if err := safefile.CreateNew(*histOut, hist.Marshal()); err != nil {
+			return withHint(err, "the history is never overwritten: name a new file")
+		}
+		if !*asJSON {
+			fmt.Fprintf(env.stdout, "\nrecorded bundle %s in %s\n", termtext.Safe(b.Manifest.BundleID), termtext.Safe(*histOut))
+		}
+	}
+	return nil
+}
+
+// importTrust is what a bundle is judged against, read from the files
+// named on the command line.
+type importTrust struct {
+	delegatorBytes []byte
+	delegator      *tuf.File
+	keys           map[string]*tuf.Key
+	hist           *history.History
+}
+
+func loadImportTrust(delegatorPath string, intakeKeys []string, histPath string) (*importTrust, error) {
+	in := &importTrust{keys: map[string]*tuf.Key{}}
+	var err error
+	if in.delegatorBytes, err = os.ReadFile(delegatorPath); err != nil {
+		return nil, fmt.Errorf("read the trusted delegating metadata: %w", err)
+	}
+	if in.delegator, err = tuf.Parse(delegatorPath, in.delegatorBytes); err != nil {
+		return nil, err
+	}
+	if in.delegator.Targets == nil {
+		return nil, fmt.Errorf("%s: the delegating metadata must be targets metadata, not %s", delegatorPath, in.delegator.Type())
+	}
+	for _, p := range intakeKeys {
+		k, err := loadPublicKey(p)
+		if err != nil {
+			return nil, err
+		}
+		in.keys[k.ID()] = k
+	}
+	if histPath != "" {
+		data, err := os.ReadFile(histPath)
+		if err != nil {
+			return nil, fmt.Errorf("read the history: %w", err)
+		}
+		if in.hist, err = history.Parse(data); err != nil {
+			return nil, fmt.Errorf("%s: %w", histPath, err)
+		}
+	}
+	return in, nil
 }
 
 // importBundle reads and judges a bundle directory. The bundle is nil
@@ -329,11 +360,5 @@ func loadPublicKey(path string) (*tuf.Key, error) {
 	}
 	return k, nil
 }
-
-// multiFlag collects a repeatable flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func parsePKIX(der []byte) (any, error) { return x509.ParsePKIXPublicKey(der) }

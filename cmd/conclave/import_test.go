@@ -120,8 +120,25 @@ func TestImportDryRun(t *testing.T) {
 
 func TestImportRequiresDryRun(t *testing.T) {
 	code, _, errOut := run(t, "import", "somewhere")
-	if code != 2 || !strings.Contains(errOut, "error: until the vault exists, import either judges with --dry-run (changing nothing) or records into a new history file with --history-out") {
-		t.Fatalf("exit %d: %s", code, errOut)
+	want := "error: name --dry-run (judge, changing nothing) or --history-out NEW (judge, and record the import in a new history file)\n" +
+		"usage: conclave " + importCommand.usage + "\n"
+	if code != 2 || errOut != want {
+		t.Fatalf("exit %d, stderr:\n%s\nwant:\n%s", code, errOut, want)
+	}
+}
+
+// TestImportUnreadableDelegatorIsNotAVerdict: exit status 1 means the
+// bundle was judged and refused; a --delegator that cannot be read stops
+// the command before any judging (status 3), so a script cannot take it
+// for a refused bundle.
+func TestImportUnreadableDelegatorIsNotAVerdict(t *testing.T) {
+	args, dir := importSetup(t, twoRequests)
+	missing := filepath.Join(t.TempDir(), "7.claimed.json")
+	args = append(append([]string{}, args[:len(args)-1]...), "--delegator", missing, dir) // without --json
+	code, out, errOut := run(t, args...)
+	want := "error: read the trusted delegating metadata: open " + missing + ": no such file or directory\n"
+	if code != 3 || out != "" || errOut != want {
+		t.Fatalf("exit %d, stdout %q\nstderr %q\nwant %q", code, out, errOut, want)
 	}
 }
 
@@ -254,9 +271,12 @@ func TestImportHistoryCycle(t *testing.T) {
 	if got["r1"] != "rule-approvable " || got["r2"] != "needs-judgement recovery" {
 		t.Fatalf("second bundle verdicts: %v", got)
 	}
-	// The history is never overwritten.
-	if code, _, errOut := run(t, append(record, dir2)...); code != 1 || !strings.Contains(errOut, "file exists") {
-		t.Fatalf("overwrite: exit %d: %s", code, errOut)
+	// The history is never overwritten: that is not a verdict on the
+	// bundle but a file the command could not write (exit status 3), and
+	// in --json mode the error is a JSON document on stdout.
+	code, out, errOut = run(t, append(record, dir2)...)
+	if code != 3 || errOut != "" || !strings.Contains(out, `"format": "conclave-error/v1"`) || !strings.Contains(out, "file exists") {
+		t.Fatalf("overwrite: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }
 

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/conclave-keys/conclave/airgap/safefile"
@@ -16,36 +18,28 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/hsm/softkey"
 	"github.com/conclave-keys/conclave/intake"
+	"github.com/conclave-keys/conclave/internal/termtext"
+	"golang.org/x/term"
 )
 
 // The intake commands run on the ONLINE side (the repository, or a test):
 // they write requests and bundles for the transfer media. Nothing they
 // write is trusted by the ceremony until verified and approved.
-func init() {
-	c := &command{
-		name:    "intake",
-		summary: "online side: write a delegation request, or pack requests into a signed bundle",
-		usage:   "intake request|pack [flags]  (conclave intake request --help, conclave intake pack --help)",
-	}
-	c.run = func(ctx context.Context, env *environment, args []string) error {
-		if len(args) == 0 {
-			return usagef("name a subcommand: request or pack")
-		}
-		switch args[0] {
-		case "request":
-			return intakeRequest(env, args[1:])
-		case "pack":
-			return intakePack(env, args[1:])
-		case "-h", "--help", "help":
-			fmt.Fprintf(env.stdout, "usage: conclave %s\n\n%s\n", c.usage, c.summary)
-			return nil
-		}
-		return usagef("unknown intake subcommand %q (request or pack)", args[0])
-	}
-	register(c)
+var intakeCommand = &command{
+	name:        "intake",
+	summary:     "online side: write a delegation request, pack requests into a signed bundle, check an export before publishing it",
+	usage:       "intake request|pack|check-export [flags]  (conclave intake SUBCOMMAND --help)",
+	subcommands: []*command{intakeRequestCommand, intakePackCommand, intakeCheckExportCommand},
 }
 
-var intakeRequestCmd = &command{
+func init() {
+	intakeRequestCommand.run = runIntakeRequest
+	intakePackCommand.run = runIntakePack
+	intakeCheckExportCommand.run = runIntakeCheckExport
+	register(intakeCommand)
+}
+
+var intakeRequestCommand = &command{
 	name:    "intake request",
 	summary: "write a delegation request (docs/formats/request.md); developer keys sign the possession statement, current keys the key-change authorisation",
 	usage: "intake request --kind add|rotate|remove|recover --id ID --project NAME [--key PUB]... [--threshold N]\n" +
@@ -53,22 +47,23 @@ var intakeRequestCmd = &command{
 		"         [--passphrase-file FILE] [--made TIME] --out FILE",
 }
 
-func intakeRequest(env *environment, args []string) error {
-	c := intakeRequestCmd
+// runIntakeRequest writes one request file.
+func runIntakeRequest(ctx context.Context, env *environment, args []string) error {
+	c := intakeRequestCommand
 	fs := newFlagSet(env, c)
-	kind := fs.String("kind", "", "add, rotate, remove or recover")
-	id := fs.String("id", "", "the request id (letters, digits, . _ -; at most 64)")
-	project := fs.String("project", "", "the project name (PEP 508 characters)")
+	kind := fs.String("kind", "", "the `KIND` of request: add, rotate, remove or recover")
+	id := fs.String("id", "", "the request `ID` (letters, digits, . _ -; at most 64)")
+	project := fs.String("project", "", "the project `NAME` (PEP 508 characters)")
 	var pubs, signWith, authWith multiFlag
-	fs.Var(&pubs, "key", "a developer public key (PEM or TUF key JSON); repeatable")
+	fs.Var(&pubs, "key", "a developer public `KEY` file (PEM or TUF key JSON); repeatable")
 	threshold := fs.Int64("threshold", 0, "how many of the keys must sign (default: all of them)")
-	by := fs.String("requested-by", "", "who asked, free text shown to the key holders")
-	fs.Var(&signWith, "sign-with", "a developer private key file (encrypted PKCS#8 PEM) that signs the possession statement; repeatable")
-	fs.Var(&authWith, "authorise-with", "a current key's private key file that signs the key-change authorisation (rotate, remove); repeatable")
-	delegatorPath := fs.String("delegator", "", "the delegating metadata the request is made against (its version is bound into the possession statement and the authorisation)")
-	passFile := fs.String("passphrase-file", "", "file whose first line is the passphrase of the private key files")
-	made := fs.String("made", "", "when the request was made (RFC 3339); default now")
-	out := fs.String("out", "", "the request file to create (never replaced)")
+	by := fs.String("requested-by", "", "who asked: free `TEXT` shown to the key holders")
+	fs.Var(&signWith, "sign-with", "a developer private `KEYFILE` (encrypted PKCS#8 PEM) that signs the possession statement; repeatable")
+	fs.Var(&authWith, "authorise-with", "a current key's private `KEYFILE` that signs the key-change authorisation (rotate, remove); repeatable")
+	delegatorPath := fs.String("delegator", "", "the delegating metadata `FILE` the request is made against (its version is bound into the possession statement and the authorisation)")
+	passFile := fs.String("passphrase-file", "", "read the passphrase of the private key files from the first line of this `FILE`; without it, the passphrase is asked at the terminal and not shown")
+	made := fs.String("made", "", "the `TIME` the request was made (RFC 3339); default: now")
+	out := fs.String("out", "", "the request `FILE` to create (never replaced)")
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
 	}
@@ -125,7 +120,7 @@ func intakeRequest(env *environment, args []string) error {
 	}
 	var pass []byte
 	if len(signWith)+len(authWith) > 0 {
-		if pass, err = readPassphrase(*passFile); err != nil {
+		if pass, err = readPassphrase(*passFile, "the private key files ("+strings.Join(append(append([]string{}, signWith...), authWith...), ", ")+")"); err != nil {
 			return err
 		}
 	}
@@ -176,27 +171,28 @@ func intakeRequest(env *environment, args []string) error {
 	if err := safefile.CreateNew(*out, d.Encode()); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "wrote %s request %s for %s to %s\n", d.Kind, d.ID, d.Project, *out)
+	fmt.Fprintf(env.stdout, "wrote %s request %s for %s to %s\n", termtext.Safe(string(d.Kind)), termtext.Safe(d.ID), termtext.Safe(d.Project), termtext.Safe(*out))
 	return nil
 }
 
-var intakePackCmd = &command{
+var intakePackCommand = &command{
 	name:    "intake pack",
 	summary: "pack request files into a bundle directory, the manifest signed by the intake key (transport integrity only)",
 	usage:   "intake pack --id BUNDLE-ID --source REPOSITORY --delegator CLAIMED.json --intake-key KEYFILE [--passphrase-file FILE] [--published FILE] [--role NAME] --out DIR REQUEST.json...",
 }
 
-func intakePack(env *environment, args []string) error {
-	c := intakePackCmd
+// runIntakePack writes a bundle directory.
+func runIntakePack(ctx context.Context, env *environment, args []string) error {
+	c := intakePackCommand
 	fs := newFlagSet(env, c)
-	id := fs.String("id", "", "the bundle id (unique: a bundle is imported once)")
-	source := fs.String("source", "", "the repository's name")
-	delegatorPath := fs.String("delegator", "", "the delegating metadata the requests were made against (its version and SHA-256 go in the manifest)")
-	role := fs.String("role", rules.Default().DelegatingRole, "name of the delegating role")
-	keyFile := fs.String("intake-key", "", "the intake private key file (encrypted PKCS#8 PEM)")
-	passFile := fs.String("passphrase-file", "", "file whose first line is the intake key's passphrase")
-	published := fs.String("published", "", "the repository's published state (conclave-published/1 JSON)")
-	out := fs.String("out", "", "the bundle directory to create")
+	id := fs.String("id", "", "the bundle `ID` (unique: a bundle is imported once)")
+	source := fs.String("source", "", "the `REPOSITORY`'s name")
+	delegatorPath := fs.String("delegator", "", "the delegating metadata `FILE` the requests were made against (its version and SHA-256 go in the manifest)")
+	role := fs.String("role", rules.Default().DelegatingRole, "the `NAME` of the delegating role")
+	keyFile := fs.String("intake-key", "", "the intake private `KEYFILE` (encrypted PKCS#8 PEM)")
+	passFile := fs.String("passphrase-file", "", "read the intake key's passphrase from the first line of this `FILE`; without it, the passphrase is asked at the terminal and not shown")
+	published := fs.String("published", "", "the repository's published state `FILE` (conclave-published/1 JSON)")
+	out := fs.String("out", "", "the bundle `DIR` to create (never an existing one)")
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
 	}
@@ -214,7 +210,7 @@ func intakePack(env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	pass, err := readPassphrase(*passFile)
+	pass, err := readPassphrase(*passFile, "the intake key "+*keyFile)
 	if err != nil {
 		return err
 	}
@@ -230,13 +226,16 @@ func intakePack(env *environment, args []string) error {
 	r := rules.Default()
 	lim := request.Limits{MaxDepth: r.MaxJSONDepth, MaxProjectName: r.MaxProjectName, MaxRequestedBy: r.MaxRequestedBy, MaxKeys: r.MaxKeys}
 	for _, path := range fs.Args() {
+		if ctx.Err() != nil {
+			return interrupted("nothing was written; %s was not made", *out)
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
 		// Refuse to pack what Conclave would not even read.
 		if _, err := request.Parse(data, lim); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return refused(fmt.Errorf("%s: %w", path, err))
 		}
 		p.Requests = append(p.Requests, intake.File{Name: "requests/" + filepath.Base(path), Data: data})
 	}
@@ -249,23 +248,83 @@ func intakePack(env *environment, args []string) error {
 			return fmt.Errorf("%s: %w", *published, err)
 		}
 	}
-	if err := p.Write(*out); err != nil {
+	prog := startProgress(env, "writing the bundle", 0)
+	err = p.WriteContext(ctx, *out)
+	prog.Done()
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return interrupted("removed the half-made bundle %s", *out)
+	}
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "wrote bundle %s with %d requests to %s\n", *id, len(p.Requests), *out)
+	fmt.Fprintf(env.stdout, "wrote bundle %s with %s to %s\n", termtext.Safe(*id), termtext.Plural(len(p.Requests), "request"), termtext.Safe(*out))
 	return nil
 }
 
-func readPassphrase(path string) ([]byte, error) {
-	if path == "" {
-		return nil, usagef("--passphrase-file is required to read private key files")
+var intakeCheckExportCommand = &command{
+	name:    "intake check-export",
+	summary: "check that an export directory from the ceremony holds exactly the canonical files its manifest lists, and nothing else, before publishing it",
+	usage:   "intake check-export EXPORT-DIR",
+}
+
+// runIntakeCheckExport checks an export; one that is not exact is refused
+// (exit status 1) and must not be published.
+func runIntakeCheckExport(ctx context.Context, env *environment, args []string) error {
+	c := intakeCheckExportCommand
+	fs := newFlagSet(env, c)
+	if err := parseFlags(env, c, fs, args); err != nil {
+		return err
 	}
-	data, err := os.ReadFile(path)
+	if fs.NArg() != 1 {
+		return usagef("name exactly one EXPORT-DIR")
+	}
+	dir := fs.Arg(0)
+	listing, err := checkExport(dir)
 	if err != nil {
-		return nil, fmt.Errorf("read passphrase: %w", err)
+		return refused(withHint(err, "do not publish this export: ask the key holders for a fresh copy"))
 	}
-	line, _, _ := bytes.Cut(data, []byte("\n"))
-	return bytes.TrimSuffix(line, []byte("\r")), nil
+	for _, l := range listing {
+		fmt.Fprintf(env.stdout, "%s  %s  sha256 %s\n", termtext.Safe(l.Name), termtext.Plural(int(l.Size), "byte"), l.SHA256)
+	}
+	fmt.Fprintf(env.stdout, "export %s: exact; %s as listed, nothing else\n", termtext.Safe(dir), termtext.Plural(len(listing), "file"))
+	return nil
+}
+
+// readPassphrase reads the passphrase of what (named in the prompt): the
+// first line of the file at path, or, without one, typed at the terminal
+// with no echo. The terminal is the controlling one (/dev/tty), not stdin,
+// as ssh and gpg do, so that input piped to the command is never taken
+// for a passphrase.
+func readPassphrase(path, what string) ([]byte, error) {
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read passphrase: %w", err)
+		}
+		line, _, _ := bytes.Cut(data, []byte("\n"))
+		return bytes.TrimSuffix(line, []byte("\r")), nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		if tty != nil {
+			tty.Close()
+		}
+		return nil, usageError{
+			msg:  "give the passphrase of " + what + " with --passphrase-file FILE",
+			hint: "or run the command at a terminal, which asks for it without showing it",
+		}
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "passphrase of %s: ", termtext.Safe(what))
+	pass, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, fmt.Errorf("read the passphrase from the terminal: %w", err)
+	}
+	if len(pass) == 0 {
+		return nil, usagef("the passphrase is empty")
+	}
+	return pass, nil
 }
 
 func loadSigners(paths []string, pass []byte) ([]intake.Signer, error) {

@@ -35,16 +35,28 @@ func writeKeyFiles(t *testing.T, dir, name string, s crypto.Signer) (priv, pub s
 	return priv, pub
 }
 
+// intakeFiles writes what the online side's commands are given: a
+// passphrase file, the delegating metadata and the intake key pair.
+func intakeFiles(t *testing.T, f *it.Fixture) (dir, pass, del, intakePriv, intakePub string) {
+	t.Helper()
+	dir = t.TempDir()
+	pass = filepath.Join(dir, "pass")
+	del = filepath.Join(dir, "7.claimed.json")
+	if err := os.WriteFile(pass, []byte("test passphrase\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(del, f.DelegatorBytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	intakePriv, intakePub = writeKeyFiles(t, dir, "intake", f.Intake.Signer)
+	return dir, pass, del, intakePriv, intakePub
+}
+
 // TestIntakeToImport: the online side writes requests and a bundle with
 // the CLI; the offline side judges it.
 func TestIntakeToImport(t *testing.T) {
 	f := it.New(t)
-	dir := t.TempDir()
-	pass := filepath.Join(dir, "pass")
-	os.WriteFile(pass, []byte("test passphrase\n"), 0o600)
-	del := filepath.Join(dir, "7.claimed.json")
-	os.WriteFile(del, f.DelegatorBytes, 0o644)
-	intakePriv, intakePub := writeKeyFiles(t, dir, "intake", f.Intake.Signer)
+	dir, pass, del, intakePriv, intakePub := intakeFiles(t, f)
 	n1, n1pub := writeKeyFiles(t, dir, "n1", it.Key("n1").Signer)
 	n2, n2pub := writeKeyFiles(t, dir, "n2", it.Key("n2").Signer)
 	a1, _ := writeKeyFiles(t, dir, "a1", it.Key("a1").Signer)
@@ -87,9 +99,10 @@ func TestIntakeToImport(t *testing.T) {
 			t.Errorf("%s: got %q, want %q", id, got[id], w)
 		}
 	}
-	// Writing over an existing request is refused.
+	// Writing over an existing request is refused; it is a file the
+	// command cannot write, not a verdict (exit status 3).
 	code, _, errOut = run(t, steps[0]...)
-	if code != 1 || !strings.Contains(errOut, "file exists") {
+	if code != 3 || !strings.Contains(errOut, "file exists") {
 		t.Fatalf("overwrite: exit %d: %s", code, errOut)
 	}
 }
@@ -111,5 +124,18 @@ func TestIntakeRequestSignNeedsDelegator(t *testing.T) {
 		"--sign-with", n1, "--out", filepath.Join(dir, "r1.json"))
 	if code != 2 || !strings.Contains(errOut, "--sign-with needs --delegator: the possession statement is bound to its version") {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+// TestIntakeOutputIsEscaped: the file name given on the command line is
+// shown through termtext, so it cannot rewrite the terminal.
+func TestIntakeOutputIsEscaped(t *testing.T) {
+	dir := t.TempDir()
+	_, pub := writeKeyFiles(t, dir, "n1", it.Key("n1").Signer)
+	out := filepath.Join(dir, "r\x1b[2K.json")
+	code, stdout, errOut := run(t, "intake", "request", "--kind", "add", "--id", "r1", "--project", "p", "--key", pub, "--requested-by", "x", "--made", "2026-11-24T10:00:00Z", "--out", out)
+	want := "wrote add request r1 for p to " + filepath.Join(dir, `r\x1b[2K.json`) + "\n"
+	if code != 0 || stdout != want {
+		t.Errorf("exit %d (%s)\nstdout %q\nwant   %q", code, errOut, stdout, want)
 	}
 }

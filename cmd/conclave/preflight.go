@@ -7,53 +7,58 @@ import (
 	"github.com/conclave-keys/conclave/airgap/preflight"
 )
 
+var preflightCommand = &command{
+	name:    "preflight",
+	summary: "check that this machine is air-gapped, show the clock to confirm and the removable media",
+	usage:   "preflight [--json] [--override ID=REASON]...",
+}
+
 func init() {
-	c := &command{
-		name:    "preflight",
-		summary: "check that this machine is air-gapped, show the clock to confirm and the removable media",
-		usage:   "preflight [--json] [--override ID=REASON]...",
+	preflightCommand.run = runPreflight
+	register(preflightCommand)
+}
+
+// runPreflight runs the air-gap checks; a failed check is a verdict on
+// this machine (exit status 1).
+func runPreflight(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, preflightCommand)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	root := fs.String("root", "/", "read /sys, /proc and /dev under this directory instead of / (for tests)")
+	var overrides multiFlag
+	fs.Var(&overrides, "override", "go on although the check ID could not look, for the written REASON shown in the report (ID=REASON); repeatable")
+	if err := parseFlags(env, preflightCommand, fs, args); err != nil {
+		return err
 	}
-	c.run = func(ctx context.Context, env *environment, args []string) error {
-		fs := newFlagSet(env, c)
-		asJSON := fs.Bool("json", false, "print the report as JSON")
-		root := fs.String("root", "/", "read /sys, /proc and /dev under this directory instead of / (for tests)")
-		var overrides multiFlag
-		fs.Var(&overrides, "override", "go on although the check ID could not look, for the written REASON shown in the report (ID=REASON); repeatable")
-		if err := parseFlags(env, c, fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() != 0 {
-			return usagef("preflight takes no arguments")
-		}
-		checker := preflight.System()
-		checker.Overrides = map[string]string{}
-		for _, o := range overrides {
-			id, reason, err := preflight.ParseOverride(o)
-			if err != nil {
-				return usagef("%v", err)
-			}
-			checker.Overrides[id] = reason
-		}
-		if *root != "/" {
-			// A fixture tree: its mount points are not real, so free
-			// space is not measured.
-			checker.Root, checker.Statfs = *root, nil
-		}
-		report := checker.Run()
-		var err error
-		if *asJSON {
-			err = report.WriteJSON(env.stdout)
-		} else {
-			err = report.WriteText(env.stdout)
-		}
+	if fs.NArg() != 0 {
+		return usagef("preflight takes no arguments")
+	}
+	checker := preflight.System()
+	checker.Overrides = map[string]string{}
+	for _, o := range overrides {
+		id, reason, err := preflight.ParseOverride(o)
 		if err != nil {
-			return fmt.Errorf("print the preflight report: %w", err)
+			return usagef("%v", err)
 		}
-		if !report.OK() {
-			// The report already says which checks failed and why.
-			return exitError{code: 1}
-		}
-		return nil
+		checker.Overrides[id] = reason
 	}
-	register(c)
+	if *root != "/" {
+		// A fixture tree: its mount points are not real, so free
+		// space is not measured.
+		checker.Root, checker.Statfs = *root, nil
+	}
+	report := checker.Run()
+	var err error
+	if *asJSON {
+		err = report.WriteJSON(env.stdout)
+	} else {
+		err = report.WriteText(env.stdout)
+	}
+	if err != nil {
+		return fmt.Errorf("print the preflight report: %w", err)
+	}
+	if !report.OK() {
+		// The report already says which checks failed and why.
+		return exitError{code: exitRefused}
+	}
+	return nil
 }

@@ -89,14 +89,14 @@ func TestPreflightExitStatus(t *testing.T) {
 func TestMediaCommand(t *testing.T) {
 	root := writeFixture(t, map[string]string{"proc/self/mountinfo": "28 1 8:1 / / rw - ext4 /dev/sda1 rw\n"})
 	code, out, errOut := runAirgapCLI(t, "media", "--json", "--root", root)
-	if code != 0 || out != "[]\n" || errOut != "" {
+	if code != 0 || out != "{\n  \"format\": \"conclave-media/v1\",\n  \"media\": []\n}\n" || errOut != "" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	empty := t.TempDir()
 	code, _, errOut = runAirgapCLI(t, "media", "--root", empty)
 	want := "error: list mounts: open " + filepath.Join(empty, "proc/self/mountinfo") + ": no such file or directory\n" +
 		"hint: Conclave reads /proc/self/mountinfo and /sys to find media: make sure /proc and /sys are mounted\n"
-	if code != 1 || errOut != want {
+	if code != 3 || errOut != want {
 		t.Fatalf("exit %d, stderr:\n%s\nwant:\n%s", code, errOut, want)
 	}
 }

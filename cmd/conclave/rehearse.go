@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,7 +96,7 @@ func rehearse(ctx context.Context, env *environment, dir string, n int) (*rehear
 		fmt.Fprintf(env.stdout, "Air-gap checks: all passed.\n\n")
 	}
 
-	progress := &rehearsalProgress{w: env.stderr}
+	progress := &rehearsalProgress{env: env}
 	defer progress.End()
 	// Say at once that the interruption was heard: the next safe point may
 	// be a few seconds away.
@@ -130,9 +129,9 @@ func rehearse(ctx context.Context, env *environment, dir string, n int) (*rehear
 
 // rehearsalProgress shows the rehearsal's long phases on a progress line.
 type rehearsalProgress struct {
-	w  io.Writer
-	mu sync.Mutex
-	p  *progress
+	env *environment
+	mu  sync.Mutex
+	p   *progress
 }
 
 func (r *rehearsalProgress) Begin(phase string, total int) {
@@ -141,7 +140,7 @@ func (r *rehearsalProgress) Begin(phase string, total int) {
 	if r.p != nil {
 		r.p.Done()
 	}
-	r.p = startProgress(r.w, "  "+phase, total)
+	r.p = startProgress(r.env, "  "+phase, total)
 }
 
 func (r *rehearsalProgress) Add(n int) {

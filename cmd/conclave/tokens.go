@@ -154,7 +154,7 @@ func runTokens(ctx context.Context, env *environment, args []string) error {
 			fmt.Fprintf(env.stderr, "error: could not list %d of %d modules: %s\n", len(failed), len(report.Modules), strings.Join(failed, ", "))
 		}
 	}
-	return exitError{1}
+	return exitError{exitFailed}
 }
 
 // failed reports whether the module, or the keys of one of its tokens,

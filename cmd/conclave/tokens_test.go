@@ -291,13 +291,13 @@ func TestTokensNeedsAModule(t *testing.T) {
 func TestTokensAllowListErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "none")
 	code, _, errOut := run(t, "tokens", "--allow-list", missing)
-	if want := "error: reading the PKCS#11 module allow-list: open " + missing + ": no such file or directory\n"; code != 1 || errOut != want {
+	if want := "error: reading the PKCS#11 module allow-list: open " + missing + ": no such file or directory\n"; code != 3 || errOut != want {
 		t.Errorf("missing: exit %d, stderr %q\nwant %q", code, errOut, want)
 	}
 	bad := writeAllowList(t, "# ok\n"+strings.Repeat("a", 64)+" /usr/lib/x.so\n")
 	code, _, errOut = run(t, "tokens", "--allow-list", bad)
 	want := "error: PKCS#11 module allow-list " + bad + `, line 2: not "SHA256  /absolute/path" (64 hex digits, two spaces, the module's path)` + "\n"
-	if code != 1 || errOut != want {
+	if code != 3 || errOut != want {
 		t.Errorf("malformed: exit %d, stderr %q\nwant %q", code, errOut, want)
 	}
 }
@@ -310,7 +310,7 @@ func TestTokensMissingModule(t *testing.T) {
 		"  sha256sum MODULE >> " + allow + "\n" +
 		"\nmodule /nonexistent/libp11.so\n  error: finding PKCS#11 module: lstat /nonexistent: no such file or directory\n"
 	wantErr := "error: could not list module /nonexistent/libp11.so\n"
-	if code != 1 || out != wantOut || errOut != wantErr {
+	if code != 3 || out != wantOut || errOut != wantErr {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 }

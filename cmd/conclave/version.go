@@ -10,23 +10,28 @@ import (
 	"runtime/debug"
 )
 
+var versionCommand = &command{
+	name:    "version",
+	summary: "print the version, source revision, Go version and the SHA-256 of this binary (also: conclave --version)",
+	usage:   "version",
+}
+
 func init() {
-	c := &command{
-		name:    "version",
-		summary: "print the version, source revision, Go version and the SHA-256 of this binary",
-		usage:   "version",
+	versionCommand.run = runVersion
+	register(versionCommand)
+}
+
+// runVersion prints what the people in the room compare with a
+// reproducible build made elsewhere.
+func runVersion(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, versionCommand)
+	if err := parseFlags(env, versionCommand, fs, args); err != nil {
+		return err
 	}
-	c.run = func(ctx context.Context, env *environment, args []string) error {
-		fs := newFlagSet(env, c)
-		if err := parseFlags(env, c, fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() != 0 {
-			return usagef("version takes no arguments")
-		}
-		return printVersion(env.stdout)
+	if fs.NArg() != 0 {
+		return usagef("version takes no arguments")
 	}
-	register(c)
+	return printVersion(env.stdout)
 }
 
 func printVersion(w io.Writer) error {

@@ -98,7 +98,7 @@ func runYubikeys(ctx context.Context, env *environment, args []string) error {
 	if !*asJSON {
 		fmt.Fprintf(env.stderr, "error: %s\n", unreadCards(failed, len(report.Cards)))
 	}
-	return exitError{1}
+	return exitError{exitFailed}
 }
 
 // unreadCards says which readers held a card that could not be read.

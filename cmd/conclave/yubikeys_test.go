@@ -120,7 +120,7 @@ func TestYubikeysUnreadableCardExits1(t *testing.T) {
 
 card in reader "evil\x1b[8m\u202eredaer 00 01": NOT READ: ` + busyReason + "\n"
 	wantErr := `error: could not read 1 of 2 cards, in readers "evil\x1b[8m\u202eredaer 00 01"` + "\n"
-	if code != 1 || out != wantOut || errOut != wantErr {
+	if code != 3 || out != wantOut || errOut != wantErr {
 		t.Errorf("exit %d, want 1\nstdout:\n%s\nwant:\n%s\nstderr %q\nwant   %q", code, out, wantOut, errOut, wantErr)
 	}
 
@@ -140,7 +140,7 @@ card in reader "evil\x1b[8m\u202eredaer 00 01": NOT READ: ` + busyReason + "\n"
 	if err := json.Unmarshal([]byte(wantJSON), &want); err != nil {
 		t.Fatal(err)
 	}
-	if code != 1 || errOut != "" || !reflect.DeepEqual(got, want) {
+	if code != 3 || errOut != "" || !reflect.DeepEqual(got, want) {
 		t.Errorf("--json: exit %d, want 1; stderr %q\n%s", code, errOut, out)
 	}
 	checkSchema(t, "yubikeys.schema.json", []byte(out))

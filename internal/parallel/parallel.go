@@ -10,7 +10,10 @@ import (
 
 // For runs work(i) for every i in [0, n), on GOMAXPROCS goroutines that
 // take chunks of chunk indices at a time, so uneven work still balances.
-// Small n runs on the calling goroutine.
+// Small n runs on the calling goroutine. A panic in work is raised again
+// on the calling goroutine once the others have stopped, so that the
+// program's last line of defence (cmd/conclave's recover) sees it: a
+// panic on another goroutine would end the process uncaught.
 func For(n, chunk int, work func(i int)) {
 	if chunk < 1 {
 		chunk = 1
@@ -24,10 +27,18 @@ func For(n, chunk int, work func(i int)) {
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	var panicOnce sync.Once
+	var panicked any
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if v := recover(); v != nil {
+					panicOnce.Do(func() { panicked = v })
+					next.Store(int64(n)) // the others stop at their next chunk
+				}
+			}()
 			for {
 				start := int(next.Add(int64(chunk))) - chunk
 				if start >= n {
@@ -40,6 +51,9 @@ func For(n, chunk int, work func(i int)) {
 		}()
 	}
 	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 }
 
 // FirstError runs work like For and returns the error of the lowest index

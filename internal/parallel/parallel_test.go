@@ -3,6 +3,7 @@ package parallel
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 )
@@ -37,3 +38,20 @@ func TestFirstErrorIsLowestIndex(t *testing.T) {
 }
 
 var errBad = errors.New("bad")
+
+// TestForPanicReachesCaller: a panic in one piece of work comes back on
+// the calling goroutine, where a recover can catch it.
+func TestForPanicReachesCaller(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // several workers, even on one core
+	defer func() {
+		if v := recover(); v != "piece 700" {
+			t.Errorf("recovered %v, want the panic of piece 700", v)
+		}
+	}()
+	For(1000, 10, func(i int) {
+		if i == 700 {
+			panic(fmt.Sprintf("piece %d", i))
+		}
+	})
+	t.Error("For returned normally")
+}

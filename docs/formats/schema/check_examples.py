@@ -46,6 +46,8 @@ v('export-manifest.schema.json', json.load(open(E+'export/export-manifest.json')
 v('import-report.schema.json', json.load(open(E+'import-report.json')), 'import report')
 v('tokens.schema.json', json.load(open(E+'tokens.json')), 'tokens listing')
 v('yubikeys.schema.json', json.load(open(E+'yubikeys.json')), 'yubikeys listing')
+v('error.schema.json', json.load(open(E+'error.json')), 'error')
+v('media.schema.json', json.load(open(E+'media.json')), 'media')
 # negative checks
 r=json.load(open(E+'bundle/requests/req-0001.json')); r['paths']=['*']
 v('request.schema.json', r, 'NEG unknown member')

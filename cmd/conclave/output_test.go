@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestFormatDuration(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{6978400 * time.Microsecond, "6.98 s"},
+		{1 * time.Second, "1.00 s"},
+		{59994 * time.Millisecond, "60.0 s"},
+		{12345 * time.Millisecond, "12.3 s"},
+		{340 * time.Millisecond, "340 ms"},
+		{1500 * time.Microsecond, "1.50 ms"},
+		{12 * time.Microsecond, "12.0 µs"},
+		{800, "800 ns"},
+		{125 * time.Second, "2 min 05 s"},
+		{3599600 * time.Millisecond, "1 h 00 min"},
+		{62*time.Minute + 20*time.Second, "1 h 02 min"},
+		{-2 * time.Second, "-2.00 s"},
+	}
+	for _, tc := range tests {
+		if got := formatDuration(tc.d); got != tc.want {
+			t.Errorf("formatDuration(%v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
+func TestShortKeyID(t *testing.T) {
+	tests := []struct{ id, want string }{
+		{"69d5e3c0b1a2f4d6e8c0a2b4d6f8e0c2a4b6d8f0e2c4a6b8d0f2e4c6a8b07b52", "69d5…7b52"},
+		{"abcdef012345", "abcdef012345"},
+		{"69D5E3C0B1A2F4D6E8C0A2B4D6F8E0C2", "69D5E3C0B1A2F4D6E8C0A2B4D6F8E0C2"}, // not lowercase hex: whole
+		{"69d5e3c0b1a2\x1b[8mhidden7b52", `69d5e3c0b1a2\x1b[8mhidden7b52`},
+	}
+	for _, tc := range tests {
+		if got := shortKeyID(tc.id); got != tc.want {
+			t.Errorf("shortKeyID(%q) = %q, want %q", tc.id, got, tc.want)
+		}
+	}
+}
+
+func TestTerminalWidth(t *testing.T) {
+	// Not a terminal: 80 columns.
+	if w := terminalWidth(&bytes.Buffer{}); w != 80 {
+		t.Errorf("width of a buffer: %d", w)
+	}
+}
+
+// TestProgressSilentOffTerminal: progress writes nothing when the output
+// is not a terminal, however long the phase.
+func TestProgressSilentOffTerminal(t *testing.T) {
+	var buf bytes.Buffer
+	p := startProgress(&environment{stderr: &buf}, "judging requests", 10)
+	p.Add(5)
+	p.draw() // even when asked to draw
+	p.Done()
+	if buf.Len() != 0 {
+		t.Errorf("wrote %q", buf.String())
+	}
+}
+
+// openPTY opens a pseudo-terminal: the program's side (a terminal) and
+// the side that reads what it shows.
+func openPTY(t *testing.T) (term, reader *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Skipf("unlock the pseudo-terminal: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Skipf("name the pseudo-terminal: %v", err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("open the pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	// Raw: the reader sees the bytes as written (no \n → \r\n).
+	tio, err := unix.IoctlGetTermios(int(s.Fd()), unix.TCGETS)
+	if err == nil {
+		tio.Oflag &^= unix.OPOST
+		unix.IoctlSetTermios(int(s.Fd()), unix.TCSETS, tio)
+	}
+	return s, m
+}
+
+// TestProgressOnTerminal: on a terminal the line is drawn in place and
+// cleared at the end, so the results start on a clean line.
+func TestProgressOnTerminal(t *testing.T) {
+	tty, reader := openPTY(t)
+	env := &environment{stderr: tty}
+	p := startProgressAfter(env, "judging requests", 10, time.Hour) // drawn only when asked
+	p.Add(5)
+	p.draw()
+	p.Done()
+	p.Done() // main calls it again before printing an error: harmless
+	fmt.Fprint(tty, "end\n")
+	got := make([]byte, 0, 128)
+	buf := make([]byte, 128)
+	for !bytes.HasSuffix(got, []byte("end\n")) {
+		n, err := reader.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	want := "\rjudging requests: 5 of 10 (50%)\x1b[K\r\x1b[Kend\n"
+	if string(got) != want {
+		t.Errorf("terminal got %q, want %q", got, want)
+	}
+}
