@@ -32,8 +32,8 @@ import (
 	"unicode"
 
 	"github.com/conclave-keys/conclave/airgap/media"
-	"github.com/conclave-keys/conclave/internal/termtext"
 	"github.com/conclave-keys/conclave/internal/sysfile"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Stable check IDs. They appear in transcripts and overrides: never rename

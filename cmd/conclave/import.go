@@ -134,8 +134,8 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 		hist = in.hist
 		d := in.delegator
 		if expired = !d.Expires().After(now); expired && !*allowExpired {
-			return withHint(fmt.Errorf("%s: the trusted %s metadata, version %d, expired on %s, before the ceremony time %s", *delegatorPath,
-				r.DelegatingRole, d.Version(), d.Expires().UTC().Format(time.RFC3339), now.Format(time.RFC3339)),
+			return withHint(refused(fmt.Errorf("%s: the trusted %s metadata, version %d, expired on %s, before the ceremony time %s", *delegatorPath,
+				r.DelegatingRole, d.Version(), d.Expires().UTC().Format(time.RFC3339), now.Format(time.RFC3339))),
 				"give the latest delegating metadata; if this is the latest and the ceremony is to renew it, add --allow-expired-delegator")
 		}
 		p := startProgress(env, "judging the bundle", 0)

@@ -21,6 +21,17 @@ func without(args []string, flag string) []string {
 	return out
 }
 
+// withoutBool returns args without the flag, which takes no value.
+func withoutBool(args []string, flag string) []string {
+	var out []string
+	for _, a := range args {
+		if a != flag {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // TestRegressionImportNamesTheRepository: without a repository named, a
 // bundle from any source was accepted without a word. Now the command
 // line must name it, or say --any-repository, which the report shows.
@@ -28,12 +39,12 @@ func TestRegressionImportNamesTheRepository(t *testing.T) {
 	args, bundleDir := importSetup(t, twoRequests)
 	bare := without(args, "--repository")
 
-	code, out, errOut := run(t, append(bare, bundleDir)...)
+	code, out, errOut := run(t, append(withoutBool(bare, "--json"), bundleDir)...)
 	if code != 2 || out != "" || !strings.HasPrefix(errOut, "error: name the repository whose bundles this ceremony takes (--repository NAME, the manifest's source), or accept any with --any-repository\nusage: conclave import ") {
 		t.Fatalf("no repository: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 
-	code, _, errOut = run(t, append(args, "--any-repository", bundleDir)...)
+	code, _, errOut = run(t, append(withoutBool(args, "--json"), "--any-repository", bundleDir)...)
 	if code != 2 || !strings.HasPrefix(errOut, "error: --any-repository contradicts the repository named, \"example.org\"\n") {
 		t.Fatalf("both: exit %d, stderr %q", code, errOut)
 	}
@@ -59,7 +70,7 @@ func TestRegressionImportExpiredDelegator(t *testing.T) {
 	late := without(args, "--now")
 	late = append(late, "--now", "2027-02-22T12:00:00Z") // the fixture's delegator expires then
 
-	code, out, errOut := run(t, append(late, bundleDir)...)
+	code, out, errOut := run(t, append(withoutBool(late, "--json"), bundleDir)...)
 	del := args[3]
 	wantErr := "error: " + del + ": the trusted claimed metadata, version 7, expired on 2027-02-22T12:00:00Z, before the ceremony time 2027-02-22T12:00:00Z\n" +
 		"hint: give the latest delegating metadata; if this is the latest and the ceremony is to renew it, add --allow-expired-delegator\n"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,6 +56,10 @@ func runRehearse(ctx context.Context, env *environment, args []string) error {
 		if *out == "" {
 			// The rehearsal removed its files; the directory is ours.
 			os.Remove(dir)
+		}
+		var ie *rehearsal.InterruptedError
+		if errors.As(err, &ie) {
+			return interrupted("%s", termtext.Safe(ie.Error()))
 		}
 		return err
 	}

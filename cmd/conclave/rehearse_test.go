@@ -121,11 +121,11 @@ func TestRehearseSIGINT(t *testing.T) {
 	// an interruption; the binary must exit with the same.
 	wantCode := runMain(cancelled(), &environment{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}},
 		[]string{"rehearse", "--out", filepath.Join(t.TempDir(), "x"), "--requests", "1"})
-	if ee.ExitCode() != wantCode || wantCode == 0 {
+	if ee.ExitCode() != wantCode || wantCode != exitInterrupted {
 		t.Errorf("exit status %d, want %d (as main exits for an interrupted command)", ee.ExitCode(), wantCode)
 	}
 	wantErr := "interrupted: stopping at the next safe point, then removing what was written\n" +
-		"error: rehearsal interrupted; removed what it had made (0 files, 1 directory)\n"
+		"interrupted: rehearsal interrupted; removed what it had made (0 files, 1 directory)\n"
 	if stderr.String() != wantErr {
 		t.Errorf("stderr %q\nwant   %q", stderr.String(), wantErr)
 	}
