@@ -38,11 +38,11 @@ type Files interface {
 	Extra() ([]string, error)
 }
 
-// Trust is what a bundle is judged against: the vault's state, or files
-// given on the command line until the vault exists.
+// Trust is what a bundle is judged against: the trusted intake keys,
+// delegating metadata, rules and history, as the caller read them.
 type Trust struct {
 	IntakeKeys map[string]*tuf.Key
-	// Base is the delegating metadata the vault trusts.
+	// Base is the trusted delegating metadata.
 	Base  Base
 	Rules rules.Rules
 	// Seen reports whether a bundle id was imported before; nil if none

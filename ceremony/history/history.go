@@ -7,8 +7,8 @@
 // last seen (a publication seen before it no longer counts: the keys of a
 // removed project, perhaps removed because they leaked, must dwell anew).
 //
-// It will live in the vault. Until the vault exists it is a JSON file given
-// to `conclave import`; a dry run reads it and never changes it.
+// It is a JSON file given to `conclave import --history`; a dry run never
+// changes it, and --history-out writes the extended history to a new file.
 package history
 
 import (
@@ -24,7 +24,7 @@ import (
 // Format is the history file's "format".
 const Format = "conclave-history/1"
 
-// History is the remembered state. The zero value (or nil) is a vault
+// History is the remembered state. The zero value (or nil) is a history
 // that has seen no bundle.
 type History struct {
 	// Bundles maps bundle id → when it was imported.

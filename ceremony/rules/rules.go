@@ -2,9 +2,8 @@
 // requests and bundles: the part of the policy that decides what may be
 // imported and what may be approved in bulk.
 //
-// Rules is a plain Go value. Until the ceremony's policy file exists (it
-// will fill this value, bound to the root by a threshold signature), the
-// defaults here and a few command-line flags are used.
+// Rules is a plain Go value: Default, changed by its caller (conclave
+// import reads --rules and flags).
 package rules
 
 import (
@@ -19,7 +18,9 @@ import (
 // Rules are the validation rules.
 type Rules struct {
 	// Repository is the name of the online repository whose bundles are
-	// accepted (the manifest's "source"). Empty accepts any name.
+	// accepted (the manifest's "source"). Empty accepts any name, so
+	// conclave import requires one (here or from --repository) unless
+	// --any-repository is given.
 	Repository string
 
 	// DelegatingRole is the role that delegates projects (PEP 480's

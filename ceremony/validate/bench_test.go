@@ -13,7 +13,7 @@ import (
 	it "github.com/conclave-keys/conclave/intake/intaketest"
 )
 
-// The benchmark: import and validate a bundle of 100,000 add
+// The import benchmark: import and validate a bundle of 100,000 add
 // requests with 2 developer keys each (hashing, parsing, validation), with
 // and without the 200,000 proof-of-possession signature checks, and those
 // checks alone spread over every core for comparison. Run with

@@ -11,8 +11,8 @@ import (
 // airgap/safefile: into a new, empty directory, each file under a
 // temporary name, synced, renamed without replacing anything, the
 // directory synced, then read back and compared; a failure removes what
-// this export wrote, so no partial export looks complete. The ceremony's
-// export step calls it with export.Plan's files.
+// this export wrote, so no partial export looks complete. No command
+// writes an export yet; tests call it with export.Plan's files.
 //
 // A signal before the export starts stops it with nothing written. Once
 // started, it runs to its end (a few files): a completed export is never

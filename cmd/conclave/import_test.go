@@ -275,7 +275,7 @@ func TestImportHistoryCycle(t *testing.T) {
 	// bundle but a file the command could not write (exit status 3), and
 	// in --json mode the error is a JSON document on stdout.
 	code, out, errOut = run(t, append(record, dir2)...)
-	if code != 3 || errOut != "" || !strings.Contains(out, `"format": "conclave-error/v1"`) || !strings.Contains(out, "file exists") {
+	if code != 3 || errOut != "" || !strings.Contains(out, `"format": "conclave-error/1"`) || !strings.Contains(out, "file exists") {
 		t.Fatalf("overwrite: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 }

@@ -13,7 +13,7 @@
 //   - Errors are returned, never printed by the command: main prints them as
 //     "error:" and "hint:" lines through termtext (an error may quote a
 //     hostile name), or, when the command's --json flag is set, as one JSON
-//     document on stdout (conclave-error/v1).
+//     document on stdout (conclave-error/1).
 //   - Long work checks ctx, which SIGINT and SIGTERM cancel, at safe points,
 //     removes what it half made and returns interrupted(...).
 package main
@@ -299,7 +299,7 @@ type problem struct {
 
 // ErrorFormat names the JSON document of an error (docs/exit-codes.md;
 // docs/formats/schema/error.schema.json).
-const ErrorFormat = "conclave-error/v1"
+const ErrorFormat = "conclave-error/1"
 
 func (p problem) print(env *environment) {
 	if env.wantsJSON() {
@@ -325,7 +325,7 @@ func (p problem) print(env *environment) {
 	}
 }
 
-// jsonError is the conclave-error/v1 document.
+// jsonError is the conclave-error/1 document.
 type jsonError struct {
 	Format   string   `json:"format"`
 	Error    string   `json:"error"`

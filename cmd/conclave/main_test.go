@@ -78,7 +78,7 @@ func TestErrorsAsJSON(t *testing.T) {
 	err := withHint(errors.New("bad name \"a\x1b\""), "rename it")
 	code, out, errOut := runCommandWith(t, failWith(err), "x", "--json")
 	want := `{
-  "format": "conclave-error/v1",
+  "format": "conclave-error/1",
   "error": "bad name \"a\u001b\"",
   "hint": [
     "rename it"
@@ -92,7 +92,7 @@ func TestErrorsAsJSON(t *testing.T) {
 	// A usage error found before --json could be parsed is JSON too.
 	code, out, _ = runCommandWith(t, failWith(nil), "--json", "--nn", "3")
 	want = `{
-  "format": "conclave-error/v1",
+  "format": "conclave-error/1",
   "error": "unknown flag --nn",
   "hint": [
     "did you mean --n?"

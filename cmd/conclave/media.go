@@ -9,9 +9,9 @@ import (
 
 // MediaFormat names the JSON document of media --json
 // (docs/formats/schema/media.schema.json).
-const MediaFormat = "conclave-media/v1"
+const MediaFormat = "conclave-media/1"
 
-// mediaList is the conclave-media/v1 document.
+// mediaList is the conclave-media/1 document.
 type mediaList struct {
 	Format string         `json:"format"`
 	Media  []media.Medium `json:"media"`
@@ -31,7 +31,7 @@ func init() {
 // runMedia lists the mounted removable media.
 func runMedia(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, mediaCommand)
-	asJSON := fs.Bool("json", false, "print the list as JSON (conclave-media/v1)")
+	asJSON := fs.Bool("json", false, "print the list as JSON (conclave-media/1)")
 	root := fs.String("root", "/", "read /sys, /proc and /dev under this `DIR` instead of / (for tests)")
 	if err := parseFlags(env, mediaCommand, fs, args); err != nil {
 		return err

@@ -89,7 +89,7 @@ func TestPreflightExitStatus(t *testing.T) {
 func TestMediaCommand(t *testing.T) {
 	root := writeFixture(t, map[string]string{"proc/self/mountinfo": "28 1 8:1 / / rw - ext4 /dev/sda1 rw\n"})
 	code, out, errOut := runAirgapCLI(t, "media", "--json", "--root", root)
-	if code != 0 || out != "{\n  \"format\": \"conclave-media/v1\",\n  \"media\": []\n}\n" || errOut != "" {
+	if code != 0 || out != "{\n  \"format\": \"conclave-media/1\",\n  \"media\": []\n}\n" || errOut != "" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	empty := t.TempDir()

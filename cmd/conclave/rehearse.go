@@ -84,9 +84,9 @@ func runRehearse(ctx context.Context, env *environment, args []string) error {
 // rehearse reports the air-gap checks, then runs the rehearsal with a
 // progress line on a terminal and a notice as soon as it is interrupted.
 func rehearse(ctx context.Context, env *environment, dir string, n int) (*rehearsal.Result, error) {
-	// A real ceremony refuses a machine that fails the air-gap checks
-	// unless a person overrides it with a recorded reason; a rehearsal
-	// is by definition not a ceremony, so it reports and goes on.
+	// A ceremony machine must pass the air-gap checks (or a person
+	// overrides a failure with a recorded reason); a rehearsal is by
+	// definition not a ceremony, so it reports and goes on.
 	report := preflight.System().Run()
 	if !report.OK() {
 		var failed []string
@@ -96,7 +96,7 @@ func rehearse(ctx context.Context, env *environment, dir string, n int) (*rehear
 			}
 		}
 		fmt.Fprintf(env.stdout, "Air-gap checks: %d failed (%s).\n", report.Failed, strings.Join(failed, ", "))
-		fmt.Fprintf(env.stdout, "Going on only because this is a rehearsal; a real ceremony refuses this\nmachine (see \"conclave preflight\").\n\n")
+		fmt.Fprintf(env.stdout, "Going on only because this is a rehearsal; a ceremony machine must pass\nthem (see \"conclave preflight\").\n\n")
 	} else {
 		fmt.Fprintf(env.stdout, "Air-gap checks: all passed.\n\n")
 	}

@@ -76,7 +76,7 @@ type FactoryCredentialError struct {
 }
 
 func (e *FactoryCredentialError) Error() string {
-	return fmt.Sprintf("%s still has the factory %s; change it first with Conclave's enrolment or ykman piv access change-%s",
+	return fmt.Sprintf("%s still has the factory %s; change it first with ykman piv access change-%s",
 		e.Token, e.What, map[string]string{"PIN": "pin", "PUK": "puk", "management key": "management-key"}[e.What])
 }
 

@@ -175,7 +175,7 @@ func open(t testing.TB, serial uint32, p *prompts, mod ...func(*yubikey.Options)
 	return tok
 }
 
-// enrol takes a factory-fresh card through Conclave's enrolment: PIN, PUK,
+// enrol takes a factory-fresh card through this package's enrolment: PIN, PUK,
 // a fresh management key stored on the card, a key generated in slot.
 func enrol(t testing.TB, serial uint32, opts hsm.GenerateOptions) hsm.KeyInfo {
 	t.Helper()

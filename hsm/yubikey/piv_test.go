@@ -161,7 +161,7 @@ func TestFactoryCredentialsRefused(t *testing.T) {
 	}
 	desc := tok.Describe()
 	_, err := tok.Signer(ctx, hsm.KeyInfo{Slot: "9c"})
-	want := desc + " still has the factory PIN; change it first with Conclave's enrolment or ykman piv access change-pin"
+	want := desc + " still has the factory PIN; change it first with ykman piv access change-pin"
 	if !errors.Is(err, yubikey.ErrFactoryCredentials) || err.Error() != want {
 		t.Fatalf("Signer: %v\nwant %s", err, want)
 	}

@@ -175,7 +175,7 @@ func (s *Signer) Sign(rnd io.Reader, digest []byte, opts crypto.SignerOpts) ([]b
 }
 
 // verify checks a signature with the standard library before it leaves the
-// backend (the design's "each signature verified at once").
+// backend (docs/design.md, "Tokens").
 func verify(pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts) error {
 	ok := false
 	switch p := pub.(type) {
