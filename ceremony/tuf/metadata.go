@@ -17,8 +17,8 @@
 //
 // Parse rejects duplicate member names, duplicate keyids in signatures,
 // non-integer numbers, a wrong or missing _type, malformed or weak keys,
-// thresholds below 1, times that are not RFC 3339, and trailing data. Every error names the JSON path and
-// the rule broken.
+// thresholds below 1, times that are not RFC 3339, and trailing data.
+// Every error names the JSON path and the rule broken.
 package tuf
 
 import (

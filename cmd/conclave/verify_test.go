@@ -8,8 +8,12 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -311,5 +315,80 @@ func TestVerifyReadsOnlyPlainFiles(t *testing.T) {
 	want = fx.root1 + ": NOT VALID: cannot read: it is larger than 100 bytes, the most that may be read (--max-size sets another limit)\n"
 	if code != 1 || !strings.Contains(out, want) {
 		t.Errorf("exit %d, want 1 and %q\n%s", code, want, out)
+	}
+}
+
+// brokenTrustedRoots are trusted roots that do not themselves pass: each
+// is the fixture's first root with one value a client must refuse.
+func brokenTrustedRoots(t *testing.T, fx *fixture) map[string][]byte {
+	t.Helper()
+	data, err := os.ReadFile(fx.root1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withKey := func(key string) []byte {
+		out := bytes.Replace(data, []byte(`"keys":{`), []byte(`"keys":{"bad":`+key+`,`), 1)
+		if bytes.Equal(out, data) {
+			t.Fatal("fixture root has no keys object")
+		}
+		return out
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rsaDER, err := x509.MarshalPKIXPublicKey(rsaKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecDER, err := x509.MarshalPKIXPublicKey(newP256(t).signer.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecDER[len(ecDER)-1] ^= 1 // the point's y is its last byte: now off the curve
+	pemKey := func(typ, scheme string, der []byte) string {
+		p := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+		return `{"keytype":"` + typ + `","keyval":{"public":` + strconv.Quote(string(p)) + `},"scheme":"` + scheme + `"}`
+	}
+	threshold0 := bytes.Replace(data, []byte(`"threshold":2`), []byte(`"threshold":0`), 1)
+	date := bytes.Replace(data, []byte(`"expires":"2027-11-24T12:00:00Z"`), []byte(`"expires":"2027-11-24"`), 1)
+	if bytes.Equal(threshold0, data) || bytes.Equal(date, data) {
+		t.Fatal("fixture root does not hold the values to replace")
+	}
+	return map[string][]byte{
+		"threshold 0":      threshold0,
+		"rsa 1024":         withKey(pemKey("rsa", "rsassa-pss-sha256", rsaDER)),
+		"ecdsa off curve":  withKey(pemKey("ecdsa", "ecdsa-sha2-nistp256", ecDER)),
+		"ed25519 33 bytes": withKey(`{"keytype":"ed25519","keyval":{"public":"` + strings.Repeat("ab", 33) + `"},"scheme":"ed25519"}`),
+		"date only":        date,
+	}
+}
+
+// TestRegressionVerifyTrustedRootThatFails: a trusted root that does not
+// itself pass left the walk with no root, and the next file dereferenced
+// it (panic, exit 2). Now the trusted root is NOT VALID with its reason,
+// every other file cannot be checked, and the exit status is 1.
+func TestRegressionVerifyTrustedRootThatFails(t *testing.T) {
+	fx := newFixture(t)
+	for name, data := range brokenTrustedRoots(t, fx) {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "root.json")
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := run(t, "verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", p, fx.root2, fx.top)
+			if code != 1 || errOut != "" {
+				t.Fatalf("exit %d, stderr %q, want 1 and nothing\n%s", code, errOut, out)
+			}
+			for _, want := range []string{
+				p + ": NOT VALID: ",
+				fx.root2 + ": not checked: cannot be checked because the trusted root (" + p + ") failed\n",
+				"\nRESULT: NOT VALID",
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q\n%s", want, out)
+				}
+			}
+		})
 	}
 }
