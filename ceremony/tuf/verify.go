@@ -22,17 +22,35 @@ var (
 	ErrMissingKey    = errors.New("role lists a key that is not defined")
 )
 
-// SigStatus says what became of one signature entry when counting.
+// SigStatus says what became of one signature entry when counting: a
+// short code, stable for machine reading; Sentence says it in words.
 type SigStatus string
 
 // The fates of a signature entry.
 const (
 	SigCounted      SigStatus = "counted"
-	SigDuplicateKey SigStatus = "valid, but the same public key already counted under another keyid"
-	SigUnknownKey   SigStatus = "ignored: keyid is not one of the role's keys"
-	SigBadSignature SigStatus = "ignored: signature does not verify"
-	SigMalformed    SigStatus = "ignored: signature is not hex"
+	SigDuplicateKey SigStatus = "duplicate-key"
+	SigUnknownKey   SigStatus = "unknown-key"
+	SigBadSignature SigStatus = "bad-signature"
+	SigMalformed    SigStatus = "malformed"
 )
+
+// Sentence says what became of the signature, for people.
+func (s SigStatus) Sentence() string {
+	switch s {
+	case SigCounted:
+		return "counted"
+	case SigDuplicateKey:
+		return "valid, but the same public key already counted under another keyid"
+	case SigUnknownKey:
+		return "ignored: keyid is not one of the role's keys"
+	case SigBadSignature:
+		return "ignored: signature does not verify"
+	case SigMalformed:
+		return "ignored: signature is not hex"
+	}
+	return string(s)
+}
 
 // SigCheck is the verdict on one signature entry.
 type SigCheck struct {

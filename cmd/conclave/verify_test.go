@@ -10,9 +10,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,15 +95,25 @@ func sign(t *testing.T, f *tuf.File, keys map[string]*tuf.Key, by ...testKey) {
 
 func write(t *testing.T, dir, name string, f *tuf.File) string {
 	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, f.Bytes(), 0o644); err != nil {
+	return writeBytes(t, filepath.Join(dir, name), f.Bytes())
+}
+
+// writeBytes writes data at path, making its directory.
+func writeBytes(t *testing.T, path string, data []byte) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return p
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // fixture writes a root chain (v1 → v2 with a new keyset), targets and a
-// delegated claimed role, all valid at testNow.
+// delegated claimed role, all valid at testNow, in a new directory that
+// becomes the working directory: the files are named as an auditor would
+// name them ("2.root.json"), so the output reads as the docs show it.
 type fixture struct {
 	dir                        string
 	old, new                   []testKey
@@ -108,7 +121,8 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
-	fx := &fixture{dir: t.TempDir()}
+	fx := &fixture{dir: "."}
+	t.Chdir(t.TempDir())
 	fx.old = []testKey{newEd25519(t), newP256(t), newEd25519(t)}
 	fx.new = []testKey{newP256(t), newEd25519(t), newP256(t)}
 	r1 := makeRoot(1, fx.old, testNow.AddDate(1, 0, 0))
@@ -153,41 +167,62 @@ func newFixture(t *testing.T) *fixture {
 	return fx
 }
 
+// at is an instant at which the whole fixture is valid.
+const at = "2026-12-01T00:00:00Z"
+
 func TestVerifyValidChain(t *testing.T) {
 	fx := newFixture(t)
-	code, out, errOut := run(t, "verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", fx.root1, fx.root2, fx.top, fx.claimed)
-	if code != 0 {
+	code, out, errOut := run(t, "verify", "--at", at, "--trusted-root", fx.root1, fx.root2, fx.top, fx.claimed)
+	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
 	}
 	for _, want := range []string{
 		"1.root.json: root version 1 (trusted root)\n  root: signed by 2 distinct keys; threshold 2\n",
+		"  expiry not checked: a later root supersedes this one (TUF §5.3.10)\n  valid\n2.root.json: root version 2\n",
 		"2.root.json: root version 2\n  root (keys of version 1): signed by 2 distinct keys; threshold 2\n",
 		"  root (its own keys): signed by 2 distinct keys; threshold 2\n",
-		"claimed.json: targets version 1\n  delegated by targets\n  claimed: signed by 2 distinct keys; threshold 2\n",
+		"claimed.json: targets version 1\n  role claimed, delegated by targets.json\n  claimed: signed by 2 distinct keys; threshold 2\n",
 		"\nRESULT: all files valid\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
 		}
 	}
-	// The first root is superseded, so its expiry is not judged.
-	if strings.Count(out, "EXPIRED") != 0 {
-		t.Errorf("unexpected EXPIRED:\n%s", out)
+	// keyids are shortened as the docs show them.
+	if id := fx.new[0].key.ID(); !strings.Contains(out, "    keyid "+id[:4]+"…"+id[60:]+" (ecdsa/ecdsa-sha2-nistp256): counted\n") || strings.Contains(out, id) {
+		t.Errorf("keyid %s not shown shortened\n%s", id, out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if n := len([]rune(l)); n > 80 {
+			t.Errorf("line of %d characters: %q", n, l)
+		}
 	}
 }
 
+// TestVerifyExpiredIsDistinct: EXPIRED files stay distinct from NOT VALID
+// ones, line by line and in the result.
 func TestVerifyExpiredIsDistinct(t *testing.T) {
 	fx := newFixture(t)
 	code, out, _ := run(t, "verify", "--at", "2027-06-01T00:00:00Z", "--trusted-root", fx.root1, fx.root2, fx.top, fx.claimed)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
-	want := "  EXPIRED (the signatures are valid): metadata has expired: targets metadata version 1 expired at 2027-02-24T12:00:00Z (checked at 2027-06-01T00:00:00Z)\n"
-	if !strings.Contains(out, want) {
-		t.Errorf("output lacks %q\n%s", want, out)
+	for _, want := range []string{
+		"  EXPIRED (the signatures are valid): metadata has expired: targets metadata\n      version 1 expired at 2027-02-24T12:00:00Z (checked at\n      2027-06-01T00:00:00Z)\n",
+		"\nRESULT: EXPIRED — 2 files expired, 2 valid; the signatures are valid\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
 	}
-	if strings.Contains(out, "NOT VALID:") {
+	if strings.Contains(out, "NOT VALID") {
 		t.Errorf("an expired file must not be reported as a bad signature:\n%s", out)
+	}
+	// With a file that is not valid, both are counted.
+	bad := writeBytes(t, "bad/claimed.json", []byte("{}"))
+	code, out, _ = run(t, "verify", "--at", "2027-06-01T00:00:00Z", "--trusted-root", fx.root1, fx.root2, fx.top, bad)
+	if want := "\nRESULT: NOT VALID — 1 file not valid, 1 expired, 2 valid; see above\n"; code != 1 || !strings.HasSuffix(out, want) {
+		t.Errorf("exit %d, want 1 and %q\n%s", code, want, out)
 	}
 }
 
@@ -201,17 +236,20 @@ func TestVerifyRootNotSignedByOldKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	sign(t, f2, r2.Keys, fx.new[0], fx.new[1], fx.new[2])
-	bad := write(t, t.TempDir(), "2.root.json", f2)
-	code, out, _ := run(t, "verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", fx.root1, bad)
+	bad := write(t, "bad", "2.root.json", f2)
+	code, out, _ := run(t, "verify", "--at", at, "--trusted-root", fx.root1, bad, fx.top)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
-	want := "  NOT VALID: not enough valid signatures for role root (keys of version 1): 0 of 2 distinct keys signed\n"
-	if !strings.Contains(out, want) {
-		t.Errorf("output lacks %q\n%s", want, out)
-	}
-	if !strings.Contains(out, "ignored: keyid is not one of the role's keys") {
-		t.Errorf("output does not say the new keys' signatures were ignored:\n%s", out)
+	for _, want := range []string{
+		"  NOT VALID: not enough valid signatures for role root (keys of version 1): 0 of\n      2 distinct keys signed\n",
+		"ignored: keyid is not one of the role's keys",
+		// targets.json is judged against root 1, the last root verified.
+		"targets.json: targets version 1\n  targets: signed by 0 distinct keys; threshold 2\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
 	}
 }
 
@@ -225,18 +263,15 @@ func TestVerifyTamperedFile(t *testing.T) {
 	if bytes.Equal(tampered, data) {
 		t.Fatal("fixture does not contain the path to tamper with")
 	}
-	p := filepath.Join(t.TempDir(), "claimed.json")
-	if err := os.WriteFile(p, tampered, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	code, out, _ := run(t, "verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", fx.root1, fx.root2, fx.top, p)
+	p := writeBytes(t, "bad/claimed.json", tampered)
+	code, out, _ := run(t, "verify", "--at", at, "--trusted-root", fx.root1, fx.root2, fx.top, p)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
 	for _, want := range []string{
 		"ignored: signature does not verify",
-		"  NOT VALID: not enough valid signatures for role claimed: 0 of 2 distinct keys signed\n",
-		"RESULT: NOT VALID",
+		"  NOT VALID: not enough valid signatures for role claimed: 0 of 2 distinct keys\n      signed\n",
+		"\nRESULT: NOT VALID — 1 file not valid, 3 valid; see above\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q\n%s", want, out)
@@ -246,17 +281,13 @@ func TestVerifyTamperedFile(t *testing.T) {
 
 func TestVerifyMalformedSaysWhere(t *testing.T) {
 	fx := newFixture(t)
-	p := filepath.Join(t.TempDir(), "claimed.json")
 	data, _ := os.ReadFile(fx.claimed)
-	data = bytes.Replace(data, []byte(`"threshold":1`), []byte(`"threshold":0`), 1)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := writeBytes(t, "bad/claimed.json", bytes.Replace(data, []byte(`"threshold":1`), []byte(`"threshold":0`), 1))
 	code, out, _ := run(t, "verify", "--trusted-root", fx.root1, fx.root2, fx.top, p)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	want := "NOT VALID: " + p + ": malformed metadata: signed.delegations.roles[0].threshold: must be at least 1, not 0\n"
+	want := "NOT VALID: bad/claimed.json: malformed metadata:\n    signed.delegations.roles[0].threshold: must be at least 1, not 0\n"
 	if !strings.Contains(out, want) {
 		t.Errorf("output lacks %q\n%s", want, out)
 	}
@@ -264,24 +295,262 @@ func TestVerifyMalformedSaysWhere(t *testing.T) {
 
 func TestVerifyUndelegatedRole(t *testing.T) {
 	fx := newFixture(t)
-	p := filepath.Join(t.TempDir(), "unclaimed.json")
 	data, _ := os.ReadFile(fx.claimed)
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	code, out, _ := run(t, "verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", fx.root1, fx.root2, fx.top, p)
+	p := writeBytes(t, "unclaimed.json", data)
+	code, out, _ := run(t, "verify", "--at", at, "--trusted-root", fx.root1, fx.root2, fx.top, p)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
-	want := `  NOT VALID: role is not delegated: no file verified so far delegates a role named "unclaimed" (list the delegating targets metadata before it)` + "\n"
+	want := "unclaimed.json: targets version 1\n  NOT VALID: role is not delegated: none of the files verified delegates a role\n      named unclaimed\n"
 	if !strings.Contains(out, want) {
 		t.Errorf("output lacks %q\n%s", want, out)
 	}
 }
 
+// TestVerifyDelegatorFailed: a delegated role whose delegator failed says
+// so, whatever the order; it used to say "list the delegating metadata
+// before it" when it was listed first.
+func TestVerifyDelegatorFailed(t *testing.T) {
+	fx := newFixture(t)
+	data, _ := os.ReadFile(fx.top)
+	bad := writeBytes(t, "bad/targets.json", bytes.Replace(data, []byte(`"version":1`), []byte(`"version":2`), 1))
+	for _, files := range [][]string{{fx.claimed, fx.root2, bad}, {fx.root2, bad, fx.claimed}} {
+		code, out, _ := run(t, append([]string{"verify", "--at", at, "--trusted-root", fx.root1}, files...)...)
+		want := "claimed.json: targets version 1\n  NOT CHECKED: claimed cannot be checked because its delegator targets\n      (bad/targets.json) failed\n"
+		if code != 1 || !strings.Contains(out, want) || !strings.HasSuffix(out, "\nRESULT: NOT VALID — 1 file not valid, 1 not checked, 2 valid; see above\n") {
+			t.Errorf("%v: exit %d, want 1 and %q\n%s", files, code, want, out)
+		}
+	}
+}
+
+// TestRegressionVerifyOrderDoesNotMatter: targets.json listed before the
+// root that rotated its keys was judged against the older root and
+// reported NOT VALID; claimed.json before targets.json was "not
+// delegated". Now every order gives the same report, file by file.
+func TestRegressionVerifyOrderDoesNotMatter(t *testing.T) {
+	fx := newFixture(t)
+	files := []string{fx.root2, fx.top, fx.claimed}
+	for _, order := range [][]int{{0, 1, 2}, {1, 0, 2}, {2, 1, 0}, {2, 0, 1}} {
+		args := []string{"verify", "--at", at, "--trusted-root", fx.root1}
+		for _, i := range order {
+			args = append(args, files[i])
+		}
+		code, out, _ := run(t, args...)
+		if code != 0 || !strings.HasSuffix(out, "\nRESULT: all files valid\n") {
+			t.Errorf("%v: exit %d, want 0\n%s", args[5:], code, out)
+		}
+	}
+	// The same report, file by file, whatever the order.
+	verdicts := func(files ...string) string {
+		_, out, _ := run(t, append([]string{"verify", "--at", at, "--json", "--trusted-root", fx.root1}, files...)...)
+		var r struct {
+			Files []struct{ File, Verdict, Reason, Delegator string }
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		sort.Slice(r.Files, func(i, j int) bool { return r.Files[i].File < r.Files[j].File })
+		return fmt.Sprint(r.Files)
+	}
+	if a, b := verdicts(fx.root2, fx.top, fx.claimed), verdicts(fx.claimed, fx.top, fx.root2); a != b {
+		t.Errorf("reports differ:\n%s\n%s", a, b)
+	}
+}
+
+// TestRegressionVerifyLastRootByContent: the last root was the last file
+// named root.json or N.root.json; a timestamp file named root.json after
+// an expired root switched its expiry check off, and the expired chain
+// was "all files valid". The last root is now the highest version.
+func TestRegressionVerifyLastRootByContent(t *testing.T) {
+	fx := newFixture(t)
+	ts := writeBytes(t, "later/root.json", []byte(`{"signatures":[],"signed":{"_type":"timestamp","expires":"2030-01-01T00:00:00Z","meta":{"snapshot.json":{"version":1}},"spec_version":"1.0.31","version":1}}`))
+	code, out, _ := run(t, "verify", "--at", "2028-01-01T00:00:00Z", "--trusted-root", fx.root1, fx.root2, ts)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{
+		"  EXPIRED (the signatures are valid): metadata has expired: root metadata\n      version 2 expired at 2027-11-24T12:00:00Z",
+		"later/root.json: timestamp version 1\n  NOT VALID: file name does not match the metadata: the file name says the root\n      role, but it holds timestamp metadata\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+}
+
+// TestRegressionVerifyAmbiguousDelegator: two verified files delegating
+// the same role name; the delegator was picked by ranging over a map, and
+// a forged claimed passed 4 of 40 identical runs. Now it is an error
+// naming both, every run and in both orders, unless --delegator names one.
+func TestRegressionVerifyAmbiguousDelegator(t *testing.T) {
+	fx := newFixture(t)
+	// targets (signed by root 2) delegates claimed and other; other,
+	// signed by its own key, delegates claimed to a forger.
+	dev, forger := newEd25519(t), newEd25519(t)
+	r2Keys := makeRoot(2, fx.new, testNow).Keys
+	top := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
+	top.Version, top.Expires = 2, tuf.NewExpiry(testNow.AddDate(0, 3, 0))
+	keys := map[string]*tuf.Key{dev.key.ID(): dev.key}
+	var claimedIDs []string
+	for _, k := range fx.new {
+		keys[k.key.ID()] = k.key
+		claimedIDs = append(claimedIDs, k.key.ID())
+	}
+	sort.Strings(claimedIDs)
+	top.Delegations = &tuf.Delegations{Keys: keys, Roles: []*tuf.DelegatedRole{
+		{Name: "claimed", KeyIDs: claimedIDs, Threshold: 2, Paths: []string{"*/*"}},
+		{Name: "other", KeyIDs: []string{dev.key.ID()}, Threshold: 1, Paths: []string{"o/*"}},
+	}}
+	ft, err := tuf.NewTargetsFile(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, ft, r2Keys, fx.new[0], fx.new[1])
+	targets := write(t, "amb", "2.targets.json", ft)
+	other := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
+	other.Version, other.Expires = 1, tuf.NewExpiry(testNow.AddDate(0, 3, 0))
+	other.Delegations = &tuf.Delegations{Keys: map[string]*tuf.Key{forger.key.ID(): forger.key}, Roles: []*tuf.DelegatedRole{
+		{Name: "claimed", KeyIDs: []string{forger.key.ID()}, Threshold: 1, Paths: []string{"*"}},
+	}}
+	fo, err := tuf.NewTargetsFile(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, fo, keys, dev)
+	otherPath := write(t, "amb", "other.json", fo)
+	forged := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
+	forged.Version, forged.Expires = 1, tuf.NewExpiry(testNow.AddDate(0, 3, 0))
+	ff, err := tuf.NewTargetsFile(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, ff, other.Delegations.Keys, forger)
+	claimed := write(t, "amb", "claimed.json", ff)
+
+	for i := 0; i < 40; i++ {
+		for _, files := range [][]string{{fx.root2, targets, otherPath, claimed}, {claimed, otherPath, targets, fx.root2}} {
+			code, out, _ := run(t, append([]string{"verify", "--at", at, "--trusted-root", fx.root1}, files...)...)
+			first, second := targets, otherPath
+			if files[0] == claimed {
+				first, second = otherPath, targets
+			}
+			want := "amb/claimed.json: targets version 1 NOT VALID: more than one file delegates the role: " + first + " and " + second + " are both verified and both delegate the role claimed; name the one to judge it against with --delegator"
+			if code == 0 {
+				t.Fatalf("run %d, %v: the forged claimed.json was accepted\n%s", i, files, out)
+			}
+			if code != 1 || !strings.Contains(words(out), want) {
+				t.Fatalf("run %d, %v: exit %d, want 1 and %q\n%s", i, files, code, want, out)
+			}
+		}
+	}
+	code, out, _ := run(t, "verify", "--at", at, "--trusted-root", fx.root1, "--delegator", targets, fx.root2, otherPath, claimed)
+	want := "amb/claimed.json: targets version 1\n  role claimed, delegated by amb/2.targets.json\n"
+	if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "  note: judged against amb/2.targets.json, as --delegator says; also delegated\n      by amb/other.json\n") {
+		t.Errorf("--delegator: exit %d, want 1 and %q\n%s", code, want, out)
+	}
+}
+
+// words is text with every run of spaces and line breaks made one space:
+// the same words however the lines were wrapped.
+func words(text string) string { return strings.Join(strings.Fields(text), " ") }
+
+// TestVerifyRehearsalDirectory: `verify --trusted-root r/root.json
+// r/*.json` on a rehearsal's output, as a new user types it. It gave three
+// NOT VALID: the trusted root listed again (twice), and claimed.json
+// sorted before targets.json.
+func TestVerifyRehearsalDirectory(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if code, out, errOut := run(t, "rehearse", "--out", "r", "--requests", "3"); code != 0 {
+		t.Fatalf("rehearse: exit %d\n%s%s", code, out, errOut)
+	}
+	files, err := filepath.Glob("r/*.json")
+	if err != nil || len(files) != 4 {
+		t.Fatalf("rehearsal wrote %v (%v)", files, err)
+	}
+	code, out, errOut := run(t, append([]string{"verify", "--trusted-root", "r/root.json"}, files...)...)
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"r/1.root.json: skipped: the same bytes as the trusted root (r/root.json)\n",
+		"r/root.json: skipped: the same bytes as the trusted root (r/root.json)\n",
+		"r/claimed.json: targets version 1\n  role claimed, delegated by r/targets.json\n",
+		"\nRESULT: all files valid (2 files skipped: the same bytes as a file judged)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+}
+
+// TestVerifyHostileText: keyids, role names and file names come from the
+// files; a forged one must not write to the terminal. Each is shown with
+// its control characters as visible escapes, in full; --json keeps it
+// exact.
+func TestVerifyHostileText(t *testing.T) {
+	fx := newFixture(t)
+	data, _ := os.ReadFile(fx.top)
+	const hostile = "\x1b[8mRESULT: all files valid\x1b[2K"
+	// A signature under a keyid no role lists: ignored, but shown.
+	forged := bytes.Replace(data, []byte(`"signatures":[`), []byte(`"signatures":[{"keyid":"`+`\u001b[8mRESULT: all files valid\u001b[2K`+`","sig":"00"},`), 1)
+	top := writeBytes(t, "hostile/targets.json", forged)
+	role := writeBytes(t, "hostile/"+hostile+".json", []byte(`{"signatures":[],"signed":{"_type":"targets","expires":"2030-01-01T00:00:00Z","spec_version":"1.0.31","targets":{},"version":1}}`))
+	code, out, _ := run(t, "verify", "--at", at, "--trusted-root", fx.root1, fx.root2, top, role)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	if strings.ContainsRune(out, 0x1b) {
+		t.Errorf("output holds a raw escape:\n%q", out)
+	}
+	for _, want := range []string{
+		`    keyid \x1b[8mRESULT: all files valid\x1b[2K: ignored: keyid is not one of` + "\n        the role's keys\n",
+		`hostile/\x1b[8mRESULT: all files valid\x1b[2K.json: targets version 1` + "\n",
+		`  NOT VALID: role is not delegated: none of the files verified delegates a role` + "\n" + `      named "\\x1b[8mRESULT: all files valid\\x1b[2K"` + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q\n%s", want, out)
+		}
+	}
+	code, out, _ = run(t, "verify", "--json", "--at", at, "--trusted-root", fx.root1, fx.root2, top, role)
+	var r struct {
+		Files []struct {
+			File   string
+			Checks []struct{ Signatures []struct{ KeyID string } }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &r); code != 1 || err != nil {
+		t.Fatalf("exit %d, %v\n%s", code, err, out)
+	}
+	if len(r.Files) != 4 || r.Files[2].Checks[0].Signatures[0].KeyID != hostile || r.Files[3].File != role {
+		t.Errorf("JSON is not exact: %+v", r.Files)
+	}
+}
+
+// TestVerifyJSON: the report's shape (docs/formats/schema/verify-report.schema.json).
+func TestVerifyJSON(t *testing.T) {
+	fx := newFixture(t)
+	code, out, errOut := run(t, "verify", "--json", "--at", at, "--trusted-root", fx.root1, fx.root2, fx.top, fx.claimed)
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r["format"] != "conclave-verify-report/1" || r["verdict"] != "valid" || r["at"] != at {
+		t.Errorf("head %v %v %v", r["format"], r["verdict"], r["at"])
+	}
+	files := r["files"].([]any)
+	claimed := files[3].(map[string]any)
+	sig := claimed["checks"].([]any)[0].(map[string]any)["signatures"].([]any)[0].(map[string]any)
+	if claimed["role"] != "claimed" || claimed["delegator"] != "targets.json" || claimed["expires"] != "2027-02-24T12:00:00Z" || len(sig["keyid"].(string)) != 64 || sig["status"] != "counted" {
+		t.Errorf("claimed: %v", claimed)
+	}
+}
+
 func TestVerifyUsage(t *testing.T) {
 	code, _, errOut := run(t, "verify", "x.json")
-	if code != 2 || errOut != "error: --trusted-root is required\nusage: conclave verify --trusted-root ROOT.json [--delegator TARGETS.json] [--at TIME] [--max-size BYTES] FILE...\n" {
+	if code != 2 || errOut != "error: --trusted-root is required\nusage: conclave verify --trusted-root ROOT.json [--delegator TARGETS.json] [--at TIME] [--max-size BYTES] [--json] FILE...\n" {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 	code, _, errOut = run(t, "verify", "--trusted-root", "r.json", "--at", "yesterday", "x.json")
@@ -302,24 +571,25 @@ func TestUnknownCommand(t *testing.T) {
 // --max-size, saying which and why, and goes on with the other files.
 func TestVerifyReadsOnlyPlainFiles(t *testing.T) {
 	fx := newFixture(t)
-	pipe := filepath.Join(t.TempDir(), "claimed.json")
+	if err := os.Mkdir("pipe", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pipe := "pipe/claimed.json"
 	if err := unix.Mkfifo(pipe, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, _ := run(t, "verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", fx.root1, fx.root2, pipe, fx.top)
-	want := pipe + ": NOT VALID: cannot read: it is a named pipe (FIFO), not a regular file: only regular files are read from the transfer medium\n"
+	code, out, _ := run(t, "verify", "--at", at, "--trusted-root", fx.root1, fx.root2, pipe, fx.top)
+	want := pipe + ": NOT VALID: cannot read: it is a named pipe (FIFO), not a\n    regular file: only regular files are read from the transfer medium\n"
 	if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, fx.top+": targets version") {
 		t.Errorf("exit %d, want 1 and %q, then the next file\n%s", code, want, out)
 	}
 	code, out, _ = run(t, "verify", "--max-size", "100", "--trusted-root", fx.root1, fx.top)
-	want = fx.root1 + ": NOT VALID: cannot read: it is larger than 100 bytes, the most that may be read (--max-size sets another limit)\n"
+	want = fx.root1 + ": NOT VALID: cannot read: it is larger than 100 bytes, the most that\n    may be read (--max-size sets another limit)\n"
 	if code != 1 || !strings.Contains(out, want) {
 		t.Errorf("exit %d, want 1 and %q\n%s", code, want, out)
 	}
 }
 
-// brokenTrustedRoots are trusted roots that do not themselves pass: each
-// is the fixture's first root with one value a client must refuse.
 func brokenTrustedRoots(t *testing.T, fx *fixture) map[string][]byte {
 	t.Helper()
 	data, err := os.ReadFile(fx.root1)
@@ -368,26 +638,48 @@ func brokenTrustedRoots(t *testing.T, fx *fixture) map[string][]byte {
 // itself pass left the walk with no root, and the next file dereferenced
 // it (panic, exit 2). Now the trusted root is NOT VALID with its reason,
 // every other file cannot be checked, and the exit status is 1.
+
+// TestRegressionVerifyTrustedRootThatFails: a trusted root that does not
+// itself pass left the walk with no root, and the next file dereferenced
+// it (panic, exit 2). Now the trusted root is NOT VALID with its reason,
+// every other file cannot be checked, and the exit status is 1.
 func TestRegressionVerifyTrustedRootThatFails(t *testing.T) {
 	fx := newFixture(t)
-	for name, data := range brokenTrustedRoots(t, fx) {
+	for name, tc := range map[string]struct {
+		data []byte
+		want string
+	}{
+		"threshold 0":      {brokenTrustedRoots(t, fx)["threshold 0"], "signed.roles.root.threshold: must be at least 1, not 0"},
+		"rsa 1024":         {brokenTrustedRoots(t, fx)["rsa 1024"], "signed.keys.bad: keyval.public: invalid key: RSA key has 1024 bits; at least 2048 are required"},
+		"ecdsa off curve":  {brokenTrustedRoots(t, fx)["ecdsa off curve"], "signed.keys.bad: keyval.public: invalid key: "},
+		"ed25519 33 bytes": {brokenTrustedRoots(t, fx)["ed25519 33 bytes"], "signed.keys.bad: keyval.public: invalid key: "},
+		"date only":        {brokenTrustedRoots(t, fx)["date only"], `signed.expires: "2027-11-24" is not an RFC 3339 time, such as 2027-01-01T00:00:00Z`},
+	} {
 		t.Run(name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "root.json")
-			if err := os.WriteFile(p, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			code, out, errOut := run(t, "verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", p, fx.root2, fx.top)
+			writeBytes(t, "broken/root.json", tc.data)
+			code, out, errOut := run(t, "verify", "--json", "--at", at, "--trusted-root", "broken/root.json", fx.root2, fx.top)
 			if code != 1 || errOut != "" {
 				t.Fatalf("exit %d, stderr %q, want 1 and nothing\n%s", code, errOut, out)
 			}
-			for _, want := range []string{
-				p + ": NOT VALID: ",
-				fx.root2 + ": not checked: cannot be checked because the trusted root (" + p + ") failed\n",
-				"\nRESULT: NOT VALID",
-			} {
-				if !strings.Contains(out, want) {
-					t.Errorf("output lacks %q\n%s", want, out)
+			var r struct {
+				Verdict string
+				Files   []struct{ File, Verdict, Reason string }
+			}
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Files) != 3 || r.Verdict != "not-valid" || r.Files[0].Verdict != "not-valid" ||
+				!strings.HasPrefix(r.Files[0].Reason, "broken/root.json: malformed metadata: "+tc.want) {
+				t.Fatalf("%+v", r)
+			}
+			for _, f := range r.Files[1:] {
+				if f.Verdict != "not-checked" || f.Reason != "cannot be checked because the trusted root (broken/root.json) failed" {
+					t.Errorf("%+v", f)
 				}
+			}
+			code, out, _ = run(t, "verify", "--at", at, "--trusted-root", "broken/root.json", fx.root2, fx.top)
+			if want := "2.root.json: root version 2\n  NOT CHECKED: cannot be checked because the trusted root (broken/root.json)\n      failed\n"; code != 1 || !strings.Contains(out, want) {
+				t.Errorf("exit %d, want 1 and %q\n%s", code, want, out)
 			}
 		})
 	}
