@@ -40,7 +40,7 @@ type testKey struct {
 	key    *tuf.Key
 }
 
-func newEd25519(t *testing.T) testKey {
+func newEd25519(t testing.TB) testKey {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -53,7 +53,7 @@ func newEd25519(t *testing.T) testKey {
 	return testKey{priv, k}
 }
 
-func newP256(t *testing.T) testKey {
+func newP256(t testing.TB) testKey {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -84,7 +84,7 @@ func makeRoot(version int64, holders []testKey, expires time.Time) *tuf.Root {
 	return r
 }
 
-func sign(t *testing.T, f *tuf.File, keys map[string]*tuf.Key, by ...testKey) {
+func sign(t testing.TB, f *tuf.File, keys map[string]*tuf.Key, by ...testKey) {
 	t.Helper()
 	for _, k := range by {
 		if err := f.Sign(keys, k.key.ID(), k.signer); err != nil {
@@ -93,13 +93,13 @@ func sign(t *testing.T, f *tuf.File, keys map[string]*tuf.Key, by ...testKey) {
 	}
 }
 
-func write(t *testing.T, dir, name string, f *tuf.File) string {
+func write(t testing.TB, dir, name string, f *tuf.File) string {
 	t.Helper()
 	return writeBytes(t, filepath.Join(dir, name), f.Bytes())
 }
 
 // writeBytes writes data at path, making its directory.
-func writeBytes(t *testing.T, path string, data []byte) string {
+func writeBytes(t testing.TB, path string, data []byte) string {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -121,8 +121,13 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T) *fixture {
-	fx := &fixture{dir: "."}
 	t.Chdir(t.TempDir())
+	return newFixtureIn(t, ".")
+}
+
+// newFixtureIn writes the fixture in dir.
+func newFixtureIn(t testing.TB, dir string) *fixture {
+	fx := &fixture{dir: dir}
 	fx.old = []testKey{newEd25519(t), newP256(t), newEd25519(t)}
 	fx.new = []testKey{newP256(t), newEd25519(t), newP256(t)}
 	r1 := makeRoot(1, fx.old, testNow.AddDate(1, 0, 0))
