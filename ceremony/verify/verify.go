@@ -726,12 +726,12 @@ func (r *Report) JSON() ([]byte, error) {
 				jc.Signers = []string{}
 			}
 			for _, s := range c.Signatures {
-				jc.Signatures = append(jc.Signatures, sig{s.KeyID, s.KeyType, s.Scheme, s.Status})
+				jc.Signatures = append(jc.Signatures, sig(s))
 			}
 			jf.Checks = append(jf.Checks, jc)
 		}
 		for _, n := range f.Notes {
-			jf.Notes = append(jf.Notes, note{n.Code, n.Sentence, n.KeyID})
+			jf.Notes = append(jf.Notes, note(n))
 		}
 		doc.Files = append(doc.Files, jf)
 	}
