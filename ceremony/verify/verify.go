@@ -153,6 +153,7 @@ type File struct {
 	in     Input
 	parsed *tuf.File
 	digest [sha256.Size]byte
+	seq    int // when the walk judged it, from 1; 0 when decided before the walk
 }
 
 // Reason is Err's text, or "" when there is none.
@@ -170,7 +171,11 @@ func (f *File) signaturesHeld() bool { return f.Verdict == Valid || f.Verdict ==
 // Report is the result of a walk.
 type Report struct {
 	At time.Time
-	// Files holds the trusted root first, then one entry per input file,
+	// Files holds the trusted root first, then one entry per input file
+	// in the order the walk judged them, the order a client reads them:
+	// roots by version, then top-level targets, snapshot and timestamp,
+	// then delegated roles after their delegators; last the files judged
+	// before the walk began (unreadable, malformed, misnamed, skipped),
 	// in the order given.
 	Files []*File
 	// Verdict is NotValid when any file is not valid or could not be
@@ -203,6 +208,10 @@ func Walk(ctx context.Context, o Options) (*Report, error) {
 	if err := w.run(ctx); err != nil {
 		return nil, err
 	}
+	sort.SliceStable(w.files, func(i, j int) bool {
+		a, b := w.files[i].seq, w.files[j].seq
+		return a != 0 && (b == 0 || a < b)
+	})
 	r := &Report{At: o.Now, Files: append([]*File{w.trusted}, w.files...), Verdict: Valid}
 	for _, f := range r.Files {
 		switch f.Verdict {
@@ -218,6 +227,7 @@ func Walk(ctx context.Context, o Options) (*Report, error) {
 }
 
 type walker struct {
+	seq       int // files judged so far
 	now       time.Time
 	delegator string
 	trusted   *File
@@ -366,6 +376,7 @@ func (w *walker) run(ctx context.Context) error {
 		if !f.pending() || f.Type == tuf.TypeRoot || (f.Type == tuf.TypeTargets && f.Role != tuf.TypeTargets) {
 			continue
 		}
+		w.judging(f)
 		res, err := f.parsed.VerifyWithRoot(w.root)
 		f.Delegator = w.rootFile.Name
 		f.addCheck(res, w.root.Keys)
@@ -377,6 +388,15 @@ func (w *walker) run(ctx context.Context) error {
 // roots walks the root files by version from the trusted root up (TUF
 // §5.3): each must be version N+1 of the last verified root, signed by a
 // threshold of that root's root keys and of its own.
+// judging records that the walk judges f now: the report lists files in
+// that order.
+func (w *walker) judging(fs ...*File) {
+	for _, f := range fs {
+		w.seq++
+		f.seq = w.seq
+	}
+}
+
 func (w *walker) roots(ctx context.Context) error {
 	var roots []*File
 	for _, f := range w.files {
@@ -398,6 +418,7 @@ func (w *walker) roots(ctx context.Context) error {
 		}
 		group := roots[i:j]
 		i = j
+		w.judging(group...)
 		switch {
 		case v < trustedVersion:
 			for _, f := range group {
@@ -487,6 +508,7 @@ func (w *walker) delegated(ctx context.Context) error {
 			// Every file left waits for another that waits: a delegation
 			// cycle, which no client walking down from targets enters.
 			names := fileNames(waiting)
+			w.judging(waiting...)
 			for _, f := range waiting {
 				f.notChecked("cannot be checked: its possible delegators delegate each other in a cycle (%s)", names)
 			}
@@ -514,6 +536,7 @@ func (w *walker) delegatorsOf(f *File) []*File {
 }
 
 func (w *walker) judgeDelegated(f *File, cands []*File) {
+	w.judging(f)
 	var held, failed []*File
 	for _, c := range cands {
 		if c.signaturesHeld() {

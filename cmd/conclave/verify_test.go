@@ -689,3 +689,105 @@ func TestRegressionVerifyTrustedRootThatFails(t *testing.T) {
 		})
 	}
 }
+
+// The worked example of docs/verify.md and docs/formats: a root rotation,
+// targets and a delegated claimed role, made with INSECURE keys from fixed
+// seeds (ed25519 signatures are deterministic, so the files are too).
+// CONCLAVE_WRITE_EXAMPLES=1 writes them anew.
+const verifyExamples = "verify"
+
+func writeVerifyExamples(t *testing.T) {
+	seed := func(n byte) testKey {
+		priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{n}, ed25519.SeedSize))
+		k, err := tuf.KeyFromPublic(priv.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return testKey{priv, k}
+	}
+	old := []testKey{seed(0xa1), seed(0xa2), seed(0xa3)}
+	cur := []testKey{seed(0xb1), seed(0xb2), seed(0xb3)}
+	dev := seed(0xc1)
+	expires := time.Date(2027, 11, 24, 12, 0, 0, 0, time.UTC)
+	r1 := makeRoot(1, old, expires)
+	f1, err := tuf.NewRootFile(r1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, f1, r1.Keys, old[0], old[1])
+	r2 := makeRoot(2, cur, expires)
+	f2, err := tuf.NewRootFile(r2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, f2, r1.Keys, old[0], old[2])
+	sign(t, f2, r2.Keys, cur[0], cur[1])
+	top := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
+	top.Version, top.Expires = 3, tuf.NewExpiry(time.Date(2027, 2, 24, 12, 0, 0, 0, time.UTC))
+	claimedKeys := map[string]*tuf.Key{cur[1].key.ID(): cur[1].key, cur[2].key.ID(): cur[2].key}
+	ids := []string{cur[1].key.ID(), cur[2].key.ID()}
+	sort.Strings(ids)
+	top.Delegations = &tuf.Delegations{Keys: claimedKeys, Roles: []*tuf.DelegatedRole{{
+		Name: "claimed", KeyIDs: ids, Threshold: 2, Terminating: false, Paths: []string{"*/*"},
+	}}}
+	ft, err := tuf.NewTargetsFile(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, ft, r2.Keys, cur[0], cur[2])
+	claimed, err := delegation.Build([]delegation.Project{{Name: "sample-project", Keys: []*tuf.Key{dev.key}, Threshold: 1}}, "{name}/*", 7, time.Date(2027, 2, 24, 12, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := tuf.NewTargetsFile(claimed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign(t, fc, claimedKeys, cur[1], cur[2])
+	for name, f := range map[string]*tuf.File{"1.root.json": f1, "2.root.json": f2, "3.targets.json": ft, "7.claimed.json": fc} {
+		writeBytes(t, filepath.Join(verifyExamples, name), f.Bytes())
+	}
+}
+
+var verifyExampleArgs = []string{"verify", "--at", "2026-12-01T00:00:00Z", "--trusted-root", "verify/1.root.json",
+	"verify/7.claimed.json", "verify/3.targets.json", "verify/2.root.json"}
+
+// TestDocsExampleVerifyReport: the example files verify as
+// docs/formats/examples/verify-report.txt and verify-report.json say.
+func TestDocsExampleVerifyReport(t *testing.T) {
+	t.Chdir(examples)
+	if os.Getenv("CONCLAVE_WRITE_EXAMPLES") != "" {
+		writeVerifyExamples(t)
+	}
+	for _, tc := range []struct {
+		file string
+		args []string
+	}{
+		{"verify-report.txt", verifyExampleArgs},
+		{"verify-report.json", append([]string{"verify", "--json"}, verifyExampleArgs[1:]...)},
+	} {
+		code, out, errOut := run(t, tc.args...)
+		if code != 0 || errOut != "" {
+			t.Fatalf("exit %d\n%s%s", code, out, errOut)
+		}
+		if os.Getenv("CONCLAVE_WRITE_EXAMPLES") != "" {
+			writeBytes(t, tc.file, []byte(out))
+		}
+		want, err := os.ReadFile(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != string(want) {
+			t.Errorf("output differs from docs/formats/examples/%s:\n%s", tc.file, out)
+		}
+	}
+	// docs/verify.md shows the same, as a command to run from the examples.
+	md, err := os.ReadFile("../../verify.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt, _ := os.ReadFile("verify-report.txt")
+	if !bytes.Contains(md, []byte("$ conclave "+strings.Join(verifyExampleArgs, " ")+"\n"+string(txt))) {
+		t.Errorf("docs/verify.md does not show the command and docs/formats/examples/verify-report.txt")
+	}
+}

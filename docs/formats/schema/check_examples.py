@@ -44,6 +44,7 @@ v('keychange.schema.json', json.load(open(E+'keychange-statement.json')), 'keych
 v('decisions.schema.json', json.load(open(E+'export/decisions.json')), 'decisions')
 v('export-manifest.schema.json', json.load(open(E+'export/export-manifest.json')), 'export manifest')
 v('import-report.schema.json', json.load(open(E+'import-report.json')), 'import report')
+v('verify-report.schema.json', json.load(open(E+'verify-report.json')), 'verify report')
 # negative checks
 r=json.load(open(E+'bundle/requests/req-0001.json')); r['paths']=['*']
 v('request.schema.json', r, 'NEG unknown member')
@@ -51,4 +52,6 @@ r=json.load(open(E+'bundle/requests/req-0002.json')); del r['authorisation']
 v('request.schema.json', r, 'NEG rotate without authorisation')
 r=json.load(open(E+'bundle/requests/req-0001.json')); r['project']='dj\u0430ngo'
 v('request.schema.json', r, 'NEG confusable')
+r=json.load(open(E+'verify-report.json')); r['files'][1]['verdict']='passed'
+v('verify-report.schema.json', r, 'NEG verify verdict not one of the five')
 sys.exit(1 if failed else 0)
