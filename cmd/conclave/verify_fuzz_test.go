@@ -30,6 +30,7 @@ func metadataSeeds(f *testing.F) [][]byte {
 		"../../ceremony/validate/testdata/hostile/*.json",
 		"../../docs/formats/examples/*.claimed.json",
 		"../../docs/formats/examples/export/*.claimed.json",
+		"../../docs/formats/examples/verify/*.json",
 	} {
 		files, err := filepath.Glob(pattern)
 		if err != nil || len(files) == 0 {
