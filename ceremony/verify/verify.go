@@ -15,7 +15,9 @@
 // "7.claimed.json"). Delegated files are judged after every file that
 // could delegate them; when two verified files delegate the same role
 // name the walk refuses to pick one unless told which ([Options.Delegator]),
-// so that no map order or argument order can choose a winner.
+// so that no map order or argument order can choose a winner. Versions of
+// one delegating role are not rivals: the newest given is the one a client
+// holds.
 package verify
 
 import (
@@ -561,9 +563,13 @@ func (w *walker) judgeDelegated(f *File, cands []*File) {
 		if len(held) > 1 {
 			f.note(Note{Code: NoteDelegatorChosen, Sentence: fmt.Sprintf("judged against %s, as --delegator says; also delegated by %s", by.Name, fileNames(others(held, by)))})
 		}
-	case len(held) == 1:
-		by = held[0]
+	case len(newest(held)) == 1:
+		by = newest(held)[0]
+		if len(held) > 1 {
+			f.note(Note{Code: NoteDelegatorChosen, Sentence: fmt.Sprintf("judged against %s, the newest version of %s given; also delegated by the older %s", by.Name, quoteRole(by.Role), fileNames(others(held, by)))})
+		}
 	case len(held) > 1:
+		held = newest(held)
 		all := "all"
 		if len(held) == 2 {
 			all = "both"
@@ -581,6 +587,24 @@ func (w *walker) judgeDelegated(f *File, cands []*File) {
 	f.Delegator = by.Name
 	f.addCheck(res, by.parsed.Targets.Delegations.Keys)
 	f.finish(err, w.now)
+}
+
+// newest keeps, of each role, the files of its highest version: a client
+// holds only the newest version of a role, so older versions of one
+// delegator are not rivals of the newest. Two roles, or two files of one
+// version, remain rivals.
+func newest(fs []*File) []*File {
+	top := map[string]int64{}
+	for _, f := range fs {
+		top[f.Role] = max(top[f.Role], f.Version)
+	}
+	var out []*File
+	for _, f := range fs {
+		if f.Version == top[f.Role] {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func others(fs []*File, not *File) []*File {

@@ -521,3 +521,32 @@ func TestRoleFromName(t *testing.T) {
 		}
 	}
 }
+
+// TestWalkNewestDelegator: a repository directory holds several versions
+// of a delegator; they are not rivals: a delegated role is judged against
+// the newest version given, as a client holding only that one would.
+func TestWalkNewestDelegator(t *testing.T) {
+	c := newChain(t)
+	t2 := delegating(2, now.AddDate(0, 3, 0), "claimed", c.new[2])
+	targets2 := targetsFile(t, t2, c.r2.Keys, c.new[0], c.new[1])
+	for _, files := range [][]Input{
+		{in("2.root.json", c.root2), in("1.targets.json", c.targets), in("2.targets.json", targets2), in("claimed.json", c.claimed)},
+		{in("claimed.json", c.claimed), in("2.targets.json", targets2), in("1.targets.json", c.targets), in("2.root.json", c.root2)},
+	} {
+		r := walk(t, Options{Trusted: in("1.root.json", c.root1), Files: files})
+		got := file(t, r, "claimed.json")
+		if r.Verdict != Valid || got.Delegator != "2.targets.json" || len(got.Notes) != 1 ||
+			got.Notes[0].Sentence != "judged against 2.targets.json, the newest version of targets given; also delegated by the older 1.targets.json" {
+			t.Errorf("%s\n%+v", summary(r), got.Notes)
+		}
+	}
+	// Two files of the newest version are rivals.
+	t2b := delegating(2, now.AddDate(0, 4, 0), "claimed", c.new[2])
+	targets2b := targetsFile(t, t2b, c.r2.Keys, c.new[0], c.new[1])
+	r := walk(t, Options{Trusted: in("1.root.json", c.root1), Files: []Input{in("2.root.json", c.root2), in("1.targets.json", c.targets),
+		in("2.targets.json", targets2), in("b/2.targets.json", targets2b), in("claimed.json", c.claimed)}})
+	if got := file(t, r, "claimed.json"); !errors.Is(got.Err, ErrAmbiguousDelegator) ||
+		got.Reason() != "more than one file delegates the role: 2.targets.json and b/2.targets.json are both verified and both delegate the role claimed; name the one to judge it against with --delegator" {
+		t.Errorf("%s %v", got.Verdict, got.Err)
+	}
+}
