@@ -256,22 +256,25 @@ func (w *walker) load(in Input, trusted bool) *File {
 	f.parsed = p
 	f.Type, f.Version, f.Expires = p.Type(), p.Version(), p.Expires().Time
 	if read := p.Expires().NonCanonical(); read != "" {
-		f.note(Note{Code: NoteNonCanonicalTime, Sentence: fmt.Sprintf("expires %s is not in the form Conclave writes (%s); read as the instant %s",
-			strconv.Quote(read), "YYYY-MM-DDTHH:MM:SSZ", p.Expires().Time.Format(time.RFC3339Nano))})
+		f.note(Note{Code: NoteNonCanonicalTime, Sentence: fmt.Sprintf("expires %s is not in the form Conclave writes (YYYY-MM-DDTHH:MM:SSZ); read as the instant %s",
+			strconv.Quote(read), p.Expires().Time.Format(time.RFC3339Nano))})
 	}
+	// The name says nothing a client would use but a delegated role's
+	// name; where it says more (a version, a top-level role), it must
+	// agree with the content, or something is not what it seems.
 	nameRole, nameVersion := RoleFromName(in.Name)
 	f.Role = f.Type
+	if f.Type == tuf.TypeTargets {
+		f.Role = nameRole
+	}
 	switch {
 	case trusted && f.Type != tuf.TypeRoot:
 		f.fail(fmt.Errorf("%w: it holds %s metadata", ErrNotTrustedRoot, f.Type))
 	case nameVersion != 0 && nameVersion != f.Version:
 		f.fail(fmt.Errorf("%w: the file name says version %d but the metadata is version %d", ErrNameMismatch, nameVersion, f.Version))
-	case f.Type == tuf.TypeTargets:
-		f.Role = nameRole
-		if nameRole != tuf.TypeTargets && isTopLevel(nameRole) {
-			f.fail(fmt.Errorf("%w: the file name says the top-level %s role, but it holds targets metadata", ErrNameMismatch, nameRole))
-		}
-	case isTopLevel(nameRole) && nameRole != f.Type && !trusted:
+	case f.Type == tuf.TypeTargets && nameRole != tuf.TypeTargets && isTopLevel(nameRole):
+		f.fail(fmt.Errorf("%w: the file name says the top-level %s role, but it holds targets metadata", ErrNameMismatch, nameRole))
+	case f.Type != tuf.TypeTargets && isTopLevel(nameRole) && nameRole != f.Type:
 		f.fail(fmt.Errorf("%w: the file name says the %s role, but it holds %s metadata", ErrNameMismatch, nameRole, f.Type))
 	}
 	return f
@@ -322,18 +325,17 @@ func (f *File) pending() bool { return f.Verdict == "" }
 // new, and a repository holds such copies (root.json beside N.root.json).
 func (w *walker) skipCopies() {
 	for i, f := range w.files {
-		if f.in.Err != nil {
+		// Only a file the walk is yet to judge is skipped, and only for
+		// one it will judge: one refused already says why on its own.
+		if !f.pending() {
 			continue
 		}
 		if f.digest == w.trusted.digest && w.trusted.in.Err == nil && bytes.Equal(f.in.Data, w.trusted.in.Data) {
 			f.Verdict, f.Err = Skipped, fmt.Errorf("the same bytes as the trusted root (%s)", w.trusted.Name)
 			continue
 		}
-		if f.parsed == nil {
-			continue
-		}
 		for _, g := range w.files[:i] {
-			if g.parsed != nil && g.Verdict != Skipped && g.Role == f.Role && g.digest == f.digest && bytes.Equal(g.in.Data, f.in.Data) {
+			if g.pending() && g.Role == f.Role && g.digest == f.digest && bytes.Equal(g.in.Data, f.in.Data) {
 				f.Verdict, f.Err = Skipped, fmt.Errorf("the same bytes as %s", g.Name)
 				break
 			}

@@ -362,6 +362,16 @@ func TestWalkDelegatorFailed(t *testing.T) {
 	if got := file(t, r, "claimed.json"); got.Verdict != NotChecked || got.Reason() != "claimed cannot be checked because its delegator targets (targets.json) failed" {
 		t.Errorf("%s %s", got.Verdict, got.Reason())
 	}
+	// A name that contradicts the content.
+	r = walk(t, Options{Trusted: in("1.root.json", c.root1), Files: []Input{in("2.root.json", c.root2), in("targets.json", c.targets), in("3.claimed.json", c.claimed), in("timestamp.json", c.root2)}})
+	if got := file(t, r, "3.claimed.json"); got.Verdict != NotValid || got.Role != "claimed" ||
+		got.Reason() != "file name does not match the metadata: the file name says version 3 but the metadata is version 1" {
+		t.Errorf("%s %s %s", got.Verdict, got.Role, got.Reason())
+	}
+	if got := file(t, r, "timestamp.json"); got.Verdict != NotValid ||
+		got.Reason() != "file name does not match the metadata: the file name says the timestamp role, but it holds root metadata" {
+		t.Errorf("%s %s", got.Verdict, got.Reason())
+	}
 	// No delegator at all.
 	r = walk(t, Options{Trusted: in("1.root.json", c.root1), Files: []Input{in("2.root.json", c.root2), in("claimed.json", c.claimed)}})
 	if got := file(t, r, "claimed.json"); got.Verdict != NotValid || !errors.Is(got.Err, tuf.ErrNotDelegated) ||
