@@ -181,18 +181,14 @@ func TestVerifyValidChain(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{
+	wantLines(t, out,
 		"1.root.json: root version 1 (trusted root)\n  root: signed by 2 distinct keys; threshold 2\n",
 		"  expiry not checked: a later root supersedes this one (TUF §5.3.10)\n  valid\n2.root.json: root version 2\n",
 		"2.root.json: root version 2\n  root (keys of version 1): signed by 2 distinct keys; threshold 2\n",
 		"  root (its own keys): signed by 2 distinct keys; threshold 2\n",
 		"claimed.json: targets version 1\n  role claimed, delegated by targets.json\n  claimed: signed by 2 distinct keys; threshold 2\n",
 		"\nRESULT: all files valid\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q\n%s", want, out)
-		}
-	}
+	)
 	// keyids are shortened as the docs show them.
 	if id := fx.new[0].key.ID(); !strings.Contains(out, "    keyid "+id[:4]+"…"+id[60:]+" (ecdsa/ecdsa-sha2-nistp256): counted\n") || strings.Contains(out, id) {
 		t.Errorf("keyid %s not shown shortened\n%s", id, out)
@@ -212,14 +208,10 @@ func TestVerifyExpiredIsDistinct(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
-	for _, want := range []string{
+	wantLines(t, out,
 		"  EXPIRED (the signatures are valid): metadata has expired: targets metadata\n      version 1 expired at 2027-02-24T12:00:00Z (checked at\n      2027-06-01T00:00:00Z)\n",
 		"\nRESULT: EXPIRED — 2 files expired, 2 valid; the signatures are valid\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q\n%s", want, out)
-		}
-	}
+	)
 	if strings.Contains(out, "NOT VALID") {
 		t.Errorf("an expired file must not be reported as a bad signature:\n%s", out)
 	}
@@ -246,16 +238,12 @@ func TestVerifyRootNotSignedByOldKeys(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
-	for _, want := range []string{
+	wantLines(t, out,
 		"  NOT VALID: not enough valid signatures for role root (keys of version 1): 0 of\n      2 distinct keys signed\n",
 		"ignored: keyid is not one of the role's keys",
 		// targets.json is judged against root 1, the last root verified.
 		"targets.json: targets version 1\n  targets: signed by 0 distinct keys; threshold 2\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q\n%s", want, out)
-		}
-	}
+	)
 }
 
 func TestVerifyTamperedFile(t *testing.T) {
@@ -273,15 +261,11 @@ func TestVerifyTamperedFile(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
-	for _, want := range []string{
+	wantLines(t, out,
 		"ignored: signature does not verify",
 		"  NOT VALID: not enough valid signatures for role claimed: 0 of 2 distinct keys\n      signed\n",
 		"\nRESULT: NOT VALID — 1 file not valid, 3 valid; see above\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q\n%s", want, out)
-		}
-	}
+	)
 }
 
 func TestVerifyMalformedSaysWhere(t *testing.T) {
@@ -373,14 +357,10 @@ func TestRegressionVerifyLastRootByContent(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
-	for _, want := range []string{
+	wantLines(t, out,
 		"  EXPIRED (the signatures are valid): metadata has expired: root metadata\n      version 2 expired at 2027-11-24T12:00:00Z",
 		"later/root.json: timestamp version 1\n  NOT VALID: file name does not match the metadata: the file name says the root\n      role, but it holds timestamp metadata\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q\n%s", want, out)
-		}
-	}
+	)
 }
 
 // TestRegressionVerifyAmbiguousDelegator: two verified files delegating
@@ -455,6 +435,16 @@ func TestRegressionVerifyAmbiguousDelegator(t *testing.T) {
 	}
 }
 
+// wantLines fails the test for each piece of text out lacks.
+func wantLines(t *testing.T, out string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q\n%s", w, out)
+		}
+	}
+}
+
 // words is text with every run of spaces and line breaks made one space:
 // the same words however the lines were wrapped.
 func words(text string) string { return strings.Join(strings.Fields(text), " ") }
@@ -476,16 +466,12 @@ func TestVerifyRehearsalDirectory(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
 	}
-	for _, want := range []string{
+	wantLines(t, out,
 		"r/1.root.json: skipped: the same bytes as the trusted root (r/root.json)\n",
 		"r/root.json: skipped: the same bytes as the trusted root (r/root.json)\n",
 		"r/claimed.json: targets version 1\n  role claimed, delegated by r/targets.json\n",
 		"\nRESULT: all files valid (2 files skipped: the same bytes as a file judged)\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q\n%s", want, out)
-		}
-	}
+	)
 }
 
 // TestVerifyHostileText: keyids, role names and file names come from the
@@ -507,15 +493,11 @@ func TestVerifyHostileText(t *testing.T) {
 	if strings.ContainsRune(out, 0x1b) {
 		t.Errorf("output holds a raw escape:\n%q", out)
 	}
-	for _, want := range []string{
-		`    keyid \x1b[8mRESULT: all files valid\x1b[2K: ignored: keyid is not one of` + "\n        the role's keys\n",
-		`hostile/\x1b[8mRESULT: all files valid\x1b[2K.json: targets version 1` + "\n",
-		`  NOT VALID: role is not delegated: none of the files verified delegates a role` + "\n" + `      named "\\x1b[8mRESULT: all files valid\\x1b[2K"` + "\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q\n%s", want, out)
-		}
-	}
+	wantLines(t, out,
+		`    keyid \x1b[8mRESULT: all files valid\x1b[2K: ignored: keyid is not one of`+"\n        the role's keys\n",
+		`hostile/\x1b[8mRESULT: all files valid\x1b[2K.json: targets version 1`+"\n",
+		`  NOT VALID: role is not delegated: none of the files verified delegates a role`+"\n"+`      named "\\x1b[8mRESULT: all files valid\\x1b[2K"`+"\n",
+	)
 	code, out, _ = run(t, "verify", "--json", "--at", at, "--trusted-root", fx.root1, fx.root2, top, role)
 	var r struct {
 		Files []struct {
