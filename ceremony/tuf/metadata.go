@@ -8,14 +8,17 @@
 // Other tools add fields of their own (x-… extensions). Every object keeps
 // the members Conclave does not know and writes them back, so re-signing
 // never drops them: for any file Parse accepts, the canonical form of the
-// typed value is byte for byte the canonical form of the signed JSON read.
+// typed value is byte for byte the canonical form of the signed JSON read,
+// but for an expiry read in another RFC 3339 form than Conclave's, which is
+// written in Conclave's (see [Expiry]). Signatures are always checked
+// against the signed JSON as read.
 //
 // # Strictness
 //
 // Parse rejects duplicate member names, duplicate keyids in signatures,
 // non-integer numbers, a wrong or missing _type, malformed or weak keys,
-// thresholds below 1, and trailing data. Every error names the JSON path and
-// the rule broken.
+// thresholds below 1, times that are not RFC 3339, and trailing data.
+// Every error names the JSON path and the rule broken.
 package tuf
 
 import (
@@ -48,40 +51,131 @@ var TopLevelRoles = []string{TypeRoot, TypeSnapshot, TypeTargets, TypeTimestamp}
 // ErrMalformed is wrapped by every parse failure.
 var ErrMalformed = errors.New("malformed metadata")
 
-// Expiry is the expires field: a UTC instant written as whole seconds with
-// a Z ("2027-01-01T00:00:00Z"). Other tools sometimes write fractions of
-// seconds; such a value is read, and written back exactly as it was.
+// Expiry is the expires field: an instant. Conclave writes it in one form
+// only, whole seconds in UTC with a Z ("2027-01-01T00:00:00Z"), and reads
+// any RFC 3339 date-time (RFC 3339 §5.6): older TUF tools wrote offsets and
+// fractions of a second ("2021-12-18T13:28:12.99008-06:00" is in a public
+// production root chain), and such a chain must stay walkable from its
+// first root. Reading another form never changes what signatures cover:
+// those are checked against the signed bytes as read (File.SignedBytes).
 type Expiry struct {
 	time.Time
-	text string // as read; empty when set in code
+	// read is the text as read when it was not in the canonical form;
+	// empty when it was, and when the expiry was set in code.
+	read string
 }
+
+// canonicalTime is the only form Conclave writes.
+const canonicalTime = "2006-01-02T15:04:05Z"
 
 // NewExpiry truncates t to whole seconds in UTC.
 func NewExpiry(t time.Time) Expiry {
 	return Expiry{Time: t.UTC().Truncate(time.Second)}
 }
 
-// String is the form written to metadata.
+// String is the form written to metadata: always the canonical form. A
+// fraction of a second read is dropped, so the expiry written is never
+// later than the one read.
 func (x Expiry) String() string {
-	// The text as read is kept only while it still says the same instant:
-	// code that sets Time directly gets the new time written.
-	if x.text != "" {
-		if t, err := time.Parse(time.RFC3339Nano, x.text); err == nil && t.Equal(x.Time) {
-			return x.text
+	return x.Time.UTC().Truncate(time.Second).Format(canonicalTime)
+}
+
+// NonCanonical returns the text as read when it was not in the canonical
+// form ("2021-12-18T13:28:12.99008-06:00"), and "" when it was or when the
+// expiry was set in code.
+func (x Expiry) NonCanonical() string { return x.read }
+
+// ErrTimeForm is wrapped by the refusal of a time that is not an RFC 3339
+// date-time.
+var ErrTimeForm = errors.New("not an RFC 3339 time")
+
+// ParseTime reads an RFC 3339 date-time (RFC 3339 §5.6): a date, "T", a
+// time with an optional fraction of a second, and "Z" or a numeric offset;
+// "t" and "z" may be lowercase (the ABNF is case-insensitive). A leap
+// second (":60") is read as the next second, as POSIX time counts it. The
+// instant is returned in UTC. Go's own parser also takes a comma before
+// the fraction and hours beyond the grammar's two digits, so the grammar
+// is checked here first.
+func ParseTime(s string) (time.Time, error) {
+	if !rfc3339(s) {
+		return time.Time{}, ErrTimeForm
+	}
+	u := strings.ToUpper(s)
+	leap := u[17:19] == "60"
+	if leap {
+		u = u[:17] + "59" + u[19:]
+	}
+	t, err := time.Parse(time.RFC3339Nano, u)
+	if err != nil {
+		return time.Time{}, ErrTimeForm
+	}
+	if leap {
+		t = t.Add(time.Second)
+	}
+	return t.UTC(), nil
+}
+
+// rfc3339 checks the date-time grammar of RFC 3339 §5.6, not the ranges
+// (time.Parse checks those).
+func rfc3339(s string) bool {
+	// 2006-01-02T15:04:05 is 19 bytes; then a fraction, then the zone.
+	const head = "dddd-dd-ddTdd:dd:dd"
+	if len(s) < len(head)+1 {
+		return false
+	}
+	for i := 0; i < len(head); i++ {
+		c := s[i]
+		switch head[i] {
+		case 'd':
+			if c < '0' || c > '9' {
+				return false
+			}
+		case 'T':
+			if c != 'T' && c != 't' {
+				return false
+			}
+		default:
+			if c != head[i] {
+				return false
+			}
 		}
 	}
-	return x.Time.UTC().Format("2006-01-02T15:04:05Z")
+	rest := s[len(head):]
+	if rest[0] == '.' {
+		n := 1
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 {
+			return false
+		}
+		rest = rest[n:]
+	}
+	switch {
+	case rest == "Z" || rest == "z":
+		return true
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		for _, i := range []int{1, 2, 4, 5} {
+			if rest[i] < '0' || rest[i] > '9' {
+				return false
+			}
+		}
+		// time-hour is 00-23 and time-minute 00-59; time.Parse takes more.
+		return rest[1:3] <= "23" && rest[4] <= '5'
+	}
+	return false
 }
 
 func parseExpiry(s, path string) (Expiry, error) {
-	if !strings.HasSuffix(s, "Z") {
-		return Expiry{}, fieldErr(path, "%s must be a UTC time ending in Z, such as 2027-01-01T00:00:00Z", quote(s))
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := ParseTime(s)
 	if err != nil {
-		return Expiry{}, fieldErr(path, "%s is not a time such as 2027-01-01T00:00:00Z", quote(s))
+		return Expiry{}, fieldErr(path, "%s is %w, such as 2027-01-01T00:00:00Z", quote(s), err)
 	}
-	return Expiry{Time: t, text: s}, nil
+	x := Expiry{Time: t}
+	if s != t.Format(canonicalTime) {
+		x.read = s
+	}
+	return x, nil
 }
 
 // header is what every role's signed part has.

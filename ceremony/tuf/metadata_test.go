@@ -176,12 +176,21 @@ func TestParseFieldErrors(t *testing.T) {
 		{"version missing", "targets", func(t *testing.T, d map[string]any) {
 			delete(obj(t, d, "signed"), "version")
 		}, "signed.version: is missing"},
-		{"expires with offset", "targets", func(t *testing.T, d map[string]any) {
-			obj(t, d, "signed")["expires"] = "2030-01-01T00:00:00+01:00"
-		}, `signed.expires: "2030-01-01T00:00:00+01:00" must be a UTC time ending in Z, such as 2027-01-01T00:00:00Z`},
 		{"expires not a time", "targets", func(t *testing.T, d map[string]any) {
 			obj(t, d, "signed")["expires"] = "2030-13-01T00:00:00Z"
-		}, `signed.expires: "2030-13-01T00:00:00Z" is not a time such as 2027-01-01T00:00:00Z`},
+		}, `signed.expires: "2030-13-01T00:00:00Z" is not an RFC 3339 time, such as 2027-01-01T00:00:00Z`},
+		{"expires a date", "targets", func(t *testing.T, d map[string]any) {
+			obj(t, d, "signed")["expires"] = "2030-01-01"
+		}, `signed.expires: "2030-01-01" is not an RFC 3339 time, such as 2027-01-01T00:00:00Z`},
+		{"expires with a comma", "targets", func(t *testing.T, d map[string]any) {
+			obj(t, d, "signed")["expires"] = "2030-01-01T00:00:00,5Z"
+		}, `signed.expires: "2030-01-01T00:00:00,5Z" is not an RFC 3339 time, such as 2027-01-01T00:00:00Z`},
+		{"expires offset hour 24", "targets", func(t *testing.T, d map[string]any) {
+			obj(t, d, "signed")["expires"] = "2030-01-01T00:00:00+24:00"
+		}, `signed.expires: "2030-01-01T00:00:00+24:00" is not an RFC 3339 time, such as 2027-01-01T00:00:00Z`},
+		{"expires without zone", "targets", func(t *testing.T, d map[string]any) {
+			obj(t, d, "signed")["expires"] = "2030-01-01T00:00:00"
+		}, `signed.expires: "2030-01-01T00:00:00" is not an RFC 3339 time, such as 2027-01-01T00:00:00Z`},
 		{"expires a number", "targets", func(t *testing.T, d map[string]any) {
 			obj(t, d, "signed")["expires"] = 5
 		}, "signed.expires: must be a string, not an integer"},
@@ -361,8 +370,14 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("EncodeSigned()\n got %q\nwant %q", got, want)
+			// The typed value writes everything back, but the expiry only
+			// ever in the canonical form.
+			wantEncoded := string(want)
+			if read := f.Expires().NonCanonical(); read != "" {
+				wantEncoded = replaceOnce(t, wantEncoded, `"expires":"`+read+`"`, `"expires":"`+f.Expires().String()+`"`)
+			}
+			if string(got) != wantEncoded {
+				t.Errorf("EncodeSigned()\n got %q\nwant %q", got, wantEncoded)
 			}
 			// The whole file, as the same script wrote it in file form
 			// (canonical, control characters escaped).
@@ -404,6 +419,9 @@ func TestUnknownFieldsSurviveChange(t *testing.T) {
 	want := string(readTestdata(t, "roundtrip", "targets.signed.canonical"))
 	want = replaceOnce(t, want, `"version":3`, `"version":4`)
 	want = replaceOnce(t, want, `"paths":["proj-a/*"]`, `"paths":["proj-a/*","proj-a2/*"]`)
+	// The fraction of a second read is not written back (nor would an
+	// offset be): only the canonical form is ever written.
+	want = replaceOnce(t, want, `"expires":"2030-06-01T12:00:00.123456Z"`, `"expires":"2030-06-01T12:00:00Z"`)
 	if string(g.SignedBytes()) != want {
 		t.Errorf("SignedBytes()\n got %q\nwant %q", g.SignedBytes(), want)
 	}
@@ -449,23 +467,61 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("SignedBytes() = %s, want %s", f.SignedBytes(), want)
 	}
 
-	// A fraction read is written back as read.
+	// A fraction read is kept for comparison, never written.
 	g := mustParse(t, "targets.json", readTestdata(t, "roundtrip", "targets.json"))
-	if g.Expires().String() != "2030-06-01T12:00:00.123456Z" {
-		t.Errorf("Expires() = %s", g.Expires())
+	if g.Expires().String() != "2030-06-01T12:00:00Z" || g.Expires().NonCanonical() != "2030-06-01T12:00:00.123456Z" {
+		t.Errorf("Expires() = %s, read as %q", g.Expires(), g.Expires().NonCanonical())
 	}
 	if !g.Expires().Time.Equal(time.Date(2030, 6, 1, 12, 0, 0, 123456000, time.UTC)) {
 		t.Errorf("Expires().Time = %v", g.Expires().Time)
 	}
 	b, _ := g.EncodeSigned()
-	if !bytes.Contains(b, []byte(`"expires":"2030-06-01T12:00:00.123456Z"`)) {
-		t.Errorf("EncodeSigned lost the fraction: %s", b)
-	}
-	// Setting a new expiry in code writes whole seconds again.
-	g.Targets.Expires = NewExpiry(g.Expires().Time)
-	b, _ = g.EncodeSigned()
 	if !bytes.Contains(b, []byte(`"expires":"2030-06-01T12:00:00Z"`)) {
-		t.Errorf("EncodeSigned after NewExpiry: %s", b)
+		t.Errorf("EncodeSigned wrote a non-canonical expiry: %s", b)
+	}
+	if !bytes.Contains(g.SignedBytes(), []byte(`"expires":"2030-06-01T12:00:00.123456Z"`)) {
+		t.Errorf("the signed bytes are not those read: %s", g.SignedBytes())
+	}
+}
+
+// TestExpiryForms: every RFC 3339 date-time is read, as the instant it
+// names; only "YYYY-MM-DDTHH:MM:SSZ" is canonical.
+func TestExpiryForms(t *testing.T) {
+	for _, tc := range []struct {
+		in, utc   string // utc: the instant, RFC 3339 with nanoseconds
+		canonical bool
+	}{
+		{"2027-01-01T00:00:00Z", "2027-01-01T00:00:00Z", true},
+		{"2021-12-18T13:28:12.99008-06:00", "2021-12-18T19:28:12.99008Z", false},
+		{"2030-01-01T01:00:00+01:00", "2030-01-01T00:00:00Z", false},
+		{"2030-01-01T00:00:00-00:00", "2030-01-01T00:00:00Z", false},
+		{"2030-01-01T00:00:00.000Z", "2030-01-01T00:00:00Z", false},
+		{"2030-01-01t00:00:00z", "2030-01-01T00:00:00Z", false},
+		{"2016-12-31T23:59:60Z", "2017-01-01T00:00:00Z", false},
+		{"2030-01-01T00:00:00.1234567891Z", "2030-01-01T00:00:00.123456789Z", false},
+	} {
+		doc := replaceOnce(t, string(readTestdata(t, "roundtrip", "timestamp.json")), `"expires": "2030-01-01T00:00:00Z"`, `"expires": "`+tc.in+`"`)
+		f, err := Parse("timestamp.json", []byte(doc))
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		x := f.Expires()
+		if got := x.Time.Format(time.RFC3339Nano); got != tc.utc || x.Location() != time.UTC {
+			t.Errorf("%s: read as %s (%v), want %s", tc.in, got, x.Location(), tc.utc)
+		}
+		if (x.NonCanonical() == "") != tc.canonical || (!tc.canonical && x.NonCanonical() != tc.in) {
+			t.Errorf("%s: NonCanonical() = %q", tc.in, x.NonCanonical())
+		}
+		if !bytes.Contains(f.SignedBytes(), []byte(`"expires":"`+tc.in+`"`)) {
+			t.Errorf("%s: signed bytes changed: %s", tc.in, f.SignedBytes())
+		}
+		// Written canonically: whole seconds (a fraction dropped, so never
+		// later than read), UTC, Z.
+		want := x.Time.Truncate(time.Second).Format("2006-01-02T15:04:05Z")
+		if b, _ := f.EncodeSigned(); !bytes.Contains(b, []byte(`"expires":"`+want+`"`)) {
+			t.Errorf("%s: EncodeSigned wrote %s", tc.in, b)
+		}
 	}
 }
 

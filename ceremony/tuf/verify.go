@@ -20,19 +20,40 @@ var (
 	ErrNotDelegated  = errors.New("role is not delegated")
 	ErrKeyIDMismatch = errors.New("keyid does not match its key")
 	ErrMissingKey    = errors.New("role lists a key that is not defined")
+	// ErrNoTrustedRoot refuses a check against no root at all: a caller
+	// whose trusted root failed must not go on as if it had one.
+	ErrNoTrustedRoot = errors.New("there is no trusted root to check against")
 )
 
-// SigStatus says what became of one signature entry when counting.
+// SigStatus says what became of one signature entry when counting: a
+// short code, stable for machine reading; Sentence says it in words.
 type SigStatus string
 
 // The fates of a signature entry.
 const (
 	SigCounted      SigStatus = "counted"
-	SigDuplicateKey SigStatus = "valid, but the same public key already counted under another keyid"
-	SigUnknownKey   SigStatus = "ignored: keyid is not one of the role's keys"
-	SigBadSignature SigStatus = "ignored: signature does not verify"
-	SigMalformed    SigStatus = "ignored: signature is not hex"
+	SigDuplicateKey SigStatus = "duplicate-key"
+	SigUnknownKey   SigStatus = "unknown-key"
+	SigBadSignature SigStatus = "bad-signature"
+	SigMalformed    SigStatus = "malformed"
 )
+
+// Sentence says what became of the signature, for people.
+func (s SigStatus) Sentence() string {
+	switch s {
+	case SigCounted:
+		return "counted"
+	case SigDuplicateKey:
+		return "valid, but the same public key already counted under another keyid"
+	case SigUnknownKey:
+		return "ignored: keyid is not one of the role's keys"
+	case SigBadSignature:
+		return "ignored: signature does not verify"
+	case SigMalformed:
+		return "ignored: signature is not hex"
+	}
+	return string(s)
+}
 
 // SigCheck is the verdict on one signature entry.
 type SigCheck struct {
@@ -142,6 +163,9 @@ func (f *File) VerifyRole(role string, keys map[string]*Key, keyids []string, th
 // timestamp) against trusted root metadata: the role's threshold of the
 // root's keys for that role.
 func (f *File) VerifyWithRoot(root *Root) (*ThresholdResult, error) {
+	if root == nil {
+		return nil, ErrNoTrustedRoot
+	}
 	rk := root.Roles[f.Type()]
 	if rk == nil {
 		return nil, fmt.Errorf("%w: root names no %s role", ErrNotDelegated, f.Type())
@@ -162,6 +186,9 @@ type RootUpdate struct {
 // trusted root's root keys and by a threshold of its own. Expiry is not
 // checked here: only the final root of a chain must be unexpired (§5.3.10).
 func VerifyRootUpdate(trusted *Root, next *File) (*RootUpdate, error) {
+	if trusted == nil {
+		return nil, ErrNoTrustedRoot
+	}
 	if next.Root == nil {
 		return nil, fmt.Errorf("%w: expected root metadata, found %s", ErrWrongType, next.Type())
 	}

@@ -366,3 +366,14 @@ func TestThresholdBelowOneNeverMet(t *testing.T) {
 		t.Error("threshold 0 met with a signature")
 	}
 }
+
+// TestRegressionNoTrustedRoot: a check against no root is an error, not a
+// nil dereference (conclave verify went on with no root when the trusted
+// root failed, and crashed here).
+func TestRegressionNoTrustedRoot(t *testing.T) {
+	f := signTargets(t)
+	_, err := VerifyRootUpdate(nil, f)
+	wantErr(t, err, ErrNoTrustedRoot, "there is no trusted root to check against")
+	_, err = f.VerifyWithRoot(nil)
+	wantErr(t, err, ErrNoTrustedRoot, "there is no trusted root to check against")
+}

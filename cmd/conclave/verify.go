@@ -5,254 +5,283 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strconv"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/ceremony/verify"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
+var verifyCommand = &command{
+	name:    "verify",
+	summary: "verify TUF metadata as a client would: signatures, thresholds, versions and expiry",
+	usage:   "verify --trusted-root ROOT.json [--delegator TARGETS.json] [--at TIME] [--max-size BYTES] [--json] FILE...",
+}
+
 func init() {
-	c := &command{
-		name:    "verify",
-		summary: "verify TUF metadata as a client would: signatures, thresholds, versions and expiry",
-		usage:   "verify --trusted-root ROOT.json [--delegator TARGETS.json] [--at TIME] [--max-size BYTES] FILE...",
-	}
-	c.run = func(ctx context.Context, env *environment, args []string) error {
-		fs := newFlagSet(env, c)
-		trusted := fs.String("trusted-root", "", "root metadata you trust (obtained out of band): the start of the chain")
-		delegator := fs.String("delegator", "", "targets metadata that delegates the FILEs (verified first, like a FILE)")
-		at := fs.String("at", "", "judge expiry at this instant (RFC 3339, e.g. 2027-01-01T00:00:00Z) instead of now")
-		maxSize := fs.Int64("max-size", defaultMaxMetadataSize, "read no file larger than this many bytes")
-		if err := parseFlags(env, c, fs, args); err != nil {
-			return err
-		}
-		if *trusted == "" {
-			return usagef("--trusted-root is required")
-		}
-		files := fs.Args()
-		if *delegator != "" {
-			files = append([]string{*delegator}, files...)
-		}
-		if len(files) == 0 {
-			return usagef("name at least one FILE to verify")
-		}
-		now := time.Now()
-		if *at != "" {
-			t, err := time.Parse(time.RFC3339, *at)
-			if err != nil {
-				return usagef("--at %q is not an RFC 3339 time such as 2027-01-01T00:00:00Z", *at)
-			}
-			now = t
-		}
-		if *maxSize < 1 {
-			return usagef("--max-size must be a positive number of bytes")
-		}
-		v := &verifier{out: env.stdout, now: now, maxSize: *maxSize, delegators: map[string]*tuf.Targets{}}
-		rootLater := false
-		for _, f := range files {
-			rootLater = rootLater || isRootName(f)
-		}
-		ok := v.trust(*trusted, !rootLater)
-		for i, f := range files {
-			lastRoot := true
-			for _, later := range files[i+1:] {
-				if isRootName(later) {
-					lastRoot = false
-				}
-			}
-			if !v.check(f, lastRoot) {
-				ok = false
-			}
-		}
-		if !ok {
-			fmt.Fprintln(env.stdout, "\nRESULT: NOT VALID — at least one file failed; see above")
-			return exitError{1}
-		}
-		fmt.Fprintln(env.stdout, "\nRESULT: all files valid")
-		return nil
-	}
-	register(c)
-}
-
-// verifier walks the files in order, as a client updating its metadata does.
-type verifier struct {
-	out        io.Writer
-	now        time.Time
-	maxSize    int64
-	root       *tuf.Root
-	delegators map[string]*tuf.Targets // role name → verified targets metadata
-}
-
-// roleName is the role a file holds, from its name: "claimed.json",
-// "3.claimed.json" → "claimed" (TUF §5 consistent-snapshot names).
-func roleName(path string) (role string, version int64) {
-	base := strings.TrimSuffix(filepath.Base(path), ".json")
-	if v, rest, ok := strings.Cut(base, "."); ok {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return rest, n
-		}
-	}
-	return base, 0
-}
-
-func isRootName(path string) bool {
-	r, _ := roleName(path)
-	return r == tuf.TypeRoot
-}
-
-func (v *verifier) load(path string) (*tuf.File, bool) {
-	data, err := safefile.ReadNamed(path, v.maxSize)
-	if err != nil {
-		hint := ""
-		if errors.Is(err, safefile.ErrLimit) {
-			hint = " (--max-size sets another limit)"
-		}
-		fmt.Fprintf(v.out, "%s: NOT VALID: cannot read: %v%s\n", path, err, hint)
-		return nil, false
-	}
-	f, err := tuf.Parse(path, data)
-	if err != nil {
-		fmt.Fprintf(v.out, "NOT VALID: %v\n", err)
-		return nil, false
-	}
-	return f, true
-}
-
-// trust loads the trusted root. It is trusted as given (obtained out of
-// band), but its own signatures are still counted and shown, and when no
-// later root supersedes it, its expiry is checked like any file's. The
-// walk goes on after a failure so that every problem is reported.
-func (v *verifier) trust(path string, final bool) bool {
-	f, ok := v.load(path)
-	if !ok {
-		return false
-	}
-	if f.Root == nil {
-		fmt.Fprintf(v.out, "%s: NOT VALID: --trusted-root must be root metadata, this is %s\n", path, f.Type())
-		return false
-	}
-	res, err := f.VerifyWithRoot(f.Root)
-	fmt.Fprintf(v.out, "%s: root version %d (trusted root)\n", path, f.Root.Version)
-	v.printResult(res, f.Root.Keys)
-	v.printMismatches(f.Root.Keys)
-	v.root = f.Root
-	if err == nil && final {
-		err = f.CheckExpiry(v.now)
-	}
-	return v.verdict(f, err)
-}
-
-// verdict prints the outcome for one file.
-func (v *verifier) verdict(f *tuf.File, err error) bool {
-	switch {
-	case errors.Is(err, tuf.ErrExpired):
-		fmt.Fprintf(v.out, "  EXPIRED (the signatures are valid): %v\n", err)
-		return false
-	case err != nil:
-		fmt.Fprintf(v.out, "  NOT VALID: %v\n", err)
-		return false
-	}
-	fmt.Fprintf(v.out, "  valid; expires %s\n", f.Expires())
-	return true
-}
-
-func (v *verifier) check(path string, lastRoot bool) bool {
-	f, ok := v.load(path)
-	if !ok {
-		return false
-	}
-	role, nameVersion := roleName(path)
-	if nameVersion != 0 && nameVersion != f.Version() {
-		fmt.Fprintf(v.out, "%s: NOT VALID: the file name says version %d but the metadata is version %d\n", path, nameVersion, f.Version())
-		return false
-	}
-	fmt.Fprintf(v.out, "%s: %s version %d\n", path, f.Type(), f.Version())
-	var err error
-	switch {
-	case f.Root != nil:
-		var up *tuf.RootUpdate
-		up, err = tuf.VerifyRootUpdate(v.root, f)
-		if up != nil {
-			v.printResult(up.ByTrusted, v.root.Keys)
-			v.printResult(up.BySelf, f.Root.Keys)
-		}
-		v.printMismatches(f.Root.Keys)
-		if err == nil {
-			v.root = f.Root
-			v.delegators = map[string]*tuf.Targets{} // a new root restarts the targets chain
-			if !lastRoot {
-				fmt.Fprintf(v.out, "  expiry not checked: a later root supersedes this one (TUF 5.3.10)\n")
-			}
-		}
-	case role == tuf.TypeTargets && f.Targets != nil:
-		var res *tuf.ThresholdResult
-		res, err = f.VerifyWithRoot(v.root)
-		v.printResult(res, v.root.Keys)
-	case f.Targets != nil:
-		err = v.checkDelegated(f, role)
-	default:
-		// snapshot and timestamp are signed by root's keys for that role.
-		var res *tuf.ThresholdResult
-		res, err = f.VerifyWithRoot(v.root)
-		v.printResult(res, v.root.Keys)
-	}
-	if err == nil && f.Targets != nil {
-		// Its signatures hold, so its delegations are authentic even if it
-		// has expired: later files are still judged against them, and the
-		// expiry is reported on its own.
-		v.delegators[role] = f.Targets
-	}
-	if err == nil && (f.Root == nil || lastRoot) {
-		err = f.CheckExpiry(v.now)
-	}
-	if f.Targets != nil && f.Targets.Delegations != nil {
-		v.printMismatches(f.Targets.Delegations.Keys)
-	}
-	return v.verdict(f, err)
-}
-
-// checkDelegated finds the verified targets metadata that delegates role.
-func (v *verifier) checkDelegated(f *tuf.File, role string) error {
-	for name, d := range v.delegators {
-		if _, _, ok := d.Delegation(role); ok {
-			res, err := f.VerifyDelegated(d, role)
-			if res != nil {
-				fmt.Fprintf(v.out, "  delegated by %s\n", name)
-				v.printResult(res, d.Delegations.Keys)
-			}
-			return err
-		}
-	}
-	return fmt.Errorf("%w: no file verified so far delegates a role named %q (list the delegating targets metadata before it)", tuf.ErrNotDelegated, role)
-}
-
-func (v *verifier) printResult(res *tuf.ThresholdResult, keys map[string]*tuf.Key) {
-	if res == nil {
-		return
-	}
-	fmt.Fprintf(v.out, "  %s: signed by %d distinct keys; threshold %d\n", res.Role, len(res.Signers), res.Threshold)
-	for _, c := range res.Checks {
-		desc := ""
-		if k, ok := keys[c.KeyID]; ok {
-			desc = " (" + k.Type + "/" + k.Scheme + ")"
-		}
-		fmt.Fprintf(v.out, "    keyid %s%s: %s\n", c.KeyID, desc, c.Status)
-	}
-	for _, id := range res.MissingKeys {
-		fmt.Fprintf(v.out, "    keyid %s: listed by the role but no such key is defined\n", id)
-	}
-}
-
-func (v *verifier) printMismatches(keys map[string]*tuf.Key) {
-	for _, id := range tuf.KeyIDMismatches(keys) {
-		fmt.Fprintf(v.out, "  WARNING: keyid %s does not match its key (the key hashes to %s); clients still accept it, but Conclave will not build on this metadata\n", id, keys[id].ID())
-	}
+	verifyCommand.run = runVerify
+	register(verifyCommand)
 }
 
 // defaultMaxMetadataSize is twice the targets metadata of 200,000
 // delegated projects with two keys each (about 125 MB), the most a bundle
 // may ask for.
 const defaultMaxMetadataSize = 256 << 20
+
+// runVerify reads the files, has ceremony/verify walk them as a client
+// would, and prints the result. Exit status 1 when any file is not valid,
+// has expired or could not be checked.
+func runVerify(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, verifyCommand)
+	trusted := fs.String("trusted-root", "", "root metadata you trust (obtained out of band): the start of the chain")
+	delegator := fs.String("delegator", "", "targets metadata to judge delegated FILEs against when more than one file delegates them (verified like a FILE)")
+	at := fs.String("at", "", "judge expiry at this instant (RFC 3339, e.g. 2027-01-01T00:00:00Z) instead of now")
+	maxSize := fs.Int64("max-size", defaultMaxMetadataSize, "read no file larger than this many bytes")
+	asJSON := fs.Bool("json", false, "print a JSON report ("+verify.Format+") instead of text")
+	if err := parseFlags(env, verifyCommand, fs, args); err != nil {
+		return err
+	}
+	if *trusted == "" {
+		return usagef("--trusted-root is required")
+	}
+	names := fs.Args()
+	if *delegator != "" && !slices.Contains(names, *delegator) {
+		names = append([]string{*delegator}, names...)
+	}
+	if len(names) == 0 {
+		return usagef("name at least one FILE to verify")
+	}
+	now := time.Now()
+	if *at != "" {
+		t, err := tuf.ParseTime(*at)
+		if err != nil {
+			return usagef("--at %q is not an RFC 3339 time such as 2027-01-01T00:00:00Z", *at)
+		}
+		now = t
+	}
+	if *maxSize < 1 {
+		return usagef("--max-size must be a positive number of bytes")
+	}
+
+	opts := verify.Options{Trusted: readMetadata(*trusted, *maxSize), Delegator: *delegator, Now: now}
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		opts.Files = append(opts.Files, readMetadata(name, *maxSize))
+	}
+	report, err := verify.Walk(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, err := report.JSON()
+		if err != nil {
+			return fmt.Errorf("encode the report: %w", err)
+		}
+		if _, err := env.stdout.Write(b); err != nil {
+			return err
+		}
+	} else {
+		printVerifyReport(env.stdout, report, terminalWidth(env.stdout))
+	}
+	if report.Verdict != verify.Valid {
+		return exitError{1}
+	}
+	return nil
+}
+
+// readMetadata reads one named file for the walk; a file that cannot be
+// read is judged NOT VALID with the reason.
+func readMetadata(name string, max int64) verify.Input {
+	data, err := safefile.ReadNamed(name, max)
+	if errors.Is(err, safefile.ErrLimit) {
+		err = fmt.Errorf("%w (--max-size sets another limit)", err)
+	}
+	return verify.Input{Name: name, Data: data, Err: err}
+}
+
+// terminalWidth is the width of the terminal w writes to, or 80 when it
+// is not a terminal.
+func terminalWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col >= 40 {
+			return int(ws.Col)
+		}
+	}
+	return 80
+}
+
+// sentenceMax caps one reason or note on the screen: long enough for two
+// paths and a keyid, short enough that no file can push the verdict away.
+const sentenceMax = 600
+
+// printVerifyReport writes the report for people. Every string from the
+// files or the command line goes through termtext: a forged file must not
+// be able to write over the verdict.
+func printVerifyReport(out io.Writer, r *verify.Report, width int) {
+	p := &textPrinter{out: out, width: width}
+	for _, f := range r.Files {
+		p.file(f)
+	}
+	fmt.Fprintf(out, "\n%s\n", resultLine(r))
+}
+
+type textPrinter struct {
+	out   io.Writer
+	width int
+}
+
+// line writes text indented by indent spaces, wrapped at the width, its
+// continuation lines indented four spaces more.
+func (p *textPrinter) line(indent int, text string) {
+	pad := strings.Repeat(" ", indent)
+	for i, l := range wrap(text, p.width-indent, 4) {
+		if i > 0 {
+			l = "    " + l
+		}
+		fmt.Fprintln(p.out, pad+l)
+	}
+}
+
+// wrap cuts text at spaces into lines of at most width characters (a word
+// longer than that stays whole); lines after the first are width-hang long.
+func wrap(text string, width, hang int) []string {
+	if width < 20 {
+		width = 20
+	}
+	var lines []string
+	cur, n := "", 0
+	limit := width
+	for _, word := range strings.Split(text, " ") {
+		w := len([]rune(word))
+		if n > 0 && n+1+w > limit {
+			lines = append(lines, cur)
+			cur, n, limit = "", 0, width-hang
+		}
+		if n > 0 {
+			cur += " "
+			n++
+		}
+		cur += word
+		n += w
+	}
+	return append(lines, cur)
+}
+
+func safe(s string) string     { return termtext.Safe(s) }
+func sentence(s string) string { return termtext.Cap(s, sentenceMax) }
+
+// shortKeyID shows a keyid as the docs do, "69d5…7b52"; anything that is
+// not a 64-digit hex keyid is shown whole (made safe), since it is suspect.
+func shortKeyID(id string) string {
+	if len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
+		return safe(id)
+	}
+	return id[:4] + termtext.Ellipsis + id[60:]
+}
+
+func (p *textPrinter) file(f *verify.File) {
+	name := safe(f.Name)
+	switch {
+	case f.Verdict == verify.Skipped:
+		p.line(0, name+": skipped: "+sentence(f.Reason()))
+		return
+	case f.Type == "" && errors.Is(f.Err, tuf.ErrMalformed):
+		// The parser's message starts with the file name already.
+		p.line(0, "NOT VALID: "+sentence(f.Reason()))
+		return
+	case f.Type == "":
+		p.line(0, name+": NOT VALID: "+sentence(f.Reason()))
+		return
+	}
+	head := fmt.Sprintf("%s: %s version %d", name, f.Type, f.Version)
+	if f.Trusted {
+		head += " (trusted root)"
+	}
+	p.line(0, head)
+	if f.Type == tuf.TypeTargets && f.Role != tuf.TypeTargets && f.Delegator != "" {
+		p.line(2, "role "+safe(f.Role)+", delegated by "+safe(f.Delegator))
+	}
+	for _, c := range f.Checks {
+		p.line(2, fmt.Sprintf("%s: signed by %s; threshold %d", safe(c.Role), plural(len(c.Signers), "distinct key", "distinct keys"), c.Threshold))
+		for _, s := range c.Signatures {
+			desc := ""
+			if s.KeyType != "" {
+				desc = " (" + safe(s.KeyType) + "/" + safe(s.Scheme) + ")"
+			}
+			p.line(4, "keyid "+shortKeyID(s.KeyID)+desc+": "+s.Status.Sentence())
+		}
+		for _, id := range c.MissingKeys {
+			p.line(4, "keyid "+shortKeyID(id)+": listed by the role but no such key is defined")
+		}
+	}
+	for _, n := range f.Notes {
+		switch n.Code {
+		case verify.NoteKeyIDMismatch:
+			p.line(2, "WARNING: "+sentence(n.Sentence))
+		case verify.NoteSuperseded:
+			p.line(2, sentence(n.Sentence))
+		default:
+			p.line(2, "note: "+sentence(n.Sentence))
+		}
+	}
+	switch f.Verdict {
+	case verify.Valid:
+		if f.ExpiryChecked {
+			p.line(2, "valid; expires "+f.Expires.UTC().Format(time.RFC3339Nano))
+		} else {
+			p.line(2, "valid")
+		}
+	case verify.Expired:
+		p.line(2, "EXPIRED (the signatures are valid): "+sentence(f.Reason()))
+	case verify.NotChecked:
+		p.line(2, "NOT CHECKED: "+sentence(f.Reason()))
+	default:
+		p.line(2, "NOT VALID: "+sentence(f.Reason()))
+	}
+}
+
+// resultLine is the last line: the verdict with the counts behind it.
+// EXPIRED is its own verdict: the signatures of an expired file are valid.
+func resultLine(r *verify.Report) string {
+	var parts []string
+	add := func(v verify.Verdict, one, many string) {
+		if n := r.Count(v); n > 0 {
+			parts = append(parts, plural(n, one, many))
+		}
+	}
+	switch r.Verdict {
+	case verify.Valid:
+		s := "RESULT: all files valid"
+		if n := r.Count(verify.Skipped); n > 0 {
+			s += fmt.Sprintf(" (%s: the same bytes as a file judged)", plural(n, "file skipped", "files skipped"))
+		}
+		return s
+	case verify.Expired:
+		add(verify.Expired, "file expired", "files expired")
+		add(verify.Valid, "valid", "valid")
+		add(verify.Skipped, "skipped", "skipped")
+		return "RESULT: EXPIRED — " + strings.Join(parts, ", ") + "; the signatures are valid"
+	}
+	add(verify.NotValid, "file not valid", "files not valid")
+	add(verify.NotChecked, "not checked", "not checked")
+	add(verify.Expired, "expired", "expired")
+	add(verify.Valid, "valid", "valid")
+	add(verify.Skipped, "skipped", "skipped")
+	return "RESULT: NOT VALID — " + strings.Join(parts, ", ") + "; see above"
+}
+
+// plural writes "1 file", "2 files".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

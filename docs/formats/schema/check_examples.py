@@ -48,6 +48,7 @@ v('tokens.schema.json', json.load(open(E+'tokens.json')), 'tokens listing')
 v('yubikeys.schema.json', json.load(open(E+'yubikeys.json')), 'yubikeys listing')
 v('error.schema.json', json.load(open(E+'error.json')), 'error')
 v('media.schema.json', json.load(open(E+'media.json')), 'media')
+v('verify-report.schema.json', json.load(open(E+'verify-report.json')), 'verify report')
 # negative checks
 r=json.load(open(E+'bundle/requests/req-0001.json')); r['paths']=['*']
 v('request.schema.json', r, 'NEG unknown member')
@@ -65,4 +66,6 @@ r=json.load(open(E+'import-report.json')); del r['requests'][0]['change']['after
 v('import-report.schema.json', r, 'NEG key without fingerprint')
 r=json.load(open(E+'import-report.json')); del r['requests'][0]['change']['before']
 v('import-report.schema.json', r, 'NEG change without before')
+r=json.load(open(E+'verify-report.json')); r['files'][1]['verdict']='passed'
+v('verify-report.schema.json', r, 'NEG verify verdict not one of the five')
 sys.exit(1 if failed else 0)
