@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
@@ -107,17 +104,6 @@ func readMetadata(name string, max int64) verify.Input {
 	return verify.Input{Name: name, Data: data, Err: err}
 }
 
-// terminalWidth is the width of the terminal w writes to, or 80 when it
-// is not a terminal.
-func terminalWidth(w io.Writer) int {
-	if f, ok := w.(*os.File); ok {
-		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col >= 40 {
-			return int(ws.Col)
-		}
-	}
-	return 80
-}
-
 // sentenceMax caps one reason or note on the screen: long enough for two
 // paths and a keyid, short enough that no file can push the verdict away.
 const sentenceMax = 600
@@ -177,15 +163,6 @@ func wrap(text string, width, hang int) []string {
 
 func safe(s string) string     { return termtext.Safe(s) }
 func sentence(s string) string { return termtext.Cap(s, sentenceMax) }
-
-// shortKeyID shows a keyid as the docs do, "69d5…7b52"; anything that is
-// not a 64-digit hex keyid is shown whole (made safe), since it is suspect.
-func shortKeyID(id string) string {
-	if len(id) != 64 || strings.Trim(id, "0123456789abcdef") != "" {
-		return safe(id)
-	}
-	return id[:4] + termtext.Ellipsis + id[60:]
-}
 
 func (p *textPrinter) file(f *verify.File) {
 	name := safe(f.Name)

@@ -717,7 +717,7 @@ func writeVerifyExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	sign(t, ft, r2.Keys, cur[0], cur[2])
-	claimed, err := delegation.Build([]delegation.Project{{Name: "sample-project", Keys: []*tuf.Key{dev.key}, Threshold: 1}}, "{name}/*", 7, time.Date(2027, 2, 24, 12, 0, 0, 0, time.UTC))
+	claimed, err := delegation.Build([]delegation.Project{{Name: "sample-project", Keys: []*tuf.Key{dev.key}, Threshold: 1}}, "{name}/*", []string{"claimed"}, 7, time.Date(2027, 2, 24, 12, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
