@@ -95,7 +95,7 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 	if m.Base != trust.Base {
 		return nil, verdict.Refuse(verdict.BundleBaseMismatch, nil,
 			"the requests were made against %s version %d (SHA-256 %s), but the trusted %s is version %d (SHA-256 %s): the repository must make the bundle again against the current metadata",
-			m.Base.Role, m.Base.Version, short(m.Base.SHA256), trust.Base.Role, trust.Base.Version, short(trust.Base.SHA256))
+			m.Base.Role, m.Base.Version, termtext.ShortHex(m.Base.SHA256), trust.Base.Role, trust.Base.Version, termtext.ShortHex(trust.Base.SHA256))
 	}
 	names := make([]string, len(m.Files))
 	for i, f := range m.Files {
@@ -138,7 +138,7 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 		if int64(len(data)) != e.Size || string(sumHex[:]) != e.SHA256 {
 			errs[i] = verdict.Refuse(verdict.FileHashMismatch, nil,
 				"file %q is not the file the manifest lists (%d bytes with SHA-256 %s, expected %d bytes with SHA-256 %s): it was changed or damaged on the way",
-				e.Path, len(data), short(string(sumHex[:])), e.Size, short(e.SHA256))
+				e.Path, len(data), termtext.ShortHex(string(sumHex[:])), e.Size, termtext.ShortHex(e.SHA256))
 			return
 		}
 		if e.Kind == KindPublished {
@@ -191,11 +191,4 @@ func unreadable(err error, what string) error {
 		return be
 	}
 	return verdict.Refuse(verdict.BundleUnreadable, err, "%s cannot be read safely: %v", what, err)
-}
-
-func short(h string) string {
-	if len(h) > 16 {
-		return h[:16] + "…"
-	}
-	return h
 }

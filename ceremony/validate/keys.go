@@ -10,6 +10,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/rules"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // The work a request costs is bounded here: its keys are judged against
@@ -72,7 +73,7 @@ func checkKeys(r *request.Request, rl rules.Rules) keyCheck {
 			if first == k.ID() {
 				v.Add(verdict.Error, verdict.KeyDuplicate, e.Path, "Key %d is listed twice; each key may appear once.", n)
 			} else {
-				v.Add(verdict.Error, verdict.KeyDuplicate, e.Path, "Key %d is the same public key as another key of this request, written differently (keyid %s… and %s…); it would count twice towards the threshold in some clients.", n, k.ID()[:12], first[:12])
+				v.Add(verdict.Error, verdict.KeyDuplicate, e.Path, "Key %d is the same public key as another key of this request, written differently (keyid %s and %s); it would count twice towards the threshold in some clients.", n, termtext.ShortHex(k.ID()), termtext.ShortHex(first))
 			}
 			ok = false
 			continue
@@ -161,7 +162,7 @@ func (st *state) checkAuthorisationSignatures(v *verdict.Verdict, r *request.Req
 	}
 	if _, err := env.Verify(request.TypeKeyChange, cur.keys); err != nil {
 		if errors.As(err, &se) {
-			v.Add(verdict.Error, verdict.KeyChangeBadSig, "authorisation.signatures", "The signature by project %q's current key %s… on the key-change authorisation does not verify.", r.Name, se.KeyID[:min(12, len(se.KeyID))])
+			v.Add(verdict.Error, verdict.KeyChangeBadSig, "authorisation.signatures", "The signature by project %q's current key %s on the key-change authorisation does not verify.", r.Name, termtext.ShortHex(se.KeyID))
 			return
 		}
 		v.Add(verdict.Error, verdict.KeyChangeNotEnv, "authorisation", "The key-change authorisation cannot be checked: %v.", err)

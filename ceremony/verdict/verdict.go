@@ -450,14 +450,8 @@ func writeChange(line func(text, first, rest string), c *Change) {
 	show("after: ", c.After, c.Before, "new", "not delegated (the delegation ends)")
 }
 
-// ShortHex shortens a hex digest for people: its first and last eight
-// digits. The full value is in the JSON report.
-func ShortHex(h string) string {
-	if len(h) <= 20 {
-		return h
-	}
-	return h[:8] + termtext.Ellipsis + h[len(h)-8:]
-}
+// ShortHex shortens a hex digest for people ([termtext.ShortHex]).
+func ShortHex(h string) string { return termtext.ShortHex(h) }
 
 func classLabel(c Class) string {
 	switch c {

@@ -108,15 +108,8 @@ func sig3(v float64, unit string) string {
 	return s + " " + unit
 }
 
-// shortKeyID shows a keyid as docs/verify.md does: its first and last four
-// hex digits, "69d5…7b52". A keyid that is not plain lowercase hex is
-// shown whole, through termtext: it is odd, and the oddity must be seen.
-func shortKeyID(id string) string {
-	if len(id) <= 12 || strings.Trim(id, "0123456789abcdef") != "" {
-		return termtext.Safe(id)
-	}
-	return id[:4] + "…" + id[len(id)-4:]
-}
+// shortKeyID shows a keyid as every text report does ([termtext.ShortHex]).
+func shortKeyID(id string) string { return termtext.ShortHex(id) }
 
 // progressDelay is how long a phase runs before its progress line shows:
 // short phases stay silent.

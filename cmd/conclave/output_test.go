@@ -35,20 +35,6 @@ func TestFormatDuration(t *testing.T) {
 	}
 }
 
-func TestShortKeyID(t *testing.T) {
-	tests := []struct{ id, want string }{
-		{"69d5e3c0b1a2f4d6e8c0a2b4d6f8e0c2a4b6d8f0e2c4a6b8d0f2e4c6a8b07b52", "69d5…7b52"},
-		{"abcdef012345", "abcdef012345"},
-		{"69D5E3C0B1A2F4D6E8C0A2B4D6F8E0C2", "69D5E3C0B1A2F4D6E8C0A2B4D6F8E0C2"}, // not lowercase hex: whole
-		{"69d5e3c0b1a2\x1b[8mhidden7b52", `69d5e3c0b1a2\x1b[8mhidden7b52`},
-	}
-	for _, tc := range tests {
-		if got := shortKeyID(tc.id); got != tc.want {
-			t.Errorf("shortKeyID(%q) = %q, want %q", tc.id, got, tc.want)
-		}
-	}
-}
-
 func TestTerminalWidth(t *testing.T) {
 	// Not a terminal: 80 columns.
 	if w := terminalWidth(&bytes.Buffer{}); w != 80 {

@@ -190,7 +190,7 @@ func TestVerifyValidChain(t *testing.T) {
 		"\nRESULT: all files valid\n",
 	)
 	// keyids are shortened as the docs show them.
-	if id := fx.new[0].key.ID(); !strings.Contains(out, "    keyid "+id[:4]+"…"+id[60:]+" (ecdsa/ecdsa-sha2-nistp256): counted\n") || strings.Contains(out, id) {
+	if id := fx.new[0].key.ID(); !strings.Contains(out, "    keyid "+id[:8]+"…"+id[56:]+" (ecdsa/ecdsa-sha2-nistp256): counted\n") || strings.Contains(out, id) {
 		t.Errorf("keyid %s not shown shortened\n%s", id, out)
 	}
 	for _, l := range strings.Split(out, "\n") {
@@ -262,7 +262,7 @@ func TestVerifyTamperedFile(t *testing.T) {
 		t.Fatalf("exit %d, want 1\n%s", code, out)
 	}
 	wantLines(t, out,
-		"ignored: signature does not verify",
+		"(ed25519/ed25519): ignored: signature does not\n        verify\n",
 		"  NOT VALID: not enough valid signatures for role claimed: 0 of 2 distinct keys\n      signed\n",
 		"\nRESULT: NOT VALID — 1 file not valid, 3 valid; see above\n",
 	)

@@ -136,3 +136,21 @@ func pad(r rune, width int) string {
 	}
 	return string(out)
 }
+
+// ShortHex shortens a hex digest or keyid for people: its first and last
+// eight digits, "69d5f3a1…c0e47b52". Sixteen digits (64 bits) are what a
+// person compares by eye; fewer (32 bits) can be matched by generating
+// keys until one fits. The full value is in every JSON report. Anything
+// that is not plain lowercase hex is shown whole through [Safe]: it is
+// odd, and the oddity must be seen.
+func ShortHex(h string) string {
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return Safe(h)
+		}
+	}
+	if len(h) <= 20 {
+		return h
+	}
+	return h[:8] + Ellipsis + h[len(h)-8:]
+}

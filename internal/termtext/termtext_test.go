@@ -94,3 +94,19 @@ func BenchmarkSafePlain(b *testing.B) {
 		_ = Safe(s)
 	}
 }
+
+func TestShortHex(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"0462a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c3de0", "0462a1b2…4b5c3de0"},
+		{"0123456789abcdef0123", "0123456789abcdef0123"},
+		{"0123456789abcdef01234", "01234567…def01234"},
+		{"", ""},
+		{"ABCDEF0123456789ABCDEF", "ABCDEF0123456789ABCDEF"},
+		{"69d5\x1b[8m7b52", `69d5\x1b[8m7b52`},
+	}
+	for _, tt := range tests {
+		if got := ShortHex(tt.in); got != tt.want {
+			t.Errorf("ShortHex(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
