@@ -19,6 +19,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"github.com/conclave-keys/conclave/internal/termtext"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -117,7 +118,7 @@ func (e *InterruptedError) Error() string {
 		msg = "rehearsal interrupted"
 	default:
 		msg = fmt.Sprintf("rehearsal interrupted; removed what it had made (%s, %s)",
-			count(len(e.Files), "file", "files"), count(len(e.Dirs), "directory", "directories"))
+			termtext.Plural(len(e.Files), "file", "files"), termtext.Plural(len(e.Dirs), "directory", "directories"))
 	}
 	if len(e.Left) > 0 {
 		msg += "; could not remove " + strings.Join(e.Left, ", ")
@@ -126,13 +127,6 @@ func (e *InterruptedError) Error() string {
 }
 
 func (e *InterruptedError) Unwrap() error { return e.Err }
-
-func count(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
 
 // made records what a rehearsal created, so that an interrupted or failed
 // one can take it away again.

@@ -128,37 +128,7 @@ type textPrinter struct {
 // continuation lines indented four spaces more.
 func (p *textPrinter) line(indent int, text string) {
 	pad := strings.Repeat(" ", indent)
-	for i, l := range wrap(text, p.width-indent, 4) {
-		if i > 0 {
-			l = "    " + l
-		}
-		fmt.Fprintln(p.out, pad+l)
-	}
-}
-
-// wrap cuts text at spaces into lines of at most width characters (a word
-// longer than that stays whole); lines after the first are width-hang long.
-func wrap(text string, width, hang int) []string {
-	if width < 20 {
-		width = 20
-	}
-	var lines []string
-	cur, n := "", 0
-	limit := width
-	for _, word := range strings.Split(text, " ") {
-		w := len([]rune(word))
-		if n > 0 && n+1+w > limit {
-			lines = append(lines, cur)
-			cur, n, limit = "", 0, width-hang
-		}
-		if n > 0 {
-			cur += " "
-			n++
-		}
-		cur += word
-		n += w
-	}
-	return append(lines, cur)
+	fmt.Fprintln(p.out, termtext.Wrap(text, max(p.width, 40), pad, pad+"    "))
 }
 
 func safe(s string) string     { return termtext.Safe(s) }
@@ -187,7 +157,7 @@ func (p *textPrinter) file(f *verify.File) {
 		p.line(2, "role "+safe(f.Role)+", delegated by "+safe(f.Delegator))
 	}
 	for _, c := range f.Checks {
-		p.line(2, fmt.Sprintf("%s: signed by %s; threshold %d", safe(c.Role), plural(len(c.Signers), "distinct key", "distinct keys"), c.Threshold))
+		p.line(2, fmt.Sprintf("%s: signed by %s; threshold %d", safe(c.Role), termtext.Plural(len(c.Signers), "distinct key"), c.Threshold))
 		for _, s := range c.Signatures {
 			desc := ""
 			if s.KeyType != "" {
@@ -231,14 +201,14 @@ func resultLine(r *verify.Report) string {
 	var parts []string
 	add := func(v verify.Verdict, one, many string) {
 		if n := r.Count(v); n > 0 {
-			parts = append(parts, plural(n, one, many))
+			parts = append(parts, termtext.Plural(n, one, many))
 		}
 	}
 	switch r.Verdict {
 	case verify.Valid:
 		s := "RESULT: all files valid"
 		if n := r.Count(verify.Skipped); n > 0 {
-			s += fmt.Sprintf(" (%s: the same bytes as a file judged)", plural(n, "file skipped", "files skipped"))
+			s += fmt.Sprintf(" (%s: the same bytes as a file judged)", termtext.Plural(n, "file skipped", "files skipped"))
 		}
 		return s
 	case verify.Expired:
@@ -256,9 +226,3 @@ func resultLine(r *verify.Report) string {
 }
 
 // plural writes "1 file", "2 files".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
