@@ -277,15 +277,6 @@ func TestHostileTextImport(t *testing.T) {
 	}
 }
 
-func mustJSON(t *testing.T, s string) string {
-	t.Helper()
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 // TestHostileTextIntake: ids, project names and file names given to the
 // online side's commands, and an export directory holding hostile names.
 func TestHostileTextIntake(t *testing.T) {
