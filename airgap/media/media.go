@@ -30,7 +30,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"golang.org/x/sys/unix"
 
@@ -348,27 +347,12 @@ func (l Lister) labels() map[string]string {
 	return out
 }
 
-// Printable shows a string from a medium (a label) safely: quoted with
-// escapes when it holds anything but printable characters, so that a label
-// cannot hide itself or repaint the terminal.
+// Printable shows a string from a medium (a label) in quotes, through
+// [termtext.Safe] so that a label cannot hide itself or repaint the
+// terminal; a quote in it is escaped (Safe has already doubled every
+// backslash, so the escape cannot be forged).
 func Printable(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) || r == '"' {
-			return strconv.Quote(s)
-		}
-	}
-	return `"` + s + `"`
-}
-
-// safe shows a system string that may carry a medium's label (udisks
-// mounts at /media/USER/LABEL) as is when printable, else quoted.
-func safe(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return strconv.Quote(s)
-		}
-	}
-	return s
+	return `"` + strings.ReplaceAll(termtext.Safe(s), `"`, `\"`) + `"`
 }
 
 // Size formats a byte count for people: "3.7 GiB".
@@ -402,18 +386,18 @@ func WriteText(w io.Writer, media []Medium) error {
 		if m.ReadOnly {
 			state = "READ-ONLY"
 		}
-		fmt.Fprintf(&b, "\n%s, %s\n", safe(m.Device), label)
-		fmt.Fprintf(&b, "  mounted at   %s\n", safe(m.MountPoint))
-		fmt.Fprintf(&b, "  file system  %s, %s\n", safe(m.Filesystem), state)
+		fmt.Fprintf(&b, "\n%s, %s\n", termtext.Safe(m.Device), label)
+		fmt.Fprintf(&b, "  mounted at   %s\n", termtext.Safe(m.MountPoint))
+		fmt.Fprintf(&b, "  file system  %s, %s\n", termtext.Safe(m.Filesystem), state)
 		switch {
 		case m.Space != nil:
 			fmt.Fprintf(&b, "  free space   %s of %s\n", Size(m.Space.Free), Size(m.Space.Total))
 		case m.SpaceError != "":
-			fmt.Fprintf(&b, "  free space   unknown (%s)\n", m.SpaceError)
+			fmt.Fprintf(&b, "  free space   unknown (%s)\n", termtext.Safe(m.SpaceError))
 		default:
 			fmt.Fprintf(&b, "  free space   not measured\n")
 		}
-		fmt.Fprintf(&b, "  removable    yes: %s\n", m.RemovableBecause)
+		fmt.Fprintf(&b, "  removable    yes: %s\n", termtext.Safe(m.RemovableBecause))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -242,3 +242,30 @@ func TestUnescape(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteTextEscapesEverything: every field of a medium comes from the
+// mount table, /sys or the medium itself, and statfs's error quotes the
+// mount point. Each is shown through termtext, never obeyed: the device
+// name's byte that is not UTF-8 used to reach the terminal raw, and the
+// statfs error and the removable reason were printed as they were.
+func TestWriteTextEscapesEverything(t *testing.T) {
+	const evil = "e\x1b[8m\u202e\xff"
+	var buf bytes.Buffer
+	err := WriteText(&buf, []Medium{{
+		Device: "/dev/" + evil, MountPoint: "/media/" + evil, Filesystem: "vfat" + evil, Label: evil + `"`,
+		RemovableBecause: evil + " is connected by USB", SpaceError: "statfs /media/" + evil + ": input/output error",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const esc = `e\x1b[8m\u202e\xff`
+	want := "1 removable medium mounted. (Conclave never mounts or unmounts anything.)\n\n" +
+		"/dev/" + esc + `, label "` + esc + `\""` + "\n" +
+		"  mounted at   /media/" + esc + "\n" +
+		"  file system  vfat" + esc + ", read-write\n" +
+		"  free space   unknown (statfs /media/" + esc + ": input/output error)\n" +
+		"  removable    yes: " + esc + " is connected by USB\n"
+	if buf.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}

@@ -29,7 +29,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/conclave-keys/conclave/airgap/media"
 	"github.com/conclave-keys/conclave/internal/sysfile"
@@ -209,18 +208,18 @@ func (c Checker) interfaces() Result {
 	var up, unread []string
 	checked := 0
 	for _, e := range ents {
-		name := printable(e.Name())
+		name := termtext.Safe(e.Name())
 		base := filepath.Join(dir, e.Name())
 		flagsText, err := readTrim(filepath.Join(base, "flags"))
 		if err != nil {
 			unread = append(unread, name)
-			res.Details = append(res.Details, fmt.Sprintf("%s: its state could not be read (%v)", name, err))
+			res.Details = append(res.Details, fmt.Sprintf("%s: its state could not be read (%s)", name, termtext.Safe(err.Error())))
 			continue
 		}
 		flags, err := strconv.ParseUint(strings.TrimPrefix(flagsText, "0x"), 16, 32)
 		if err != nil {
 			unread = append(unread, name)
-			res.Details = append(res.Details, fmt.Sprintf("%s: unreadable flags %q", name, flagsText))
+			res.Details = append(res.Details, fmt.Sprintf("%s: unreadable flags %s", name, media.Printable(flagsText)))
 			continue
 		}
 		if flags&iffLoopback != 0 {
@@ -252,7 +251,9 @@ func (c Checker) interfaces() Result {
 		case "0":
 			state = append(state, "no link")
 		}
-		state = append(state, "operational state "+oper)
+		// Names and states come from /sys, which a driver or a device
+		// plugged in fills: shown, never obeyed.
+		state = append(state, "operational state "+termtext.Safe(oper))
 		res.Details = append(res.Details, fmt.Sprintf("%s (%s): %s", name, kind, strings.Join(state, ", ")))
 		if flags&iffUp != 0 || oper == "up" || carrier == "1" {
 			up = append(up, name)
@@ -285,18 +286,6 @@ func (c Checker) interfaces() Result {
 		res.Message = fmt.Sprintf("None of the %d network interfaces other than loopback is switched on or connected.", checked)
 	}
 	return res
-}
-
-// printable shows a name from the system as is, or quoted with escapes if
-// it holds control characters (interface names may, and a name must not
-// be able to repaint the screen).
-func printable(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return strconv.Quote(s)
-		}
-	}
-	return s
 }
 
 func exists(p string) bool {
@@ -336,7 +325,7 @@ func (c Checker) route4() Result {
 		if err != nil || fl[1] != "00000000" || fl[7] != "00000000" || flags&rtfUp == 0 {
 			continue
 		}
-		res.Details = append(res.Details, fmt.Sprintf("default route via %s on %s", ipv4Hex(fl[2]), printable(fl[0])))
+		res.Details = append(res.Details, fmt.Sprintf("default route via %s on %s", ipv4Hex(fl[2]), termtext.Safe(fl[0])))
 	}
 	return routeVerdict(res, sc.Err(), "IPv4", "Remove it (ip -4 route flush default) and find out what configured it.")
 }
@@ -403,7 +392,7 @@ func (c Checker) route6() Result {
 		if b, err := hex.DecodeString(gw); err == nil && len(b) == 16 {
 			gw = net.IP(b).String()
 		}
-		res.Details = append(res.Details, fmt.Sprintf("default route via %s on %s", gw, printable(fl[9])))
+		res.Details = append(res.Details, fmt.Sprintf("default route via %s on %s", gw, termtext.Safe(fl[9])))
 	}
 	return routeVerdict(res, sc.Err(), "IPv6", "Remove it (ip -6 route flush default) and find out what configured it (often router advertisements).")
 }
@@ -436,7 +425,7 @@ func (c Checker) radios() Result {
 		name, _ := readTrim(filepath.Join(base, "name"))
 		soft, errS := readTrim(filepath.Join(base, "soft"))
 		hard, errH := readTrim(filepath.Join(base, "hard"))
-		label := fmt.Sprintf("%s %s (%s)", printable(radioKind(typ)), printable(name), printable(e.Name()))
+		label := fmt.Sprintf("%s %s (%s)", termtext.Safe(radioKind(typ)), termtext.Safe(name), termtext.Safe(e.Name()))
 		switch {
 		case errS != nil || errH != nil:
 			unread = append(unread, label)
@@ -550,7 +539,7 @@ func (c Checker) removable() Result {
 		if m.ReadOnly {
 			state = "read-only"
 		}
-		res.Details = append(res.Details, fmt.Sprintf("%s, %s, %s, %s, at %s", printable(m.Device), label, printable(m.Filesystem), state, strconv.Quote(m.MountPoint)))
+		res.Details = append(res.Details, fmt.Sprintf("%s, %s, %s, %s, at %s", termtext.Safe(m.Device), label, termtext.Safe(m.Filesystem), state, media.Printable(m.MountPoint)))
 	}
 	return res
 }
