@@ -90,7 +90,7 @@ func buildLargest(t *testing.T) *largestSet {
 		if err := request.CheckNotRole(n, r.RoleNames()); err != nil {
 			t.Fatalf("edge name %q: %v", n, err)
 		}
-		// tuf-js 4.1 verifies ecdsa-sha2-nistp384 with SHA-256, so P-384
+		// tuf-js (3.1 and 4.1) verifies ecdsa-sha2-nistp384 with SHA-256, so P-384
 		// signatures never count there (Conclave warns: key-misverified);
 		// the threshold is every other key, which both clients reach.
 		projects = append(projects, delegation.Project{Name: n, Keys: maxTUF, Threshold: int64(len(maxTUF) - 2)})

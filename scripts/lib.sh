@@ -55,33 +55,33 @@ ensure_go() {
 #   softhsm2                          a real PKCS#11 module for the HSM tests
 #   pcscd, vsmartcard-vpcd            real PC/SC daemon and virtual reader for the PIV tests
 #   openssl                           checks that software key files are standard PKCS#8
-#   tmux                              for end-to-end tests of the terminal program (planned; no test uses it)
 #   python3, python3-jsonschema       checks the formats' worked examples against their JSON Schemas
 #   ca-certificates, git              fetching Go modules through the module proxy
 #   e2fsprogs, mount                  mkfs.ext4 and losetup: a medium that fails mid-export, for the export tests
-PACKAGES=(gcc libc6-dev pkg-config libpcsclite-dev softhsm2 pcscd vsmartcard-vpcd openssl tmux python3 python3-jsonschema ca-certificates git e2fsprogs mount)
+PACKAGES=(gcc libc6-dev pkg-config libpcsclite-dev softhsm2 pcscd vsmartcard-vpcd openssl python3 python3-jsonschema ca-certificates git e2fsprogs mount)
 
-# ensure_node checks for Node.js 20.17 or newer and npm, which run tuf-js
-# in the interop tests; Debian's packages are installed when there is no node.
-ensure_node() {
+# ensure_tufjs makes sure Node.js 18.17 or newer and npm are there (Debian's
+# packages when there is no node: Debian 12 ships 18.19) and installs tuf-js
+# for the interop tests, exactly as interop/tufjs/package-lock.json pins it.
+# Only the tests need it: the product and the rehearsal never run node.
+ensure_tufjs() {
 	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 		ensure_packages nodejs npm
 	fi
 	local v
 	v=$(node --version | sed 's/^v//')
 	case "$v" in
-		20.1[7-9].*|20.[2-9][0-9].*|2[1-9].*|[3-9][0-9].*) ;;
-		*) die "Node.js $v is too old for tuf-js 4.1 (interop tests): 20.17 or newer is needed (https://nodejs.org/en/download)" ;;
+		18.1[7-9].*|18.[2-9][0-9].*|20.[5-9].*|20.[1-9][0-9].*|2[1-9].*|[3-9][0-9].*) ;;
+		*) die "Node.js $v is too old for tuf-js 3.1 (interop tests): 18.17 or newer is needed" ;;
 	esac
+	say "installing tuf-js for the interop tests (pinned by interop/tufjs/package-lock.json)"
+	(cd interop/tufjs && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund)
 }
 
 setup() {
 	ensure_go
 	ensure_packages "${PACKAGES[@]}"
-	ensure_node
 	say "downloading Go modules"
 	go mod download
 	(cd interop && go mod download)
-	say "installing tuf-js for the interop tests (pinned by interop/tufjs/package-lock.json)"
-	(cd interop/tufjs && npm ci --prefer-offline --ignore-scripts --no-audit --no-fund)
 }

@@ -5,6 +5,7 @@
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 setup
+ensure_tufjs
 
 say "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
