@@ -33,7 +33,7 @@ const defaultMaxMetadataSize = 256 << 20
 
 // runVerify reads the files, has ceremony/verify walk them as a client
 // would, and prints the result. Exit status 1 when any file is not valid,
-// has expired or could not be checked.
+// has expired or could not be checked; 3 when one cannot be read.
 func runVerify(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, verifyCommand)
 	trusted := fs.String("trusted-root", "", "root metadata you trust (obtained out of band): the start of the chain")
@@ -66,12 +66,20 @@ func runVerify(ctx context.Context, env *environment, args []string) error {
 		return usagef("--max-size must be a positive number of bytes")
 	}
 
-	opts := verify.Options{Trusted: readMetadata(*trusted, *maxSize), Delegator: *delegator, Now: now}
+	opts := verify.Options{Delegator: *delegator, Now: now}
+	var err error
+	if opts.Trusted, err = readMetadata("the trusted root", *trusted, *maxSize); err != nil {
+		return err
+	}
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		opts.Files = append(opts.Files, readMetadata(name, *maxSize))
+		in, err := readMetadata("", name, *maxSize)
+		if err != nil {
+			return err
+		}
+		opts.Files = append(opts.Files, in)
 	}
 	report, err := verify.Walk(ctx, opts)
 	if err != nil {
@@ -94,14 +102,22 @@ func runVerify(ctx context.Context, env *environment, args []string) error {
 	return nil
 }
 
-// readMetadata reads one named file for the walk; a file that cannot be
-// read is judged NOT VALID with the reason.
-func readMetadata(name string, max int64) verify.Input {
+// readMetadata reads one named file for the walk (what, when set, says
+// which: "the trusted root"). A file that cannot be read — missing, not a
+// regular file, over --max-size — is no verdict on its content: the
+// command stops with status 3 before judging anything, so that a typo in
+// a path is never mistaken for a file that is NOT VALID
+// (docs/exit-codes.md).
+func readMetadata(what, name string, max int64) (verify.Input, error) {
 	data, err := safefile.ReadNamed(name, max)
-	if errors.Is(err, safefile.ErrLimit) {
-		err = fmt.Errorf("%w (--max-size sets another limit)", err)
+	if err != nil {
+		err = fmt.Errorf("cannot read %s: %w", strings.TrimSpace(what+" "+name), err)
+		if errors.Is(err, safefile.ErrLimit) {
+			err = withHint(err, "--max-size sets another limit")
+		}
+		return verify.Input{}, err
 	}
-	return verify.Input{Name: name, Data: data, Err: err}
+	return verify.Input{Name: name, Data: data}, nil
 }
 
 // sentenceMax caps one reason or note on the screen: long enough for two
