@@ -279,6 +279,9 @@ func runIntakeCheckExport(ctx context.Context, env *environment, args []string) 
 		return usagef("name exactly one EXPORT-DIR")
 	}
 	dir := fs.Arg(0)
+	if err := readableDir("the export directory", dir); err != nil {
+		return err
+	}
 	listing, err := checkExport(dir)
 	if err != nil {
 		return refused(withHint(err, "do not publish this export: ask the key holders for a fresh copy"))
