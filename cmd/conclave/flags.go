@@ -7,6 +7,9 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/tuf"
 )
 
 // usageError is a mistake in the command line: main prints it with the
@@ -168,6 +171,17 @@ func flagHelp(f *flag.Flag) string {
 		usage += fmt.Sprintf(" (default %s)", f.DefValue)
 	}
 	return usage
+}
+
+// parseTimeFlag reads the value of a time flag (--at, --now, --made) as
+// an RFC 3339 time, as TUF metadata writes them (tuf.ParseTime): one form
+// for every command. A value in another form is a usage error.
+func parseTimeFlag(name, value string) (time.Time, error) {
+	t, err := tuf.ParseTime(value)
+	if err != nil {
+		return time.Time{}, usagef("--%s %q is not an RFC 3339 time such as 2027-01-01T00:00:00Z", name, value)
+	}
+	return t, nil
 }
 
 // multiFlag collects a repeatable flag (--intake-key A --intake-key B).

@@ -86,6 +86,7 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 			return fmt.Errorf("%s: %w", *rulesPath, err)
 		}
 	}
+	fromFile := r
 	if *repo != "" {
 		r.Repository = *repo
 	}
@@ -108,13 +109,19 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 		r.MinDwell = *dwell
 	}
 	if err := r.Check(); err != nil {
-		return err
+		// The same fault in the rules as read means the file is at
+		// fault (it could not be used: status 3); otherwise a flag's
+		// value is, a mistake in the command line (status 2).
+		if fileErr := fromFile.Check(); fileErr != nil && fileErr.Error() == err.Error() {
+			return fmt.Errorf("%s: %w", *rulesPath, err)
+		}
+		return usageError{msg: err.Error()}
 	}
 	now := time.Now().UTC()
 	if *nowFlag != "" {
-		t, err := time.Parse(time.RFC3339, *nowFlag)
+		t, err := parseTimeFlag("now", *nowFlag)
 		if err != nil {
-			return usagef("--now %q is not an RFC 3339 time such as 2027-01-01T00:00:00Z", *nowFlag)
+			return err
 		}
 		now = t.UTC()
 	}

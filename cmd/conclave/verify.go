@@ -56,9 +56,9 @@ func runVerify(ctx context.Context, env *environment, args []string) error {
 	}
 	now := time.Now()
 	if *at != "" {
-		t, err := tuf.ParseTime(*at)
+		t, err := parseTimeFlag("at", *at)
 		if err != nil {
-			return usagef("--at %q is not an RFC 3339 time such as 2027-01-01T00:00:00Z", *at)
+			return err
 		}
 		now = t
 	}
