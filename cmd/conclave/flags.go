@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,6 +48,7 @@ func parseFlags(env *environment, c *command, fs *flag.FlagSet, args []string) e
 	if env.describe {
 		return errDescribed
 	}
+	env.jsonRequested = fs.Lookup("json") != nil && jsonInArgs(args)
 	flags, positional, err := splitArgs(env, c, fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		printHelp(env.stdout, c, fs)
@@ -76,7 +78,7 @@ func splitArgs(env *environment, c *command, fs *flag.FlagSet, args []string) (f
 			positional = append(positional, a)
 			continue
 		}
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		name, _, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
 		f := fs.Lookup(name)
 		switch {
 		case f == nil && (name == "h" || name == "help"):
@@ -94,9 +96,6 @@ func splitArgs(env *environment, c *command, fs *flag.FlagSet, args []string) (f
 		}
 		flags = append(flags, a)
 		if isBool(f) {
-			if name == "json" && (!hasValue || value == "true" || value == "1") {
-				env.jsonRequested = true
-			}
 			continue
 		}
 		if !hasValue {
@@ -108,6 +107,31 @@ func splitArgs(env *environment, c *command, fs *flag.FlagSet, args []string) (f
 		}
 	}
 	return flags, positional, nil
+}
+
+// jsonInArgs reports whether --json (or --json=true, as the flag package
+// reads a bool) is among the flags, before "--". It looks at every
+// argument, not only those before a mistake, so that an error in the
+// command line of a --json run is one JSON document too.
+func jsonInArgs(args []string) bool {
+	on := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if name != "json" {
+			continue
+		}
+		on = !hasValue
+		if b, err := strconv.ParseBool(value); hasValue && err == nil {
+			on = b
+		}
+	}
+	return on
 }
 
 func isBool(f *flag.Flag) bool {
