@@ -133,6 +133,9 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	var hist *history.History
 	var delegator *tuf.File
 	expired := false
+	// Started here, not in the work: main reads env.progress after an
+	// interruption, while the abandoned work may still be running.
+	prog := startProgress(env, "judging the bundle", 0)
 	err := untilInterrupted(ctx, func() error {
 		in, err := loadImportTrust(*delegatorPath, intakeKeys, *histPath)
 		if err != nil {
@@ -145,8 +148,6 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 				r.DelegatingRole, d.Version(), d.Expires().UTC().Format(time.RFC3339), now.Format(time.RFC3339))),
 				"give the latest delegating metadata; if this is the latest and the ceremony is to renew it, add --allow-expired-delegator")
 		}
-		p := startProgress(env, "judging the bundle", 0)
-		defer p.Done()
 		report, b = importBundle(fs.Arg(0), bundle.Trust{
 			IntakeKeys: in.keys,
 			Base:       bundle.Base{Role: r.DelegatingRole, Version: in.delegator.Version(), SHA256: bundle.SumHex(in.delegatorBytes)},
@@ -156,6 +157,7 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 		delegator = d
 		return nil
 	}, "nothing was written; the bundle was not judged to the end")
+	prog.Done()
 	if err != nil {
 		return err
 	}
