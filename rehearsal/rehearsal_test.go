@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/internal/parallel"
 )
 
 func TestRunWritesVerifiableMetadata(t *testing.T) {
@@ -238,7 +239,7 @@ func TestVerifyStopsWhenInterrupted(t *testing.T) {
 	defer cancel()
 	result := make(chan error, 1)
 	go func() {
-		result <- interruptible(ctx, func() error { return verifyWritten(ctx, dir, time.Now()) })
+		result <- parallel.Until(ctx, func() error { return verifyWritten(ctx, dir, time.Now()) })
 	}()
 	// A non-blocking open for writing succeeds only once the reader has
 	// the FIFO open; holding it open, with nothing written, keeps the
