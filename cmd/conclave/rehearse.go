@@ -59,7 +59,7 @@ func runRehearse(ctx context.Context, env *environment, args []string) error {
 		}
 		var ie *rehearsal.InterruptedError
 		if errors.As(err, &ie) {
-			return interrupted("%s", termtext.Safe(ie.Error()))
+			return interrupted("%s", ie.Error()) // main escapes it for the terminal
 		}
 		return err
 	}
