@@ -44,7 +44,6 @@ func newFlagSet(env *environment, c *command) *flag.FlagSet {
 // command's help and returns flag.ErrHelp. A mistake is a usage error,
 // with the nearest flag suggested for a typo.
 func parseFlags(env *environment, c *command, fs *flag.FlagSet, args []string) error {
-	env.flags = fs
 	if env.describe {
 		return errDescribed
 	}

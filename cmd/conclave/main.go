@@ -127,7 +127,8 @@ const (
 // runMain dispatches and returns the exit status.
 func runMain(ctx context.Context, env *environment, args []string) int {
 	if len(args) == 0 {
-		printCommands(env.stdout)
+		// A usage mistake: the list goes where errors go.
+		printCommands(env.stderr)
 		return exitUsage
 	}
 	switch args[0] {
