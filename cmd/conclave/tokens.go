@@ -102,8 +102,8 @@ type tokensKey struct {
 func runTokens(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, tokensCommand)
 	var modules multiFlag
-	fs.Var(&modules, "module", "also list this PKCS#11 library (absolute path), whether or not the allow-list names it; repeatable")
-	allowFile := fs.String("allow-list", pkcs11.DefaultAllowListFile, `the module allow-list: one line per module, "SHA256  PATH" as sha256sum prints it`)
+	fs.Var(&modules, "module", "also list this PKCS#11 library, by its absolute `PATH`, whether or not the allow-list names it; repeatable")
+	allowFile := fs.String("allow-list", pkcs11.DefaultAllowListFile, "the module allow-list `FILE`: one line per module, \"SHA256  PATH\" as sha256sum prints it")
 	asJSON := fs.Bool("json", false, "print a JSON report instead of text")
 	if err := parseFlags(env, tokensCommand, fs, args); err != nil {
 		return err

@@ -36,9 +36,9 @@ const defaultMaxMetadataSize = 256 << 20
 // has expired or could not be checked; 3 when one cannot be read.
 func runVerify(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, verifyCommand)
-	trusted := fs.String("trusted-root", "", "root metadata you trust (obtained out of band): the start of the chain")
-	delegator := fs.String("delegator", "", "targets metadata to judge delegated FILEs against when more than one file delegates them (verified like a FILE)")
-	at := fs.String("at", "", "judge expiry at this instant (RFC 3339, e.g. 2027-01-01T00:00:00Z) instead of now")
+	trusted := fs.String("trusted-root", "", "the root metadata `FILE` you trust (obtained out of band): the start of the chain")
+	delegator := fs.String("delegator", "", "the targets metadata `FILE` to judge delegated FILEs against when more than one file delegates them (verified like a FILE)")
+	at := fs.String("at", "", "judge expiry at this `TIME` (RFC 3339, e.g. 2027-01-01T00:00:00Z) instead of now")
 	maxSize := fs.Int64("max-size", defaultMaxMetadataSize, "read no file larger than this many bytes")
 	asJSON := fs.Bool("json", false, "print a JSON report ("+verify.Format+") instead of text")
 	if err := parseFlags(env, verifyCommand, fs, args); err != nil {
