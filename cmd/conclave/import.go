@@ -245,13 +245,15 @@ func loadImportTrust(delegatorPath string, intakeKeys []string, histPath string)
 // when it was refused.
 func importBundle(dir string, trust bundle.Trust, delegator *tuf.Targets, hist *history.History, now time.Time) (*verdict.Report, *bundle.Bundle) {
 	report := &verdict.Report{Format: verdict.ReportFormat}
-	src := &mediaSource{
+	src := &mediaDir{
 		dir:         dir,
+		manifest:    bundle.ManifestName,
 		limits:      safefile.Limits{MaxFiles: trust.Rules.MaxFiles + 1, MaxFileSize: trust.Rules.MaxFileSize, MaxTotalSize: trust.Rules.MaxTotalSize + trust.Rules.MaxManifestSize},
 		manifestMax: trust.Rules.MaxManifestSize,
+		mapErr:      mediaError,
 	}
 	defer src.close()
-	b, err := bundle.Load(src, trust)
+	b, err := bundle.Load(bundleSource{src}, trust)
 	if err != nil {
 		var be *verdict.BundleError
 		if !errors.As(err, &be) {
@@ -268,63 +270,10 @@ func importBundle(dir string, trust bundle.Trust, delegator *tuf.Targets, hist *
 	return report, b
 }
 
-// mediaSource reads a bundle through airgap/safefile: no links followed,
-// only regular files, only the names listed, limits enforced while
-// reading.
-type mediaSource struct {
-	dir         string
-	limits      safefile.Limits
-	manifestMax int64
-	open        []*safefile.Dir
-}
+// bundleSource is a mediaDir as bundle.Load reads it.
+type bundleSource struct{ *mediaDir }
 
-func (s *mediaSource) close() {
-	for _, d := range s.open {
-		d.Close()
-	}
-}
-
-func (s *mediaSource) ReadManifest() ([]byte, error) {
-	// The manifest lists every file, so it has a limit of its own.
-	lim := s.limits
-	lim.MaxFileSize, lim.MaxTotalSize = s.manifestMax, s.manifestMax
-	d, err := safefile.OpenDir(s.dir, []string{bundle.ManifestName}, lim)
-	if err != nil {
-		return nil, mediaError(err)
-	}
-	s.open = append(s.open, d)
-	data, err := d.ReadFile(bundle.ManifestName)
-	return data, mediaError(err)
-}
-
-func (s *mediaSource) Listed(names []string) (bundle.Files, error) {
-	all := append([]string{bundle.ManifestName}, names...)
-	d, err := safefile.OpenDir(s.dir, all, s.limits)
-	if err != nil {
-		return nil, mediaError(err)
-	}
-	s.open = append(s.open, d)
-	return mediaFiles{d}, nil
-}
-
-type mediaFiles struct{ d *safefile.Dir }
-
-func (f mediaFiles) ReadFile(name string) ([]byte, error) {
-	data, err := f.d.ReadFile(name)
-	return data, mediaError(err)
-}
-
-func (f mediaFiles) Extra() ([]string, error) {
-	entries, err := f.d.Extra()
-	if err != nil {
-		return nil, mediaError(err)
-	}
-	out := make([]string, len(entries))
-	for i, e := range entries {
-		out[i] = e.String()
-	}
-	return out, nil
-}
+func (s bundleSource) Listed(names []string) (bundle.Files, error) { return s.listed(names) }
 
 // mediaError gives the reader's refusals their verdict codes.
 func mediaError(err error) error {
