@@ -208,7 +208,7 @@ func run(ctx context.Context, opts Options, m *made) (*Result, error) {
 		d := time.Since(start)
 		progress.End()
 		res.Phases = append(res.Phases, Phase{name, d})
-		fmt.Fprintf(log, "  %-44s %10s\n", name, d.Round(time.Microsecond))
+		fmt.Fprintf(log, "  %-44s %10s\n", name, termtext.Duration(d))
 	}
 	fmt.Fprintln(log, "REHEARSAL — software keys generated in memory: INSECURE, for training and trying Conclave only.")
 	fmt.Fprintf(log, "Ceremony time %s; %d projects; holders %v, threshold 2 of 3.\n\n", opts.Now.UTC().Format(time.RFC3339), opts.Projects, Holders)

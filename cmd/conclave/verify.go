@@ -147,21 +147,18 @@ func (p *textPrinter) line(indent int, text string) {
 	fmt.Fprintln(p.out, termtext.Wrap(text, max(p.width, 40), pad, pad+"    "))
 }
 
-func safe(s string) string     { return termtext.Safe(s) }
-func sentence(s string) string { return termtext.Cap(s, sentenceMax) }
-
 func (p *textPrinter) file(f *verify.File) {
-	name := safe(f.Name)
+	name := termtext.Safe(f.Name)
 	switch {
 	case f.Verdict == verify.Skipped:
-		p.line(0, name+": skipped: "+sentence(f.Reason()))
+		p.line(0, name+": skipped: "+termtext.Cap(f.Reason(), sentenceMax))
 		return
 	case f.Type == "" && errors.Is(f.Err, tuf.ErrMalformed):
 		// The parser's message starts with the file name already.
-		p.line(0, "NOT VALID: "+sentence(f.Reason()))
+		p.line(0, "NOT VALID: "+termtext.Cap(f.Reason(), sentenceMax))
 		return
 	case f.Type == "":
-		p.line(0, name+": NOT VALID: "+sentence(f.Reason()))
+		p.line(0, name+": NOT VALID: "+termtext.Cap(f.Reason(), sentenceMax))
 		return
 	}
 	head := fmt.Sprintf("%s: %s version %d", name, f.Type, f.Version)
@@ -170,29 +167,29 @@ func (p *textPrinter) file(f *verify.File) {
 	}
 	p.line(0, head)
 	if f.Type == tuf.TypeTargets && f.Role != tuf.TypeTargets && f.Delegator != "" {
-		p.line(2, "role "+safe(f.Role)+", delegated by "+safe(f.Delegator))
+		p.line(2, "role "+termtext.Safe(f.Role)+", delegated by "+termtext.Safe(f.Delegator))
 	}
 	for _, c := range f.Checks {
-		p.line(2, fmt.Sprintf("%s: signed by %s; threshold %d", safe(c.Role), termtext.Plural(len(c.Signers), "distinct key"), c.Threshold))
+		p.line(2, fmt.Sprintf("%s: signed by %s; threshold %d", termtext.Safe(c.Role), termtext.Plural(len(c.Signers), "distinct key"), c.Threshold))
 		for _, s := range c.Signatures {
 			desc := ""
 			if s.KeyType != "" {
-				desc = " (" + safe(s.KeyType) + "/" + safe(s.Scheme) + ")"
+				desc = " (" + termtext.Safe(s.KeyType) + "/" + termtext.Safe(s.Scheme) + ")"
 			}
-			p.line(4, "keyid "+shortKeyID(s.KeyID)+desc+": "+s.Status.Sentence())
+			p.line(4, "keyid "+termtext.ShortHex(s.KeyID)+desc+": "+s.Status.Sentence())
 		}
 		for _, id := range c.MissingKeys {
-			p.line(4, "keyid "+shortKeyID(id)+": listed by the role but no such key is defined")
+			p.line(4, "keyid "+termtext.ShortHex(id)+": listed by the role but no such key is defined")
 		}
 	}
 	for _, n := range f.Notes {
 		switch n.Code {
 		case verify.NoteKeyIDMismatch:
-			p.line(2, "WARNING: "+sentence(n.Sentence))
+			p.line(2, "WARNING: "+termtext.Cap(n.Sentence, sentenceMax))
 		case verify.NoteSuperseded:
-			p.line(2, sentence(n.Sentence))
+			p.line(2, termtext.Cap(n.Sentence, sentenceMax))
 		default:
-			p.line(2, "note: "+sentence(n.Sentence))
+			p.line(2, "note: "+termtext.Cap(n.Sentence, sentenceMax))
 		}
 	}
 	switch f.Verdict {
@@ -203,11 +200,11 @@ func (p *textPrinter) file(f *verify.File) {
 			p.line(2, "valid")
 		}
 	case verify.Expired:
-		p.line(2, "EXPIRED (the signatures are valid): "+sentence(f.Reason()))
+		p.line(2, "EXPIRED (the signatures are valid): "+termtext.Cap(f.Reason(), sentenceMax))
 	case verify.NotChecked:
-		p.line(2, "NOT CHECKED: "+sentence(f.Reason()))
+		p.line(2, "NOT CHECKED: "+termtext.Cap(f.Reason(), sentenceMax))
 	default:
-		p.line(2, "NOT VALID: "+sentence(f.Reason()))
+		p.line(2, "NOT VALID: "+termtext.Cap(f.Reason(), sentenceMax))
 	}
 }
 
