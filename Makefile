@@ -25,6 +25,9 @@ fuzz:
 # The manual page, made by the program from its own command table (so it
 # cannot drift from the flags it parses): bin/conclave.1; read it with
 # man -l bin/conclave.1.
+# Written to a temporary file first, so a failed build leaves no
+# truncated page behind.
 man:
 	mkdir -p bin
-	go run ./cmd/conclave man > bin/conclave.1
+	go run ./cmd/conclave man > bin/conclave.1.tmp || { rm -f bin/conclave.1.tmp; exit 1; }
+	mv bin/conclave.1.tmp bin/conclave.1

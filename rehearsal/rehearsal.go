@@ -19,7 +19,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"github.com/conclave-keys/conclave/internal/termtext"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -34,6 +33,8 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/softkey"
+	"github.com/conclave-keys/conclave/internal/parallel"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Options configure a rehearsal.
@@ -207,7 +208,7 @@ func run(ctx context.Context, opts Options, m *made) (*Result, error) {
 		d := time.Since(start)
 		progress.End()
 		res.Phases = append(res.Phases, Phase{name, d})
-		fmt.Fprintf(log, "  %-44s %10s\n", name, d.Round(time.Microsecond))
+		fmt.Fprintf(log, "  %-44s %10s\n", name, termtext.Duration(d))
 	}
 	fmt.Fprintln(log, "REHEARSAL — software keys generated in memory: INSECURE, for training and trying Conclave only.")
 	fmt.Fprintf(log, "Ceremony time %s; %d projects; holders %v, threshold 2 of 3.\n\n", opts.Now.UTC().Format(time.RFC3339), opts.Projects, Holders)
@@ -224,7 +225,7 @@ func run(ctx context.Context, opts Options, m *made) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := interruptible(ctx, func() error { return verifyWritten(ctx, opts.Out, opts.Now) }); err != nil {
+	if err := parallel.Until(ctx, func() error { return verifyWritten(ctx, opts.Out, opts.Now) }); err != nil {
 		return nil, err
 	}
 	phase(verifying, start)
@@ -233,22 +234,6 @@ func run(ctx context.Context, opts Options, m *made) (*Result, error) {
 		fmt.Fprintf(log, "  %-44s %10s\n", "peak memory, build to verify (resident)", sizeString(int(res.PeakRSS)))
 	}
 	return res, nil
-}
-
-// interruptible runs work, which must write nothing, and returns its
-// error, or ctx's error as soon as ctx is cancelled: parsing or encoding a
-// large role takes seconds that a person who pressed Ctrl-C should not wait
-// for. The abandoned work finishes on its own goroutine; what it returns
-// is dropped.
-func interruptible(ctx context.Context, work func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- work() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // verifyWritten reads the files back and verifies them as a client would:
@@ -474,7 +459,7 @@ func buildSignWrite(ctx context.Context, opts Options, res *Result, m *made,
 		return err
 	}
 	var claimedFile *tuf.File
-	if err := interruptible(ctx, func() (err error) {
+	if err := parallel.Until(ctx, func() (err error) {
 		claimedFile, err = tuf.NewTargetsFile(claimed)
 		return err
 	}); err != nil {

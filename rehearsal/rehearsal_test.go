@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/internal/parallel"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 func TestRunWritesVerifiableMetadata(t *testing.T) {
@@ -27,6 +29,13 @@ func TestRunWritesVerifiableMetadata(t *testing.T) {
 	}
 	if !strings.HasPrefix(log.String(), "REHEARSAL — software keys generated in memory: INSECURE") {
 		t.Errorf("the output must start by saying the keys are insecure:\n%s", log.String())
+	}
+	// Each phase's line ends with its time as every report shows one
+	// (termtext.Duration), never Go's "1.234567ms".
+	for _, ph := range res.Phases {
+		if want := " " + termtext.Duration(ph.Duration) + "\n"; !strings.Contains(log.String(), ph.Name) || !strings.Contains(log.String(), want) {
+			t.Errorf("no line for phase %q ending %q:\n%s", ph.Name, want, log.String())
+		}
 	}
 	names := []string{"1.root.json", "root.json", "targets.json", "claimed.json"}
 	for i, f := range res.Files {
@@ -238,7 +247,7 @@ func TestVerifyStopsWhenInterrupted(t *testing.T) {
 	defer cancel()
 	result := make(chan error, 1)
 	go func() {
-		result <- interruptible(ctx, func() error { return verifyWritten(ctx, dir, time.Now()) })
+		result <- parallel.Until(ctx, func() error { return verifyWritten(ctx, dir, time.Now()) })
 	}()
 	// A non-blocking open for writing succeeds only once the reader has
 	// the FIFO open; holding it open, with nothing written, keeps the

@@ -81,6 +81,28 @@ func TestCompletionAndManCoverEverything(t *testing.T) {
 	}
 }
 
+// TestFlagValuesAreNamed: every flag that takes a value names it in help
+// and in the manual page (--at TIME, --out DIR), never the bare VALUE.
+func TestFlagValuesAreNamed(t *testing.T) {
+	var walk func(cs []commandInfo)
+	walk = func(cs []commandInfo) {
+		for _, c := range cs {
+			for _, f := range c.flags {
+				if syn := flagSynopsis(f); strings.HasSuffix(syn, " VALUE") {
+					t.Errorf("%s: %s: give the value a name (a `NAME` in its help)", c.name, syn)
+				}
+			}
+			walk(c.subs)
+		}
+	}
+	walk(describeCommands())
+	// The manual names the error document as the program writes it.
+	_, out, _ := runAirgapCLI(t, "man")
+	if !strings.Contains(strings.ReplaceAll(out, `\-`, "-"), "("+ErrorFormat+")") {
+		t.Errorf("man: no %s", ErrorFormat)
+	}
+}
+
 // TestBashCompletionWorks sources the script in bash and asks it to
 // complete, as bash does on Tab.
 func TestBashCompletionWorks(t *testing.T) {

@@ -15,6 +15,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// writeExport writes a planned export to the transfer media through
+// airgap/safefile: into a new, empty directory, each file under a
+// temporary name, synced, renamed without replacing anything, the
+// directory synced, then read back and compared; a failure removes what
+// this export wrote, so no partial export looks complete. The tests call
+// it with export.Plan's files.
+//
+// A signal before the export starts stops it with nothing written. Once
+// started, it runs to its end (a few files): a completed export is never
+// removed, and safefile removes an incomplete one itself.
+func writeExport(ctx context.Context, dir string, files []export.File) error {
+	if ctx.Err() != nil {
+		return interrupted("nothing was exported; %s was not made", dir)
+	}
+	out := make([]safefile.Export, len(files))
+	for i, f := range files {
+		out[i] = safefile.Export{Name: f.Name, Data: f.Data}
+	}
+	if err := safefile.ExportFiles(dir, out); err != nil {
+		return withHint(err, "nothing written there can be mistaken for a complete export; fix the medium, then export again into a new, empty directory")
+	}
+	return nil
+}
+
 func planExport(t *testing.T, complete bool) []export.File {
 	t.Helper()
 	f := it.New(t)

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/tuf"
 )
 
 // usageError is a mistake in the command line: main prints it with the
@@ -40,10 +44,10 @@ func newFlagSet(env *environment, c *command) *flag.FlagSet {
 // command's help and returns flag.ErrHelp. A mistake is a usage error,
 // with the nearest flag suggested for a typo.
 func parseFlags(env *environment, c *command, fs *flag.FlagSet, args []string) error {
-	env.flags = fs
 	if env.describe {
 		return errDescribed
 	}
+	env.jsonRequested = fs.Lookup("json") != nil && jsonInArgs(args)
 	flags, positional, err := splitArgs(env, c, fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		printHelp(env.stdout, c, fs)
@@ -73,7 +77,7 @@ func splitArgs(env *environment, c *command, fs *flag.FlagSet, args []string) (f
 			positional = append(positional, a)
 			continue
 		}
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		name, _, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
 		f := fs.Lookup(name)
 		switch {
 		case f == nil && (name == "h" || name == "help"):
@@ -91,9 +95,6 @@ func splitArgs(env *environment, c *command, fs *flag.FlagSet, args []string) (f
 		}
 		flags = append(flags, a)
 		if isBool(f) {
-			if name == "json" && (!hasValue || value == "true" || value == "1") {
-				env.jsonRequested = true
-			}
 			continue
 		}
 		if !hasValue {
@@ -105,6 +106,31 @@ func splitArgs(env *environment, c *command, fs *flag.FlagSet, args []string) (f
 		}
 	}
 	return flags, positional, nil
+}
+
+// jsonInArgs reports whether --json (or --json=true, as the flag package
+// reads a bool) is among the flags, before "--". It looks at every
+// argument, not only those before a mistake, so that an error in the
+// command line of a --json run is one JSON document too.
+func jsonInArgs(args []string) bool {
+	on := false
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		if name != "json" {
+			continue
+		}
+		on = !hasValue
+		if b, err := strconv.ParseBool(value); hasValue && err == nil {
+			on = b
+		}
+	}
+	return on
 }
 
 func isBool(f *flag.Flag) bool {
@@ -168,6 +194,17 @@ func flagHelp(f *flag.Flag) string {
 		usage += fmt.Sprintf(" (default %s)", f.DefValue)
 	}
 	return usage
+}
+
+// parseTimeFlag reads the value of a time flag (--at, --now, --made) as
+// an RFC 3339 time, as TUF metadata writes them (tuf.ParseTime): one form
+// for every command. A value in another form is a usage error.
+func parseTimeFlag(name, value string) (time.Time, error) {
+	t, err := tuf.ParseTime(value)
+	if err != nil {
+		return time.Time{}, usagef("--%s %q is not an RFC 3339 time such as 2027-01-01T00:00:00Z", name, value)
+	}
+	return t, nil
 }
 
 // multiFlag collects a repeatable flag (--intake-key A --intake-key B).

@@ -86,6 +86,7 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 			return fmt.Errorf("%s: %w", *rulesPath, err)
 		}
 	}
+	fromFile := r
 	if *repo != "" {
 		r.Repository = *repo
 	}
@@ -108,13 +109,19 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 		r.MinDwell = *dwell
 	}
 	if err := r.Check(); err != nil {
-		return err
+		// The same fault in the rules as read means the file is at
+		// fault (it could not be used: status 3); otherwise a flag's
+		// value is, a mistake in the command line (status 2).
+		if fileErr := fromFile.Check(); fileErr != nil && fileErr.Error() == err.Error() {
+			return fmt.Errorf("%s: %w", *rulesPath, err)
+		}
+		return usageError{msg: err.Error()}
 	}
 	now := time.Now().UTC()
 	if *nowFlag != "" {
-		t, err := time.Parse(time.RFC3339, *nowFlag)
+		t, err := parseTimeFlag("now", *nowFlag)
 		if err != nil {
-			return usagef("--now %q is not an RFC 3339 time such as 2027-01-01T00:00:00Z", *nowFlag)
+			return err
 		}
 		now = t.UTC()
 	}
@@ -126,6 +133,9 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	var hist *history.History
 	var delegator *tuf.File
 	expired := false
+	// Started here, not in the work: main reads env.progress after an
+	// interruption, while the abandoned work may still be running.
+	prog := startProgress(env, "judging the bundle", 0)
 	err := untilInterrupted(ctx, func() error {
 		in, err := loadImportTrust(*delegatorPath, intakeKeys, *histPath)
 		if err != nil {
@@ -138,8 +148,6 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 				r.DelegatingRole, d.Version(), d.Expires().UTC().Format(time.RFC3339), now.Format(time.RFC3339))),
 				"give the latest delegating metadata; if this is the latest and the ceremony is to renew it, add --allow-expired-delegator")
 		}
-		p := startProgress(env, "judging the bundle", 0)
-		defer p.Done()
 		report, b = importBundle(fs.Arg(0), bundle.Trust{
 			IntakeKeys: in.keys,
 			Base:       bundle.Base{Role: r.DelegatingRole, Version: in.delegator.Version(), SHA256: bundle.SumHex(in.delegatorBytes)},
@@ -149,6 +157,7 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 		delegator = d
 		return nil
 	}, "nothing was written; the bundle was not judged to the end")
+	prog.Done()
 	if err != nil {
 		return err
 	}
@@ -236,13 +245,15 @@ func loadImportTrust(delegatorPath string, intakeKeys []string, histPath string)
 // when it was refused.
 func importBundle(dir string, trust bundle.Trust, delegator *tuf.Targets, hist *history.History, now time.Time) (*verdict.Report, *bundle.Bundle) {
 	report := &verdict.Report{Format: verdict.ReportFormat}
-	src := &mediaSource{
+	src := &mediaDir{
 		dir:         dir,
+		manifest:    bundle.ManifestName,
 		limits:      safefile.Limits{MaxFiles: trust.Rules.MaxFiles + 1, MaxFileSize: trust.Rules.MaxFileSize, MaxTotalSize: trust.Rules.MaxTotalSize + trust.Rules.MaxManifestSize},
 		manifestMax: trust.Rules.MaxManifestSize,
+		mapErr:      mediaError,
 	}
 	defer src.close()
-	b, err := bundle.Load(src, trust)
+	b, err := bundle.Load(bundleSource{src}, trust)
 	if err != nil {
 		var be *verdict.BundleError
 		if !errors.As(err, &be) {
@@ -259,63 +270,10 @@ func importBundle(dir string, trust bundle.Trust, delegator *tuf.Targets, hist *
 	return report, b
 }
 
-// mediaSource reads a bundle through airgap/safefile: no links followed,
-// only regular files, only the names listed, limits enforced while
-// reading.
-type mediaSource struct {
-	dir         string
-	limits      safefile.Limits
-	manifestMax int64
-	open        []*safefile.Dir
-}
+// bundleSource is a mediaDir as bundle.Load reads it.
+type bundleSource struct{ *mediaDir }
 
-func (s *mediaSource) close() {
-	for _, d := range s.open {
-		d.Close()
-	}
-}
-
-func (s *mediaSource) ReadManifest() ([]byte, error) {
-	// The manifest lists every file, so it has a limit of its own.
-	lim := s.limits
-	lim.MaxFileSize, lim.MaxTotalSize = s.manifestMax, s.manifestMax
-	d, err := safefile.OpenDir(s.dir, []string{bundle.ManifestName}, lim)
-	if err != nil {
-		return nil, mediaError(err)
-	}
-	s.open = append(s.open, d)
-	data, err := d.ReadFile(bundle.ManifestName)
-	return data, mediaError(err)
-}
-
-func (s *mediaSource) Listed(names []string) (bundle.Files, error) {
-	all := append([]string{bundle.ManifestName}, names...)
-	d, err := safefile.OpenDir(s.dir, all, s.limits)
-	if err != nil {
-		return nil, mediaError(err)
-	}
-	s.open = append(s.open, d)
-	return mediaFiles{d}, nil
-}
-
-type mediaFiles struct{ d *safefile.Dir }
-
-func (f mediaFiles) ReadFile(name string) ([]byte, error) {
-	data, err := f.d.ReadFile(name)
-	return data, mediaError(err)
-}
-
-func (f mediaFiles) Extra() ([]string, error) {
-	entries, err := f.d.Extra()
-	if err != nil {
-		return nil, mediaError(err)
-	}
-	out := make([]string, len(entries))
-	for i, e := range entries {
-		out[i] = e.String()
-	}
-	return out, nil
-}
+func (s bundleSource) Listed(names []string) (bundle.Files, error) { return s.listed(names) }
 
 // mediaError gives the reader's refusals their verdict codes.
 func mediaError(err error) error {

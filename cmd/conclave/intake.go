@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,11 @@ var intakeRequestCommand = &command{
 		"         [--passphrase-file FILE] [--made TIME] --out FILE",
 }
 
+// requestKinds are the values of intake request --kind.
+func requestKinds() []string {
+	return []string{string(request.Add), string(request.Rotate), string(request.Remove), string(request.Recover)}
+}
+
 // runIntakeRequest writes one request file.
 func runIntakeRequest(ctx context.Context, env *environment, args []string) error {
 	c := intakeRequestCommand
@@ -70,6 +76,13 @@ func runIntakeRequest(ctx context.Context, env *environment, args []string) erro
 	if *out == "" || *id == "" || *project == "" || *kind == "" {
 		return usagef("--kind, --id, --project and --out are required")
 	}
+	if kinds := requestKinds(); !slices.Contains(kinds, *kind) {
+		ue := usageError{msg: fmt.Sprintf("--kind %q is not one of %s", *kind, strings.Join(kinds, ", "))}
+		if s := suggest(*kind, kinds); s != "" {
+			ue.hint = "did you mean --kind " + s + "?"
+		}
+		return ue
+	}
 	keys := make([]*tuf.Key, 0, len(pubs))
 	for _, p := range pubs {
 		k, err := loadPublicKey(p)
@@ -87,9 +100,9 @@ func runIntakeRequest(ctx context.Context, env *environment, args []string) erro
 	}
 	when := time.Now().UTC()
 	if *made != "" {
-		t, err := time.Parse(time.RFC3339, *made)
+		t, err := parseTimeFlag("made", *made)
 		if err != nil {
-			return usagef("--made %q is not an RFC 3339 time", *made)
+			return err
 		}
 		when = t
 	}
@@ -116,7 +129,8 @@ func runIntakeRequest(ctx context.Context, env *environment, args []string) erro
 	}
 	d, err := intake.NewDraft(intake.Request{ID: *id, Kind: request.Kind(*kind), Project: *project, Keys: keys, Threshold: th, Made: when, RequestedBy: *by, BaseVersion: base})
 	if err != nil {
-		return err
+		// Everything NewDraft checks came from a flag.
+		return usageError{msg: err.Error()}
 	}
 	var pass []byte
 	if len(signWith)+len(authWith) > 0 {
@@ -279,6 +293,9 @@ func runIntakeCheckExport(ctx context.Context, env *environment, args []string) 
 		return usagef("name exactly one EXPORT-DIR")
 	}
 	dir := fs.Arg(0)
+	if err := readableDir("the export directory", dir); err != nil {
+		return err
+	}
 	listing, err := checkExport(dir)
 	if err != nil {
 		return refused(withHint(err, "do not publish this export: ask the key holders for a fresh copy"))

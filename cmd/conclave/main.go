@@ -31,6 +31,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/conclave-keys/conclave/internal/parallel"
 	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
@@ -126,7 +127,8 @@ const (
 // runMain dispatches and returns the exit status.
 func runMain(ctx context.Context, env *environment, args []string) int {
 	if len(args) == 0 {
-		printCommands(env.stdout)
+		// A usage mistake: the list goes where errors go.
+		printCommands(env.stderr)
 		return exitUsage
 	}
 	switch args[0] {
@@ -173,8 +175,8 @@ func runCommand(ctx context.Context, env *environment, c *command, args []string
 	defer func() {
 		if v := recover(); v != nil {
 			stack := debug.Stack()
-			if p, ok := v.(panicked); ok {
-				v, stack = p.value, p.stack
+			if p, ok := v.(*parallel.Panic); ok {
+				v, stack = p.Value, p.Stack
 			}
 			code = reportPanic(env, c, v, stack)
 		}
@@ -397,42 +399,18 @@ func interrupted(format string, a ...any) error {
 	return &interruptedError{fmt.Sprintf(format, a...)}
 }
 
-// untilInterrupted runs work on a goroutine of its own and returns what it
+// untilInterrupted runs work with parallel.Until and returns what it
 // returns, or, as soon as ctx is cancelled, interrupted(what) without
-// waiting for it. Only for work that writes nothing: it is abandoned where
-// it stands (the process is about to exit), which is also what lets a
-// signal stop a read that hangs on a failing medium.
+// waiting for it. Only for work that writes nothing: it is abandoned
+// where it stands (the process is about to exit). A panic in work comes
+// back on the command's goroutine, where runCommand recovers it.
 func untilInterrupted(ctx context.Context, work func() error, what string) error {
-	done := make(chan error, 1)
-	go func() {
-		defer func() {
-			if v := recover(); v != nil {
-				done <- panicked{v, debug.Stack()}
-			}
-		}()
-		done <- work()
-	}()
-	select {
-	case err := <-done:
-		var p panicked
-		if errors.As(err, &p) {
-			panic(p) // on the command's goroutine, where runCommand recovers it
-		}
-		return err
-	case <-ctx.Done():
+	err := parallel.Until(ctx, work)
+	if err != nil && ctx.Err() != nil {
 		return interrupted("%s", what)
 	}
+	return err
 }
-
-// panicked carries a panic from another goroutine, with its stack, to the
-// command's goroutine.
-type panicked struct {
-	value any
-	stack []byte
-}
-
-func (p panicked) Error() string  { return fmt.Sprint(p.value) }
-func (p panicked) String() string { return fmt.Sprint(p.value) }
 
 func interruptMessage(err error) string {
 	var ie *interruptedError

@@ -104,6 +104,20 @@ func TestErrorsAsJSON(t *testing.T) {
 	if code != 2 || out != want {
 		t.Errorf("exit %d\nstdout:\n%s\nwant:\n%s", code, out, want)
 	}
+	// --json after the mistake counts too, in either spelling; a later
+	// --json=false, or one after "--" (an argument), does not.
+	for _, args := range [][]string{{"--nn", "3", "--json"}, {"--nn", "3", "-json=true"}, {"--nn", "3", "--json=1"}} {
+		code, out, errOut := runCommandWith(t, failWith(nil), args...)
+		if code != 2 || out != want || errOut != "" {
+			t.Errorf("%q: exit %d\nstdout:\n%s\nstderr %q\nwant:\n%s", args, code, out, errOut, want)
+		}
+	}
+	for _, args := range [][]string{{"--nn", "3", "--json", "--json=false"}, {"--nn", "3", "--", "--json"}} {
+		code, out, errOut := runCommandWith(t, failWith(nil), args...)
+		if code != 2 || out != "" || !strings.HasPrefix(errOut, "error: unknown flag --nn\n") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want the error as text", args, code, out, errOut)
+		}
+	}
 }
 
 // TestPanicIsInternalError: a panic in a command is a bug, reported as

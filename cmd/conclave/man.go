@@ -82,7 +82,7 @@ and
 .B hint:
 lines; a command given
 .B \-\-json
-prints its error as a JSON document (conclave\-error/v1) on standard output instead.
+prints its error as a JSON document (`+roff(ErrorFormat)+`) on standard output instead.
 .SH COMMANDS
 `)
 	for _, c := range cmds {

@@ -5,8 +5,9 @@ package main
 //
 //   - Lines are wrapped (termtext.Wrap) to the terminal's width, or to 80
 //     columns when the output is not a terminal (a file, a pipe, a test).
-//   - Durations are rounded for reading: "6.98 s", "340 ms", "2 min 05 s".
-//   - Keyids are shown shortened, "69d5…7b52", as the docs show them; the
+//   - Durations are rounded for reading (termtext.Duration): "6.98 s",
+//     "340 ms", "2 min 05 s".
+//   - Keyids are shown shortened (termtext.ShortHex), "69d5…7b52", as the docs show them; the
 //     full keyid is in --json. The short form is for reading aloud, never
 //     for deciding: two keys can share one.
 //   - Counts agree with their nouns: "1 file", "2 files" (termtext.Plural).
@@ -66,50 +67,6 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-
-// formatDuration rounds d for people: three significant digits with a
-// unit, "6.98 s", "340 ms", "12.0 µs"; from a minute up, minutes and
-// whole seconds, "2 min 05 s"; from an hour, "1 h 02 min".
-func formatDuration(d time.Duration) string {
-	if d < 0 {
-		return "-" + formatDuration(-d)
-	}
-	switch {
-	case d >= time.Hour:
-		d = d.Round(time.Minute)
-		return fmt.Sprintf("%d h %02d min", d/time.Hour, d%time.Hour/time.Minute)
-	case d >= time.Minute:
-		d = d.Round(time.Second)
-		if d >= time.Hour {
-			return formatDuration(d)
-		}
-		return fmt.Sprintf("%d min %02d s", d/time.Minute, d%time.Minute/time.Second)
-	case d >= time.Second:
-		return sig3(d.Seconds(), "s")
-	case d >= time.Millisecond:
-		return sig3(float64(d)/float64(time.Millisecond), "ms")
-	case d >= time.Microsecond:
-		return sig3(float64(d)/float64(time.Microsecond), "µs")
-	}
-	return fmt.Sprintf("%d ns", int64(d))
-}
-
-// sig3 prints v (1 ≤ v < 1000) with three significant digits.
-func sig3(v float64, unit string) string {
-	s := ""
-	switch {
-	case v >= 99.95:
-		s = fmt.Sprintf("%.0f", v)
-	case v >= 9.995:
-		s = fmt.Sprintf("%.1f", v)
-	default:
-		s = fmt.Sprintf("%.2f", v)
-	}
-	return s + " " + unit
-}
-
-// shortKeyID shows a keyid as every text report does ([termtext.ShortHex]).
-func shortKeyID(id string) string { return termtext.ShortHex(id) }
 
 // progressDelay is how long a phase runs before its progress line shows:
 // short phases stay silent.
@@ -180,7 +137,7 @@ func (p *progress) draw() {
 	if p.stopped {
 		return
 	}
-	line := fmt.Sprintf("%s… %s", p.what, formatDuration(time.Since(p.start).Round(time.Second)))
+	line := fmt.Sprintf("%s… %s", p.what, termtext.Duration(time.Since(p.start)))
 	if p.total > 0 {
 		line = fmt.Sprintf("%s: %d of %d (%d%%)", p.what, p.done, p.total, p.done*100/p.total)
 	}

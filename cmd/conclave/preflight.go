@@ -23,9 +23,9 @@ func init() {
 func runPreflight(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, preflightCommand)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	root := fs.String("root", "/", "read /sys, /proc and /dev under this directory instead of / (for tests)")
+	root := fs.String("root", "/", "read /sys, /proc and /dev under this `DIR` instead of / (for tests)")
 	var overrides multiFlag
-	fs.Var(&overrides, "override", "go on although the check ID could not look, for the written REASON shown in the report (ID=REASON); repeatable")
+	fs.Var(&overrides, "override", "go on although the check ID could not look, for the written REASON shown in the report (`ID=REASON`); repeatable")
 	if err := parseFlags(env, preflightCommand, fs, args); err != nil {
 		return err
 	}

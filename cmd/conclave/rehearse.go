@@ -32,7 +32,7 @@ func init() {
 // context.Canceled.
 func runRehearse(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, rehearseCommand)
-	out := fs.String("out", "", "directory to write the metadata to (must be empty; default: a new temporary directory)")
+	out := fs.String("out", "", "the `DIR` to write the metadata to (must be empty; default: a new temporary directory)")
 	n := fs.Int("requests", 1000, "number of generated projects to delegate")
 	if err := parseFlags(env, rehearseCommand, fs, args); err != nil {
 		return err
@@ -59,7 +59,7 @@ func runRehearse(ctx context.Context, env *environment, args []string) error {
 		}
 		var ie *rehearsal.InterruptedError
 		if errors.As(err, &ie) {
-			return interrupted("%s", termtext.Safe(ie.Error()))
+			return interrupted("%s", ie.Error()) // main escapes it for the terminal
 		}
 		return err
 	}

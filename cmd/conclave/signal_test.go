@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -119,5 +120,25 @@ func TestInterruptedPackRemovesHalfMadeBundle(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "manifest.json")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestImportInterruptedAtOnce: an import whose context is cancelled before
+// it starts stops with status 130 and writes nothing. Under -race it also
+// checks that the judging left running on its own goroutine touches
+// nothing main reads while it prints the interruption (the progress
+// line); the second, complete import gives that goroutine time to run.
+func TestImportInterruptedAtOnce(t *testing.T) {
+	args, dir := importSetup(t, twoRequests)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut bytes.Buffer
+	code := runMain(ctx, &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}, append(slices.Clone(args[:len(args)-1]), dir)) // text, without --json
+	want := "interrupted: nothing was written; the bundle was not judged to the end\n"
+	if code != 130 || out.String() != "" || errOut.String() != want {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 130, nothing, %q", code, out.String(), errOut.String(), want)
+	}
+	if code, out, errOut := run(t, append(args, dir)...); code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
 	}
 }

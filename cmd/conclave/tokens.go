@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/conclave-keys/conclave/hsm/pkcs11"
 	"github.com/conclave-keys/conclave/internal/termtext"
@@ -98,21 +97,19 @@ type tokensKey struct {
 // runTokens lists the modules of the allow-list and every --module. It
 // never logs in: keys are found through their public halves, which tokens
 // show without a PIN. A module (or a token's keys) that cannot be listed
-// is reported, the others are still listed, and the command then exits 1.
+// is reported, the others are still listed, and the command then exits
+// with status 3: it could not finish (docs/exit-codes.md).
 func runTokens(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, tokensCommand)
 	var modules multiFlag
-	fs.Var(&modules, "module", "also list this PKCS#11 library (absolute path), whether or not the allow-list names it; repeatable")
-	allowFile := fs.String("allow-list", pkcs11.DefaultAllowListFile, `the module allow-list: one line per module, "SHA256  PATH" as sha256sum prints it`)
+	fs.Var(&modules, "module", "also list this PKCS#11 library, by its absolute `PATH`, whether or not the allow-list names it; repeatable")
+	allowFile := fs.String("allow-list", pkcs11.DefaultAllowListFile, "the module allow-list `FILE`: one line per module, \"SHA256  PATH\" as sha256sum prints it")
 	asJSON := fs.Bool("json", false, "print a JSON report instead of text")
 	if err := parseFlags(env, tokensCommand, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return usagef("tokens takes no arguments")
-	}
-	if err := pkcs11Support(); err != nil {
-		return err
 	}
 	named := false
 	fs.Visit(func(f *flag.Flag) { named = named || f.Name == "allow-list" })
@@ -128,9 +125,12 @@ func runTokens(ctx context.Context, env *environment, args []string) error {
 			why = "lists no module"
 		}
 		return usagef("no PKCS#11 module to list: the allow-list %s %s and no --module was given; name one with --module PATH (docs/hsm-pkcs11.md says how to write the allow-list)",
-			termtext.Safe(allow.File), why)
+			allow.File, why)
 	}
-	report := listTokens(ctx, allow, modules)
+	report, err := listTokens(ctx, allow, modules)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		if err := writeJSON(env.stdout, report); err != nil {
 			return err
@@ -141,7 +141,7 @@ func runTokens(ctx context.Context, env *environment, args []string) error {
 	var failed []string
 	for _, m := range report.Modules {
 		if m.failed() {
-			failed = append(failed, termtext.Safe(m.Path))
+			failed = append(failed, m.Path)
 		}
 	}
 	if len(failed) == 0 {
@@ -149,9 +149,9 @@ func runTokens(ctx context.Context, env *environment, args []string) error {
 	}
 	if !*asJSON {
 		if len(report.Modules) == 1 {
-			fmt.Fprintf(env.stderr, "error: could not list module %s\n", failed[0])
+			fmt.Fprintf(env.stderr, "error: could not list module %s\n", termtext.List(failed, 5))
 		} else {
-			fmt.Fprintf(env.stderr, "error: could not list %d of %d modules: %s\n", len(failed), len(report.Modules), strings.Join(failed, ", "))
+			fmt.Fprintf(env.stderr, "error: could not list %d of %d modules: %s\n", len(failed), len(report.Modules), termtext.List(failed, 5))
 		}
 	}
 	return exitError{exitFailed}

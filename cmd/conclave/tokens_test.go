@@ -288,6 +288,25 @@ func TestTokensNeedsAModule(t *testing.T) {
 	}
 }
 
+// TestTokensErrorEscapedOnce: a name from outside in an error is escaped
+// once, by main, for the terminal, and given exact in a --json error.
+func TestTokensErrorEscapedOnce(t *testing.T) {
+	hostile := filepath.Join(t.TempDir(), "list\x1b[2K")
+	if err := os.WriteFile(hostile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, "tokens", "--allow-list", hostile)
+	want := "error: no PKCS#11 module to list: the allow-list " + filepath.Dir(hostile) + `/list\x1b[2K lists no module`
+	if code != 2 || !strings.HasPrefix(errOut, want) {
+		t.Errorf("exit %d, stderr %q; want 2 and it to begin %q", code, errOut, want)
+	}
+	code, out, _ := run(t, "tokens", "--json", "--allow-list", hostile)
+	want = `"error": "no PKCS#11 module to list: the allow-list ` + filepath.Dir(hostile) + `/list\u001b[2K lists no module`
+	if code != 2 || !strings.Contains(out, want) {
+		t.Errorf("exit %d, stdout %s; want 2 and %q", code, out, want)
+	}
+}
+
 func TestTokensAllowListErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "none")
 	code, _, errOut := run(t, "tokens", "--allow-list", missing)
@@ -309,7 +328,7 @@ func TestTokensMissingModule(t *testing.T) {
 		"  to allow a module, compare its sha256 below with its vendor's, then add it with\n" +
 		"  sha256sum MODULE >> " + allow + "\n" +
 		"\nmodule /nonexistent/libp11.so\n  error: finding PKCS#11 module: lstat /nonexistent: no such file or directory\n"
-	wantErr := "error: could not list module /nonexistent/libp11.so\n"
+	wantErr := "error: could not list module \"/nonexistent/libp11.so\"\n"
 	if code != 3 || out != wantOut || errOut != wantErr {
 		t.Fatalf("exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}

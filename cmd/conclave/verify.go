@@ -33,12 +33,12 @@ const defaultMaxMetadataSize = 256 << 20
 
 // runVerify reads the files, has ceremony/verify walk them as a client
 // would, and prints the result. Exit status 1 when any file is not valid,
-// has expired or could not be checked.
+// has expired or could not be checked; 3 when one cannot be read.
 func runVerify(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, verifyCommand)
-	trusted := fs.String("trusted-root", "", "root metadata you trust (obtained out of band): the start of the chain")
-	delegator := fs.String("delegator", "", "targets metadata to judge delegated FILEs against when more than one file delegates them (verified like a FILE)")
-	at := fs.String("at", "", "judge expiry at this instant (RFC 3339, e.g. 2027-01-01T00:00:00Z) instead of now")
+	trusted := fs.String("trusted-root", "", "the root metadata `FILE` you trust (obtained out of band): the start of the chain")
+	delegator := fs.String("delegator", "", "the targets metadata `FILE` to judge delegated FILEs against when more than one file delegates them (verified like a FILE)")
+	at := fs.String("at", "", "judge expiry at this `TIME` (RFC 3339, e.g. 2027-01-01T00:00:00Z) instead of now")
 	maxSize := fs.Int64("max-size", defaultMaxMetadataSize, "read no file larger than this many bytes")
 	asJSON := fs.Bool("json", false, "print a JSON report ("+verify.Format+") instead of text")
 	if err := parseFlags(env, verifyCommand, fs, args); err != nil {
@@ -56,9 +56,9 @@ func runVerify(ctx context.Context, env *environment, args []string) error {
 	}
 	now := time.Now()
 	if *at != "" {
-		t, err := tuf.ParseTime(*at)
+		t, err := parseTimeFlag("at", *at)
 		if err != nil {
-			return usagef("--at %q is not an RFC 3339 time such as 2027-01-01T00:00:00Z", *at)
+			return err
 		}
 		now = t
 	}
@@ -66,12 +66,20 @@ func runVerify(ctx context.Context, env *environment, args []string) error {
 		return usagef("--max-size must be a positive number of bytes")
 	}
 
-	opts := verify.Options{Trusted: readMetadata(*trusted, *maxSize), Delegator: *delegator, Now: now}
+	opts := verify.Options{Delegator: *delegator, Now: now}
+	var err error
+	if opts.Trusted, err = readMetadata("the trusted root", *trusted, *maxSize); err != nil {
+		return err
+	}
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		opts.Files = append(opts.Files, readMetadata(name, *maxSize))
+		in, err := readMetadata("", name, *maxSize)
+		if err != nil {
+			return err
+		}
+		opts.Files = append(opts.Files, in)
 	}
 	report, err := verify.Walk(ctx, opts)
 	if err != nil {
@@ -94,14 +102,22 @@ func runVerify(ctx context.Context, env *environment, args []string) error {
 	return nil
 }
 
-// readMetadata reads one named file for the walk; a file that cannot be
-// read is judged NOT VALID with the reason.
-func readMetadata(name string, max int64) verify.Input {
+// readMetadata reads one named file for the walk (what, when set, says
+// which: "the trusted root"). A file that cannot be read — missing, not a
+// regular file, over --max-size — is no verdict on its content: the
+// command stops with status 3 before judging anything, so that a typo in
+// a path is never mistaken for a file that is NOT VALID
+// (docs/exit-codes.md).
+func readMetadata(what, name string, max int64) (verify.Input, error) {
 	data, err := safefile.ReadNamed(name, max)
-	if errors.Is(err, safefile.ErrLimit) {
-		err = fmt.Errorf("%w (--max-size sets another limit)", err)
+	if err != nil {
+		err = fmt.Errorf("cannot read %s: %w", strings.TrimSpace(what+" "+name), err)
+		if errors.Is(err, safefile.ErrLimit) {
+			err = withHint(err, "--max-size sets another limit")
+		}
+		return verify.Input{}, err
 	}
-	return verify.Input{Name: name, Data: data, Err: err}
+	return verify.Input{Name: name, Data: data}, nil
 }
 
 // sentenceMax caps one reason or note on the screen: long enough for two
@@ -131,21 +147,18 @@ func (p *textPrinter) line(indent int, text string) {
 	fmt.Fprintln(p.out, termtext.Wrap(text, max(p.width, 40), pad, pad+"    "))
 }
 
-func safe(s string) string     { return termtext.Safe(s) }
-func sentence(s string) string { return termtext.Cap(s, sentenceMax) }
-
 func (p *textPrinter) file(f *verify.File) {
-	name := safe(f.Name)
+	name := termtext.Safe(f.Name)
 	switch {
 	case f.Verdict == verify.Skipped:
-		p.line(0, name+": skipped: "+sentence(f.Reason()))
+		p.line(0, name+": skipped: "+termtext.Cap(f.Reason(), sentenceMax))
 		return
 	case f.Type == "" && errors.Is(f.Err, tuf.ErrMalformed):
 		// The parser's message starts with the file name already.
-		p.line(0, "NOT VALID: "+sentence(f.Reason()))
+		p.line(0, "NOT VALID: "+termtext.Cap(f.Reason(), sentenceMax))
 		return
 	case f.Type == "":
-		p.line(0, name+": NOT VALID: "+sentence(f.Reason()))
+		p.line(0, name+": NOT VALID: "+termtext.Cap(f.Reason(), sentenceMax))
 		return
 	}
 	head := fmt.Sprintf("%s: %s version %d", name, f.Type, f.Version)
@@ -154,29 +167,29 @@ func (p *textPrinter) file(f *verify.File) {
 	}
 	p.line(0, head)
 	if f.Type == tuf.TypeTargets && f.Role != tuf.TypeTargets && f.Delegator != "" {
-		p.line(2, "role "+safe(f.Role)+", delegated by "+safe(f.Delegator))
+		p.line(2, "role "+termtext.Safe(f.Role)+", delegated by "+termtext.Safe(f.Delegator))
 	}
 	for _, c := range f.Checks {
-		p.line(2, fmt.Sprintf("%s: signed by %s; threshold %d", safe(c.Role), termtext.Plural(len(c.Signers), "distinct key"), c.Threshold))
+		p.line(2, fmt.Sprintf("%s: signed by %s; threshold %d", termtext.Safe(c.Role), termtext.Plural(len(c.Signers), "distinct key"), c.Threshold))
 		for _, s := range c.Signatures {
 			desc := ""
 			if s.KeyType != "" {
-				desc = " (" + safe(s.KeyType) + "/" + safe(s.Scheme) + ")"
+				desc = " (" + termtext.Safe(s.KeyType) + "/" + termtext.Safe(s.Scheme) + ")"
 			}
-			p.line(4, "keyid "+shortKeyID(s.KeyID)+desc+": "+s.Status.Sentence())
+			p.line(4, "keyid "+termtext.ShortHex(s.KeyID)+desc+": "+s.Status.Sentence())
 		}
 		for _, id := range c.MissingKeys {
-			p.line(4, "keyid "+shortKeyID(id)+": listed by the role but no such key is defined")
+			p.line(4, "keyid "+termtext.ShortHex(id)+": listed by the role but no such key is defined")
 		}
 	}
 	for _, n := range f.Notes {
 		switch n.Code {
 		case verify.NoteKeyIDMismatch:
-			p.line(2, "WARNING: "+sentence(n.Sentence))
+			p.line(2, "WARNING: "+termtext.Cap(n.Sentence, sentenceMax))
 		case verify.NoteSuperseded:
-			p.line(2, sentence(n.Sentence))
+			p.line(2, termtext.Cap(n.Sentence, sentenceMax))
 		default:
-			p.line(2, "note: "+sentence(n.Sentence))
+			p.line(2, "note: "+termtext.Cap(n.Sentence, sentenceMax))
 		}
 	}
 	switch f.Verdict {
@@ -187,11 +200,11 @@ func (p *textPrinter) file(f *verify.File) {
 			p.line(2, "valid")
 		}
 	case verify.Expired:
-		p.line(2, "EXPIRED (the signatures are valid): "+sentence(f.Reason()))
+		p.line(2, "EXPIRED (the signatures are valid): "+termtext.Cap(f.Reason(), sentenceMax))
 	case verify.NotChecked:
-		p.line(2, "NOT CHECKED: "+sentence(f.Reason()))
+		p.line(2, "NOT CHECKED: "+termtext.Cap(f.Reason(), sentenceMax))
 	default:
-		p.line(2, "NOT VALID: "+sentence(f.Reason()))
+		p.line(2, "NOT VALID: "+termtext.Cap(f.Reason(), sentenceMax))
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/conclave-keys/conclave/internal/termtext"
 )
@@ -64,8 +63,8 @@ type yubikeysKey struct {
 // runYubikeys lists the YubiKeys present. It never asks for a PIN and
 // spends no try: retries and factory flags come from the card's metadata,
 // keys from their public halves. A card that cannot be read is listed with
-// the reason and makes the command exit 1, after every other card is
-// listed.
+// the reason and makes the command exit with status 3 (it could not
+// finish, docs/exit-codes.md), after every other card is listed.
 func runYubikeys(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, yubikeysCommand)
 	asJSON := fs.Bool("json", false, "print a JSON report instead of text")
@@ -103,14 +102,10 @@ func runYubikeys(ctx context.Context, env *environment, args []string) error {
 
 // unreadCards says which readers held a card that could not be read.
 func unreadCards(readers []string, total int) string {
-	quoted := make([]string, len(readers))
-	for i, r := range readers {
-		quoted[i] = `"` + termtext.Safe(r) + `"`
-	}
 	if len(readers) == 1 && total == 1 {
-		return "could not read the card in reader " + quoted[0]
+		return "could not read the card in reader " + termtext.List(readers, 5)
 	}
-	return fmt.Sprintf("could not read %d of %d cards, in readers %s", len(readers), total, strings.Join(quoted, ", "))
+	return fmt.Sprintf("could not read %d of %d cards, in readers %s", len(readers), total, termtext.List(readers, 5))
 }
 
 // writeYubikeys prints the report for people. Every string the card or

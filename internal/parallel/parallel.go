@@ -1,5 +1,7 @@
-// Package parallel runs independent pieces of work on every core: the
-// signature checks and key parsing of a large bundle or delegating role.
+// Package parallel runs work on other goroutines: independent pieces on
+// every core (For: the signature checks and key parsing of a large bundle
+// or delegating role), and work that a signal may abandon (Until). A
+// panic in the work comes back to the caller either way.
 package parallel
 
 import (

@@ -1,9 +1,11 @@
 package parallel
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -54,4 +56,36 @@ func TestForPanicReachesCaller(t *testing.T) {
 		}
 	})
 	t.Error("For returned normally")
+}
+
+// TestUntilPanicReachesCaller: a panic in work comes back on the calling
+// goroutine as a *Panic, with the stack of the goroutine it happened on.
+func TestUntilPanicReachesCaller(t *testing.T) {
+	defer func() {
+		p, ok := recover().(*Panic)
+		if !ok || p.Value != "in the work" || !strings.Contains(string(p.Stack), "parallel_test.go") {
+			t.Errorf("recovered %#v, want a *Panic of \"in the work\" with its stack", p)
+		}
+	}()
+	Until(context.Background(), func() error { panic("in the work") })
+	t.Error("Until returned")
+}
+
+// TestUntil returns work's error, or ctx's as soon as it is cancelled,
+// while the work is still running.
+func TestUntil(t *testing.T) {
+	if err := Until(context.Background(), func() error { return errBad }); err != errBad {
+		t.Errorf("error %v, want %v", err, errBad)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	release := make(chan struct{})
+	defer close(release)
+	err := Until(ctx, func() error {
+		cancel()
+		<-release
+		return errBad
+	})
+	if err != context.Canceled {
+		t.Errorf("error %v, want %v", err, context.Canceled)
+	}
 }
