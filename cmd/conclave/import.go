@@ -137,6 +137,13 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	// interruption, while the abandoned work may still be running.
 	prog := startProgress(env, "judging the bundle", 0)
 	err := untilInterrupted(ctx, func() error {
+		// A BUNDLE that is not there is a mistyped path, not a bundle
+		// judged and refused: what is on the medium is judged below.
+		if fi, err := os.Stat(fs.Arg(0)); err != nil {
+			return fmt.Errorf("cannot read the bundle directory: %w", err)
+		} else if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory: BUNDLE is the directory that holds manifest.json", fs.Arg(0))
+		}
 		in, err := loadImportTrust(*delegatorPath, intakeKeys, *histPath)
 		if err != nil {
 			return err
