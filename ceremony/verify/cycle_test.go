@@ -176,3 +176,53 @@ func TestWalkRoleQuotedOnce(t *testing.T) {
 		t.Errorf("%q", got.Reason())
 	}
 }
+
+// TestWalkCycleEveryOrder: with a cycle back to claimed, a project that
+// targets also delegates (both verified: ambiguous), and a cycle no
+// verified file enters, every order of the files gives the same verdicts
+// against the same delegators.
+func TestWalkCycleEveryOrder(t *testing.T) {
+	c := newChain(t)
+	dev := newKey(t, 8)
+	claimed, files := projects(t, c, dev, "project-a", "project-b")
+	files[0] = in("project-a.json", targetsFile(t, delegating(1, now.AddDate(0, 3, 0), "claimed", dev), keyMap(dev), dev))
+	top := delegating(1, now.AddDate(0, 3, 0), "claimed", c.new[2])
+	top.Delegations.Keys = keyMap(c.new[2], dev)
+	top.Delegations.Roles = append(top.Delegations.Roles, &tuf.DelegatedRole{Name: "project-b", KeyIDs: ids(dev), Threshold: 1, Paths: []string{"b/*"}})
+	a := targetsFile(t, delegating(1, now.AddDate(0, 3, 0), "b", dev), keyMap(dev), dev)
+	b := targetsFile(t, delegating(1, now.AddDate(0, 3, 0), "a", dev), keyMap(dev), dev)
+	files = append(files, in("targets.json", targetsFile(t, top, c.r2.Keys, c.new[0], c.new[2])), in("claimed.json", claimed),
+		in("a.json", a), in("b.json", b))
+	var first string
+	var permute func(k int)
+	permute = func(k int) {
+		if k == len(files) {
+			r := walk(t, Options{Trusted: in("root.json", c.root2), Files: files})
+			var lines []string
+			for _, f := range r.Files {
+				// Names are listed in the order given; the verdicts are not.
+				reason := strings.NewReplacer(`"a.json", "b.json"`, "a, b", `"b.json", "a.json"`, "a, b",
+					`"claimed.json", "targets.json"`, "claimed, targets", `"targets.json", "claimed.json"`, "claimed, targets").Replace(f.Reason())
+				lines = append(lines, fmt.Sprintf("%s %s %s %s", f.Name, f.Verdict, f.Delegator, reason))
+			}
+			slices.Sort(lines)
+			got := strings.Join(lines, "\n")
+			if first == "" {
+				first = got
+			} else if got != first {
+				t.Fatalf("order %s:\n%s\nfirst order:\n%s", names2(files), got, first)
+			}
+			return
+		}
+		for i := k; i < len(files); i++ {
+			files[k], files[i] = files[i], files[k]
+			permute(k + 1)
+			files[k], files[i] = files[i], files[k]
+		}
+	}
+	permute(0)
+	if !strings.Contains(first, "claimed.json valid targets.json") || !strings.Contains(first, "project-a.json valid claimed.json") ||
+		!strings.Contains(first, "a.json not-checked") || !strings.Contains(first, "project-b.json not-valid") {
+		t.Errorf("%s", first)
+	}
+}
