@@ -13,7 +13,9 @@
 // file does not say about itself (a client knows it from the delegation it
 // followed), so it comes from the file name ("claimed.json",
 // "7.claimed.json"). Delegated files are judged after every file that
-// could delegate them; when two verified files delegate the same role
+// could delegate them, but for one that delegates them only through the
+// file itself (a cycle, which a client walking down from targets never
+// follows back, TUF §5.6.7.2); when two verified files delegate the same role
 // name the walk refuses to pick one unless told which ([Options.Delegator]),
 // so that no map order or argument order can choose a winner. Versions of
 // one delegating role are not rivals: the newest given is the one a client
