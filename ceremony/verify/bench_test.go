@@ -41,3 +41,26 @@ func BenchmarkWalkManyDelegated(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWalkBlocked walks n projects that all wait on a claimed role in
+// a delegation cycle no verified file enters: the reasons, and so the
+// report, must grow with n, not n².
+func BenchmarkWalkBlocked(b *testing.B) {
+	for _, n := range []int{1000, 4000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			o := blockedProjects(b, n)
+			b.ResetTimer()
+			for b.Loop() {
+				r, err := Walk(context.Background(), o)
+				if err != nil || r.Verdict != NotValid {
+					b.Fatalf("%v %s", err, r.Verdict)
+				}
+				doc, err := r.JSON()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(len(doc)), "report-bytes")
+			}
+		})
+	}
+}

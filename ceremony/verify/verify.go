@@ -13,7 +13,9 @@
 // file does not say about itself (a client knows it from the delegation it
 // followed), so it comes from the file name ("claimed.json",
 // "7.claimed.json"). Delegated files are judged after every file that
-// could delegate them; when two verified files delegate the same role
+// could delegate them, but for one that delegates them only through the
+// file itself (a cycle, which a client walking down from targets never
+// follows back, TUF §5.6.7.2); when two verified files delegate the same role
 // name the walk refuses to pick one unless told which ([Options.Delegator]),
 // so that no map order or argument order can choose a winner. Versions of
 // one delegating role are not rivals: the newest given is the one a client
@@ -28,12 +30,14 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Errors a file can fail with, besides those of package tuf (tuf.ErrExpired,
@@ -158,6 +162,7 @@ type File struct {
 	digest    [sha256.Size]byte
 	seq       int                           // when the walk judged it, from 1; 0 when decided before the walk
 	delegates map[string]*tuf.DelegatedRole // its delegations.roles by name
+	cands     []*File                       // the files that could delegate it (delegatorsOf)
 }
 
 // Reason is Err's text, or "" when there is none.
@@ -280,21 +285,12 @@ func (w *walker) load(in Input, trusted bool) *File {
 		f.fail(fmt.Errorf("%w: it holds %s metadata", ErrNotTrustedRoot, f.Type))
 	case nameVersion != 0 && nameVersion != f.Version:
 		f.fail(fmt.Errorf("%w: the file name says version %d but the metadata is version %d", ErrNameMismatch, nameVersion, f.Version))
-	case f.Type == tuf.TypeTargets && nameRole != tuf.TypeTargets && isTopLevel(nameRole):
+	case f.Type == tuf.TypeTargets && nameRole != tuf.TypeTargets && slices.Contains(tuf.TopLevelRoles, nameRole):
 		f.fail(fmt.Errorf("%w: the file name says the top-level %s role, but it holds targets metadata", ErrNameMismatch, nameRole))
-	case f.Type != tuf.TypeTargets && isTopLevel(nameRole) && nameRole != f.Type:
+	case f.Type != tuf.TypeTargets && slices.Contains(tuf.TopLevelRoles, nameRole) && nameRole != f.Type:
 		f.fail(fmt.Errorf("%w: the file name says the %s role, but it holds %s metadata", ErrNameMismatch, nameRole, f.Type))
 	}
 	return f
-}
-
-func isTopLevel(role string) bool {
-	for _, r := range tuf.TopLevelRoles {
-		if r == role {
-			return true
-		}
-	}
-	return false
 }
 
 // RoleFromName is the role a file holds by its name, as TUF names files
@@ -403,9 +399,6 @@ func (w *walker) run(ctx context.Context) error {
 	return w.delegated(ctx)
 }
 
-// roots walks the root files by version from the trusted root up (TUF
-// §5.3): each must be version N+1 of the last verified root, signed by a
-// threshold of that root's root keys and of its own.
 // judging records that the walk judges f now: the report lists files in
 // that order.
 func (w *walker) judging(fs ...*File) {
@@ -415,6 +408,9 @@ func (w *walker) judging(fs ...*File) {
 	}
 }
 
+// roots walks the root files by version from the trusted root up (TUF
+// §5.3): each must be version N+1 of the last verified root, signed by a
+// threshold of that root's root keys and of its own.
 func (w *walker) roots(ctx context.Context) error {
 	var roots []*File
 	for _, f := range w.files {
@@ -494,47 +490,121 @@ func (w *walker) supersede() {
 	}
 }
 
-// delegated judges delegated targets metadata, each after every file that
-// could delegate it, so that the order given never matters.
+// delegated judges delegated targets metadata top-down from the verified
+// files, as a client walks down from the top-level targets (TUF §5.6.7):
+// each file after every file that could delegate it, so that the order
+// given never matters. A delegator that can only be reached through the
+// file itself, a delegation cycle back to it, does not hold it back: a
+// client reaches the file first and skips a role already visited
+// (§5.6.7.2).
 func (w *walker) delegated(ctx context.Context) error {
 	var pending []*File
 	for _, f := range w.files {
 		if f.pending() && f.Type == tuf.TypeTargets {
+			f.cands = w.delegatorsOf(f)
 			pending = append(pending, f)
 		}
 	}
-	for len(pending) > 0 {
-		var waiting []*File
-		for _, f := range pending {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			cands := w.delegatorsOf(f)
-			ready := true
-			for _, c := range cands {
-				if c.pending() {
-					ready = false
-				}
-			}
-			if !ready {
-				waiting = append(waiting, f)
-				continue
-			}
-			w.judgeDelegated(f, cands)
+	return w.settle(ctx, pending)
+}
+
+// settle judges group, files not judged yet whose candidate delegators
+// outside group are all judged. It takes the groups of files that wait
+// for each other (strongly connected components of "waits for a candidate
+// delegator"), those waited for first. A file of a cycle with a verified
+// delegator outside the cycle is judged against the delegators judged
+// before it; the rest of the cycle is settled again after it. A cycle with
+// no way in is not checked, and only its own files are named.
+func (w *walker) settle(ctx context.Context, group []*File) error {
+	for _, s := range components(group) {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		if len(waiting) == len(pending) {
-			// Every file left waits for another that waits: a delegation
-			// cycle, which no client walking down from targets enters.
-			names := fileNames(waiting)
-			w.judging(waiting...)
-			for _, f := range waiting {
+		if len(s) == 1 {
+			w.judgeDelegated(s[0], s[0].cands)
+			continue
+		}
+		var ready []*File
+		var decided [][]*File
+		for _, f := range s {
+			judged := slices.DeleteFunc(slices.Clone(f.cands), (*File).pending)
+			if slices.ContainsFunc(judged, (*File).signaturesHeld) {
+				ready = append(ready, f)
+				decided = append(decided, judged)
+			}
+		}
+		if len(ready) == 0 {
+			names := fileNames(s)
+			w.judging(s...)
+			for _, f := range s {
 				f.notChecked("cannot be checked: its possible delegators delegate each other in a cycle (%s)", names)
 			}
-			return nil
+			continue
 		}
-		pending = waiting
+		// Every file of this round is judged against the delegators
+		// judged before the round, so that the order within it does not
+		// matter.
+		for i, f := range ready {
+			w.judgeDelegated(f, decided[i])
+		}
+		if err := w.settle(ctx, slices.DeleteFunc(slices.Clone(s), func(f *File) bool { return !f.pending() })); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// components is group's strongly connected components under "waits for
+// a candidate delegator in group" (Tarjan's algorithm), a component after
+// every component it waits for.
+func components(group []*File) [][]*File {
+	type node struct {
+		index, low int
+		onStack    bool
+	}
+	nodes := make(map[*File]*node, len(group))
+	for _, f := range group {
+		nodes[f] = nil
+	}
+	var stack []*File
+	var out [][]*File
+	next := 0
+	var visit func(f *File) *node
+	visit = func(f *File) *node {
+		n := &node{index: next, low: next, onStack: true}
+		next++
+		nodes[f] = n
+		stack = append(stack, f)
+		for _, c := range f.cands {
+			m, in := nodes[c]
+			switch {
+			case !in:
+			case m == nil:
+				n.low = min(n.low, visit(c).low)
+			case m.onStack:
+				n.low = min(n.low, m.index)
+			}
+		}
+		if n.low == n.index {
+			i := len(stack) - 1
+			for stack[i] != f {
+				i--
+			}
+			comp := slices.Clone(stack[i:])
+			for _, g := range comp {
+				nodes[g].onStack = false
+			}
+			stack = stack[:i]
+			out = append(out, comp)
+		}
+		return n
+	}
+	for _, f := range group {
+		if nodes[f] == nil {
+			visit(f)
+		}
+	}
+	return out
 }
 
 // index lists, once, which files delegate which role names, so that
@@ -673,36 +743,34 @@ func others(fs []*File, not *File) []*File {
 	return out
 }
 
-// describe names failed delegators: `"targets" (targets.json)`.
+// listMax is how many files a reason names before it says how many more:
+// a reason stays one line whatever the number of files given.
+const listMax = 5
+
+// describe names failed delegators: `targets (targets.json)`, or when
+// several failed, their files.
 func describe(fs []*File) string {
-	parts := make([]string, len(fs))
-	for i, f := range fs {
-		parts[i] = quoteRole(f.Role) + " (" + f.Name + ")"
+	if len(fs) == 1 {
+		return quoteRole(fs[0].Role) + " (" + fs[0].Name + ")"
 	}
-	return joinAnd(parts)
+	return fileNames(fs)
 }
 
+// fileNames lists the files' names, at most listMax of them.
 func fileNames(fs []*File) string {
 	parts := make([]string, len(fs))
 	for i, f := range fs {
 		parts[i] = f.Name
 	}
-	return joinAnd(parts)
+	return termtext.List(parts, listMax)
 }
 
-// joinAnd joins "a", "a and b", "a, b and c".
-func joinAnd(parts []string) string {
-	if len(parts) <= 1 {
-		return strings.Join(parts, "")
-	}
-	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
-}
-
-// quoteRole quotes a role name when it could be mistaken for words.
+// quoteRole quotes a role name when it could be mistaken for words. The
+// quotes are plain: the text printer escapes what the name holds.
 func quoteRole(role string) string {
 	for _, r := range role {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-			return strconv.Quote(role)
+			return `"` + role + `"`
 		}
 	}
 	if role == "" {

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,11 +265,11 @@ func TestWalkRootChainRules(t *testing.T) {
 	t.Run("two of one version", func(t *testing.T) {
 		r := walk(t, Options{Trusted: in("1.root.json", c.root1), Files: []Input{in("a.json", c.root2), in("3.root.json", root3), in("b.json", root2b)}})
 		for _, name := range []string{"a.json", "b.json"} {
-			if got := file(t, r, name); got.Verdict != NotValid || got.Reason() != "two roots of the same version: a.json and b.json hold root version 2, with different bytes" {
+			if got := file(t, r, name); got.Verdict != NotValid || got.Reason() != `two roots of the same version: "a.json", "b.json" hold root version 2, with different bytes` {
 				t.Errorf("%s: %s %s", name, got.Verdict, got.Reason())
 			}
 		}
-		if got := file(t, r, "3.root.json"); got.Verdict != NotChecked || got.Reason() != "cannot be checked because root version 2 is ambiguous (a.json and b.json)" {
+		if got := file(t, r, "3.root.json"); got.Verdict != NotChecked || got.Reason() != `cannot be checked because root version 2 is ambiguous ("a.json", "b.json")` {
 			t.Errorf("%s %s", got.Verdict, got.Reason())
 		}
 	})
@@ -316,12 +317,12 @@ func TestWalkAmbiguousDelegator(t *testing.T) {
 
 	files := []Input{in("2.root.json", c.root2), in("targets.json", targets), in("other.json", other), in("claimed.json", forged)}
 	reversed := []Input{files[3], files[2], files[1], files[0]}
-	want := "more than one file delegates the role: targets.json and other.json are both verified and both delegate the role claimed; name the one to judge it against with --delegator"
+	want := `more than one file delegates the role: "targets.json", "other.json" are both verified and both delegate the role claimed; name the one to judge it against with --delegator`
 	for run := 0; run < 40; run++ {
 		for _, fs := range [][]Input{files, reversed} {
 			r := walk(t, Options{Trusted: in("1.root.json", c.root1), Files: fs})
 			got := file(t, r, "claimed.json")
-			if got.Verdict != NotValid || !errors.Is(got.Err, ErrAmbiguousDelegator) || got.Reason() != strings.Replace(want, "targets.json and other.json", names(fs), 1) {
+			if got.Verdict != NotValid || !errors.Is(got.Err, ErrAmbiguousDelegator) || got.Reason() != strings.Replace(want, `"targets.json", "other.json"`, names(fs), 1) {
 				t.Fatalf("run %d: %s %s", run, got.Verdict, got.Reason())
 			}
 		}
@@ -332,7 +333,7 @@ func TestWalkAmbiguousDelegator(t *testing.T) {
 	if got.Verdict != NotValid || !errors.Is(got.Err, tuf.ErrThreshold) || got.Delegator != "targets.json" {
 		t.Errorf("--delegator targets.json: %s %v", got.Verdict, got.Err)
 	}
-	if len(got.Notes) != 1 || got.Notes[0].Sentence != "judged against targets.json, as --delegator says; also delegated by other.json" {
+	if len(got.Notes) != 1 || got.Notes[0].Sentence != `judged against targets.json, as --delegator says; also delegated by "other.json"` {
 		t.Errorf("notes %+v", got.Notes)
 	}
 	r = walk(t, Options{Trusted: in("1.root.json", c.root1), Files: files, Delegator: "other.json"})
@@ -349,7 +350,7 @@ func names(fs []Input) string {
 			out = append(out, f.Name)
 		}
 	}
-	return out[0] + " and " + out[1]
+	return strconv.Quote(out[0]) + ", " + strconv.Quote(out[1])
 }
 
 // TestWalkDelegatorFailed: a delegated role whose delegator failed cannot
@@ -546,7 +547,7 @@ func TestWalkNewestDelegator(t *testing.T) {
 		r := walk(t, Options{Trusted: in("1.root.json", c.root1), Files: files})
 		got := file(t, r, "claimed.json")
 		if r.Verdict != Valid || got.Delegator != "2.targets.json" || len(got.Notes) != 1 ||
-			got.Notes[0].Sentence != "judged against 2.targets.json, the newest version of targets given; also delegated by the older 1.targets.json" {
+			got.Notes[0].Sentence != `judged against 2.targets.json, the newest version of targets given; also delegated by the older "1.targets.json"` {
 			t.Errorf("%s\n%+v", summary(r), got.Notes)
 		}
 	}
@@ -556,7 +557,7 @@ func TestWalkNewestDelegator(t *testing.T) {
 	r := walk(t, Options{Trusted: in("1.root.json", c.root1), Files: []Input{in("2.root.json", c.root2), in("1.targets.json", c.targets),
 		in("2.targets.json", targets2), in("b/2.targets.json", targets2b), in("claimed.json", c.claimed)}})
 	if got := file(t, r, "claimed.json"); !errors.Is(got.Err, ErrAmbiguousDelegator) ||
-		got.Reason() != "more than one file delegates the role: 2.targets.json and b/2.targets.json are both verified and both delegate the role claimed; name the one to judge it against with --delegator" {
+		got.Reason() != `more than one file delegates the role: "2.targets.json", "b/2.targets.json" are both verified and both delegate the role claimed; name the one to judge it against with --delegator` {
 		t.Errorf("%s %v", got.Verdict, got.Err)
 	}
 }
