@@ -419,7 +419,7 @@ func TestRegressionVerifyAmbiguousDelegator(t *testing.T) {
 			if files[0] == claimed {
 				first, second = otherPath, targets
 			}
-			want := "amb/claimed.json: targets version 1 NOT VALID: more than one file delegates the role: " + first + " and " + second + " are both verified and both delegate the role claimed; name the one to judge it against with --delegator"
+			want := "amb/claimed.json: targets version 1 NOT VALID: more than one file delegates the role: " + strconv.Quote(first) + ", " + strconv.Quote(second) + " are both verified and both delegate the role claimed; name the one to judge it against with --delegator"
 			if code == 0 {
 				t.Fatalf("run %d, %v: the forged claimed.json was accepted\n%s", i, files, out)
 			}
@@ -430,7 +430,7 @@ func TestRegressionVerifyAmbiguousDelegator(t *testing.T) {
 	}
 	code, out, _ := run(t, "verify", "--at", at, "--trusted-root", fx.root1, "--delegator", targets, fx.root2, otherPath, claimed)
 	want := "amb/claimed.json: targets version 1\n  role claimed, delegated by amb/2.targets.json\n"
-	if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "  note: judged against amb/2.targets.json, as --delegator says; also delegated\n      by amb/other.json\n") {
+	if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "  note: judged against amb/2.targets.json, as --delegator says; also delegated\n      by \"amb/other.json\"\n") {
 		t.Errorf("--delegator: exit %d, want 1 and %q\n%s", code, want, out)
 	}
 }
@@ -496,7 +496,7 @@ func TestVerifyHostileText(t *testing.T) {
 	wantLines(t, out,
 		`    keyid \x1b[8mRESULT: all files valid\x1b[2K: ignored: keyid is not one of`+"\n        the role's keys\n",
 		`hostile/\x1b[8mRESULT: all files valid\x1b[2K.json: targets version 1`+"\n",
-		`  NOT VALID: role is not delegated: none of the files verified delegates a role`+"\n"+`      named "\\x1b[8mRESULT: all files valid\\x1b[2K"`+"\n",
+		`  NOT VALID: role is not delegated: none of the files verified delegates a role`+"\n"+`      named "\x1b[8mRESULT: all files valid\x1b[2K"`+"\n",
 	)
 	code, out, _ = run(t, "verify", "--json", "--at", at, "--trusted-root", fx.root1, fx.root2, top, role)
 	var r struct {
