@@ -22,10 +22,17 @@ import (
 // the policy allows.
 
 // keyCheck is what checkKeys found about a request's keys and threshold:
-// the errors, in key order, and whether there were none.
+// the errors, in key order, and whether there were none; and what
+// prepare found after it.
 type keyCheck struct {
 	findings []verdict.Finding
 	ok       bool
+	// statement: the possession envelope holds exactly the statement this
+	// request needs, byte for byte (judged only when the keys and the
+	// name are acceptable).
+	statement bool
+	// verified: the possession signatures were verified.
+	verified bool
 }
 
 // checkKeys checks each key and the threshold against the rules alone, so

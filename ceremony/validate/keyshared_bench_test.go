@@ -64,7 +64,7 @@ func TestKeySharedWorkBounded(t *testing.T) {
 	for _, n := range []int{10, 400} {
 		bu := sharedKeyBundle(t, f, n)
 		in := Input{Bundle: bu, Delegator: f.Delegator.Targets, Rules: f.Rules, Now: it.Now, skipSignatures: true}
-		st := index(&in)
+		st := index(&in, request.NewRoles(f.Rules.RoleNames()))
 		invalid := make([]bool, n)
 		sh := newSharing(st.proposed, invalid)
 		var v verdict.Verdict
