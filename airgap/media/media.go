@@ -347,13 +347,10 @@ func (l Lister) labels() map[string]string {
 	return out
 }
 
-// Printable shows a string from a medium (a label) in quotes, through
-// [termtext.Safe] so that a label cannot hide itself or repaint the
-// terminal; a quote in it is escaped (Safe has already doubled every
-// backslash, so the escape cannot be forged).
-func Printable(s string) string {
-	return `"` + strings.ReplaceAll(termtext.Safe(s), `"`, `\"`) + `"`
-}
+// Printable shows a string from a medium (a label) in quotes, so that a
+// label can neither hide itself, repaint the terminal nor end its quote
+// ([termtext.Quote]).
+func Printable(s string) string { return termtext.Quote(s) }
 
 // Size formats a byte count for people: "3.7 GiB".
 func Size(n uint64) string {
