@@ -189,9 +189,6 @@ func hasOption(opts, o string) bool {
 	return false
 }
 
-// readTrim reads a small sysfs or procfs attribute.
-var readTrim = sysfile.ReadTrimmed
-
 // resolve follows one symbolic link textually (sysfs links are relative),
 // so that a fixture tree's links stay inside it.
 func resolve(link string) (string, error) {
@@ -291,11 +288,11 @@ func removable(dev string, depth int) (disk, why string, ro bool) {
 	}
 	disk = filepath.Base(diskDir)
 	for _, p := range []string{dev, diskDir} {
-		if v, _ := readTrim(filepath.Join(p, "ro")); v == "1" {
+		if v, _ := sysfile.ReadTrimmed(filepath.Join(p, "ro")); v == "1" {
 			ro = true
 		}
 	}
-	if v, _ := readTrim(filepath.Join(diskDir, "removable")); v == "1" {
+	if v, _ := sysfile.ReadTrimmed(filepath.Join(diskDir, "removable")); v == "1" {
 		return disk, "the kernel marks " + disk + " as removable", ro
 	}
 	if onUSB(dev) {
