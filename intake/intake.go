@@ -13,9 +13,11 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -184,8 +186,8 @@ const MaxPerDirectory = 2048
 
 // Write creates the bundle directory dir (which must not exist) with the
 // request files, the published state and the signed manifest, each file
-// created new (never replacing one) and synced with its directory
-// (package internal/durable). The manifest is written last: a bundle
+// created new (never replacing one) and synced, and each directory synced
+// once before the manifest (package internal/durable). The manifest is written last: a bundle
 // without one is incomplete and is refused. Before anything is written
 // the manifest is checked with the rules the ceremony reads it by
 // ([bundle.Manifest.Check]): a bundle id, source, base or path the
@@ -244,22 +246,36 @@ func (p *Pack) WriteContext(ctx context.Context, dir string) (err error) {
 			}
 		}
 	}()
+	// Each file is synced, and each directory once, after its last file
+	// and before the manifest: until the manifest is on the disk, nothing
+	// written counts (durable.CreateInBatch).
 	made := map[string]bool{".": true}
+	written := map[string]bool{} // directories with files
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := mkdirs(dir, path.Dir(f.Name), made); err != nil {
+		sub := path.Dir(f.Name)
+		if err := mkdirs(dir, sub, made); err != nil {
 			return err
 		}
-		if err := writeNew(filepath.Join(dir, filepath.FromSlash(f.Name)), f.Data); err != nil {
-			return err
+		if err := durable.CreateInBatch(filepath.Join(dir, filepath.FromSlash(f.Name)), f.Data, 0o644); err != nil {
+			return fmt.Errorf("pack: %w", err)
 		}
+		written[sub] = true
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return writeNew(filepath.Join(dir, bundle.ManifestName), manifest)
+	for _, sub := range slices.Sorted(maps.Keys(written)) {
+		if err := durable.SyncDir(filepath.Join(dir, filepath.FromSlash(sub))); err != nil {
+			return fmt.Errorf("pack: %w", err)
+		}
+	}
+	if err := durable.CreateNew(filepath.Join(dir, bundle.ManifestName), manifest, 0o644); err != nil {
+		return fmt.Errorf("pack: %w", err)
+	}
+	return nil
 }
 
 // mkdirs creates the directory sub of the bundle directory dir and those
@@ -275,12 +291,5 @@ func mkdirs(dir, sub string, made map[string]bool) error {
 		return fmt.Errorf("pack: %w", err)
 	}
 	made[sub] = true
-	return nil
-}
-
-func writeNew(path string, data []byte) error {
-	if err := durable.CreateNew(path, data, 0o644); err != nil {
-		return fmt.Errorf("pack: %w", err)
-	}
 	return nil
 }

@@ -189,9 +189,6 @@ func hasOption(opts, o string) bool {
 	return false
 }
 
-// readTrim reads a small sysfs or procfs attribute.
-var readTrim = sysfile.ReadTrimmed
-
 // resolve follows one symbolic link textually (sysfs links are relative),
 // so that a fixture tree's links stay inside it.
 func resolve(link string) (string, error) {
@@ -291,11 +288,11 @@ func removable(dev string, depth int) (disk, why string, ro bool) {
 	}
 	disk = filepath.Base(diskDir)
 	for _, p := range []string{dev, diskDir} {
-		if v, _ := readTrim(filepath.Join(p, "ro")); v == "1" {
+		if v, _ := sysfile.ReadTrimmed(filepath.Join(p, "ro")); v == "1" {
 			ro = true
 		}
 	}
-	if v, _ := readTrim(filepath.Join(diskDir, "removable")); v == "1" {
+	if v, _ := sysfile.ReadTrimmed(filepath.Join(diskDir, "removable")); v == "1" {
 		return disk, "the kernel marks " + disk + " as removable", ro
 	}
 	if onUSB(dev) {
@@ -347,13 +344,10 @@ func (l Lister) labels() map[string]string {
 	return out
 }
 
-// Printable shows a string from a medium (a label) in quotes, through
-// [termtext.Safe] so that a label cannot hide itself or repaint the
-// terminal; a quote in it is escaped (Safe has already doubled every
-// backslash, so the escape cannot be forged).
-func Printable(s string) string {
-	return `"` + strings.ReplaceAll(termtext.Safe(s), `"`, `\"`) + `"`
-}
+// Printable shows a string from a medium (a label) in quotes, so that a
+// label can neither hide itself, repaint the terminal nor end its quote
+// ([termtext.Quote]).
+func Printable(s string) string { return termtext.Quote(s) }
 
 // Size formats a byte count for people: "3.7 GiB".
 func Size(n uint64) string {

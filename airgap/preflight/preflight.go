@@ -183,9 +183,6 @@ func (c Checker) Run() *Report {
 
 func (c Checker) path(p string) string { return filepath.Join(c.Root, filepath.FromSlash(p)) }
 
-// readTrim reads a small sysfs or procfs attribute.
-var readTrim = sysfile.ReadTrimmed
-
 // Interface flags from <linux/if.h>.
 const (
 	iffUp       = 0x1
@@ -210,7 +207,7 @@ func (c Checker) interfaces() Result {
 	for _, e := range ents {
 		name := termtext.Safe(e.Name())
 		base := filepath.Join(dir, e.Name())
-		flagsText, err := readTrim(filepath.Join(base, "flags"))
+		flagsText, err := sysfile.ReadTrimmed(filepath.Join(base, "flags"))
 		if err != nil {
 			unread = append(unread, name)
 			res.Details = append(res.Details, fmt.Sprintf("%s: its state could not be read (%s)", name, termtext.Safe(err.Error())))
@@ -226,12 +223,12 @@ func (c Checker) interfaces() Result {
 			continue
 		}
 		checked++
-		oper, err := readTrim(filepath.Join(base, "operstate"))
+		oper, err := sysfile.ReadTrimmed(filepath.Join(base, "operstate"))
 		if err != nil {
 			oper = "unknown"
 		}
 		// Reading carrier of an interface that is down gives EINVAL.
-		carrier, err := readTrim(filepath.Join(base, "carrier"))
+		carrier, err := sysfile.ReadTrimmed(filepath.Join(base, "carrier"))
 		if err != nil {
 			carrier = ""
 		}
@@ -421,10 +418,10 @@ func (c Checker) radios() Result {
 	var on, unread []string
 	for _, e := range ents {
 		base := filepath.Join(dir, e.Name())
-		typ, _ := readTrim(filepath.Join(base, "type"))
-		name, _ := readTrim(filepath.Join(base, "name"))
-		soft, errS := readTrim(filepath.Join(base, "soft"))
-		hard, errH := readTrim(filepath.Join(base, "hard"))
+		typ, _ := sysfile.ReadTrimmed(filepath.Join(base, "type"))
+		name, _ := sysfile.ReadTrimmed(filepath.Join(base, "name"))
+		soft, errS := sysfile.ReadTrimmed(filepath.Join(base, "soft"))
+		hard, errH := sysfile.ReadTrimmed(filepath.Join(base, "hard"))
 		label := fmt.Sprintf("%s %s (%s)", termtext.Safe(radioKind(typ)), termtext.Safe(name), termtext.Safe(e.Name()))
 		switch {
 		case errS != nil || errH != nil:

@@ -11,8 +11,9 @@ import (
 var linkTestFiles = []Export{{"7.claimed.json", []byte("{}")}, {"decisions.json", []byte("{}")}}
 
 // TestExportRefusesLinkAtExportDir: a link planted on the medium where the
-// export directory goes, pointing off the medium. Before the fix the files
-// went through it and were read back there, reported as written.
+// export directory goes, pointing off the medium, is refused and nothing
+// is written through it: files written there would be read back there
+// and reported as written.
 func TestExportRefusesLinkAtExportDir(t *testing.T) {
 	medium, outside := t.TempDir(), t.TempDir()
 	dir := filepath.Join(medium, "export")

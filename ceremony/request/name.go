@@ -85,20 +85,53 @@ var ErrRoleName = errors.New("project name taken by a role")
 //     project "claimed-a" are refused too, although their files differ.
 //
 // So both sides are folded as PEP 503 does (lower case, each run of ".",
-// "_" and "-" one "-") and compared.
+// "_" and "-" one "-") and compared. A caller that checks many names
+// folds the roles once with [NewRoles].
 func CheckNotRole(name string, roles []string) error {
-	n := fold(name)
+	return NewRoles(roles).Check(fold(name))
+}
+
+// Roles are the role names [CheckNotRole] compares a project name with,
+// the top-level ones first, folded once.
+type Roles struct {
+	list []foldedRole
+}
+
+type foldedRole struct {
+	name, folded string
+	top          bool
+	// version and rest split a role named VERSION.REST; rest is folded.
+	version, rest string
+	versioned     bool
+}
+
+// NewRoles folds the top-level roles and roles for [Roles.Check].
+func NewRoles(roles []string) *Roles {
+	rs := &Roles{list: make([]foldedRole, 0, len(tuf.TopLevelRoles)+len(roles))}
 	for _, list := range [][]string{tuf.TopLevelRoles, roles} {
 		for _, role := range list {
-			if fold(role) == n {
-				if slices.Contains(tuf.TopLevelRoles, role) {
-					return &roleError{msg: fmt.Sprintf("it is the top-level role %s: TUF clients refuse metadata that delegates a top-level role, and the project's metadata file would be that role's", role)}
-				}
-				return &roleError{msg: fmt.Sprintf("it is the role %q once folded as PEP 503 and case-insensitive filesystems fold names, so the project and the role would share a name and a metadata file", role)}
+			f := foldedRole{name: role, folded: fold(role), top: slices.Contains(tuf.TopLevelRoles, role)}
+			if v, rest, ok := versioned(role); ok {
+				f.version, f.rest, f.versioned = v, fold(rest), true
 			}
-			if v, rest, ok := versioned(role); ok && fold(rest) == n {
-				return &roleError{msg: fmt.Sprintf("the role %q has the metadata file %s.json, which is also the file of version %s of the project", role, role, v)}
+			rs.list = append(rs.list, f)
+		}
+	}
+	return rs
+}
+
+// Check is [CheckNotRole] for a name Normalize returned, which is its own
+// fold: it is compared as it is.
+func (rs *Roles) Check(name string) error {
+	for _, role := range rs.list {
+		if role.folded == name {
+			if role.top {
+				return &roleError{msg: fmt.Sprintf("it is the top-level role %s: TUF clients refuse metadata that delegates a top-level role, and the project's metadata file would be that role's", role.name)}
 			}
+			return &roleError{msg: fmt.Sprintf("it is the role %q once folded as PEP 503 and case-insensitive filesystems fold names, so the project and the role would share a name and a metadata file", role.name)}
+		}
+		if role.versioned && role.rest == name {
+			return &roleError{msg: fmt.Sprintf("the role %q has the metadata file %s.json, which is also the file of version %s of the project", role.name, role.name, role.version)}
 		}
 	}
 	return nil

@@ -131,9 +131,13 @@ func (r *Request) VerifyPossession() {
 		keys[e.Key.ID()] = e.Key
 	}
 	r.possessionDone = true
-	if r.possessionErr = r.Possession.CheckSigners(keys); r.possessionErr != nil || len(r.UnsignedKeys()) > 0 {
+	if len(r.UnsignedKeys()) > 0 {
+		// Refused whatever the signatures are; only a signer that may
+		// not sign is worth saying as well.
+		r.possessionErr = r.Possession.CheckSigners(keys)
 		return
 	}
+	// Verify checks the signers before it verifies anything.
 	res, err := r.Possession.Verify(TypePossession, keys)
 	if err != nil {
 		r.possessionErr = err
@@ -418,6 +422,9 @@ func rsaBits(k *tuf.Key, err error) int {
 		if r, ok := k.PublicKey().(*rsa.PublicKey); ok {
 			return r.N.BitLen()
 		}
+	}
+	if err == nil {
+		return 0 // before errors.As, whose target would escape for every key
 	}
 	if se := (*tuf.RSASizeError)(nil); errors.As(err, &se) {
 		return se.Bits

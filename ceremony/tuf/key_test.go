@@ -379,8 +379,10 @@ func FuzzKey(f *testing.F) {
 				t.Fatalf("accepted an RSA key of %d bits, modulus odd %v, exponent %d", n, pub.N.Bit(0) == 1, pub.E)
 			}
 		case ed25519.PublicKey:
-			if pt, ok := edDecode(pub); !ok || pt.smallOrder() {
-				t.Fatalf("accepted the ed25519 key %x: canonical point %v, small order %v", []byte(pub), ok, ok && pt.smallOrder())
+			// Off the curve is read, and refused by CheckPoint.
+			pt, ok := edDecode(pub)
+			if (!ok && k.CheckPoint() == nil) || (ok && (pt.smallOrder() || k.CheckPoint() != nil)) {
+				t.Fatalf("accepted the ed25519 key %x: canonical point %v, small order %v, CheckPoint %v", []byte(pub), ok, ok && pt.smallOrder(), k.CheckPoint())
 			}
 		}
 	})
@@ -399,7 +401,6 @@ func TestEd25519KeyChecks(t *testing.T) {
 		smallOrder = pre + "is of small order: anyone can sign for it"
 		yNotReduce = pre + "is not canonically encoded: its y coordinate is not reduced modulo 2^255-19, so the same key has another encoding and another keyid"
 		xZeroSign  = pre + "is not canonically encoded: x is 0 but its sign bit is set, so the same key has another encoding and another keyid"
-		offCurve   = pre + "is not a point on the curve"
 	)
 	zeros := strings.Repeat("00", 30)
 	ff := strings.Repeat("ff", 30)
@@ -418,7 +419,6 @@ func TestEd25519KeyChecks(t *testing.T) {
 		{"order 8 (c)", "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", smallOrder},
 		{"order 8 (d)", "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa", smallOrder},
 		{"y = 2^255-1", "ff" + ff + "7f", yNotReduce},
-		{"y = 2, not on the curve", "02" + zeros + "00", offCurve},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k, err := parseKeyJSON(ed25519Key(tc.public))
@@ -434,9 +434,25 @@ func TestEd25519KeyChecks(t *testing.T) {
 		hex.EncodeToString(edSigner(1).Public().(ed25519.PublicKey)),
 		"03" + zeros + "00", // y = 3: on the curve, of large order
 	} {
-		if _, err := parseKeyJSON(ed25519Key(public)); err != nil {
-			t.Errorf("%s: %v", public, err)
+		k, err := parseKeyJSON(ed25519Key(public))
+		if err != nil {
+			t.Fatalf("%s: %v", public, err)
 		}
+		if err := k.CheckPoint(); err != nil {
+			t.Errorf("%s: CheckPoint: %v", public, err)
+		}
+	}
+	// y = 2 is not on the curve: read, since no signature can verify for
+	// it, and refused by CheckPoint, which says why.
+	k, err := parseKeyJSON(ed25519Key("02" + zeros + "00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Verify([]byte("m"), make([]byte, ed25519.SignatureSize)); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("off-curve key: Verify = %v, want ErrBadSignature", err)
+	}
+	if err := k.CheckPoint(); !errors.Is(err, ErrInvalidKey) || err.Error() != "invalid key: ed25519 public key is not a point on the curve" {
+		t.Errorf("off-curve key: CheckPoint = %v", err)
 	}
 }
 

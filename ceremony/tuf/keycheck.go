@@ -89,22 +89,26 @@ func hex32(s string) (b [32]byte) {
 }
 
 // checkEd25519 refuses an Ed25519 public key that is not in its one
-// canonical encoding, that does not decode to a point, or that is of small
-// order. crypto/ed25519 accepts all three: it reads y modulo p (so a key
-// can have two encodings, two keyids and two fingerprints) and verifies
-// against small-order keys.
+// canonical encoding, or that is of small order. crypto/ed25519 accepts
+// both: it reads y modulo p (so a key can have two encodings, two keyids
+// and two fingerprints) and verifies against small-order keys.
 //
 // RFC 8032, §5.1.3: the key is y, 255 bits little-endian, and the sign of
 // x in the top bit. The two non-canonical forms are y ≥ p = 2^255-19 (the
 // encodings y+p of y < 19) and x = 0 with its sign bit set (x is 0 only
-// for y = ±1). Both are byte comparisons; only the decoding costs a
-// field exponentiation, done by crypto/ed25519 itself.
+// for y = ±1). Both are byte comparisons, as is the small-order list.
+//
+// Whether the bytes decode to a point at all is not checked here but by
+// [Key.CheckPoint]: decoding costs a field exponentiation, most of the
+// work of reading a key, and every key of every request is read. A key
+// that is not a point cannot be of small order or encoded twice, and
+// crypto/ed25519 refuses it in every verification, so no signature ever
+// counts for it: it can neither prove possession nor reach a threshold.
+// What it lacks is a clear reason, which CheckPoint gives where a
+// signature by such a key failed.
 func checkEd25519(pub ed25519.PublicKey) error {
 	if yNotReduced(pub) {
 		return fmt.Errorf("%w: ed25519 public key is not canonically encoded: its y coordinate is not reduced modulo 2^255-19, so the same key has another encoding and another keyid", ErrInvalidKey)
-	}
-	if !ed25519Decodes(pub) {
-		return fmt.Errorf("%w: ed25519 public key is not a point on the curve", ErrInvalidKey)
 	}
 	if pub[31]&0x80 != 0 {
 		y := [32]byte(pub)
@@ -133,6 +137,17 @@ func yNotReduced(pub ed25519.PublicKey) bool {
 		}
 	}
 	return true
+}
+
+// CheckPoint refuses an ed25519 key whose bytes do not decode to a point
+// on the curve; other keys pass (their parsers decode them). Reading a
+// key does not check this (see checkEd25519): call it to explain why a
+// signature by the key did not verify.
+func (k *Key) CheckPoint() error {
+	if pub, ok := k.pub.(ed25519.PublicKey); ok && !ed25519Decodes(pub) {
+		return fmt.Errorf("%w: ed25519 public key is not a point on the curve", ErrInvalidKey)
+	}
+	return nil
 }
 
 // ed25519Decodes reports whether crypto/ed25519 decodes the key to a

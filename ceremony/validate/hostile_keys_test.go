@@ -74,7 +74,7 @@ func signatures(keyid string, n, sigLen int) cjson.Value {
 func withKey(t *testing.T, e *env, k cjson.Value) []intake.File {
 	fs := it.Files(e.f.Add(t, "r1", "new-project", "n1"))
 	fs[0].Data = setMember(t, fs[0].Data, k, "keys", "0")
-	st := request.Possession{RequestID: "r1", Project: "new-project", Keyset: request.NewKeyset([]string{keyidOf(k)}, 1)}
+	st := request.Possession{RequestID: "r1", Project: "new-project", BaseVersion: it.BaseVersion, Keyset: request.NewKeyset([]string{keyidOf(k)}, 1)}
 	fs[0].Data = setMember(t, fs[0].Data, cjson.StringValue(base64.StdEncoding.EncodeToString(st.Payload())), "possession", "payload")
 	return fs
 }
@@ -207,4 +207,19 @@ func TestHostileManifestSignatures(t *testing.T) {
 		t.Fatalf("got %v, want refusal %s", o.refused, verdict.ManifestBadSignature)
 	}
 	e.saveCorpus("manifest signed twice by the intake key", o, corpusExpect{Refused: verdict.ManifestBadSignature})
+}
+
+// TestOffCurveKeySaysWhy: reading an ed25519 key does not decode it (the
+// costliest part of reading a key), but a request whose proof of
+// possession fails with such a key says the key is not a point, not only
+// that a signature failed.
+func TestOffCurveKeySaysWhy(t *testing.T) {
+	e := newEnv(t)
+	e.pack = e.f.Pack("b1", withKey(t, e, rawKey("ed25519", "ed25519", "02"+strings.Repeat("00", 31)))...)
+	o := e.run()
+	checkVerdict(t, o, file("r1"), want{verdict.Invalid, []verdict.Code{verdict.KeyInvalid}})
+	f := o.byFile[file("r1")].Findings[0]
+	if want := "Key 1 is not a usable public key: invalid key: ed25519 public key is not a point on the curve."; f.Sentence != want || f.Path != "keys[0]" {
+		t.Errorf("finding %+v, want %q at keys[0]", f, want)
+	}
 }

@@ -22,10 +22,17 @@ import (
 // the policy allows.
 
 // keyCheck is what checkKeys found about a request's keys and threshold:
-// the errors, in key order, and whether there were none.
+// the errors, in key order, and whether there were none; and what
+// prepare found after it.
 type keyCheck struct {
 	findings []verdict.Finding
 	ok       bool
+	// statement: the possession envelope holds exactly the statement this
+	// request needs, byte for byte (judged only when the keys and the
+	// name are acceptable).
+	statement bool
+	// verified: the possession signatures were verified.
+	verified bool
 }
 
 // checkKeys checks each key and the threshold against the rules alone, so
@@ -119,25 +126,47 @@ func keyReason(err error) string {
 func (st *state) checkPossessionSignatures(v *verdict.Verdict, r *request.Request) {
 	// Verified already, in Validate's first pass.
 	_, err := r.PossessionSigners()
-	var se *envelope.SignatureError
-	switch {
-	case errors.As(err, &se) && se.Err == tuf.ErrBadSignature:
-		v.Add(verdict.Error, verdict.PossessionInvalid, "possession.signatures", "The signature of key %s over the typed possession statement does not verify, so nothing shows the developer holds it.", keyNumber(r, se.KeyID))
-		return
-	case errors.As(err, &se):
-		v.Add(verdict.Error, verdict.SignatureExtra, "possession.signatures", "The proof of possession carries %s (signature %d); each of the request's keys signs it once, and nothing else may.", extraSignature(se, "the request does not list"), se.Index+1)
-		return
-	case err != nil:
-		v.Add(verdict.Error, verdict.PossessionInvalid, "possession", "The proof of possession cannot be checked: %v.", err)
+	unsigned := r.UnsignedKeys()
+	if err == nil && len(unsigned) == 0 {
 		return
 	}
-	if unsigned := r.UnsignedKeys(); len(unsigned) > 0 {
-		n := make([]string, len(unsigned))
-		for i, k := range unsigned {
-			n[i] = fmt.Sprint(k + 1)
+	if notPoints(v, r) {
+		return
+	}
+	if err != nil {
+		var se *envelope.SignatureError
+		switch {
+		case errors.As(err, &se) && se.Err == tuf.ErrBadSignature:
+			v.Add(verdict.Error, verdict.PossessionInvalid, "possession.signatures", "The signature of key %s over the typed possession statement does not verify, so nothing shows the developer holds it.", keyNumber(r, se.KeyID))
+		case errors.As(err, &se):
+			v.Add(verdict.Error, verdict.SignatureExtra, "possession.signatures", "The proof of possession carries %s (signature %d); each of the request's keys signs it once, and nothing else may.", extraSignature(se, "the request does not list"), se.Index+1)
+		default:
+			v.Add(verdict.Error, verdict.PossessionInvalid, "possession", "The proof of possession cannot be checked: %v.", err)
 		}
-		v.Add(verdict.Error, verdict.PossessionInvalid, "possession.signatures", "No signature over the typed possession statement was found for key %s, so nothing shows the developer holds it.", strings.Join(n, ", "))
+		return
 	}
+	n := make([]string, len(unsigned))
+	for i, k := range unsigned {
+		n[i] = fmt.Sprint(k + 1)
+	}
+	v.Add(verdict.Error, verdict.PossessionInvalid, "possession.signatures", "No signature over the typed possession statement was found for key %s, so nothing shows the developer holds it.", strings.Join(n, ", "))
+}
+
+// notPoints refuses the keys of r that are not points on their curve
+// (tuf.Key.CheckPoint), and reports whether there were any. Reading a key
+// does not decode it, the costliest part of reading; such a key can never
+// prove possession, so this is asked only of a request whose proof
+// failed, to give that reason rather than a signature that does not
+// verify.
+func notPoints(v *verdict.Verdict, r *request.Request) bool {
+	found := false
+	for i, e := range r.Keys {
+		if err := e.Key.CheckPoint(); err != nil {
+			v.Add(verdict.Error, verdict.KeyInvalid, e.Path, "Key %d is not a usable public key: %s.", i+1, keyReason(err))
+			found = true
+		}
+	}
+	return found
 }
 
 // checkAuthorisationSignatures: a threshold of the project's current keys
@@ -146,13 +175,14 @@ func (st *state) checkPossessionSignatures(v *verdict.Verdict, r *request.Reques
 // verified.
 func (st *state) checkAuthorisationSignatures(v *verdict.Verdict, r *request.Request, cur *current) {
 	env := r.Authorisation
-	err := env.CheckSigners(cur.keys)
-	var se *envelope.SignatureError
-	if errors.As(err, &se) {
-		v.Add(verdict.Error, verdict.SignatureExtra, "authorisation.signatures", "The key-change authorisation carries %s (signature %d); only project %q's current keys may sign it, each once.", extraSignature(se, "that is not a current key"), se.Index+1, r.Name)
-		return
-	}
+	// Too few signatures is found before any is verified; a signature
+	// that may not be there is said first. Verify checks the signers
+	// itself, so each path checks them once.
 	if n := len(env.Signatures); int64(n) < cur.role.Threshold {
+		if err := env.CheckSigners(cur.keys); err != nil {
+			authorisationRefused(v, r, err)
+			return
+		}
 		who := fmt.Sprintf("Only %d", n)
 		if n == 0 {
 			who = "None"
@@ -161,10 +191,21 @@ func (st *state) checkAuthorisationSignatures(v *verdict.Verdict, r *request.Req
 		return
 	}
 	if _, err := env.Verify(request.TypeKeyChange, cur.keys); err != nil {
-		if errors.As(err, &se) {
-			v.Add(verdict.Error, verdict.KeyChangeBadSig, "authorisation.signatures", "The signature by project %q's current key %s on the key-change authorisation does not verify.", r.Name, termtext.ShortHex(se.KeyID))
-			return
-		}
+		authorisationRefused(v, r, err)
+	}
+}
+
+// authorisationRefused says why the key-change authorisation's
+// signatures were refused: a signer that may not sign (CheckSigners) or a
+// signature that does not verify.
+func authorisationRefused(v *verdict.Verdict, r *request.Request, err error) {
+	var se *envelope.SignatureError
+	switch {
+	case errors.As(err, &se) && se.Err == tuf.ErrBadSignature:
+		v.Add(verdict.Error, verdict.KeyChangeBadSig, "authorisation.signatures", "The signature by project %q's current key %s on the key-change authorisation does not verify.", r.Name, termtext.ShortHex(se.KeyID))
+	case errors.As(err, &se):
+		v.Add(verdict.Error, verdict.SignatureExtra, "authorisation.signatures", "The key-change authorisation carries %s (signature %d); only project %q's current keys may sign it, each once.", extraSignature(se, "that is not a current key"), se.Index+1, r.Name)
+	default:
 		v.Add(verdict.Error, verdict.KeyChangeNotEnv, "authorisation", "The key-change authorisation cannot be checked: %v.", err)
 	}
 }

@@ -122,10 +122,7 @@ func judgeOne(b *testing.B, st *state, data []byte) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	kc := checkKeys(r, f.Rules)
-	if kc.ok {
-		r.VerifyPossession()
-	}
+	kc := prepare(r, st.in, st.roles)
 	v := st.judge(bundle.Item{Path: "r1.json", Request: r}, kc)
 	v.Settle()
 	if v.Class == verdict.Invalid {
@@ -140,7 +137,7 @@ func costState(b *testing.B, data []byte) *state {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return index(&Input{Bundle: &bundle.Bundle{Items: []bundle.Item{{Path: "r1.json", Request: r}}}, Delegator: f.Delegator.Targets, Rules: f.Rules, Now: it.Now})
+	return index(&Input{Bundle: &bundle.Bundle{Items: []bundle.Item{{Path: "r1.json", Request: r}}}, Delegator: f.Delegator.Targets, Rules: f.Rules, Now: it.Now}, request.NewRoles(f.Rules.RoleNames()))
 }
 
 // BenchmarkRequestCost: one request of each shape, judged.

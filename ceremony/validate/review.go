@@ -2,7 +2,6 @@ package validate
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/delegation"
@@ -10,6 +9,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 	"github.com/conclave-keys/conclave/internal/parallel"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // review finishes the verdicts once every request has all its errors:
@@ -25,10 +25,11 @@ func (st *state) review(items []bundle.Item, out []verdict.Verdict) {
 			}
 		}
 	}
+	sh := newSharing(st.proposed, invalid)
 	parallel.For(len(out), 32, func(i int) {
 		v, r := &out[i], items[i].Request
 		if r != nil && !invalid[i] {
-			st.shareKeys(v, r, items, invalid)
+			st.shareKeys(v, r, items, sh, invalid)
 		}
 		v.Settle()
 		if r != nil {
@@ -37,45 +38,100 @@ func (st *state) review(items []bundle.Item, out []verdict.Verdict) {
 	})
 }
 
+// sharedShown is how many other projects a key-shared warning names; it
+// counts the rest.
+const sharedShown = 3
+
+// sharing is, for a key several requests of the bundle list, the valid
+// ones among them: the first sharedShown+1 (one of them may be the
+// request being judged) and how many in all. Counted once per key, so
+// that a bundle of requests all listing one key costs each of them the
+// same as a key of its own, not a pass over all the others.
+type sharing map[string]proposers
+
+type proposers struct {
+	first []int // indexes in the bundle
+	valid int
+}
+
+// newSharing counts only keys listed by more requests than a warning
+// names: for the others, proposers reads the short list directly.
+func newSharing(proposed map[string][]int, invalid []bool) sharing {
+	sh := sharing{}
+	for fp, list := range proposed {
+		if len(list) > sharedShown+1 {
+			sh[fp] = validProposers(list, invalid)
+		}
+	}
+	return sh
+}
+
+func validProposers(list []int, invalid []bool) proposers {
+	var p proposers
+	for _, j := range list {
+		if !invalid[j] {
+			if len(p.first) <= sharedShown {
+				p.first = append(p.first, j)
+			}
+			p.valid++
+		}
+	}
+	return p
+}
+
+// proposers are the valid requests listing the key with fingerprint fp.
+func (sh sharing) proposers(st *state, fp string, invalid []bool) proposers {
+	if p, ok := sh[fp]; ok {
+		return p
+	}
+	return validProposers(st.proposed[fp], invalid)
+}
+
 // shareKeys warns about each key of r that another project also has: one
 // the trusted metadata delegates to it now, or one another valid request
 // of this bundle proposes for another project. A key proposed only by an
 // invalid request is nobody's: that request can never be approved.
 // Whoever holds a shared key can sign for every project that has it.
-func (st *state) shareKeys(v *verdict.Verdict, r *request.Request, items []bundle.Item, invalid []bool) {
+//
+// r is valid, so no other valid request is for its project (two requests
+// for one project are both invalid): every valid proposer but r itself is
+// another project's.
+func (st *state) shareKeys(v *verdict.Verdict, r *request.Request, items []bundle.Item, sh sharing, invalid []bool) {
 	for n, e := range r.Keys {
 		fp := e.Key.Fingerprint()
-		var others []string
+		var shown []string
+		total := 0
 		delegated := false
 		for _, p := range st.owners[fp] {
 			if p != r.Name {
-				others = append(others, fmt.Sprintf("project %q (delegated now)", p))
+				if len(shown) < sharedShown {
+					shown = append(shown, fmt.Sprintf("project %q (delegated now)", p))
+				}
+				total++
 				delegated = true
 			}
 		}
-		for _, j := range st.proposed[fp] {
-			if o := items[j].Request; !invalid[j] && o.Name != r.Name {
-				others = append(others, fmt.Sprintf("project %q (only proposed, by request %q in this bundle)", o.Name, o.ID))
+		ps := sh.proposers(st, fp, invalid)
+		for _, j := range ps.first {
+			if o := items[j].Request; o.Name != r.Name && len(shown) < sharedShown {
+				shown = append(shown, fmt.Sprintf("project %q (only proposed, by request %q in this bundle)", o.Name, o.ID))
 			}
 		}
-		if len(others) == 0 {
+		total += ps.valid
+		if r.Name != "" { // r is one of the proposers
+			total--
+		}
+		if total == 0 {
 			continue
 		}
 		can, all := "could", "both"
 		if delegated {
 			can = "can"
 		}
-		if len(others) > 1 {
+		if total > 1 {
 			all = "all of them"
 		}
-		if len(others) > 3 {
-			others = append(others[:3], fmt.Sprintf("%d more", len(others)-3))
-		}
-		list := others[0]
-		if len(others) > 1 {
-			list = strings.Join(others[:len(others)-1], ", of ") + " and of " + others[len(others)-1]
-		}
-		v.Add(verdict.Warning, verdict.KeyShared, e.Path, "Key %d is also a key of %s; whoever holds it %s sign for %s.", n+1, list, can, all)
+		v.Add(verdict.Warning, verdict.KeyShared, e.Path, "Key %d is also a key of %s; whoever holds it %s sign for %s.", n+1, termtext.Series(shown, total), can, all)
 	}
 }
 

@@ -43,7 +43,7 @@ func TestKeySharedNamesTheOther(t *testing.T) {
 		}, `Key 1 is also a key of project "other-project" (only proposed, by request "r2" in this bundle); whoever holds it could sign for both.`},
 		{"delegated and proposed", func(e *env) []*request.Draft {
 			return []*request.Draft{e.f.Add(t, "r1", "new-project", "n1", "b1"), e.f.Add(t, "r2", "other-project", "b1")}
-		}, `Key 2 is also a key of project "existing-b" (delegated now) and of project "other-project" (only proposed, by request "r2" in this bundle); whoever holds it can sign for all of them.`},
+		}, `Key 2 is also a key of project "existing-b" (delegated now), project "other-project" (only proposed, by request "r2" in this bundle); whoever holds it can sign for all of them.`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)

@@ -64,8 +64,9 @@ type state struct {
 	paths    *pathIndex
 	// idCount and nameCount find duplicates within the bundle.
 	idCount, nameCount map[string]int
-	// roleNames are the roles that are not projects (rules.RoleNames).
-	roleNames []string
+	// roles are the roles that are not projects (rules.RoleNames) and
+	// the top-level ones, folded once.
+	roles *request.Roles
 }
 
 // Validate judges every request of the bundle. The verdicts are in the
@@ -77,21 +78,17 @@ type state struct {
 // is one goroutine's work, and this way no core waits for it.
 func Validate(in Input) []verdict.Verdict {
 	items := in.Bundle.Items
+	roles := request.NewRoles(in.Rules.RoleNames())
 	var st *state
 	indexed := make(chan struct{})
 	go func() {
 		defer close(indexed)
-		st = index(&in)
+		st = index(&in, roles)
 	}()
-	// Each request's keys are judged before its signatures are verified:
-	// a key the policy refuses must cost no verification.
 	keyChecks := make([]keyCheck, len(items))
 	parallel.For(len(items), 32, func(i int) {
 		if r := items[i].Request; r != nil && r.Keys != nil {
-			keyChecks[i] = checkKeys(r, in.Rules)
-			if keyChecks[i].ok && !in.skipSignatures {
-				r.VerifyPossession()
-			}
+			keyChecks[i] = prepare(r, &in, roles)
 		}
 	})
 	<-indexed
@@ -112,7 +109,28 @@ func Validate(in Input) []verdict.Verdict {
 	return out
 }
 
-func index(in *Input) *state {
+// prepare judges what costs nothing of a request with keys, and then, if
+// nothing of it refuses the request, verifies its proof of possession.
+// What refuses a request whatever its signatures are must cost no
+// verification: a key the policy refuses, a project name that is refused
+// or that names a role, a possession statement that is not the one this
+// request needs (judge says which).
+func prepare(r *request.Request, in *Input, roles *request.Roles) keyCheck {
+	kc := checkKeys(r, in.Rules)
+	if !kc.ok || r.NameErr != nil || roles.Check(r.Name) != nil {
+		return kc
+	}
+	env := r.Possession
+	kc.statement = r.HasPossession && r.PossessionErr == nil && env.PayloadType == request.TypePossession &&
+		r.PossessionFor(in.Delegator.Version).Matches(env.Payload)
+	if kc.statement && !in.skipSignatures {
+		r.VerifyPossession()
+		kc.verified = true
+	}
+	return kc
+}
+
+func index(in *Input, roles *request.Roles) *state {
 	// Sized up front: growing maps of 100,000 entries step by step was a
 	// third of this serial step.
 	n, nkeys := len(in.Bundle.Items), 0
@@ -132,7 +150,7 @@ func index(in *Input) *state {
 		proposed:  make(map[string][]int, nkeys),
 		idCount:   make(map[string]int, n),
 		nameCount: make(map[string]int, n),
-		roleNames: in.Rules.RoleNames(),
+		roles:     roles,
 	}
 	entries := make([]pathEntry, 0, nroles+n)
 	if d := in.Delegator.Delegations; d != nil {
@@ -225,7 +243,7 @@ func (st *state) judge(it bundle.Item, kc keyCheck) verdict.Verdict {
 		if !st.applyKeys(&v, r, kc) {
 			return v
 		}
-		st.checkPossession(&v, r)
+		st.checkPossession(&v, r, kc)
 	}
 	switch r.Kind {
 	case request.Add:
@@ -245,7 +263,7 @@ func (st *state) judge(it bundle.Item, kc keyCheck) verdict.Verdict {
 // is not a project, or for that role's metadata file (request.CheckNotRole
 // holds the rule).
 func (st *state) checkNotRole(v *verdict.Verdict, r *request.Request) bool {
-	err := request.CheckNotRole(r.Name, st.roleNames)
+	err := st.roles.Check(r.Name)
 	if err == nil {
 		return true
 	}
@@ -265,7 +283,7 @@ func sentenceFor(e *request.Error) string {
 
 // checkPossession: every key listed signed the typed possession statement
 // for exactly this request.
-func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
+func (st *state) checkPossession(v *verdict.Verdict, r *request.Request, kc keyCheck) {
 	if !r.HasPossession {
 		v.Add(verdict.Error, verdict.PossessionMissing, "possession", "The request carries no proof that the developer holds these keys; each key must sign a possession statement.")
 		return
@@ -280,9 +298,11 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request) {
 		return
 	}
 	// The statement must be exactly the canonical JSON Conclave expects
-	// for this request: a byte comparison, with a reading of what was
-	// signed instead only to explain a difference.
-	if want := r.PossessionFor(st.in.Delegator.Version); !want.Matches(env.Payload) {
+	// for this request: a byte comparison (made in prepare, before the
+	// signatures), with a reading of what was signed instead only to
+	// explain a difference.
+	if !kc.statement {
+		want := r.PossessionFor(st.in.Delegator.Version)
 		got, err := request.ParsePossession(env.Payload)
 		switch {
 		case err != nil:

@@ -393,7 +393,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		bw.WriteByte('\n')
 		line(fmt.Sprintf("%-16s %s %s %s (%s)", classLabel(v.Class), termtext.Safe(v.RequestID), orDash(termtext.Safe(v.Kind)), orDash(termtext.Safe(v.Project)), termtext.Safe(v.File)), "", "    ")
 		if v.RequestedBy != "" || v.Made != "" {
-			line(fmt.Sprintf("requested by \"%s\", made %s (as the request says)", termtext.Safe(v.RequestedBy), orDash(termtext.Safe(v.Made))), "  ", "    ")
+			line(fmt.Sprintf("requested by %s, made %s (as the request says)", termtext.Quote(v.RequestedBy), orDash(termtext.Safe(v.Made))), "  ", "    ")
 		}
 		if v.Change != nil {
 			writeChange(line, v.Change)
@@ -437,7 +437,7 @@ func writeChange(line func(text, first, rest string), c *Change) {
 		for _, k := range d.Keys {
 			fp := "(no such key in the metadata)"
 			if k.Fingerprint != "" {
-				fp = "fingerprint " + ShortHex(k.Fingerprint)
+				fp = "fingerprint " + termtext.ShortHex(k.Fingerprint)
 			}
 			text := fmt.Sprintf("%s %s", orDash(termtext.Safe(k.Scheme)), fp)
 			if c.Before != nil && c.After != nil && !in(other, k.Fingerprint) {
@@ -449,9 +449,6 @@ func writeChange(line func(text, first, rest string), c *Change) {
 	show("now:   ", c.Before, c.After, "removed", "not delegated")
 	show("after: ", c.After, c.Before, "new", "not delegated (the delegation ends)")
 }
-
-// ShortHex shortens a hex digest for people ([termtext.ShortHex]).
-func ShortHex(h string) string { return termtext.ShortHex(h) }
 
 func classLabel(c Class) string {
 	switch c {

@@ -139,12 +139,22 @@ func TestCountsPlural(t *testing.T) {
 	}
 }
 
-func TestShortHex(t *testing.T) {
-	if got := ShortHex(fpA); got != "e0d35838…f155f37b" {
-		t.Errorf("ShortHex = %q", got)
+// TestWriteTextQuoteCannotBeClosed: who asked is shown in quotes, and a
+// quote in it is escaped, so that the repository cannot end the quote and
+// append words that read as Conclave's own.
+func TestWriteTextQuoteCannotBeClosed(t *testing.T) {
+	r := &Report{Format: ReportFormat, BundleID: "b1", Source: "example.org", Requests: []Verdict{{
+		RequestID: "r1", File: "requests/r1.json", Kind: "add", Project: "p", Class: Invalid,
+		RequestedBy: `mallory" approved by Conclave "`, Made: "2026-11-24T11:00:00Z",
+	}}}
+	r.Tally()
+	var buf bytes.Buffer
+	if err := r.WriteText(&buf); err != nil {
+		t.Fatal(err)
 	}
-	if got := ShortHex("abcd"); got != "abcd" {
-		t.Errorf("ShortHex(short) = %q", got)
+	want := `  requested by "mallory\" approved by Conclave \"", made 2026-11-24T11:00:00Z`
+	if !strings.Contains(buf.String(), want+"\n") {
+		t.Fatalf("text:\n%s\nwant a line:\n%s", buf.String(), want)
 	}
 }
 

@@ -118,3 +118,26 @@ func TestMkdir(t *testing.T) {
 		t.Fatalf("second Mkdir: %v", err)
 	}
 }
+
+// TestCreateInBatch: the file is created new and whole, as by CreateNew;
+// SyncDir syncs its directory, and names a directory it cannot open.
+func TestCreateInBatch(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "r1.json")
+	if err := CreateInBatch(p, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(p); err != nil || string(got) != "data" {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+	if err := CreateInBatch(p, []byte("other"), 0o644); !errors.Is(err, fs.ErrExist) || err.Error() != "create "+p+": file exists" {
+		t.Fatalf("second CreateInBatch: %v", err)
+	}
+	if err := SyncDir(dir); err != nil {
+		t.Fatalf("SyncDir: %v", err)
+	}
+	missing := filepath.Join(dir, "missing")
+	if err := SyncDir(missing); !errors.Is(err, fs.ErrNotExist) || err.Error() != "open directory "+missing+": no such file or directory" {
+		t.Fatalf("SyncDir(missing): %v", err)
+	}
+}

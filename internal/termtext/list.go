@@ -2,6 +2,7 @@ package termtext
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -10,20 +11,31 @@ import (
 // limit of them, then how many more — `"a", "b" and 3 more` — or "none".
 // A limit below 1 is taken as 1.
 func List(names []string, limit int) string {
-	if len(names) == 0 {
+	limit = max(limit, 1)
+	shown := make([]string, min(len(names), limit))
+	for i := range shown {
+		shown[i] = strconv.Quote(names[i])
+	}
+	return Series(shown, len(names))
+}
+
+// Series joins the first items of a list of total, already made safe by
+// the caller, as [List] does: `a, b and 3 more`, or "none" when total is
+// 0. It is for a caller that shows more than a name per item, and that
+// counts the rest without formatting them.
+func Series(shown []string, total int) string {
+	if total == 0 {
 		return "none"
 	}
-	limit = max(limit, 1)
 	var b strings.Builder
-	for i, n := range names {
-		if i == limit {
-			fmt.Fprintf(&b, " and %d more", len(names)-limit)
-			break
-		}
+	for i, s := range shown {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%q", n)
+		b.WriteString(s)
+	}
+	if more := total - len(shown); more > 0 {
+		fmt.Fprintf(&b, " and %d more", more)
 	}
 	return b.String()
 }

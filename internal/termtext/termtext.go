@@ -81,6 +81,14 @@ func Cap(s string, max int) string {
 	return b.String()
 }
 
+// Quote shows s in double quotes, through [Safe], with every `"` in it
+// escaped: text from outside cannot close the quote and go on as if it
+// were the program's own words. The escape cannot be forged either: Safe
+// has already doubled every backslash.
+func Quote(s string) string {
+	return `"` + strings.ReplaceAll(Safe(s), `"`, `\"`) + `"`
+}
+
 // plain reports whether s is printable ASCII without a backslash and short
 // enough, so that Cap can return it as it is.
 func plain(s string, max int) bool {

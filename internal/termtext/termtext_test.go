@@ -110,3 +110,16 @@ func TestShortHex(t *testing.T) {
 		}
 	}
 }
+
+func TestQuote(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"intake", `"intake"`},
+		{`mallory" approved by Conclave "`, `"mallory\" approved by Conclave \""`},
+		{`a\"b`, `"a\\\"b"`}, // a typed \" shows as \\\", never as an escaped quote alone
+		{"x\x1b[2K", `"x\x1b[2K"`},
+	} {
+		if got := Quote(tt.in); got != tt.want {
+			t.Errorf("Quote(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
