@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 )
 
@@ -262,4 +264,17 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+// readNamedFile reads a file named on the command line (trusted
+// metadata, keys, rules, a history): a regular file only, at most
+// defaultMaxMetadataSize bytes, so that a named pipe or a device given by
+// mistake is refused at once instead of holding the command forever. The
+// error reads as os.ReadFile's does ("open PATH: ...").
+func readNamedFile(path string) ([]byte, error) {
+	data, err := safefile.ReadNamed(path, defaultMaxMetadataSize)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return data, nil
 }

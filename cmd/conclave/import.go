@@ -76,7 +76,7 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 	}
 	r := rules.Default()
 	if *rulesPath != "" {
-		data, err := os.ReadFile(*rulesPath)
+		data, err := readNamedFile(*rulesPath)
 		if err != nil {
 			return fmt.Errorf("read the rules: %w", err)
 		}
@@ -220,7 +220,7 @@ type importTrust struct {
 func loadImportTrust(delegatorPath string, intakeKeys []string, histPath string) (*importTrust, error) {
 	in := &importTrust{keys: map[string]*tuf.Key{}}
 	var err error
-	if in.delegatorBytes, err = os.ReadFile(delegatorPath); err != nil {
+	if in.delegatorBytes, err = readNamedFile(delegatorPath); err != nil {
 		return nil, fmt.Errorf("read the trusted delegating metadata: %w", err)
 	}
 	if in.delegator, err = tuf.Parse(delegatorPath, in.delegatorBytes); err != nil {
@@ -237,7 +237,7 @@ func loadImportTrust(delegatorPath string, intakeKeys []string, histPath string)
 		in.keys[k.ID()] = k
 	}
 	if histPath != "" {
-		data, err := os.ReadFile(histPath)
+		data, err := readNamedFile(histPath)
 		if err != nil {
 			return nil, fmt.Errorf("read the history: %w", err)
 		}
@@ -296,7 +296,7 @@ func mediaError(err error) error {
 // loadPublicKey reads a public key file: a PEM "PUBLIC KEY" block, or a
 // TUF key object in JSON.
 func loadPublicKey(path string) (*tuf.Key, error) {
-	data, err := os.ReadFile(path)
+	data, err := readNamedFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read public key: %w", err)
 	}

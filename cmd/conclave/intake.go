@@ -115,7 +115,7 @@ func runIntakeRequest(ctx context.Context, env *environment, args []string) erro
 	var del *tuf.File
 	var base int64
 	if *delegatorPath != "" {
-		data, err := os.ReadFile(*delegatorPath)
+		data, err := readNamedFile(*delegatorPath)
 		if err != nil {
 			return err
 		}
@@ -216,7 +216,7 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 	if fs.NArg() == 0 {
 		return usagef("name at least one REQUEST file")
 	}
-	delBytes, err := os.ReadFile(*delegatorPath)
+	delBytes, err := readNamedFile(*delegatorPath)
 	if err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 		if ctx.Err() != nil {
 			return interrupted("nothing was written; %s was not made", *out)
 		}
-		data, err := os.ReadFile(path)
+		data, err := readNamedFile(path)
 		if err != nil {
 			return err
 		}
@@ -254,7 +254,7 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 		p.Requests = append(p.Requests, intake.File{Name: "requests/" + filepath.Base(path), Data: data})
 	}
 	if *published != "" {
-		data, err := os.ReadFile(*published)
+		data, err := readNamedFile(*published)
 		if err != nil {
 			return err
 		}
@@ -314,7 +314,7 @@ func runIntakeCheckExport(ctx context.Context, env *environment, args []string) 
 // for a passphrase.
 func readPassphrase(path, what string) ([]byte, error) {
 	if path != "" {
-		data, err := os.ReadFile(path)
+		data, err := readNamedFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("read passphrase: %w", err)
 		}
@@ -347,7 +347,7 @@ func readPassphrase(path, what string) ([]byte, error) {
 func loadSigners(paths []string, pass []byte) ([]intake.Signer, error) {
 	out := make([]intake.Signer, 0, len(paths))
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
+		data, err := readNamedFile(p)
 		if err != nil {
 			return nil, err
 		}
