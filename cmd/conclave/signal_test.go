@@ -5,71 +5,14 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	it "github.com/conclave-keys/conclave/intake/intaketest"
-	"golang.org/x/sys/unix"
 )
-
-// buildConclave builds the binary once per test run.
-func buildConclave(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the binary: not in -short")
-	}
-	bin := filepath.Join(t.TempDir(), "conclave")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// TestSIGINTStopsImport sends a real SIGINT to the binary while an import
-// is under way. The import is held in the middle of its reading by a
-// named pipe given as --history (as a read can hang on a failing medium):
-// the test knows the process is there once its own open of the pipe for
-// writing returns. The process must stop at once, say that nothing was
-// written, and exit with status 130.
-func TestSIGINTStopsImport(t *testing.T) {
-	bin := buildConclave(t)
-	args, bundleDir := importSetup(t, twoRequests)
-	fifo := filepath.Join(t.TempDir(), "history.json")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(bin, append(append(args[:len(args)-1], "--history", fifo), bundleDir)...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Blocks until the import opens the pipe to read it.
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		cmd.Process.Kill()
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	err = cmd.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
-		t.Fatalf("wait: %v (want exit status 130)\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
-	want := "interrupted: nothing was written; the bundle was not judged to the end\n"
-	if stderr.String() != want || stdout.String() != "" {
-		t.Errorf("stdout %q\nstderr %q\nwant stderr %q", stdout.String(), stderr.String(), want)
-	}
-}
 
 // countdownCtx is a context whose Err turns to context.Canceled after n
 // calls: a signal arriving at an exact point of the work, without timing.
