@@ -169,7 +169,8 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 		return nil, unreadable(l.err, "the bundle directory")
 	}
 	if len(extra) > 0 {
-		return nil, verdict.Refuse(verdict.BundleExtraFile, nil, "the bundle directory holds %s, which the manifest does not list; nothing unlisted is ever read", termtext.List(extra, 5))
+		// Each entry comes quoted, with its kind, from the source.
+		return nil, verdict.Refuse(verdict.BundleExtraFile, nil, "the bundle directory holds %s, which the manifest does not list; nothing unlisted is ever read", termtext.Series(extra[:min(len(extra), 5)], len(extra)))
 	}
 
 	for i, e := range m.Files {
