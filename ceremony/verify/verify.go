@@ -354,19 +354,26 @@ func (w *walker) skipCopies() {
 
 func (w *walker) run(ctx context.Context) error {
 	t := w.trusted
-	if t.parsed == nil || t.Type != tuf.TypeRoot {
+	trustedFailed := func() error {
 		for _, f := range w.files {
 			f.notChecked("cannot be checked because the trusted root (%s) failed", t.Name)
 		}
 		return nil
 	}
-	// The trusted root is trusted as given (TUF §5.2), but its own
-	// signatures are counted and shown, and a shortfall is reported.
+	if t.parsed == nil || t.Type != tuf.TypeRoot {
+		return trustedFailed()
+	}
+	// The trusted root is trusted as given (TUF §5.2), but it must hold
+	// its own threshold of signatures, as clients check when they load it
+	// (python-tuf does); a root that does not is no start for a chain.
 	res, err := t.parsed.VerifyWithRoot(t.parsed.Root)
 	t.Delegator = t.Name
 	t.addCheck(res, t.parsed.Root.Keys)
 	t.keyMismatches(t.parsed.Root.Keys)
 	t.fail(err)
+	if t.Verdict == NotValid {
+		return trustedFailed()
+	}
 	w.root, w.rootFile = t.parsed.Root, t
 
 	if err := w.roots(ctx); err != nil {

@@ -489,6 +489,9 @@ func TestWalkTrustedRootFails(t *testing.T) {
 		{"unread", Input{Name: "r.json", Err: errors.New("it is a directory")}, ErrUnread},
 		{"malformed", in("r.json", bytes.Replace(c.root1, []byte(`"threshold":2`), []byte(`"threshold":0`), 1)), tuf.ErrMalformed},
 		{"not root", in("r.json", c.targets), ErrNotTrustedRoot},
+		// Parses, but holds 1 of its own 2 signatures: later roots and
+		// targets were judged from it and reported valid.
+		{"below its own threshold", in("r.json", rootFile(t, c.r1, c.r1.Keys, c.old[0])), tuf.ErrThreshold},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := walk(t, Options{Trusted: tc.in, Files: []Input{in("2.root.json", c.root2), in("targets.json", c.targets)}})
