@@ -1,0 +1,110 @@
+// Package policy is the ceremony policy: which roles ceremonies sign, how
+// long what they sign is valid, what a developer key may be, the limits on
+// bundles, what tokens may sign, and the holders — each a person with the
+// keys they enrolled. It is a YAML file, decoded strictly, and bound to the
+// root by a threshold signature in the vault (package vault).
+package policy
+
+import (
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/rules"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
+)
+
+// Policy is a decoded, checked policy file.
+type Policy struct {
+	// Repository is the name of the online repository whose bundles are
+	// accepted (a bundle manifest's "source").
+	Repository string
+	// IntakeKeys are the repository's intake public keys.
+	IntakeKeys []*tuf.Key
+	// DelegatingRole is the role that delegates projects ("claimed"). With
+	// Shards, projects are delegated by the shards instead, and
+	// DelegatingRole names none of them.
+	DelegatingRole string
+	// Shards split the delegating role by project-name prefix; empty for
+	// one role.
+	Shards []Shard
+	// Roles holds the expiry rule of every role ceremonies sign, by name.
+	Roles map[string]RolePolicy
+	// Rules are the validation rules (path template, key schemes and sizes,
+	// notice period, dwell, bundle limits), built from the file.
+	Rules rules.Rules
+	// RequirePossession refuses adds without proofs of possession.
+	RequirePossession bool
+	// Attestation says what a YubiKey's attestation must show.
+	Attestation Attestation
+	// PKCS11Modules lists the PKCS#11 modules that may sign, by hash.
+	PKCS11Modules []Module
+	// Preflight names the checks that must pass.
+	Preflight Preflight
+	// Holders are the people who hold the keys of the roles.
+	Holders []Holder
+	// Rehearsal marks a policy made for a rehearsal: a production ceremony
+	// refuses it.
+	Rehearsal bool
+}
+
+// Shard is one delegated role holding the projects whose normalised names
+// start with one of its prefixes.
+type Shard struct {
+	Role     string
+	Prefixes []string
+	// Paths are the shard's delegated paths in targets, written out.
+	Paths []string
+}
+
+// RolePolicy is how long a role's metadata is valid.
+type RolePolicy struct {
+	// Expiry is added to the confirmed ceremony time.
+	Expiry time.Duration
+	// Warning is how long before expiry the role is reported as expiring.
+	Warning time.Duration
+}
+
+// Attestation is what a YubiKey's attestation must show.
+type Attestation struct {
+	Required    bool
+	MinFirmware string
+	PINPolicy   []string // allowed PIN policies ("once", "always")
+	TouchPolicy []string // allowed touch policies ("always", "cached")
+}
+
+// Module is one allowed PKCS#11 module.
+type Module struct {
+	Path   string
+	SHA256 string
+}
+
+// Preflight names the checks that must pass (ids as conclave preflight
+// prints them); a check not named still runs and is recorded.
+type Preflight struct {
+	Required []string
+}
+
+// Holder is one person.
+type Holder struct {
+	Name    string
+	Contact string
+	Keys    []HolderKey
+}
+
+// Token kinds.
+const (
+	TokenYubiKey = "yubikey"
+	TokenPKCS11  = "pkcs11"
+	// TokenSoftkey is a software key file: rehearsal policies only.
+	TokenSoftkey = "softkey"
+)
+
+// HolderKey is one enrolled key of a holder.
+type HolderKey struct {
+	KeyID string
+	Token string // TokenYubiKey, TokenPKCS11 or TokenSoftkey
+	// Serial and Slot select a YubiKey; URI a PKCS#11 key (RFC 7512) or a
+	// software key file ("softkey:path=…").
+	Serial uint32
+	Slot   string
+	URI    string
+}
