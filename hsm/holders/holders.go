@@ -1,4 +1,25 @@
-package main
+// Package holders opens the holders' keys for a ceremony's signing: the
+// key a policy enrols for a holder (policy.HolderKey) becomes a
+// [crypto.Signer] on the right token, over the backends of package hsm —
+// a YubiKey by its serial and slot, a PKCS#11 key by its RFC 7512 URI
+// through a module the policy allows, a software key in a rehearsal.
+//
+// # The right token, before any PIN
+//
+// Each token is checked to be the one the holder enrolled before it is
+// asked for a PIN: a YubiKey by its serial and the public key in the
+// enrolled slot (yubikey.Options.Expect), a PKCS#11 key by the public key
+// its URI finds, a software key by its public file — each compared with
+// the enrolled keyid. A wrong token is refused with [hsm.ErrWrongToken]
+// and no PIN try is spent.
+//
+// # A token pulled out
+//
+// A token pulled out (or a wrong one put in) is asked for again, as many
+// times as [Wait] allows, each time after telling the holder; the token is
+// then opened and checked again from the start, so the PIN may be asked
+// again.
+package holders
 
 import (
 	"context"
@@ -18,41 +39,49 @@ import (
 	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
-// holderSigner is one holder's key, ready to sign (session.Signer).
-type holderSigner interface {
-	crypto.Signer
-	Describe() string
-	PINTriesLeft() int
+// Options say which keys may sign and how to talk to their holders.
+type Options struct {
+	// Policy gives the holders' token kinds, the PKCS#11 modules allowed
+	// and whether this is a rehearsal (software keys and SoftHSM).
+	Policy *policy.Policy
+	// Keys are the public keys of the trusted metadata by keyid (see
+	// [MetadataKeys]): a holder's enrolled keyid must be among them, and
+	// the key found on the token must be that key.
+	Keys map[string]*tuf.Key
+	// Prompts returns the callbacks for one holder's token (PIN, confirm,
+	// touch). Prompts naming the holder make sure the right person types.
+	Prompts func(holder string) hsm.Prompts
+	// Wait is what to do when a token is pulled out or a wrong one is in.
+	Wait Wait
+	// Notice is where "insert … again" is said; nil says nothing.
+	Notice io.Writer
 }
 
-// ceremonyTokens opens the holders' tokens for the signing (the
-// session's Tokens). Each backend is asked to check, before any PIN, that
-// the token inserted is the one the holder enrolled: a YubiKey by its
-// serial and the public key in the enrolled slot, a PKCS#11 key by the
-// public key the holder's URI finds, a software key by its public file.
-// A wrong token is refused then, with no PIN try spent.
-type ceremonyTokens struct {
-	pol *policy.Policy
-	// keys are the public keys the vault's root and delegations list, by
-	// keyid: a holder's enrolled keyid is checked against the key found
-	// on the token.
-	keys map[string]*tuf.Key
-	pins *pinInput
-	// wait is what to do when a token is pulled or the wrong one is in:
-	// how many times to ask for it again, and how long to give the person
-	// each time (headless: the script says).
-	wait tokenWait
-	// notice is where "insert … again" is said (standard error).
-	notice io.Writer
+// Wait is how often a pulled or wrong token is asked for again, and how
+// long the holder is given each time.
+type Wait struct {
+	Retries int
+	Delay   time.Duration
+}
+
+// Tokens opens the holders' tokens and keeps them open until Close (a
+// ceremony may hold a token for an hour).
+type Tokens struct {
+	opts Options
 
 	mu   sync.Mutex
-	open []*tokenSigner
+	open []*Signer
 }
 
-// tokenWait is how the driver waits for a token put back.
-type tokenWait struct {
-	Retries int
-	Wait    time.Duration
+// New returns the tokens of a ceremony.
+func New(opts Options) *Tokens {
+	if opts.Notice == nil {
+		opts.Notice = io.Discard
+	}
+	if opts.Prompts == nil {
+		opts.Prompts = func(string) hsm.Prompts { return hsm.Prompts{} }
+	}
+	return &Tokens{opts: opts}
 }
 
 // openedKey is a holder's key on an opened token.
@@ -64,10 +93,10 @@ type openedKey struct {
 	tries func() int
 }
 
-// holderKeys lists the public keys of a root and of the top-level
+// MetadataKeys lists the public keys of a root and of the top-level
 // targets' delegations, by keyid: where every holder's enrolled keyid
-// must be listed (policy.CheckRoles).
-func holderKeys(root *tuf.Root, targets *tuf.Targets) map[string]*tuf.Key {
+// is listed (policy.CheckRoles).
+func MetadataKeys(root *tuf.Root, targets *tuf.Targets) map[string]*tuf.Key {
 	keys := map[string]*tuf.Key{}
 	if root != nil {
 		for id, k := range root.Keys {
@@ -82,15 +111,15 @@ func holderKeys(root *tuf.Root, targets *tuf.Targets) map[string]*tuf.Key {
 	return keys
 }
 
-// Signer opens the token of one holder's key and returns its signer.
-// A pulled token, or a wrong one, is asked for again as the script says
-// (tokenWait) before the error is returned.
-func (c *ceremonyTokens) Signer(ctx context.Context, holder policy.Holder, key policy.HolderKey) (holderSigner, error) {
-	pub, ok := c.keys[key.KeyID]
+// Signer opens the token of one holder's key, checks it, and returns its
+// signer. A pulled token, or a wrong one, is asked for again as
+// Options.Wait says before the error is returned.
+func (c *Tokens) Signer(ctx context.Context, holder policy.Holder, key policy.HolderKey) (*Signer, error) {
+	pub, ok := c.opts.Keys[key.KeyID]
 	if !ok {
 		return nil, fmt.Errorf("holder %s: key %s is listed neither in the root nor in the delegations of targets", holder.Name, key.KeyID)
 	}
-	s := &tokenSigner{c: c, ctx: ctx, holder: holder, key: key, pub: pub}
+	s := &Signer{c: c, ctx: ctx, holder: holder, key: key, pub: pub}
 	if err := c.retry(ctx, s, func() error { return s.reopen(ctx) }); err != nil {
 		return nil, err
 	}
@@ -101,7 +130,7 @@ func (c *ceremonyTokens) Signer(ctx context.Context, holder policy.Holder, key p
 }
 
 // Close closes every token opened (logs out, releases the device).
-func (c *ceremonyTokens) Close() error {
+func (c *Tokens) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var errs []error
@@ -113,23 +142,23 @@ func (c *ceremonyTokens) Close() error {
 }
 
 // retry runs op, and after a pulled or wrong token asks the holder to put
-// the right one in and runs it again, as many times as c.wait allows.
-func (c *ceremonyTokens) retry(ctx context.Context, s *tokenSigner, op func() error) error {
+// the right one in and runs it again, as many times as Options.Wait allows.
+func (c *Tokens) retry(ctx context.Context, s *Signer, op func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := op()
 		if err == nil || !(errors.Is(err, hsm.ErrTokenRemoved) || errors.Is(err, hsm.ErrWrongToken)) {
 			return err
 		}
-		if attempt > c.wait.Retries {
-			if c.wait.Retries > 0 {
-				return fmt.Errorf("%w (asked %s)", err, termtext.Plural(c.wait.Retries, "time"))
+		if attempt > c.opts.Wait.Retries {
+			if c.opts.Wait.Retries > 0 {
+				return fmt.Errorf("%w (asked %s)", err, termtext.Plural(c.opts.Wait.Retries, "time"))
 			}
 			return err
 		}
-		fmt.Fprintf(c.notice, "%s: %s\n", termtext.Safe(s.holder.Name), termtext.Safe(err.Error()))
-		fmt.Fprintf(c.notice, "insert the token of %s (%s) again; trying again in %s (%d of %d)\n",
-			termtext.Safe(s.holder.Name), termtext.Safe(keyLocation(s.key)), termtext.Duration(c.wait.Wait), attempt, c.wait.Retries)
-		t := time.NewTimer(c.wait.Wait)
+		fmt.Fprintf(c.opts.Notice, "%s: %s\n", termtext.Safe(s.holder.Name), termtext.Safe(err.Error()))
+		fmt.Fprintf(c.opts.Notice, "insert the token of %s (%s) again; trying again in %s (%d of %d)\n",
+			termtext.Safe(s.holder.Name), termtext.Safe(keyLocation(s.key)), termtext.Duration(c.opts.Wait.Delay), attempt, c.opts.Wait.Retries)
+		t := time.NewTimer(c.opts.Wait.Delay)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -148,11 +177,11 @@ func keyLocation(k policy.HolderKey) string {
 	return k.URI
 }
 
-// tokenSigner is a holder's key on its token. A signature that fails
-// because the token was pulled is made again once it is back: the token
-// is opened again and checked again before any PIN.
-type tokenSigner struct {
-	c      *ceremonyTokens
+// Signer is a holder's key on its token. A signature that fails because
+// the token was pulled is made again once it is back: the token is opened
+// again and checked again before any PIN.
+type Signer struct {
+	c      *Tokens
 	ctx    context.Context
 	holder policy.Holder
 	key    policy.HolderKey
@@ -163,7 +192,7 @@ type tokenSigner struct {
 }
 
 // reopen closes the token if it is open and opens it again.
-func (s *tokenSigner) reopen(ctx context.Context) error {
+func (s *Signer) reopen(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.k != nil {
@@ -178,7 +207,7 @@ func (s *tokenSigner) reopen(ctx context.Context) error {
 	return nil
 }
 
-func (s *tokenSigner) close() error {
+func (s *Signer) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.k == nil {
@@ -190,10 +219,11 @@ func (s *tokenSigner) close() error {
 }
 
 // Public is the enrolled public key.
-func (s *tokenSigner) Public() crypto.PublicKey { return s.pub.PublicKey() }
+func (s *Signer) Public() crypto.PublicKey { return s.pub.PublicKey() }
 
-// Sign signs with the token; a pulled token is asked for again.
-func (s *tokenSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+// Sign signs with the token (the backend verifies the signature against
+// the key before returning it); a pulled token is asked for again.
+func (s *Signer) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	var sig []byte
 	first := true
 	err := s.c.retry(s.ctx, s, func() error {
@@ -219,7 +249,7 @@ func (s *tokenSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts
 }
 
 // Describe names the token for the room.
-func (s *tokenSigner) Describe() string {
+func (s *Signer) Describe() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.k == nil {
@@ -229,7 +259,7 @@ func (s *tokenSigner) Describe() string {
 }
 
 // PINTriesLeft is what the token says now, or -1 when it does not say.
-func (s *tokenSigner) PINTriesLeft() int {
+func (s *Signer) PINTriesLeft() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.k == nil || s.k.tries == nil {
@@ -240,15 +270,15 @@ func (s *tokenSigner) PINTriesLeft() int {
 
 // openKey opens the token of one enrolled key and checks it before any
 // PIN is asked.
-func (c *ceremonyTokens) openKey(ctx context.Context, holder policy.Holder, key policy.HolderKey, pub *tuf.Key) (*openedKey, error) {
-	prompts := c.pins.prompts(holder.Name)
+func (c *Tokens) openKey(ctx context.Context, holder policy.Holder, key policy.HolderKey, pub *tuf.Key) (*openedKey, error) {
+	prompts := c.opts.Prompts(holder.Name)
 	switch key.Token {
 	case policy.TokenYubiKey:
 		return openYubiKey(ctx, holder, key, pub, prompts)
 	case policy.TokenPKCS11:
-		return openPKCS11(ctx, holder, key, pub, c.pol, prompts)
+		return openPKCS11(ctx, holder, key, pub, c.opts.Policy, prompts)
 	case policy.TokenSoftkey:
-		if !c.pol.Rehearsal {
+		if !c.opts.Policy.Rehearsal {
 			return nil, fmt.Errorf("holder %s: key %s is a software key, and software keys sign only in a rehearsal: %s", holder.Name, key.KeyID, softkey.InsecureNotice)
 		}
 		return openSoftkey(ctx, holder, key, pub, prompts)
@@ -256,14 +286,14 @@ func (c *ceremonyTokens) openKey(ctx context.Context, holder policy.Holder, key 
 	return nil, fmt.Errorf("holder %s: key %s has token kind %q, which Conclave does not know", holder.Name, key.KeyID, key.Token)
 }
 
-// softkeyURIPrefix starts a software key's location in the policy: the
+// SoftkeyURIPrefix starts a software key's location in the policy: the
 // path of its private key file in a key store, DIR/NAME.key.pem.
-const softkeyURIPrefix = "softkey:path="
+const SoftkeyURIPrefix = "softkey:path="
 
 // openSoftkey opens a software key. Its public file is compared with the
 // enrolled key before the passphrase is asked.
 func openSoftkey(ctx context.Context, holder policy.Holder, key policy.HolderKey, pub *tuf.Key, prompts hsm.Prompts) (*openedKey, error) {
-	path, ok := strings.CutPrefix(key.URI, softkeyURIPrefix)
+	path, ok := strings.CutPrefix(key.URI, SoftkeyURIPrefix)
 	name, named := strings.CutSuffix(filepath.Base(path), ".key.pem")
 	if !ok || !named || !filepath.IsAbs(path) {
 		return nil, fmt.Errorf("holder %s: key %s: software key location %q is not softkey:path=/DIR/NAME.key.pem", holder.Name, key.KeyID, key.URI)

@@ -1,6 +1,6 @@
 //go:build !cgo
 
-package main
+package holders
 
 import (
 	"context"
@@ -18,5 +18,5 @@ func openYubiKey(_ context.Context, holder policy.Holder, _ policy.HolderKey, _ 
 
 // openPKCS11 fails: github.com/miekg/pkcs11 needs cgo.
 func openPKCS11(_ context.Context, holder policy.Holder, _ policy.HolderKey, _ *tuf.Key, _ *policy.Policy, _ hsm.Prompts) (*openedKey, error) {
-	return nil, fmt.Errorf("holder %s: %w", holder.Name, errNoPKCS11)
+	return nil, fmt.Errorf("holder %s: this conclave was built without cgo, so it has no PKCS#11 support", holder.Name)
 }
