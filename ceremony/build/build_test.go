@@ -176,22 +176,8 @@ func TestBuildDeterministic(t *testing.T) {
 // TestBuildShards: only the shards with a change get a payload, each at
 // the version given for it.
 func TestBuildShards(t *testing.T) {
+	in := shardFixture(t)
 	k := []*tuf.Key{key(t, 0), key(t, 1), key(t, 2), key(t, 3)}
-	shards := map[string]*tuf.File{
-		"shard-a": signed(t, project("apple", 1, k[0])),
-		"shard-b": signed(t, project("banana", 1, k[1])),
-		"shard-c": signed(t, project("cherry", 1, k[2])),
-	}
-	in := Input{
-		Current:      shards,
-		Approved:     []verdict.Verdict{add("r1", "avocado", 1, k[3]), remove(t, shards["shard-c"], "r2", "cherry")},
-		Keys:         keyMap(k...),
-		RoleFor:      func(p string) string { return "shard-" + p[:1] },
-		Versions:     map[string]int64{"shard-a": 9, "shard-c": 7},
-		Expires:      expires,
-		PathTemplate: template,
-		RoleNames:    roleNames,
-	}
 	ps, err := Build(in)
 	if err != nil {
 		t.Fatal(err)
@@ -202,10 +188,35 @@ func TestBuildShards(t *testing.T) {
 	}
 	want := []string{
 		fmt.Sprintf("shard-a v9 %v", []string{line("apple", 1, k[0]), line("avocado", 1, k[3])}),
-		"shard-c v7 []",
+		fmt.Sprintf("shard-c v7 %v", []string{line("cucumber", 1, ecdsaKey(t))}),
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("payloads\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// shardFixture is claimed in three shards by first letter: an add to
+// shard-a, a removal and a rotation in shard-c, nothing in shard-b.
+func shardFixture(t *testing.T) Input {
+	k := []*tuf.Key{key(t, 0), key(t, 1), key(t, 2), key(t, 3)}
+	shards := map[string]*tuf.File{
+		"shard-a": signed(t, project("apple", 1, k[0])),
+		"shard-b": signed(t, project("banana", 1, k[1])),
+		"shard-c": signed(t, project("cherry", 1, k[2]), project("cucumber", 2, k[0], k[2])),
+	}
+	return Input{
+		Current: shards,
+		Approved: []verdict.Verdict{
+			add("r1", "avocado", 1, k[3]),
+			remove(t, shards["shard-c"], "r2", "cherry"),
+			rotate(t, shards["shard-c"], "r3", "cucumber", 1, ecdsaKey(t)),
+		},
+		Keys:         keyMap(append(k, ecdsaKey(t))...),
+		RoleFor:      func(p string) string { return "shard-" + p[:1] },
+		Versions:     map[string]int64{"shard-a": 9, "shard-c": 7},
+		Expires:      expires,
+		PathTemplate: template,
+		RoleNames:    roleNames,
 	}
 }
 
