@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,8 +152,14 @@ func runWithPINs(t *testing.T, pins string, args ...string) (int, string, string
 		t.Fatal(err)
 	}
 	w.Close()
-	// The command closes the descriptor it reads.
-	args = append(args, "--pin-fd", fmt.Sprint(r.Fd()))
+	// The command closes the descriptor it reads: it gets a descriptor of
+	// its own, which r (closed here, or by its finaliser) does not hold.
+	fd, err := syscall.Dup(int(r.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	args = append(args, "--pin-fd", fmt.Sprint(fd))
 	code, out, errOut := run(t, args...)
 	return code, out, errOut
 }
