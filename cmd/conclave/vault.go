@@ -82,8 +82,10 @@ func runVaultAdopt(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stderr, "binding policy %s (sha256 %s) to root version %d; %s of %s root keys must sign\n",
-		termtext.Safe(*policyFile), vault.SHA256Hex(in.Policy), root.Version(), strconv.FormatInt(rootThreshold(root), 10), strconv.Itoa(len(root.Root.Roles[tuf.TypeRoot].KeyIDs)))
+	// What the holders sign, shown before the first PIN is asked.
+	fmt.Fprintf(env.stderr, "binding policy %s to root version %d of repository %s; %d of the root's %d root keys must sign\n",
+		termtext.Safe(*policyFile), root.Version(), termtext.Safe(pol.Repository), rootThreshold(root), len(root.Root.Roles[tuf.TypeRoot].KeyIDs))
+	writeHashWords(env.stderr, "policy hash", vault.SHA256Hex(in.Policy))
 
 	pins, err := openPINInput(*pinFD, env.stderr)
 	if err != nil {

@@ -196,6 +196,11 @@ func TestVaultAdoptSoftHSM(t *testing.T) {
 	if code != 0 || !strings.Contains(show, "binding: signed by 2 root keys of root version 1 (threshold 2): alice, carol\n") {
 		t.Errorf("show: exit %d\n%s%s", code, show, showErr)
 	}
+	code, js, jsErr := run(t, "vault", "show", "--json", out)
+	if code != 0 {
+		t.Fatalf("show --json: exit %d\n%s", code, jsErr)
+	}
+	checkSchema(t, "vault-show.schema.json", []byte(js))
 	for _, s := range []string{stdout, stderr, show, showErr} {
 		if strings.Contains(s, "user-pin-1") {
 			t.Errorf("a PIN in the output:\n%s", s)
