@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -139,29 +138,6 @@ holders:
 		t.Fatal(err)
 	}
 	return pf
-}
-
-// runWithPINs runs the command with --pin-fd reading pins, one line each.
-func runWithPINs(t *testing.T, pins string, args ...string) (int, string, string) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.WriteString(pins); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	// The command closes the descriptor it reads: it gets a descriptor of
-	// its own, which r (closed here, or by its finaliser) does not hold.
-	fd, err := syscall.Dup(int(r.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	args = append(args, "--pin-fd", fmt.Sprint(fd))
-	code, out, errOut := run(t, args...)
-	return code, out, errOut
 }
 
 // TestVaultAdoptSoftHSM: root holders on SoftHSM tokens sign the binding
