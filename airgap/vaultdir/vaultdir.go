@@ -159,6 +159,9 @@ func (d *Dir) readCurrent() (current, error) {
 	return c, nil
 }
 
+// line is CURRENT's content for c.
+func (c current) line() []byte { return []byte(c.name + " " + c.hash + "\n") }
+
 func parseCurrent(data []byte) (current, bool) {
 	line, ok := bytes.CutSuffix(data, []byte("\n"))
 	if !ok {
@@ -360,8 +363,7 @@ func (d *Dir) switchCurrent(name, hash string) error {
 	if err := unix.Unlinkat(d.fd, currentTemp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("switch vault %s to %s: remove the stale %s: %w", d.path, name, currentTemp, err)
 	}
-	data := []byte(name + " " + hash + "\n")
-	if err := durable.CreateTempAt(d.fd, d.path, currentTemp, data, 0o600); err != nil {
+	if err := durable.CreateTempAt(d.fd, d.path, currentTemp, current{name, hash}.line(), 0o600); err != nil {
 		return fmt.Errorf("switch vault %s to %s: %w", d.path, name, err)
 	}
 	if err := unix.Renameat(d.fd, currentTemp, d.fd, CurrentFile); err != nil {

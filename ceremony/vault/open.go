@@ -16,6 +16,9 @@ import (
 
 // Errors of Open a caller or a test can branch on, each in an *OpenError.
 var (
+	// ErrUnknownFile: the manifest lists a file a generation does not
+	// hold.
+	ErrUnknownFile = errors.New("not a file of a vault")
 	// ErrRootChain: the root history is not versions 1 to N, each
 	// following the one before (TUF §5.3).
 	ErrRootChain = errors.New("the root history is not a chain from version 1")
@@ -57,6 +60,11 @@ func Open(r Reader) (*Vault, error) {
 	if err != nil {
 		return nil, refuse(ManifestFile, err)
 	}
+	for _, e := range m.Files {
+		if !knownFile(e.Name) {
+			return nil, refusef(e.Name, "%w: a generation holds no file of this name", ErrUnknownFile)
+		}
+	}
 	files, err := readAll(r, m)
 	if err != nil {
 		return nil, err
@@ -86,6 +94,26 @@ func Open(r Reader) (*Vault, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// knownFile reports whether a generation may hold a file of this name
+// (docs/formats/vault.md): the fixed files, the roots and the metadata
+// (checked further by Open), and anything inside a ceremony's directory.
+func knownFile(name string) bool {
+	switch name {
+	case PolicyFile, BindingFile, HistoryFile, RegisterFile:
+		return true
+	}
+	dir, rest, ok := strings.Cut(name, "/")
+	switch {
+	case !ok:
+		return false
+	case dir == RootDir || dir == MetadataDir:
+		return true
+	case dir == CeremoniesDir:
+		return strings.Contains(rest, "/")
+	}
+	return false
 }
 
 // file returns a listed file, or refuses a missing one.

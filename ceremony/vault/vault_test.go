@@ -161,6 +161,15 @@ func TestOpenRefusesTampering(t *testing.T) {
 		file: vault.HistoryFile,
 		is:   vault.ErrHashMismatch,
 	}, {
+		name: "listed file the vault does not know",
+		tamper: func(m vault.MemReader) vault.MemReader {
+			m["notes.txt"] = []byte("hello\n")
+			return vault.Reseal(m)
+		},
+		file: "notes.txt",
+		is:   vault.ErrUnknownFile,
+		msg:  "vault file notes.txt: not a file of a vault: a generation holds no file of this name",
+	}, {
 		name: "listed file missing",
 		tamper: func(m vault.MemReader) vault.MemReader {
 			delete(m, vault.HistoryFile)

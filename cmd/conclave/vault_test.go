@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
+	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/vault/vaulttest"
 	"github.com/conclave-keys/conclave/hsm"
@@ -112,5 +113,23 @@ func TestVaultAdoptSoftkeys(t *testing.T) {
 	}
 	if strings.Contains(stdout+stderr, "pass phrase") {
 		t.Errorf("a passphrase in the output:\n%s%s", stdout, stderr)
+	}
+}
+
+// TestAdoptSignersRefusesAKeyOutsideRootsRootRole: a holder key the
+// policy enrols but the root's root role does not list cannot sign the
+// binding, and is refused before any token is opened.
+func TestAdoptSignersRefusesAKeyOutsideRootsRootRole(t *testing.T) {
+	fx := vaulttest.New(t)
+	pol, err := policy.Parse("policy.yaml", fx.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := vaulttest.Root(t, 3, fx.Holders[1:])
+	_, _, err = adoptSigners(pol, root, []string{"softkey:path=/keys/holder2.key.pem", "softkey:path=/keys/holder1.key.pem"})
+	want := "--sign softkey:path=/keys/holder1.key.pem: it is Holder 1's key " + fx.Holders[0].Key.ID() +
+		", which is not a root key of root version 3: only root keys sign the binding"
+	if err == nil || err.Error() != want {
+		t.Errorf("adoptSigners = %v\nwant %s", err, want)
 	}
 }
