@@ -70,6 +70,9 @@ func runVaultAdopt(ctx context.Context, env *environment, args []string) error {
 		return usagef("vault adopt needs --sign KEYREF for each root holder who signs the binding")
 	}
 
+	if err := vaultdir.CheckNew(*out); err != nil {
+		return err
+	}
 	in, pol, root, err := readAdoptInput(*metaDir, *policyFile, *historyFile)
 	if err != nil {
 		return err
@@ -366,6 +369,9 @@ func runVaultShow(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	v, err := d.OpenCurrent()
+	if errors.Is(err, vaultdir.ErrNoGeneration) {
+		return withHint(err, "is this the vault's directory? It holds CURRENT and gen-NNNNNN directories")
+	}
 	if err != nil {
 		return refused(err)
 	}
