@@ -73,6 +73,7 @@ func Open(r Reader) (*Vault, error) {
 		Generation:     GenerationName(m.Generation),
 		Hash:           SHA256Hex(mdata),
 		Manifest:       m,
+		manifest:       mdata,
 		LastCeremony:   m.lastCeremonyTime(),
 		LastCeremonyID: m.LastCeremony,
 		Delegators:     map[string]*tuf.File{},
@@ -125,14 +126,14 @@ func (v *Vault) file(name string) ([]byte, error) {
 	return b, nil
 }
 
-// Files returns the generation's files, the manifest last, in the order
-// WriteGeneration writes them.
+// Files returns the generation's files in the manifest's order, the
+// manifest last: what vaultdir's WriteGeneration takes.
 func (v *Vault) Files() []File {
 	out := make([]File, 0, len(v.files)+1)
 	for _, e := range v.Manifest.Files {
 		out = append(out, File{Name: e.Name, Data: v.files[e.Name]})
 	}
-	return out
+	return append(out, File{Name: ManifestFile, Data: v.manifest})
 }
 
 func (v *Vault) openRoots() error {

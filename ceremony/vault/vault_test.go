@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,9 @@ func TestAdoptedVaultOpens(t *testing.T) {
 	}
 	if v.Hash != vault.SHA256Hex(adopted(t, fx)[vault.ManifestFile]) {
 		t.Errorf("hash %s is not the manifest's", v.Hash)
+	}
+	if files := v.Files(); !reflect.DeepEqual(files, fx.Adopted(t)) {
+		t.Errorf("Files() is not the generation as adopted")
 	}
 }
 
