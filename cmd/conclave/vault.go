@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
-	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
@@ -81,7 +80,7 @@ func runVaultAdopt(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	payload, err := vault.BindingPayload(in.Policy, root)
+	binding, err := vault.NewBinding(in.Policy, root)
 	if err != nil {
 		return err
 	}
@@ -103,7 +102,6 @@ func runVaultAdopt(ctx context.Context, env *environment, args []string) error {
 		SoftkeyDir: softkeyDir,
 	})
 	defer tokens.Close()
-	binding := &envelope.Envelope{PayloadType: envelope.TypeVaultBinding, Payload: payload}
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {
 			return interrupted("interrupted before %s signed; nothing was written", k.holder.Name)
