@@ -41,11 +41,14 @@ type Entry struct {
 	// Prev is the hex SHA-256 of the line before; for the first line, of
 	// the ceremony id.
 	Prev string
-	// Time is when the event was written, by the machine's clock.
+	// Time is when the event was written, as given to Append: UTC, to
+	// the second.
 	Time time.Time
 	// Type names the event ("opened", "imported", …).
 	Type string
-	// Body is the event's canonical JSON object.
+	// Body is the event's JSON object as the line holds it: canonical,
+	// in file form (control characters escaped), so encoding/json reads
+	// it as it is.
 	Body json.RawMessage
 	// Hash is the hex SHA-256 of Line; Line is the line's bytes, without
 	// its newline.
