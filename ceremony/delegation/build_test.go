@@ -2,6 +2,7 @@ package delegation
 
 import (
 	"crypto/ed25519"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,5 +39,40 @@ func TestBuildRefusesRoleNames(t *testing.T) {
 	}
 	if _, err := Build([]Project{{Name: "1-root", Keys: []*tuf.Key{k}, Threshold: 1}}, "{name}/*", []string{"claimed"}, 1, exp); err != nil {
 		t.Errorf("1-root: %v", err)
+	}
+}
+
+// TestApply: new delegations merge in name order whatever the order they
+// are given in, a changed one keeps its place, and a removal must name a
+// delegation that exists and is not also changed.
+func TestApply(t *testing.T) {
+	k := testKey(t)
+	exp := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := func(name string) Project { return Project{Name: name, Keys: []*tuf.Key{k}, Threshold: 1} }
+	cur, err := Build([]Project{p("bravo"), p("delta"), p("foxtrot")}, "{name}/*", nil, 1, exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := Apply(cur, []Project{p("golf"), p("delta"), p("alpha"), p("echo")}, []string{"bravo"}, "{name}/*", nil, 2, exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range next.Delegations.Roles {
+		names = append(names, r.Name)
+	}
+	if got := strings.Join(names, " "); got != "alpha delta echo foxtrot golf" {
+		t.Errorf("delegations %s, want alpha delta echo foxtrot golf", got)
+	}
+	if next.Delegations.Roles[3] != cur.Delegations.Roles[2] {
+		t.Error("the unchanged delegation foxtrot was not kept as it was")
+	}
+	for remove, want := range map[string]string{
+		"charlie": "project charlie is not delegated, so its delegation cannot end",
+		"delta":   "project delta is both changed and removed",
+	} {
+		if _, err := Apply(cur, []Project{p("delta")}, []string{remove}, "{name}/*", nil, 2, exp); err == nil || err.Error() != want {
+			t.Errorf("remove %s: got %v, want %s", remove, err, want)
+		}
 	}
 }
