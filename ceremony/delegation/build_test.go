@@ -76,3 +76,29 @@ func TestApply(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildRefusesOneKeyTwice: a public key listed twice counts once, so
+// the project is refused, whether it has a few keys or many.
+func TestBuildRefusesOneKeyTwice(t *testing.T) {
+	exp := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	keys := make([]*tuf.Key, 17)
+	for i := range keys {
+		seed := make([]byte, ed25519.SeedSize)
+		seed[0] = byte(i + 1)
+		k, err := tuf.KeyFromPublic(ed25519.NewKeyFromSeed(seed).Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i] = k
+	}
+	for _, n := range []int{2, 17} {
+		ks := append(append([]*tuf.Key{}, keys[:n-1]...), keys[0])
+		_, err := Build([]Project{{Name: "twice", Keys: ks, Threshold: 1}}, "{name}/*", nil, 1, exp)
+		if want := "project twice: the same public key is listed twice"; err == nil || err.Error() != want {
+			t.Errorf("%d keys: got %v, want %s", n, err, want)
+		}
+	}
+	if _, err := Build([]Project{{Name: "distinct", Keys: keys, Threshold: 17}}, "{name}/*", nil, 1, exp); err != nil {
+		t.Errorf("17 distinct keys: %v", err)
+	}
+}
