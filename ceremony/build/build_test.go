@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
@@ -326,11 +327,14 @@ func TestBuildRefuses(t *testing.T) {
 	noVersion.Versions = nil
 	oldVersion := one(cur, given, add("r9", "delta", 1, k[3]))
 	oldVersion.Versions = map[string]int64{"claimed": 5}
+	noExpiry := one(cur, given, add("r9", "delta", 1, k[3]))
+	noExpiry.Expires = time.Time{}
 	noRole := one(cur, given, add("r9", "delta", 1, k[3]))
 	noRole.RoleFor = func(string) string { return "shard-x" }
 	for in, want := range map[*Input]string{
 		&noVersion:  "build claimed: no version was given for it",
 		&oldVersion: "build claimed: version 5 is not after the current version 5",
+		&noExpiry:   "build: no expiry was given",
 		&noRole:     `request r9 (project delta): the project belongs to role "shard-x", whose current targets metadata is not given`,
 	} {
 		if _, err := Build(*in); err == nil || err.Error() != want {
