@@ -13,30 +13,31 @@ import (
 	"github.com/conclave-keys/conclave/internal/parallel"
 )
 
-// Summarize derives the summary card of role's new version from the bytes
-// of the last signed version (old) and of the new one: both files are
+// Summarize derives the summary card of role's next version from the
+// bytes of the last signed version and of the next one: both files are
 // written out and parsed again, so the card says what the bytes say,
 // whatever the typed values beside them hold. docs/formats/summary-card.md
 // defines the card and its digest, with a script that recomputes them.
 //
-// A project is added when only the new file delegates it, removed when
-// only the old one does, and rotated when both do with other keyids, another
-// threshold or other paths. Summarize refuses a new file that is not
-// targets metadata like the old one, whose version is not greater, whose
-// delegations store a key under a keyid that is not the key's, or that
-// differs from the old one in anything the card does not show: it must
-// be exactly the old file with the card's changes applied as Conclave
-// applies them (delegation.Apply), a new version and an expiry.
-func Summarize(role string, old, new *tuf.File) (*Card, error) {
+// A project is added when only the next file delegates it, removed when
+// only the last signed one does, and rotated when both do with other
+// keyids, another threshold or other paths. Summarize refuses a next file
+// that is not targets metadata like the last one, whose version is not
+// greater, whose delegations store a key under a keyid that is not the
+// key's, or that differs from the last one in anything the card does not
+// show: it must be exactly the last file with the card's changes applied
+// as Conclave applies them (delegation.Apply), a new version and an
+// expiry.
+func Summarize(role string, last, next *tuf.File) (*Card, error) {
 	// The two files are parsed side by side: for a role of 100,000
 	// delegations each parse is a large part of the card's cost.
 	var o, n *tuf.File
 	errs := make([]error, 2)
 	parallel.For(2, 1, func(i int) {
 		if i == 0 {
-			o, errs[0] = tuf.Parse(role+" (last signed)", old.Bytes())
+			o, errs[0] = tuf.Parse(role+" (last signed)", last.Bytes())
 		} else {
-			n, errs[1] = tuf.Parse(role+" (new)", new.Bytes())
+			n, errs[1] = tuf.Parse(role+" (new)", next.Bytes())
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
