@@ -42,7 +42,7 @@ var (
 // runs it; a program that changes a Policy runs it again.
 func (p *Policy) Check() error {
 	for _, check := range []func() error{
-		p.checkRepository, p.checkRoles, p.checkRules, p.checkAttestation,
+		p.checkRepository, p.checkTemplate, p.checkRoles, p.checkRules, p.checkAttestation,
 		p.checkModules, p.checkPreflight, p.checkHolders,
 	} {
 		if err := check(); err != nil {
@@ -281,6 +281,19 @@ func covers(q, pattern string) bool {
 	return rec(0, 0)
 }
 
+// checkTemplate comes before the shards, whose paths are checked with
+// the template.
+func (p *Policy) checkTemplate() error {
+	t := p.Rules.PathTemplate
+	switch {
+	case !strings.Contains(t, "{name}"):
+		return p.errAt("path_template", "%s does not contain {name}, so projects would share paths", termtext.Quote(t))
+	case strings.ContainsAny(t, "[]\\"):
+		return p.errAt("path_template", "%s uses [, ] or \\, which clients interpret differently", termtext.Quote(t))
+	}
+	return nil
+}
+
 func (p *Policy) checkRules() error {
 	r := &p.Rules
 	// With shards, each shard delegates projects, and none may be taken
@@ -294,10 +307,6 @@ func (p *Policy) checkRules() error {
 	}
 	r.Repository = p.Repository
 	switch {
-	case !strings.Contains(r.PathTemplate, "{name}"):
-		return p.errAt("path_template", "%s does not contain {name}, so projects would share paths", termtext.Quote(r.PathTemplate))
-	case strings.ContainsAny(r.PathTemplate, "[]\\"):
-		return p.errAt("path_template", "%s uses [, ] or \\, which clients interpret differently", termtext.Quote(r.PathTemplate))
 	case len(r.KeySchemes) == 0:
 		return p.errAt("developer_keys.schemes", "no scheme: no developer key could be delegated")
 	}
