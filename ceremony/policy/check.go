@@ -306,6 +306,7 @@ func (p *Policy) checkRules() error {
 		r.DelegatingRole, r.OtherRoles = p.DelegatingRole, nil
 	}
 	r.Repository = p.Repository
+	r.PossessionOptional = !p.RequirePossession
 	switch {
 	case len(r.KeySchemes) == 0:
 		return p.errAt("developer_keys.schemes", "no scheme: no developer key could be delegated")

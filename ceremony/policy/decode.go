@@ -421,7 +421,7 @@ var topFields = []string{
 }
 
 func (d *decoder) policy(n *yaml.Node) *Policy {
-	p := &Policy{name: d.name, lines: d.lines, Roles: map[string]RolePolicy{}, Rules: rules.Default()}
+	p := &Policy{name: d.name, lines: d.lines, Roles: map[string]RolePolicy{}, Rules: rules.Default(), RequirePossession: true}
 	m := d.mapping(n, "", topFields...)
 	if d.err != nil {
 		return nil

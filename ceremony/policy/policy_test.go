@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -61,8 +63,11 @@ func TestParseBase(t *testing.T) {
 		d.PathTemplate != "{name}/*" || d.RecoveryNotice != 14*24*time.Hour || d.MaxKeys != 16 {
 		t.Errorf("defaults not applied: %+v, rules %+v", p, d)
 	}
-	if p.Rehearsal || p.RequirePossession || p.Attestation.Required {
+	if p.Rehearsal || p.Attestation.Required {
 		t.Errorf("a flag is on by default: %+v", p)
+	}
+	if !p.RequirePossession || d.PossessionOptional {
+		t.Errorf("proofs of possession not required by default: %v, rules %v", p.RequirePossession, d.PossessionOptional)
 	}
 	if got := p.Expiry("claimed"); got != (RolePolicy{90 * 24 * time.Hour, 14 * 24 * time.Hour}) {
 		t.Errorf("Expiry(claimed) = %+v", got)
@@ -76,8 +81,12 @@ func TestParseBase(t *testing.T) {
 	if h, ok := p.Holder(strings.Repeat("0", 64)); ok {
 		t.Errorf("Holder(unknown) = %+v", h)
 	}
-	if p.SHA256 != "1bf73ed1b3a3d2ea1ed4ef1b8c9d6ee8a5a8e5f3d2c97b4a7a9e9c4e3cbc5aa4" && len(p.SHA256) != 64 {
+	if sum := sha256.Sum256([]byte(base)); p.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Errorf("SHA256 %q", p.SHA256)
+	}
+	p, err = Parse("policy.yaml", edit(t, "", "", "requests:\n  require_possession: false\n"))
+	if err != nil || p.RequirePossession || !p.Rules.PossessionOptional {
+		t.Errorf("require_possession: false gives %v, rules %v (%v)", p.RequirePossession, p.Rules.PossessionOptional, err)
 	}
 }
 
