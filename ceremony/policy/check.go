@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -152,7 +153,7 @@ func (p *Policy) checkRoles() error {
 		}
 	}
 	signed := p.SignedRoles()
-	for _, name := range sortedKeys(p.Roles) {
+	for _, name := range slices.Sorted(maps.Keys(p.Roles)) {
 		path := field("roles", name)
 		if !slices.Contains(signed, name) {
 			return p.errAt(path, "%s is not a role this policy signs (%s)", termtext.Quote(name), strings.Join(signed, ", "))
@@ -568,15 +569,6 @@ func (p *Policy) Expiry(role string) RolePolicy {
 		return rp
 	}
 	return RolePolicy{Expiry: DefaultExpiry, Warning: DefaultWarning}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func contains(list []string, s string) bool { return slices.Contains(list, s) }

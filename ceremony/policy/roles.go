@@ -2,6 +2,8 @@ package policy
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 )
@@ -23,7 +25,7 @@ func (p *Policy) CheckRoles(root *tuf.Root, targets *tuf.Targets) error {
 		threshold int64
 	}
 	var roles []role
-	for _, name := range sortedKeys(root.Roles) {
+	for _, name := range slices.Sorted(maps.Keys(root.Roles)) {
 		rk := root.Roles[name]
 		roles = append(roles, role{name, rk.KeyIDs, rk.Threshold})
 	}
