@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -282,7 +283,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, known ...string) map[string
 			return nil
 		}
 		keyLine[k.Value] = k.Line
-		if known != nil && !contains(known, k.Value) {
+		if known != nil && !slices.Contains(known, k.Value) {
 			d.fail(k, p, "unknown field (the fields here are %s)", strings.Join(known, ", "))
 			return nil
 		}
