@@ -176,17 +176,219 @@ func pinFile(t testing.TB, n int) *os.File {
 	return f
 }
 
+// ceremonyArgs are the arguments of a new ceremony of the fixture.
+func (fx *ceremonyFixture) args(out string, pinFD uintptr) []string {
+	return []string{"ceremony", "--vault", fx.vault, "--in", fx.bundle, "--out", out, "--script", fx.script, "--softkey-dir", fx.keys, "--pin-fd", fmt.Sprint(pinFD)}
+}
+
 // TestCeremonySoftkeys: a whole rehearsal ceremony with software keys,
 // in process: decisions, build, two signatures, export read back and
-// verified, close, a new vault generation with the log.
+// verified, close, a new vault generation with the log; no PIN anywhere.
 func TestCeremonySoftkeys(t *testing.T) {
 	fx := newCeremonyFixture(t)
 	pins := pinFile(t, 5)
 	defer pins.Close()
 	out := filepath.Join(fx.dir, "export")
-	code, stdout, stderr := run(t, "ceremony", "--vault", fx.vault, "--in", fx.bundle, "--out", out, "--script", fx.script, "--softkey-dir", fx.keys, "--pin-fd", fmt.Sprint(pins.Fd()))
+	code, stdout, stderr := run(t, fx.args(out, pins.Fd())...)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
-	t.Logf("stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	for _, want := range []string{
+		"  approve r-add\n",
+		"  approved 2 rule-approvable requests together (count confirmed by Holder 1)\n",
+		"  claimed version 8\n    expires  " + ceremonyNow.AddDate(0, 0, 90).Format(time.RFC3339) + " (90 days after the confirmed time)\n    changes  1 added, 1 rotated, 1 removed\n",
+		"  Holder 1 signed claimed\n  Holder 2 signed claimed\n  claimed: 2 of 3 holders signed, threshold 2 met\n",
+		"Write on the paper log the log's head:\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "Holder 3 signed") {
+		t.Errorf("a third holder was asked to sign after the threshold was met:\n%s", stdout)
+	}
+	fx.checkExport(t, out, 8)
+	v := fx.openVault(t)
+	if v.Generation != "gen-000002" || v.Delegators["claimed"].Version() != 8 || !v.LastCeremony.Equal(ceremonyNow) {
+		t.Errorf("vault after the ceremony: %s, claimed version %d, last ceremony %s", v.Generation, v.Delegators["claimed"].Version(), v.LastCeremony)
+	}
+	if !strings.Contains(stdout, "\nCeremony "+v.LastCeremonyID+" closed after ") {
+		t.Errorf("the vault's last ceremony %s is not the one run:\n%s", v.LastCeremonyID, stdout)
+	}
+	if !v.History.SeenBundle("bundle-0001") {
+		t.Errorf("the vault's history does not record bundle-0001")
+	}
+	noPIN(t, fx.dir, stdout, stderr)
+}
+
+// checkExport checks an export holds the claimed role of the version,
+// signed by two holders (verified against the vault's delegation), and
+// the decision report.
+func (fx *ceremonyFixture) checkExport(t testing.TB, out string, version int64) []byte {
+	t.Helper()
+	listing, err := checkExport(out)
+	if err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	var names []string
+	for _, l := range listing {
+		names = append(names, l.Name)
+	}
+	want := []string{fmt.Sprintf("%d.claimed.json", version), "decisions.json"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Fatalf("export lists %q, want %q", names, want)
+	}
+	data, err := os.ReadFile(filepath.Join(out, want[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := tuf.Parse(want[0], data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]*tuf.Key{}
+	for _, h := range fx.holders {
+		keys[h.Key.ID()] = h.Key
+	}
+	good := 0
+	for _, sig := range f.Signatures {
+		raw, err := hex.DecodeString(sig.Sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := keys[sig.KeyID]
+		if k == nil || k.Verify(f.SignedBytes(), raw) != nil {
+			t.Errorf("signature by %s does not verify", sig.KeyID)
+			continue
+		}
+		good++
+	}
+	if good != 2 || len(f.Signatures) != 2 || f.Version() != version {
+		t.Errorf("%s: version %d, %d signatures, %d good", want[0], f.Version(), len(f.Signatures), good)
+	}
+	return data
+}
+
+// openVault opens the fixture's vault's current generation.
+func (fx *ceremonyFixture) openVault(t testing.TB) *vault.Vault {
+	t.Helper()
+	vd, err := vaultdir.Open(fx.vault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vd.Close()
+	v, err := vd.OpenCurrent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// noPIN fails if the PIN appears in any output given or in any file
+// under dir but the PIN files the tests wrote themselves.
+func noPIN(t testing.TB, dir string, outputs ...string) {
+	t.Helper()
+	for i, o := range outputs {
+		if strings.Contains(o, ceremonyPass) {
+			t.Errorf("output %d holds the PIN", i)
+		}
+	}
+	files := 0
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "pins" {
+			return err
+		}
+		files++
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(data, []byte(ceremonyPass)) {
+			t.Errorf("%s holds the PIN", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 10 {
+		t.Fatalf("only %d files under %s: the search is not looking where it should", files, dir)
+	}
+}
+
+// TestCeremonyReplayedBundle: a bundle a closed ceremony imported is
+// refused by the next one (status 1), which is abandoned with the
+// refusal as its reason; nothing is exported and no version is built.
+func TestCeremonyReplayedBundle(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	pins := pinFile(t, 10)
+	defer pins.Close()
+	if code, stdout, stderr := run(t, fx.args(filepath.Join(fx.dir, "export"), pins.Fd())...); code != 0 {
+		t.Fatalf("first ceremony: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	again := fx.writeScript(t, "again.yaml", strings.Replace(ceremonyScript, ceremonyNow.Format(time.RFC3339), ceremonyNow.Add(time.Hour).Format(time.RFC3339), 1))
+	out := filepath.Join(fx.dir, "export-again")
+	pins = pinFile(t, 10) // the first run closed its --pin-fd
+	defer pins.Close()
+	args := fx.args(out, pins.Fd())
+	args[slicesIndex(args, "--script")+1] = again
+	code, stdout, stderr := run(t, args...)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "\nThe bundle is REFUSED: bundle bundle-0001 was imported before; a bundle is imported only once\n") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("an export was written: %v", err)
+	}
+	v := fx.openVault(t)
+	if v.Generation != "gen-000003" || v.Delegators["claimed"].Version() != 8 {
+		t.Errorf("after the refused ceremony: %s, claimed version %d", v.Generation, v.Delegators["claimed"].Version())
+	}
+	if !strings.Contains(stdout, "abandoned after 4 lines") {
+		t.Errorf("the refused ceremony was not abandoned:\n%s", stdout)
+	}
+}
+
+func slicesIndex(ss []string, s string) int {
+	for i, x := range ss {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestCeremonyWrongTokenBeforePIN: Holder 2's key store holds another
+// key under the enrolled name: the ceremony stops before Holder 2's PIN
+// is read (status 3), with Holder 1's signature in its log.
+func TestCeremonyWrongTokenBeforePIN(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	// Swap Holder 2's key files for Holder 3's.
+	for _, ext := range []string{".key.pem", ".pub.pem"} {
+		data, err := os.ReadFile(filepath.Join(fx.keys, "holder3"+ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(fx.keys, "holder2"+ext), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fx.script = fx.writeScript(t, "two.yaml", strings.Replace(ceremonyScript, "signing: [Holder 1, Holder 2, Holder 3]", "signing: [Holder 1, Holder 2]", 1))
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	code, stdout, stderr := run(t, fx.args(filepath.Join(fx.dir, "export"), pins.Fd())...)
+	if code != 3 {
+		t.Fatalf("exit %d, want 3\n%s\n%s", code, stdout, stderr)
+	}
+	want := "error: sign claimed as Holder 2: holder Holder 2: this is not the expected token: software key store " + fx.keys +
+		" (INSECURE software key: for tests and rehearsal only, never for a real ceremony) holds key " + fx.holders[2].Key.ID() +
+		", not the enrolled key " + fx.holders[1].Key.ID() + " (no PIN was asked)\n"
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
+	}
+	if n := strings.Count(stderr, "PIN of "); n != 1 || !strings.Contains(stderr, "PIN of Holder 1 ") {
+		t.Errorf("%d PINs asked, want Holder 1's only:\n%s", n, stderr)
+	}
 }
