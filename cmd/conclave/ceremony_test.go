@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -391,4 +393,106 @@ func TestCeremonyWrongTokenBeforePIN(t *testing.T) {
 	if n := strings.Count(stderr, "PIN of "); n != 1 || !strings.Contains(stderr, "PIN of Holder 1 ") {
 		t.Errorf("%d PINs asked, want Holder 1's only:\n%s", n, stderr)
 	}
+}
+
+// TestCeremonyKilledAtEveryLine: the ceremony is killed (SIGKILL, by the
+// test hook) right after each line of its log is written, for every
+// line, and then resumed: every resumed ceremony ends with the same
+// exported payload, signed by two holders, and claimed built as version 8
+// only — no version bumped twice — and no PIN anywhere.
+func TestCeremonyKilledAtEveryLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a ceremony twice per line of its log")
+	}
+	conclave, err := exec.LookPath("conclave") // the test binary, set up by testscript.Main
+	if err != nil {
+		t.Fatal(err)
+	}
+	template := newCeremonyFixture(t)
+	exe := func(dir string, kill int, args ...string) (*exec.Cmd, error) {
+		pins := pinFile(t, 10)
+		defer pins.Close()
+		cmd := exec.Command(conclave, args...)
+		cmd.Dir = dir
+		cmd.ExtraFiles = []*os.File{pins} // fd 3
+		cmd.Env = append(os.Environ(), "TZ=UTC")
+		if kill > 0 {
+			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", killHookEnv, kill))
+		}
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		if err != nil {
+			err = fmt.Errorf("%w\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
+		}
+		outputs = append(outputs, out.String(), errOut.String())
+		return cmd, err
+	}
+	var reference []byte
+	lines := 0
+	for k := 0; k == 0 || k <= lines; k++ {
+		dir := t.TempDir()
+		if err := os.CopyFS(dir, os.DirFS(template.dir)); err != nil {
+			t.Fatal(err)
+		}
+		fx := *template
+		fx.dir, fx.vault, fx.bundle, fx.keys, fx.script = dir, filepath.Join(dir, "vault"), filepath.Join(dir, "bundle"), filepath.Join(dir, "keys"), filepath.Join(dir, "script.yaml")
+		out := filepath.Join(dir, "export")
+		args := fx.args(out, 3)
+		outputs = nil
+		cmd, err := exe(dir, k, args...)
+		if k == 0 {
+			if err != nil {
+				t.Fatalf("the ceremony without a kill: %v", err)
+			}
+			reference = fx.checkExport(t, out, 8)
+			lines = countLines(t, fx.journal(t))
+			if lines < 10 {
+				t.Fatalf("the ceremony wrote %d lines", lines)
+			}
+			continue
+		}
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("k=%d: not killed: %v", k, err)
+		}
+		journal := fx.journal(t)
+		if n := countLines(t, journal); n != k {
+			t.Fatalf("k=%d: killed with %d lines in the log", k, n)
+		}
+		resume := []string{"ceremony", "--resume", journal, "--in", fx.bundle, "--out", out, "--script", fx.script, "--softkey-dir", fx.keys, "--pin-fd", "3"}
+		if _, err := exe(dir, 0, resume...); err != nil {
+			t.Fatalf("k=%d: resume: %v", k, err)
+		}
+		if got := fx.checkExport(t, out, 8); !bytes.Equal(got, reference) {
+			t.Errorf("k=%d: the resumed ceremony exported other bytes", k)
+		}
+		v := fx.openVault(t)
+		if v.Generation != "gen-000002" || v.Delegators["claimed"].Version() != 8 || len(v.Register["claimed"]) != 2 {
+			t.Errorf("k=%d: vault %s, claimed version %d, register %v", k, v.Generation, v.Delegators["claimed"].Version(), v.Register["claimed"])
+		}
+		noPIN(t, dir, outputs...)
+	}
+	t.Logf("killed after each of the %d lines of the log, and resumed", lines)
+}
+
+// outputs collects what the ceremony processes printed, for noPIN.
+var outputs []string
+
+// journal is the one ceremony journal of the fixture's vault.
+func (fx *ceremonyFixture) journal(t testing.TB) string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(fx.vault, vaultdir.JournalDirName, "*"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("journals: %q, %v", dirs, err)
+	}
+	return dirs[0]
+}
+
+func countLines(t testing.TB, journalDir string) int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(journalDir, "log.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Count(data, []byte("\n"))
 }
