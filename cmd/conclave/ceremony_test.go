@@ -38,6 +38,7 @@ type ceremonyFixture struct {
 	script string
 	// holders are the holders' keys; intake makes more bundles.
 	holders []vaulttest.Holder
+	first   *tokenHolder
 	intake  *intaketest.Fixture
 }
 
@@ -46,10 +47,32 @@ var ceremonyNow = intaketest.Now.Add(time.Hour)
 
 func newCeremonyFixture(t testing.TB) *ceremonyFixture {
 	t.Helper()
+	return newCeremonyFixtureWith(t, nil)
+}
+
+// tokenHolder is a holder's key on a token: its public key, and its
+// lines in the policy (token, uri) under "keys:".
+type tokenHolder struct {
+	key    *tuf.Key
+	policy string
+	// modules is the policy's pkcs11_modules section.
+	modules string
+}
+
+// newCeremonyFixtureWith makes the fixture with Holder 1's key on a
+// token (first), when given; the metadata is then signed by Holders 2
+// and 3.
+func newCeremonyFixtureWith(t testing.TB, first *tokenHolder) *ceremonyFixture {
+	t.Helper()
 	dir := t.TempDir()
 	fx := &ceremonyFixture{dir: dir, vault: filepath.Join(dir, "vault"), bundle: filepath.Join(dir, "bundle"), keys: filepath.Join(dir, "keys")}
 	hs := []vaulttest.Holder{vaulttest.Key(t, 1), vaulttest.Key(t, 2), vaulttest.Key(t, 3)}
-	fx.holders = hs
+	signers := []vaulttest.Holder{hs[0], hs[1], hs[2]}
+	if first != nil {
+		hs[0] = vaulttest.Holder{Key: first.key}
+		signers[0] = hs[2]
+	}
+	fx.holders, fx.first = hs, first
 	if err := os.Mkdir(fx.keys, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +81,9 @@ func newCeremonyFixture(t testing.TB) *ceremonyFixture {
 		t.Fatal(err)
 	}
 	for i, h := range hs {
+		if h.Signer == nil {
+			continue
+		}
 		if _, err := store.WriteKey(fmt.Sprintf("holder%d", i+1), h.Signer, []byte(ceremonyPass)); err != nil {
 			t.Fatal(err)
 		}
@@ -65,14 +91,14 @@ func newCeremonyFixture(t testing.TB) *ceremonyFixture {
 	f := intaketest.New(t)
 	fx.intake = f
 	root := vaulttest.Root(t, 1, hs)
-	vaulttest.Sign(t, root, root.Root.Keys, hs[0], hs[1])
+	vaulttest.Sign(t, root, root.Root.Keys, signers[0], signers[1])
 	targets := vaulttest.Targets(t, 1, hs)
-	vaulttest.Sign(t, targets, root.Root.Keys, hs[0], hs[2])
+	vaulttest.Sign(t, targets, root.Root.Keys, signers[1], signers[2])
 	claimed, err := tuf.NewTargetsFile(f.Delegator.Targets)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vaulttest.Sign(t, claimed, targets.Targets.Delegations.Keys, hs[0], hs[1])
+	vaulttest.Sign(t, claimed, targets.Targets.Delegations.Keys, signers[0], signers[1])
 	f.Base = bundle.Base{Role: "claimed", Version: claimed.Version(), SHA256: bundle.SumHex(claimed.Bytes())}
 
 	pol := fx.policy(t)
@@ -81,7 +107,7 @@ func newCeremonyFixture(t testing.TB) *ceremonyFixture {
 		t.Fatal(err)
 	}
 	env := &envelope.Envelope{PayloadType: envelope.TypeVaultBinding, Payload: payload}
-	for _, h := range []vaulttest.Holder{hs[0], hs[2]} {
+	for _, h := range []vaulttest.Holder{signers[1], signers[2]} {
 		if err := env.Sign(h.Signer, h.Key); err != nil {
 			t.Fatal(err)
 		}
@@ -132,9 +158,16 @@ intake_keys:
     keyval:
       public: %s
 delegating_role: claimed
-holders:
 `, fx.intake.Rules.Repository, hex.EncodeToString(fx.intake.Intake.Key.PublicKey().(ed25519.PublicKey)))
+	if fx.first != nil {
+		b.WriteString(fx.first.modules)
+	}
+	b.WriteString("holders:\n")
 	for i, h := range fx.holders {
+		if i == 0 && fx.first != nil {
+			fmt.Fprintf(&b, "  - name: Holder 1\n    keys:\n      - keyid: %s\n%s", h.Key.ID(), fx.first.policy)
+			continue
+		}
 		fmt.Fprintf(&b, "  - name: Holder %d\n    keys:\n      - keyid: %s\n        token: softkey\n        uri: softkey:name=holder%d\n", i+1, h.Key.ID(), i+1)
 	}
 	return []byte(b.String())
@@ -286,13 +319,20 @@ func (fx *ceremonyFixture) openVault(t testing.TB) *vault.Vault {
 	return v
 }
 
-// noPIN fails if the PIN appears in any output given or in any file
-// under dir but the PIN files the tests wrote themselves.
+// testPINs are the PINs and passphrases the ceremony tests type: the
+// software keys' passphrase and the SoftHSM token's user PIN
+// (softHSMWithKey).
+var testPINs = []string{ceremonyPass, "user-pin-1"}
+
+// noPIN fails if a PIN appears in any output given or in any file under
+// dir but the PIN files the tests wrote themselves.
 func noPIN(t testing.TB, dir string, outputs ...string) {
 	t.Helper()
 	for i, o := range outputs {
-		if strings.Contains(o, ceremonyPass) {
-			t.Errorf("output %d holds the PIN", i)
+		for _, pin := range testPINs {
+			if strings.Contains(o, pin) {
+				t.Errorf("output %d holds PIN %q", i, pin)
+			}
 		}
 	}
 	files := 0
@@ -305,8 +345,10 @@ func noPIN(t testing.TB, dir string, outputs ...string) {
 		if err != nil {
 			return err
 		}
-		if bytes.Contains(data, []byte(ceremonyPass)) {
-			t.Errorf("%s holds the PIN", p)
+		for _, pin := range testPINs {
+			if bytes.Contains(data, []byte(pin)) {
+				t.Errorf("%s holds PIN %q", p, pin)
+			}
 		}
 		return nil
 	})
