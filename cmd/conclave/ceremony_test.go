@@ -90,46 +90,14 @@ func newCeremonyFixtureWith(t testing.TB, first *tokenHolder) *ceremonyFixture {
 	}
 	f := intaketest.New(t)
 	fx.intake = f
-	root := vaulttest.Root(t, 1, hs)
-	vaulttest.Sign(t, root, root.Root.Keys, signers[0], signers[1])
 	targets := vaulttest.Targets(t, 1, hs)
-	vaulttest.Sign(t, targets, root.Root.Keys, signers[1], signers[2])
 	claimed, err := tuf.NewTargetsFile(f.Delegator.Targets)
 	if err != nil {
 		t.Fatal(err)
 	}
 	vaulttest.Sign(t, claimed, targets.Targets.Delegations.Keys, signers[0], signers[1])
 	f.Base = bundle.Base{Role: "claimed", Version: claimed.Version(), SHA256: bundle.SumHex(claimed.Bytes())}
-
-	pol := fx.policy(t)
-	payload, err := vault.BindingPayload(pol, root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &envelope.Envelope{PayloadType: envelope.TypeVaultBinding, Payload: payload}
-	for _, h := range []vaulttest.Holder{signers[1], signers[2]} {
-		if err := env.Sign(h.Signer, h.Key); err != nil {
-			t.Fatal(err)
-		}
-	}
-	files, err := vault.Adopt(vault.AdoptInput{
-		Roots:   [][]byte{root.Bytes()},
-		Targets: targets.Bytes(),
-		Roles:   map[string][]byte{"claimed": claimed.Bytes()},
-		Policy:  pol,
-		Binding: env.Marshal(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vd, err := vaultdir.Create(fx.vault)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vd.Close()
-	if _, err := vd.WriteGeneration(files); err != nil {
-		t.Fatal(err)
-	}
+	writeTestVault(t, fx.vault, testVaultSpec{holders: hs, signers: signers, targets: targets, claimed: claimed.Bytes(), policy: fx.policy(t)})
 	// r-rotate and r-remove may be approved together; r-add needs
 	// judgement (its keys were never published); r-bad is invalid.
 	drafts := intaketest.Files(
@@ -143,6 +111,59 @@ func newCeremonyFixtureWith(t testing.TB, first *tokenHolder) *ceremonyFixture {
 	}
 	fx.script = fx.writeScript(t, "script.yaml", ceremonyScript)
 	return fx
+}
+
+// testVaultSpec is what a test vault holds: root version 1 of the three
+// holders (threshold 2 for every role), the top-level targets given
+// (unsigned), claimed's metadata, the policy and the history.
+type testVaultSpec struct {
+	holders []vaulttest.Holder
+	// signers sign the root (the first two), the targets and the binding
+	// (the last two): holders whose private keys the test has.
+	signers []vaulttest.Holder
+	targets *tuf.File
+	claimed []byte
+	policy  []byte
+	history []byte
+}
+
+// writeTestVault adopts the vault the spec describes and writes its first
+// generation into the new directory dir.
+func writeTestVault(t testing.TB, dir string, spec testVaultSpec) {
+	t.Helper()
+	hs, signers := spec.holders, spec.signers
+	root := vaulttest.Root(t, 1, hs)
+	vaulttest.Sign(t, root, root.Root.Keys, signers[0], signers[1])
+	vaulttest.Sign(t, spec.targets, root.Root.Keys, signers[1], signers[2])
+	payload, err := vault.BindingPayload(spec.policy, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &envelope.Envelope{PayloadType: envelope.TypeVaultBinding, Payload: payload}
+	for _, h := range signers[1:3] {
+		if err := env.Sign(h.Signer, h.Key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := vault.Adopt(vault.AdoptInput{
+		Roots:   [][]byte{root.Bytes()},
+		Targets: spec.targets.Bytes(),
+		Roles:   map[string][]byte{"claimed": spec.claimed},
+		Policy:  spec.policy,
+		Binding: env.Marshal(),
+		History: spec.history,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vd, err := vaultdir.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vd.Close()
+	if _, err := vd.WriteGeneration(files); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // policy is the vault's rehearsal policy, the holders' keys in the
