@@ -101,7 +101,7 @@ func (s *fakeSigner) PINTriesLeft() int { return *s.tries }
 
 // fixture is a vault, a bundle and the tokens of three holders.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	f      *intaketest.Fixture
 	vault  *vault.Vault
 	tokens *fakeTokens
@@ -114,6 +114,26 @@ var holderNames = []string{"alice", "bob", "carol"}
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := intaketest.New(t)
+	fx := newVault(t, f)
+	// r-rotate and r-remove may be approved together; r-add needs
+	// judgement (its keys were never published); r-bad is invalid.
+	drafts := intaketest.Files(
+		f.Rotate(t, "r-rotate", "existing-b", []string{"b1"}, "b2"),
+		f.Remove(t, "r-remove", "existing-a", "a1", "a2"),
+		f.Add(t, "r-add", "fresh", "n1"),
+		f.Recover(t, "r-bad", "ghost"),
+	)
+	fx.bundle = filepath.Join(t.TempDir(), "bundle")
+	if err := f.Pack("bundle-0001", drafts...).Write(fx.bundle); err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+// newVault makes the vault of the intaketest fixture: its claimed role,
+// delegated by a top-level targets to three holders (threshold 2), each
+// with a software key.
+func newVault(t testing.TB, f *intaketest.Fixture) *fixture {
 	fx := &fixture{t: t, f: f, now: intaketest.Now, tokens: &fakeTokens{keys: map[string]crypto.Signer{}, asked: map[string]int{}, fail: map[string]error{}, tries: 3}}
 	pol := &policy.Policy{
 		Repository:     f.Rules.Repository,
@@ -156,18 +176,6 @@ func newFixture(t *testing.T) *fixture {
 		PolicyBytes:  []byte("the policy file"),
 		Register:     vault.Register{"claimed": {intaketest.BaseVersion: sumHex(f.Delegator.SignedBytes())}},
 		LastCeremony: fx.now.AddDate(0, -1, 0),
-	}
-	// r-rotate and r-remove may be approved together; r-add needs
-	// judgement (its keys were never published); r-bad is invalid.
-	drafts := intaketest.Files(
-		f.Rotate(t, "r-rotate", "existing-b", []string{"b1"}, "b2"),
-		f.Remove(t, "r-remove", "existing-a", "a1", "a2"),
-		f.Add(t, "r-add", "fresh", "n1"),
-		f.Recover(t, "r-bad", "ghost"),
-	)
-	fx.bundle = filepath.Join(t.TempDir(), "bundle")
-	if err := f.Pack("bundle-0001", drafts...).Write(fx.bundle); err != nil {
-		t.Fatal(err)
 	}
 	return fx
 }

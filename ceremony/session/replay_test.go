@@ -32,7 +32,7 @@ func (fx *fixture) freshTokens() *fakeTokens {
 	return &fakeTokens{keys: fx.tokens.keys, asked: map[string]int{}, fail: map[string]error{}, tries: 3}
 }
 
-func parseLog(t *testing.T, data []byte) []transcript.Entry {
+func parseLog(t testing.TB, data []byte) []transcript.Entry {
 	t.Helper()
 	entries, torn, err := transcript.Parse(data)
 	if err != nil || torn {
