@@ -117,7 +117,7 @@ func BenchmarkWorkAlone(b *testing.B) {
 					b.Fatal(err)
 				}
 				for _, x := range files {
-					sumHex(x.Data)
+					bundle.SumHex(x.Data)
 				}
 			}
 		})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/transcript"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
@@ -48,7 +49,7 @@ func (a *memoryAppender) bytes() []byte {
 type memoryBlobs map[string][]byte
 
 func (b memoryBlobs) Put(data []byte) (string, error) {
-	sum := sumHex(data)
+	sum := bundle.SumHex(data)
 	b[sum] = append([]byte(nil), data...)
 	return sum, nil
 }
@@ -58,7 +59,7 @@ func (b memoryBlobs) Get(sum string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("no blob %s", sum)
 	}
-	if sumHex(data) != sum {
+	if bundle.SumHex(data) != sum {
 		return nil, fmt.Errorf("blob %s is damaged", sum)
 	}
 	return data, nil
@@ -169,12 +170,12 @@ func newVault(t testing.TB, f *intaketest.Fixture) *fixture {
 	}
 	fx.vault = &vault.Vault{
 		Generation:   "gen-000004",
-		Hash:         sumHex([]byte("generation 4")),
+		Hash:         bundle.SumHex([]byte("generation 4")),
 		Targets:      topFile,
 		Delegators:   map[string]*tuf.File{"claimed": f.Delegator},
 		Policy:       pol,
 		PolicyBytes:  []byte("the policy file"),
-		Register:     vault.Register{"claimed": {intaketest.BaseVersion: sumHex(f.Delegator.SignedBytes())}},
+		Register:     vault.Register{"claimed": {intaketest.BaseVersion: bundle.SumHex(f.Delegator.SignedBytes())}},
 		LastCeremony: fx.now.AddDate(0, -1, 0),
 	}
 	return fx
@@ -189,7 +190,7 @@ func (fx *fixture) deps() (Deps, *memoryAppender, memoryBlobs) {
 
 func (fx *fixture) open(d Deps) *Session {
 	fx.t.Helper()
-	s, err := Open(d, Opening{ConclaveVersion: "v0.test", BinarySHA256: sumHex([]byte("binary")), Participants: holderNames, Witnesses: []string{"wendy"}})
+	s, err := Open(d, Opening{ConclaveVersion: "v0.test", BinarySHA256: bundle.SumHex([]byte("binary")), Participants: holderNames, Witnesses: []string{"wendy"}})
 	if err != nil {
 		fx.t.Fatal(err)
 	}
@@ -248,7 +249,7 @@ func (fx *fixture) step(s *Session) bool {
 		if files, err = fx.export(s); err == nil {
 			hashes := map[string]string{}
 			for _, f := range files {
-				hashes[f.name] = sumHex(f.data)
+				hashes[f.name] = bundle.SumHex(f.data)
 			}
 			err = s.Exported(hashes)
 		}

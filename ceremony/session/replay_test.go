@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/transcript"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 )
@@ -131,7 +132,7 @@ func TestReplayOtherVault(t *testing.T) {
 	fx.run(fx.open(d))
 	entries := parseLog(t, a.bytes())
 	other := *fx.vault
-	other.Hash = sumHex([]byte("generation 5"))
+	other.Hash = bundle.SumHex([]byte("generation 5"))
 	fx.vault = &other
 	_, _, err := fx.resume(entries, blobs, fx.freshTokens())
 	var re *ReplayError
@@ -152,7 +153,7 @@ func TestRegisteredPayloadRefused(t *testing.T) {
 	p := s.built.payloads[0]
 	entries := parseLog(t, a.bytes())
 	other := *fx.vault
-	other.Register = vault.Register{"claimed": {p.Version: sumHex([]byte("another payload"))}}
+	other.Register = vault.Register{"claimed": {p.Version: bundle.SumHex([]byte("another payload"))}}
 	fx.vault = &other
 	_, _, err := fx.resume(entries, blobs, fx.freshTokens())
 	var re *RegisteredError
@@ -165,7 +166,7 @@ func TestRegisteredPayloadRefused(t *testing.T) {
 func TestBurnedVersionSkipped(t *testing.T) {
 	fx := newFixture(t)
 	burned := fx.vault.Delegators["claimed"].Version() + 1
-	fx.vault.Register["claimed"][burned] = sumHex([]byte("abandoned payload"))
+	fx.vault.Register["claimed"][burned] = bundle.SumHex([]byte("abandoned payload"))
 	d, _, _ := fx.deps()
 	s := fx.open(d)
 	for s.State() != StateBuild {
@@ -230,7 +231,7 @@ func TestReplayRefusesWhatDoesNotRederive(t *testing.T) {
 	k, ev = lineOf(t, entries, TypeBuilt)
 	built := *ev.(*Built)
 	built.Payloads = append([]BuiltPayload(nil), built.Payloads...)
-	built.Payloads[0].PayloadSHA256 = sumHex([]byte("another payload"))
+	built.Payloads[0].PayloadSHA256 = bundle.SumHex([]byte("another payload"))
 	_, _, err = fx.resume(fx.forge(entries, k, &built), blobs, fx.freshTokens())
 	if !errors.As(err, &re) || re.Seq != int64(k) || !errors.Is(err, ErrPayloadMismatch) {
 		t.Errorf("another payload hash: %v", err)
