@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/hsm"
 )
 
@@ -334,4 +335,21 @@ func TestNothingApproved(t *testing.T) {
 		t.Errorf("update %+v", u)
 	}
 	_ = a
+}
+
+// A signer that holds another key than the one enrolled (the wrong token
+// handed over) is refused before it signs, and nothing is recorded.
+func TestWrongKeyRefused(t *testing.T) {
+	fx := newFixture(t)
+	s, a := fx.toState(StateBuild)
+	lines := len(a.lines)
+	alice, carol := fx.vault.Policy.Holders[0].Keys[0].KeyID, fx.vault.Policy.Holders[2].Keys[0].KeyID
+	fx.tokens.keys[alice] = fx.tokens.keys[carol]
+	_, err := s.SignAs(context.Background(), "alice")
+	if !errors.Is(err, tuf.ErrWrongSigner) {
+		t.Fatalf("SignAs with carol's key for alice: %v", err)
+	}
+	if len(a.lines) != lines || len(s.built.payloads[0].File.Signatures) != 0 {
+		t.Error("a signature by the wrong key changed the ceremony")
+	}
 }
