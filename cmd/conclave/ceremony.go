@@ -239,12 +239,22 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	d := &driver{ctx: ctx, env: env, o: o, s: s, v: v, vd: vd, j: j, res: res}
 	if err := d.run(); err != nil {
 		if s.State() != session.StateClosed && s.State() != session.StateAbandoned {
-			fmt.Fprintf(env.stderr, "the ceremony stopped in state %s; continue it with: conclave ceremony --resume %s --script FILE --out DIR\n",
-				s.State(), termtext.Safe(shellQuote(journalDir)))
+			err = addHint(err, fmt.Sprintf("the ceremony stopped in state %s, everything done is in its log; continue it with: conclave ceremony --resume %s --script FILE --out DIR",
+				s.State(), shellQuote(journalDir)))
 		}
 		return res, err
 	}
 	return res, nil
+}
+
+// addHint adds a hint line to err, after the hints it has.
+func addHint(err error, hint string) error {
+	var he *hintError
+	if errors.As(err, &he) {
+		he.hint += "\n" + hint
+		return err
+	}
+	return withHint(err, hint)
 }
 
 // ceremonyPaths finds the vault and, on resume, the journal directory.

@@ -559,3 +559,70 @@ func countLines(t testing.TB, journalDir string) int {
 	}
 	return bytes.Count(data, []byte("\n"))
 }
+
+// TestCeremonyClockNotLater: a ceremony whose clock is not later than
+// the vault's last ceremony is refused (status 1) before the bundle is
+// read.
+func TestCeremonyClockNotLater(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	if code, stdout, stderr := run(t, fx.args(filepath.Join(fx.dir, "export"), pins.Fd())...); code != 0 {
+		t.Fatalf("first ceremony: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	fx.script = fx.writeScript(t, "earlier.yaml", strings.Replace(ceremonyScript, ceremonyNow.Format(time.RFC3339), ceremonyNow.Add(-time.Minute).Format(time.RFC3339), 1))
+	pins2 := pinFile(t, 5)
+	defer pins2.Close()
+	code, stdout, stderr := run(t, fx.args(filepath.Join(fx.dir, "export-2"), pins2.Fd())...)
+	want := "error: confirm the clock: the confirmed time " + ceremonyNow.Add(-time.Minute).Format(time.RFC3339) +
+		" is not later than the vault's last ceremony, " + ceremonyNow.Format(time.RFC3339) + ": check the clock against one kept outside the room\n"
+	if code != 1 || !strings.HasPrefix(stderr, want) || strings.Contains(stdout, "Bundle ") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, want)
+	}
+}
+
+// TestCeremonyUndecidedThenResumed: a script that leaves a valid request
+// undecided stops the ceremony before the build (status 1); resumed with
+// the decision added, it closes, and the decisions already taken stand.
+func TestCeremonyUndecidedThenResumed(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	fx.script = fx.writeScript(t, "partial.yaml", strings.Replace(ceremonyScript, "  approve: [r-add]\n", "", 1))
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	out := filepath.Join(fx.dir, "export")
+	code, stdout, stderr := run(t, fx.args(out, pins.Fd())...)
+	if code != 1 || !strings.Contains(stderr, "error: 1 requests needing judgement and 0 rule-approvable ones are undecided; decide each (defer what cannot be decided today)\n") ||
+		!strings.Contains(stderr, "\nhint: the ceremony stopped in state review, everything done is in its log; continue it with: conclave ceremony --resume ") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	fixed := fx.writeScript(t, "fixed.yaml", strings.Replace(ceremonyScript, "  approve: [r-add]\n", "  defer: {r-add: \"the maintainers have not answered yet\"}\n", 1))
+	pins2 := pinFile(t, 5)
+	defer pins2.Close()
+	code, stdout, stderr = run(t, "ceremony", "--resume", fx.journal(t), "--out", out, "--script", fixed, "--softkey-dir", fx.keys, "--pin-fd", fmt.Sprint(pins2.Fd()))
+	if code != 0 || !strings.Contains(stdout, "state review") || !strings.Contains(stdout, "  Defer r-add\n") && !strings.Contains(stdout, "  defer r-add\n") ||
+		strings.Contains(stdout, "approved 2 rule-approvable") {
+		t.Fatalf("resume: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "decisions.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(`"r-add":{"codes":["no-dwell"],"decision":"deferred","reason":"the maintainers have not answered yet"}`)) {
+		t.Errorf("decisions.json:\n%s", data)
+	}
+	noPIN(t, fx.dir, stdout, stderr)
+}
+
+// TestCeremonyScriptMatchesVault: a production vault refuses a rehearsal
+// script, and a rehearsal vault a script that does not say it is one.
+func TestCeremonyScriptMatchesVault(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	fx.script = fx.writeScript(t, "prod.yaml", strings.Replace(ceremonyScript, "rehearsal: \"the driver's end-to-end test\"\n", "", 1))
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	code, _, stderr := run(t, fx.args(filepath.Join(fx.dir, "export"), pins.Fd())...)
+	want := "error: the vault's policy is a rehearsal policy, and the script does not say this is a rehearsal\nhint: add rehearsal: REASON to the script (docs/ceremony-script.md)\n"
+	if code != 1 || stderr != want {
+		t.Fatalf("exit %d, stderr:\n%s\nwant:\n%s", code, stderr, want)
+	}
+}
