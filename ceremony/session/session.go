@@ -149,9 +149,6 @@ type Deps struct {
 type Session struct {
 	d     Deps
 	state State
-	// broken is the first failed append: the log's tail is unknown, and the
-	// only way on is to read the log again and Replay it.
-	broken error
 
 	opened      *Opened
 	present     map[string]bool
@@ -163,9 +160,6 @@ type Session struct {
 	decisions map[string]Decided // by request id
 
 	built *buildResult // nil until built
-
-	exported map[string]string
-	closed   *Closed
 
 	// lastHash and lastSeq are the hash and seq of the last line stepped:
 	// what the closing line names.
@@ -199,10 +193,14 @@ func (s *Session) Rehearsal() bool { return s.opened != nil && s.opened.Rehearsa
 // Confirmed is the confirmed ceremony time (zero before the clock event).
 func (s *Session) Confirmed() time.Time { return s.confirmed }
 
-// Head and Lines are the log's head hash and length: what the witness
-// writes on the paper log.
-func (s *Session) Head() string        { return s.d.Log.Head() }
-func (s *Session) Lines() int64        { return s.d.Log.Len() }
+// Head is the hex SHA-256 of the log's last line: with Lines, what the
+// witness writes on the paper log.
+func (s *Session) Head() string { return s.d.Log.Head() }
+
+// Lines is the number of lines in the log.
+func (s *Session) Lines() int64 { return s.d.Log.Len() }
+
+// Vault is the vault generation the ceremony works on.
 func (s *Session) Vault() *vault.Vault { return s.d.Vault }
 
 func (s *Session) now() time.Time {
@@ -214,17 +212,16 @@ func (s *Session) now() time.Time {
 
 // commit appends an event and then applies it: step checks it against
 // the state first, so an event the session would refuse is never written.
+// After a failed append the log refuses every later one
+// (transcript.ErrBroken): its tail is unknown, and the only way on is to
+// read it again and Replay it.
 func (s *Session) commit(ev event) error {
-	if s.broken != nil {
-		return fmt.Errorf("%s: %w", ev.eventType(), s.broken)
-	}
 	apply, err := s.step(ev)
 	if err != nil {
 		return err
 	}
 	entry, err := s.d.Log.Append(ev.eventType(), s.now(), ev)
 	if err != nil {
-		s.broken = err
 		return err
 	}
 	apply()

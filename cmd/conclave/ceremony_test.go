@@ -129,7 +129,7 @@ type testVaultSpec struct {
 
 // writeTestVault adopts the vault the spec describes and writes its first
 // generation into the new directory dir.
-func writeTestVault(t testing.TB, dir string, spec testVaultSpec) {
+func writeTestVault(t vaulttest.T, dir string, spec testVaultSpec) {
 	t.Helper()
 	hs, signers := spec.holders, spec.signers
 	root := vaulttest.Root(t, 1, hs)

@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,9 +58,10 @@ func TestScripts(t *testing.T) {
 			return false, errors.New("unknown condition " + strconv.Quote(cond))
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status": cmdStatus,
-			"keygen": cmdKeygen,
-			"vault":  cmdVault,
+			"status":       cmdStatus,
+			"keygen":       cmdKeygen,
+			"vault":        cmdVault,
+			"vaultfixture": cmdVaultFixture,
 		},
 		Setup: func(e *testscript.Env) error {
 			examples, err := filepath.Abs(examples)
@@ -114,23 +114,11 @@ func cmdVault(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	claimed, err := os.ReadFile(filepath.Join(examples, "7.claimed.json"))
 	ts.Check(err)
-	ts.Setenv(args[0], importVault(scriptTB{ts: ts}, claimed, it.Key("claimed-owner").Key, intakeKey, "example.org", "", history))
-}
-
-// scriptTB lets the test fixtures, written for a testing.TB, run in a
-// script command: the few methods they call go to the script.
-type scriptTB struct {
-	testing.TB // nil: any other method panics, so a fixture needing it is noticed
-	ts         *testscript.TestScript
-}
-
-func (s scriptTB) Helper()                        {}
-func (s scriptTB) Fatal(args ...any)              { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
-func (s scriptTB) Fatalf(format string, a ...any) { s.ts.Fatalf(format, a...) }
-func (s scriptTB) TempDir() string {
-	dir, err := os.MkdirTemp(s.ts.Getenv("WORK"), "tmp")
-	s.ts.Check(err)
-	return dir
+	dir, err := os.MkdirTemp(ts.Getenv("WORK"), "vault")
+	ts.Check(err)
+	dir = filepath.Join(dir, "vault")
+	writeImportVault(scriptT{ts}, dir, claimed, it.Key("claimed-owner").Key, intakeKey, "example.org", "", history)
+	ts.Setenv(args[0], dir)
 }
 
 // cmdStatus: status N PROGRAM ARGS... runs PROGRAM and checks that it
