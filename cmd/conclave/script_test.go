@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,9 +118,20 @@ func cmdVault(ts *testscript.TestScript, neg bool, args []string) {
 	dir, err := os.MkdirTemp(ts.Getenv("WORK"), "vault")
 	ts.Check(err)
 	dir = filepath.Join(dir, "vault")
-	writeImportVault(scriptT{ts}, dir, claimed, it.Key("claimed-owner").Key, intakeKey, "example.org", "", history)
+	writeImportVault(scriptTB{ts: ts}, dir, claimed, it.Key("claimed-owner").Key, intakeKey, "example.org", "", history)
 	ts.Setenv(args[0], dir)
 }
+
+// scriptTB lets the test fixtures, written for a testing.TB, run in a
+// script command: the few methods they call go to the script.
+type scriptTB struct {
+	testing.TB // nil: any other method panics, so a fixture needing it is noticed
+	ts         *testscript.TestScript
+}
+
+func (s scriptTB) Helper()                        {}
+func (s scriptTB) Fatal(args ...any)              { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
+func (s scriptTB) Fatalf(format string, a ...any) { s.ts.Fatalf(format, a...) }
 
 // cmdStatus: status N PROGRAM ARGS... runs PROGRAM and checks that it
 // exits with status exactly N (testscript's own exec tells only zero from

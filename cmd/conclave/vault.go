@@ -371,6 +371,15 @@ func runVaultShow(ctx context.Context, env *environment, args []string) error {
 		return withHint(err, "is this the vault's directory? It holds CURRENT and gen-NNNNNN directories")
 	}
 	if err != nil {
+		var half []string
+		for _, g := range gens {
+			if g.HalfWritten {
+				half = append(half, g.Name)
+			}
+		}
+		if len(half) > 0 {
+			err = withHint(err, "the vault also holds half-written generations, writes interrupted before they were made current: "+strings.Join(half, ", "))
+		}
 		return refused(err)
 	}
 	r := vaultShowReport{

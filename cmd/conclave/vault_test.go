@@ -17,12 +17,6 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// scriptT lets vaulttest fail a script.
-type scriptT struct{ ts *testscript.TestScript }
-
-func (scriptT) Helper()             {}
-func (s scriptT) Fatal(args ...any) { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
-
 // cmdVaultFixture: vaultfixture DIR writes a vault in DIR (which must not
 // exist) holding the first generation of ceremony/vault/vaulttest's
 // fixture: three holders, root versions 1 and 2, targets and claimed
@@ -31,7 +25,7 @@ func cmdVaultFixture(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: vaultfixture DIR")
 	}
-	t := scriptT{ts}
+	t := scriptTB{ts: ts}
 	d, err := vaultdir.Create(ts.MkAbs(args[0]))
 	ts.Check(err)
 	defer d.Close()
@@ -131,5 +125,39 @@ func TestAdoptSignersRefusesAKeyOutsideRootsRootRole(t *testing.T) {
 		", which is not a root key of root version 3: only root keys sign the binding"
 	if err == nil || err.Error() != want {
 		t.Errorf("adoptSigners = %v\nwant %s", err, want)
+	}
+}
+
+// TestEnrolledAt: --sign names a key as the policy enrols it.
+func TestEnrolledAt(t *testing.T) {
+	data, err := os.ReadFile("../../docs/policy-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Parse("policy-example.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ref, holder, err string
+	}{
+		{ref: "yubikey:serial=18243311;slot=9c", holder: "Alice Martin"},
+		{ref: "yubikey:slot=9c;serial=20911784", holder: "Bogdan Ionescu"},
+		{ref: "pkcs11:token=ceremony;object=chiara", holder: "Chiara Rossi"},
+		{ref: "yubikey:serial=18243311;slot=9a", err: "--sign yubikey:serial=18243311;slot=9a: the policy enrols no holder key there: name a root holder's key as the policy does"},
+		{ref: "pkcs11:object=chiara;token=ceremony", err: "--sign pkcs11:object=chiara;token=ceremony: the policy enrols no holder key there: name a root holder's key as the policy does"},
+		{ref: "yubikey:serial=x;slot=9c", err: "--sign yubikey:serial=x;slot=9c: a YubiKey is named yubikey:serial=N;slot=S"},
+		{ref: "softkey:path=/keys/alice.pem", err: "--sign softkey:path=/keys/alice.pem: a software key is named softkey:path=DIR/NAME.key.pem"},
+		{ref: "alice", err: "--sign alice: a key is named softkey:path=FILE, yubikey:serial=N;slot=S or pkcs11:…"},
+	} {
+		k, err := enrolledAt(pol, tc.ref)
+		switch {
+		case tc.err != "" && (err == nil || err.Error() != tc.err):
+			t.Errorf("%s: error %v, want %s", tc.ref, err, tc.err)
+		case tc.err == "" && err != nil:
+			t.Errorf("%s: %v", tc.ref, err)
+		case tc.err == "" && k.holder.Name != tc.holder:
+			t.Errorf("%s: holder %s, want %s", tc.ref, k.holder.Name, tc.holder)
+		}
 	}
 }
