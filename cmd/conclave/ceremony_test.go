@@ -15,7 +15,9 @@ import (
 
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/cjson"
 	"github.com/conclave-keys/conclave/ceremony/envelope"
+	"github.com/conclave-keys/conclave/ceremony/transcript"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/vault/vaulttest"
@@ -206,6 +208,7 @@ decisions:
   approve: [r-add]
   approve_rule_approvable: {count: 2}
 signing: [Holder 1, Holder 2, Holder 3]
+close: {sign_head: [Holder 3]}
 `
 
 func (fx *ceremonyFixture) writeScript(t testing.TB, name, text string) string {
@@ -260,7 +263,7 @@ func TestCeremonySoftkeys(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	if strings.Contains(stdout, "Holder 3 signed") {
+	if strings.Contains(stdout, "Holder 3 signed claimed") {
 		t.Errorf("a third holder was asked to sign after the threshold was met:\n%s", stdout)
 	}
 	fx.checkExport(t, out, 8)
@@ -274,6 +277,11 @@ func TestCeremonySoftkeys(t *testing.T) {
 	if !v.History.SeenBundle("bundle-0001") {
 		t.Errorf("the vault's history does not record bundle-0001")
 	}
+	// Holder 3 signed the log's head, kept beside the log in the vault.
+	if !strings.Contains(stdout, "  Holder 3 signed the log's head\n") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	fx.checkHead(t, v)
 	noPIN(t, fx.dir, stdout, stderr)
 }
 
@@ -323,6 +331,42 @@ func (fx *ceremonyFixture) checkExport(t testing.TB, out string, version int64) 
 		t.Errorf("%s: version %d, %d signatures, %d good", want[0], f.Version(), len(f.Signatures), good)
 	}
 	return data
+}
+
+// checkHead checks the head envelope of the vault's last ceremony: signed
+// by Holder 3, over the head and length of the log kept beside it.
+func (fx *ceremonyFixture) checkHead(t testing.TB, v *vault.Vault) {
+	t.Helper()
+	var head, log []byte
+	for _, f := range v.Files() {
+		switch f.Name {
+		case vault.CeremoniesDir + "/" + v.LastCeremonyID + "/head.json":
+			head = f.Data
+		case vault.CeremoniesDir + "/" + v.LastCeremonyID + "/log.jsonl":
+			log = f.Data
+		}
+	}
+	hv, err := cjson.Parse(head)
+	if err != nil {
+		t.Fatalf("head.json: %v", err)
+	}
+	env, err := envelope.Parse(hv, "head")
+	if err != nil {
+		t.Fatalf("head.json: %v", err)
+	}
+	res, err := env.Verify(envelope.TypeTranscriptHead, map[string]*tuf.Key{fx.holders[2].Key.ID(): fx.holders[2].Key})
+	if err != nil || len(res.Signers) != 1 {
+		t.Fatalf("head.json: %v, %+v", err, res)
+	}
+	entries, _, err := transcript.Parse(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := entries[len(entries)-1]
+	want := fmt.Sprintf(`{"ceremony":%q,"format":"conclave-transcript-head/1","head":%q,"lines":%d}`, v.LastCeremonyID, last.Hash, last.Seq)
+	if strings.TrimSpace(string(env.Payload)) != want {
+		t.Errorf("head payload %s, want %s", env.Payload, want)
+	}
 }
 
 // openVault opens the fixture's vault's current generation.
