@@ -137,11 +137,10 @@ func writeTestVault(t vaulttest.T, dir string, spec testVaultSpec) {
 	root := vaulttest.Root(t, 1, hs)
 	vaulttest.Sign(t, root, root.Root.Keys, signers[0], signers[1])
 	vaulttest.Sign(t, spec.targets, root.Root.Keys, signers[1], signers[2])
-	payload, err := vault.BindingPayload(spec.policy, root)
+	env, err := vault.NewBinding(spec.policy, root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &envelope.Envelope{PayloadType: envelope.TypeVaultBinding, Payload: payload}
 	for _, h := range signers[1:3] {
 		if err := env.Sign(h.Signer, h.Key); err != nil {
 			t.Fatal(err)
