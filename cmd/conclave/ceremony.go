@@ -162,8 +162,8 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	if o.Resume != "" {
 		id = filepath.Base(journalDir)
 		if v.LastCeremonyID == id {
-			// Closed, and its generation written: nothing is left to do.
-			fmt.Fprintf(env.stdout, "ceremony %s is closed: the vault's current generation %s holds it\n", termtext.Safe(id), termtext.Safe(v.Generation))
+			// Ended, and its generation written: nothing is left to do.
+			fmt.Fprintf(env.stdout, "ceremony %s has ended: the vault's current generation %s holds its log\n", termtext.Safe(id), termtext.Safe(v.Generation))
 			printGeneration(env.stdout, v)
 			return &headlessResult{CeremonyID: id, Journal: journalDir, Generation: v.Generation}, nil
 		}

@@ -669,3 +669,29 @@ func TestCeremonyScriptMatchesVault(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s\nwant:\n%s", code, stderr, want)
 	}
 }
+
+// TestCeremonyResumeEnded: resuming a ceremony whose generation is
+// written does nothing more, and says so.
+func TestCeremonyResumeEnded(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	out := filepath.Join(fx.dir, "export")
+	if code, stdout, stderr := run(t, fx.args(out, pins.Fd())...); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	journal := fx.journal(t)
+	code, stdout, stderr := run(t, "ceremony", "--resume", journal, "--out", out, "--script", fx.script)
+	want := "ceremony " + filepath.Base(journal) + " has ended: the vault's current generation gen-000002 holds its log\n"
+	if code != 0 || !strings.HasPrefix(stdout, want) || stderr != "" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if v := fx.openVault(t); v.Generation != "gen-000002" {
+		t.Errorf("resuming an ended ceremony wrote generation %s", v.Generation)
+	}
+	// A path that is not a journal of a vault is a command-line mistake.
+	code, _, stderr = run(t, "ceremony", "--resume", fx.dir, "--out", out, "--script", fx.script)
+	if code != 2 || !strings.HasPrefix(stderr, "error: --resume "+fx.dir+": a ceremony's log is in VAULT/journal/ID; this is not such a directory\n") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
