@@ -106,7 +106,8 @@ type headlessOptions struct {
 	// Vault is the vault directory; with Resume it may be empty (the
 	// journal lives in the vault, VAULT/journal/ID).
 	Vault string
-	// In is the bundle directory (a new ceremony only).
+	// In is the bundle directory; on resume, needed only when the log
+	// stopped before the bundle was read.
 	In string
 	// Out is the export directory.
 	Out string
