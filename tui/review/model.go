@@ -60,7 +60,7 @@ type Model struct {
 	cursor int   // position in index
 	top    int   // position in index of the first row on screen
 
-	mode mode
+	mode  mode
 	back  mode // where esc leaves the detail pane for
 	back2 mode // where the reason field returns to
 
