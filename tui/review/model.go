@@ -404,16 +404,16 @@ var (
 	keyReject   = key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reject"))
 	keyDefer    = key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "defer"))
 	keyFilter   = key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter"))
-	keyProblems = key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "problems only"))
-	keyUnrev    = key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "unreviewed only"))
+	keyProblems = key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "problems"))
+	keyUnrev    = key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "undecided"))
 	keyKind     = key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "kind"))
 	keyClear    = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filters"))
-	keyNextU    = key.NewBinding(key.WithKeys("n"), key.WithHelp("n/N", "next/previous unreviewed"))
+	keyNextU    = key.NewBinding(key.WithKeys("n"), key.WithHelp("n/N", "next undecided"))
 	keyPrevU    = key.NewBinding(key.WithKeys("N"))
-	keyNextP    = key.NewBinding(key.WithKeys("]"), key.WithHelp("]/[", "next/previous problem"))
+	keyNextP    = key.NewBinding(key.WithKeys("]"), key.WithHelp("]/[", "next problem"))
 	keyPrevP    = key.NewBinding(key.WithKeys("["))
-	keyBulk     = key.NewBinding(key.WithKeys("B"), key.WithHelp("B", "approve in bulk"))
-	keyFinish   = key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "finish the review"))
+	keyBulk     = key.NewBinding(key.WithKeys("B"), key.WithHelp("B", "bulk"))
+	keyFinish   = key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "finish"))
 	keyTab      = key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "change / JSON"))
 	keyBack     = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back"))
 	keyMode     = key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "prefix/exact/regex"))
@@ -440,14 +440,15 @@ func (m *Model) Bindings() []key.Binding {
 		}
 		return b
 	case modeDetail:
-		return append([]key.Binding{keyApprove, keyReject, keyDefer, keyTab, keyUp, keyDown, keyNextU, keyNextP, keyBack}, m.finishBinding()...)
+		return append([]key.Binding{keyApprove, keyReject, keyDefer, keyBack, keyTab, keyNextU, keyNextP, keyUp, keyDown}, m.finishBinding()...)
 	}
-	b := []key.Binding{keyApprove, keyReject, keyDefer, keyOpen, keyFilter, keyProblems, keyUnrev, keyKind, keyNextU, keyNextP}
+	// Most needed first: the footer cuts the line at the screen's width.
+	b := []key.Binding{keyApprove, keyReject, keyDefer, keyOpen, keyFilter, keyNextU}
+	b = append(b, m.finishBinding()...)
 	if m.canBulk() {
 		b = append(b, keyBulk)
 	}
-	b = append(b, m.finishBinding()...)
-	b = append(b, keyUp, keyDown, keyPgUp, keyPgDown, keyHome, keyEnd)
+	b = append(b, keyNextP, keyProblems, keyUnrev, keyKind, keyUp, keyDown, keyPgUp, keyPgDown, keyHome, keyEnd)
 	if len(m.f.words()) > 0 {
 		b = append(b, keyClear)
 	}

@@ -183,7 +183,7 @@ func (f *filter) words() []string {
 		out = append(out, "problems only")
 	}
 	if f.unreviewed {
-		out = append(out, "unreviewed only")
+		out = append(out, "undecided only")
 	}
 	if f.kind != "" {
 		out = append(out, f.kind+" only")

@@ -29,15 +29,17 @@ func (m *Model) View() string {
 	return m.frame(lines)
 }
 
-// frame fits body lines between nothing and the note and hint lines, cut
-// to the screen's width and padded to its height.
+// frame fits body lines above the note and hint lines, cut to the
+// screen's width and padded to its height. A long note (a refusal quoted
+// from the session) takes two lines rather than being cut.
 func (m *Model) frame(body []string) string {
-	h := max(m.height, 3)
-	body = body[:min(len(body), h-2)]
-	for len(body) < h-2 {
+	h := max(m.height, 4)
+	note := m.noteLines()
+	body = body[:min(len(body), h-1-len(note))]
+	for len(body) < h-1-len(note) {
 		body = append(body, "")
 	}
-	body = append(body, m.noteLine(), m.th.Hints(m.Bindings()...))
+	body = append(append(body, note...), m.th.Hints(m.Bindings()...))
 	for i, l := range body {
 		body[i] = fit(l, m.width)
 	}
@@ -65,23 +67,39 @@ func cell(s string, width int) string {
 	return s + strings.Repeat(" ", width-w)
 }
 
-// noteLine is the field being typed, what is in flight, or the outcome of
-// the last action.
-func (m *Model) noteLine() string {
+// noteLines are the field being typed, what is in flight, or the
+// outcome of the last action: one line, two for a long outcome.
+func (m *Model) noteLines() []string {
+	var text string
+	style := m.th.Text
 	switch {
 	case m.mode == modeReason:
 		verb := "reject"
 		if m.reasonFor == session.Defer {
 			verb = "defer"
 		}
-		label := fmt.Sprintf("Reason to %s %s (the repository reads it): ", verb, m.rows[m.reasonRow].project)
-		return m.th.Heading.Render(label) + m.th.Input.Render(termtext.Safe(string(m.input))+"▏")
+		label := fmt.Sprintf("Reason to %s %s (the repository reads it, enter records):", verb, m.rows[m.reasonRow].project)
+		// The end of what is typed stays in sight however long it is.
+		typed := termtext.Cap(string(m.input), maxReason) + "▏"
+		if ansi.StringWidth(typed) > m.width {
+			typed = ansi.TruncateLeft(typed, ansi.StringWidth(typed)-m.width+1, termtext.Ellipsis)
+		}
+		return []string{m.th.Heading.Render(label), m.th.Input.Render(typed)}
 	case m.busy != "":
-		return m.th.Style(theme.Pending).Render(theme.Pending.Glyph() + " " + m.busy + "…")
+		text, style = theme.Pending.Glyph()+" "+m.busy+"…", m.th.Style(theme.Pending)
 	case m.note != "" && m.noteBad:
-		return m.th.Style(theme.Fail).Render(theme.Fail.Glyph() + " " + m.note)
+		text, style = theme.Fail.Glyph()+" "+m.note, m.th.Style(theme.Fail)
+	default:
+		text = m.note
 	}
-	return m.note
+	ls := strings.Split(termtext.Wrap(text, m.width, "", "  "), "\n")
+	if len(ls) > 2 {
+		ls = append(ls[:1], strings.Join(ls[1:], " "))
+	}
+	for i := range ls {
+		ls[i] = style.Render(ls[i])
+	}
+	return ls
 }
 
 // counts is the line that is always on screen: how many valid requests
@@ -118,7 +136,7 @@ func (m *Model) filterLine() string {
 		if m.f.pattern != "" {
 			words = words[:len(words)-1]
 		}
-		words = append(words, m.th.Input.Render(m.editMode.sigil()+termtext.Safe(string(m.input))+"▏")+" ("+m.editMode.String()+" match of project or request id)")
+		words = append(words, m.th.Input.Render(m.editMode.sigil()+termtext.Safe(string(m.input))+"▏")+" ("+m.editMode.String()+")")
 	}
 	parts = append(parts, words...)
 	if m.f.reErr != "" {
@@ -178,11 +196,17 @@ func (m *Model) viewTable() []string {
 		head += cell("request", c.id) + " "
 	}
 	head += cell("project", c.project) + " " + cell("kind", c.kind) + " " + cell("change", c.change) + " " + cell("flags", c.flags)
-	out = append(out, m.th.Heading.Render(strings.TrimRight(head, " ")))
+	out = append(out, m.th.Muted.Render(strings.TrimRight(head, " ")))
 	if len(m.index) == 0 {
 		return append(out, "  No request passes these filters (esc clears them).")
 	}
-	end := min(len(m.index), m.top+m.listRows())
+	// A two-line note leaves a row fewer than scroll assumed: keep the
+	// cursor in sight all the same.
+	n := max(1, m.height-4-len(m.noteLines()))
+	if m.cursor >= m.top+n {
+		m.top = m.cursor - n + 1
+	}
+	end := min(len(m.index), m.top+n)
 	for p := m.top; p < end; p++ {
 		out = append(out, m.rowLine(m.index[p], p == m.cursor, c))
 	}
