@@ -147,7 +147,7 @@ func New(o Options, th *theme.Theme, size theme.Size) *Model {
 type (
 	// TickMsg drives the touch banner and the roster. The screen reads
 	// the time from Options.Now, so tests send it with a fake clock.
-	TickMsg struct{}
+	TickMsg  struct{}
 	ackedMsg struct {
 		by  string
 		err error
@@ -588,4 +588,3 @@ func (m *Model) touchBanner() bool {
 
 // digestGroups are the digest's numbered groups.
 func digestGroups(digest string) []string { return words.Groups(digest) }
-
