@@ -183,7 +183,7 @@ func (m *Model) signView(w int) []string {
 				room = append(room, h)
 			}
 		}
-		out = append(out, th.Muted.Render(wrap(fmt.Sprintf("  signed: %s · keys in the room: %s", names(p.Signed), names(room)), w)))
+		out = append(out, th.Muted.Render(wrapIndent(fmt.Sprintf("signed: %s · keys in the room: %s", names(p.Signed), names(room)), w, "  ", "    ")))
 	}
 	out = append(out, th.Heading.Render("Holders"))
 	for i, name := range m.signers() {
@@ -238,11 +238,11 @@ func (m *Model) holderState(h policy.Holder, rows []rosterRow) string {
 	}
 	switch {
 	case len(todo) == 0:
-		return m.th.Mark(theme.Pass) + " signed " + termtext.Safe(strings.Join(done, ", "))
+		return m.th.MarkGlyph(theme.Pass) + " signed " + termtext.Safe(strings.Join(done, ", "))
 	case inRoom(rows, h):
-		return m.th.Mark(theme.Pending) + " token in · to sign " + termtext.Safe(strings.Join(todo, ", "))
+		return m.th.MarkGlyph(theme.Pending) + " token in · to sign " + termtext.Safe(strings.Join(todo, ", "))
 	}
-	return m.th.Mark(theme.Pending) + " " + termtext.Safe(insertPrompt(h))
+	return m.th.MarkGlyph(theme.Pending) + " " + termtext.Safe(insertPrompt(h))
 }
 
 // rosterLine is one token present: serial, holder, keyid, roles, slot,
@@ -263,14 +263,14 @@ func (m *Model) rosterLine(r rosterRow) string {
 	if r.key == nil {
 		b.WriteString(" · not enrolled for this ceremony")
 	} else {
-		fmt.Fprintf(&b, " · %s · key %s · %s", termtext.Safe(r.holder), termtext.ShortHex(r.key.KeyID), termtext.Safe(strings.Join(r.roles, ", ")))
+		fmt.Fprintf(&b, " · %s · %s · %s", termtext.Safe(r.holder), termtext.ShortHex(r.key.KeyID), termtext.Safe(strings.Join(r.roles, ", ")))
 		if r.key.Slot != "" {
 			fmt.Fprintf(&b, " · slot %s", termtext.Safe(r.key.Slot))
 		}
 	}
 	switch {
 	case p.Tries >= 0:
-		fmt.Fprintf(&b, " · PIN tries left %d", p.Tries)
+		fmt.Fprintf(&b, " · %s", termtext.Plural(p.Tries, "PIN try", "PIN tries"))
 	case p.State != "":
 		fmt.Fprintf(&b, " · %s", termtext.Safe(p.State))
 	}
