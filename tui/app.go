@@ -641,7 +641,7 @@ func (m *Model) helpView(s theme.Size) string {
 		if find != "" && !strings.Contains(strings.ToLower(h.Key+" "+h.Desc), find) {
 			continue
 		}
-		b.Add(fmt.Sprintf("  %-12s %s", th.Key.Render(h.Key), h.Desc))
+		b.Add("  " + th.Key.Render(fmt.Sprintf("%-12s", h.Key)) + " " + h.Desc)
 		n++
 	}
 	if n == 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/conclave-keys/conclave/airgap/preflight"
 	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/tui/internal/golden"
+	"github.com/conclave-keys/conclave/tui/internal/keys"
 	"github.com/conclave-keys/conclave/tui/theme"
 )
 
@@ -36,32 +37,17 @@ func newModel(th *theme.Theme, s theme.Size) *Model {
 	return m
 }
 
-func press(m *Model, keys ...string) (*Model, tea.Cmd) {
+func press(m *Model, ks ...string) (*Model, tea.Cmd) {
 	var c tea.Cmd
-	for _, k := range keys {
-		m, c = m.Update(keyMsg(k))
+	for _, k := range ks {
+		m, c = m.Update(keys.Press(k))
 	}
 	return m, c
 }
 
-func keyMsg(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "ctrl+u":
-		return tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}
-	}
-	r := []rune(k)[0]
-	return tea.KeyPressMsg{Code: r, Text: k}
-}
-
 func typeText(m *Model, s string) *Model {
-	for _, r := range s {
-		m, _ = m.Update(tea.KeyPressMsg{Code: r, Text: string(r)})
+	for _, k := range keys.Type(s) {
+		m, _ = m.Update(k)
 	}
 	return m
 }
