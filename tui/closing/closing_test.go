@@ -43,7 +43,11 @@ func run(m *Model, c tea.Cmd) (*Model, tea.Cmd) {
 // closes; the summary follows and says the ceremony ended.
 func TestExportThenClose(t *testing.T) {
 	m := newModel(theme.New(theme.Options{}), theme.Minimum, nil)
-	m, c := run(m, m.Init())
+	export := m.Init()
+	if _, c := m.Update(keys.Press("enter")); c != nil {
+		t.Fatal("enter closed the ceremony while the export was being written")
+	}
+	m, c := run(m, export)
 	if c != nil || m.phase != phaseExported || len(m.files) != 3 {
 		t.Fatalf("after the export: phase %d, %d files", m.phase, len(m.files))
 	}
