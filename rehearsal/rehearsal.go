@@ -70,9 +70,6 @@ func (noProgress) Begin(string, int) {}
 func (noProgress) Add(int)           {}
 func (noProgress) End()              {}
 
-// PathTemplate gives each project its own top-level directory.
-const PathTemplate = "{name}/*"
-
 // Holders are the rehearsal's key holders.
 var Holders = []string{"Alice", "Bob", "Carol"}
 
