@@ -44,6 +44,15 @@ type Policy struct {
 	// Rehearsal marks a policy made for a rehearsal: a production ceremony
 	// refuses it.
 	Rehearsal bool
+
+	// SHA256 is the hex SHA-256 of the file as read: what the vault's
+	// binding signs and what the ceremony log records.
+	SHA256 string
+
+	// name is the file name errors start with; lines maps a field path
+	// to the line it was read from, so that Check can point at it.
+	name  string
+	lines map[string]int
 }
 
 // Shard is one delegated role holding the projects whose normalised names
@@ -54,6 +63,13 @@ type Shard struct {
 	// Paths are the shard's delegated paths in targets, written out.
 	Paths []string
 }
+
+// Default role policy: what a signed role gets when the policy's roles
+// section does not name it.
+const (
+	DefaultExpiry  = 90 * 24 * time.Hour
+	DefaultWarning = 14 * 24 * time.Hour
+)
 
 // RolePolicy is how long a role's metadata is valid.
 type RolePolicy struct {
