@@ -4,10 +4,12 @@ import (
 	"context"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/rules"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/validate"
@@ -89,5 +91,42 @@ func TestGeneratedBundleJudgedAsPlanned(t *testing.T) {
 	c := b.Counts()
 	if c[verdict.RuleApprovable] < n*3/4 || c[verdict.Invalid] < n/10 || c[verdict.NeedsJudgement] < 4 {
 		t.Errorf("mix %v: want about three in four rule-approvable, one in ten invalid, a few needing judgement", c)
+	}
+}
+
+// TestRehearsalPolicy: the policy the rehearsal writes parses strictly,
+// is marked rehearsal, lists every holder, and fits the generated root
+// and targets (policy.CheckRoles: no holder alone meets a threshold).
+func TestRehearsalPolicy(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	hs := softHolders(t)
+	g, err := makeGenesis(context.Background(), hs, 4, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := devKey(hsm.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ph := []PolicyHolder{
+		{"Alice", policy.HolderKey{KeyID: hs[0].Key.ID(), Token: policy.TokenYubiKey, Serial: 91000001, Slot: "9c"}},
+		{"Bob", policy.HolderKey{KeyID: hs[1].Key.ID(), Token: policy.TokenYubiKey, Serial: 91000002, Slot: "9c"}},
+		{"Carol", policy.HolderKey{KeyID: hs[2].Key.ID(), Token: policy.TokenPKCS11, URI: "pkcs11:token=rehearsal-Carol;object=Carol?module-path=/usr/lib/softhsm/libsofthsm2.so"}},
+	}
+	data := policyYAML(ph, in.Key, policy.Module{Path: "/usr/lib/softhsm/libsofthsm2.so", SHA256: strings.Repeat("ab", 32)})
+	p, err := policy.Parse("rehearsal-policy.yaml", data)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	if !p.Rehearsal || p.Repository != Repository || len(p.Holders) != 3 || p.DelegatingRole != DelegatingRole {
+		t.Errorf("policy %+v", p)
+	}
+	for i, h := range p.Holders {
+		if h.Name != ph[i].Name || len(h.Keys) != 1 || h.Keys[0] != ph[i].Enrolled {
+			t.Errorf("holder %d: %+v, want %s %+v", i, h, ph[i].Name, ph[i].Enrolled)
+		}
+	}
+	if err := p.CheckRoles(g.Root.Root, g.Targets.Targets); err != nil {
+		t.Error(err)
 	}
 }
