@@ -246,16 +246,12 @@ const recoveryAge = 21 * 24 * time.Hour
 const publishedAge = 30 * 24 * time.Hour
 
 // makeBundle writes nothing: it generates n requests against g, signed
-// with throwaway developer keys, packed for an intake key made here.
-func makeBundle(ctx context.Context, g *Genesis, n int, now time.Time, rng *rand.Rand) (*Bundle, error) {
+// with throwaway developer keys, packed for the intake key in.
+func makeBundle(ctx context.Context, g *Genesis, in intake.Signer, n int, now time.Time, rng *rand.Rand) (*Bundle, error) {
 	if n < MinRequests {
 		return nil, fmt.Errorf("a rehearsal needs at least %d requests, to show every kind, not %d", MinRequests, n)
 	}
 	m := mixFor(n)
-	in, err := devKey(hsm.Ed25519)
-	if err != nil {
-		return nil, fmt.Errorf("generate the rehearsal's intake key: %w", err)
-	}
 	b := &Bundle{
 		ID:     fmt.Sprintf("rehearsal-%s", now.UTC().Format("20060102T150405Z")),
 		Intake: in,

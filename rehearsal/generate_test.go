@@ -51,7 +51,11 @@ func TestGeneratedBundleJudgedAsPlanned(t *testing.T) {
 	if _, err := g.Claimed.VerifyDelegated(g.Targets.Targets, DelegatingRole); err != nil {
 		t.Fatal(err)
 	}
-	b, err := makeBundle(context.Background(), g, n, now, rand.New(rand.NewPCG(1, 2)))
+	in, err := devKey(hsm.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := makeBundle(context.Background(), g, in, n, now, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		t.Fatal(err)
 	}
