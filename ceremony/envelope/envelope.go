@@ -38,6 +38,9 @@ const (
 	TypeEnrolment         = "application/vnd.conclave.enrolment.v1+json"
 	TypeTranscriptHead    = "application/vnd.conclave.transcript-head.v1+json"
 	TypeBundleManifest    = "application/vnd.conclave.bundle-manifest.v1+json"
+	// TypeVaultBinding binds a vault's policy to its root: signed by a
+	// threshold of the root's root keys (package vault).
+	TypeVaultBinding = "application/vnd.conclave.vault-binding.v1+json"
 )
 
 // ErrPayloadType: the envelope is not of the type the caller expects.

@@ -10,6 +10,7 @@
 package vault
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/history"
@@ -21,7 +22,10 @@ import (
 // relative to the generation.
 type Reader interface {
 	ReadFile(name string) ([]byte, error)
-	// ReadDir lists the names in a directory of the generation, sorted.
+	// ReadDir lists the names in a directory of the generation ("" or "."
+	// for its top), sorted; the name of a subdirectory ends in "/", so that
+	// Open can walk the whole generation and find what the manifest does
+	// not list.
 	ReadDir(name string) ([]string, error)
 }
 
@@ -58,9 +62,75 @@ type Vault struct {
 	// LastCeremony is the confirmed time of the last ceremony closed (zero
 	// for a vault that held none); a new ceremony's clock must be later.
 	LastCeremony time.Time
+	// LastCeremonyID is that ceremony's id.
+	LastCeremonyID string
+
+	// Manifest is the generation's manifest (its number, the previous
+	// generation's hash, the files).
+	Manifest *Manifest
+	// BindingSigners are the root keyids whose signatures on the binding
+	// verified, sorted.
+	BindingSigners []string
+
+	// files holds every file of the generation but the manifest, by name.
+	files map[string][]byte
 }
 
 // Register maps role → version → the hex SHA-256 of the one payload
 // built for it. A version built and never exported (an abandoned ceremony)
 // stays registered: it is burned.
 type Register map[string]map[int64]string
+
+// The files of a generation (docs/formats/vault.md). Names are
+// slash-separated and relative to the generation.
+const (
+	// ManifestFile lists every other file of the generation with its size
+	// and SHA-256; its own SHA-256 is the generation hash.
+	ManifestFile = "generation.json"
+	// RootDir holds the root history, RootDir/N.root.json for N from 1.
+	RootDir = "root"
+	// MetadataDir holds targets.json and one file per signed role.
+	MetadataDir = "metadata"
+	// TargetsFile is the top-level targets metadata.
+	TargetsFile = MetadataDir + "/targets.json"
+	// PolicyFile is the policy, as bound.
+	PolicyFile = "policy.yaml"
+	// BindingFile is the envelope binding the policy to the root.
+	BindingFile = "binding.json"
+	// HistoryFile is what earlier imports remembered (package history).
+	HistoryFile = "history.json"
+	// RegisterFile is the register of payloads built.
+	RegisterFile = "register.json"
+	// CeremoniesDir holds the logs of past ceremonies, one directory per
+	// ceremony id; the vault keeps them, hashed, without reading them.
+	CeremoniesDir = "ceremonies"
+)
+
+// RootFile is the name of version v of the root in a generation.
+func RootFile(v int64) string { return fmt.Sprintf("%s/%d.root.json", RootDir, v) }
+
+// RoleFile is the name of a signed role's metadata in a generation.
+func RoleFile(role string) string { return MetadataDir + "/" + role + ".json" }
+
+// GenerationName is the directory name of generation n in a vault
+// directory: "gen-000001" for the first. Six digits sort by name up to
+// generation 999,999, one ceremony a day for over two thousand years.
+func GenerationName(n int64) string { return fmt.Sprintf("gen-%06d", n) }
+
+// OpenError is a refusal of Open: the file of the generation at fault
+// (ManifestFile when the manifest itself, or what it lists, is wrong) and
+// the reason.
+type OpenError struct {
+	File string
+	Err  error
+}
+
+func (e *OpenError) Error() string { return "vault file " + e.File + ": " + e.Err.Error() }
+
+func (e *OpenError) Unwrap() error { return e.Err }
+
+func refuse(file string, err error) error { return &OpenError{File: file, Err: err} }
+
+func refusef(file, format string, a ...any) error {
+	return &OpenError{File: file, Err: fmt.Errorf(format, a...)}
+}

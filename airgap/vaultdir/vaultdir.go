@@ -1,0 +1,582 @@
+// Package vaultdir keeps a vault (package ceremony/vault) in a directory
+// on its own medium:
+//
+//	VAULT/CURRENT           "gen-000002 <generation hash>\n"
+//	VAULT/gen-000001/       the first generation, kept
+//	VAULT/gen-000002/       the current one
+//	VAULT/journal/<id>/     the journal of a ceremony under way
+//
+// A new generation is written beside the old ones, each file and each
+// directory synced, and only then made current by replacing CURRENT:
+// written under a temporary name, synced, renamed over the old one, and
+// the directory synced (rename(2) replaces a name atomically, so CURRENT
+// is always the old or the new one, whole). A crash before the rename
+// leaves the old generation current; the half-written one is ignored,
+// reported (Generations), and set aside by the next write. There are no
+// symbolic links: the vault may sit on FAT, which has none, and nothing
+// in it is reached through one (every name is opened with O_NOFOLLOW, one
+// component at a time, from the vault directory's descriptor).
+//
+// The package is Linux only, as airgap/safefile is.
+package vaultdir
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/conclave-keys/conclave/ceremony/vault"
+	"github.com/conclave-keys/conclave/internal/durable"
+	"golang.org/x/sys/unix"
+)
+
+// CurrentFile names the current generation.
+const CurrentFile = "CURRENT"
+
+// JournalDirName holds the journals of ceremonies under way.
+const JournalDirName = "journal"
+
+// currentTemp is the temporary name of a new CURRENT: a dot file, which
+// no generation name can be.
+const currentTemp = ".CURRENT.new"
+
+// MaxFileSize bounds each file read from a vault: the largest metadata of
+// a 100,000-project role is some 60 MB.
+const MaxFileSize = 256 << 20
+
+// Errors a caller can branch on.
+var (
+	// ErrNoGeneration: the directory holds no current generation (no
+	// CURRENT file).
+	ErrNoGeneration = errors.New("the vault holds no generation: there is no CURRENT file")
+	// ErrSymlink: a symbolic link inside the vault.
+	ErrSymlink = errors.New("it is a symbolic link, and a vault holds none")
+	// ErrNotRegular: a device, pipe, socket or directory where a file was
+	// expected.
+	ErrNotRegular = errors.New("it is not a regular file")
+)
+
+// Dir is an opened vault directory.
+type Dir struct {
+	path string
+	fd   int
+}
+
+// Open opens the vault directory path, which must not be a symbolic link.
+func Open(dir string) (*Dir, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open vault %s: %w", dir, describe(err, unix.AT_FDCWD, dir))
+	}
+	return &Dir{path: dir, fd: fd}, nil
+}
+
+// Create makes a new vault directory at dir, which must not exist or be
+// an empty directory (the mount point of a fresh medium), and opens it.
+func Create(dir string) (*Dir, error) {
+	err := durable.Mkdir(dir, 0o700)
+	if errors.Is(err, fs.ErrExist) {
+		ents, rerr := os.ReadDir(dir)
+		if rerr != nil {
+			return nil, fmt.Errorf("create vault %s: %w", dir, rerr)
+		}
+		if len(ents) > 0 {
+			return nil, fmt.Errorf("create vault %s: the directory is not empty: a vault is made in a new or empty directory", dir)
+		}
+		err = nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create vault %s: %w", dir, err)
+	}
+	return Open(dir)
+}
+
+// Path is the vault directory's path.
+func (d *Dir) Path() string { return d.path }
+
+// Close releases the directory.
+func (d *Dir) Close() error {
+	if d.fd < 0 {
+		return fmt.Errorf("close vault %s: %w", d.path, fs.ErrClosed)
+	}
+	err := unix.Close(d.fd)
+	d.fd = -1
+	return err
+}
+
+// JournalDir is where the journal of ceremony id is kept while it runs.
+func (d *Dir) JournalDir(ceremonyID string) string {
+	return filepath.Join(d.path, JournalDirName, ceremonyID)
+}
+
+// describe turns what openat says about a refused name into the reason.
+// With O_NOFOLLOW Linux reports a link as ELOOP, and with O_DIRECTORY as
+// ENOTDIR, so the entry is looked at without following it.
+func describe(err error, dfd int, name string) error {
+	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+		var st unix.Stat_t
+		if unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return ErrSymlink
+		}
+		if errors.Is(err, unix.ENOTDIR) {
+			return fmt.Errorf("it is not a directory: %w", ErrNotRegular)
+		}
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return fs.ErrNotExist
+	}
+	return err
+}
+
+// current is what CURRENT says.
+type current struct {
+	name, hash string
+}
+
+// readCurrent reads and parses CURRENT.
+func (d *Dir) readCurrent() (current, error) {
+	data, err := readAt(d.fd, CurrentFile, 4096)
+	if errors.Is(err, fs.ErrNotExist) {
+		return current{}, fmt.Errorf("vault %s: %w", d.path, ErrNoGeneration)
+	}
+	if err != nil {
+		return current{}, fmt.Errorf("vault %s: %s: %w", d.path, CurrentFile, err)
+	}
+	c, ok := parseCurrent(data)
+	if !ok {
+		return current{}, fmt.Errorf("vault %s: %s is not one line \"gen-NNNNNN <sha256>\"", d.path, CurrentFile)
+	}
+	return c, nil
+}
+
+func parseCurrent(data []byte) (current, bool) {
+	line, ok := bytes.CutSuffix(data, []byte("\n"))
+	if !ok {
+		return current{}, false
+	}
+	name, hash, ok := strings.Cut(string(line), " ")
+	n, isGen := generationNumber(name)
+	if !ok || !isGen || vault.GenerationName(n) != name || len(hash) != 64 || strings.Trim(hash, "0123456789abcdef") != "" {
+		return current{}, false
+	}
+	return current{name, hash}, true
+}
+
+// generationNumber reads the number of a name "gen-NNNNNN".
+func generationNumber(name string) (int64, bool) {
+	digits, ok := strings.CutPrefix(name, "gen-")
+	if !ok || len(digits) < 6 || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(digits, 10, 64)
+	return n, err == nil && n >= 1
+}
+
+// Current returns a reader of the current generation and its name. The
+// generation's manifest must hash to the hash CURRENT names; the rest is
+// for vault.Open to verify (OpenCurrent does both).
+func (d *Dir) Current() (vault.Reader, string, error) {
+	c, err := d.readCurrent()
+	if err != nil {
+		return nil, "", err
+	}
+	fd, err := unix.Openat(d.fd, c.name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, "", fmt.Errorf("vault %s: current generation %s: %w", d.path, c.name, describe(err, d.fd, c.name))
+	}
+	r := &genReader{path: filepath.Join(d.path, c.name), fd: fd}
+	m, err := r.ReadFile(vault.ManifestFile)
+	if err != nil {
+		r.Close()
+		return nil, "", fmt.Errorf("vault %s: current generation %s: %w", d.path, c.name, err)
+	}
+	if h := sha256.Sum256(m); hex.EncodeToString(h[:]) != c.hash {
+		r.Close()
+		return nil, "", fmt.Errorf("vault %s: %s names generation %s with hash %s, but its %s hashes to %s",
+			d.path, CurrentFile, c.name, c.hash, vault.ManifestFile, hex.EncodeToString(h[:]))
+	}
+	return r, c.name, nil
+}
+
+// OpenCurrent opens and verifies the current generation (vault.Open), and
+// checks that it is the generation CURRENT names.
+func (d *Dir) OpenCurrent() (*vault.Vault, error) {
+	r, name, err := d.Current()
+	if err != nil {
+		return nil, err
+	}
+	defer r.(io.Closer).Close()
+	v, err := vault.Open(r)
+	if err != nil {
+		return nil, fmt.Errorf("vault %s, generation %s: %w", d.path, name, err)
+	}
+	if v.Generation != name {
+		return nil, fmt.Errorf("vault %s: directory %s holds generation %d (%s)", d.path, name, v.Manifest.Generation, v.Generation)
+	}
+	return v, nil
+}
+
+// Generation is one generation directory of a vault.
+type Generation struct {
+	// Name is the directory's name.
+	Name string
+	// Current is set for the current generation.
+	Current bool
+	// HalfWritten is set for a generation written after the current one
+	// and never made current: a write interrupted before the switch (or
+	// one set aside by a later write, named gen-NNNNNN.interrupted-K).
+	HalfWritten bool
+}
+
+// Generations lists the generation directories, sorted by name.
+func (d *Dir) Generations() ([]Generation, error) {
+	cur, err := d.readCurrent()
+	if err != nil && !errors.Is(err, ErrNoGeneration) {
+		return nil, err
+	}
+	curN, _ := generationNumber(cur.name)
+	names, err := listAt(d.fd, ".")
+	if err != nil {
+		return nil, fmt.Errorf("list vault %s: %w", d.path, err)
+	}
+	var out []Generation
+	for _, n := range names {
+		base, _, aside := strings.Cut(n, ".interrupted-")
+		num, ok := generationNumber(base)
+		if !ok || vault.GenerationName(num) != base {
+			continue
+		}
+		out = append(out, Generation{Name: n, Current: n == cur.name, HalfWritten: aside || num > curN})
+	}
+	return out, nil
+}
+
+// WriteGeneration writes files (as vault.Next or vault.Adopt return them,
+// the manifest last) as the next generation and makes it current. The
+// manifest's generation must follow the current one (or be the first in
+// an empty vault) and name the current one's hash as its previous. A
+// half-written directory of the same name, left by an interrupted write,
+// is first renamed gen-NNNNNN.interrupted-K, kept for inspection.
+func (d *Dir) WriteGeneration(files []vault.File) (string, error) {
+	name, hash, err := d.writeFiles(files)
+	if err != nil {
+		return "", err
+	}
+	if err := d.switchCurrent(name, hash); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// writeFiles writes the generation's directory, everything synced, and
+// returns its name and hash; CURRENT is not touched.
+func (d *Dir) writeFiles(files []vault.File) (name, hash string, err error) {
+	if len(files) == 0 || files[len(files)-1].Name != vault.ManifestFile {
+		return "", "", errors.New("write vault generation: the files must end with the manifest")
+	}
+	mdata := files[len(files)-1].Data
+	m, err := vault.ParseManifest(mdata)
+	if err != nil {
+		return "", "", fmt.Errorf("write vault generation: %w", err)
+	}
+	sum := sha256.Sum256(mdata)
+	name, hash = vault.GenerationName(m.Generation), hex.EncodeToString(sum[:])
+	cur, err := d.readCurrent()
+	switch {
+	case errors.Is(err, ErrNoGeneration):
+		if m.Generation != 1 {
+			return "", "", fmt.Errorf("write vault generation: vault %s holds no generation, and this is generation %d", d.path, m.Generation)
+		}
+	case err != nil:
+		return "", "", err
+	default:
+		n, _ := generationNumber(cur.name)
+		if m.Generation != n+1 || m.Previous != cur.hash {
+			return "", "", fmt.Errorf("write vault generation: generation %d with previous %s does not follow the current %s (hash %s)",
+				m.Generation, m.Previous, cur.name, cur.hash)
+		}
+	}
+	if err := d.setAside(name); err != nil {
+		return "", "", err
+	}
+	if err := durable.MkdirAt(d.fd, d.path, name, 0o700); err != nil {
+		return "", "", fmt.Errorf("write vault generation: %w", err)
+	}
+	gfd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", "", fmt.Errorf("write vault generation %s: %w", name, err)
+	}
+	w := &genWriter{path: filepath.Join(d.path, name), dirs: map[string]int{".": gfd}}
+	defer w.close()
+	for _, f := range files {
+		if err := w.write(f); err != nil {
+			return "", "", fmt.Errorf("write vault generation %s: %w", name, err)
+		}
+	}
+	if err := w.syncDirs(); err != nil {
+		return "", "", fmt.Errorf("write vault generation %s: %w", name, err)
+	}
+	return name, hash, nil
+}
+
+// setAside renames a directory left at name by an interrupted write to
+// name.interrupted-K, K the first number free.
+func (d *Dir) setAside(name string) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(d.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); errors.Is(err, unix.ENOENT) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("write vault generation %s: %w", name, err)
+	}
+	for k := 1; k < 1000; k++ {
+		aside := name + ".interrupted-" + strconv.Itoa(k)
+		err := unix.Renameat2(d.fd, name, d.fd, aside, unix.RENAME_NOREPLACE)
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("write vault generation: set aside the interrupted %s: %w", name, err)
+		}
+		if err := unix.Fsync(d.fd); err != nil {
+			return fmt.Errorf("write vault generation: sync %s: %w", d.path, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("write vault generation: %s has been interrupted too often: clear the vault's interrupted generations", name)
+}
+
+// switchCurrent makes generation name current (package documentation).
+func (d *Dir) switchCurrent(name, hash string) error {
+	if err := unix.Unlinkat(d.fd, currentTemp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("switch vault %s to %s: remove the stale %s: %w", d.path, name, currentTemp, err)
+	}
+	data := []byte(name + " " + hash + "\n")
+	if err := durable.CreateTempAt(d.fd, d.path, currentTemp, data, 0o600); err != nil {
+		return fmt.Errorf("switch vault %s to %s: %w", d.path, name, err)
+	}
+	if err := unix.Renameat(d.fd, currentTemp, d.fd, CurrentFile); err != nil {
+		return fmt.Errorf("switch vault %s to %s: rename %s to %s: %w", d.path, name, currentTemp, CurrentFile, err)
+	}
+	if err := unix.Fsync(d.fd); err != nil {
+		return fmt.Errorf("switch vault %s to %s: sync the directory: %w", d.path, name, err)
+	}
+	return nil
+}
+
+// genWriter writes the files of a generation, keeping each directory
+// open to sync it once at the end: a file's content is synced as it is
+// written (durable), the names in each directory once for all of them.
+type genWriter struct {
+	path string
+	dirs map[string]int // by slash path relative to the generation
+	// order lists the directories made, parents first.
+	order []string
+}
+
+func (w *genWriter) dir(p string) (int, error) {
+	if fd, ok := w.dirs[p]; ok {
+		return fd, nil
+	}
+	parent, err := w.dir(path.Dir(p))
+	if err != nil {
+		return -1, err
+	}
+	base := path.Base(p)
+	if err := unix.Mkdirat(parent, base, 0o700); err != nil {
+		return -1, fmt.Errorf("create directory %s: %w", p, err)
+	}
+	fd, err := unix.Openat(parent, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open directory %s: %w", p, err)
+	}
+	w.dirs[p] = fd
+	w.order = append(w.order, p)
+	return fd, nil
+}
+
+func (w *genWriter) write(f vault.File) error {
+	if !fs.ValidPath(f.Name) || f.Name == "." {
+		return fmt.Errorf("%q is not a file name inside the generation", f.Name)
+	}
+	dfd, err := w.dir(path.Dir(f.Name))
+	if err != nil {
+		return err
+	}
+	return durable.CreateTempAt(dfd, filepath.Join(w.path, filepath.FromSlash(path.Dir(f.Name))), path.Base(f.Name), f.Data, 0o400)
+}
+
+// syncDirs syncs the new directories, deepest first, then the
+// generation's own.
+func (w *genWriter) syncDirs() error {
+	for i := len(w.order) - 1; i >= 0; i-- {
+		if err := unix.Fsync(w.dirs[w.order[i]]); err != nil {
+			return fmt.Errorf("sync directory %s: %w", w.order[i], err)
+		}
+	}
+	if err := unix.Fsync(w.dirs["."]); err != nil {
+		return fmt.Errorf("sync directory %s: %w", w.path, err)
+	}
+	return nil
+}
+
+func (w *genWriter) close() {
+	for _, fd := range w.dirs {
+		unix.Close(fd)
+	}
+}
+
+// genReader reads one generation, following no link.
+type genReader struct {
+	path string
+	fd   int
+}
+
+var _ vault.Reader = (*genReader)(nil)
+
+// Close releases the generation's directory.
+func (r *genReader) Close() error { return unix.Close(r.fd) }
+
+// openDir opens the directory name (slash path, "" or "." for the
+// generation itself), one component at a time with O_NOFOLLOW. The caller
+// closes the descriptor.
+func (r *genReader) openDir(name string) (int, error) {
+	fd, err := unix.Dup(r.fd)
+	if err != nil {
+		return -1, err
+	}
+	if name == "" || name == "." {
+		return fd, nil
+	}
+	for _, c := range strings.Split(name, "/") {
+		next, err := unix.Openat(fd, c, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			err = describe(err, fd, c)
+		}
+		unix.Close(fd)
+		if err != nil {
+			return -1, err
+		}
+		fd = next
+	}
+	return fd, nil
+}
+
+func checkName(name string) error {
+	if !fs.ValidPath(name) || name == "." {
+		return fmt.Errorf("%q is not a file name inside a generation", name)
+	}
+	return nil
+}
+
+// ReadFile implements vault.Reader.
+func (r *genReader) ReadFile(name string) ([]byte, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	dfd, err := r.openDir(path.Dir(name))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	defer unix.Close(dfd)
+	data, err := readAt(dfd, path.Base(name), MaxFileSize)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return data, nil
+}
+
+// ReadDir implements vault.Reader: a subdirectory's name ends in "/";
+// anything else (a file, a link, a device) is listed by its name, and
+// Open refuses it as unlisted or when reading it.
+func (r *genReader) ReadDir(name string) ([]string, error) {
+	if name != "" {
+		if err := checkName(name); err != nil {
+			return nil, err
+		}
+	}
+	dfd, err := r.openDir(name)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", name, err)
+	}
+	defer unix.Close(dfd)
+	names, err := listAt(dfd, ".")
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", name, err)
+	}
+	for i, n := range names {
+		var st unix.Stat_t
+		if unix.Fstatat(dfd, n, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			names[i] += "/"
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// listAt lists the names in the directory name under dfd.
+func listAt(dfd int, name string) ([]string, error) {
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, describe(err, dfd, name)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// readAt reads the regular file name in dfd, following no link and
+// opening nothing but a regular file, at most max bytes.
+func readAt(dfd int, name string, max int64) ([]byte, error) {
+	// Look first, so that a device is not even opened (opening some has
+	// effects); the opened descriptor is checked again below.
+	var pre unix.Stat_t
+	if err := unix.Fstatat(dfd, name, &pre, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil, describe(err, dfd, name)
+	}
+	switch pre.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFLNK:
+		return nil, ErrSymlink
+	default:
+		return nil, ErrNotRegular
+	}
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, describe(err, dfd, name)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Dev != pre.Dev || st.Ino != pre.Ino {
+		return nil, errors.New("it changed while it was being opened: is something else writing to the vault?")
+	}
+	if st.Size > max {
+		return nil, fmt.Errorf("it is larger than %d bytes, the most a vault file may be", max)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("it is larger than %d bytes, the most a vault file may be", max)
+	}
+	return data, nil
+}

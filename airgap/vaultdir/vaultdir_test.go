@@ -1,0 +1,180 @@
+package vaultdir
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/ceremony/vault"
+	"github.com/conclave-keys/conclave/ceremony/vault/vaulttest"
+)
+
+// adopt makes a vault directory holding the fixture's first generation,
+// and the files of its second.
+func adopt(t *testing.T) (*Dir, *vaulttest.Fixture, []vault.File) {
+	t.Helper()
+	fx := vaulttest.New(t)
+	d, err := Create(filepath.Join(t.TempDir(), "vault"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	name, err := d.WriteGeneration(fx.Adopted(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name != "gen-000001" {
+		t.Fatalf("first generation %s", name)
+	}
+	v, err := d.OpenCurrent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := vaulttest.Claimed(t, 2)
+	vaulttest.Sign(t, c2, fx.Targets.Targets.Delegations.Keys, fx.Holders[0], fx.Holders[1])
+	next, err := v.Next(vault.Update{
+		CeremonyID: "c1",
+		Confirmed:  vaulttest.Now.Add(time.Hour),
+		Roles:      map[string]*tuf.File{"claimed": c2},
+		Logs:       []vault.File{{Name: "log.jsonl", Data: []byte("{}\n")}, {Name: "blobs/00/ab", Data: []byte("x")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, fx, next
+}
+
+func TestWriteGenerationSwitchesAndKeepsTheOld(t *testing.T) {
+	d, _, next := adopt(t)
+	name, err := d.WriteGeneration(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := d.OpenCurrent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name != "gen-000002" || v.Generation != name || v.Delegators["claimed"].Version() != 2 || v.LastCeremonyID != "c1" {
+		t.Errorf("current %s (%s), claimed version %d", name, v.Generation, v.Delegators["claimed"].Version())
+	}
+	gens, err := d.Generations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Generation{{Name: "gen-000001"}, {Name: "gen-000002", Current: true}}
+	if !reflect.DeepEqual(gens, want) {
+		t.Errorf("generations %+v, want %+v", gens, want)
+	}
+	// The old generation is whole and still opens.
+	if _, err := vault.Open(vault.NewMemReader(readTree(t, filepath.Join(d.Path(), "gen-000001")))); err != nil {
+		t.Errorf("the old generation: %v", err)
+	}
+	// Writing it again does not follow the current one.
+	if _, err := d.WriteGeneration(next); err == nil {
+		t.Error("the same generation written twice")
+	}
+}
+
+// readTree reads a directory's files by slash path.
+func readTree(t *testing.T, dir string) []vault.File {
+	t.Helper()
+	var out []vault.File
+	err := filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out = append(out, vault.File{Name: filepath.ToSlash(rel), Data: b})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestCrashBeforeTheSwitchKeepsTheOldGeneration(t *testing.T) {
+	d, _, next := adopt(t)
+	// What a crash after the files and before CURRENT leaves.
+	if _, _, err := d.writeFiles(next); err != nil {
+		t.Fatal(err)
+	}
+	v, err := d.OpenCurrent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Generation != "gen-000001" {
+		t.Errorf("current %s after an interrupted write", v.Generation)
+	}
+	gens, err := d.Generations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Generation{{Name: "gen-000001", Current: true}, {Name: "gen-000002", HalfWritten: true}}
+	if !reflect.DeepEqual(gens, want) {
+		t.Errorf("generations %+v, want %+v", gens, want)
+	}
+	// The next write sets the half-written one aside.
+	if _, err := d.WriteGeneration(next); err != nil {
+		t.Fatal(err)
+	}
+	gens, err = d.Generations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []Generation{{Name: "gen-000001"}, {Name: "gen-000002", Current: true}, {Name: "gen-000002.interrupted-1", HalfWritten: true}}
+	if !reflect.DeepEqual(gens, want) {
+		t.Errorf("generations %+v, want %+v", gens, want)
+	}
+}
+
+func TestCurrentFollowsNoLink(t *testing.T) {
+	d, _, _ := adopt(t)
+	gen := filepath.Join(d.Path(), "gen-000001")
+	if err := os.Rename(filepath.Join(gen, "policy.yaml"), filepath.Join(d.Path(), "elsewhere")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(d.Path(), "elsewhere"), filepath.Join(gen, "policy.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := d.OpenCurrent()
+	var oe *vault.OpenError
+	if !errors.As(err, &oe) || oe.File != vault.PolicyFile || !errors.Is(err, ErrSymlink) {
+		t.Errorf("OpenCurrent = %v", err)
+	}
+}
+
+func TestCurrentChecksTheGenerationHash(t *testing.T) {
+	d, _, _ := adopt(t)
+	cur := filepath.Join(d.Path(), CurrentFile)
+	if err := os.WriteFile(cur, []byte("gen-000001 "+strings.Repeat("ab", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := d.Current()
+	m, rerr := os.ReadFile(filepath.Join(d.Path(), "gen-000001", vault.ManifestFile))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	want := "vault " + d.Path() + ": CURRENT names generation gen-000001 with hash " + strings.Repeat("ab", 32) +
+		", but its generation.json hashes to " + vault.SHA256Hex(m)
+	if err == nil || err.Error() != want {
+		t.Errorf("Current = %v\nwant %s", err, want)
+	}
+}
+
+func TestNoGeneration(t *testing.T) {
+	d, err := Create(filepath.Join(t.TempDir(), "v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, _, err := d.Current(); !errors.Is(err, ErrNoGeneration) {
+		t.Errorf("Current = %v", err)
+	}
+}
