@@ -14,8 +14,11 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/airgap/safefile"
+	"github.com/conclave-keys/conclave/airgap/vaultdir"
+	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/holders"
 	"github.com/conclave-keys/conclave/intake"
@@ -80,8 +83,9 @@ type Setup struct {
 	// Phases are the timed steps so far.
 	Phases []Phase
 
-	intake intake.Signer
-	made   made
+	intake  intake.Signer
+	binding []byte
+	made    made
 }
 
 // Phase is one timed step.
@@ -201,6 +205,12 @@ func Prepare(ctx context.Context, opts Options) (_ *Setup, err error) {
 	}); err != nil {
 		return nil, err
 	}
+	// The vault's history holds what the repository's earlier bundles
+	// showed (package history): made with the bundle, adopted with the
+	// repository.
+	if err := s.phase(ctx, "adopt it into a vault (binding signed by Alice, Carol)", s.adopt); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -224,20 +234,28 @@ func (s *Setup) genesis(ctx context.Context, existing int) error {
 	}
 	toks := s.Holders(keys)
 	defer toks.Close()
-	var signers []HolderSigner
+	signers := map[string]HolderSigner{}
+	var all []HolderSigner
 	for _, h := range s.Policy.Holders {
 		sg, err := toks.Signer(ctx, h, h.Keys[0])
 		if err != nil {
 			return err
 		}
-		signers = append(signers, HolderSigner{Name: h.Name, Key: keys[h.Keys[0].KeyID], Signer: sg})
+		signers[h.Name] = HolderSigner{Name: h.Name, Key: keys[h.Keys[0].KeyID], Signer: sg}
+		all = append(all, signers[h.Name])
 	}
 	s.intake = in
-	g, err := makeGenesis(ctx, signers, existing, s.Options.Now)
+	g, err := makeGenesis(ctx, all, existing, s.Options.Now)
 	if err != nil {
 		return err
 	}
 	s.Genesis = g
+	// The binding of the policy to the root: two of the three root
+	// holders, one on a YubiKey and one on the HSM.
+	s.binding, err = bindingFor(s.PolicyBytes, g.Root, signers["Alice"], signers["Carol"])
+	if err != nil {
+		return err
+	}
 	if err := toks.Close(); err != nil {
 		return err
 	}
@@ -288,4 +306,47 @@ func (s *Setup) writeBundle(ctx context.Context) error {
 	dir := s.Path(BundleDir)
 	s.made.trees = append(s.made.trees, dir)
 	return s.Bundle.Pack.WriteContext(ctx, dir)
+}
+
+// bindingFor is the envelope binding a policy to a root
+// (docs/formats/vault.md), signed by the holders given.
+func bindingFor(policyBytes []byte, root *tuf.File, signers ...HolderSigner) ([]byte, error) {
+	payload, err := vault.BindingPayload(policyBytes, root)
+	if err != nil {
+		return nil, err
+	}
+	env := &envelope.Envelope{PayloadType: envelope.TypeVaultBinding, Payload: payload}
+	for _, h := range signers {
+		if err := env.Sign(h.Signer, h.Key); err != nil {
+			return nil, fmt.Errorf("%s signs the vault binding: %w", h.Name, err)
+		}
+	}
+	return env.Marshal(), nil
+}
+
+// adopt makes the vault's first generation from the repository, the
+// policy and the binding, with the history of earlier imports the bundle
+// needs (vault.Adopt opens what it makes before returning it), and writes
+// it to a new vault directory.
+func (s *Setup) adopt() error {
+	files, err := vault.Adopt(vault.AdoptInput{
+		Roots:   [][]byte{s.Genesis.Root.Bytes()},
+		Targets: s.Genesis.Targets.Bytes(),
+		Roles:   map[string][]byte{DelegatingRole: s.Genesis.Claimed.Bytes()},
+		Policy:  s.PolicyBytes,
+		Binding: s.binding,
+		History: s.Bundle.History.Marshal(),
+	})
+	if err != nil {
+		return fmt.Errorf("adopt the rehearsal's repository: %w", err)
+	}
+	dir := s.Path(VaultDir)
+	s.made.trees = append(s.made.trees, dir)
+	d, err := vaultdir.Create(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	_, err = d.WriteGeneration(files)
+	return err
 }

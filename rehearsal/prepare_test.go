@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 )
@@ -57,6 +58,18 @@ func TestPrepareThenAbandon(t *testing.T) {
 	check("targets", res, err)
 	res, err = claimed.VerifyDelegated(top.Targets, DelegatingRole)
 	check("claimed", res, err)
+	d, err := vaultdir.Open(s.Path(VaultDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := d.OpenCurrent()
+	d.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Policy.Rehearsal || len(v.BindingSigners) != 2 || v.Delegators[DelegatingRole] == nil {
+		t.Errorf("vault: rehearsal %v, binding signers %v, delegators %v", v.Policy.Rehearsal, v.BindingSigners, v.Delegators)
+	}
 	if _, err := os.Stat(s.Path(BundleDir, bundle.ManifestName)); err != nil {
 		t.Error(err)
 	}
