@@ -53,6 +53,8 @@ const (
 	BundleDir = "bundle"
 	// ExportDir is the transfer medium the ceremony exports to.
 	ExportDir = "export"
+	// ScriptFile is the headless ceremony's script.
+	ScriptFile = "ceremony-script.yaml"
 	// PolicyFile is the rehearsal policy, in RepositoryDir.
 	PolicyFile = "policy.yaml"
 	// NoticeFile says, in the output directory, that all of it is a
@@ -209,6 +211,13 @@ func Prepare(ctx context.Context, opts Options) (_ *Setup, err error) {
 	// showed (package history): made with the bundle, adopted with the
 	// repository.
 	if err := s.phase(ctx, "adopt it into a vault (binding signed by Alice, Carol)", s.adopt); err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, h := range s.Policy.Holders {
+		names = append(names, h.Name)
+	}
+	if err := s.write(ScriptFile, s.Bundle.Script(names, opts.Now)); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -89,4 +89,3 @@ func TestPrepareThenAbandon(t *testing.T) {
 		t.Errorf("after Abandon, processes still run in %s: %v", tokens, p)
 	}
 }
-
