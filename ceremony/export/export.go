@@ -66,6 +66,10 @@ type Report struct {
 	BundleID string
 	Role     string
 	Version  int64 // of the metadata exported
+	// Versions, when not nil, replaces Role and Version for an export of
+	// any other number of roles than one (the shards that changed, or
+	// none): role → version exported. It is written as "roles".
+	Versions map[string]int64
 	Requests map[string]Outcome
 }
 
@@ -89,14 +93,29 @@ func (r *Report) Encode() []byte {
 			cjson.Member{Name: "reason", Value: cjson.StringValue(o.Reason)},
 		)}
 	}
-	return fileForm(cjson.ObjectValue(
-		cjson.Member{Name: "bundle_id", Value: cjson.StringValue(r.BundleID)},
-		cjson.Member{Name: "format", Value: cjson.StringValue(DecisionsFormat)},
-		cjson.Member{Name: "note", Value: cjson.StringValue(UnsignedNote)},
-		cjson.Member{Name: "requests", Value: cjson.ObjectValue(reqs...)},
-		cjson.Member{Name: "role", Value: cjson.StringValue(r.Role)},
-		cjson.Member{Name: "version", Value: cjson.IntValue(r.Version)},
-	))
+	members := []cjson.Member{
+		{Name: "bundle_id", Value: cjson.StringValue(r.BundleID)},
+		{Name: "format", Value: cjson.StringValue(DecisionsFormat)},
+		{Name: "note", Value: cjson.StringValue(UnsignedNote)},
+		{Name: "requests", Value: cjson.ObjectValue(reqs...)},
+	}
+	if r.Versions != nil {
+		roles := make([]string, 0, len(r.Versions))
+		for role := range r.Versions {
+			roles = append(roles, role)
+		}
+		sort.Strings(roles)
+		versions := make([]cjson.Member, len(roles))
+		for i, role := range roles {
+			versions[i] = cjson.Member{Name: role, Value: cjson.IntValue(r.Versions[role])}
+		}
+		members = append(members, cjson.Member{Name: "roles", Value: cjson.ObjectValue(versions...)})
+	} else {
+		members = append(members,
+			cjson.Member{Name: "role", Value: cjson.StringValue(r.Role)},
+			cjson.Member{Name: "version", Value: cjson.IntValue(r.Version)})
+	}
+	return fileForm(cjson.ObjectValue(members...))
 }
 
 func fileForm(v cjson.Value) []byte {
@@ -140,6 +159,43 @@ func Plan(role string, metadata *tuf.File, complete bool, report *Report) ([]Fil
 		{Name: MetadataName(role, metadata.Version(), complete), Data: metadata.Bytes()},
 		{Name: DecisionsName, Data: report.Encode()},
 	}
+	return append(files, File{Name: ManifestName, Data: encodeManifest(files)}), nil
+}
+
+// Metadata is one role's signed metadata in an export.
+type Metadata struct {
+	Role     string
+	File     *tuf.File
+	Complete bool // whether its signatures meet its threshold
+}
+
+// PlanSet lists the files of an export of several roles — the shards of
+// a delegating role that changed, or none when nothing was approved and
+// only the decisions go back — with one decision report and the export
+// manifest, last. One role is planned as Plan plans it; for any other
+// number the report lists each role's version (Report.Versions, set
+// here).
+func PlanSet(metas []Metadata, report *Report) ([]File, error) {
+	if len(metas) == 1 {
+		r := *report
+		r.Role, r.Version, r.Versions = metas[0].Role, metas[0].File.Version(), nil
+		return Plan(metas[0].Role, metas[0].File, metas[0].Complete, &r)
+	}
+	r := *report
+	r.Role, r.Version, r.Versions = "", 0, make(map[string]int64, len(metas))
+	var files []File
+	for _, m := range metas {
+		if m.File.Targets == nil {
+			return nil, fmt.Errorf("export: the %s metadata must be targets metadata, not %s", m.Role, m.File.Type())
+		}
+		if _, twice := r.Versions[m.Role]; twice {
+			return nil, fmt.Errorf("export: role %s is listed twice", m.Role)
+		}
+		r.Versions[m.Role] = m.File.Version()
+		files = append(files, File{Name: MetadataName(m.Role, m.File.Version(), m.Complete), Data: m.File.Bytes()})
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	files = append(files, File{Name: DecisionsName, Data: r.Encode()})
 	return append(files, File{Name: ManifestName, Data: encodeManifest(files)}), nil
 }
 
