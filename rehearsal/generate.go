@@ -170,6 +170,16 @@ type Expect struct {
 	// judgement; Reason says why, for the log.
 	Approve bool
 	Reason  string
+	// Kind, Project and Keyset are what the request asks: the project's
+	// new keys and threshold (none for a removal).
+	Kind    request.Kind
+	Project string
+	Keyset  request.Keyset
+}
+
+// Approved reports whether the rehearsal's ceremony approves the request.
+func (e Expect) Approved() bool {
+	return e.Class == verdict.RuleApprovable || e.Class == verdict.NeedsJudgement && e.Approve
 }
 
 // Bundle is a generated bundle and what each of its requests should be.
@@ -263,10 +273,14 @@ func makeBundle(ctx context.Context, g *Genesis, in intake.Signer, n int, now ti
 			Removed:   map[string]time.Time{},
 		},
 	}
-	gen := &generator{g: g, b: b, now: now, rng: rng}
+	gen := &generator{ctx: ctx, g: g, b: b, now: now, rng: rng}
 	var files []intake.File
 	add := func(d *request.Draft, e Expect) {
 		files = append(files, intake.RequestFile(d))
+		e.Kind, e.Project = d.Kind, d.Project
+		if d.Keys != nil {
+			e.Keyset = keysetOf(d)
+		}
 		b.Expect[d.ID] = e
 	}
 	approvable := Expect{Class: verdict.RuleApprovable}
@@ -396,6 +410,9 @@ func makeBundle(ctx context.Context, g *Genesis, in intake.Signer, n int, now ti
 
 // generator makes the requests of one bundle.
 type generator struct {
+	// ctx is checked before each request: where an interrupted rehearsal
+	// stops while it generates.
+	ctx   context.Context
 	g     *Genesis
 	b     *Bundle
 	now   time.Time
@@ -431,6 +448,9 @@ func (gen *generator) existingWithThreshold(t int64) *devProject {
 }
 
 func (gen *generator) draft(kind request.Kind, project string, keys []*tuf.Key, threshold, base int64) (*request.Draft, error) {
+	if err := gen.ctx.Err(); err != nil {
+		return nil, err
+	}
 	return intake.NewDraft(intake.Request{
 		ID: gen.id(), Kind: kind, Project: project, Keys: keys, Threshold: threshold,
 		Made: gen.now.Add(-time.Hour), RequestedBy: "rehearsal generator", BaseVersion: base,
@@ -478,17 +498,40 @@ func (gen *generator) add(project string, base int64, forged bool) (*request.Dra
 	return d, nil
 }
 
-// publish records that the repository published d's keys at t.
-func (gen *generator) publish(d *request.Draft, t time.Time) {
+// keysetOf is the keys and threshold a request asks for.
+func keysetOf(d *request.Draft) request.Keyset {
 	ids := make([]string, len(d.Keys))
 	for i, k := range d.Keys {
 		ids[i] = k.ID()
 	}
-	name, err := request.Normalize(d.Project, 1<<10)
-	if err != nil {
-		return // NewDraft accepted it already
+	return request.NewKeyset(ids, d.Threshold)
+}
+
+// publish records that the repository published d's keys at t. The
+// generated names are already normalised (PEP 503).
+func (gen *generator) publish(d *request.Draft, t time.Time) {
+	gen.b.History.Published[d.Project] = map[string]time.Time{keysetOf(d).Hash(): t}
+}
+
+// Delegations returns what the delegating role must delegate after the
+// rehearsal's ceremony: the existing projects with every approved request
+// applied, by project name.
+func (b *Bundle) Delegations(g *Genesis) map[string]request.Keyset {
+	out := map[string]request.Keyset{}
+	for _, p := range g.Projects {
+		out[p.name] = request.NewKeyset(p.role.KeyIDs, p.role.Threshold)
 	}
-	gen.b.History.Published[name] = map[string]time.Time{request.NewKeyset(ids, d.Threshold).Hash(): t}
+	for _, e := range b.Expect {
+		if !e.Approved() {
+			continue
+		}
+		if e.Kind == request.Remove {
+			delete(out, e.Project)
+			continue
+		}
+		out[e.Project] = e.Keyset
+	}
+	return out
 }
 
 // rotate writes a rotation of p to new keys, authorised by the first

@@ -116,6 +116,16 @@ func (s *Setup) Prompts(holder string) hsm.Prompts {
 	return hsm.Prompts{}
 }
 
+// PINs returns a copy of each holder's PIN, by name: for a check that
+// none of them appears in what the rehearsal printed or wrote.
+func (s *Setup) PINs() map[string][]byte {
+	out := map[string][]byte{}
+	for _, h := range s.Tokens.Holders {
+		out[h.Name] = h.PIN()
+	}
+	return out
+}
+
 // Holders opens the holders' tokens as a ceremony does (package holders),
 // with the rehearsal's prompts.
 func (s *Setup) Holders(keys map[string]*tuf.Key) *holders.Tokens {
@@ -141,22 +151,31 @@ func (s *Setup) Abandon() error {
 	return err
 }
 
-// phase runs one timed step at a safe point: a cancelled rehearsal stops
-// before the step.
+// phase runs one timed step and records it.
 func (s *Setup) phase(ctx context.Context, name string, f func() error) error {
-	if err := ctx.Err(); err != nil {
+	ph, err := runPhase(ctx, s.Options.Log, name, f)
+	if err != nil {
 		return err
+	}
+	s.Phases = append(s.Phases, ph)
+	return nil
+}
+
+// runPhase runs one timed step at a safe point (a cancelled rehearsal
+// stops before the step) and writes its line to log when it ends.
+func runPhase(ctx context.Context, log io.Writer, name string, f func() error) (Phase, error) {
+	if err := ctx.Err(); err != nil {
+		return Phase{}, err
 	}
 	start := time.Now()
 	if err := f(); err != nil {
-		return err
+		return Phase{}, err
 	}
-	d := time.Since(start)
-	s.Phases = append(s.Phases, Phase{name, d})
-	if s.Options.Log != nil {
-		fmt.Fprintf(s.Options.Log, "  %-52s %10s\n", name, termtext.Duration(d))
+	ph := Phase{name, time.Since(start)}
+	if log != nil {
+		fmt.Fprintf(log, "  %-56s %10s\n", name, termtext.Duration(ph.Duration))
 	}
-	return nil
+	return ph, nil
 }
 
 // Prepare sets a rehearsal up: the tokens started and enrolled, the
@@ -286,6 +305,15 @@ func (s *Setup) genesis(ctx context.Context, existing int) error {
 		}
 	}
 	return nil
+}
+
+// Claim returns the path of name in the output directory, which someone
+// else (the ceremony's export) is about to create: Abandon removes it
+// with everything in it.
+func (s *Setup) Claim(name string) string {
+	p := s.Path(name)
+	s.made.trees = append(s.made.trees, p)
+	return p
 }
 
 // mkdir creates a directory in the output directory, recorded for undo.

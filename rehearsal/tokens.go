@@ -242,11 +242,11 @@ func sleep(ctx context.Context, d time.Duration) error {
 // fresh management key stored PIN-protected on the card, and a key
 // generated in slot 9c, PIN once and touch always, attested.
 func (t *Tokens) enrolYubiKey(ctx context.Context, name string, serial uint32) (*Holder, error) {
-	pin, err := randomDigits(8)
+	pin, err := randomPIN(8)
 	if err != nil {
 		return nil, err
 	}
-	puk, err := randomDigits(8)
+	puk, err := randomPIN(8)
 	if err != nil {
 		return nil, err
 	}
@@ -312,11 +312,11 @@ func (t *Tokens) startSoftHSM(ctx context.Context, name string) (*Holder, error)
 		return nil, err
 	}
 	defer m.Close()
-	pin, err := randomDigits(8)
+	pin, err := randomPIN(8)
 	if err != nil {
 		return nil, err
 	}
-	so, err := randomDigits(8)
+	so, err := randomPIN(8)
 	if err != nil {
 		return nil, err
 	}
@@ -356,16 +356,22 @@ func pinPrompts(pin []byte) hsm.Prompts {
 	}
 }
 
-// randomDigits is a fresh random PIN of n decimal digits (YubiKey PINs and
-// PUKs have 6 to 8 characters; SoftHSM accepts 4 to 255).
-func randomDigits(n int) ([]byte, error) {
+// pinAlphabet is what a rehearsal PIN is drawn from. Letters as well as
+// digits make a PIN that no number, hash or signature the rehearsal
+// writes contains by chance, so that a search for it in the rehearsal's
+// output finds only a leak.
+const pinAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// randomPIN is a fresh random PIN of n characters (YubiKey PINs and PUKs
+// have 6 to 8; SoftHSM accepts 4 to 255).
+func randomPIN(n int) ([]byte, error) {
 	out := make([]byte, n)
 	for i := range out {
-		d, err := rand.Int(rand.Reader, big.NewInt(10))
+		d, err := rand.Int(rand.Reader, big.NewInt(int64(len(pinAlphabet))))
 		if err != nil {
 			return nil, err
 		}
-		out[i] = byte('0' + d.Int64())
+		out[i] = pinAlphabet[d.Int64()]
 	}
 	return out, nil
 }
