@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"time"
 
@@ -189,6 +190,9 @@ type Bundle struct {
 	Pack   *intake.Pack
 	// Expect maps request id → what the import must find.
 	Expect map[string]Expect
+	// keys are the public keys of every request and of claimed version
+	// 1, by keyid.
+	keys map[string]*tuf.Key
 	// History is what earlier imports would have remembered: the
 	// published keysets of most adds (a month old, so they are
 	// rule-approvable) and when the seasoned recoveries were first seen.
@@ -266,6 +270,7 @@ func makeBundle(ctx context.Context, g *Genesis, in intake.Signer, n int, now ti
 		ID:     fmt.Sprintf("rehearsal-%s", now.UTC().Format("20060102T150405Z")),
 		Intake: in,
 		Expect: map[string]Expect{},
+		keys:   maps.Clone(g.Claimed.Targets.Delegations.Keys),
 		History: &history.History{
 			Bundles:   map[string]time.Time{},
 			FirstSeen: map[string]time.Time{},
@@ -278,6 +283,9 @@ func makeBundle(ctx context.Context, g *Genesis, in intake.Signer, n int, now ti
 	add := func(d *request.Draft, e Expect) {
 		files = append(files, intake.RequestFile(d))
 		e.Kind, e.Project = d.Kind, d.Project
+		for _, k := range d.Keys {
+			b.keys[k.ID()] = k
+		}
 		if d.Keys != nil {
 			e.Keyset = keysetOf(d)
 		}
