@@ -9,7 +9,10 @@
 //     machine is air-gapped (interfaces, routes, radios) and shows the clock
 //     for a person to confirm;
 //   - [github.com/conclave-keys/conclave/airgap/media] lists the mounted
-//     removable media. Conclave never mounts anything.
+//     removable media. Conclave never mounts anything;
+//   - [github.com/conclave-keys/conclave/airgap/journal] keeps a ceremony's
+//     log on disk, each line durable before its event takes effect, and
+//     the large bytes it names beside it.
 //
 // All of it is Linux only, and reads the kernel's files under a root
 // directory that tests point at fixture trees.

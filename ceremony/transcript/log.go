@@ -256,7 +256,7 @@ func Resume(a Appender, entries []Entry) (*Log, error) {
 	if len(entries) == 0 {
 		return nil, errors.New("resume the log: it has no line: start it with New")
 	}
-	var v verifier
+	v := verifier{maxLine: MaxLine}
 	for i, e := range entries {
 		got, err := v.check(e.Line)
 		if err != nil {

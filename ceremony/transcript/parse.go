@@ -48,15 +48,20 @@ func (e *ChainError) Error() string {
 // without reading on. The entries' Line and Body are copies, not parts of
 // data.
 func Parse(data []byte) (entries []Entry, torn bool, err error) {
-	var v verifier
+	return parse(data, MaxLine, MaxLines)
+}
+
+// parse is Parse with the limits given, so that tests can reach them.
+func parse(data []byte, maxLine, maxLines int) (entries []Entry, torn bool, err error) {
+	v := verifier{maxLine: maxLine}
 	for n := 1; len(data) > 0; n++ {
-		if n > MaxLines {
-			return nil, false, &ChainError{Line: n, Reason: fmt.Sprintf("the log has more than %d lines, the most it may", MaxLines)}
+		if n > maxLines {
+			return nil, false, &ChainError{Line: n, Reason: fmt.Sprintf("the log has more than %d lines, the most it may", maxLines)}
 		}
-		i := bytes.IndexByte(data[:min(len(data), MaxLine+1)], '\n')
+		i := bytes.IndexByte(data[:min(len(data), maxLine+1)], '\n')
 		if i < 0 {
-			if len(data) > MaxLine {
-				return nil, false, &ChainError{Line: n, Reason: fmt.Sprintf("the line is longer than %d bytes", MaxLine)}
+			if len(data) > maxLine {
+				return nil, false, &ChainError{Line: n, Reason: fmt.Sprintf("the line is longer than %d bytes", maxLine)}
 			}
 			return entries, true, nil
 		}
@@ -72,6 +77,7 @@ func Parse(data []byte) (entries []Entry, torn bool, err error) {
 
 // verifier checks lines one after another.
 type verifier struct {
+	maxLine  int    // MaxLine, or less in tests
 	n        int64  // lines checked
 	head     string // hash of the last line checked
 	ceremony string // from line 1
@@ -90,8 +96,8 @@ func (v *verifier) check(line []byte) (Entry, *ChainError) {
 	if len(line) == 0 {
 		return fail("the line is empty")
 	}
-	if len(line) > MaxLine {
-		return fail("the line is longer than %d bytes", MaxLine)
+	if len(line) > v.maxLine {
+		return fail("the line is longer than %d bytes", v.maxLine)
 	}
 	val, err := cjson.Parse(line)
 	if err != nil {
@@ -150,6 +156,11 @@ func (v *verifier) check(line []byte) (Entry, *ChainError) {
 	t, err := time.Parse(TimeLayout, at)
 	if err != nil || t.Format(TimeLayout) != at {
 		return fail("time %q is not of the form YYYY-MM-DDTHH:MM:SSZ", at)
+	}
+	if t.Year() < 1 {
+		// Append writes no such time (see Log.line): a resumed log could
+		// not go on from it.
+		return fail("time %q is before the year 1", at)
 	}
 	if err := checkType(typ); err != nil {
 		return fail("%v", err)

@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +54,9 @@ type Options struct {
 	Wait Wait
 	// Notice is where "insert … again" is said; nil says nothing.
 	Notice io.Writer
+	// SoftkeyDir is the key store (package softkey) that holds the
+	// software keys a rehearsal policy names (softkey:name=NAME).
+	SoftkeyDir string
 }
 
 // Wait is how often a pulled or wrong token is asked for again, and how
@@ -281,24 +283,26 @@ func (c *Tokens) openKey(ctx context.Context, holder policy.Holder, key policy.H
 		if !c.opts.Policy.Rehearsal {
 			return nil, fmt.Errorf("holder %s: key %s is a software key, and software keys sign only in a rehearsal: %s", holder.Name, key.KeyID, softkey.InsecureNotice)
 		}
-		return openSoftkey(ctx, holder, key, pub, prompts)
+		return openSoftkey(ctx, holder, key, c.opts.SoftkeyDir, prompts)
 	}
 	return nil, fmt.Errorf("holder %s: key %s has token kind %q, which Conclave does not know", holder.Name, key.KeyID, key.Token)
 }
 
-// SoftkeyURIPrefix starts a software key's location in the policy: the
-// path of its private key file in a key store, DIR/NAME.key.pem.
-const SoftkeyURIPrefix = "softkey:path="
+// SoftkeyURIPrefix starts a software key's location in a policy:
+// softkey:name=NAME, a key of the store in Options.SoftkeyDir.
+const SoftkeyURIPrefix = "softkey:name="
 
 // openSoftkey opens a software key. Its public file is compared with the
 // enrolled key before the passphrase is asked.
-func openSoftkey(ctx context.Context, holder policy.Holder, key policy.HolderKey, pub *tuf.Key, prompts hsm.Prompts) (*openedKey, error) {
-	path, ok := strings.CutPrefix(key.URI, SoftkeyURIPrefix)
-	name, named := strings.CutSuffix(filepath.Base(path), ".key.pem")
-	if !ok || !named || !filepath.IsAbs(path) {
-		return nil, fmt.Errorf("holder %s: key %s: software key location %q is not softkey:path=/DIR/NAME.key.pem", holder.Name, key.KeyID, key.URI)
+func openSoftkey(ctx context.Context, holder policy.Holder, key policy.HolderKey, dir string, prompts hsm.Prompts) (*openedKey, error) {
+	name, ok := strings.CutPrefix(key.URI, SoftkeyURIPrefix)
+	if !ok || name == "" {
+		return nil, fmt.Errorf("holder %s: key %s: software key location %q is not softkey:name=NAME", holder.Name, key.KeyID, key.URI)
 	}
-	store, err := softkey.Open(filepath.Dir(path), prompts)
+	if dir == "" {
+		return nil, fmt.Errorf("holder %s: key %s is a software key, and no software key store was named", holder.Name, key.KeyID)
+	}
+	store, err := softkey.Open(dir, prompts)
 	if err != nil {
 		return nil, fmt.Errorf("holder %s: %w", holder.Name, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +28,7 @@ func softkeyFor(t *testing.T) *tuf.Key {
 }
 
 // softkeyIn writes key NAME into the store dir, and returns its location
-// as a policy names it and its TUF key.
+// as a policy names it (softkey:name=NAME) and its TUF key.
 func softkeyIn(t *testing.T, dir, name string) (string, *tuf.Key) {
 	t.Helper()
 	store, err := softkey.Open(dir, hsm.Prompts{})
@@ -47,7 +46,7 @@ func softkeyIn(t *testing.T, dir, name string) (string, *tuf.Key) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return SoftkeyURIPrefix + filepath.Join(dir, name+".key.pem"), k
+	return SoftkeyURIPrefix + name, k
 }
 
 // pinLog answers PIN requests with one PIN and records who was asked.
@@ -69,9 +68,10 @@ func (p *pinLog) prompts(holder string) hsm.Prompts {
 // TestSoftkey: a rehearsal's software key signs after its passphrase is
 // asked of its holder; the signature verifies.
 func TestSoftkey(t *testing.T) {
-	loc, k := softkeyIn(t, t.TempDir(), "alice")
+	dir := t.TempDir()
+	loc, k := softkeyIn(t, dir, "alice")
 	pins := &pinLog{pin: testSoftkeyPass}
-	c := New(Options{Policy: &policy.Policy{Rehearsal: true}, Keys: map[string]*tuf.Key{k.ID(): k}, Prompts: pins.prompts})
+	c := New(Options{Policy: &policy.Policy{Rehearsal: true}, Keys: map[string]*tuf.Key{k.ID(): k}, Prompts: pins.prompts, SoftkeyDir: dir})
 	defer c.Close()
 	s, err := c.Signer(context.Background(), policy.Holder{Name: "Alice"}, policy.HolderKey{KeyID: k.ID(), Token: policy.TokenSoftkey, URI: loc})
 	if err != nil {
@@ -95,16 +95,17 @@ func TestSoftkey(t *testing.T) {
 // TestWrongSoftkeyBeforePIN: the store holds another key under the
 // enrolled name: refused as the wrong token, no passphrase asked.
 func TestWrongSoftkeyBeforePIN(t *testing.T) {
-	loc, k := softkeyIn(t, t.TempDir(), "alice")
+	dir := t.TempDir()
+	loc, k := softkeyIn(t, dir, "alice")
 	enrolled := softkeyFor(t)
 	pins := &pinLog{pin: testSoftkeyPass}
-	c := New(Options{Policy: &policy.Policy{Rehearsal: true}, Keys: map[string]*tuf.Key{k.ID(): k, enrolled.ID(): enrolled}, Prompts: pins.prompts})
+	c := New(Options{Policy: &policy.Policy{Rehearsal: true}, Keys: map[string]*tuf.Key{k.ID(): k, enrolled.ID(): enrolled}, Prompts: pins.prompts, SoftkeyDir: dir})
 	_, err := c.Signer(context.Background(), policy.Holder{Name: "Alice"}, policy.HolderKey{KeyID: enrolled.ID(), Token: policy.TokenSoftkey, URI: loc})
 	if !errors.Is(err, hsm.ErrWrongToken) {
 		t.Fatalf("err = %v, want hsm.ErrWrongToken", err)
 	}
 	want := fmt.Sprintf("holder Alice: this is not the expected token: software key store %s (%s) holds key %s, not the enrolled key %s (no PIN was asked)",
-		filepath.Dir(strings.TrimPrefix(loc, SoftkeyURIPrefix)), softkey.InsecureNotice, k.ID(), enrolled.ID())
+		dir, softkey.InsecureNotice, k.ID(), enrolled.ID())
 	if err.Error() != want {
 		t.Errorf("err =\n%s\nwant\n%s", err, want)
 	}
@@ -129,16 +130,21 @@ func TestSoftkeyOutsideRehearsal(t *testing.T) {
 	}
 }
 
-// TestSoftkeyLocation: a software key is named by the path of its
-// private key file.
+// TestSoftkeyLocation: a software key is named softkey:name=NAME, in the
+// store Options.SoftkeyDir names.
 func TestSoftkeyLocation(t *testing.T) {
-	c := New(Options{Policy: &policy.Policy{Rehearsal: true}, Keys: map[string]*tuf.Key{"ab12": nil}})
-	for _, loc := range []string{"softkey:path=relative/k.key.pem", "softkey:path=/abs/k.pub.pem", "softkey:name=k", "/abs/k.key.pem"} {
+	c := New(Options{Policy: &policy.Policy{Rehearsal: true}, Keys: map[string]*tuf.Key{"ab12": nil}, SoftkeyDir: t.TempDir()})
+	for _, loc := range []string{"softkey:path=/abs/k.key.pem", "softkey:name=", "/abs/k.key.pem"} {
 		_, err := c.Signer(context.Background(), policy.Holder{Name: "Alice"}, policy.HolderKey{KeyID: "ab12", Token: policy.TokenSoftkey, URI: loc})
-		want := fmt.Sprintf("holder Alice: key ab12: software key location %q is not softkey:path=/DIR/NAME.key.pem", loc)
+		want := fmt.Sprintf("holder Alice: key ab12: software key location %q is not softkey:name=NAME", loc)
 		if err == nil || err.Error() != want {
 			t.Errorf("%s: err = %v", loc, err)
 		}
+	}
+	c = New(Options{Policy: &policy.Policy{Rehearsal: true}, Keys: map[string]*tuf.Key{"ab12": nil}})
+	_, err := c.Signer(context.Background(), policy.Holder{Name: "Alice"}, policy.HolderKey{KeyID: "ab12", Token: policy.TokenSoftkey, URI: "softkey:name=k"})
+	if want := "holder Alice: key ab12 is a software key, and no software key store was named"; err == nil || err.Error() != want {
+		t.Errorf("no store: err = %v", err)
 	}
 }
 

@@ -49,6 +49,8 @@ v('yubikeys.schema.json', json.load(open(E+'yubikeys.json')), 'yubikeys listing'
 v('error.schema.json', json.load(open(E+'error.json')), 'error')
 v('media.schema.json', json.load(open(E+'media.json')), 'media')
 v('verify-report.schema.json', json.load(open(E+'verify-report.json')), 'verify report')
+for n, line in enumerate(open('../../ceremony/transcript/testdata/kat/log.jsonl', 'rb').read().splitlines(), 1):
+    v('transcript-line.schema.json', json.loads(line), 'transcript line %d' % n)
 # negative checks
 r=json.load(open(E+'bundle/requests/req-0001.json')); r['paths']=['*']
 v('request.schema.json', r, 'NEG unknown member')
@@ -68,4 +70,6 @@ r=json.load(open(E+'import-report.json')); del r['requests'][0]['change']['befor
 v('import-report.schema.json', r, 'NEG change without before')
 r=json.load(open(E+'verify-report.json')); r['files'][1]['verdict']='passed'
 v('verify-report.schema.json', r, 'NEG verify verdict not one of the five')
+l=json.loads(open('../../ceremony/transcript/testdata/kat/log.jsonl', 'rb').readline()); del l['body']['format']
+v('transcript-line.schema.json', l, 'NEG first transcript line without format')
 sys.exit(1 if failed else 0)

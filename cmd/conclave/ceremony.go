@@ -1,0 +1,770 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/conclave-keys/conclave/airgap/journal"
+	"github.com/conclave-keys/conclave/airgap/preflight"
+	"github.com/conclave-keys/conclave/airgap/safefile"
+	"github.com/conclave-keys/conclave/airgap/vaultdir"
+	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/export"
+	"github.com/conclave-keys/conclave/ceremony/policy"
+	"github.com/conclave-keys/conclave/ceremony/session"
+	"github.com/conclave-keys/conclave/ceremony/transcript"
+	"github.com/conclave-keys/conclave/ceremony/vault"
+	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/ceremony/verify"
+	pgpwords "github.com/conclave-keys/conclave/ceremony/words"
+	"github.com/conclave-keys/conclave/hsm"
+	"github.com/conclave-keys/conclave/hsm/holders"
+	"github.com/conclave-keys/conclave/internal/termtext"
+)
+
+var ceremonyCommand = &command{
+	name:    "ceremony",
+	summary: "run a whole ceremony from a script (import, decisions, build, signatures, export, close) with PINs from --pin-fd or the terminal; --resume continues one",
+	usage: "ceremony --vault DIR --in BUNDLE --out DIR --script FILE.yaml [--pin-fd N] [--softkey-dir DIR]\n" +
+		"       conclave ceremony --resume LOG --out DIR --script FILE.yaml [--vault DIR] [--in BUNDLE] [--pin-fd N] [--softkey-dir DIR]",
+}
+
+func init() {
+	ceremonyCommand.run = runCeremony
+	register(ceremonyCommand)
+}
+
+// killHookEnv names a TEST HOOK: when set to k, the process kills itself
+// with SIGKILL right after the k-th line it appends to the ceremony's log
+// is durable. The tests use it to crash a ceremony at every line and
+// check that --resume loses nothing. It does nothing else, and nothing
+// outside the tests sets it.
+const killHookEnv = "CONCLAVE_TEST_HOOK_KILL_AFTER_APPEND"
+
+// runCeremony reads the command line and the script, then runs the
+// ceremony (runHeadless).
+func runCeremony(ctx context.Context, env *environment, args []string) error {
+	c := ceremonyCommand
+	fs := newFlagSet(env, c)
+	vaultPath := fs.String("vault", "", "the vault `DIR` (its current generation is opened and verified)")
+	in := fs.String("in", "", "the `BUNDLE` directory on the transfer medium (with --resume, only when the log stopped before the bundle was read: afterwards the log keeps its copy)")
+	out := fs.String("out", "", "the export `DIR` on the transfer medium: new, or empty")
+	scriptPath := fs.String("script", "", "the ceremony script `FILE.yaml` (docs/ceremony-script.md)")
+	resume := fs.String("resume", "", "continue the ceremony whose log is `LOG` (its journal directory VAULT/journal/ID, or the log.jsonl in it)")
+	softkeys := fs.String("softkey-dir", "", "the software key store `DIR` of a rehearsal policy's softkey:name=NAME keys (INSECURE keys: rehearsals only)")
+	pinFD := fs.Int("pin-fd", -1, "read each PIN, one line each in the order the tokens ask, from the open file descriptor `N` (3 or more); without it, PINs are typed at the terminal, not shown")
+	if err := parseFlags(env, c, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usagef("ceremony takes no arguments: name the bundle with --in")
+	}
+	switch {
+	case *scriptPath == "" || *out == "":
+		return usagef("--script and --out are required")
+	case *resume == "" && (*vaultPath == "" || *in == ""):
+		return usagef("name --vault and --in (a new ceremony), or --resume LOG (continue one)")
+	}
+	data, err := readNamedFile(*scriptPath)
+	if err != nil {
+		return fmt.Errorf("read the script: %w", err)
+	}
+	sc, err := parseScript(*scriptPath, data)
+	if err != nil {
+		return refused(err)
+	}
+	pins, err := openPINInput(*pinFD, env.stderr)
+	if err != nil {
+		return err
+	}
+	defer pins.Close()
+	o := headlessOptions{Vault: *vaultPath, In: *in, Out: *out, Resume: *resume, Script: sc, Prompts: pins.prompts, Notice: env.stderr, SoftkeyDir: *softkeys}
+	if v := os.Getenv(killHookEnv); v != "" {
+		if o.killAfter, err = strconv.Atoi(v); err != nil || o.killAfter < 1 {
+			return fmt.Errorf("%s=%q is not a line number", killHookEnv, v)
+		}
+	}
+	_, err = runHeadless(ctx, env, o)
+	return err
+}
+
+// headlessOptions are what a headless ceremony runs with.
+type headlessOptions struct {
+	// Vault is the vault directory; with Resume it may be empty (the
+	// journal lives in the vault, VAULT/journal/ID).
+	Vault string
+	// In is the bundle directory (a new ceremony only).
+	In string
+	// Out is the export directory.
+	Out string
+	// Resume is the journal directory (or its log) of a ceremony to
+	// continue.
+	Resume string
+	Script *script
+	// Prompts returns the callbacks for one holder's token.
+	Prompts func(holder string) hsm.Prompts
+	// Notice is where requests to the people in the room go (PIN asked,
+	// "insert … again").
+	Notice io.Writer
+	// SoftkeyDir is the key store of a rehearsal's software keys.
+	SoftkeyDir string
+	// killAfter is the test hook of killHookEnv (0: off).
+	killAfter int
+}
+
+// headlessResult says where everything went.
+type headlessResult struct {
+	CeremonyID string
+	Journal    string
+	Export     string
+	Generation string
+	Head       string
+	Lines      int64
+}
+
+// runHeadless runs a ceremony from its script, or continues one from its
+// log, to its close: every step the log already holds is replayed, not
+// done again (no decision taken twice, no version built twice, no holder
+// asked to sign again).
+func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*headlessResult, error) {
+	sc := o.Script
+	vaultPath, journalDir, err := ceremonyPaths(o)
+	if err != nil {
+		return nil, err
+	}
+	vd, err := vaultdir.Open(vaultPath)
+	if err != nil {
+		return nil, err
+	}
+	defer vd.Close()
+	v, err := vd.OpenCurrent()
+	if err != nil {
+		var oe *vault.OpenError
+		if errors.As(err, &oe) {
+			return nil, refused(err)
+		}
+		return nil, err
+	}
+	if err := checkRehearsal(sc, v.Policy); err != nil {
+		return nil, err
+	}
+	if o.In != "" {
+		if err := readableDir("the bundle directory", o.In); err != nil {
+			return nil, err
+		}
+	}
+	var id string
+	if o.Resume != "" {
+		id = filepath.Base(journalDir)
+		if v.LastCeremonyID == id {
+			// Closed, and its generation written: nothing is left to do.
+			fmt.Fprintf(env.stdout, "ceremony %s is closed: the vault's current generation %s holds it\n", termtext.Safe(id), termtext.Safe(v.Generation))
+			printGeneration(env.stdout, v)
+			return &headlessResult{CeremonyID: id, Journal: journalDir, Generation: v.Generation}, nil
+		}
+	} else {
+		if id, err = newCeremonyID(); err != nil {
+			return nil, err
+		}
+		journalDir = vd.JournalDir(id)
+		if err := os.MkdirAll(filepath.Dir(journalDir), 0o700); err != nil {
+			return nil, fmt.Errorf("make the journal directory: %w", err)
+		}
+	}
+	j, existing, err := journal.Open(journalDir)
+	if err != nil {
+		return nil, err
+	}
+	defer j.Close()
+	var app transcript.Appender = j
+	if o.killAfter > 0 {
+		app = &killHook{a: j, k: o.killAfter}
+	}
+	tokens := holders.New(holders.Options{
+		Policy:     v.Policy,
+		Keys:       holders.MetadataKeys(v.Root.Root, v.Targets.Targets),
+		Prompts:    o.Prompts,
+		Wait:       holders.Wait{Retries: sc.TokenRetries, Delay: sc.TokenDelay},
+		Notice:     o.Notice,
+		SoftkeyDir: o.SoftkeyDir,
+	})
+	defer tokens.Close()
+	deps := session.Deps{Vault: v, Blobs: j.Blobs(), Tokens: sessionTokens{tokens}}
+	res := &headlessResult{CeremonyID: id, Journal: journalDir, Export: o.Out}
+	var s *session.Session
+	if o.Resume != "" {
+		entries, _, err := transcript.Parse(existing)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(journalDir, journal.LogName), err)
+		}
+		if len(entries) == 0 {
+			return nil, fmt.Errorf("%s holds no line: start the ceremony again, without --resume", filepath.Join(journalDir, journal.LogName))
+		}
+		if deps.Log, err = transcript.Resume(app, entries); err != nil {
+			return nil, err
+		}
+		if s, err = session.Replay(entries, deps); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(env.stdout, "Resuming ceremony %s: %s replayed, state %s", termtext.Safe(id), termtext.Plural(len(entries), "line"), s.State())
+		if cut := j.Cut(); cut > 0 {
+			fmt.Fprintf(env.stdout, " (a torn last line of %s was cut)", termtext.Plural(cut, "byte"))
+		}
+		fmt.Fprintln(env.stdout)
+	} else {
+		if len(existing) != 0 {
+			return nil, fmt.Errorf("journal %s already holds a log: continue it with --resume", journalDir)
+		}
+		deps.Log = transcript.New(app, id)
+		binary, err := selfHash()
+		if err != nil {
+			return nil, err
+		}
+		s, err = session.Open(deps, session.Opening{
+			ConclaveVersion: conclaveVersion(),
+			BinarySHA256:    binary,
+			Rehearsal:       sc.Rehearsal != "",
+			RehearsalReason: sc.Rehearsal,
+			Participants:    sc.Participants,
+			Witnesses:       sc.Witnesses,
+		})
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(env.stdout, "Ceremony %s opened on vault generation %s\n  its log: %s\n", termtext.Safe(id), termtext.Safe(v.Generation), termtext.Safe(journalDir))
+	}
+	d := &driver{ctx: ctx, env: env, o: o, s: s, v: v, vd: vd, j: j, res: res}
+	if err := d.run(); err != nil {
+		if s.State() != session.StateClosed && s.State() != session.StateAbandoned {
+			fmt.Fprintf(env.stderr, "the ceremony stopped in state %s; continue it with: conclave ceremony --resume %s --script FILE --out DIR\n",
+				s.State(), termtext.Safe(shellQuote(journalDir)))
+		}
+		return res, err
+	}
+	return res, nil
+}
+
+// ceremonyPaths finds the vault and, on resume, the journal directory.
+func ceremonyPaths(o headlessOptions) (vaultPath, journalDir string, err error) {
+	if o.Resume == "" {
+		return o.Vault, "", nil
+	}
+	journalDir = filepath.Clean(o.Resume)
+	if filepath.Base(journalDir) == journal.LogName {
+		journalDir = filepath.Dir(journalDir)
+	}
+	abs, err := filepath.Abs(journalDir)
+	if err != nil {
+		return "", "", err
+	}
+	parent := filepath.Dir(abs)
+	if filepath.Base(parent) != vaultdir.JournalDirName {
+		return "", "", usagef("--resume %s: a ceremony's log is in VAULT/%s/ID; this is not such a directory", o.Resume, vaultdir.JournalDirName)
+	}
+	owner := filepath.Dir(parent)
+	if o.Vault != "" {
+		named, err := filepath.Abs(o.Vault)
+		if err != nil {
+			return "", "", err
+		}
+		if named != owner {
+			return "", "", usagef("--resume %s is the log of a ceremony of vault %s, not of --vault %s", o.Resume, owner, o.Vault)
+		}
+	}
+	return owner, abs, nil
+}
+
+// checkRehearsal matches the script and the vault: a rehearsal runs on a
+// rehearsal vault, with its reason; a given clock is for rehearsals only.
+func checkRehearsal(sc *script, p *policy.Policy) error {
+	switch {
+	case p.Rehearsal && sc.Rehearsal == "":
+		return refused(withHint(errors.New("the vault's policy is a rehearsal policy, and the script does not say this is a rehearsal"),
+			"add rehearsal: REASON to the script (docs/ceremony-script.md)"))
+	case !p.Rehearsal && sc.Rehearsal != "":
+		return refused(errors.New("the script says this is a rehearsal, but the vault is a production vault: a rehearsal runs on a rehearsal vault, never on the one that signs for real"))
+	case !p.Rehearsal && !sc.ConfirmSystemClock:
+		return refused(errors.New("the script gives the time (clock.time), which only a rehearsal may do: a production ceremony confirms the system clock (clock: {confirm: system})"))
+	}
+	return nil
+}
+
+// newCeremonyID names a new ceremony: the UTC time it began and a random
+// suffix, so that two ceremonies never share a journal.
+func newCeremonyID() (string, error) {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:]), nil
+}
+
+// conclaveVersion is the module version the binary was built from.
+func conclaveVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(unknown)"
+}
+
+// killHook is the TEST HOOK of killHookEnv.
+type killHook struct {
+	a transcript.Appender
+	n int
+	k int
+}
+
+func (h *killHook) Append(line []byte) error {
+	err := h.a.Append(line)
+	h.n++
+	if h.n == h.k {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // SIGKILL cannot be caught: the process ends here
+	}
+	return err
+}
+
+// sessionTokens gives the session the holders' tokens.
+type sessionTokens struct{ t *holders.Tokens }
+
+func (s sessionTokens) Signer(ctx context.Context, h policy.Holder, k policy.HolderKey) (session.Signer, error) {
+	signer, err := s.t.Signer(ctx, h, k)
+	if err != nil {
+		return nil, err
+	}
+	return signer, nil
+}
+
+// driver runs a ceremony's steps from where its session stands.
+type driver struct {
+	ctx context.Context
+	env *environment
+	o   headlessOptions
+	s   *session.Session
+	v   *vault.Vault
+	vd  *vaultdir.Dir
+	j   *journal.Journal
+	res *headlessResult
+}
+
+// run takes the ceremony from its state to its close. Each step is
+// skipped when the log already holds it.
+func (d *driver) run() error {
+	for {
+		if err := d.ctx.Err(); err != nil {
+			return interrupted("the ceremony stopped at a safe point, in state %s; everything done is in its log", d.s.State())
+		}
+		var err error
+		switch d.s.State() {
+		case session.StatePreflight:
+			err = d.preflight()
+		case session.StateImport:
+			err = d.importBundle()
+		case session.StateReview:
+			err = d.review()
+		case session.StateBuild, session.StateSign:
+			err = d.sign()
+		case session.StateExport:
+			err = d.close()
+		case session.StateClosed, session.StateAbandoned:
+			return d.writeGeneration()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// preflight runs the machine's checks and records them with the script's
+// overrides, then confirms the clock.
+func (d *driver) preflight() error {
+	sc := d.o.Script
+	out := d.env.stdout
+	report := preflight.System().Run()
+	checks := make([]session.Check, 0, len(report.Results))
+	for _, r := range report.Results {
+		checks = append(checks, session.Check{ID: r.ID, Status: string(r.Status), Message: r.Message})
+	}
+	fmt.Fprintf(out, "\nPreflight: %d checks", len(checks))
+	if report.Failed+report.Unchecked > 0 {
+		fmt.Fprintf(out, ", %d failed, %d could not look", report.Failed, report.Unchecked)
+	}
+	fmt.Fprintln(out)
+	for _, r := range report.Results {
+		if r.Status == preflight.Fail || r.Status == preflight.Unchecked {
+			fmt.Fprintf(out, "  %s %s: %s\n", r.Status, r.ID, termtext.Safe(r.Message))
+		}
+	}
+	if err := d.s.Preflight(checks, sc.Overrides); err != nil {
+		var pe *session.PreflightError
+		if errors.As(err, &pe) {
+			return refused(withHint(err, "fix the machine and resume; a check that could not look takes an override in the script, preflight.overrides"))
+		}
+		return err
+	}
+	if d.s.Rehearsal() && report.Failed+report.Unchecked > 0 {
+		fmt.Fprintf(out, "  going on only because this is a rehearsal\n")
+	}
+	at := sc.Time
+	how := "given by the script (rehearsal)"
+	if sc.ConfirmSystemClock {
+		at = time.Now().UTC()
+		how = "the system clock, confirmed by " + sc.Decisions.By
+	}
+	if err := d.s.ConfirmClock(at, sc.Decisions.By); err != nil {
+		if errors.Is(err, session.ErrClockNotLater) {
+			return refused(err)
+		}
+		return err
+	}
+	fmt.Fprintf(out, "Clock: %s, %s\n", d.s.Confirmed().Format(time.RFC3339), termtext.Safe(how))
+	return nil
+}
+
+// importBundle reads the bundle from the transfer medium and judges it
+// against the vault. A refused bundle ends the ceremony: it is abandoned,
+// with the refusal as its reason.
+func (d *driver) importBundle() error {
+	if d.o.In == "" {
+		return usagef("the ceremony stopped before its bundle was read, so its log holds no copy of it: name the bundle with --in")
+	}
+	r := d.v.Policy.Rules
+	src := &mediaDir{
+		dir:         d.o.In,
+		manifest:    bundle.ManifestName,
+		limits:      safefile.Limits{MaxFiles: r.MaxFiles + 1, MaxFileSize: r.MaxFileSize, MaxTotalSize: r.MaxTotalSize + r.MaxManifestSize},
+		manifestMax: r.MaxManifestSize,
+		mapErr:      mediaError,
+	}
+	defer src.close()
+	err := d.s.Import(bundleSource{src})
+	var be *verdict.BundleError
+	if errors.As(err, &be) {
+		fmt.Fprintf(d.env.stdout, "\nThe bundle is REFUSED: %s\n", termtext.Safe(be.Sentence))
+		if _, aerr := d.s.Abandon("the bundle was refused: "+be.Sentence, d.o.Script.Decisions.By); aerr != nil {
+			return aerr
+		}
+		if gerr := d.writeGeneration(); gerr != nil {
+			return gerr
+		}
+		return exitError{exitRefused}
+	}
+	return err
+}
+
+// review prints the judged bundle and applies the script's decisions:
+// one by one first, then the rule-approvable ones together.
+func (d *driver) review() error {
+	sc := d.o.Script
+	dec := sc.Decisions
+	out := d.env.stdout
+	rep := d.s.Report()
+	fmt.Fprintf(out, "\nBundle %s from %s: %s\n", termtext.Safe(rep.BundleID), termtext.Safe(rep.Source), termtext.Plural(len(rep.Requests), "request"))
+	nj, ra := d.s.Undecided()
+	fmt.Fprintf(out, "  undecided: %d need judgement, %d rule-approvable\n", nj, ra)
+	type one struct{ id, decision, reason string }
+	var ones []one
+	for _, id := range dec.Approve {
+		ones = append(ones, one{id, session.Approve, ""})
+	}
+	for _, id := range sortedKeys(dec.Reject) {
+		ones = append(ones, one{id, session.Reject, dec.Reject[id]})
+	}
+	for _, id := range sortedKeys(dec.Defer) {
+		ones = append(ones, one{id, session.Defer, dec.Defer[id]})
+	}
+	for _, o := range ones {
+		if prev, ok := d.s.Decision(o.id); ok && prev.Decision == o.decision && prev.Reason == strings.TrimSpace(o.reason) {
+			continue // in the log already
+		}
+		if err := d.s.Decide(o.id, o.decision, o.reason, dec.By); err != nil {
+			return refused(err)
+		}
+		fmt.Fprintf(out, "  %s %s\n", o.decision, termtext.Safe(o.id))
+	}
+	if _, ra := d.s.Undecided(); dec.RuleApprovable && ra > 0 {
+		if err := d.s.BulkApprove(dec.RuleApprovableCount, dec.By); err != nil {
+			return refused(withHint(err, "decisions.approve_rule_approvable.count is the number of rule-approvable requests the explicit decisions leave"))
+		}
+		fmt.Fprintf(out, "  approved %s together (count confirmed by %s)\n", termtext.Plural(dec.RuleApprovableCount, "rule-approvable request"), termtext.Safe(dec.By))
+	}
+	if err := d.s.Build(); err != nil {
+		if errors.Is(err, session.ErrUndecided) {
+			return refused(withHint(err, "name every request in the script's decisions (defer what cannot be decided today), then resume"))
+		}
+		if errors.Is(err, session.ErrPayloadRegistered) {
+			return refused(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// printCards prints what the holders approve by signing: each role's
+// summary card and the digest over all of them, as hex groups and words
+// to read aloud.
+func (d *driver) printCards() {
+	out := d.env.stdout
+	cards, digest := d.s.Cards()
+	fmt.Fprintf(out, "\nWhat is signed (compare the digest with a second machine's):\n")
+	for _, c := range cards {
+		days := c.Expires.Sub(d.s.Confirmed()).Hours() / 24
+		fmt.Fprintf(out, "  %s version %d\n", termtext.Safe(c.Role), c.Version)
+		fmt.Fprintf(out, "    expires  %s (%.0f days after the confirmed time)\n", c.Expires.UTC().Format(time.RFC3339), days)
+		fmt.Fprintf(out, "    changes  %d added, %d rotated, %d removed\n", c.Added, c.Rotated, c.Removed)
+		fmt.Fprintf(out, "    changes digest %s\n", strings.Join(pgpwords.Groups(c.Digest), " "))
+	}
+	writeDigest(out, "  ", "digest of everything signed:", digest)
+}
+
+// writeDigest prints a hex SHA-256 under a heading, as numbered hex
+// groups and then PGP words, eight to a line, to read aloud.
+func writeDigest(w io.Writer, indent, heading, hexstr string) {
+	fmt.Fprintf(w, "%s%s\n%s  %s\n", indent, heading, indent, strings.Join(pgpwords.Groups(hexstr), " "))
+	if b, err := hex.DecodeString(hexstr); err == nil {
+		ws := pgpwords.PGP(b)
+		for i := 0; i < len(ws); i += 8 {
+			fmt.Fprintf(w, "%s  %s\n", indent, strings.Join(ws[i:min(i+8, len(ws))], " "))
+		}
+	}
+}
+
+// sign has the script's holders sign, in order, until every role's
+// threshold is met, then exports.
+func (d *driver) sign() error {
+	out := d.env.stdout
+	d.printCards()
+	for _, name := range d.o.Script.Signing {
+		if complete(d.s.Progress()) {
+			break
+		}
+		if err := d.ctx.Err(); err != nil {
+			return interrupted("the ceremony stopped at a safe point, before %s signed; the signatures made are in its log", name)
+		}
+		roles, err := d.s.SignAs(d.ctx, name)
+		for _, r := range roles {
+			fmt.Fprintf(out, "  %s signed %s\n", termtext.Safe(name), termtext.Safe(r))
+		}
+		if errors.Is(err, session.ErrNotHolder) {
+			return refused(err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	progress := d.s.Progress()
+	for _, p := range progress {
+		fmt.Fprintf(out, "  %s\n", termtext.Safe(p.String()))
+	}
+	if !complete(progress) {
+		return withHint(errors.New("the holders the script names have signed, and a role's threshold is not met"),
+			"add holders to the script's signing list, then resume")
+	}
+	return d.export()
+}
+
+func complete(ps []session.Progress) bool {
+	for _, p := range ps {
+		if !p.Complete() {
+			return false
+		}
+	}
+	return len(ps) > 0
+}
+
+// export writes the signed files to the transfer medium (all or
+// nothing), reads them back, verifies them as a TUF client would against
+// the vault's root, and records their hashes.
+func (d *driver) export() error {
+	files, err := d.s.ExportFiles()
+	if err != nil {
+		return err
+	}
+	want := map[string][]byte{}
+	var ex []safefile.Export
+	for _, f := range files {
+		want[f.Name] = f.Data
+		ex = append(ex, safefile.Export{Name: f.Name, Data: f.Data})
+	}
+	err = safefile.ExportFiles(d.o.Out, ex)
+	if errors.Is(err, safefile.ErrNotEmpty) {
+		// Written before a crash, and not recorded: it counts only if it
+		// is exactly what the ceremony would write now.
+		if same, _ := sameExport(d.o.Out, want); !same {
+			return withHint(err, "the export directory holds something else: name a new one with --out")
+		}
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	sums, err := d.readBack(want)
+	if err != nil {
+		return err
+	}
+	if err := d.s.Exported(sums); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.env.stdout, "\nExported to %s, read back and verified as a TUF client would:\n", termtext.Safe(d.o.Out))
+	for _, f := range files {
+		fmt.Fprintf(d.env.stdout, "  %s\n", termtext.Safe(f.Name))
+	}
+	return nil
+}
+
+// sameExport reports whether dir holds exactly the files wanted.
+func sameExport(dir string, want map[string][]byte) (bool, error) {
+	listing, err := checkExport(dir)
+	if err != nil {
+		return false, err
+	}
+	if len(listing) != len(want)-1 { // the manifest lists the others
+		return false, nil
+	}
+	for _, l := range listing {
+		data, ok := want[l.Name]
+		if !ok || l.SHA256 != vault.SHA256Hex(data) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// readBack reads the export again as the online side will (export.Check
+// through the media reader), compares every file with what was written,
+// and walks the metadata from the vault's root as a TUF client does. It
+// returns each file's SHA-256.
+func (d *driver) readBack(want map[string][]byte) (map[string]string, error) {
+	listing, err := checkExport(d.o.Out)
+	if err != nil {
+		return nil, fmt.Errorf("reading the export back: %w", err)
+	}
+	sums := map[string]string{export.ManifestName: vault.SHA256Hex(want[export.ManifestName])}
+	opts := verify.Options{
+		Trusted: verify.Input{Name: "root.json", Data: d.v.Root.Bytes()},
+		Files:   []verify.Input{{Name: "targets.json", Data: d.v.Targets.Bytes()}},
+		Now:     d.s.Confirmed(),
+	}
+	m := &mediaDir{dir: d.o.Out, manifest: export.ManifestName}
+	defer m.close()
+	names := make([]string, 0, len(listing))
+	for _, l := range listing {
+		names = append(names, l.Name)
+	}
+	files, err := m.listed(names)
+	if err != nil {
+		return nil, fmt.Errorf("reading the export back: %w", err)
+	}
+	for _, l := range listing {
+		data, err := files.ReadFile(l.Name)
+		if err != nil {
+			return nil, fmt.Errorf("reading the export back: %w", err)
+		}
+		if vault.SHA256Hex(data) != vault.SHA256Hex(want[l.Name]) {
+			return nil, fmt.Errorf("reading the export back: %s is not what was written", l.Name)
+		}
+		sums[l.Name] = l.SHA256
+		if l.Name != export.DecisionsName {
+			opts.Files = append(opts.Files, verify.Input{Name: l.Name, Data: data})
+		}
+	}
+	if len(sums) != len(want) {
+		return nil, fmt.Errorf("reading the export back: %d files listed, %d written", len(sums), len(want))
+	}
+	report, err := verify.Walk(d.ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("verifying the export: %w", err)
+	}
+	for _, f := range report.Files {
+		if f.Verdict != verify.Valid && f.Verdict != verify.Skipped {
+			return nil, fmt.Errorf("verifying the export: %s is %s: %s", f.Name, f.Verdict, f.Reason())
+		}
+	}
+	return sums, nil
+}
+
+// close closes the ceremony; the vault's next generation is written
+// next (writeGeneration), also when a resumed log ends closed.
+func (d *driver) close() error {
+	_, err := d.s.Close()
+	return err
+}
+
+// writeGeneration writes the vault generation that follows the ceremony,
+// with its log, and prints the log's head for the paper log.
+func (d *driver) writeGeneration() error {
+	u, err := d.s.Update()
+	if err != nil {
+		return err
+	}
+	out := d.env.stdout
+	if u != nil {
+		if u.Logs, err = journalFiles(d.j.Dir()); err != nil {
+			return err
+		}
+		files, err := d.v.Next(*u)
+		if err != nil {
+			return err
+		}
+		name, err := d.vd.WriteGeneration(files)
+		if err != nil {
+			return err
+		}
+		d.res.Generation = name
+	}
+	d.res.Head, d.res.Lines = d.s.Head(), d.s.Lines()
+	fmt.Fprintf(out, "\nCeremony %s %s after %s.\n", termtext.Safe(d.res.CeremonyID), d.s.State(), termtext.Plural(int(d.s.Lines()), "line"))
+	writeDigest(out, "", "Write on the paper log the log's head:", d.s.Head())
+	if d.res.Generation != "" {
+		nv, err := d.vd.OpenCurrent()
+		if err != nil {
+			return err
+		}
+		printGeneration(out, nv)
+	}
+	return nil
+}
+
+// printGeneration prints a vault generation's hash for the paper log.
+func printGeneration(w io.Writer, v *vault.Vault) {
+	writeDigest(w, "", fmt.Sprintf("and the hash of the vault's generation %s:", termtext.Safe(v.Generation)), v.Hash)
+}
+
+// journalFiles reads a journal directory's files (the log and its blobs)
+// for the vault, named relative to the directory.
+func journalFiles(dir string) ([]vault.File, error) {
+	var out []vault.File
+	data, err := safefile.ReadNamed(filepath.Join(dir, journal.LogName), journal.MaxLog)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, vault.File{Name: journal.LogName, Data: data})
+	entries, err := os.ReadDir(filepath.Join(dir, journal.BlobsName))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // a blob being written when the process stopped
+		}
+		b, err := safefile.ReadNamed(filepath.Join(dir, journal.BlobsName, e.Name()), journal.MaxBlob)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vault.File{Name: journal.BlobsName + "/" + e.Name(), Data: b})
+	}
+	slices.SortFunc(out, func(a, b vault.File) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
