@@ -128,3 +128,49 @@ func TestCheckRefusesOtherNames(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// An export of several roles (shards) holds each under its own name, one
+// decision report listing every role's version, and passes Check.
+func TestPlanSet(t *testing.T) {
+	f := it.New(t)
+	rep := &export.Report{BundleID: "b1", Requests: map[string]export.Outcome{"r1": {Decision: export.Approved}}}
+	files, err := export.PlanSet([]export.Metadata{
+		{Role: "claimed-b", File: f.Delegator, Complete: true},
+		{Role: "claimed-a", File: f.Delegator, Complete: false},
+	}, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, x := range files {
+		names = append(names, x.Name)
+	}
+	if strings.Join(names, " ") != "7.claimed-a.partial.json 7.claimed-b.json decisions.json export-manifest.json" {
+		t.Fatalf("names %v", names)
+	}
+	if d := string(files[2].Data); !strings.HasSuffix(d, `"requests":{"r1":{"codes":[],"decision":"approved","reason":""}},"roles":{"claimed-a":7,"claimed-b":7}}`) {
+		t.Errorf("decisions %s", d)
+	}
+	if rep.Versions != nil {
+		t.Error("PlanSet changed the caller's report")
+	}
+	dir := t.TempDir()
+	write(t, dir, files)
+	if listing, err := export.Check(dirReader{dir}); err != nil || len(listing) != 3 {
+		t.Fatalf("check: %v %v", listing, err)
+	}
+
+	// One role is planned as Plan plans it.
+	one, err := export.PlanSet([]export.Metadata{{Role: "claimed", File: f.Delegator, Complete: true}}, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range plan(t, true) {
+		if one[i].Name != x.Name || string(one[i].Data) != string(x.Data) {
+			t.Errorf("file %d: %s differs from Plan's", i, one[i].Name)
+		}
+	}
+	if _, err := export.PlanSet([]export.Metadata{{Role: "a", File: f.Delegator}, {Role: "a", File: f.Delegator}}, rep); err == nil || err.Error() != "export: role a is listed twice" {
+		t.Errorf("a role twice: %v", err)
+	}
+}

@@ -71,7 +71,7 @@ func (s *Session) Build() error {
 	if nj, ra := s.Undecided(); nj+ra > 0 {
 		return &UndecidedError{NeedsJudgement: nj, RuleApprovable: ra}
 	}
-	res, err := s.deriveBuild()
+	res, err := s.deriveBuild(nil)
 	if err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
@@ -104,8 +104,10 @@ func (s *Session) Build() error {
 
 // deriveBuild builds from the approvals. The same log and vault give the
 // same bytes: build.Build is deterministic whatever the order of its
-// input.
-func (s *Session) deriveBuild() (*buildResult, error) {
+// input. logged holds the versions a built event gave the roles: a replay
+// builds those versions again, never the next ones, so that no version is
+// bumped twice whatever the register says now.
+func (s *Session) deriveBuild(logged map[string]int64) (*buildResult, error) {
 	v := s.d.Vault
 	p := v.Policy
 	roles := p.SignedRoles()
@@ -125,6 +127,9 @@ func (s *Session) deriveBuild() (*buildResult, error) {
 		}
 		in.Current[role] = cur
 		in.Versions[role] = nextVersion(cur.Version(), v.Register[role])
+		if n, ok := logged[role]; ok {
+			in.Versions[role] = n
+		}
 		expires[role] = tuf.NewExpiry(s.confirmed.Add(p.Expiry(role).Expiry)).Time
 	}
 	res := &buildResult{byRole: map[string]*payload{}}
@@ -246,8 +251,12 @@ func (s *Session) stepBuilt(e *Built) (func(), error) {
 	}
 	res := s.derivedBuild
 	if res == nil {
+		logged := map[string]int64{}
+		for _, p := range e.Payloads {
+			logged[p.Role] = p.Version
+		}
 		var err error
-		if res, err = s.deriveBuild(); err != nil {
+		if res, err = s.deriveBuild(logged); err != nil {
 			return nil, err
 		}
 	}

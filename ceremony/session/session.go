@@ -149,9 +149,6 @@ type Deps struct {
 type Session struct {
 	d     Deps
 	state State
-	// broken is the first failed append: the log's tail is unknown, and the
-	// only way on is to read the log again and Replay it.
-	broken error
 
 	opened      *Opened
 	present     map[string]bool
@@ -214,17 +211,16 @@ func (s *Session) now() time.Time {
 
 // commit appends an event and then applies it: step checks it against
 // the state first, so an event the session would refuse is never written.
+// After a failed append the log refuses every later one
+// (transcript.ErrBroken): its tail is unknown, and the only way on is to
+// read it again and Replay it.
 func (s *Session) commit(ev event) error {
-	if s.broken != nil {
-		return fmt.Errorf("%s: %w", ev.eventType(), s.broken)
-	}
 	apply, err := s.step(ev)
 	if err != nil {
 		return err
 	}
 	entry, err := s.d.Log.Append(ev.eventType(), s.now(), ev)
 	if err != nil {
-		s.broken = err
 		return err
 	}
 	apply()
