@@ -57,8 +57,9 @@ func TestScripts(t *testing.T) {
 			return false, errors.New("unknown condition " + strconv.Quote(cond))
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status": cmdStatus,
-			"keygen": cmdKeygen,
+			"status":       cmdStatus,
+			"keygen":       cmdKeygen,
+			"vaultfixture": cmdVaultFixture,
 		},
 		Setup: func(e *testscript.Env) error {
 			examples, err := filepath.Abs(examples)

@@ -10,13 +10,19 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 )
+
+// T is what the fixture needs of a test: testing.TB has it, and a
+// testscript command can wrap its script in it.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+}
 
 // Now is the fixture's clock: metadata expires a few months after it.
 var Now = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
@@ -28,7 +34,7 @@ type Holder struct {
 }
 
 // Key is the holder key with seed byte n.
-func Key(t testing.TB, n byte) Holder {
+func Key(t T, n byte) Holder {
 	t.Helper()
 	s := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{n}, ed25519.SeedSize))
 	k, err := tuf.KeyFromPublic(s.Public())
@@ -67,7 +73,7 @@ func Keys(hs []Holder) map[string]*tuf.Key {
 }
 
 // Sign signs f by each holder, keys being its delegator's keys.
-func Sign(t testing.TB, f *tuf.File, keys map[string]*tuf.Key, hs ...Holder) {
+func Sign(t T, f *tuf.File, keys map[string]*tuf.Key, hs ...Holder) {
 	t.Helper()
 	for _, h := range hs {
 		if err := f.Sign(keys, h.Key.ID(), h.Signer); err != nil {
@@ -78,7 +84,7 @@ func Sign(t testing.TB, f *tuf.File, keys map[string]*tuf.Key, hs ...Holder) {
 
 // Root is an unsigned root of the version, the holders holding every
 // top-level role with threshold 2.
-func Root(t testing.TB, version int64, hs []Holder) *tuf.File {
+func Root(t T, version int64, hs []Holder) *tuf.File {
 	t.Helper()
 	r := &tuf.Root{Keys: Keys(hs), Roles: map[string]*tuf.RoleKeys{}}
 	r.Version, r.Expires = version, tuf.NewExpiry(Now.AddDate(1, 0, 0))
@@ -96,7 +102,7 @@ func Root(t testing.TB, version int64, hs []Holder) *tuf.File {
 
 // Targets is unsigned top-level targets delegating "claimed" to the
 // holders, threshold 2.
-func Targets(t testing.TB, version int64, hs []Holder) *tuf.File {
+func Targets(t T, version int64, hs []Holder) *tuf.File {
 	t.Helper()
 	top := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
 	top.Version, top.Expires = version, tuf.NewExpiry(Now.AddDate(0, 6, 0))
@@ -111,7 +117,7 @@ func Targets(t testing.TB, version int64, hs []Holder) *tuf.File {
 }
 
 // Claimed is an unsigned, empty claimed role of the version.
-func Claimed(t testing.TB, version int64) *tuf.File {
+func Claimed(t T, version int64) *tuf.File {
 	t.Helper()
 	c := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
 	c.Version, c.Expires = version, tuf.NewExpiry(Now.AddDate(0, 3, 0))
@@ -123,7 +129,7 @@ func Claimed(t testing.TB, version int64) *tuf.File {
 }
 
 // New makes the fixture.
-func New(t testing.TB) *Fixture {
+func New(t T) *Fixture {
 	t.Helper()
 	hs := []Holder{Key(t, 1), Key(t, 2), Key(t, 3)}
 	fx := &Fixture{Holders: hs, Policy: Policy(hs)}
@@ -141,7 +147,7 @@ func New(t testing.TB) *Fixture {
 
 // Binding is the binding of policy to the fixture's last root signed by
 // the holders given.
-func (fx *Fixture) Binding(t testing.TB, policy []byte, hs ...Holder) []byte {
+func (fx *Fixture) Binding(t T, policy []byte, hs ...Holder) []byte {
 	t.Helper()
 	payload, err := vault.BindingPayload(policy, fx.Roots[len(fx.Roots)-1])
 	if err != nil {
@@ -158,7 +164,7 @@ func (fx *Fixture) Binding(t testing.TB, policy []byte, hs ...Holder) []byte {
 
 // Input is what the fixture's vault is adopted from, the binding signed
 // by holders 1 and 3.
-func (fx *Fixture) Input(t testing.TB) vault.AdoptInput {
+func (fx *Fixture) Input(t T) vault.AdoptInput {
 	t.Helper()
 	var roots [][]byte
 	for _, r := range fx.Roots {
@@ -174,7 +180,7 @@ func (fx *Fixture) Input(t testing.TB) vault.AdoptInput {
 }
 
 // Adopted is the fixture's first generation.
-func (fx *Fixture) Adopted(t testing.TB) []vault.File {
+func (fx *Fixture) Adopted(t T) []vault.File {
 	t.Helper()
 	files, err := vault.Adopt(fx.Input(t))
 	if err != nil {
