@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -42,7 +43,7 @@ var (
 // runs it; a program that changes a Policy runs it again.
 func (p *Policy) Check() error {
 	for _, check := range []func() error{
-		p.checkRepository, p.checkRoles, p.checkRules, p.checkAttestation,
+		p.checkRepository, p.checkTemplate, p.checkRoles, p.checkRules, p.checkAttestation,
 		p.checkModules, p.checkPreflight, p.checkHolders,
 	} {
 		if err := check(); err != nil {
@@ -152,7 +153,7 @@ func (p *Policy) checkRoles() error {
 		}
 	}
 	signed := p.SignedRoles()
-	for _, name := range sortedKeys(p.Roles) {
+	for _, name := range slices.Sorted(maps.Keys(p.Roles)) {
 		path := field("roles", name)
 		if !slices.Contains(signed, name) {
 			return p.errAt(path, "%s is not a role this policy signs (%s)", termtext.Quote(name), strings.Join(signed, ", "))
@@ -281,6 +282,19 @@ func covers(q, pattern string) bool {
 	return rec(0, 0)
 }
 
+// checkTemplate comes before the shards, whose paths are checked with
+// the template.
+func (p *Policy) checkTemplate() error {
+	t := p.Rules.PathTemplate
+	switch {
+	case !strings.Contains(t, "{name}"):
+		return p.errAt("path_template", "%s does not contain {name}, so projects would share paths", termtext.Quote(t))
+	case strings.ContainsAny(t, "[]\\"):
+		return p.errAt("path_template", "%s uses [, ] or \\, which clients interpret differently", termtext.Quote(t))
+	}
+	return nil
+}
+
 func (p *Policy) checkRules() error {
 	r := &p.Rules
 	// With shards, each shard delegates projects, and none may be taken
@@ -293,11 +307,8 @@ func (p *Policy) checkRules() error {
 		r.DelegatingRole, r.OtherRoles = p.DelegatingRole, nil
 	}
 	r.Repository = p.Repository
+	r.PossessionOptional = !p.RequirePossession
 	switch {
-	case !strings.Contains(r.PathTemplate, "{name}"):
-		return p.errAt("path_template", "%s does not contain {name}, so projects would share paths", termtext.Quote(r.PathTemplate))
-	case strings.ContainsAny(r.PathTemplate, "[]\\"):
-		return p.errAt("path_template", "%s uses [, ] or \\, which clients interpret differently", termtext.Quote(r.PathTemplate))
 	case len(r.KeySchemes) == 0:
 		return p.errAt("developer_keys.schemes", "no scheme: no developer key could be delegated")
 	}
@@ -558,15 +569,6 @@ func (p *Policy) Expiry(role string) RolePolicy {
 		return rp
 	}
 	return RolePolicy{Expiry: DefaultExpiry, Warning: DefaultWarning}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func contains(list []string, s string) bool { return slices.Contains(list, s) }

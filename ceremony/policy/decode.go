@@ -23,9 +23,10 @@ import (
 // Format is the value of a policy's "format" field.
 const Format = "conclave-policy/1"
 
-// MaxSize bounds a policy file: a page or two of text is expected, and a
-// file far larger is not something people could have read.
-const MaxSize = 1 << 20
+// MaxSize bounds a policy file: a few pages of text are expected (one with
+// fifty holders is about 10 KiB), and a file far larger is not something
+// people could have read.
+const MaxSize = 256 << 10
 
 // ErrInvalid is wrapped by every error about a policy file.
 var ErrInvalid = errors.New("invalid policy")
@@ -76,7 +77,7 @@ func Parse(name string, data []byte) (*Policy, error) {
 		return nil, err
 	}
 	d := &decoder{name: name, lines: make(map[string]int)}
-	d.refuseIndirection(doc, "")
+	d.refuseIndirection(doc)
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -103,13 +104,13 @@ func readDocument(name string, data []byte) (*yaml.Node, error) {
 		if err == io.EOF {
 			return nil, &Error{File: name, Msg: "the policy is empty"}
 		}
-		return nil, syntaxError(name, err)
+		return nil, syntaxError(name, countLines(data), err)
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case err == io.EOF:
 	case err != nil:
-		return nil, syntaxError(name, err)
+		return nil, syntaxError(name, countLines(data), err)
 	default:
 		return nil, &Error{File: name, Line: next.Line, Msg: "a second YAML document starts here; a policy is one document"}
 	}
@@ -119,11 +120,32 @@ func readDocument(name string, data []byte) (*yaml.Node, error) {
 	return doc.Content[0], nil
 }
 
+// countLines counts lines as the YAML parser does: a line ends at LF,
+// CR, CR LF, or NEL, LS or PS (U+0085, U+2028, U+2029).
+func countLines(data []byte) int {
+	n := 1
+	for i := 0; i < len(data); i++ {
+		switch {
+		case data[i] == '\n':
+			n++
+		case data[i] == '\r' && (i+1 == len(data) || data[i+1] != '\n'):
+			n++
+		case data[i] == 0xc2 && i+1 < len(data) && data[i+1] == 0x85,
+			data[i] == 0xe2 && i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xa8 || data[i+2] == 0xa9):
+			n++
+		}
+	}
+	return n
+}
+
 // syntaxError turns a yaml.v3 error into an *Error with its line.
-func syntaxError(name string, err error) error {
+func syntaxError(name string, lines int, err error) error {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		// At the end of a file without a final newline, the parser
+		// counts a line that is not there: point at the last one.
 		line, _ := strconv.Atoi(m[1])
+		line = min(line, lines)
 		return &Error{File: name, Line: line, Msg: "not valid YAML: " + msg[len(m[0]):]}
 	}
 	return &Error{File: name, Msg: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
@@ -169,41 +191,66 @@ func plainKey(k string) bool {
 
 func index(path string, i int) string { return fmt.Sprintf("%s[%d]", path, i) }
 
-// refuseIndirection refuses anchors, aliases and explicit tags anywhere:
+// refuseIndirection refuses anchors (so aliases) and explicit tags anywhere:
 // a policy is read by people, so every value must be written out where it
-// applies, as what it plainly is.
-func (d *decoder) refuseIndirection(n *yaml.Node, path string) {
-	if d.err != nil {
+// applies, as what it plainly is. The path is worked out only for the
+// node refused.
+func (d *decoder) refuseIndirection(root *yaml.Node) {
+	bad := findIndirection(root)
+	if bad == nil {
 		return
 	}
-	at := path
+	at := pathTo(root, bad, "")
 	if at == "" {
 		at = "(top)"
 	}
-	switch {
-	case n.Kind == yaml.AliasNode:
-		d.fail(n, at, "alias *%s refused: a policy is read by people, so every value is written out where it applies", n.Value)
+	if bad.Anchor != "" {
+		// An alias needs an anchor before it, so refusing anchors
+		// refuses aliases too (one naming no anchor is a YAML syntax
+		// error).
+		d.fail(bad, at, "anchor &%s refused: a policy is read by people, so every value is written out where it applies", bad.Anchor)
 		return
-	case n.Anchor != "":
-		d.fail(n, at, "anchor &%s refused: a policy is read by people, so every value is written out where it applies", n.Anchor)
-		return
-	case n.Style&yaml.TaggedStyle != 0:
-		d.fail(n, at, "explicit tag %s refused: write the value plainly", n.Tag)
-		return
+	}
+	d.fail(bad, at, "explicit tag %s refused: write the value plainly", bad.Tag)
+}
+
+// findIndirection returns the first node with an anchor or an explicit
+// tag, or nil.
+func findIndirection(n *yaml.Node) *yaml.Node {
+	if n.Anchor != "" || n.Style&yaml.TaggedStyle != 0 {
+		return n
+	}
+	for _, c := range n.Content {
+		if bad := findIndirection(c); bad != nil {
+			return bad
+		}
+	}
+	return nil
+}
+
+// pathTo is the field path of target under n (at path), or "".
+func pathTo(n, target *yaml.Node, path string) string {
+	if n == target {
+		return path
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			p := field(path, k.Value)
-			d.refuseIndirection(k, p)
-			d.refuseIndirection(n.Content[i+1], p)
+			p := field(path, n.Content[i].Value)
+			for _, c := range n.Content[i : i+2] {
+				if found := pathTo(c, target, p); found != "" {
+					return found
+				}
+			}
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			d.refuseIndirection(c, index(path, i))
+			if found := pathTo(c, target, index(path, i)); found != "" {
+				return found
+			}
 		}
 	}
+	return ""
 }
 
 // describe names what a node is, for "want X, found Y".
@@ -239,7 +286,9 @@ func (d *decoder) mapping(n *yaml.Node, path string, known ...string) map[string
 		d.fail(n, path, "want a mapping, found %s", describe(n))
 		return nil
 	}
-	d.lines[path] = n.Line
+	if _, ok := d.lines[path]; !ok {
+		d.lines[path] = n.Line
+	}
 	out := make(map[string]*yaml.Node, len(n.Content)/2)
 	keyLine := make(map[string]int, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -259,7 +308,9 @@ func (d *decoder) mapping(n *yaml.Node, path string, known ...string) map[string
 			return nil
 		}
 		out[k.Value] = v
-		d.lines[p] = v.Line
+		// A field is where its key is: a block mapping or list as its
+		// value starts on the next line.
+		d.lines[p] = k.Line
 	}
 	return out
 }
@@ -273,7 +324,9 @@ func (d *decoder) sequence(n *yaml.Node, path string) []*yaml.Node {
 		d.fail(n, path, "want a list, found %s", describe(n))
 		return nil
 	}
-	d.lines[path] = n.Line
+	if _, ok := d.lines[path]; !ok {
+		d.lines[path] = n.Line
+	}
 	for i, c := range n.Content {
 		d.lines[index(path, i)] = c.Line
 	}
@@ -368,7 +421,7 @@ var topFields = []string{
 }
 
 func (d *decoder) policy(n *yaml.Node) *Policy {
-	p := &Policy{name: d.name, lines: d.lines, Roles: map[string]RolePolicy{}, Rules: rules.Default()}
+	p := &Policy{name: d.name, lines: d.lines, Roles: map[string]RolePolicy{}, Rules: rules.Default(), RequirePossession: true}
 	m := d.mapping(n, "", topFields...)
 	if d.err != nil {
 		return nil
@@ -477,18 +530,24 @@ func (d *decoder) key(n *yaml.Node, path string) *tuf.Key {
 	kvPath := field(path, "keyval")
 	kvNode := d.required(m, n, path, "keyval")
 	kv := d.mapping(kvNode, kvPath, "public")
-	pub := d.str(d.required(kv, kvNode, kvPath, "public"), field(kvPath, "public"))
+	pubNode := d.required(kv, kvNode, kvPath, "public")
+	pub := d.str(pubNode, field(kvPath, "public"))
 	if d.err != nil {
 		return nil
 	}
 	k, err := tuf.ParsePlainKey(kt, pub, sc, path)
 	if err != nil {
+		// The key's own error names a field inside the key object
+		// ("keyval.public: invalid key: …"): point at it.
+		line, at, msg := n.Line, path, err.Error()
 		var fe *tuf.FieldError
-		msg := err.Error()
 		if errors.As(err, &fe) {
 			msg = fe.Msg
 		}
-		d.err = &Error{File: d.name, Line: n.Line, Path: path, Msg: msg, Err: err}
+		if rest, ok := strings.CutPrefix(msg, "keyval.public: "); ok {
+			line, at, msg = pubNode.Line, field(kvPath, "public"), rest
+		}
+		d.err = &Error{File: d.name, Line: line, Path: at, Msg: msg, Err: err}
 		return nil
 	}
 	return k

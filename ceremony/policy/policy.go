@@ -31,7 +31,8 @@ type Policy struct {
 	// Rules are the validation rules (path template, key schemes and sizes,
 	// notice period, dwell, bundle limits), built from the file.
 	Rules rules.Rules
-	// RequirePossession refuses adds without proofs of possession.
+	// RequirePossession refuses adds and rotations without proofs of
+	// possession (the default); Rules.PossessionOptional is its opposite.
 	RequirePossession bool
 	// Attestation says what a YubiKey's attestation must show.
 	Attestation Attestation

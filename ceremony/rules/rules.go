@@ -62,6 +62,11 @@ type Rules struct {
 	// date the repository writes) before it may be approved.
 	RecoveryNotice time.Duration
 
+	// PossessionOptional lets an add or rotation without a proof of
+	// possession be judged like one with a valid proof. A proof that is
+	// present is checked all the same. The zero value requires proofs.
+	PossessionOptional bool
+
 	// MinDwell is how long before this import an "add"'s exact keyset must
 	// have been published by the repository (seen by Conclave in an
 	// earlier bundle) for the add to be approvable in bulk. Zero means

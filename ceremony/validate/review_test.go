@@ -128,3 +128,31 @@ func deref(d *verdict.Delegation) any {
 	}
 	return *d
 }
+
+// TestPossessionOptional: a policy that does not require proofs of
+// possession judges an add without one like an add with a valid one, and
+// still checks a proof that is there; the default requires them.
+func TestPossessionOptional(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		optional bool
+		want     want
+	}{
+		{"required", false, want{verdict.Invalid, []verdict.Code{verdict.PossessionMissing}}},
+		{"optional", true, want{verdict.RuleApprovable, nil}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.rules.PossessionOptional = tc.optional
+			without := e.f.Add(t, "r1", "new-project", "n1")
+			without.Possession = nil
+			forged := e.f.Add(t, "r2", "other-project", "n2")
+			forged.Possession.Signatures[0].Sig = []byte("not a signature")
+			e.dwell(without, forged)
+			e.pack = e.f.Pack("b1", it.Files(without, forged)...)
+			o := e.run()
+			checkVerdict(t, o, file("r1"), tc.want)
+			checkVerdict(t, o, file("r2"), want{verdict.Invalid, []verdict.Code{verdict.PossessionInvalid}})
+		})
+	}
+}

@@ -285,6 +285,9 @@ func sentenceFor(e *request.Error) string {
 // for exactly this request.
 func (st *state) checkPossession(v *verdict.Verdict, r *request.Request, kc keyCheck) {
 	if !r.HasPossession {
+		if st.in.Rules.PossessionOptional {
+			return
+		}
 		v.Add(verdict.Error, verdict.PossessionMissing, "possession", "The request carries no proof that the developer holds these keys; each key must sign a possession statement.")
 		return
 	}

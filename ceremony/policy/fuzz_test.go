@@ -1,0 +1,51 @@
+package policy
+
+import (
+	"errors"
+	"os"
+	"testing"
+)
+
+// FuzzParse: Parse never panics; what it refuses it refuses with an
+// *Error naming this file and a line inside it; what it accepts passes
+// Check again and gives every project name exactly one signed role.
+func FuzzParse(f *testing.F) {
+	example, err := os.ReadFile("../../docs/policy-example.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(example)
+	f.Add([]byte(base))
+	f.Add([]byte(base + sharded))
+	f.Add([]byte(base + "repository: again\n"))
+	f.Add([]byte(base + "x: &a [1]\ny: *a\n"))
+	f.Add([]byte(base + "---\n"))
+	f.Add([]byte(base + "rehearsal: true\nroles: {claimed: {expiry: 1d, warning: 1h}}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			var pe *Error
+			if !errors.As(err, &pe) || pe.File != "fuzz.yaml" || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %T %v is not a *policy.Error for fuzz.yaml", err, err)
+			}
+			if n := countLines(data); pe.Line < 0 || pe.Line > n {
+				t.Fatalf("error at line %d of a %d-line file: %v", pe.Line, n, err)
+			}
+			return
+		}
+		if err := p.Check(); err != nil {
+			t.Fatalf("Parse accepted a policy Check refuses: %v", err)
+		}
+		roles := p.SignedRoles()
+		for _, project := range []string{"a", "django", "0", "z-z", "requests"} {
+			r := p.ShardFor(project)
+			found := false
+			for _, s := range roles {
+				found = found || s == r
+			}
+			if !found {
+				t.Fatalf("ShardFor(%q) = %q, not one of %v", project, r, roles)
+			}
+		}
+	})
+}
