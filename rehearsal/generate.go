@@ -231,7 +231,7 @@ func mixFor(n int) mix {
 	m := mix{
 		rotations:          max(1, n/50),
 		removals:           max(1, n/200),
-		noDwell:            max(1, n/50),
+		noDwell:            max(2, n/50),
 		seasonedRecoveries: max(1, n/400),
 		freshRecoveries:    max(1, n/400),
 		invalidEach:        max(1, n/60),

@@ -32,7 +32,7 @@ participants:
 	for _, h := range holders {
 		fmt.Fprintf(&s, "  - %s\n", h)
 	}
-	fmt.Fprintf(&s, "witnesses:\n  - %s\nclock:\n  time: %s\ndecisions:\n  by: %s\n", Witness, now.UTC().Format(time.RFC3339), holders[0])
+	fmt.Fprintf(&s, "witnesses:\n  - %s\nclock:\n  time: \"%s\"\ndecisions:\n  by: %s\n", Witness, now.UTC().Format(time.RFC3339), holders[0])
 	fmt.Fprintf(&s, "  approve_rule_approvable:\n    count: %d\n", b.Counts()[verdict.RuleApprovable])
 	var approve, reject []string
 	for _, id := range slices.Sorted(maps.Keys(b.Expect)) {

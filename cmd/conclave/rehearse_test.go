@@ -1,36 +1,22 @@
+//go:build cgo
+
 package main
 
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
-)
 
-// TestRehearseCheckLineNamesThisBinary: the line that tells how to check
-// the output names the binary that ran, not whatever "conclave" PATH finds.
-func TestRehearseCheckLineNamesThisBinary(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "out")
-	code, out, errOut := run(t, "rehearse", "--out", dir, "--requests", "3")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s%s", code, out, errOut)
-	}
-	want := "\nCheck them yourself:\n  " + self + " verify --trusted-root " + dir + "/root.json " + dir + "/targets.json " + dir + "/claimed.json\n"
-	if !strings.HasSuffix(out, want) {
-		t.Errorf("output ends:\n%s\nwant:\n%s", out[max(0, len(out)-len(want)-100):], want)
-	}
-}
+	"github.com/conclave-keys/conclave/rehearsal"
+)
 
 func TestShellQuote(t *testing.T) {
 	for in, want := range map[string]string{
@@ -45,41 +31,149 @@ func TestShellQuote(t *testing.T) {
 	}
 }
 
-// TestRehearseInterrupted: a cancelled context (what SIGINT and SIGTERM
-// do) stops the rehearsal; the command says so and returns an error that
-// wraps context.Canceled, leaving no output directory behind.
-func TestRehearseInterrupted(t *testing.T) {
+// TestRehearseTooFewRequests: a rehearsal too small to show every kind
+// of request is refused before anything starts.
+func TestRehearseTooFewRequests(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	var out, errOut bytes.Buffer
-	err := runRehearse(ctx, &environment{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}, []string{"--out", dir, "--requests", "3"})
-	if !errors.Is(err, context.Canceled) || err.Error() != "rehearsal interrupted before it wrote anything" {
-		t.Fatalf("error %v, want \"rehearsal interrupted before it wrote anything\" wrapping context.Canceled", err)
-	}
-	if want := "interrupted: stopping at the next safe point, then removing what was written\n"; errOut.String() != want {
-		t.Errorf("stderr %q, want %q", errOut.String(), want)
+	code, out, errOut := run(t, "rehearse", "--out", dir, "--requests", "5")
+	if want := "error: --requests must be at least 20, so that every kind of request is shown\n"; code != exitUsage || !strings.HasPrefix(errOut, want) || out != "" {
+		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant prefix %q", code, out, errOut, want)
 	}
 	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("%s exists (%v)", dir, err)
 	}
 }
 
-// TestRehearseSIGINT sends a real SIGINT to a built conclave in the middle
-// of a long rehearsal: it stops, says what it removed, leaves nothing
-// behind, and exits as main exits for an interrupted command.
-func TestRehearseSIGINT(t *testing.T) {
+// rehearsalBinary builds conclave once for the tests that run a
+// rehearsal: each runs in a process of its own, because the PC/SC library
+// reaches only the first private pcscd of a process, and this test binary
+// starts others.
+var rehearsalBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "conclave-rehearse-test-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "conclave")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", errors.New(string(out))
+	}
+	return bin, nil
+})
+
+// rehearsalCommand returns the command for a rehearsal with its own
+// temporary directory (where its tokens' private directory goes), short
+// enough for pcscd's socket path; it skips when the token software is
+// missing (fails under CI=true).
+func rehearsalCommand(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("builds conclave and runs a long rehearsal; run without -short")
+		t.Skip("builds conclave and runs a whole rehearsal; run without -short")
 	}
-	bin := filepath.Join(t.TempDir(), "conclave")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := rehearsal.CheckTokenSoftware(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err.Error())
 	}
+	bin, err := rehearsalBinary()
+	if err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	tmp, err := os.MkdirTemp("", "cr-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	cmd := exec.Command(bin, append([]string{"rehearse"}, args...)...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	return cmd, tmp
+}
+
+// leftBehind lists what a rehearsal left in its temporary directory, and
+// the processes still running from it (a private pcscd names its reader
+// configuration there).
+func leftBehind(t *testing.T, tmp string) []string {
+	t.Helper()
+	var left []string
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		left = append(left, filepath.Join(tmp, e.Name()))
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, []byte(tmp)) {
+			left = append(left, "process: "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return left
+}
+
+// TestRehearseEndToEnd runs a whole rehearsal — two virtual YubiKeys
+// through a private pcscd and vpcd, SoftHSM, the headless ceremony — and
+// checks its output independently: conclave verify accepts the export
+// from the generated root, the decision report and the rehearsal notice
+// are there, the output says where everything went and that it is a
+// rehearsal, and nothing is left running or lying in the temporary
+// directory.
+func TestRehearseEndToEnd(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	cmd, tmp := rehearsalCommand(t, "--out", out, "--requests", "60")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("conclave rehearse: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	text := stdout.String()
+	for _, want := range []string{
+		"REHEARSAL — virtual YubiKeys and a SoftHSM token",
+		"start tokens: 2 virtual YubiKeys (pcscd, vpcd), SoftHSM",
+		"adopt it into a vault (binding signed by Alice, Carol)",
+		"the ceremony, from opening to close",
+		"verify the export as a TUF client would (conclave verify)",
+		"compare the export with the planned decisions",
+		"search every file written for a PIN (none found)",
+		"tokens stopped, their private directory removed",
+		"Everything above is a REHEARSAL",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the output lacks %q:\n%s", want, text)
+		}
+	}
+	exported, err := filepath.Glob(filepath.Join(out, rehearsal.ExportDir, "*.claimed.json"))
+	if err != nil || len(exported) != 1 || filepath.Base(exported[0]) != "2.claimed.json" {
+		t.Fatalf("export: %v (%v), want 2.claimed.json", exported, err)
+	}
+	repo := filepath.Join(out, rehearsal.RepositoryDir)
+	verifyArgs := []string{"verify", "--trusted-root", filepath.Join(repo, "root.json"), filepath.Join(repo, "targets.json"), exported[0]}
+	if code, vout, verr := run(t, verifyArgs...); code != 0 {
+		t.Errorf("conclave verify on the export: exit %d\n%s%s", code, vout, verr)
+	}
+	if !strings.Contains(text, "Check the export yourself:\n  ") || !strings.Contains(text, strings.Join(verifyArgs, " ")+"\n") {
+		t.Errorf("the output does not give the verify command %q:\n%s", strings.Join(verifyArgs, " "), text)
+	}
+	for _, name := range []string{rehearsal.NoticeFile, rehearsal.ScriptFile, filepath.Join(rehearsal.ExportDir, "decisions.json")} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Error(err)
+		}
+	}
+	if left := leftBehind(t, tmp); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestRehearseSIGINT sends a real SIGINT to a rehearsal once its tokens
+// run: it stops, says so, exits as main exits for an interrupted command,
+// and leaves nothing behind — no output, no token directory, no pcscd.
+func TestRehearseSIGINT(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "out")
-	cmd := exec.Command(bin, "rehearse", "--out", dir, "--requests", "200000")
+	// Enough requests that generating them takes seconds: the signal
+	// arrives while they are made.
+	cmd, tmp := rehearsalCommand(t, "--out", dir, "--requests", "100000")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -89,13 +183,11 @@ func TestRehearseSIGINT(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// The rehearsal has begun once it prints its first line; key
-	// generation for 200,000 projects then takes seconds.
 	sc := bufio.NewScanner(stdout)
 	var lines []string
 	for sc.Scan() {
 		lines = append(lines, sc.Text())
-		if strings.HasPrefix(sc.Text(), "REHEARSAL") {
+		if strings.Contains(sc.Text(), "start tokens:") {
 			break
 		}
 	}
@@ -114,33 +206,18 @@ func TestRehearseSIGINT(t *testing.T) {
 		t.Fatalf("conclave did not stop after SIGINT\nstdout:\n%s", strings.Join(lines, "\n"))
 	}
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		t.Fatalf("exit: %v, want a failure", err)
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit: %v, want status %d\nstdout:\n%s\nstderr:\n%s", err, exitInterrupted, strings.Join(lines, "\n"), stderr.String())
 	}
-	// main maps an error wrapping context.Canceled to its exit status for
-	// an interruption; the binary must exit with the same.
-	wantCode := runMain(cancelled(), &environment{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}},
-		[]string{"rehearse", "--out", filepath.Join(t.TempDir(), "x"), "--requests", "1"})
-	if ee.ExitCode() != wantCode || wantCode != exitInterrupted {
-		t.Errorf("exit status %d, want %d (as main exits for an interrupted command)", ee.ExitCode(), wantCode)
-	}
-	wantErr := "interrupted: stopping at the next safe point, then removing what was written\n" +
-		"interrupted: rehearsal interrupted; removed what it had made (0 files, 1 directory)\n"
+	wantErr := "interrupted: stopping at the next safe point, then stopping the tokens and removing what was written\n" +
+		"interrupted: rehearsal interrupted; the tokens were stopped and what it had written removed\n"
 	if stderr.String() != wantErr {
 		t.Errorf("stderr %q\nwant   %q", stderr.String(), wantErr)
-	}
-	for _, l := range lines {
-		if strings.HasPrefix(l, "Wrote and verified") {
-			t.Errorf("the rehearsal finished after SIGINT:\n%s", strings.Join(lines, "\n"))
-		}
 	}
 	if entries, err := os.ReadDir(parent); err != nil || len(entries) != 0 {
 		t.Errorf("left behind in %s: %v (%v)", parent, entries, err)
 	}
-}
-
-func cancelled() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
+	if left := leftBehind(t, tmp); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
 }
