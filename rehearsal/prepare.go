@@ -215,13 +215,15 @@ func Prepare(ctx context.Context, opts Options) (_ *Setup, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := s.phase(ctx, fmt.Sprintf("generate the bundle (%d requests)", opts.Requests), func() error {
+	if err := s.phase(ctx, fmt.Sprintf("generate %d requests", opts.Requests), func() error {
 		rng := rand.New(rand.NewPCG(uint64(opts.Requests), 1))
 		b, err := makeBundle(ctx, s.Genesis, s.intake, opts.Requests, opts.Now, rng)
-		if err != nil {
-			return err
-		}
 		s.Bundle = b
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.phase(ctx, "write the bundle (as intake writes one: each file synced)", func() error {
 		return s.writeBundle(ctx)
 	}); err != nil {
 		return nil, err

@@ -166,58 +166,80 @@ func TestRehearseEndToEnd(t *testing.T) {
 }
 
 // TestRehearseSIGINT sends a real SIGINT to a rehearsal once its tokens
-// run: it stops, says so, exits as main exits for an interrupted command,
-// and leaves nothing behind — no output, no token directory, no pcscd.
+// run — while it generates its repository, and while its ceremony runs:
+// it stops, says so, exits as main exits for an interrupted command, and
+// leaves nothing behind — no output, no token directory, no pcscd.
 func TestRehearseSIGINT(t *testing.T) {
-	parent := t.TempDir()
-	dir := filepath.Join(parent, "out")
-	// Enough requests that generating them takes seconds: the signal
-	// arrives while they are made.
-	cmd, tmp := rehearsalCommand(t, "--out", dir, "--requests", "100000")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	var lines []string
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if strings.Contains(sc.Text(), "start tokens:") {
-			break
-		}
-	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(2 * time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("conclave did not stop after SIGINT\nstdout:\n%s", strings.Join(lines, "\n"))
-	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
-		t.Fatalf("exit: %v, want status %d\nstdout:\n%s\nstderr:\n%s", err, exitInterrupted, strings.Join(lines, "\n"), stderr.String())
-	}
-	wantErr := "interrupted: stopping at the next safe point, then stopping the tokens and removing what was written\n" +
-		"interrupted: rehearsal interrupted; the tokens were stopped and what it had written removed\n"
-	if stderr.String() != wantErr {
-		t.Errorf("stderr %q\nwant   %q", stderr.String(), wantErr)
-	}
-	if entries, err := os.ReadDir(parent); err != nil || len(entries) != 0 {
-		t.Errorf("left behind in %s: %v (%v)", parent, entries, err)
-	}
-	if left := leftBehind(t, tmp); len(left) > 0 {
-		t.Errorf("left behind: %v", left)
+	for _, c := range []struct {
+		name string
+		// after is the line after which the signal is sent; requests
+		// are enough that the next step takes seconds.
+		after    string
+		requests string
+		// stopped is what the ceremony says when it was stopped.
+		stopped string
+	}{
+		{"generating", "start tokens:", "20000", ""},
+		{"in the ceremony", "The ceremony (conclave ceremony --script", "2000", "the ceremony stopped in state "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "out")
+			cmd, tmp := rehearsalCommand(t, "--out", dir, "--requests", c.requests)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(stdout)
+			var lines []string
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+				if strings.Contains(sc.Text(), c.after) {
+					break
+				}
+			}
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err = <-done:
+			case <-time.After(2 * time.Minute):
+				cmd.Process.Kill()
+				t.Fatalf("conclave did not stop after SIGINT\nstdout:\n%s", strings.Join(lines, "\n"))
+			}
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+				t.Fatalf("exit: %v, want status %d\nstdout:\n%s\nstderr:\n%s", err, exitInterrupted, strings.Join(lines, "\n"), stderr.String())
+			}
+			// The ceremony adds its own line about the state it stopped in.
+			for _, want := range []string{
+				c.stopped,
+				"interrupted: stopping at the next safe point, then stopping the tokens and removing what was written\n",
+				"interrupted: rehearsal interrupted; the tokens were stopped and what it had written removed\n",
+			} {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("stderr %q lacks %q", stderr.String(), want)
+				}
+			}
+			if !strings.HasSuffix(stderr.String(), "interrupted: rehearsal interrupted; the tokens were stopped and what it had written removed\n") {
+				t.Errorf("stderr does not end with the interruption: %q", stderr.String())
+			}
+			if entries, err := os.ReadDir(parent); err != nil || len(entries) != 0 {
+				t.Errorf("left behind in %s: %v (%v)", parent, entries, err)
+			}
+			if left := leftBehind(t, tmp); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
 	}
 }
