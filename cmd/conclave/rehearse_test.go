@@ -165,6 +165,33 @@ func TestRehearseEndToEnd(t *testing.T) {
 	}
 }
 
+// TestVerifyRehearsalDirectory: `verify --trusted-root root.json *.json`
+// in the repository a rehearsal generated, as a new user types it. It gave three NOT VALID: the trusted root listed again (twice), and
+// claimed.json sorted before targets.json.
+func TestVerifyRehearsalDirectory(t *testing.T) {
+	dir := t.TempDir()
+	cmd, _ := rehearsalCommand(t, "--out", "r", "--requests", "20")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rehearse: %v\n%s", err, out)
+	}
+	t.Chdir(filepath.Join(dir, "r", rehearsal.RepositoryDir))
+	files, err := filepath.Glob("*.json")
+	if err != nil || len(files) != 4 {
+		t.Fatalf("rehearsal wrote %v (%v)", files, err)
+	}
+	code, out, errOut := run(t, append([]string{"verify", "--trusted-root", "root.json"}, files...)...)
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
+	}
+	wantLines(t, out,
+		"1.root.json: skipped: the same bytes as the trusted root (root.json)\n",
+		"root.json: skipped: the same bytes as the trusted root (root.json)\n",
+		"claimed.json: targets version 1\n  role claimed, delegated by targets.json\n",
+		"\nRESULT: all files valid (2 files skipped: the same bytes as a file judged)\n",
+	)
+}
+
 // TestRehearseSIGINT sends a real SIGINT to a rehearsal once its tokens
 // run — while it generates its repository, and while its ceremony runs:
 // it stops, says so, exits as main exits for an interrupted command, and
