@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/internal/durable"
 
 	"golang.org/x/sys/unix"
@@ -88,8 +89,7 @@ func (b *blobs) put(name string, data []byte) error {
 	if err := durable.CreateTempAt(b.fd, b.dir, tmp, data, 0o600); err != nil {
 		return err
 	}
-	err = unix.Renameat2(b.fd, tmp, b.fd, name, unix.RENAME_NOREPLACE)
-	if err != nil {
+	if err := safefile.RenameNoReplace(b.fd, tmp, name); err != nil {
 		unix.Unlinkat(b.fd, tmp, 0)
 		if errors.Is(err, unix.EEXIST) {
 			// Stored meanwhile: check it as if it had been there.

@@ -191,11 +191,7 @@ func TestOpenRefusesSecondProcess(t *testing.T) {
 }
 
 func TestAppendAfterClose(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "c-1")
-	j, _, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, dir := openJournal(t)
 	j.Close()
 	if err := j.Append([]byte("{}")); err == nil || err.Error() != "append to "+filepath.Join(dir, LogName)+": the journal is closed" {
 		t.Fatalf("append after close: %v", err)
@@ -203,12 +199,7 @@ func TestAppendAfterClose(t *testing.T) {
 }
 
 func TestAppendRefusesNewline(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "c-1")
-	j, _, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	j, dir := openJournal(t)
 	if err := j.Append([]byte("{}\n{}")); err == nil || err.Error() != "append to "+filepath.Join(dir, LogName)+": the line holds a newline" {
 		t.Fatalf("append of two lines: %v", err)
 	}

@@ -121,7 +121,7 @@ func writeAt(dfd int, dir, name string, data []byte) error {
 		}
 		return nothingWritten
 	}
-	if err := renameNoReplace(dfd, tmp, name); err != nil {
+	if err := RenameNoReplace(dfd, tmp, name); err != nil {
 		return writeError(final, removeTmp(), err)
 	}
 	// From here the file has its final name; a failure must remove it,
@@ -145,13 +145,14 @@ func writeAt(dfd int, dir, name string, data []byte) error {
 	return nil
 }
 
-// renameNoReplace renames without ever replacing an existing file:
-// renameat2(2) with RENAME_NOREPLACE. File systems without it (EINVAL) get
+// RenameNoReplace renames from to to, both in the directory dfd, without
+// ever replacing an existing file: renameat2(2) with RENAME_NOREPLACE. File systems without it (EINVAL) get
 // link(2) then unlink(2), which fails with EEXIST just the same. Only on a
 // file system with neither (exFAT) is the name checked just before a plain
-// rename; Conclave is the only writer in a fresh export directory, so the
-// gap is accepted there.
-func renameNoReplace(dfd int, from, to string) error {
+// rename; Conclave is the only writer in a fresh export directory (and in
+// a ceremony's locked journal, airgap/journal), so the gap is accepted
+// there.
+func RenameNoReplace(dfd int, from, to string) error {
 	err := unix.Renameat2(dfd, from, dfd, to, unix.RENAME_NOREPLACE)
 	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
 		return err

@@ -71,7 +71,7 @@ func TestRenameNoReplace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(dfd)
-	if err := renameNoReplace(dfd, "tmp", "final"); !errors.Is(err, unix.EEXIST) {
+	if err := RenameNoReplace(dfd, "tmp", "final"); !errors.Is(err, unix.EEXIST) {
 		t.Fatalf("error = %v, want EEXIST", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "final")); string(b) != "old" {

@@ -59,6 +59,8 @@ var (
 	// ErrNoGeneration: the directory holds no current generation (no
 	// CURRENT file).
 	ErrNoGeneration = errors.New("the vault holds no generation: there is no CURRENT file")
+	// ErrInUse: another process is writing a generation of the vault.
+	ErrInUse = errors.New("another process is writing to this vault")
 	// ErrSymlink: a symbolic link inside the vault.
 	ErrSymlink = errors.New("it is a symbolic link, and a vault holds none")
 	// ErrNotRegular: a device, pipe, socket or directory where a file was
@@ -81,21 +83,29 @@ func Open(dir string) (*Dir, error) {
 	return &Dir{path: dir, fd: fd}, nil
 }
 
-// Create makes a new vault directory at dir, which must not exist or be
-// an empty directory (the mount point of a fresh medium), and opens it.
-func Create(dir string) (*Dir, error) {
-	err := durable.Mkdir(dir, 0o700)
-	if errors.Is(err, fs.ErrExist) {
-		ents, rerr := os.ReadDir(dir)
-		if rerr != nil {
-			return nil, fmt.Errorf("create vault %s: %w", dir, rerr)
-		}
-		if len(ents) > 0 {
-			return nil, fmt.Errorf("create vault %s: the directory is not empty: a vault is made in a new or empty directory", dir)
-		}
-		err = nil
+// CheckNew checks that dir can become a new vault: it does not exist, or
+// it is an empty directory (the mount point of a fresh medium). A command
+// checks this before the holders sign, so that their work is not lost to
+// a wrong path.
+func CheckNew(dir string) error {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("create vault %s: %w", dir, err)
+	case len(ents) > 0:
+		return fmt.Errorf("create vault %s: the directory is not empty: a vault is made in a new or empty directory", dir)
 	}
-	if err != nil {
+	return nil
+}
+
+// Create makes a new vault directory at dir (see CheckNew) and opens it.
+func Create(dir string) (*Dir, error) {
+	if err := CheckNew(dir); err != nil {
+		return nil, err
+	}
+	if err := durable.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("create vault %s: %w", dir, err)
 	}
 	return Open(dir)
@@ -159,6 +169,9 @@ func (d *Dir) readCurrent() (current, error) {
 	return c, nil
 }
 
+// line is CURRENT's content for c.
+func (c current) line() []byte { return []byte(c.name + " " + c.hash + "\n") }
+
 func parseCurrent(data []byte) (current, bool) {
 	line, ok := bytes.CutSuffix(data, []byte("\n"))
 	if !ok {
@@ -184,7 +197,9 @@ func generationNumber(name string) (int64, bool) {
 
 // Current returns a reader of the current generation and its name. The
 // generation's manifest must hash to the hash CURRENT names; the rest is
-// for vault.Open to verify (OpenCurrent does both).
+// for vault.Open to verify (OpenCurrent does both). The reader holds the
+// generation's directory open, so that a directory put in its place is
+// never read through it; it is an io.Closer, and the caller closes it.
 func (d *Dir) Current() (vault.Reader, string, error) {
 	c, err := d.readCurrent()
 	if err != nil {
@@ -268,6 +283,17 @@ func (d *Dir) Generations() ([]Generation, error) {
 // half-written directory of the same name, left by an interrupted write,
 // is first renamed gen-NNNNNN.interrupted-K, kept for inspection.
 func (d *Dir) WriteGeneration(files []vault.File) (string, error) {
+	// One writer at a time: the check that the generation follows the
+	// current one holds only while nobody else switches CURRENT.
+	// flock(2) works on every local file system Linux mounts, FAT
+	// included; the lock goes with the process.
+	if err := unix.Flock(d.fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return "", fmt.Errorf("write vault %s: %w", d.path, ErrInUse)
+		}
+		return "", fmt.Errorf("write vault %s: lock: %w", d.path, err)
+	}
+	defer unix.Flock(d.fd, unix.LOCK_UN)
 	name, hash, err := d.writeFiles(files)
 	if err != nil {
 		return "", err
@@ -360,8 +386,7 @@ func (d *Dir) switchCurrent(name, hash string) error {
 	if err := unix.Unlinkat(d.fd, currentTemp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("switch vault %s to %s: remove the stale %s: %w", d.path, name, currentTemp, err)
 	}
-	data := []byte(name + " " + hash + "\n")
-	if err := durable.CreateTempAt(d.fd, d.path, currentTemp, data, 0o600); err != nil {
+	if err := durable.CreateTempAt(d.fd, d.path, currentTemp, current{name, hash}.line(), 0o600); err != nil {
 		return fmt.Errorf("switch vault %s to %s: %w", d.path, name, err)
 	}
 	if err := unix.Renameat(d.fd, currentTemp, d.fd, CurrentFile); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/vault/vaulttest"
+	"golang.org/x/sys/unix"
 )
 
 // adopt makes a vault directory holding the fixture's first generation,
@@ -177,4 +178,40 @@ func TestNoGeneration(t *testing.T) {
 	if _, _, err := d.Current(); !errors.Is(err, ErrNoGeneration) {
 		t.Errorf("Current = %v", err)
 	}
+}
+
+func TestOneWriterAtATime(t *testing.T) {
+	d, _, next := adopt(t)
+	other, err := Open(d.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := unix.Flock(other.fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.WriteGeneration(next); !errors.Is(err, ErrInUse) {
+		t.Errorf("WriteGeneration while another holds the vault = %v", err)
+	}
+	unix.Flock(other.fd, unix.LOCK_UN)
+	if _, err := d.WriteGeneration(next); err != nil {
+		t.Errorf("after the other let go: %v", err)
+	}
+}
+
+func TestCreateRefusesANonEmptyDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "x"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := "create vault " + dir + ": the directory is not empty: a vault is made in a new or empty directory"
+	if _, err := Create(dir); err == nil || err.Error() != want {
+		t.Errorf("Create = %v", err)
+	}
+	empty := t.TempDir()
+	d, err := Create(empty)
+	if err != nil {
+		t.Fatalf("an empty directory: %v", err)
+	}
+	d.Close()
 }

@@ -123,6 +123,9 @@ type edits struct {
 // delegation (ErrStale), a key not given or not the one judged, and paths
 // other than the template's.
 func Build(in Input) ([]*Payload, error) {
+	if in.Expires.IsZero() {
+		return nil, errors.New("build: no expiry was given")
+	}
 	approved := make([]*verdict.Verdict, len(in.Approved))
 	for i := range in.Approved {
 		approved[i] = &in.Approved[i]

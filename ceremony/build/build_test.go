@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
@@ -62,7 +63,7 @@ func line(name string, threshold int64, keys ...*tuf.Key) string {
 func TestBuild(t *testing.T) {
 	k := make([]*tuf.Key, 7)
 	for i := range k {
-		k[i] = key(t, i)
+		k[i] = key(i)
 	}
 	cur := signed(t, project("alpha", 1, k[0]), project("beta", 2, k[1], k[2]), project("gamma", 1, k[3]))
 	given := keyMap(k...)
@@ -149,7 +150,7 @@ func dump(cs []Change) string {
 // TestBuildDeterministic: the same approvals in any order give the same
 // bytes.
 func TestBuildDeterministic(t *testing.T) {
-	k := []*tuf.Key{key(t, 0), key(t, 1), key(t, 2), key(t, 3)}
+	k := []*tuf.Key{key(0), key(1), key(2), key(3)}
 	cur := signed(t, project("alpha", 1, k[0]), project("beta", 1, k[1]))
 	vs := []verdict.Verdict{add("r1", "delta", 1, k[2]), add("r2", "epsilon", 2, k[3], k[2]), rotate(t, cur, "r3", "alpha", 1, k[3]), remove(t, cur, "r4", "beta")}
 	first, err := Build(one(cur, keyMap(k...), vs...))
@@ -177,7 +178,7 @@ func TestBuildDeterministic(t *testing.T) {
 // the version given for it.
 func TestBuildShards(t *testing.T) {
 	in := shardFixture(t)
-	k := []*tuf.Key{key(t, 0), key(t, 1), key(t, 2), key(t, 3)}
+	k := []*tuf.Key{key(0), key(1), key(2), key(3)}
 	ps, err := Build(in)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +199,7 @@ func TestBuildShards(t *testing.T) {
 // shardFixture is claimed in three shards by first letter: an add to
 // shard-a, a removal and a rotation in shard-c, nothing in shard-b.
 func shardFixture(t *testing.T) Input {
-	k := []*tuf.Key{key(t, 0), key(t, 1), key(t, 2), key(t, 3)}
+	k := []*tuf.Key{key(0), key(1), key(2), key(3)}
 	shards := map[string]*tuf.File{
 		"shard-a": signed(t, project("apple", 1, k[0])),
 		"shard-b": signed(t, project("banana", 1, k[1])),
@@ -224,7 +225,7 @@ func shardFixture(t *testing.T) Input {
 // every field Conclave does not know are written back byte for byte;
 // the role's own targets and unknown fields too.
 func TestBuildKeepsUnchanged(t *testing.T) {
-	k := []*tuf.Key{key(t, 0), key(t, 1)}
+	k := []*tuf.Key{key(0), key(1)}
 	// A key with an unknown field: its keyid covers the field.
 	odd, err := tuf.Parse("key", []byte(fmt.Sprintf(`{"signatures":[],"signed":{"_type":"targets","spec_version":"1.0.31","version":1,"expires":"2030-01-01T00:00:00Z","targets":{},
 		"delegations":{"keys":{"x":{"keytype":"ed25519","scheme":"ed25519","keyval":{"public":%q},"x-extra":"kept"}},"roles":[]}}}`, k[0].Public)))
@@ -269,7 +270,7 @@ func TestBuildKeepsUnchanged(t *testing.T) {
 
 // TestBuildRefuses: each refusal names the request.
 func TestBuildRefuses(t *testing.T) {
-	k := []*tuf.Key{key(t, 0), key(t, 1), key(t, 2), key(t, 3)}
+	k := []*tuf.Key{key(0), key(1), key(2), key(3)}
 	cur := signed(t, project("alpha", 1, k[0]), project("beta", 2, k[1], k[2]))
 	given := keyMap(k...)
 	stale := rotate(t, cur, "r9", "beta", 1, k[3])
@@ -326,11 +327,14 @@ func TestBuildRefuses(t *testing.T) {
 	noVersion.Versions = nil
 	oldVersion := one(cur, given, add("r9", "delta", 1, k[3]))
 	oldVersion.Versions = map[string]int64{"claimed": 5}
+	noExpiry := one(cur, given, add("r9", "delta", 1, k[3]))
+	noExpiry.Expires = time.Time{}
 	noRole := one(cur, given, add("r9", "delta", 1, k[3]))
 	noRole.RoleFor = func(string) string { return "shard-x" }
 	for in, want := range map[*Input]string{
 		&noVersion:  "build claimed: no version was given for it",
 		&oldVersion: "build claimed: version 5 is not after the current version 5",
+		&noExpiry:   "build: no expiry was given",
 		&noRole:     `request r9 (project delta): the project belongs to role "shard-x", whose current targets metadata is not given`,
 	} {
 		if _, err := Build(*in); err == nil || err.Error() != want {

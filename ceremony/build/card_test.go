@@ -14,7 +14,7 @@ import (
 // built is the fixture of the card tests: claimed delegating alpha and
 // beta at version 5, and version 6 adding delta.
 func built(t *testing.T) (cur *tuf.File, k []*tuf.Key, p *Payload, v verdict.Verdict) {
-	k = []*tuf.Key{key(t, 0), key(t, 1), key(t, 2), key(t, 3)}
+	k = []*tuf.Key{key(0), key(1), key(2), key(3)}
 	cur = signed(t, project("alpha", 1, k[0]), project("beta", 1, k[1]))
 	v = add("r1", "delta", 1, k[2])
 	ps, err := Build(one(cur, keyMap(k...), v))

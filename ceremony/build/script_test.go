@@ -39,8 +39,13 @@ func page(t *testing.T) []byte {
 // bytes, which the script's canonical JSON must reproduce.
 func ecdsaKey(t *testing.T) *tuf.Key {
 	t.Helper()
-	x, y := elliptic.P256().ScalarBaseMult([]byte{7})
-	k, err := tuf.KeyFromPublic(&ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y})
+	d := make([]byte, 32)
+	d[31] = 7
+	priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := tuf.KeyFromPublic(priv.Public())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -571,8 +571,6 @@ func (p *Policy) Expiry(role string) RolePolicy {
 	return RolePolicy{Expiry: DefaultExpiry, Warning: DefaultWarning}
 }
 
-func contains(list []string, s string) bool { return slices.Contains(list, s) }
-
 // durationUnits are the units a policy writes durations in.
 var durationUnits = map[byte]time.Duration{'d': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute}
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,13 +105,13 @@ func readDocument(name string, data []byte) (*yaml.Node, error) {
 		if err == io.EOF {
 			return nil, &Error{File: name, Msg: "the policy is empty"}
 		}
-		return nil, syntaxError(name, countLines(data), err)
+		return nil, syntaxError(name, err)
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case err == io.EOF:
 	case err != nil:
-		return nil, syntaxError(name, countLines(data), err)
+		return nil, syntaxError(name, err)
 	default:
 		return nil, &Error{File: name, Line: next.Line, Msg: "a second YAML document starts here; a policy is one document"}
 	}
@@ -120,32 +121,11 @@ func readDocument(name string, data []byte) (*yaml.Node, error) {
 	return doc.Content[0], nil
 }
 
-// countLines counts lines as the YAML parser does: a line ends at LF,
-// CR, CR LF, or NEL, LS or PS (U+0085, U+2028, U+2029).
-func countLines(data []byte) int {
-	n := 1
-	for i := 0; i < len(data); i++ {
-		switch {
-		case data[i] == '\n':
-			n++
-		case data[i] == '\r' && (i+1 == len(data) || data[i+1] != '\n'):
-			n++
-		case data[i] == 0xc2 && i+1 < len(data) && data[i+1] == 0x85,
-			data[i] == 0xe2 && i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xa8 || data[i+2] == 0xa9):
-			n++
-		}
-	}
-	return n
-}
-
 // syntaxError turns a yaml.v3 error into an *Error with its line.
-func syntaxError(name string, lines int, err error) error {
+func syntaxError(name string, err error) error {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		// At the end of a file without a final newline, the parser
-		// counts a line that is not there: point at the last one.
 		line, _ := strconv.Atoi(m[1])
-		line = min(line, lines)
 		return &Error{File: name, Line: line, Msg: "not valid YAML: " + msg[len(m[0]):]}
 	}
 	return &Error{File: name, Msg: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
@@ -303,7 +283,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, known ...string) map[string
 			return nil
 		}
 		keyLine[k.Value] = k.Line
-		if known != nil && !contains(known, k.Value) {
+		if known != nil && !slices.Contains(known, k.Value) {
 			d.fail(k, p, "unknown field (the fields here are %s)", strings.Join(known, ", "))
 			return nil
 		}

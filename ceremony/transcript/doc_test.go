@@ -70,20 +70,22 @@ func TestDocCheckRecipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range cases {
-		got := run(katDir("broken", c.Case+".jsonl"))
-		want := fmt.Sprintf("line %d: ", c.Line)
-		if c.Line == 0 {
-			want = fmt.Sprintf("%s %d", c.Head, c.Count)
+		t.Run(c.Case, func(t *testing.T) {
+			t.Parallel() // a Python process each
+			got := run(katDir("broken", c.Case+".jsonl"))
+			if c.Line != 0 {
+				if want := fmt.Sprintf("line %d: ", c.Line); !strings.HasPrefix(got, want) {
+					t.Errorf("%q, want the line %d", got, c.Line)
+				}
+				return
+			}
+			want := fmt.Sprintf("%s %d", c.Head, c.Count)
 			if c.Torn {
 				want += " (a torn last line was left out)"
 			}
 			if got != want {
-				t.Errorf("%s: %q, want %q", c.Case, got, want)
+				t.Errorf("%q, want %q", got, want)
 			}
-			continue
-		}
-		if !strings.HasPrefix(got, want) {
-			t.Errorf("%s: %q, want the line %d", c.Case, got, c.Line)
-		}
+		})
 	}
 }

@@ -37,7 +37,7 @@ const (
 )
 
 // ErrBroken is returned by every Append after one failed; see Log.
-var ErrBroken = errors.New("an earlier append to the log failed")
+var ErrBroken = errors.New("an earlier append to the log failed, and the log must be read again and resumed")
 
 // Log appends events to a ceremony's log. Its methods may be called from
 // several goroutines.

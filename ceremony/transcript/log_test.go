@@ -147,7 +147,7 @@ func TestAppendFailureStopsTheLog(t *testing.T) {
 	if !errors.Is(err, ErrBroken) || !errors.Is(err, disk) {
 		t.Fatalf("append after a failure: %v", err)
 	}
-	if got, want := err.Error(), "append imported to the log: an earlier append to the log failed: disk gone"; got != want {
+	if got, want := err.Error(), "append imported to the log: an earlier append to the log failed, and the log must be read again and resumed: disk gone"; got != want {
 		t.Fatalf("err = %s, want %s", got, want)
 	}
 	// The file holds the first line and half a line: torn, and resumable.

@@ -115,3 +115,22 @@ func TestParseRefuses(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkParse reads a log of 1,000 signature-sized events.
+func BenchmarkParse(b *testing.B) {
+	var m memory
+	l := New(&m, "bench")
+	for i := range 1000 {
+		body := map[string]any{"holder": "h", "keyid": strings.Repeat("ab", 32), "role": "claimed", "version": i}
+		if _, err := l.Append("signed", t0, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(m.data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Parse(m.data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

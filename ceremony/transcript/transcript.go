@@ -6,6 +6,24 @@
 //
 // The package knows the chain, not the events: what an event means is the
 // session's business (package session).
+//
+// # The format
+//
+// A line is a JSON object in canonical file form (package cjson) with the
+// members body, prev, seq, time and type, and a newline; prev is the hex
+// SHA-256 of the line before (without its newline), or of the ceremony id
+// for line 1, whose body names the format and the ceremony. The head is
+// the hash of the last line. docs/formats/transcript.md is the full
+// description, with an auditor's check in a few lines of Python.
+//
+// # What the chain cannot show
+//
+// A changed, removed, inserted, repeated or moved line breaks the chain
+// where Parse says. Lines cut from the end, or a changed last line, leave a
+// chain that is whole in itself: no reader of the log alone can see it.
+// That takes an anchor outside the log: the head and the line count
+// ([Log.Head], [Log.Len]) written on the witness's paper log at the close,
+// and compared with what Parse finds.
 package transcript
 
 import (
@@ -23,11 +41,14 @@ type Entry struct {
 	// Prev is the hex SHA-256 of the line before; for the first line, of
 	// the ceremony id.
 	Prev string
-	// Time is when the event was written, by the machine's clock.
+	// Time is when the event was written, as given to Append: UTC, to
+	// the second.
 	Time time.Time
 	// Type names the event ("opened", "imported", …).
 	Type string
-	// Body is the event's canonical JSON object.
+	// Body is the event's JSON object as the line holds it: canonical,
+	// in file form (control characters escaped), so encoding/json reads
+	// it as it is.
 	Body json.RawMessage
 	// Hash is the hex SHA-256 of Line; Line is the line's bytes, without
 	// its newline.

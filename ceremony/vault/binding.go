@@ -39,6 +39,17 @@ func BindingPayload(policyBytes []byte, root *tuf.File) ([]byte, error) {
 	return bindingPayload(SHA256Hex(policyBytes), p.Repository, root.Root.Version), nil
 }
 
+// NewBinding is the unsigned binding envelope of a policy to a root: the
+// root holders add their signatures (envelope.Sign) and the marshalled
+// envelope is AdoptInput.Binding.
+func NewBinding(policyBytes []byte, root *tuf.File) (*envelope.Envelope, error) {
+	payload, err := BindingPayload(policyBytes, root)
+	if err != nil {
+		return nil, err
+	}
+	return &envelope.Envelope{PayloadType: envelope.TypeVaultBinding, Payload: payload}, nil
+}
+
 func bindingPayload(policySHA256, repository string, rootVersion int64) []byte {
 	var e cjson.Encoder
 	e.BeginObject()

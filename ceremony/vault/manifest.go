@@ -230,6 +230,9 @@ func readAll(r Reader, m *Manifest) (map[string][]byte, error) {
 func walk(r Reader, dir string, listed map[string]ManifestEntry, dirs map[string]bool) error {
 	names, err := r.ReadDir(dir)
 	if err != nil {
+		if dir == "" {
+			return refuse(".", err)
+		}
 		return refuse(dir+"/", err)
 	}
 	for _, n := range names {

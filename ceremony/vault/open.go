@@ -16,6 +16,9 @@ import (
 
 // Errors of Open a caller or a test can branch on, each in an *OpenError.
 var (
+	// ErrUnknownFile: the manifest lists a file a generation does not
+	// hold.
+	ErrUnknownFile = errors.New("not a file of a vault")
 	// ErrRootChain: the root history is not versions 1 to N, each
 	// following the one before (TUF §5.3).
 	ErrRootChain = errors.New("the root history is not a chain from version 1")
@@ -57,6 +60,11 @@ func Open(r Reader) (*Vault, error) {
 	if err != nil {
 		return nil, refuse(ManifestFile, err)
 	}
+	for _, e := range m.Files {
+		if !knownFile(e.Name) {
+			return nil, refusef(e.Name, "%w: a generation holds no file of this name", ErrUnknownFile)
+		}
+	}
 	files, err := readAll(r, m)
 	if err != nil {
 		return nil, err
@@ -65,6 +73,7 @@ func Open(r Reader) (*Vault, error) {
 		Generation:     GenerationName(m.Generation),
 		Hash:           SHA256Hex(mdata),
 		Manifest:       m,
+		manifest:       mdata,
 		LastCeremony:   m.lastCeremonyTime(),
 		LastCeremonyID: m.LastCeremony,
 		Delegators:     map[string]*tuf.File{},
@@ -88,6 +97,26 @@ func Open(r Reader) (*Vault, error) {
 	return v, nil
 }
 
+// knownFile reports whether a generation may hold a file of this name
+// (docs/formats/vault.md): the fixed files, the roots and the metadata
+// (checked further by Open), and anything inside a ceremony's directory.
+func knownFile(name string) bool {
+	switch name {
+	case PolicyFile, BindingFile, HistoryFile, RegisterFile:
+		return true
+	}
+	dir, rest, ok := strings.Cut(name, "/")
+	switch {
+	case !ok:
+		return false
+	case dir == RootDir || dir == MetadataDir:
+		return true
+	case dir == CeremoniesDir:
+		return strings.Contains(rest, "/")
+	}
+	return false
+}
+
 // file returns a listed file, or refuses a missing one.
 func (v *Vault) file(name string) ([]byte, error) {
 	b, ok := v.files[name]
@@ -97,14 +126,14 @@ func (v *Vault) file(name string) ([]byte, error) {
 	return b, nil
 }
 
-// Files returns the generation's files, the manifest last, in the order
-// WriteGeneration writes them.
+// Files returns the generation's files in the manifest's order, the
+// manifest last: what vaultdir's WriteGeneration takes.
 func (v *Vault) Files() []File {
 	out := make([]File, 0, len(v.files)+1)
 	for _, e := range v.Manifest.Files {
 		out = append(out, File{Name: e.Name, Data: v.files[e.Name]})
 	}
-	return out
+	return append(out, File{Name: ManifestFile, Data: v.manifest})
 }
 
 func (v *Vault) openRoots() error {

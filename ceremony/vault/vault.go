@@ -72,8 +72,10 @@ type Vault struct {
 	// verified, sorted.
 	BindingSigners []string
 
-	// files holds every file of the generation but the manifest, by name.
-	files map[string][]byte
+	// files holds every file of the generation but the manifest, by name;
+	// manifest is the manifest's bytes.
+	files    map[string][]byte
+	manifest []byte
 }
 
 // Register maps role → version → the hex SHA-256 of the one payload

@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,9 @@ func TestAdoptedVaultOpens(t *testing.T) {
 	}
 	if v.Hash != vault.SHA256Hex(adopted(t, fx)[vault.ManifestFile]) {
 		t.Errorf("hash %s is not the manifest's", v.Hash)
+	}
+	if files := v.Files(); !reflect.DeepEqual(files, fx.Adopted(t)) {
+		t.Errorf("Files() is not the generation as adopted")
 	}
 }
 
@@ -160,6 +164,15 @@ func TestOpenRefusesTampering(t *testing.T) {
 		},
 		file: vault.HistoryFile,
 		is:   vault.ErrHashMismatch,
+	}, {
+		name: "listed file the vault does not know",
+		tamper: func(m vault.MemReader) vault.MemReader {
+			m["notes.txt"] = []byte("hello\n")
+			return vault.Reseal(m)
+		},
+		file: "notes.txt",
+		is:   vault.ErrUnknownFile,
+		msg:  "vault file notes.txt: not a file of a vault: a generation holds no file of this name",
 	}, {
 		name: "listed file missing",
 		tamper: func(m vault.MemReader) vault.MemReader {

@@ -20,7 +20,6 @@ import (
 	"github.com/conclave-keys/conclave/airgap/preflight"
 	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
-	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/export"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/session"
@@ -144,19 +143,11 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	if err != nil {
 		return nil, err
 	}
-	vd, err := vaultdir.Open(vaultPath)
+	vd, v, err := openVault(vaultPath)
 	if err != nil {
 		return nil, err
 	}
 	defer vd.Close()
-	v, err := vd.OpenCurrent()
-	if err != nil {
-		var oe *vault.OpenError
-		if errors.As(err, &oe) {
-			return nil, refused(err)
-		}
-		return nil, err
-	}
 	if err := checkRehearsal(sc, v.Policy); err != nil {
 		return nil, err
 	}
@@ -440,14 +431,7 @@ func (d *driver) importBundle() error {
 	if d.o.In == "" {
 		return usagef("the ceremony stopped before its bundle was read, so its log holds no copy of it: name the bundle with --in")
 	}
-	r := d.v.Policy.Rules
-	src := &mediaDir{
-		dir:         d.o.In,
-		manifest:    bundle.ManifestName,
-		limits:      safefile.Limits{MaxFiles: r.MaxFiles + 1, MaxFileSize: r.MaxFileSize, MaxTotalSize: r.MaxTotalSize + r.MaxManifestSize},
-		manifestMax: r.MaxManifestSize,
-		mapErr:      mediaError,
-	}
+	src := bundleMedia(d.o.In, d.v.Policy.Rules)
 	defer src.close()
 	err := d.s.Import(bundleSource{src})
 	var be *verdict.BundleError

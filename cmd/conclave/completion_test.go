@@ -76,7 +76,7 @@ func TestCompletionAndManCoverEverything(t *testing.T) {
 	}
 	// The import flags, for instance, are where they belong.
 	_, out, _ := runAirgapCLI(t, "completion", "bash")
-	if !strings.Contains(out, `    import) flags="--allow-expired-delegator --any-repository --delegator --dry-run --history --history-out --intake-key --json`) {
+	if !strings.Contains(out, `    import) flags="--allow-expired-delegator --dry-run --json --now --vault --help" ;;`) {
 		t.Errorf("bash: import flags:\n%s", out)
 	}
 }

@@ -13,13 +13,10 @@ import (
 // its printed report says, and the export checks as exact.
 const examples = "../../docs/formats/examples"
 
-func exampleImportArgs(extra ...string) []string {
-	args := []string{"import", "--dry-run",
-		"--delegator", filepath.Join(examples, "7.claimed.json"),
-		"--intake-key", filepath.Join(examples, "intake-key.json"),
-		"--repository", "example.org",
-		"--history", filepath.Join(examples, "history.json"),
-		"--now", "2026-11-24T12:00:00Z"}
+// exampleImportArgs judges the example bundle against a vault holding
+// the example's 7.claimed.json, intake key and history.
+func exampleImportArgs(t *testing.T, extra ...string) []string {
+	args := []string{"import", "--dry-run", "--vault", exampleVault(t), "--now", "2026-11-24T12:00:00Z"}
 	args = append(args, extra...)
 	return append(args, filepath.Join(examples, "bundle"))
 }
@@ -29,7 +26,7 @@ func TestDocsExampleBundleReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := run(t, exampleImportArgs()...)
+	code, out, errOut := run(t, exampleImportArgs(t)...)
 	if code != 0 || out != string(want) {
 		t.Errorf("exit %d, stderr %q\noutput:\n%s\nwant (docs/formats/examples/import-report.txt):\n%s", code, errOut, out, want)
 	}
@@ -40,7 +37,7 @@ func TestDocsExampleBundleJSONReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := run(t, exampleImportArgs("--json")...)
+	code, out, errOut := run(t, exampleImportArgs(t, "--json")...)
 	if code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}

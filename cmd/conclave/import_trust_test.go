@@ -2,10 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/intake"
+	it "github.com/conclave-keys/conclave/intake/intaketest"
 )
 
 // without returns args without the flag and its value.
@@ -33,32 +34,18 @@ func withoutBool(args []string, flag string) []string {
 }
 
 // TestRegressionImportNamesTheRepository: without a repository named, a
-// bundle from any source was accepted without a word. Now the command
-// line must name it, or say --any-repository, which the report shows.
+// bundle from any source was accepted without a word. Now the vault's
+// policy names the repository, and a bundle from another is refused.
 func TestRegressionImportNamesTheRepository(t *testing.T) {
-	args, bundleDir := importSetup(t, twoRequests)
-	bare := without(args, "--repository")
-
-	code, out, errOut := run(t, append(withoutBool(bare, "--json"), bundleDir)...)
-	if code != 2 || out != "" || !strings.HasPrefix(errOut, "error: name the repository whose bundles this ceremony takes (--repository NAME, the manifest's source), or accept any with --any-repository\nusage: conclave import ") {
-		t.Fatalf("no repository: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
-	}
-
-	code, _, errOut = run(t, append(withoutBool(args, "--json"), "--any-repository", bundleDir)...)
-	if code != 2 || !strings.HasPrefix(errOut, "error: --any-repository contradicts the repository named, \"example.org\"\n") {
-		t.Fatalf("both: exit %d, stderr %q", code, errOut)
-	}
-
-	code, out, errOut = run(t, append(bare, "--any-repository", bundleDir)...)
+	args, bundleDir := importSetup(t, func(t *testing.T, f *it.Fixture) *intake.Pack {
+		p := twoRequests(t, f)
+		p.Source = "elsewhere.org"
+		return p
+	})
+	code, out, errOut := run(t, append(args, bundleDir)...)
 	r := decodeReport(t, out)
-	want := verdict.AnyRepositoryNote("example.org")
-	if code != 0 || len(r.Notes) != 1 || r.Notes[0] != want || want.Sentence != "The bundle's source was not checked: this import was told to accept a bundle from any repository (--any-repository). The bundle says it comes from \"example.org\"; only the intake key vouches for that." {
-		t.Fatalf("--any-repository: exit %d, notes %+v\n%s", code, r.Notes, errOut)
-	}
-	text := without(bare, "--json")
-	code, out, _ = run(t, append(text, "--any-repository", bundleDir)...)
-	if code != 0 || !strings.Contains(out, "\nNOTE [any-repository]: The bundle's source was not checked: this import was told\n  to accept a bundle") {
-		t.Fatalf("--any-repository text: exit %d\n%s", code, out)
+	if code != 1 || r.Refused == nil || r.Refused.Code != verdict.BundleSourceMismatch {
+		t.Fatalf("exit %d, refusal %+v\n%s", code, r.Refused, errOut)
 	}
 }
 
@@ -71,9 +58,8 @@ func TestRegressionImportExpiredDelegator(t *testing.T) {
 	late = append(late, "--now", "2027-02-22T12:00:00Z") // the fixture's delegator expires then
 
 	code, out, errOut := run(t, append(withoutBool(late, "--json"), bundleDir)...)
-	del := args[3]
-	wantErr := "error: " + del + ": the trusted claimed metadata, version 7, expired on 2027-02-22T12:00:00Z, before the ceremony time 2027-02-22T12:00:00Z\n" +
-		"hint: give the latest delegating metadata; if this is the latest and the ceremony is to renew it, add --allow-expired-delegator\n"
+	wantErr := "error: vault " + args[3] + ": the trusted claimed metadata, version 7, expired on 2027-02-22T12:00:00Z, before the ceremony time 2027-02-22T12:00:00Z\n" +
+		"hint: if the ceremony is to renew it, add --allow-expired-delegator\n"
 	if code != 1 || out != "" || errOut != wantErr {
 		t.Fatalf("expired: exit %d\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", code, out, errOut, wantErr)
 	}

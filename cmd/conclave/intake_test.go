@@ -79,7 +79,12 @@ func TestIntakeToImport(t *testing.T) {
 			t.Fatalf("%v: exit %d\n%s%s", s[:2], code, out, errOut)
 		}
 	}
-	code, out, errOut := run(t, "import", "--dry-run", "--json", "--delegator", del, "--intake-key", intakePub, "--repository", "example.org", "--now", "2026-11-24T12:00:00Z", filepath.Join(dir, "bundle"))
+	intakeKey, err := loadPublicKey(intakePub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := importVault(t, f.DelegatorBytes, it.Key("claimed-owner").Key, intakeKey, "example.org", "", nil)
+	code, out, errOut := run(t, "import", "--dry-run", "--json", "--vault", v, "--now", "2026-11-24T12:00:00Z", filepath.Join(dir, "bundle"))
 	if code != 0 {
 		t.Fatalf("import: exit %d\n%s%s", code, out, errOut)
 	}

@@ -32,3 +32,37 @@ func TestPolicyCheckJSON(t *testing.T) {
 	}
 	checkSchema(t, "policy-check.schema.json", []byte(out))
 }
+
+// TestPolicyCheckGuide: the summary shown in docs/policy.md is what the
+// command prints for docs/policy-example.yaml, up to where the guide cuts
+// it short.
+func TestPolicyCheckGuide(t *testing.T) {
+	example, err := os.ReadFile("../../docs/policy-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(path, example, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "policy", "check", path)
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	out = strings.Replace(out, path, "policy.yaml", 1)
+	guide, err := os.ReadFile("../../docs/policy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The guide's block: the lines indented by four spaces after
+	// "reads the file exactly as a ceremony does", up to "...".
+	_, block, _ := strings.Cut(string(guide), "reads the file exactly as a ceremony does and prints what it says:\n\n")
+	block, _, _ = strings.Cut(block, "        ...\n")
+	var shown strings.Builder
+	for _, line := range strings.SplitAfter(block, "\n") {
+		shown.WriteString(strings.TrimPrefix(line, "    "))
+	}
+	if shown.Len() == 0 || !strings.HasPrefix(out, shown.String()) {
+		t.Errorf("docs/policy.md shows:\n%s\nconclave policy check prints:\n%s", shown.String(), out)
+	}
+}

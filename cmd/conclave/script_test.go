@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/softkey"
+	it "github.com/conclave-keys/conclave/intake/intaketest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -59,6 +61,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status":       cmdStatus,
 			"keygen":       cmdKeygen,
+			"vault":        cmdVault,
 			"vaultfixture": cmdVaultFixture,
 		},
 		Setup: func(e *testscript.Env) error {
@@ -92,6 +95,43 @@ func cmdKeygen(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		ts.Check(os.WriteFile(ts.MkAbs(name+".pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644))
 	}
+}
+
+// cmdVault: vault NAME INTAKE.pub [HISTORY] writes a vault whose claimed
+// role is the worked example's 7.claimed.json, accepting bundles from
+// example.org signed by the intake key INTAKE.pub, remembering the
+// history file HISTORY, and sets $NAME to its directory.
+func cmdVault(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: vault NAME INTAKE.pub [HISTORY]")
+	}
+	var history []byte
+	if len(args) == 3 {
+		var err error
+		history, err = os.ReadFile(ts.MkAbs(args[2]))
+		ts.Check(err)
+	}
+	intakeKey, err := loadPublicKey(ts.MkAbs(args[1]))
+	ts.Check(err)
+	claimed, err := os.ReadFile(filepath.Join(examples, "7.claimed.json"))
+	ts.Check(err)
+	ts.Setenv(args[0], importVault(scriptTB{ts: ts}, claimed, it.Key("claimed-owner").Key, intakeKey, "example.org", "", history))
+}
+
+// scriptTB lets the test fixtures, written for a testing.TB, run in a
+// script command: the few methods they call go to the script.
+type scriptTB struct {
+	testing.TB // nil: any other method panics, so a fixture needing it is noticed
+	ts         *testscript.TestScript
+}
+
+func (s scriptTB) Helper()                        {}
+func (s scriptTB) Fatal(args ...any)              { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
+func (s scriptTB) Fatalf(format string, a ...any) { s.ts.Fatalf(format, a...) }
+func (s scriptTB) TempDir() string {
+	dir, err := os.MkdirTemp(s.ts.Getenv("WORK"), "tmp")
+	s.ts.Check(err)
+	return dir
 }
 
 // cmdStatus: status N PROGRAM ARGS... runs PROGRAM and checks that it

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
-	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
@@ -70,20 +69,25 @@ func runVaultAdopt(ctx context.Context, env *environment, args []string) error {
 		return usagef("vault adopt needs --sign KEYREF for each root holder who signs the binding")
 	}
 
+	if err := vaultdir.CheckNew(*out); err != nil {
+		return err
+	}
 	in, pol, root, err := readAdoptInput(*metaDir, *policyFile, *historyFile)
 	if err != nil {
 		return err
 	}
-	keys, err := adoptSigners(pol, root, sign)
+	keys, softkeyDir, err := adoptSigners(pol, root, sign)
 	if err != nil {
 		return err
 	}
-	payload, err := vault.BindingPayload(in.Policy, root)
+	binding, err := vault.NewBinding(in.Policy, root)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stderr, "binding policy %s (sha256 %s) to root version %d; %s of %s root keys must sign\n",
-		termtext.Safe(*policyFile), vault.SHA256Hex(in.Policy), root.Version(), strconv.FormatInt(rootThreshold(root), 10), strconv.Itoa(len(root.Root.Roles[tuf.TypeRoot].KeyIDs)))
+	// What the holders sign, shown before the first PIN is asked.
+	fmt.Fprintf(env.stderr, "binding policy %s to root version %d of repository %s; %d of the root's %d root keys must sign\n",
+		termtext.Safe(*policyFile), root.Version(), termtext.Safe(pol.Repository), rootThreshold(root), len(root.Root.Roles[tuf.TypeRoot].KeyIDs))
+	writeDigest(env.stderr, "", "policy hash:", vault.SHA256Hex(in.Policy))
 
 	pins, err := openPINInput(*pinFD, env.stderr)
 	if err != nil {
@@ -91,13 +95,13 @@ func runVaultAdopt(ctx context.Context, env *environment, args []string) error {
 	}
 	defer pins.Close()
 	tokens := holders.New(holders.Options{
-		Policy:  pol,
-		Keys:    holders.MetadataKeys(root.Root, nil),
-		Prompts: pins.prompts,
-		Notice:  env.stderr,
+		Policy:     pol,
+		Keys:       holders.MetadataKeys(root.Root, nil),
+		Prompts:    pins.prompts,
+		Notice:     env.stderr,
+		SoftkeyDir: softkeyDir,
 	})
 	defer tokens.Close()
-	binding := &envelope.Envelope{PayloadType: envelope.TypeVaultBinding, Payload: payload}
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {
 			return interrupted("interrupted before %s signed; nothing was written", k.holder.Name)
@@ -131,7 +135,7 @@ func runVaultAdopt(ctx context.Context, env *environment, args []string) error {
 		return fmt.Errorf("reading back the new vault: %w", err)
 	}
 	fmt.Fprintf(env.stdout, "vault %s: %s written and made current\n", termtext.Safe(*out), name)
-	writeHashWords(env.stdout, "generation hash", v.Hash)
+	writeDigest(env.stdout, "", "generation hash (write it on the paper log):", v.Hash)
 	return nil
 }
 
@@ -139,6 +143,9 @@ func runVaultAdopt(ctx context.Context, env *environment, args []string) error {
 type adoptKey struct {
 	holder policy.Holder
 	key    policy.HolderKey
+	// softkeyDir is the key store of a software key named by
+	// softkey:path=DIR/NAME.key.pem.
+	softkeyDir string
 }
 
 // readAdoptInput reads the policy, the metadata the policy's roles need
@@ -192,60 +199,83 @@ func readAdoptInput(metaDir, policyFile, historyFile string) (vault.AdoptInput, 
 
 // adoptSigners finds, for each --sign KEYREF, the root holder key the
 // policy enrols at that place, refusing one the policy does not enrol,
-// one that is not a root key of the last root, and one named twice.
-func adoptSigners(pol *policy.Policy, root *tuf.File, refs []string) ([]adoptKey, error) {
+// one that is not a root key of the last root, and one named twice. It
+// returns the one key store the software keys are in, if any.
+func adoptSigners(pol *policy.Policy, root *tuf.File, refs []string) ([]adoptKey, string, error) {
 	rootIDs := map[string]bool{}
 	for _, id := range root.Root.Roles[tuf.TypeRoot].KeyIDs {
 		rootIDs[id] = true
 	}
 	var out []adoptKey
 	seen := map[string]string{}
+	softkeyDir := ""
 	for _, ref := range refs {
 		k, err := enrolledAt(pol, ref)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if !rootIDs[k.key.KeyID] {
-			return nil, usagef("--sign %s: it is %s's key %s, which is not a root key of root version %d: only root keys sign the binding",
+			return nil, "", usagef("--sign %s: it is %s's key %s, which is not a root key of root version %d: only root keys sign the binding",
 				termtext.Safe(ref), termtext.Safe(k.holder.Name), k.key.KeyID, root.Version())
 		}
 		if other, dup := seen[k.key.KeyID]; dup {
-			return nil, usagef("--sign %s: the same key as --sign %s", termtext.Safe(ref), termtext.Safe(other))
+			return nil, "", usagef("--sign %s: the same key as --sign %s", termtext.Safe(ref), termtext.Safe(other))
+		}
+		if k.softkeyDir != "" {
+			if softkeyDir != "" && softkeyDir != k.softkeyDir {
+				return nil, "", usagef("--sign %s: software keys are read from one key store, and another --sign names %s", termtext.Safe(ref), termtext.Safe(softkeyDir))
+			}
+			softkeyDir = k.softkeyDir
 		}
 		seen[k.key.KeyID] = ref
 		out = append(out, k)
 	}
-	return out, nil
+	return out, softkeyDir, nil
 }
 
 // enrolledAt finds the holder key the policy enrols at ref: a YubiKey by
-// serial and slot, any other key by its URI exactly as the policy writes
-// it.
+// serial and slot, a software key softkey:path=DIR/NAME.key.pem by its
+// name (the policy's softkey:name=NAME, in the key store DIR), any other
+// key by its URI exactly as the policy writes it.
 func enrolledAt(pol *policy.Policy, ref string) (adoptKey, error) {
-	var serial uint64
-	var slot string
-	yk := strings.HasPrefix(ref, "yubikey:")
-	if yk {
+	kind, want, dir := "", policy.HolderKey{URI: ref}, ""
+	switch {
+	case strings.HasPrefix(ref, "yubikey:"):
+		kind = policy.TokenYubiKey
 		for _, part := range strings.Split(strings.TrimPrefix(ref, "yubikey:"), ";") {
 			name, value, _ := strings.Cut(part, "=")
 			switch name {
 			case "serial":
-				serial, _ = strconv.ParseUint(value, 10, 32)
+				n, _ := strconv.ParseUint(value, 10, 32)
+				want.Serial = uint32(n)
 			case "slot":
-				slot = value
+				want.Slot = value
 			}
 		}
-		if serial == 0 || slot == "" {
+		if want.Serial == 0 || want.Slot == "" {
 			return adoptKey{}, usagef("--sign %s: a YubiKey is named yubikey:serial=N;slot=S", termtext.Safe(ref))
 		}
-	} else if !strings.HasPrefix(ref, "softkey:") && !strings.HasPrefix(ref, "pkcs11:") {
+	case strings.HasPrefix(ref, "softkey:path="):
+		kind = policy.TokenSoftkey
+		file := strings.TrimPrefix(ref, "softkey:path=")
+		name, ok := strings.CutSuffix(filepath.Base(file), ".key.pem")
+		abs, err := filepath.Abs(filepath.Dir(file))
+		if !ok || name == "" || err != nil {
+			return adoptKey{}, usagef("--sign %s: a software key is named softkey:path=DIR/NAME.key.pem", termtext.Safe(ref))
+		}
+		want.URI, dir = holders.SoftkeyURIPrefix+name, abs
+	case strings.HasPrefix(ref, "pkcs11:"):
+		kind = policy.TokenPKCS11
+	default:
 		return adoptKey{}, usagef("--sign %s: a key is named softkey:path=FILE, yubikey:serial=N;slot=S or pkcs11:…", termtext.Safe(ref))
 	}
 	for _, h := range pol.Holders {
 		for _, k := range h.Keys {
-			if yk && k.Token == policy.TokenYubiKey && uint64(k.Serial) == serial && k.Slot == slot ||
-				!yk && k.Token != policy.TokenYubiKey && k.URI == ref {
-				return adoptKey{h, k}, nil
+			if k.Token != kind {
+				continue
+			}
+			if kind == policy.TokenYubiKey && k.Serial == want.Serial && k.Slot == want.Slot || kind != policy.TokenYubiKey && k.URI == want.URI {
+				return adoptKey{holder: h, key: k, softkeyDir: dir}, nil
 			}
 		}
 	}
@@ -337,7 +367,19 @@ func runVaultShow(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	v, err := d.OpenCurrent()
+	if errors.Is(err, vaultdir.ErrNoGeneration) {
+		return withHint(err, "is this the vault's directory? It holds CURRENT and gen-NNNNNN directories")
+	}
 	if err != nil {
+		var half []string
+		for _, g := range gens {
+			if g.HalfWritten {
+				half = append(half, g.Name)
+			}
+		}
+		if len(half) > 0 {
+			err = withHint(err, "the vault also holds half-written generations, writes interrupted before they were made current: "+strings.Join(half, ", "))
+		}
 		return refused(err)
 	}
 	r := vaultShowReport{
@@ -400,7 +442,7 @@ func runVaultShow(ctx context.Context, env *environment, args []string) error {
 func writeVaultShow(w io.Writer, r vaultShowReport) {
 	fmt.Fprintf(w, "vault %s: verified\n", termtext.Safe(r.Vault))
 	fmt.Fprintf(w, "generation %s (number %d)\n", r.Generation, r.Number)
-	writeHashWords(w, "generation hash", r.Hash)
+	writeDigest(w, "", "generation hash:", r.Hash)
 	if r.LastCeremony != nil {
 		fmt.Fprintf(w, "last ceremony %s, confirmed time %s\n", termtext.Safe(r.LastCeremony.ID), r.LastCeremony.Confirmed.UTC().Format(time.RFC3339))
 	} else {
@@ -414,7 +456,7 @@ func writeVaultShow(w io.Writer, r vaultShowReport) {
 		what = "REHEARSAL"
 	}
 	fmt.Fprintf(w, "policy: %s, repository %s, signs %s\n", what, termtext.Safe(r.Policy.Repository), termtext.Safe(strings.Join(r.Policy.Roles, ", ")))
-	writeHashWords(w, "policy hash", r.Policy.SHA256)
+	writeDigest(w, "", "policy hash:", r.Policy.SHA256)
 	names := make([]string, len(r.Binding.Holders))
 	for i, n := range r.Binding.Holders {
 		names[i] = termtext.Safe(n)
@@ -433,14 +475,4 @@ func writeVaultShow(w io.Writer, r vaultShowReport) {
 			fmt.Fprintf(w, "half-written generation %s: a write interrupted before it was made current; ignored\n", termtext.Safe(g.Name))
 		}
 	}
-}
-
-// writeHashWords prints a hash for reading aloud: numbered groups of four
-// hex digits.
-func writeHashWords(w io.Writer, what, hexHash string) {
-	var groups []string
-	for i := 0; i+4 <= len(hexHash); i += 4 {
-		groups = append(groups, fmt.Sprintf("%d:%s", i/4+1, hexHash[i:i+4]))
-	}
-	fmt.Fprintf(w, "%s %s\n  %s\n", what, hexHash, strings.Join(groups, " "))
 }

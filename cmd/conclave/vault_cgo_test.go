@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -141,29 +140,6 @@ holders:
 	return pf
 }
 
-// runWithPINs runs the command with --pin-fd reading pins, one line each.
-func runWithPINs(t *testing.T, pins string, args ...string) (int, string, string) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.WriteString(pins); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	// The command closes the descriptor it reads: it gets a descriptor of
-	// its own, which r (closed here, or by its finaliser) does not hold.
-	fd, err := syscall.Dup(int(r.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	args = append(args, "--pin-fd", fmt.Sprint(fd))
-	code, out, errOut := run(t, args...)
-	return code, out, errOut
-}
-
 // TestVaultAdoptSoftHSM: root holders on SoftHSM tokens sign the binding
 // through their PKCS#11 URIs, with their PINs from --pin-fd; the vault
 // opens, and show names the signers; no PIN appears anywhere.
@@ -196,6 +172,11 @@ func TestVaultAdoptSoftHSM(t *testing.T) {
 	if code != 0 || !strings.Contains(show, "binding: signed by 2 root keys of root version 1 (threshold 2): alice, carol\n") {
 		t.Errorf("show: exit %d\n%s%s", code, show, showErr)
 	}
+	code, js, jsErr := run(t, "vault", "show", "--json", out)
+	if code != 0 {
+		t.Fatalf("show --json: exit %d\n%s", code, jsErr)
+	}
+	checkSchema(t, "vault-show.schema.json", []byte(js))
 	for _, s := range []string{stdout, stderr, show, showErr} {
 		if strings.Contains(s, "user-pin-1") {
 			t.Errorf("a PIN in the output:\n%s", s)

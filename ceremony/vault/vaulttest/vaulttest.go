@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 )
@@ -149,11 +148,10 @@ func New(t T) *Fixture {
 // the holders given.
 func (fx *Fixture) Binding(t T, policy []byte, hs ...Holder) []byte {
 	t.Helper()
-	payload, err := vault.BindingPayload(policy, fx.Roots[len(fx.Roots)-1])
+	env, err := vault.NewBinding(policy, fx.Roots[len(fx.Roots)-1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &envelope.Envelope{PayloadType: envelope.TypeVaultBinding, Payload: payload}
 	for _, h := range hs {
 		if err := env.Sign(h.Signer, h.Key); err != nil {
 			t.Fatal(err)
