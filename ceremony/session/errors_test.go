@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/hsm"
 )
 
@@ -170,7 +171,7 @@ func TestPreflight(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := newFixture(t)
 			d, a, _ := fx.deps()
-			s, err := Open(d, Opening{ConclaveVersion: "v0.test", BinarySHA256: sumHex(nil), Rehearsal: tc.rehearsal, RehearsalReason: "training", Participants: holderNames, Witnesses: []string{"wendy"}})
+			s, err := Open(d, Opening{ConclaveVersion: "v0.test", BinarySHA256: bundle.SumHex(nil), Rehearsal: tc.rehearsal, RehearsalReason: "training", Participants: holderNames, Witnesses: []string{"wendy"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,14 +200,14 @@ func TestRehearsalVaultRefusedInProduction(t *testing.T) {
 	fx := newFixture(t)
 	fx.vault.Policy.Rehearsal = true
 	d, a, _ := fx.deps()
-	_, err := Open(d, Opening{ConclaveVersion: "v0.test", BinarySHA256: sumHex(nil), Participants: holderNames})
+	_, err := Open(d, Opening{ConclaveVersion: "v0.test", BinarySHA256: bundle.SumHex(nil), Participants: holderNames})
 	if !errors.Is(err, ErrRehearsalVault) {
 		t.Fatalf("Open: %v", err)
 	}
 	if len(a.lines) != 0 {
 		t.Error("a refused opening was written")
 	}
-	if _, err := Open(d, Opening{ConclaveVersion: "v0.test", BinarySHA256: sumHex(nil), Rehearsal: true, RehearsalReason: "training", Participants: holderNames}); err != nil {
+	if _, err := Open(d, Opening{ConclaveVersion: "v0.test", BinarySHA256: bundle.SumHex(nil), Rehearsal: true, RehearsalReason: "training", Participants: holderNames}); err != nil {
 		t.Errorf("a rehearsal on a rehearsal vault: %v", err)
 	}
 }
@@ -308,7 +309,7 @@ func TestNothingApproved(t *testing.T) {
 	hashes := map[string]string{}
 	var names []string
 	for _, f := range files {
-		hashes[f.Name] = sumHex(f.Data)
+		hashes[f.Name] = bundle.SumHex(f.Data)
 		names = append(names, f.Name)
 	}
 	if fmt.Sprint(names) != "[decisions.json export-manifest.json]" {
@@ -317,11 +318,11 @@ func TestNothingApproved(t *testing.T) {
 	if !bytes.Contains(files[0].Data, []byte(`"roles":{}`)) || !bytes.Contains(files[0].Data, []byte(`"r-add":{"codes":["no-dwell"],"decision":"deferred","reason":"the holders ran out of time"}`)) {
 		t.Errorf("decisions %s", files[0].Data)
 	}
-	hashes["decisions.json"] = sumHex([]byte("something else"))
+	hashes["decisions.json"] = bundle.SumHex([]byte("something else"))
 	if err := s.Exported(hashes); err == nil {
 		t.Error("an export read back with another hash was recorded")
 	}
-	hashes["decisions.json"] = sumHex(files[0].Data)
+	hashes["decisions.json"] = bundle.SumHex(files[0].Data)
 	if err := s.Exported(hashes); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/export"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 )
@@ -105,7 +106,7 @@ func (s *Session) stepExported(e *Exported) (func(), error) {
 	}
 	want := map[string]string{}
 	for _, f := range planned {
-		want[f.Name] = sumHex(f.Data)
+		want[f.Name] = bundle.SumHex(f.Data)
 	}
 	if !maps.Equal(want, e.Files) {
 		names := slices.Sorted(maps.Keys(want))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/transcript"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
@@ -48,7 +49,7 @@ func (a *memoryAppender) bytes() []byte {
 type memoryBlobs map[string][]byte
 
 func (b memoryBlobs) Put(data []byte) (string, error) {
-	sum := sumHex(data)
+	sum := bundle.SumHex(data)
 	b[sum] = append([]byte(nil), data...)
 	return sum, nil
 }
@@ -58,7 +59,7 @@ func (b memoryBlobs) Get(sum string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("no blob %s", sum)
 	}
-	if sumHex(data) != sum {
+	if bundle.SumHex(data) != sum {
 		return nil, fmt.Errorf("blob %s is damaged", sum)
 	}
 	return data, nil
@@ -101,7 +102,7 @@ func (s *fakeSigner) PINTriesLeft() int { return *s.tries }
 
 // fixture is a vault, a bundle and the tokens of three holders.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	f      *intaketest.Fixture
 	vault  *vault.Vault
 	tokens *fakeTokens
@@ -114,6 +115,26 @@ var holderNames = []string{"alice", "bob", "carol"}
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := intaketest.New(t)
+	fx := newVault(t, f)
+	// r-rotate and r-remove may be approved together; r-add needs
+	// judgement (its keys were never published); r-bad is invalid.
+	drafts := intaketest.Files(
+		f.Rotate(t, "r-rotate", "existing-b", []string{"b1"}, "b2"),
+		f.Remove(t, "r-remove", "existing-a", "a1", "a2"),
+		f.Add(t, "r-add", "fresh", "n1"),
+		f.Recover(t, "r-bad", "ghost"),
+	)
+	fx.bundle = filepath.Join(t.TempDir(), "bundle")
+	if err := f.Pack("bundle-0001", drafts...).Write(fx.bundle); err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+// newVault makes the vault of the intaketest fixture: its claimed role,
+// delegated by a top-level targets to three holders (threshold 2), each
+// with a software key.
+func newVault(t testing.TB, f *intaketest.Fixture) *fixture {
 	fx := &fixture{t: t, f: f, now: intaketest.Now, tokens: &fakeTokens{keys: map[string]crypto.Signer{}, asked: map[string]int{}, fail: map[string]error{}, tries: 3}}
 	pol := &policy.Policy{
 		Repository:     f.Rules.Repository,
@@ -149,25 +170,13 @@ func newFixture(t *testing.T) *fixture {
 	}
 	fx.vault = &vault.Vault{
 		Generation:   "gen-000004",
-		Hash:         sumHex([]byte("generation 4")),
+		Hash:         bundle.SumHex([]byte("generation 4")),
 		Targets:      topFile,
 		Delegators:   map[string]*tuf.File{"claimed": f.Delegator},
 		Policy:       pol,
 		PolicyBytes:  []byte("the policy file"),
-		Register:     vault.Register{"claimed": {intaketest.BaseVersion: sumHex(f.Delegator.SignedBytes())}},
+		Register:     vault.Register{"claimed": {intaketest.BaseVersion: bundle.SumHex(f.Delegator.SignedBytes())}},
 		LastCeremony: fx.now.AddDate(0, -1, 0),
-	}
-	// r-rotate and r-remove may be approved together; r-add needs
-	// judgement (its keys were never published); r-bad is invalid.
-	drafts := intaketest.Files(
-		f.Rotate(t, "r-rotate", "existing-b", []string{"b1"}, "b2"),
-		f.Remove(t, "r-remove", "existing-a", "a1", "a2"),
-		f.Add(t, "r-add", "fresh", "n1"),
-		f.Recover(t, "r-bad", "ghost"),
-	)
-	fx.bundle = filepath.Join(t.TempDir(), "bundle")
-	if err := f.Pack("bundle-0001", drafts...).Write(fx.bundle); err != nil {
-		t.Fatal(err)
 	}
 	return fx
 }
@@ -181,7 +190,7 @@ func (fx *fixture) deps() (Deps, *memoryAppender, memoryBlobs) {
 
 func (fx *fixture) open(d Deps) *Session {
 	fx.t.Helper()
-	s, err := Open(d, Opening{ConclaveVersion: "v0.test", BinarySHA256: sumHex([]byte("binary")), Participants: holderNames, Witnesses: []string{"wendy"}})
+	s, err := Open(d, Opening{ConclaveVersion: "v0.test", BinarySHA256: bundle.SumHex([]byte("binary")), Participants: holderNames, Witnesses: []string{"wendy"}})
 	if err != nil {
 		fx.t.Fatal(err)
 	}
@@ -240,7 +249,7 @@ func (fx *fixture) step(s *Session) bool {
 		if files, err = fx.export(s); err == nil {
 			hashes := map[string]string{}
 			for _, f := range files {
-				hashes[f.name] = sumHex(f.data)
+				hashes[f.name] = bundle.SumHex(f.data)
 			}
 			err = s.Exported(hashes)
 		}

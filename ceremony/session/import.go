@@ -71,7 +71,7 @@ func (s *Session) trust() (bundle.Trust, *tuf.Targets, error) {
 	}
 	return bundle.Trust{
 		IntakeKeys: keys,
-		Base:       bundle.Base{Role: p.DelegatingRole, Version: f.Version(), SHA256: sumHex(f.Bytes())},
+		Base:       bundle.Base{Role: p.DelegatingRole, Version: f.Version(), SHA256: bundle.SumHex(f.Bytes())},
 		Rules:      p.Rules,
 		Seen:       v.History.SeenBundle,
 	}, f.Targets, nil
@@ -86,7 +86,7 @@ func (s *Session) judge(blob string, b *bundle.Bundle, manifest []byte, files in
 		History:   s.d.Vault.History,
 		Now:       s.confirmed,
 	})
-	imp := &imported{blob: blob, bundle: b, manifest: sumHex(manifest), files: files, verdicts: vs, byID: make(map[string]int, len(vs))}
+	imp := &imported{blob: blob, bundle: b, manifest: bundle.SumHex(manifest), files: files, verdicts: vs, byID: make(map[string]int, len(vs))}
 	for i, v := range vs {
 		if _, twice := imp.byID[v.RequestID]; twice {
 			imp.byID[v.RequestID] = -1

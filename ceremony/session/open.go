@@ -1,11 +1,11 @@
 package session
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/conclave-keys/conclave/ceremony/bundle"
 )
 
 // Opening is what starts a ceremony.
@@ -42,7 +42,7 @@ func Open(deps Deps, o Opening) (*Session, error) {
 		BinarySHA256:    o.BinarySHA256,
 		VaultGeneration: v.Generation,
 		VaultHash:       v.Hash,
-		PolicySHA256:    sumHex(v.PolicyBytes),
+		PolicySHA256:    bundle.SumHex(v.PolicyBytes),
 		Rehearsal:       o.Rehearsal,
 		RehearsalReason: strings.TrimSpace(o.RehearsalReason),
 		Participants:    nonNil(o.Participants),
@@ -59,8 +59,8 @@ func (s *Session) stepOpened(e *Opened) (func(), error) {
 	switch {
 	case e.VaultHash != v.Hash || e.VaultGeneration != v.Generation:
 		return nil, fmt.Errorf("the ceremony was opened on vault generation %s (hash %s), not on %s (hash %s)", e.VaultGeneration, e.VaultHash, v.Generation, v.Hash)
-	case e.PolicySHA256 != sumHex(v.PolicyBytes):
-		return nil, fmt.Errorf("the ceremony was opened with policy SHA-256 %s, the vault's policy is %s", e.PolicySHA256, sumHex(v.PolicyBytes))
+	case e.PolicySHA256 != bundle.SumHex(v.PolicyBytes):
+		return nil, fmt.Errorf("the ceremony was opened with policy SHA-256 %s, the vault's policy is %s", e.PolicySHA256, bundle.SumHex(v.PolicyBytes))
 	case !e.Rehearsal && v.Policy.Rehearsal:
 		return nil, ErrRehearsalVault
 	case e.Rehearsal && e.RehearsalReason == "":
@@ -87,11 +87,6 @@ func (s *Session) stepOpened(e *Opened) (func(), error) {
 		s.present = present
 		s.state = StatePreflight
 	}, nil
-}
-
-func sumHex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }
 
 func nonNil(ss []string) []string {

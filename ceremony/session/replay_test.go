@@ -3,11 +3,13 @@ package session
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/transcript"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 )
@@ -32,7 +34,7 @@ func (fx *fixture) freshTokens() *fakeTokens {
 	return &fakeTokens{keys: fx.tokens.keys, asked: map[string]int{}, fail: map[string]error{}, tries: 3}
 }
 
-func parseLog(t *testing.T, data []byte) []transcript.Entry {
+func parseLog(t testing.TB, data []byte) []transcript.Entry {
 	t.Helper()
 	entries, torn, err := transcript.Parse(data)
 	if err != nil || torn {
@@ -131,7 +133,7 @@ func TestReplayOtherVault(t *testing.T) {
 	fx.run(fx.open(d))
 	entries := parseLog(t, a.bytes())
 	other := *fx.vault
-	other.Hash = sumHex([]byte("generation 5"))
+	other.Hash = bundle.SumHex([]byte("generation 5"))
 	fx.vault = &other
 	_, _, err := fx.resume(entries, blobs, fx.freshTokens())
 	var re *ReplayError
@@ -152,7 +154,7 @@ func TestRegisteredPayloadRefused(t *testing.T) {
 	p := s.built.payloads[0]
 	entries := parseLog(t, a.bytes())
 	other := *fx.vault
-	other.Register = vault.Register{"claimed": {p.Version: sumHex([]byte("another payload"))}}
+	other.Register = vault.Register{"claimed": {p.Version: bundle.SumHex([]byte("another payload"))}}
 	fx.vault = &other
 	_, _, err := fx.resume(entries, blobs, fx.freshTokens())
 	var re *RegisteredError
@@ -165,7 +167,7 @@ func TestRegisteredPayloadRefused(t *testing.T) {
 func TestBurnedVersionSkipped(t *testing.T) {
 	fx := newFixture(t)
 	burned := fx.vault.Delegators["claimed"].Version() + 1
-	fx.vault.Register["claimed"][burned] = sumHex([]byte("abandoned payload"))
+	fx.vault.Register["claimed"][burned] = bundle.SumHex([]byte("abandoned payload"))
 	d, _, _ := fx.deps()
 	s := fx.open(d)
 	for s.State() != StateBuild {
@@ -230,7 +232,7 @@ func TestReplayRefusesWhatDoesNotRederive(t *testing.T) {
 	k, ev = lineOf(t, entries, TypeBuilt)
 	built := *ev.(*Built)
 	built.Payloads = append([]BuiltPayload(nil), built.Payloads...)
-	built.Payloads[0].PayloadSHA256 = sumHex([]byte("another payload"))
+	built.Payloads[0].PayloadSHA256 = bundle.SumHex([]byte("another payload"))
 	_, _, err = fx.resume(fx.forge(entries, k, &built), blobs, fx.freshTokens())
 	if !errors.As(err, &re) || re.Seq != int64(k) || !errors.Is(err, ErrPayloadMismatch) {
 		t.Errorf("another payload hash: %v", err)
@@ -242,5 +244,62 @@ func TestReplayRefusesWhatDoesNotRederive(t *testing.T) {
 	_, _, err = fx.resume(fx.forge(entries, k, &sig), blobs, fx.freshTokens())
 	if !errors.As(err, &re) || re.Seq != int64(k) || !strings.Contains(err.Error(), "does not verify") {
 		t.Errorf("a signature that does not verify: %v", err)
+	}
+}
+
+// A line whose body holds a member this version does not know, or whose
+// type it does not know, is refused, never skipped.
+func TestReplayStrictBodies(t *testing.T) {
+	fx := newFixture(t)
+	s, a := fx.toState(StateReview)
+	entries := parseLog(t, a.bytes())
+	for _, tc := range []struct {
+		typ  string
+		body any
+		msg  string
+	}{
+		{TypeNoted, map[string]any{"by": "wendy", "text": "a note", "pin": "1234"}, `replay line 5 (noted): noted body: json: unknown field "pin"`},
+		{"approved-all", map[string]any{"by": "wendy"}, `replay line 5 (approved-all): unknown event type "approved-all"`},
+		{TypeDecided, map[string]any{"request_id": "r-add", "decision": "approve", "reason": "", "by": "wendy", "count": 1}, `replay line 5 (decided): decided body: json: unknown field "count"`},
+	} {
+		b := &memoryAppender{}
+		for _, e := range entries {
+			b.lines = append(b.lines, e.Line)
+		}
+		log, err := transcript.Resume(b, entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := log.Append(tc.typ, fx.now, tc.body); err != nil {
+			t.Fatal(err)
+		}
+		forged := parseLog(t, b.bytes())
+		_, _, err = fx.resume(forged, memoryBlobs(s.d.Blobs.(memoryBlobs)), fx.freshTokens())
+		if err == nil || err.Error() != tc.msg {
+			t.Errorf("%s:\n got %v\nwant %s", tc.typ, err, tc.msg)
+		}
+	}
+}
+
+// A log that ended with an abandonment replays into the same update: the
+// versions built stay burned.
+func TestReplayAbandoned(t *testing.T) {
+	fx := newFixture(t)
+	d, a, blobs := fx.deps()
+	s := fx.open(d)
+	for s.State() != StateSign {
+		fx.step(s)
+	}
+	want, err := s.Abandon("the room must be cleared", "wendy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := fx.resume(parseLog(t, a.bytes()), blobs, fx.freshTokens())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Update()
+	if err != nil || fmt.Sprint(got.Register) != fmt.Sprint(want.Register) || len(got.Register["claimed"]) != 1 {
+		t.Errorf("update after replay %+v, %v; want %+v", got, err, want)
 	}
 }
