@@ -15,7 +15,6 @@ import (
 
 	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
-	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
@@ -348,13 +347,12 @@ func (s *Setup) writeBundle(ctx context.Context) error {
 }
 
 // bindingFor is the envelope binding a policy to a root
-// (docs/formats/vault.md), signed by the holders given.
+// (vault.NewBinding, docs/formats/vault.md), signed by the holders given.
 func bindingFor(policyBytes []byte, root *tuf.File, signers ...HolderSigner) ([]byte, error) {
-	payload, err := vault.BindingPayload(policyBytes, root)
+	env, err := vault.NewBinding(policyBytes, root)
 	if err != nil {
 		return nil, err
 	}
-	env := &envelope.Envelope{PayloadType: envelope.TypeVaultBinding, Payload: payload}
 	for _, h := range signers {
 		if err := env.Sign(h.Signer, h.Key); err != nil {
 			return nil, fmt.Errorf("%s signs the vault binding: %w", h.Name, err)
