@@ -230,7 +230,7 @@ func Prepare(ctx context.Context, opts Options) (_ *Setup, err error) {
 	// The vault's history holds what the repository's earlier bundles
 	// showed (package history): made with the bundle, adopted with the
 	// repository.
-	if err := s.phase(ctx, "adopt it into a vault (binding signed by Alice, Carol)", s.adopt); err != nil {
+	if err := s.phase(ctx, "adopt the repository into a vault (binding by Alice, Carol)", s.adopt); err != nil {
 		return nil, err
 	}
 	var names []string

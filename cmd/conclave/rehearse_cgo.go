@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/airgap/journal"
-	"github.com/conclave-keys/conclave/airgap/preflight"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/internal/termtext"
 	"github.com/conclave-keys/conclave/rehearsal"
@@ -30,7 +29,6 @@ func rehearse(ctx context.Context, env *environment, dir string, n int) (err err
 	// the end it can check no PIN was ever shown.
 	rec := &pinWatch{}
 	env = &environment{stdin: env.stdin, stdout: io.MultiWriter(env.stdout, rec), stderr: io.MultiWriter(env.stderr, rec)}
-	reportPreflight(env)
 	now := time.Now().UTC().Truncate(time.Second)
 	fmt.Fprintln(env.stdout, "REHEARSAL — virtual YubiKeys and a SoftHSM token, started for this rehearsal and stopped after it.")
 	fmt.Fprintf(env.stdout, "Ceremony time %s; %d requests; holders Alice, Bob (YubiKeys), Carol (SoftHSM), threshold %d of 3.\n\n",
@@ -88,25 +86,6 @@ func rehearse(ctx context.Context, env *environment, dir string, n int) (err err
 	fmt.Fprintf(env.stdout, "  %s\n", "tokens stopped, their private directory removed")
 	writeRehearsalPlaces(env.stdout, s, ceremony, res)
 	return nil
-}
-
-// reportPreflight reports the air-gap checks. A ceremony machine must pass
-// them (or a person overrides a failure with a recorded reason); a
-// rehearsal reports and goes on, and its ceremony records why.
-func reportPreflight(env *environment) {
-	report := preflight.System().Run()
-	if report.OK() {
-		fmt.Fprintf(env.stdout, "Air-gap checks: all passed.\n\n")
-		return
-	}
-	var failed []string
-	for _, r := range report.Results {
-		if r.Status == preflight.Fail {
-			failed = append(failed, r.Title)
-		}
-	}
-	fmt.Fprintf(env.stdout, "Air-gap checks: %d failed (%s).\n", report.Failed, strings.Join(failed, ", "))
-	fmt.Fprintf(env.stdout, "Going on only because this is a rehearsal; a ceremony machine must pass\nthem (see \"conclave preflight\").\n\n")
 }
 
 // writeRehearsalPlaces says where everything went, how to check the
