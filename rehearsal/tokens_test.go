@@ -73,9 +73,10 @@ func needTokenSoftware(t *testing.T) {
 
 // TestTokens starts the rehearsal's tokens, signs with each holder's key
 // through its backend (YubiKey through pcscd and vpcd, SoftHSM through
-// PKCS#11) with the holder's rehearsal PIN, checks the factory PIN no
-// longer opens a YubiKey key, and stops them: the directory is gone and
-// pcscd has exited.
+// PKCS#11) with the holder's rehearsal PIN, checks that the virtual cards
+// are simulators that no longer hold the factory PIN, PUK or management
+// key, and that each YubiKey key is attested under the SIMULATOR root,
+// and stops them: the directory is gone and pcscd has exited.
 func TestTokens(t *testing.T) {
 	needTokenSoftware(t)
 	if !inChild(t) {
