@@ -172,7 +172,7 @@ func runPhase(ctx context.Context, log io.Writer, name string, f func() error) (
 	}
 	ph := Phase{name, time.Since(start)}
 	if log != nil {
-		fmt.Fprintf(log, "  %-56s %10s\n", name, termtext.Duration(ph.Duration))
+		fmt.Fprintf(log, "  %-56s %12s\n", name, termtext.Duration(ph.Duration))
 	}
 	return ph, nil
 }
@@ -222,7 +222,7 @@ func Prepare(ctx context.Context, opts Options) (_ *Setup, err error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := s.phase(ctx, "write the bundle (as intake writes one: each file synced)", func() error {
+	if err := s.phase(ctx, "write the bundle (each file synced, as intake does)", func() error {
 		return s.writeBundle(ctx)
 	}); err != nil {
 		return nil, err
@@ -230,7 +230,7 @@ func Prepare(ctx context.Context, opts Options) (_ *Setup, err error) {
 	// The vault's history holds what the repository's earlier bundles
 	// showed (package history): made with the bundle, adopted with the
 	// repository.
-	if err := s.phase(ctx, "adopt the repository into a vault (binding by Alice, Carol)", s.adopt); err != nil {
+	if err := s.phase(ctx, "adopt the repository into a vault (binding: Alice, Carol)", s.adopt); err != nil {
 		return nil, err
 	}
 	var names []string

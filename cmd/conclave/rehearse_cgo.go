@@ -167,7 +167,7 @@ func rehearsalCeremony(ctx context.Context, env *environment, s *rehearsal.Setup
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(env.stdout, "  %-56s %10s\n\n", "the ceremony, from opening to close", termtext.Duration(time.Since(start)))
+	fmt.Fprintf(env.stdout, "  %-56s %12s\n\n", "the ceremony, from opening to close", termtext.Duration(time.Since(start)))
 	fmt.Fprintf(env.stdout, "Checking what it exported (ceremony %s):\n", termtext.Safe(res.CeremonyID))
 	return res, nil
 }

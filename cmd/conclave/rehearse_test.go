@@ -131,7 +131,7 @@ func TestRehearseEndToEnd(t *testing.T) {
 	for _, want := range []string{
 		"REHEARSAL — virtual YubiKeys and a SoftHSM token",
 		"start tokens: 2 virtual YubiKeys (pcscd, vpcd), SoftHSM",
-		"adopt the repository into a vault (binding by Alice, Carol)",
+		"adopt the repository into a vault (binding: Alice, Carol)",
 		"the ceremony, from opening to close",
 		"verify the export as a TUF client would (conclave verify)",
 		"compare the export with the planned decisions",
