@@ -23,7 +23,7 @@ func benchFixture(b *testing.B, n int) *fixture {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { os.RemoveAll(bench.Dir) })
-	fx := newVault(b, bench.Fixture)
+	fx := newVault(b, bench.Fixture, softkeys)
 	fx.bundle = bench.BundleDir()
 	d, _, _ := fx.deps()
 	s := fx.open(d)

@@ -68,10 +68,7 @@ func (s *Session) stepClosed(e *Closed) (func(), error) {
 			return nil, fmt.Errorf("the closing line registers %s version %d as %s, the ceremony built %s", e.Register[i].Role, e.Register[i].Version, e.Register[i].PayloadSHA256, reg[i].PayloadSHA256)
 		}
 	}
-	return func() {
-		s.closed = e
-		s.state = StateClosed
-	}, nil
+	return func() { s.state = StateClosed }, nil
 }
 
 // Abandon ends a ceremony without export, for a reason a person present

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/policy"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/hsm"
 )
 
@@ -334,4 +336,52 @@ func TestNothingApproved(t *testing.T) {
 		t.Errorf("update %+v", u)
 	}
 	_ = a
+}
+
+// A signer that holds another key than the one enrolled (the wrong token
+// handed over) is refused before it signs, and nothing is recorded.
+func TestWrongKeyRefused(t *testing.T) {
+	fx := newFixture(t)
+	s, a := fx.toState(StateBuild)
+	lines := len(a.lines)
+	alice, carol := fx.vault.Policy.Holders[0].Keys[0].KeyID, fx.vault.Policy.Holders[2].Keys[0].KeyID
+	fx.tokens.keys[alice] = fx.tokens.keys[carol]
+	_, err := s.SignAs(context.Background(), "alice")
+	if !errors.Is(err, tuf.ErrWrongSigner) {
+		t.Fatalf("SignAs with carol's key for alice: %v", err)
+	}
+	if len(a.lines) != lines || len(s.built.payloads[0].File.Signatures) != 0 {
+		t.Error("a signature by the wrong key changed the ceremony")
+	}
+}
+
+// A holder is one vote however many of their keys a role lists: one
+// signature, counted once.
+func TestHolderWithTwoKeysSignsOnce(t *testing.T) {
+	fx := newFixture(t)
+	spare := softkeys(t, "alice")
+	k, err := tuf.KeyFromPublic(spare.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.tokens.keys[k.ID()] = spare
+	alice := &fx.vault.Policy.Holders[0]
+	alice.Keys = append(alice.Keys, policy.HolderKey{KeyID: k.ID(), Token: policy.TokenSoftkey})
+	top := fx.vault.Targets.Targets
+	top.Delegations.Keys[k.ID()] = k
+	role := top.Delegations.Roles[0]
+	role.KeyIDs, role.Threshold = append(role.KeyIDs, k.ID()), 3
+	s, _ := fx.toState(StateBuild)
+	if roles, err := s.SignAs(context.Background(), "alice"); err != nil || len(roles) != 1 {
+		t.Fatalf("SignAs(alice): %v, %v", roles, err)
+	}
+	if n := len(s.built.payloads[0].File.Signatures); n != 1 {
+		t.Errorf("alice made %d signatures", n)
+	}
+	if roles, _ := s.SignAs(context.Background(), "alice"); len(roles) != 0 || fx.tokens.asked["alice"] != 1 {
+		t.Errorf("alice signed again with her other key: %v", roles)
+	}
+	if got := s.Progress()[0].String(); got != "claimed: 1 of 3 holders signed, threshold 3 not met" {
+		t.Errorf("progress %q", got)
+	}
 }

@@ -113,9 +113,24 @@ type fixture struct {
 var holderNames = []string{"alice", "bob", "carol"}
 
 func newFixture(t *testing.T) *fixture {
+	return newFixtureKeys(t, softkeys)
+}
+
+// softkeys makes each holder an ECDSA P-256 software key, as a YubiKey
+// holds.
+func softkeys(t testing.TB, holder string) crypto.Signer {
+	s, err := softkey.Generate(hsm.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// newFixtureKeys is newFixture with the holders' keys made by keys.
+func newFixtureKeys(t *testing.T, keys func(t testing.TB, holder string) crypto.Signer) *fixture {
 	t.Helper()
 	f := intaketest.New(t)
-	fx := newVault(t, f)
+	fx := newVault(t, f, keys)
 	// r-rotate and r-remove may be approved together; r-add needs
 	// judgement (its keys were never published); r-bad is invalid.
 	drafts := intaketest.Files(
@@ -134,7 +149,7 @@ func newFixture(t *testing.T) *fixture {
 // newVault makes the vault of the intaketest fixture: its claimed role,
 // delegated by a top-level targets to three holders (threshold 2), each
 // with a software key.
-func newVault(t testing.TB, f *intaketest.Fixture) *fixture {
+func newVault(t testing.TB, f *intaketest.Fixture, holderKey func(t testing.TB, holder string) crypto.Signer) *fixture {
 	fx := &fixture{t: t, f: f, now: intaketest.Now, tokens: &fakeTokens{keys: map[string]crypto.Signer{}, asked: map[string]int{}, fail: map[string]error{}, tries: 3}}
 	pol := &policy.Policy{
 		Repository:     f.Rules.Repository,
@@ -147,10 +162,7 @@ func newVault(t testing.TB, f *intaketest.Fixture) *fixture {
 	keys := map[string]*tuf.Key{}
 	var ids []string
 	for _, name := range holderNames {
-		s, err := softkey.Generate(hsm.ECDSAP256)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := holderKey(t, name)
 		k, err := tuf.KeyFromPublic(s.Public())
 		if err != nil {
 			t.Fatal(err)

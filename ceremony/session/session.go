@@ -161,9 +161,6 @@ type Session struct {
 
 	built *buildResult // nil until built
 
-	exported map[string]string
-	closed   *Closed
-
 	// lastHash and lastSeq are the hash and seq of the last line stepped:
 	// what the closing line names.
 	lastHash string
@@ -196,10 +193,14 @@ func (s *Session) Rehearsal() bool { return s.opened != nil && s.opened.Rehearsa
 // Confirmed is the confirmed ceremony time (zero before the clock event).
 func (s *Session) Confirmed() time.Time { return s.confirmed }
 
-// Head and Lines are the log's head hash and length: what the witness
-// writes on the paper log.
-func (s *Session) Head() string        { return s.d.Log.Head() }
-func (s *Session) Lines() int64        { return s.d.Log.Len() }
+// Head is the hex SHA-256 of the log's last line: with Lines, what the
+// witness writes on the paper log.
+func (s *Session) Head() string { return s.d.Log.Head() }
+
+// Lines is the number of lines in the log.
+func (s *Session) Lines() int64 { return s.d.Log.Len() }
+
+// Vault is the vault generation the ceremony works on.
 func (s *Session) Vault() *vault.Vault { return s.d.Vault }
 
 func (s *Session) now() time.Time {
