@@ -21,7 +21,9 @@ const Witness = "Walter"
 // for the bundle: a rehearsal, its clock the given time, every
 // rule-approvable request approved together with their count confirmed,
 // and each request that needs judgement decided on its own, approved or
-// rejected with the reason the generator gave it. The script holds no PIN.
+// rejected with the reason the generator gave it; the holders in Signing
+// sign, and the last of them signs the log's head at the close. The
+// script holds no PIN.
 func (b *Bundle) Script(holders []string, now time.Time) []byte {
 	var s strings.Builder
 	fmt.Fprintf(&s, `# The ceremony script of a REHEARSAL, made by conclave rehearse.
@@ -62,6 +64,6 @@ participants:
 	for _, h := range Signing {
 		fmt.Fprintf(&s, "  - %s\n", h)
 	}
-	fmt.Fprintf(&s, "close:\n  sign_head:\n    - %s\n", Signing[0])
+	fmt.Fprintf(&s, "close:\n  sign_head:\n    - %s\n", Signing[len(Signing)-1])
 	return []byte(s.String())
 }
