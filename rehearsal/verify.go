@@ -5,16 +5,20 @@ package rehearsal
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/conclave-keys/conclave/ceremony/export"
 	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/ceremony/verdict"
 	"github.com/conclave-keys/conclave/ceremony/verify"
 )
 
@@ -35,8 +39,9 @@ type Result struct {
 // by conclave verify's walk (ceremony/verify) from the generated root and
 // targets, signed by exactly the holders the script names; then its
 // delegations compared with the plan (every approved request applied,
-// nothing else); then every file the rehearsal wrote searched for the
-// holders' PINs.
+// nothing else) and its decision report too (each request's decision as
+// the script took it); then every file the rehearsal wrote searched for
+// the holders' PINs.
 func (s *Setup) Verify(ctx context.Context) (*Result, error) {
 	res := &Result{}
 	var claimed *tuf.File
@@ -55,7 +60,14 @@ func (s *Setup) Verify(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if err := timed("compare the export with the planned decisions", func() error {
-		return s.compare(claimed, res)
+		if err := s.compare(claimed, res); err != nil {
+			return err
+		}
+		data, err := os.ReadFile(s.Path(ExportDir, export.DecisionsName))
+		if err != nil {
+			return fmt.Errorf("read the decision report: %w", err)
+		}
+		return s.compareDecisions(data)
 	}); err != nil {
 		return nil, err
 	}
@@ -157,6 +169,46 @@ func (s *Setup) compare(claimed *tuf.File, res *Result) error {
 	if len(diff) > 0 {
 		slices.Sort(diff)
 		return fmt.Errorf("the exported %s differs from the plan: %s", DelegatingRole, strings.Join(diff[:min(len(diff), 5)], "; "))
+	}
+	return nil
+}
+
+// planned is the decision the rehearsal's script takes on a request, as
+// the decision report names it.
+func (e Expect) planned() export.Decision {
+	switch {
+	case e.Class == verdict.Invalid:
+		return export.Invalid
+	case e.Approved():
+		return export.Approved
+	}
+	return export.Rejected
+}
+
+// compareDecisions checks the export's decision report
+// (docs/formats/export.md) against the plan: one entry per request of the
+// bundle, each with the decision the script took.
+func (s *Setup) compareDecisions(data []byte) error {
+	var report struct {
+		BundleID string `json:"bundle_id"`
+		Requests map[string]struct {
+			Decision export.Decision `json:"decision"`
+		} `json:"requests"`
+	}
+	if err := json.Unmarshal(data, &report); err != nil {
+		return fmt.Errorf("the decision report: %w", err)
+	}
+	if report.BundleID != s.Bundle.ID || len(report.Requests) != len(s.Bundle.Expect) {
+		return fmt.Errorf("the decision report is about bundle %q with %d requests, want %q with %d", report.BundleID, len(report.Requests), s.Bundle.ID, len(s.Bundle.Expect))
+	}
+	var diff []string
+	for _, id := range slices.Sorted(maps.Keys(s.Bundle.Expect)) {
+		if got, want := report.Requests[id].Decision, s.Bundle.Expect[id].planned(); got != want {
+			diff = append(diff, fmt.Sprintf("%s is %q, want %q", id, got, want))
+		}
+	}
+	if len(diff) > 0 {
+		return fmt.Errorf("the decision report differs from the plan: %s", strings.Join(diff[:min(len(diff), 5)], "; "))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/delegation"
+	"github.com/conclave-keys/conclave/ceremony/export"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/hsm"
 )
@@ -100,6 +101,29 @@ func TestSearchPINs(t *testing.T) {
 	}
 	err := s.searchPINs()
 	if want := "a holder's PIN is in a file the rehearsal wrote: Alice's, in " + leak; !errors.Is(err, ErrPINWritten) || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+// TestCompareDecisions: a decision report (as export writes one) with the
+// planned decision for every request passes; one that approved a request
+// the script rejects is refused, naming it.
+func TestCompareDecisions(t *testing.T) {
+	s, _ := plannedSetup(t)
+	report := &export.Report{BundleID: s.Bundle.ID, Role: DelegatingRole, Version: 2, Requests: map[string]export.Outcome{}}
+	var rejected string
+	for id, e := range s.Bundle.Expect {
+		report.Requests[id] = export.Outcome{Decision: e.planned()}
+		if e.planned() == export.Rejected {
+			rejected = id
+		}
+	}
+	if err := s.compareDecisions(report.Encode()); err != nil {
+		t.Fatalf("the planned decisions: %v", err)
+	}
+	report.Requests[rejected] = export.Outcome{Decision: export.Approved}
+	err := s.compareDecisions(report.Encode())
+	if want := `the decision report differs from the plan: ` + rejected + ` is "approved", want "rejected"`; err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
