@@ -84,6 +84,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// maxSocketPath is the longest path a Unix socket can have on Linux:
+// sockaddr_un.sun_path holds 108 bytes with the terminating NUL (unix(7)).
+const maxSocketPath = 107
+
 // Addr returns the loopback address of reader i for the virtual card.
 func (d *Daemon) Addr(i int) string { return fmt.Sprintf("127.0.0.1:%d", d.Ports[i]) }
 
@@ -139,6 +143,10 @@ func StartIn(parent string, readers int, name func(entry int) string) (*Daemon, 
 		return nil, err
 	}
 	d := &Daemon{dir: dir, Socket: filepath.Join(dir, "pcscd.comm"), log: &syncBuffer{}}
+	if len(d.Socket) > maxSocketPath {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("pcscd's socket %s would be %d bytes long, and a Unix socket path has at most %d: use a shorter temporary directory (TMPDIR)", d.Socket, len(d.Socket), maxSocketPath)
+	}
 	conf := filepath.Join(dir, "reader.conf.d")
 	if err := os.Mkdir(conf, 0o755); err != nil {
 		return nil, err
