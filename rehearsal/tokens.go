@@ -28,11 +28,11 @@ import (
 
 // SoftHSMModule is the SoftHSMv2 PKCS#11 module of the Debian package
 // softhsm2.
-var SoftHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
+const SoftHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
 
-// The rehearsal's virtual YubiKeys: their serials (in a range no real
-// YubiKey 5 is known to use, and named SIMULATOR on every certificate they
-// make anyway), the slot their holders' keys are generated in, and the
+// The rehearsal's virtual YubiKeys: the first serial (the cards name
+// themselves SIMULATOR on every certificate they make, whatever their
+// serial), the slot their holders' keys are generated in, and the
 // firmware they report (5.7: AES-192 management keys, Ed25519).
 const (
 	firstSerial = 91000001
