@@ -274,3 +274,18 @@ func TestRehearseSIGINT(t *testing.T) {
 		})
 	}
 }
+
+// TestPinWatch: a PIN in anything the rehearsal printed is found and
+// named; output without one passes.
+func TestPinWatch(t *testing.T) {
+	pins := map[string][]byte{"Alice": []byte("k3x9q2mz"), "Carol": []byte("p0w8r7te")}
+	var w pinWatch
+	w.Write([]byte("Alice signed claimed\n  tries left 3\n"))
+	if got := w.found(pins); got != "" {
+		t.Errorf("no PIN printed, found %q", got)
+	}
+	w.Write([]byte("PIN for Carol: p0w8r7te\n"))
+	if got := w.found(pins); got != "Carol's" {
+		t.Errorf("found %q, want \"Carol's\"", got)
+	}
+}
