@@ -211,3 +211,50 @@ func TestPackRefusesWhatImportRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestDocsExampleBundleManifest: the worked example's manifest
+// (docs/formats/examples/bundle) is the manifest of its files, made
+// against examples/7.claimed.json and signed by the fixture's intake key
+// (the public key in examples/intake-key.json). CONCLAVE_WRITE_EXAMPLES=1
+// writes it anew.
+func TestDocsExampleBundleManifest(t *testing.T) {
+	const examples = "../docs/formats/examples"
+	read := func(name string) []byte {
+		data, err := os.ReadFile(filepath.Join(examples, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	claimed := read("7.claimed.json")
+	del, err := tuf.Parse("7.claimed.json", claimed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &bundle.Manifest{
+		BundleID: "2026-11-24-0001", Source: "example.org", Created: time.Date(2026, 11, 24, 11, 30, 0, 0, time.UTC),
+		Bases: []bundle.Base{{Role: "claimed", Version: del.Version(), SHA256: bundle.SumHex(claimed)}},
+	}
+	for _, f := range []struct{ path, kind string }{
+		{"requests/req-0001.json", bundle.KindRequest},
+		{"requests/req-0002.json", bundle.KindRequest},
+		{"requests/req-0003.json", bundle.KindRequest},
+		{"published.json", bundle.KindPublished},
+	} {
+		data := read("bundle/" + f.path)
+		m.Files = append(m.Files, bundle.Entry{Path: f.path, Kind: f.kind, Size: int64(len(data)), SHA256: bundle.SumHex(data)})
+	}
+	want, err := bundle.SignManifest(m, func(e *envelope.Envelope) error { return intake.SignEnvelope(e, it.Key("intake")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(examples, "bundle", bundle.ManifestName)
+	if os.Getenv("CONCLAVE_WRITE_EXAMPLES") != "" {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := read("bundle/" + bundle.ManifestName); string(got) != string(want) {
+		t.Errorf("%s is not the manifest of the example's files; CONCLAVE_WRITE_EXAMPLES=1 writes it anew:\n%s", path, want)
+	}
+}
