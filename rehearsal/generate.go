@@ -406,7 +406,7 @@ func makeBundle(ctx context.Context, g *Genesis, in intake.Signer, n int, now ti
 		BundleID: b.ID,
 		Source:   Repository,
 		Created:  now.Add(-30 * time.Minute),
-		Base:     bundle.Base{Role: DelegatingRole, Version: g.Claimed.Targets.Version, SHA256: bundle.SumHex(g.Claimed.Bytes())},
+		Bases:    []bundle.Base{{Role: DelegatingRole, Version: g.Claimed.Targets.Version, SHA256: bundle.SumHex(g.Claimed.Bytes())}},
 		Requests: files,
 		Intake:   in,
 	}

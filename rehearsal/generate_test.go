@@ -70,13 +70,13 @@ func TestGeneratedBundleJudgedAsPlanned(t *testing.T) {
 	r.Repository = Repository
 	loaded, err := bundle.Load(intaketest.DirSource{Dir: dir}, bundle.Trust{
 		IntakeKeys: map[string]*tuf.Key{b.Intake.Key.ID(): b.Intake.Key},
-		Base:       b.Pack.Base,
+		Bases:      b.Pack.Bases,
 		Rules:      r,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs := validate.Validate(validate.Input{Bundle: loaded, Delegator: g.Claimed.Targets, Rules: r, History: b.History, Now: now})
+	vs := validate.Validate(validate.Input{Bundle: loaded, Delegators: map[string]*tuf.Targets{DelegatingRole: g.Claimed.Targets}, Rules: r, History: b.History, Now: now})
 	if len(vs) != n {
 		t.Fatalf("%d verdicts, want %d", len(vs), n)
 	}
