@@ -289,3 +289,26 @@ func TestPinWatch(t *testing.T) {
 		t.Errorf("found %q, want \"Carol's\"", got)
 	}
 }
+
+// TestRehearseOutNotEmpty: an --out directory that holds anything is
+// refused before any token starts (exit status 3, as for a file that would
+// be replaced: docs/exit-codes.md), and left as it was.
+func TestRehearseOutNotEmpty(t *testing.T) {
+	if err := rehearsal.CheckTokenSoftware(); err != nil {
+		t.Skip(err.Error())
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "keep.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "rehearse", "--out", dir, "--requests", "20")
+	if want := "error: output directory " + dir + " is not empty; a rehearsal never overwrites files\n"; code != exitFailed || errOut != want {
+		t.Errorf("exit %d\nstderr %q\nwant   %q", code, errOut, want)
+	}
+	if strings.Contains(out, "start tokens") {
+		t.Errorf("tokens were started:\n%s", out)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
+		t.Errorf("%s holds %v (%v), want keep.txt alone", dir, entries, err)
+	}
+}
