@@ -280,3 +280,88 @@ func codes(v verdict.Verdict) []string {
 	}
 	return out
 }
+
+// BenchmarkShardedCeremony: claimed in 32 shards (prefixes "a"–"z",
+// "0"–"4" and ""), each delegating 1,000 projects; a bundle of 500
+// changes (450 adds whose keys were published a month before, 50
+// authorised rotations), all in 4 of the shards. One op is a ceremony
+// from the opening to the export files: import and judge against every
+// shard, one bulk approval, build, two holders signing, export. Only the
+// 4 changed shards are built and signed.
+func BenchmarkShardedCeremony(b *testing.B) {
+	const perShard, adds, rotations = 1000, 450, 50
+	var prefixes []string
+	for c := 'a'; c <= 'z'; c++ {
+		prefixes = append(prefixes, string(c))
+	}
+	prefixes = append(prefixes, "0", "1", "2", "3", "4", "")
+	// nameIn is project i of the shard with prefix p ("9…" falls to "").
+	nameIn := func(p string, i int) string {
+		if p == "" {
+			p = "9"
+		}
+		return fmt.Sprintf("%sproj%05d", p, i)
+	}
+	var shards []vaulttest.Shard
+	for _, p := range prefixes {
+		role := "claimed-" + p
+		if p == "" {
+			role = "claimed-rest"
+		}
+		s := vaulttest.Shard{Role: role, Prefixes: []string{p}, Version: 2}
+		for i := range perShard {
+			s.Projects = append(s.Projects, project(nameIn(p, i), "k-"+nameIn(p, i)))
+		}
+		shards = append(shards, s)
+	}
+	sx := &sharded{intake: intaketest.Key("intake")}
+	sx.vx = vaulttest.NewSharded(b, sx.intake.Key, shards)
+	sx.open(b)
+	changed := []string{"a", "b", "c", "d"}
+	var files []intake.File
+	published := map[string]map[string]time.Time{}
+	for i := range adds {
+		p := changed[i%len(changed)]
+		name := nameIn(p, perShard+i)
+		f := sx.draft(b, request.Add, fmt.Sprintf("r-add-%03d", i), name, 2, []string{"new-" + name})
+		files = append(files, f)
+		published[name] = map[string]time.Time{request.NewKeyset([]string{intaketest.Key("new-" + name).Key.ID()}, 1).Hash(): vaulttest.Now.AddDate(0, -1, 0)}
+	}
+	for i := range rotations {
+		p := changed[i%len(changed)]
+		name := nameIn(p, i)
+		files = append(files, sx.draft(b, request.Rotate, fmt.Sprintf("r-rot-%03d", i), name, 2, []string{"new-" + name}, "k-"+name))
+	}
+	sx.vault.History.Published = published
+	dir := sx.pack(b, "bundle-shards-bench", sx.bases(b), files...)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		s, _ := sx.start(b)
+		if err := s.Import(intaketest.DirSource{Dir: dir}); err != nil {
+			b.Fatal(err)
+		}
+		if nj, ra := s.Undecided(); nj != 0 || ra != adds+rotations {
+			b.Fatalf("%d need judgement, %d rule-approvable", nj, ra)
+		}
+		if err := s.BulkApprove(adds+rotations, "Holder 1"); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Build(); err != nil {
+			b.Fatal(err)
+		}
+		for _, h := range shardHolders[:2] {
+			if _, err := s.SignAs(context.Background(), h); err != nil {
+				b.Fatal(err)
+			}
+		}
+		out, err := s.ExportFiles()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if cards, _ := s.Cards(); len(cards) != len(changed) || len(out) == 0 {
+			b.Fatalf("%d roles built, want %d", len(cards), len(changed))
+		}
+	}
+	b.ReportMetric(float64(len(shards)), "shards")
+}
