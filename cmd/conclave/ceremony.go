@@ -20,6 +20,8 @@ import (
 	"github.com/conclave-keys/conclave/airgap/preflight"
 	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
+	"github.com/conclave-keys/conclave/ceremony/cjson"
+	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/export"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/session"
@@ -104,7 +106,8 @@ type headlessOptions struct {
 	// Vault is the vault directory; with Resume it may be empty (the
 	// journal lives in the vault, VAULT/journal/ID).
 	Vault string
-	// In is the bundle directory (a new ceremony only).
+	// In is the bundle directory; on resume, needed only when the log
+	// stopped before the bundle was read.
 	In string
 	// Out is the export directory.
 	Out string
@@ -160,8 +163,8 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	if o.Resume != "" {
 		id = filepath.Base(journalDir)
 		if v.LastCeremonyID == id {
-			// Closed, and its generation written: nothing is left to do.
-			fmt.Fprintf(env.stdout, "ceremony %s is closed: the vault's current generation %s holds it\n", termtext.Safe(id), termtext.Safe(v.Generation))
+			// Ended, and its generation written: nothing is left to do.
+			fmt.Fprintf(env.stdout, "ceremony %s has ended: the vault's current generation %s holds its log\n", termtext.Safe(id), termtext.Safe(v.Generation))
 			printGeneration(env.stdout, v)
 			return &headlessResult{CeremonyID: id, Journal: journalDir, Generation: v.Generation}, nil
 		}
@@ -236,15 +239,25 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 		}
 		fmt.Fprintf(env.stdout, "Ceremony %s opened on vault generation %s\n  its log: %s\n", termtext.Safe(id), termtext.Safe(v.Generation), termtext.Safe(journalDir))
 	}
-	d := &driver{ctx: ctx, env: env, o: o, s: s, v: v, vd: vd, j: j, res: res}
+	d := &driver{ctx: ctx, env: env, o: o, s: s, v: v, vd: vd, j: j, res: res, tokens: tokens}
 	if err := d.run(); err != nil {
 		if s.State() != session.StateClosed && s.State() != session.StateAbandoned {
-			fmt.Fprintf(env.stderr, "the ceremony stopped in state %s; continue it with: conclave ceremony --resume %s --script FILE --out DIR\n",
-				s.State(), termtext.Safe(shellQuote(journalDir)))
+			err = addHint(err, fmt.Sprintf("the ceremony stopped in state %s, everything done is in its log; continue it with: conclave ceremony --resume %s --script FILE --out DIR",
+				s.State(), shellQuote(journalDir)))
 		}
 		return res, err
 	}
 	return res, nil
+}
+
+// addHint adds a hint line to err, after the hints it has.
+func addHint(err error, hint string) error {
+	var he *hintError
+	if errors.As(err, &he) {
+		he.hint += "\n" + hint
+		return err
+	}
+	return withHint(err, hint)
 }
 
 // ceremonyPaths finds the vault and, on resume, the journal directory.
@@ -348,6 +361,8 @@ type driver struct {
 	vd  *vaultdir.Dir
 	j   *journal.Journal
 	res *headlessResult
+	// tokens reach the holders who sign the log's head.
+	tokens *holders.Tokens
 }
 
 // run takes the ceremony from its state to its close. Each step is
@@ -698,6 +713,13 @@ func (d *driver) writeGeneration() error {
 		if u.Logs, err = journalFiles(d.j.Dir()); err != nil {
 			return err
 		}
+		if d.s.State() == session.StateClosed && len(d.o.Script.SignHead) > 0 {
+			head, err := d.signHead()
+			if err != nil {
+				return err
+			}
+			u.Logs = append(u.Logs, vault.File{Name: headFile, Data: head})
+		}
 		files, err := d.v.Next(*u)
 		if err != nil {
 			return err
@@ -719,6 +741,54 @@ func (d *driver) writeGeneration() error {
 		printGeneration(out, nv)
 	}
 	return nil
+}
+
+// headFile is the name, beside a closed ceremony's log in the vault, of
+// the envelope in which holders signed the log's head.
+const headFile = "head.json"
+
+// headFormat names the payload of the head envelope.
+const headFormat = "conclave-transcript-head/1"
+
+// signHead has the holders the script names sign the closed log's head:
+// a typed envelope (envelope.TypeTranscriptHead, DSSE) over the ceremony
+// id, the head hash and the number of lines, so that the signature can
+// never be taken for TUF metadata. Each holder signs with the first of
+// their enrolled keys, checked as for the metadata.
+func (d *driver) signHead() ([]byte, error) {
+	enc := cjson.Encoder{FileForm: true}
+	enc.BeginObject()
+	enc.Name("ceremony")
+	enc.String(d.res.CeremonyID)
+	enc.Name("format")
+	enc.String(headFormat)
+	enc.Name("head")
+	enc.String(d.s.Head())
+	enc.Name("lines")
+	enc.Int(d.s.Lines())
+	enc.EndObject()
+	payload, err := enc.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	env := &envelope.Envelope{PayloadType: envelope.TypeTranscriptHead, Payload: payload}
+	keys := holders.MetadataKeys(d.v.Root.Root, d.v.Targets.Targets)
+	for _, name := range d.o.Script.SignHead {
+		i := slices.IndexFunc(d.v.Policy.Holders, func(h policy.Holder) bool { return h.Name == name })
+		if i < 0 || len(d.v.Policy.Holders[i].Keys) == 0 {
+			return nil, refused(fmt.Errorf("close.sign_head: %q is not a holder of the vault's policy", name))
+		}
+		h := d.v.Policy.Holders[i]
+		signer, err := d.tokens.Signer(d.ctx, h, h.Keys[0])
+		if err != nil {
+			return nil, fmt.Errorf("%s signing the log's head: %w", name, err)
+		}
+		if err := env.Sign(signer, keys[h.Keys[0].KeyID]); err != nil {
+			return nil, fmt.Errorf("%s signing the log's head: %w", name, err)
+		}
+		fmt.Fprintf(d.env.stdout, "  %s signed the log's head\n", termtext.Safe(name))
+	}
+	return env.Marshal(), nil
 }
 
 // printGeneration prints a vault generation's hash for the paper log.

@@ -38,9 +38,10 @@ func TestCeremonySoftHSM(t *testing.T) {
 		policy:  fmt.Sprintf("        token: pkcs11\n        uri: %q\n", sel.String()),
 		modules: fmt.Sprintf("pkcs11_modules:\n  - path: %s\n    sha256: %s\n", testSoftHSM, sum),
 	})
-	// Holder 1's token PIN, then Holder 2's passphrase: in the order asked.
+	// Holder 1's token PIN, then the passphrases of Holder 2 (signing) and
+	// Holder 3 (the log's head): in the order asked.
 	p := filepath.Join(t.TempDir(), "pins")
-	if err := os.WriteFile(p, []byte("user-pin-1\n"+ceremonyPass+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte("user-pin-1\n"+ceremonyPass+"\n"+ceremonyPass+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	pins, err := os.Open(p)

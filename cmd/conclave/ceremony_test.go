@@ -15,7 +15,9 @@ import (
 
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/cjson"
 	"github.com/conclave-keys/conclave/ceremony/envelope"
+	"github.com/conclave-keys/conclave/ceremony/transcript"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/vault/vaulttest"
@@ -129,17 +131,16 @@ type testVaultSpec struct {
 
 // writeTestVault adopts the vault the spec describes and writes its first
 // generation into the new directory dir.
-func writeTestVault(t testing.TB, dir string, spec testVaultSpec) {
+func writeTestVault(t vaulttest.T, dir string, spec testVaultSpec) {
 	t.Helper()
 	hs, signers := spec.holders, spec.signers
 	root := vaulttest.Root(t, 1, hs)
 	vaulttest.Sign(t, root, root.Root.Keys, signers[0], signers[1])
 	vaulttest.Sign(t, spec.targets, root.Root.Keys, signers[1], signers[2])
-	payload, err := vault.BindingPayload(spec.policy, root)
+	env, err := vault.NewBinding(spec.policy, root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &envelope.Envelope{PayloadType: envelope.TypeVaultBinding, Payload: payload}
 	for _, h := range signers[1:3] {
 		if err := env.Sign(h.Signer, h.Key); err != nil {
 			t.Fatal(err)
@@ -206,6 +207,7 @@ decisions:
   approve: [r-add]
   approve_rule_approvable: {count: 2}
 signing: [Holder 1, Holder 2, Holder 3]
+close: {sign_head: [Holder 3]}
 `
 
 func (fx *ceremonyFixture) writeScript(t testing.TB, name, text string) string {
@@ -260,7 +262,7 @@ func TestCeremonySoftkeys(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	if strings.Contains(stdout, "Holder 3 signed") {
+	if strings.Contains(stdout, "Holder 3 signed claimed") {
 		t.Errorf("a third holder was asked to sign after the threshold was met:\n%s", stdout)
 	}
 	fx.checkExport(t, out, 8)
@@ -274,6 +276,11 @@ func TestCeremonySoftkeys(t *testing.T) {
 	if !v.History.SeenBundle("bundle-0001") {
 		t.Errorf("the vault's history does not record bundle-0001")
 	}
+	// Holder 3 signed the log's head, kept beside the log in the vault.
+	if !strings.Contains(stdout, "  Holder 3 signed the log's head\n") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	fx.checkHead(t, v)
 	noPIN(t, fx.dir, stdout, stderr)
 }
 
@@ -323,6 +330,42 @@ func (fx *ceremonyFixture) checkExport(t testing.TB, out string, version int64) 
 		t.Errorf("%s: version %d, %d signatures, %d good", want[0], f.Version(), len(f.Signatures), good)
 	}
 	return data
+}
+
+// checkHead checks the head envelope of the vault's last ceremony: signed
+// by Holder 3, over the head and length of the log kept beside it.
+func (fx *ceremonyFixture) checkHead(t testing.TB, v *vault.Vault) {
+	t.Helper()
+	var head, log []byte
+	for _, f := range v.Files() {
+		switch f.Name {
+		case vault.CeremoniesDir + "/" + v.LastCeremonyID + "/head.json":
+			head = f.Data
+		case vault.CeremoniesDir + "/" + v.LastCeremonyID + "/log.jsonl":
+			log = f.Data
+		}
+	}
+	hv, err := cjson.Parse(head)
+	if err != nil {
+		t.Fatalf("head.json: %v", err)
+	}
+	env, err := envelope.Parse(hv, "head")
+	if err != nil {
+		t.Fatalf("head.json: %v", err)
+	}
+	res, err := env.Verify(envelope.TypeTranscriptHead, map[string]*tuf.Key{fx.holders[2].Key.ID(): fx.holders[2].Key})
+	if err != nil || len(res.Signers) != 1 {
+		t.Fatalf("head.json: %v, %+v", err, res)
+	}
+	entries, _, err := transcript.Parse(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := entries[len(entries)-1]
+	want := fmt.Sprintf(`{"ceremony":%q,"format":"conclave-transcript-head/1","head":%q,"lines":%d}`, v.LastCeremonyID, last.Hash, last.Seq)
+	if strings.TrimSpace(string(env.Payload)) != want {
+		t.Errorf("head payload %s, want %s", env.Payload, want)
+	}
 }
 
 // openVault opens the fixture's vault's current generation.
@@ -558,4 +601,97 @@ func countLines(t testing.TB, journalDir string) int {
 		t.Fatal(err)
 	}
 	return bytes.Count(data, []byte("\n"))
+}
+
+// TestCeremonyClockNotLater: a ceremony whose clock is not later than
+// the vault's last ceremony is refused (status 1) before the bundle is
+// read.
+func TestCeremonyClockNotLater(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	if code, stdout, stderr := run(t, fx.args(filepath.Join(fx.dir, "export"), pins.Fd())...); code != 0 {
+		t.Fatalf("first ceremony: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	fx.script = fx.writeScript(t, "earlier.yaml", strings.Replace(ceremonyScript, ceremonyNow.Format(time.RFC3339), ceremonyNow.Add(-time.Minute).Format(time.RFC3339), 1))
+	pins2 := pinFile(t, 5)
+	defer pins2.Close()
+	code, stdout, stderr := run(t, fx.args(filepath.Join(fx.dir, "export-2"), pins2.Fd())...)
+	want := "error: confirm the clock: the confirmed time " + ceremonyNow.Add(-time.Minute).Format(time.RFC3339) +
+		" is not later than the vault's last ceremony, " + ceremonyNow.Format(time.RFC3339) + ": check the clock against one kept outside the room\n"
+	if code != 1 || !strings.HasPrefix(stderr, want) || strings.Contains(stdout, "Bundle ") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, want)
+	}
+}
+
+// TestCeremonyUndecidedThenResumed: a script that leaves a valid request
+// undecided stops the ceremony before the build (status 1); resumed with
+// the decision added, it closes, and the decisions already taken stand.
+func TestCeremonyUndecidedThenResumed(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	fx.script = fx.writeScript(t, "partial.yaml", strings.Replace(ceremonyScript, "  approve: [r-add]\n", "", 1))
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	out := filepath.Join(fx.dir, "export")
+	code, stdout, stderr := run(t, fx.args(out, pins.Fd())...)
+	if code != 1 || !strings.Contains(stderr, "error: 1 requests needing judgement and 0 rule-approvable ones are undecided; decide each (defer what cannot be decided today)\n") ||
+		!strings.Contains(stderr, "\nhint: the ceremony stopped in state review, everything done is in its log; continue it with: conclave ceremony --resume ") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	fixed := fx.writeScript(t, "fixed.yaml", strings.Replace(ceremonyScript, "  approve: [r-add]\n", "  defer: {r-add: \"the maintainers have not answered yet\"}\n", 1))
+	pins2 := pinFile(t, 5)
+	defer pins2.Close()
+	code, stdout, stderr = run(t, "ceremony", "--resume", fx.journal(t), "--out", out, "--script", fixed, "--softkey-dir", fx.keys, "--pin-fd", fmt.Sprint(pins2.Fd()))
+	if code != 0 || !strings.Contains(stdout, "state review") || !strings.Contains(stdout, "  Defer r-add\n") && !strings.Contains(stdout, "  defer r-add\n") ||
+		strings.Contains(stdout, "approved 2 rule-approvable") {
+		t.Fatalf("resume: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "decisions.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte(`"r-add":{"codes":["no-dwell"],"decision":"deferred","reason":"the maintainers have not answered yet"}`)) {
+		t.Errorf("decisions.json:\n%s", data)
+	}
+	noPIN(t, fx.dir, stdout, stderr)
+}
+
+// TestCeremonyScriptMatchesVault: a production vault refuses a rehearsal
+// script, and a rehearsal vault a script that does not say it is one.
+func TestCeremonyScriptMatchesVault(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	fx.script = fx.writeScript(t, "prod.yaml", strings.Replace(ceremonyScript, "rehearsal: \"the driver's end-to-end test\"\n", "", 1))
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	code, _, stderr := run(t, fx.args(filepath.Join(fx.dir, "export"), pins.Fd())...)
+	want := "error: the vault's policy is a rehearsal policy, and the script does not say this is a rehearsal\nhint: add rehearsal: REASON to the script (docs/ceremony-script.md)\n"
+	if code != 1 || stderr != want {
+		t.Fatalf("exit %d, stderr:\n%s\nwant:\n%s", code, stderr, want)
+	}
+}
+
+// TestCeremonyResumeEnded: resuming a ceremony whose generation is
+// written does nothing more, and says so.
+func TestCeremonyResumeEnded(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	out := filepath.Join(fx.dir, "export")
+	if code, stdout, stderr := run(t, fx.args(out, pins.Fd())...); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	journal := fx.journal(t)
+	code, stdout, stderr := run(t, "ceremony", "--resume", journal, "--out", out, "--script", fx.script)
+	want := "ceremony " + filepath.Base(journal) + " has ended: the vault's current generation gen-000002 holds its log\n"
+	if code != 0 || !strings.HasPrefix(stdout, want) || stderr != "" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if v := fx.openVault(t); v.Generation != "gen-000002" {
+		t.Errorf("resuming an ended ceremony wrote generation %s", v.Generation)
+	}
+	// A path that is not a journal of a vault is a command-line mistake.
+	code, _, stderr = run(t, "ceremony", "--resume", fx.dir, "--out", out, "--script", fx.script)
+	if code != 2 || !strings.HasPrefix(stderr, "error: --resume "+fx.dir+": a ceremony's log is in VAULT/journal/ID; this is not such a directory\n") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
 }

@@ -31,13 +31,18 @@ var importCommand = &command{
 
 func init() {
 	importCommand.flagHints = map[string]string{
-		"check-export": "an export is checked on the online side: conclave intake check-export EXPORT-DIR",
-		"history-out":  "an import is recorded in the vault by the ceremony that approves it: conclave ceremony",
-		"delegator":    "the trusted metadata, intake keys, rules and history come from the vault: name it with --vault DIR",
-		"intake-key":   "the intake keys come from the vault's policy: name the vault with --vault DIR",
-		"repository":   "the repository comes from the vault's policy: name the vault with --vault DIR",
-		"history":      "the history comes from the vault: name it with --vault DIR",
-		"rules":        "the rules come from the vault's policy: name the vault with --vault DIR",
+		"check-export":    "an export is checked on the online side: conclave intake check-export EXPORT-DIR",
+		"history-out":     "an import is recorded in the vault by the ceremony that approves it: conclave ceremony",
+		"delegator":       "the trusted metadata, intake keys, rules and history come from the vault: name it with --vault DIR",
+		"intake-key":      "the intake keys come from the vault's policy: name the vault with --vault DIR",
+		"repository":      "the repository comes from the vault's policy: name the vault with --vault DIR",
+		"history":         "the history comes from the vault: name it with --vault DIR",
+		"rules":           "the rules come from the vault's policy: name the vault with --vault DIR",
+		"any-repository":  "the repository comes from the vault's policy: name the vault with --vault DIR",
+		"path-template":   "the path template comes from the vault's policy: name the vault with --vault DIR",
+		"role":            "the delegating role comes from the vault's policy: name the vault with --vault DIR",
+		"recovery-notice": "the notice period comes from the vault's policy: name the vault with --vault DIR",
+		"min-dwell":       "the dwell time comes from the vault's policy: name the vault with --vault DIR",
 	}
 	importCommand.run = runImport
 	register(importCommand)

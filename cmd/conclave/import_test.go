@@ -129,9 +129,10 @@ func TestImportRequiresDryRun(t *testing.T) {
 // TestImportStandInFlagsGone: the trusted state comes from the vault
 // only; the flags that once gave it say where it comes from now.
 func TestImportStandInFlagsGone(t *testing.T) {
-	for _, flag := range []string{"--delegator", "--intake-key", "--repository", "--history", "--rules"} {
+	for _, flag := range []string{"--delegator", "--intake-key", "--repository", "--any-repository", "--history", "--rules", "--path-template", "--role", "--recovery-notice", "--min-dwell"} {
 		code, _, errOut := run(t, "import", "--dry-run", flag, "x", "somewhere")
-		if code != 2 || !strings.HasPrefix(errOut, "error: unknown flag "+flag+"\nhint: ") || !strings.Contains(errOut, "--vault DIR") {
+		lines := strings.Split(errOut, "\n")
+		if code != 2 || len(lines) < 3 || lines[0] != "error: unknown flag "+flag || !strings.HasPrefix(lines[1], "hint: ") || !strings.HasSuffix(lines[1], "name the vault with --vault DIR") && !strings.HasSuffix(lines[1], "name it with --vault DIR") {
 			t.Errorf("%s: exit %d, stderr:\n%s", flag, code, errOut)
 		}
 	}

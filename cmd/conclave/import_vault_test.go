@@ -20,6 +20,14 @@ import (
 // returns the vault's directory.
 func importVault(t testing.TB, claimed []byte, owner, intakeKey *tuf.Key, repository, policyExtra string, history []byte) string {
 	t.Helper()
+	dir := filepath.Join(t.TempDir(), "vault")
+	writeImportVault(t, dir, claimed, owner, intakeKey, repository, policyExtra, history)
+	return dir
+}
+
+// writeImportVault writes importVault's vault into dir.
+func writeImportVault(t vaulttest.T, dir string, claimed []byte, owner, intakeKey *tuf.Key, repository, policyExtra string, history []byte) {
+	t.Helper()
 	hs := []vaulttest.Holder{vaulttest.Key(t, 1), vaulttest.Key(t, 2), vaulttest.Key(t, 3)}
 	top := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
 	top.Version, top.Expires = 1, tuf.NewExpiry(intaketest.Now.AddDate(1, 0, 0))
@@ -38,9 +46,7 @@ func importVault(t testing.TB, claimed []byte, owner, intakeKey *tuf.Key, reposi
 	for i, h := range hs {
 		fmt.Fprintf(&b, "  - name: Holder %d\n    keys:\n      - keyid: %s\n        token: softkey\n        uri: softkey:name=holder%d\n", i+1, h.Key.ID(), i+1)
 	}
-	dir := filepath.Join(t.TempDir(), "vault")
 	writeTestVault(t, dir, testVaultSpec{holders: hs, signers: hs, targets: targets, claimed: claimed, policy: []byte(b.String()), history: history})
-	return dir
 }
 
 // exampleVault is the vault the worked example of docs/formats is judged

@@ -115,7 +115,11 @@ func cmdVault(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	claimed, err := os.ReadFile(filepath.Join(examples, "7.claimed.json"))
 	ts.Check(err)
-	ts.Setenv(args[0], importVault(scriptTB{ts: ts}, claimed, it.Key("claimed-owner").Key, intakeKey, "example.org", "", history))
+	dir, err := os.MkdirTemp(ts.Getenv("WORK"), "vault")
+	ts.Check(err)
+	dir = filepath.Join(dir, "vault")
+	writeImportVault(scriptTB{ts: ts}, dir, claimed, it.Key("claimed-owner").Key, intakeKey, "example.org", "", history)
+	ts.Setenv(args[0], dir)
 }
 
 // scriptTB lets the test fixtures, written for a testing.TB, run in a
@@ -128,11 +132,6 @@ type scriptTB struct {
 func (s scriptTB) Helper()                        {}
 func (s scriptTB) Fatal(args ...any)              { s.ts.Fatalf("%s", fmt.Sprint(args...)) }
 func (s scriptTB) Fatalf(format string, a ...any) { s.ts.Fatalf(format, a...) }
-func (s scriptTB) TempDir() string {
-	dir, err := os.MkdirTemp(s.ts.Getenv("WORK"), "tmp")
-	s.ts.Check(err)
-	return dir
-}
 
 // cmdStatus: status N PROGRAM ARGS... runs PROGRAM and checks that it
 // exits with status exactly N (testscript's own exec tells only zero from
