@@ -14,6 +14,8 @@ package validate
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -489,7 +491,9 @@ func PublishedNotes(b *bundle.Bundle, delegators map[string]*tuf.Targets) []verd
 		return nil
 	}
 	current := map[string]request.Keyset{}
-	for _, t := range delegators {
+	// In role order, so that no map order decides anything.
+	for _, role := range slices.Sorted(maps.Keys(delegators)) {
+		t := delegators[role]
 		if t.Delegations == nil {
 			continue
 		}
