@@ -82,7 +82,8 @@ func runCeremony(ctx context.Context, env *environment, args []string) error {
 		return usagef("--present and --high-contrast are for the terminal program, which runs without --script")
 	}
 	if *scriptPath == "" {
-		return runProgram(ctx, env, programOptions{Vault: *vaultPath, In: *in, Out: *out, Resume: *resume, SoftkeyDir: *softkeys, Present: *present, HighContrast: *contrast})
+		_, err := runProgram(ctx, env, programOptions{Vault: *vaultPath, In: *in, Out: *out, Resume: *resume, SoftkeyDir: *softkeys, Present: *present, HighContrast: *contrast})
+		return err
 	}
 	data, err := readNamedFile(*scriptPath)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/conclave-keys/conclave/airgap/preflight"
 	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/ceremony/vault"
+	"github.com/conclave-keys/conclave/hsm"
+	"github.com/conclave-keys/conclave/internal/termtext"
 	"github.com/conclave-keys/conclave/tui"
 	"github.com/conclave-keys/conclave/tui/closing"
 	"github.com/conclave-keys/conclave/tui/signing"
@@ -27,39 +29,50 @@ type programOptions struct {
 	Present, HighContrast bool
 	// Name is who operates, when known (the program asks otherwise).
 	Name string
+	// Prompts answer the tokens instead of the holders (a rehearsal's
+	// throwaway PINs); nil: the holders type them into the program.
+	Prompts func(holder string) hsm.Prompts
 }
 
 // runProgram opens the ceremony and walks the room through it in the
 // terminal program (package tui). The tokens are logged out and the log
 // closed however the program ends; a ceremony left before its close
-// continues with --resume.
-func runProgram(ctx context.Context, env *environment, o programOptions) error {
+// continues with --resume. The result says where everything went; its
+// Generation is empty when the ceremony was left before its end.
+func runProgram(ctx context.Context, env *environment, o programOptions) (*headlessResult, error) {
 	in, inOK := env.stdin.(*os.File)
 	out, outOK := env.stdout.(*os.File)
 	if !inOK || !outOK || !isTerminal(in) || !isTerminal(out) {
-		return usagef("without --script, the ceremony runs in the terminal program, which needs a terminal; to run it without one, give a ceremony script (--script FILE.yaml, docs/ceremony-script.md)")
+		return nil, usagef("without --script, the ceremony runs in the terminal program, which needs a terminal; to run it without one, give a ceremony script (--script FILE.yaml, docs/ceremony-script.md)")
 	}
 	bridge := signing.NewBridge()
+	prompts := o.Prompts
+	if prompts == nil {
+		prompts = bridge.Prompts
+	}
 	r, err := prepareCeremony(ceremonyOptions{
 		Vault: o.Vault, In: o.In, Out: o.Out, Resume: o.Resume,
-		Prompts:    bridge.Prompts,
+		Prompts:    prompts,
 		Notice:     io.Discard, // the program shows every request to the room itself
 		SoftkeyDir: o.SoftkeyDir,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer r.Close()
+	res := &headlessResult{CeremonyID: r.ID, Journal: r.Journal, Export: o.Out}
 	if r.Ended {
-		fmt.Fprintf(env.stdout, "ceremony %s has ended: the vault's current generation %s holds its log\n", r.ID, r.V.Generation)
-		return nil
+		fmt.Fprintf(env.stdout, "ceremony %s has ended: the vault's current generation %s holds its log\n", termtext.Safe(r.ID), termtext.Safe(r.V.Generation))
+		res.Generation = r.V.Generation
+		return res, nil
 	}
 	th := theme.Detect(os.Getenv)
 	th.Present, th.HighContrast = o.Present, o.HighContrast
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	e := &programEngine{r: r, out: o.Out, in: o.In}
 	m := tui.New(tui.Options{
-		Engine:  &programEngine{r: r, out: o.Out, in: o.In},
+		Engine:  e,
 		Theme:   theme.New(th),
 		Name:    o.Name,
 		Out:     o.Out,
@@ -72,15 +85,19 @@ func runProgram(ctx context.Context, env *environment, o programOptions) error {
 	cancel()
 	m.Wipe()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
-		return interrupted("the program stopped; everything done is in the ceremony's log, continue with: %s", programResume(r, o.Out, o.In))
+		return res, interrupted("the program stopped; everything done is in the ceremony's log, continue with: %s", termtext.Safe(programResume(r, o.Out, o.In)))
 	}
 	if err != nil {
-		return err
+		return res, err
 	}
 	if m.Quit() && r.S != nil {
-		fmt.Fprintf(env.stdout, "The ceremony %s stopped in state %s; everything done is in its log. Continue it with:\n  %s\n", r.ID, r.S.State(), programResume(r, o.Out, o.In))
+		fmt.Fprintf(env.stdout, "The ceremony %s stopped in state %s; everything done is in its log. Continue it with:\n  %s\n", termtext.Safe(r.ID), r.S.State(), termtext.Safe(programResume(r, o.Out, o.In)))
 	}
-	return nil
+	res.Generation = e.generation
+	if r.S != nil {
+		res.Head, res.Lines = r.S.Head(), r.S.Lines()
+	}
+	return res, nil
 }
 
 // programResume is the command that continues the ceremony in the program.
@@ -97,6 +114,8 @@ func programResume(r *ceremonyRun, out, in string) string {
 type programEngine struct {
 	r       *ceremonyRun
 	out, in string
+	// generation is the vault generation Finish wrote.
+	generation string
 }
 
 func (e *programEngine) CeremonyID() string        { return e.r.ID }
@@ -130,6 +149,7 @@ func (e *programEngine) Finish(ctx context.Context) (*closing.Summary, error) {
 	s := e.r.S
 	sum := &closing.Summary{CeremonyID: e.r.ID, State: s.State(), Head: s.Head(), Lines: s.Lines(), Progress: s.Progress()}
 	if name != "" {
+		e.generation = name
 		nv, err := e.r.openCurrent()
 		if err != nil {
 			return nil, err
