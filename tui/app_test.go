@@ -61,7 +61,6 @@ func send(m *Model, msgs ...tea.Msg) tea.Cmd {
 	return c
 }
 
-
 // TestNameTakesEveryKey: while the name is typed, q and ? are letters;
 // the opening names the operator and every holder once, and a rehearsal
 // vault opens a rehearsal with its reason.
