@@ -100,6 +100,23 @@ func sameSet(a, b []string) bool {
 	return true
 }
 
+// TestRegexAnswers: a regex is matched in a command; until the answer the
+// filter line says so, and an answer to an older pattern is dropped.
+func TestRegexAnswers(t *testing.T) {
+	m := newModel(t, newFake(generated(100)), theme.Laptop, nil)
+	press(t, m, "/", "tab", "tab")
+	_, first := m.Update(tea.KeyPressMsg{Code: '^', Text: "^"})
+	_, second := m.Update(tea.KeyPressMsg{Code: 'c', Text: "c"})
+	if got := lines(m)[1]; got != "showing 100 of 100 · ~^c▏ (regex) · · matching…" {
+		t.Fatalf("filter line %q", got)
+	}
+	m.Update(second())
+	m.Update(first()) // "^" matches every row: too late
+	if got := lines(m)[1]; got != "showing 12 of 100 · ~^c▏ (regex)" {
+		t.Fatalf("filter line %q", got)
+	}
+}
+
 // TestPatternBound: a pattern stops growing at MaxPattern bytes, typed or
 // pasted, and says so.
 func TestPatternBound(t *testing.T) {

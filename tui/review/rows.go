@@ -23,6 +23,7 @@ type row struct {
 	// and the request id as the bundle wrote them.
 	name, rawID string
 
+	pos     int  // in the report's order
 	problem bool // needs judgement or invalid
 	valid   bool // open to a decision
 }
@@ -34,6 +35,7 @@ func newRows(vs []verdict.Verdict) []row {
 		v := &vs[i]
 		rows[i] = row{
 			v:       v,
+			pos:     i,
 			id:      termtext.Safe(v.RequestID),
 			project: termtext.Safe(v.Project),
 			kind:    termtext.Safe(v.Kind),
@@ -194,8 +196,9 @@ func (f *filter) words() []string {
 	return out
 }
 
-// keep reports whether row i passes every filter.
-func (f *filter) keep(r *row, decided bool) bool {
+// keep reports whether a row passes every filter; hits holds, by row,
+// whether a regex pattern matched (see Model.matchRegexp).
+func (f *filter) keep(r *row, decided bool, hits []bool) bool {
 	if f.problems && !r.problem {
 		return false
 	}
@@ -212,7 +215,9 @@ func (f *filter) keep(r *row, decided bool) bool {
 	case Exact:
 		return r.name == f.pattern || r.rawID == f.pattern
 	case Regexp:
-		return f.re != nil && (f.re.MatchString(r.name) || f.re.MatchString(r.rawID))
+		// Before the first answer every row passes: the line says the
+		// pattern is being matched.
+		return f.re != nil && (hits == nil || hits[r.pos])
 	}
 	return strings.HasPrefix(r.name, f.pattern) || strings.HasPrefix(r.rawID, f.pattern)
 }

@@ -105,15 +105,7 @@ func (m *Model) noteLines() []string {
 // counts is the line that is always on screen: how many valid requests
 // are decided, of how many.
 func (m *Model) counts() string {
-	nj, waiting := 0, 0
-	for i := range m.rows {
-		if m.unreviewed(i) {
-			waiting++
-			if m.rows[i].v.Class == verdict.NeedsJudgement {
-				nj++
-			}
-		}
-	}
+	nj := m.judge - m.judged
 	parts := []string{fmt.Sprintf("Review · %s / %s decided", count(m.done), count(m.valid))}
 	if nj > 0 {
 		parts = append(parts, fmt.Sprintf("%s need judgement", count(nj)))
@@ -139,6 +131,9 @@ func (m *Model) filterLine() string {
 		words = append(words, m.th.Input.Render(m.editMode.sigil()+termtext.Safe(string(m.input))+"▏")+" ("+m.editMode.String()+")")
 	}
 	parts = append(parts, words...)
+	if m.asked {
+		parts = append(parts, m.th.Style(theme.Pending).Render(theme.Pending.Glyph()+" matching…"))
+	}
 	if m.f.reErr != "" {
 		parts = append(parts, m.th.Style(theme.Fail).Render(theme.Fail.Glyph()+" regex: "+termtext.Safe(m.f.reErr)))
 	}
