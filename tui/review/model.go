@@ -165,22 +165,38 @@ func (m *Model) refreshAll() {
 }
 
 // applyFilter rebuilds the index, keeping the cursor on the same row when
-// it still passes, or on the nearest one after it.
-func (m *Model) applyFilter() {
+// it still passes, or on the nearest one before it.
+func (m *Model) applyFilter() { m.filterFrom(false) }
+
+// filterFrom applies the filter to every row, or with narrow only to the
+// rows shown: when the filter can only have grown stricter (a character
+// added to a prefix pattern), what it drops is among them, and a
+// keystroke looks at the rows it showed rather than at every row.
+func (m *Model) filterFrom(narrow bool) {
 	at := -1
 	if m.cursor < len(m.index) {
 		at = m.index[m.cursor]
 	}
-	m.index = m.index[:0]
+	out := m.index[:0] // written behind what narrowing reads
 	m.cursor = 0
-	for i := range m.rows {
+	keep := func(i int) {
 		if m.f.keep(&m.rows[i], m.state[i] != undecided, m.hits) {
 			if at >= 0 && i <= at {
-				m.cursor = len(m.index)
+				m.cursor = len(out)
 			}
-			m.index = append(m.index, i)
+			out = append(out, i)
 		}
 	}
+	if narrow {
+		for _, i := range m.index {
+			keep(i)
+		}
+	} else {
+		for i := range m.rows {
+			keep(i)
+		}
+	}
+	m.index = out
 	if m.cursor >= len(m.index) {
 		m.cursor = max(0, len(m.index)-1)
 	}
@@ -424,6 +440,7 @@ func (m *Model) typeRune(r rune) {
 // setPattern takes the typed pattern. A regex is matched in a command;
 // until its answer the table shows what it showed, and says so.
 func (m *Model) setPattern() tea.Cmd {
+	was := m.f
 	m.f.setPattern(string(m.input), m.editMode)
 	if m.f.mode == Regexp && m.f.re != nil {
 		m.gen++
@@ -431,7 +448,7 @@ func (m *Model) setPattern() tea.Cmd {
 		return match(m.gen, m.f.re, m.rows)
 	}
 	m.asked = false
-	m.applyFilter()
+	m.filterFrom(was.mode == Prefix && m.f.mode == Prefix && strings.HasPrefix(m.f.pattern, was.pattern))
 	return nil
 }
 

@@ -58,6 +58,9 @@ func TestMatchModes(t *testing.T) {
 		{[]string{"/", "tab", "tab", "^(numpy|scipy)-8"}, []string{"r000008", "r000080", "r000088", "r000084"}, ""},
 		{[]string{"/", "tab", "tab", "8$"}, []string{"r000008", "r000018", "r000028", "r000038", "r000048", "r000058", "r000068", "r000078", "r000088", "r000098"}, ""},
 		{[]string{"/", "npy"}, nil, ""}, // a fuzzy match would show numpy
+		// A character added narrows what was shown; one erased looks at
+		// every row again.
+		{[]string{"/", "numpy-8", "backspace", "backspace"}, []string{"r000000", "r000008", "r000016", "r000024", "r000032", "r000040", "r000048", "r000056", "r000064", "r000072", "r000080", "r000088", "r000096"}, ""},
 		{[]string{"/", "r00001"}, []string{"r000010", "r000011", "r000012", "r000013", "r000014", "r000015", "r000016", "r000017", "r000018", "r000019"}, ""},
 		{[]string{"/", "tab", "tab", "(numpy"}, nil, "showing 0 of 100 · ~(numpy▏ (regex) · ✘ regex: missing closing ): `(numpy`"},
 	}
