@@ -1,0 +1,143 @@
+package signing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/conclave-keys/conclave/ceremony/build"
+	"github.com/conclave-keys/conclave/ceremony/policy"
+	"github.com/conclave-keys/conclave/ceremony/session"
+	"github.com/conclave-keys/conclave/tui/theme"
+)
+
+// plain is a drawing without its escape sequences (bold, underline).
+func plain(s string) string { return sgr.ReplaceAllString(s, "") }
+
+var sgr = regexp.MustCompile("\x1b\\[[0-9;:]*m")
+
+// clock is a fake clock: it moves only when a test moves it.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+// roomSession stands for the ceremony: the cards and progress it would
+// give, the notes it records, and a SignAs the test chooses.
+type roomSession struct {
+	cards    []*build.Card
+	digest   string
+	progress []session.Progress
+	present  map[string]bool
+	notes    []string
+	sign     func(ctx context.Context, holder string) ([]string, error)
+}
+
+func (s *roomSession) Cards() ([]*build.Card, string) { return s.cards, s.digest }
+func (s *roomSession) Progress() []session.Progress {
+	out := make([]session.Progress, len(s.progress))
+	copy(out, s.progress)
+	return out
+}
+func (s *roomSession) Note(by, text string) error {
+	if !s.present[by] {
+		return fmt.Errorf("note: %q: %w", by, session.ErrNotPresent)
+	}
+	s.notes = append(s.notes, by+": "+text)
+	return nil
+}
+func (s *roomSession) SignAs(ctx context.Context, holder string) ([]string, error) {
+	if s.sign == nil {
+		return nil, errors.New("no signing in this test")
+	}
+	return s.sign(ctx, holder)
+}
+
+// roomPolicy: Alice and Bob on YubiKeys, Carol on an HSM token.
+func roomPolicy() *policy.Policy {
+	return &policy.Policy{Holders: []policy.Holder{
+		{Name: "Alice", Keys: []policy.HolderKey{{KeyID: strings.Repeat("a1", 32), Token: policy.TokenYubiKey, Serial: 12345678, Slot: "9c"}}},
+		{Name: "Bob", Keys: []policy.HolderKey{{KeyID: strings.Repeat("b2", 32), Token: policy.TokenYubiKey, Serial: 23456789, Slot: "9c"}}},
+		{Name: "Carol", Keys: []policy.HolderKey{{KeyID: strings.Repeat("c3", 32), Token: policy.TokenPKCS11, URI: "pkcs11:token=carol;serial=5c1e0001;object=carol"}}},
+	}}
+}
+
+const roomDigest = "3fa209c1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f"
+
+func newRoom() *roomSession {
+	return &roomSession{
+		cards: []*build.Card{{Role: "targets", Version: 5, Expires: time.Date(2027, 3, 3, 12, 0, 0, 0, time.UTC),
+			Added: 12, Rotated: 3, Removed: 1, Digest: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}},
+		digest:   roomDigest,
+		progress: []session.Progress{{Role: "targets", Version: 5, Threshold: 2, Holders: []string{"Alice", "Bob", "Carol"}, Signed: []string{"Alice"}}},
+		present:  map[string]bool{"Alice": true, "Bob": true, "Carol": true, "Wendy": true},
+	}
+}
+
+// roomTokens: Bob's YubiKey, a YubiKey nobody enrolled, Carol's HSM token.
+func roomTokens() []Present {
+	return []Present{
+		{Kind: policy.TokenYubiKey, Serial: "23456789", Where: "Yubico YubiKey 00", Tries: 3, KeyIDs: map[string]string{"9c": strings.Repeat("b2", 32)}},
+		{Kind: policy.TokenYubiKey, Serial: "31415926", Where: "Yubico YubiKey 01", Tries: 3, KeyIDs: map[string]string{"9c": strings.Repeat("d4", 32)}},
+		{Kind: policy.TokenPKCS11, Serial: "5c1e0001", Label: "carol", Where: "softhsm slot 1", Tries: -1, State: "PIN ok"},
+	}
+}
+
+func newModel(s *roomSession, c *clock, size theme.Size, th *theme.Theme) *Model {
+	return New(Options{Session: s, Policy: roomPolicy(), Bridge: NewBridge(), Now: c.now, TouchDelay: time.Second}, th, size)
+}
+
+func plainTheme() *theme.Theme { return theme.New(theme.Options{}) }
+
+// press makes a key message: a printable key, or a named one.
+func press(k string) tea.KeyPressMsg {
+	switch k {
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "backspace":
+		return tea.KeyPressMsg{Code: tea.KeyBackspace}
+	case "space":
+		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
+	case "down":
+		return tea.KeyPressMsg{Code: tea.KeyDown}
+	case "up":
+		return tea.KeyPressMsg{Code: tea.KeyUp}
+	case "ctrl+u":
+		return tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}
+	}
+	r := []rune(k)
+	return tea.KeyPressMsg{Code: r[0], Text: k}
+}
+
+// typeText sends each character as a key press, the clock moving step
+// between them.
+func typeText(m *Model, c *clock, s string, step time.Duration) {
+	for _, r := range s {
+		c.advance(step)
+		m.Update(press(string(r)))
+	}
+}
+
+// acknowledge has Wendy acknowledge what is signed, running the note's
+// command as the program would.
+func acknowledge(t *testing.T, m *Model, c *clock) {
+	t.Helper()
+	m.Update(press("a"))
+	typeText(m, c, "Wendy", 100*time.Millisecond)
+	_, cmd := m.Update(press("enter"))
+	if cmd == nil {
+		t.Fatal("enter after a name returned no command")
+	}
+	m.Update(cmd())
+	if len(m.acked) != 1 {
+		t.Fatalf("acknowledged by %q, notice %q", m.acked, m.notice)
+	}
+}
