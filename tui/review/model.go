@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -15,6 +15,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 	"github.com/conclave-keys/conclave/internal/parallel"
 	"github.com/conclave-keys/conclave/internal/termtext"
+	"github.com/conclave-keys/conclave/tui/internal/field"
 	"github.com/conclave-keys/conclave/tui/theme"
 )
 
@@ -36,10 +37,6 @@ const (
 	rejected
 	deferred
 )
-
-// maxReason bounds a typed reason, in characters: it goes into the log
-// and back to the repository, and is read aloud.
-const maxReason = 500
 
 // Model is the review screen.
 type Model struct {
@@ -71,10 +68,11 @@ type Model struct {
 	back  mode // where esc leaves the detail pane for
 	back2 mode // where the reason field returns to
 
-	input     []rune // the pattern, reason or count being typed
-	editMode  Match  // the match mode while the pattern is typed
-	reasonRow int    // the row a reason is typed for
-	reasonFor string // session.Reject or session.Defer
+	text      field.Field // the pattern or the reason being typed
+	digits    []rune      // the bulk count being typed
+	editMode  Match       // the match mode while the pattern is typed
+	reasonRow int         // the row a reason is typed for
+	reasonFor string      // session.Reject or session.Defer
 
 	tab  int // detail pane: 0 the change, 1 the JSON
 	dtop int // detail pane: first line on screen
@@ -89,7 +87,7 @@ type Model struct {
 // prepares every row: about 150 ms at 100,000 requests, so a program
 // calls it in a command, not in Update.
 func New(o Options) *Model {
-	m := &Model{s: o.Session, o: o, th: o.Theme, width: o.Width, height: o.Height}
+	m := &Model{s: o.Session, o: o, th: o.Theme, width: o.Size.Width, height: o.Size.Height}
 	if m.th == nil {
 		m.th = theme.New(theme.Options{})
 	}
@@ -120,8 +118,8 @@ func New(o Options) *Model {
 func (m *Model) Init() tea.Cmd { return nil }
 
 // SetSize sets the screen's size in cells.
-func (m *Model) SetSize(width, height int) {
-	m.width, m.height = width, height
+func (m *Model) SetSize(s theme.Size) {
+	m.width, m.height = s.Width, s.Height
 	m.scroll()
 }
 
@@ -306,7 +304,7 @@ func (m *Model) say(bad bool, format string, a ...any) {
 func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.SetSize(msg.Width, msg.Height)
+		m.SetSize(theme.SizeOf(msg))
 	case Decided:
 		return m, m.decided(msg)
 	case BulkApproved:
@@ -387,7 +385,7 @@ func (m *Model) bulkApproved(msg BulkApproved) {
 	var ce *session.BulkCountError
 	switch {
 	case errors.As(msg.Err, &ce):
-		m.say(true, "not recorded: %s undecided rule-approvable requests, not the %s typed: count again", count(ce.Undecided), count(ce.Confirmed))
+		m.say(true, "not recorded: %s undecided rule-approvable requests, not the %s typed: count again", theme.Count(ce.Undecided), theme.Count(ce.Confirmed))
 		return
 	case msg.Err != nil:
 		m.say(true, "not recorded: %s", termtext.Safe(msg.Err.Error()))
@@ -395,8 +393,8 @@ func (m *Model) bulkApproved(msg BulkApproved) {
 	}
 	m.refreshAll()
 	m.mode = modeTable
-	m.input = m.input[:0]
-	m.say(false, "approved %s rule-approvable requests together", count(msg.Count))
+	m.digits = m.digits[:0]
+	m.say(false, "approved %s rule-approvable requests together", theme.Count(msg.Count))
 	m.applyFilter()
 	if i := m.current(); i >= 0 && !m.unreviewed(i) {
 		m.jump(1, m.unreviewed)
@@ -408,10 +406,9 @@ func (m *Model) bulkApproved(msg BulkApproved) {
 func (m *Model) paste(s string) tea.Cmd {
 	switch m.mode {
 	case modeFilter, modeReason:
-		for _, r := range s {
-			m.typeRune(r)
-		}
+		m.text.Paste(s)
 		if m.mode == modeFilter {
+			m.boundPattern()
 			return m.setPattern()
 		}
 	case modeBulk:
@@ -420,28 +417,25 @@ func (m *Model) paste(s string) tea.Cmd {
 	return nil
 }
 
-// typeRune adds a printable character to the input, within its bound.
-func (m *Model) typeRune(r rune) {
-	if !unicode.IsPrint(r) {
+// boundPattern cuts the pattern to MaxPattern bytes, and says so.
+func (m *Model) boundPattern() {
+	v := m.text.Value()
+	if len(v) <= MaxPattern {
 		return
 	}
-	limit := maxReason
-	if m.mode == modeFilter {
-		if len(string(m.input))+len(string(r)) > MaxPattern {
-			m.say(true, "a pattern is at most %d bytes", MaxPattern)
-			return
-		}
-	} else if len(m.input) >= limit {
-		return
+	n := MaxPattern
+	for n > 0 && !utf8.RuneStart(v[n]) {
+		n--
 	}
-	m.input = append(m.input, r)
+	m.text.Set(v[:n])
+	m.say(true, "a pattern is at most %d bytes", MaxPattern)
 }
 
 // setPattern takes the typed pattern. A regex is matched in a command;
 // until its answer the table shows what it showed, and says so.
 func (m *Model) setPattern() tea.Cmd {
 	was := m.f
-	m.f.setPattern(string(m.input), m.editMode)
+	m.f.setPattern(m.text.Value(), m.editMode)
 	if m.f.mode == Regexp && m.f.re != nil {
 		m.gen++
 		m.asked = true
@@ -452,7 +446,16 @@ func (m *Model) setPattern() tea.Cmd {
 	return nil
 }
 
-// busyNote refuses a second call while one is in flight.
+// Typing reports whether a field has focus (the pattern, a reason, the
+// bulk count): every key is for it.
+func (m *Model) Typing() bool {
+	return m.mode == modeFilter || m.mode == modeReason || m.mode == modeBulk
+}
+
+// Busy reports whether a decision is being recorded.
+func (m *Model) Busy() bool { return m.busy != "" }
+
+// isBusy refuses a second call while one is in flight, and says so.
 func (m *Model) isBusy() bool {
 	if m.busy != "" {
 		m.say(true, "wait: %s", m.busy)
@@ -604,12 +607,12 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		if m.Done() {
 			return finished
 		}
-		m.say(true, "%s valid requests are still undecided", count(m.valid-m.done))
+		m.say(true, "%s valid requests are still undecided", theme.Count(m.valid-m.done))
 	case m.mode == modeDetail:
 		// The table's own keys do not work behind the detail pane.
 	case key.Matches(k, keyFilter):
 		m.mode = modeFilter
-		m.input = []rune(m.f.pattern)
+		m.text.Set(m.f.pattern)
 		m.editMode = m.f.mode
 	case key.Matches(k, keyProblems):
 		m.f.problems = !m.f.problems
@@ -646,16 +649,10 @@ func (m *Model) filterKey(k tea.KeyPressMsg) tea.Cmd {
 		m.mode = modeTable
 		return nil
 	case key.Matches(k, keyClearPat):
-		m.input = m.input[:0]
+		m.text.Set("")
 		m.mode = modeTable
-	case k.String() == "backspace":
-		if len(m.input) > 0 {
-			m.input = m.input[:len(m.input)-1]
-		}
-	case k.Text != "" && k.Mod&^tea.ModShift == 0:
-		for _, r := range k.Text {
-			m.typeRune(r)
-		}
+	case m.text.Key(k):
+		m.boundPattern()
 	default:
 		return nil
 	}
@@ -687,7 +684,7 @@ func (m *Model) askReason(decision string) {
 	m.reasonRow, m.reasonFor = i, decision
 	m.back2 = m.mode
 	m.mode = modeReason
-	m.input = m.input[:0]
+	m.text.Set("")
 	m.note = ""
 }
 
@@ -695,26 +692,20 @@ func (m *Model) reasonKey(k tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, keyCancel):
 		m.mode = m.back2
-		m.input = m.input[:0]
+		m.text.Set("")
 	case key.Matches(k, keyRecord):
-		reason := strings.TrimSpace(string(m.input))
+		reason := m.text.Value()
 		if reason == "" {
 			m.say(true, "type the reason: the repository reads it")
 			return nil
 		}
 		r := &m.rows[m.reasonRow]
 		m.mode = m.back2
-		m.input = m.input[:0]
+		m.text.Set("")
 		m.busy = "recording the decision about " + r.project
 		return decide(m.s, r.rawID, m.reasonFor, reason, m.o.By)
-	case k.String() == "backspace":
-		if len(m.input) > 0 {
-			m.input = m.input[:len(m.input)-1]
-		}
-	case k.Text != "" && k.Mod&^tea.ModShift == 0:
-		for _, r := range k.Text {
-			m.typeRune(r)
-		}
+	default:
+		m.text.Key(k)
 	}
 	return nil
 }
@@ -752,7 +743,7 @@ func (m *Model) startBulk() {
 		return
 	}
 	m.mode = modeBulk
-	m.input = m.input[:0]
+	m.digits = m.digits[:0]
 	m.note = ""
 }
 
@@ -760,16 +751,16 @@ func (m *Model) bulkKey(k tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, keyBack):
 		m.mode = modeTable
-		m.input = m.input[:0]
+		m.digits = m.digits[:0]
 	case key.Matches(k, keyFlagged):
 		m.openNextFlagged()
 	case key.Matches(k, keyBulkOK):
 		if _, unopened := m.flagged(); unopened > 0 {
-			m.say(true, "open the %s flagged requests nobody opened first (o): each is decided on its own", count(unopened))
+			m.say(true, "open the %s flagged requests nobody opened first (o): each is decided on its own", theme.Count(unopened))
 			return nil
 		}
-		n, err := strconv.Atoi(string(m.input))
-		if err != nil || len(m.input) == 0 {
+		n, err := strconv.Atoi(string(m.digits))
+		if err != nil {
 			m.say(true, "type the number of requests to approve, in digits")
 			return nil
 		}
@@ -779,11 +770,11 @@ func (m *Model) bulkKey(k tea.KeyPressMsg) tea.Cmd {
 		m.busy = "recording the bulk approval"
 		return bulk(m.s, n, m.o.By)
 	case k.String() == "backspace":
-		if len(m.input) > 0 {
-			m.input = m.input[:len(m.input)-1]
+		if len(m.digits) > 0 {
+			m.digits = m.digits[:len(m.digits)-1]
 		}
-	case len(k.Text) == 1 && k.Text[0] >= '0' && k.Text[0] <= '9' && len(m.input) < 9:
-		m.input = append(m.input, rune(k.Text[0]))
+	case len(k.Text) == 1 && k.Text[0] >= '0' && k.Text[0] <= '9' && len(m.digits) < 9:
+		m.digits = append(m.digits, rune(k.Text[0]))
 	}
 	return nil
 }

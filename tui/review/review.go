@@ -76,8 +76,8 @@ type Options struct {
 	Trusted func(project string) (Trusted, bool)
 	// Theme styles the screen.
 	Theme *theme.Theme
-	// Width and Height are the screen's size in cells.
-	Width, Height int
+	// Size is the screen's size in cells.
+	Size theme.Size
 }
 
 // Decided answers a decision about one request: Err is the session's

@@ -184,6 +184,9 @@ func TestApproveMovesOn(t *testing.T) {
 	if len(f.calls) != 0 {
 		t.Fatal("the session was called from Update")
 	}
+	if !m.Busy() {
+		t.Fatal("not busy while the approval is recorded")
+	}
 	// A second decision waits for the first.
 	if _, again := m.Update(tea.KeyPressMsg{Code: 'a', Text: "a"}); again != nil {
 		t.Fatal("a second call while one is in flight")
@@ -241,7 +244,7 @@ func TestRejectNeedsReason(t *testing.T) {
 	f := newFake(generated(30))
 	m := newModel(t, f, theme.Minimum, nil)
 	press(t, m, "r", "enter")
-	if len(f.calls) != 0 || m.note != "type the reason: the repository reads it" || m.mode != modeReason {
+	if len(f.calls) != 0 || m.note != "type the reason: the repository reads it" || !m.Typing() {
 		t.Fatalf("calls %q, note %q, mode %d", f.calls, m.note, m.mode)
 	}
 	if got := lines(m)[21:23]; !reflect.DeepEqual(got, []string{"Reason to reject flask-3 (the repository reads it, enter records):", "▏"}) {
@@ -255,7 +258,7 @@ func TestRejectNeedsReason(t *testing.T) {
 	}
 	// esc leaves the reason field without a call.
 	press(t, m, "r", "why", "esc")
-	if len(f.calls) != 2 || m.mode != modeTable {
+	if len(f.calls) != 2 || m.Typing() {
 		t.Fatalf("calls %q, mode %d", f.calls, m.mode)
 	}
 }
@@ -315,8 +318,8 @@ func TestBulk(t *testing.T) {
 		t.Fatalf("calls %q, note %q", f.calls, m.note)
 	}
 	m.Update(tea.PasteMsg{Content: "24"})
-	if string(m.input) != "24" || m.note != "type the count: pasting it proves nothing" {
-		t.Fatalf("input %q, note %q", string(m.input), m.note)
+	if string(m.digits) != "24" || m.note != "type the count: pasting it proves nothing" {
+		t.Fatalf("input %q, note %q", string(m.digits), m.note)
 	}
 	for _, id := range []string{"r000003", "r000010", "r000017", "r000024"} {
 		press(t, m, "o")

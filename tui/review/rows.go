@@ -3,7 +3,6 @@ package review
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/conclave-keys/conclave/ceremony/verdict"
@@ -125,7 +124,7 @@ const (
 
 // MaxPattern bounds a filter pattern, in bytes: RE2 runs in linear time,
 // but compiling a long pattern still costs on every keystroke.
-const MaxPattern = 200
+const MaxPattern = 100
 
 func (m Match) String() string {
 	switch m {
@@ -220,20 +219,4 @@ func (f *filter) keep(r *row, decided bool, hits []bool) bool {
 		return f.re != nil && (hits == nil || hits[r.pos])
 	}
 	return strings.HasPrefix(r.name, f.pattern) || strings.HasPrefix(r.rawID, f.pattern)
-}
-
-// count writes n with thousands separators: "100,000".
-func count(n int) string {
-	s := strconv.Itoa(n)
-	if n < 0 {
-		return "-" + count(-n)
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

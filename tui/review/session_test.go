@@ -91,7 +91,7 @@ func reviewSession(t *testing.T) (*session.Session, *vault.Vault) {
 // typed approves the rest, and the session then builds.
 func TestRealSession(t *testing.T) {
 	s, v := reviewSession(t)
-	m := New(Options{Session: s, By: "alice", Trusted: TrustedIn(v), Theme: theme.New(theme.Options{}), Width: 100, Height: 30})
+	m := New(Options{Session: s, By: "alice", Trusted: TrustedIn(v), Theme: theme.New(theme.Options{}), Size: theme.Size{Width: 100, Height: 30}})
 	if got := lines(m)[0]; got != "Review · 0 / 3 decided · 1 need judgement · 1 invalid · bundle bundle-0001" {
 		t.Fatalf("counts %q", got)
 	}
