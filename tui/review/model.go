@@ -340,7 +340,7 @@ func (m *Model) decided(msg Decided) tea.Cmd {
 	if p := m.position(i); p >= 0 {
 		m.cursor = p
 	}
-	if !m.unreviewed(m.current()) || m.current() == i {
+	if c := m.current(); c >= 0 && (c == i || !m.unreviewed(c)) {
 		m.jump(1, m.unreviewed)
 	}
 	m.scroll()

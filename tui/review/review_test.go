@@ -219,6 +219,20 @@ func TestApproveMovesOn(t *testing.T) {
 	}
 }
 
+// TestLastShownDecided: deciding the only request a filter shows leaves
+// an empty table, not a crash.
+func TestLastShownDecided(t *testing.T) {
+	f := newFake(generated(30))
+	m := newModel(t, f, theme.Minimum, nil)
+	press(t, m, "u", "/", "tab", "scipy-28", "enter", "a")
+	if m.note != "approved scipy-28" || len(m.index) != 0 {
+		t.Fatalf("note %q, %d shown", m.note, len(m.index))
+	}
+	if got := lines(m)[3]; got != "  No request passes these filters (esc clears them)." {
+		t.Fatalf("table %q", got)
+	}
+}
+
 // TestJudgementOpenedFirst: a request that needs judgement is approved
 // only after someone opened it.
 func TestJudgementOpenedFirst(t *testing.T) {
