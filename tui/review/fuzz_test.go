@@ -51,3 +51,30 @@ func FuzzScreen(f *testing.F) {
 		}
 	})
 }
+
+// fuzzKeys are the keys FuzzKeys presses, one per input byte.
+var fuzzKeys = []string{"enter", "esc", "tab", "backspace", "up", "down", "pgdown", "a", "r", "d", "n", "N", "]", "[", "p", "u", "t", "/", "B", "F", "o", "g", "G", "1", "2", "x", "^", "(", "h", "-"}
+
+// FuzzKeys: any sequence of keys leaves the screen whole: no panic, its
+// size kept, the cursor on a row shown, the counts equal to the session's.
+func FuzzKeys(f *testing.F) {
+	f.Add([]byte{7, 0, 7, 18, 21, 22, 0})
+	f.Add([]byte{15, 16, 17, 17, 0, 8, 24, 0, 9, 25, 0})
+	f.Add([]byte{15, 16, 16, 17, 28, 29, 0, 7}) // the only row shown decided
+	f.Fuzz(func(t *testing.T, seq []byte) {
+		s := newFake(screenVerdicts())
+		m := newModel(t, s, theme.Minimum, nil)
+		for _, b := range seq {
+			press(t, m, fuzzKeys[int(b)%len(fuzzKeys)])
+			if n := len(strings.Split(m.View(), "\n")); n != theme.Minimum.Height {
+				t.Fatalf("%d lines", n)
+			}
+			if len(m.index) > 0 && (m.cursor < 0 || m.cursor >= len(m.index)) {
+				t.Fatalf("cursor %d of %d", m.cursor, len(m.index))
+			}
+		}
+		if m.done != len(s.decisions) {
+			t.Fatalf("%d decided on screen, %d in the session", m.done, len(s.decisions))
+		}
+	})
+}
