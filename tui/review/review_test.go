@@ -110,7 +110,7 @@ func TestRegexAnswers(t *testing.T) {
 	press(t, m, "/", "tab", "tab")
 	_, first := m.Update(tea.KeyPressMsg{Code: '^', Text: "^"})
 	_, second := m.Update(tea.KeyPressMsg{Code: 'c', Text: "c"})
-	if got := lines(m)[1]; got != "showing 100 of 100 · ~^c▏ (regex) · · matching…" {
+	if got := lines(m)[1]; got != "showing 100 of 100 · ~^c▏ (regex) · matching…" {
 		t.Fatalf("filter line %q", got)
 	}
 	m.Update(second())

@@ -127,7 +127,7 @@ func (m *Model) filterLine() string {
 	}
 	parts = append(parts, words...)
 	if m.asked {
-		parts = append(parts, m.th.Style(theme.Pending).Render(theme.Pending.Glyph()+" matching…"))
+		parts = append(parts, m.th.Style(theme.Pending).Render("matching…"))
 	}
 	if m.f.reErr != "" {
 		parts = append(parts, m.th.Style(theme.Fail).Render(theme.Fail.Glyph()+" regex: "+termtext.Safe(m.f.reErr)))
