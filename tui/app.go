@@ -34,6 +34,8 @@ import (
 	"github.com/conclave-keys/conclave/tui/internal/field"
 	"github.com/conclave-keys/conclave/tui/internal/layout"
 	"github.com/conclave-keys/conclave/tui/preflight"
+	"github.com/conclave-keys/conclave/tui/review"
+	"github.com/conclave-keys/conclave/tui/signing"
 	"github.com/conclave-keys/conclave/tui/theme"
 )
 
@@ -49,8 +51,11 @@ type Options struct {
 	Context context.Context
 	// Now is the clock; time.Now when nil. Tests pass a fake one.
 	Now func() time.Time
-	// Screens makes the review and signing screens (see screens.go).
-	Screens Screens
+	// Bridge carries the tokens' prompts to the signing screen: its
+	// Prompts are the ones the engine's tokens were opened with.
+	Bridge *signing.Bridge
+	// List reads the tokens in the room for the roster.
+	List signing.Lister
 }
 
 // Screen is what the shell asks of a screen.
@@ -68,15 +73,6 @@ type Screen interface {
 	// Typing is true while a text or secret field has focus: every key
 	// but ctrl+c goes to the screen.
 	Typing() bool
-}
-
-// Screens makes the screens that need more than the shell knows.
-type Screens struct {
-	// Review returns the review screen for the session, decisions
-	// recorded under by.
-	Review func(s *session.Session, by string, th *theme.Theme, size theme.Size) Screen
-	// Sign returns the signing screen for the session.
-	Sign func(s *session.Session, by string, th *theme.Theme, size theme.Size) Screen
 }
 
 // step is where the walk stands.
@@ -180,9 +176,9 @@ func (m *Model) enter() tea.Cmd {
 	case session.StateImport:
 		return m.importBundle()
 	case session.StateReview:
-		return m.show(stepReview, m.o.Screens.Review(s, m.by, m.th, m.body()))
+		return m.show(stepReview, m.reviewScreen(s))
 	case session.StateBuild, session.StateSign:
-		return m.show(stepSign, m.o.Screens.Sign(s, m.by, m.th, m.body()))
+		return m.show(stepSign, m.signScreen(s))
 	default:
 		return m.closing()
 	}
@@ -354,6 +350,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.enter()
 	case closing.Ended:
 		m.step = stepDone
+	case review.Finished:
+		return m, m.build()
 	}
 	if m.screen == nil {
 		return m, nil
@@ -567,7 +565,7 @@ func (m *Model) bindings() []key.Binding {
 		return []key.Binding{keyEnter}
 	}
 	var bs []key.Binding
-	if m.screen != nil {
+	if _, own := m.screen.(interface{ DrawsHints() }); m.screen != nil && !own {
 		bs = append(bs, m.screen.Bindings()...)
 	}
 	if m.screen == nil || !m.screen.Typing() {
@@ -643,7 +641,7 @@ func (m *Model) helpView(s theme.Size) string {
 		if find != "" && !strings.Contains(strings.ToLower(h.Key+" "+h.Desc), find) {
 			continue
 		}
-		b.Add(fmt.Sprintf("  %-12s %s", th.Key.Render(h.Key), h.Desc))
+		b.Add("  " + th.Key.Render(fmt.Sprintf("%-12s", h.Key)) + " " + h.Desc)
 		n++
 	}
 	if n == 0 {

@@ -33,9 +33,10 @@ import (
 
 var ceremonyCommand = &command{
 	name:    "ceremony",
-	summary: "run a whole ceremony from a script (import, decisions, build, signatures, export, close) with PINs from --pin-fd or the terminal; --resume continues one",
-	usage: "ceremony --vault DIR --in BUNDLE --out DIR --script FILE.yaml [--pin-fd N] [--softkey-dir DIR]\n" +
-		"       conclave ceremony --resume LOG --out DIR --script FILE.yaml [--vault DIR] [--in BUNDLE] [--pin-fd N] [--softkey-dir DIR]",
+	summary: "run a whole ceremony (import, decisions, build, signatures, export, close): in the terminal program, or from a script with PINs from --pin-fd or the terminal; --resume continues one",
+	usage: "ceremony --vault DIR --in BUNDLE --out DIR [--present] [--high-contrast] [--softkey-dir DIR]\n" +
+		"       conclave ceremony --vault DIR --in BUNDLE --out DIR --script FILE.yaml [--pin-fd N] [--softkey-dir DIR]\n" +
+		"       conclave ceremony --resume LOG --out DIR [--script FILE.yaml] [--vault DIR] [--in BUNDLE] [--pin-fd N] [--softkey-dir DIR]",
 }
 
 func init() {
@@ -61,7 +62,9 @@ func runCeremony(ctx context.Context, env *environment, args []string) error {
 	scriptPath := fs.String("script", "", "the ceremony script `FILE.yaml` (docs/ceremony-script.md)")
 	resume := fs.String("resume", "", "continue the ceremony whose log is `LOG` (its journal directory VAULT/journal/ID, or the log.jsonl in it)")
 	softkeys := fs.String("softkey-dir", "", "the software key store `DIR` of a rehearsal policy's softkey:name=NAME keys (INSECURE keys: rehearsals only)")
-	pinFD := fs.Int("pin-fd", -1, "read each PIN, one line each in the order the tokens ask, from the open file descriptor `N` (3 or more); without it, PINs are typed at the terminal, not shown")
+	pinFD := fs.Int("pin-fd", -1, "with --script: read each PIN, one line each in the order the tokens ask, from the open file descriptor `N` (3 or more); without it, PINs are typed at the terminal, not shown")
+	present := fs.Bool("present", false, "without --script: the projector mode of the terminal program (high contrast, larger blocks)")
+	contrast := fs.Bool("high-contrast", false, "without --script: the high-contrast theme of the terminal program")
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
 	}
@@ -69,10 +72,18 @@ func runCeremony(ctx context.Context, env *environment, args []string) error {
 		return usagef("ceremony takes no arguments: name the bundle with --in")
 	}
 	switch {
-	case *scriptPath == "" || *out == "":
-		return usagef("--script and --out are required")
+	case *out == "":
+		return usagef("--out is required")
 	case *resume == "" && (*vaultPath == "" || *in == ""):
 		return usagef("name --vault and --in (a new ceremony), or --resume LOG (continue one)")
+	case *scriptPath == "" && *pinFD >= 0:
+		return usagef("--pin-fd is for a scripted ceremony (--script): the terminal program asks each PIN in its own field")
+	case *scriptPath != "" && (*present || *contrast):
+		return usagef("--present and --high-contrast are for the terminal program, which runs without --script")
+	}
+	if *scriptPath == "" {
+		_, err := runProgram(ctx, env, programOptions{Vault: *vaultPath, In: *in, Out: *out, Resume: *resume, SoftkeyDir: *softkeys, Present: *present, HighContrast: *contrast})
+		return err
 	}
 	data, err := readNamedFile(*scriptPath)
 	if err != nil {

@@ -82,7 +82,21 @@ type ceremonyRun struct {
 
 // openCeremony opens the vault, then starts a new log or replays the
 // one named by Resume. Close releases what it opened.
-func openCeremony(o ceremonyOptions) (_ *ceremonyRun, err error) {
+func openCeremony(o ceremonyOptions) (*ceremonyRun, error) {
+	r, err := prepareCeremony(o)
+	if err != nil || r.S != nil || r.Ended {
+		return r, err
+	}
+	if err := r.start(o.Opening); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// prepareCeremony opens and checks the vault; for a resume, it also
+// replays the log. A new ceremony's log is not written until start.
+func prepareCeremony(o ceremonyOptions) (_ *ceremonyRun, err error) {
 	vaultPath, journalDir, err := ceremonyPaths(o)
 	if err != nil {
 		return nil, err
@@ -106,69 +120,87 @@ func openCeremony(o ceremonyOptions) (_ *ceremonyRun, err error) {
 			return nil, err
 		}
 	}
-	if o.Resume != "" {
-		r.ID, r.Journal = filepath.Base(journalDir), journalDir
-		if r.V.LastCeremonyID == r.ID {
-			r.Ended = true
-			return r, nil
-		}
-	} else {
+	if o.Resume == "" {
 		if r.ID, err = newCeremonyID(); err != nil {
 			return nil, err
 		}
 		r.Journal = r.vd.JournalDir(r.ID)
-		if err := os.MkdirAll(filepath.Dir(r.Journal), 0o700); err != nil {
-			return nil, fmt.Errorf("make the journal directory: %w", err)
-		}
+		return r, nil
 	}
-	j, existing, err := journal.Open(r.Journal)
+	r.ID, r.Journal = filepath.Base(journalDir), journalDir
+	if r.V.LastCeremonyID == r.ID {
+		r.Ended = true
+		return r, nil
+	}
+	existing, app, deps, err := r.openLog()
 	if err != nil {
 		return nil, err
 	}
+	entries, _, err := transcript.Parse(existing)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(r.Journal, journal.LogName), err)
+	}
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("%s holds no line: start the ceremony again, without --resume", filepath.Join(r.Journal, journal.LogName))
+	}
+	if deps.Log, err = transcript.Resume(app, entries); err != nil {
+		return nil, err
+	}
+	if r.S, err = session.Replay(entries, deps); err != nil {
+		return nil, err
+	}
+	r.Replayed, r.Cut = len(entries), r.j.Cut()
+	return r, nil
+}
+
+// start opens a new ceremony's log with the people named.
+func (r *ceremonyRun) start(op session.Opening) error {
+	if err := os.MkdirAll(filepath.Dir(r.Journal), 0o700); err != nil {
+		return fmt.Errorf("make the journal directory: %w", err)
+	}
+	existing, app, deps, err := r.openLog()
+	if err != nil {
+		return err
+	}
+	deps.Log = transcript.New(app, r.ID)
+	if len(existing) != 0 {
+		return fmt.Errorf("journal %s already holds a log: continue it with --resume", r.Journal)
+	}
+	op.ConclaveVersion = conclaveVersion()
+	if op.BinarySHA256, err = selfHash(); err != nil {
+		return err
+	}
+	s, err := session.Open(deps, op)
+	if err != nil {
+		return err
+	}
+	r.S = s
+	return nil
+}
+
+// openLog opens the ceremony's journal and the holders' tokens, and
+// returns the log's bytes, what appends to it, and the session's
+// dependencies but its Log.
+func (r *ceremonyRun) openLog() ([]byte, transcript.Appender, session.Deps, error) {
+	j, existing, err := journal.Open(r.Journal)
+	if err != nil {
+		return nil, nil, session.Deps{}, err
+	}
 	r.j = j
 	var app transcript.Appender = j
-	if o.killAfter > 0 {
-		app = &killHook{a: j, k: o.killAfter}
+	if r.o.killAfter > 0 {
+		app = &killHook{a: j, k: r.o.killAfter}
 	}
 	r.Tokens = holders.New(holders.Options{
 		Policy:     r.V.Policy,
 		Keys:       holders.MetadataKeys(r.V.Root.Root, r.V.Targets.Targets),
-		Prompts:    o.Prompts,
-		Wait:       o.Wait,
-		Notice:     o.Notice,
-		SoftkeyDir: o.SoftkeyDir,
+		Prompts:    r.o.Prompts,
+		Wait:       r.o.Wait,
+		Notice:     r.o.Notice,
+		SoftkeyDir: r.o.SoftkeyDir,
 	})
 	deps := session.Deps{Vault: r.V, Blobs: j.Blobs(), Tokens: sessionTokens{r.Tokens}}
-	if o.Resume != "" {
-		entries, _, err := transcript.Parse(existing)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(r.Journal, journal.LogName), err)
-		}
-		if len(entries) == 0 {
-			return nil, fmt.Errorf("%s holds no line: start the ceremony again, without --resume", filepath.Join(r.Journal, journal.LogName))
-		}
-		if deps.Log, err = transcript.Resume(app, entries); err != nil {
-			return nil, err
-		}
-		if r.S, err = session.Replay(entries, deps); err != nil {
-			return nil, err
-		}
-		r.Replayed, r.Cut = len(entries), j.Cut()
-		return r, nil
-	}
-	if len(existing) != 0 {
-		return nil, fmt.Errorf("journal %s already holds a log: continue it with --resume", r.Journal)
-	}
-	deps.Log = transcript.New(app, r.ID)
-	op := o.Opening
-	op.ConclaveVersion = conclaveVersion()
-	if op.BinarySHA256, err = selfHash(); err != nil {
-		return nil, err
-	}
-	if r.S, err = session.Open(deps, op); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return existing, app, deps, nil
 }
 
 // Close logs the tokens out and closes the log and the vault.

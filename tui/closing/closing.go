@@ -206,7 +206,13 @@ func (m *Model) View() string {
 		b.Add("")
 		for _, f := range m.files {
 			b.Add(fmt.Sprintf("  %s  %-28s %s", th.Mark(theme.Pass), termtext.Cap(f.Name, 28), termtext.Plural(f.Size, "byte")))
-			b.Add("      sha256 " + th.Muted.Render(strings.Join(words.Groups(f.SHA256), " ")))
+			for i, l := range groupLines(f.SHA256) {
+				lead := "      sha256 "
+				if i > 0 {
+					lead = "             "
+				}
+				b.Add(lead + th.Muted.Render(l))
+			}
 		}
 		b.Add("")
 		if m.phase == phaseClosing {
@@ -254,7 +260,9 @@ func (m *Model) viewSummary(b *layout.Lines) {
 // digest shows a hex SHA-256 as numbered groups and PGP words, eight to a
 // line, to read aloud.
 func digest(b *layout.Lines, hexstr string) {
-	b.Add("  " + strings.Join(words.Groups(hexstr), " "))
+	for _, l := range groupLines(hexstr) {
+		b.Add("  " + l)
+	}
 	raw, err := hex.DecodeString(hexstr)
 	if err != nil {
 		return
@@ -263,4 +271,14 @@ func digest(b *layout.Lines, hexstr string) {
 	for i := 0; i < len(ws); i += 8 {
 		b.Add("  " + strings.Join(ws[i:min(i+8, len(ws))], " "))
 	}
+}
+
+// groupLines are a hex digest's numbered groups, eight to a line.
+func groupLines(hexstr string) []string {
+	g := words.Groups(hexstr)
+	var out []string
+	for i := 0; i < len(g); i += 8 {
+		out = append(out, strings.Join(g[i:min(i+8, len(g))], " "))
+	}
+	return out
 }

@@ -148,7 +148,7 @@ func (m *Model) box(b *layout.Lines, title string, lines []string) {
 	var body []string
 	body = append(body, m.th.Banner.Render(" "+title+" "))
 	for _, l := range lines {
-		body = append(body, strings.Split(termtext.Wrap(l, w, "", "  "), "\n")...)
+		body = append(body, strings.Split(termtext.Wrap(l, w, " ", "   "), "\n")...)
 	}
 	box := m.th.Alert.Width(m.size.Width).Render(strings.Join(body, "\n"))
 	b.Add(strings.Split(box, "\n")...)

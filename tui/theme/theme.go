@@ -123,7 +123,7 @@ func New(o Options) *Theme {
 	t := &Theme{opts: o}
 	s := lipgloss.NewStyle
 	t.Title = s().Bold(true)
-	t.Heading = s().Bold(true).Underline(true)
+	t.Heading = s().Bold(true)
 	t.Text = s()
 	t.Muted = s()
 	t.Key = s().Bold(true)
