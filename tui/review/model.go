@@ -49,15 +49,19 @@ type Model struct {
 	report *verdict.Report
 	rows   []row
 	state  []uint8 // by row: undecided, approved, rejected, deferred
-	opened []bool  // by row: shown in the detail pane at least once
-	byID   map[string]int
-	valid  int    // rows open to a decision
-	done   int    // valid rows decided
-	judged int    // rows that need judgement, decided
-	judge  int    // rows that need judgement
-	hits   []bool // by row: the regex pattern matched; nil until answered
-	gen    int    // the regex pattern asked last
-	asked  bool   // a regex pattern is being matched
+	// decisions holds the decisions as the session last answered, by row:
+	// the screen draws from it, never from the session, which may be
+	// recording a decision on another goroutine.
+	decisions map[int]session.Decided
+	opened    []bool // by row: shown in the detail pane at least once
+	byID      map[string]int
+	valid     int    // rows open to a decision
+	done      int    // valid rows decided
+	judged    int    // rows that need judgement, decided
+	judge     int    // rows that need judgement
+	hits      []bool // by row: the regex pattern matched; nil until answered
+	gen       int    // the regex pattern asked last
+	asked     bool   // a regex pattern is being matched
 
 	f      filter
 	index  []int // the rows that pass the filter, in report order
@@ -84,8 +88,8 @@ type Model struct {
 
 // New opens the review of the session's report. It reads the report and
 // any decisions already in the log (a resumed ceremony) once, and
-// prepares every row: about 150 ms at 100,000 requests, so a program
-// calls it in a command, not in Update.
+// prepares every row: a quarter of a second or more at 100,000 requests
+// (BenchmarkOpen100k), so a program calls it in a command, not in Update.
 func New(o Options) *Model {
 	m := &Model{s: o.Session, o: o, th: o.Theme, width: o.Size.Width, height: o.Size.Height}
 	if m.th == nil {
@@ -98,6 +102,7 @@ func New(o Options) *Model {
 	m.rows = newRows(m.report.Requests)
 	m.state = make([]uint8, len(m.rows))
 	m.opened = make([]bool, len(m.rows))
+	m.decisions = map[int]session.Decided{}
 	m.byID = make(map[string]int, len(m.rows))
 	for i := range m.rows {
 		m.byID[m.rows[i].rawID] = i
@@ -142,6 +147,11 @@ func (m *Model) refresh(i int) {
 		}
 	}
 	m.state[i] = now
+	if ok {
+		m.decisions[i] = d
+	} else {
+		delete(m.decisions, i)
+	}
 	step := 0
 	if was == undecided && now != undecided {
 		step = 1

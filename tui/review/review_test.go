@@ -233,6 +233,29 @@ func TestLastShownDecided(t *testing.T) {
 	}
 }
 
+// TestDrawWhileRecording: the screen draws from what it holds while the
+// session records a decision on another goroutine (the session is not
+// safe for concurrent use; go test -race sees a shared read).
+func TestDrawWhileRecording(t *testing.T) {
+	f := newFake(generated(30))
+	m := newModel(t, f, theme.Minimum, nil)
+	f.decisions["r000010"] = session.Decided{RequestID: "r000010", Decision: session.Defer, Reason: "asks again", By: "Bob"}
+	m.refreshAll()
+	press(t, m, "enter")
+	_, cmd := m.Update(tea.KeyPressMsg{Code: 'a', Text: "a"})
+	done := make(chan tea.Msg)
+	go func() { done <- cmd() }()
+	for i := 0; i < 50; i++ {
+		press(t, m, "n")
+		_ = m.View()
+	}
+	m.Update(<-done)
+	press(t, m, "g", "]")
+	if got := lines(m)[2]; got != "- deferred · needs judgement: decided on its own · by Bob: \"asks again\"" {
+		t.Fatalf("state line %q", got)
+	}
+}
+
 // TestJudgementOpenedFirst: a request that needs judgement is approved
 // only after someone opened it.
 func TestJudgementOpenedFirst(t *testing.T) {

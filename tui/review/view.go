@@ -286,7 +286,7 @@ func (m *Model) changeLines(i int) []string {
 	}
 	mark, word := m.status(i)
 	state := m.th.Style(mark).Render(mark.Glyph()+" "+word) + " · " + classWord(v.Class)
-	if d, ok := m.s.Decision(v.RequestID); ok {
+	if d, ok := m.decisions[i]; ok {
 		state += " · by " + termtext.Safe(d.By)
 		if d.Reason != "" {
 			state += ": " + termtext.Quote(d.Reason)
