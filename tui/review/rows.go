@@ -1,8 +1,8 @@
 package review
 
 import (
-	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/conclave-keys/conclave/ceremony/verdict"
@@ -53,26 +53,30 @@ func newRows(vs []verdict.Verdict) []row {
 }
 
 // changeText sums a change up in a few cells: "new: 2 keys, t2",
-// "2→3 keys (+1 −0), t1→2", "ends: 2 keys".
+// "2→3 keys (+1 −0), t1→2", "ends: 2 keys". It runs once per request when
+// the screen opens, so it joins strings rather than formatting them.
 func changeText(c *verdict.Change) string {
+	itoa := strconv.Itoa
 	switch {
 	case c == nil:
 		return "-"
 	case c.Before == nil && c.After == nil:
 		return "-"
 	case c.Before == nil:
-		return fmt.Sprintf("new: %s, t%d", termtext.Plural(len(c.After.Keys), "key"), c.After.Threshold)
+		return "new: " + termtext.Plural(len(c.After.Keys), "key") + ", t" + i64(c.After.Threshold)
 	case c.After == nil:
-		return fmt.Sprintf("ends: %s", termtext.Plural(len(c.Before.Keys), "key"))
+		return "ends: " + termtext.Plural(len(c.Before.Keys), "key")
 	}
 	added := len(missing(c.After, c.Before))
 	removed := len(missing(c.Before, c.After))
-	t := fmt.Sprintf("t%d", c.After.Threshold)
+	t := "t" + i64(c.After.Threshold)
 	if c.Before.Threshold != c.After.Threshold {
-		t = fmt.Sprintf("t%d→%d", c.Before.Threshold, c.After.Threshold)
+		t = "t" + i64(c.Before.Threshold) + "→" + i64(c.After.Threshold)
 	}
-	return fmt.Sprintf("%d→%d keys (+%d −%d), %s", len(c.Before.Keys), len(c.After.Keys), added, removed, t)
+	return itoa(len(c.Before.Keys)) + "→" + itoa(len(c.After.Keys)) + " keys (+" + itoa(added) + " −" + itoa(removed) + "), " + t
 }
+
+func i64(n int64) string { return strconv.FormatInt(n, 10) }
 
 // missing lists the keys of d that other does not hold, compared by
 // fingerprint: the key itself, whatever keyid it is listed under.
