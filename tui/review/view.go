@@ -519,6 +519,16 @@ func (m *Model) viewBulk() []string {
 		}
 		out = append(out, m.th.Style(mark).Render(fmt.Sprintf("  %s %s need judgement and wait; %s never opened", mark.Glyph(), theme.Count(waiting), theme.Count(unopened))))
 		if unopened > 0 {
+			var names []string
+			for i := range m.rows {
+				if len(names) == 5 {
+					break
+				}
+				if m.rows[i].v.Class == verdict.NeedsJudgement && m.state[i] == undecided && !m.opened[i] {
+					names = append(names, m.rows[i].project)
+				}
+			}
+			out = append(out, strings.Split(termtext.Wrap("never opened: "+termtext.Series(names, unopened), m.width, "  ", "    "), "\n")...)
 			out = append(out, "  each must be opened (o) before the bulk approval")
 		}
 	}
