@@ -345,7 +345,7 @@ func TestBulk(t *testing.T) {
 	m := newModel(t, f, theme.Laptop, nil)
 	press(t, m, "B")
 	body := strings.Join(lines(m), "\n")
-	for _, want := range []string{"  add              7", "  rotate           9", "  remove           8", "  total           24", "never opened: 24 of them", "✘ 4 need judgement and wait; 4 never opened"} {
+	for _, want := range []string{"  add              7", "  rotate           9", "  remove           8", "  total           24", "never opened: 24 of them", "✘ 4 need judgement and wait; 4 never opened", "  never opened: flask-3, django-10, requests-17, numpy-24\n"} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("summary lacks %q:\n%s", want, body)
 		}
