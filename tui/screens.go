@@ -18,8 +18,7 @@ func (m *Model) reviewScreen(s *session.Session) Screen {
 		By:      m.by,
 		Trusted: review.TrustedIn(s.Vault()),
 		Theme:   m.th,
-		Width:   size.Width,
-		Height:  size.Height,
+		Size:    size,
 	})
 	return reviewAdapter{r}
 }
@@ -32,9 +31,10 @@ func (a reviewAdapter) Update(msg tea.Msg) tea.Cmd {
 	return c
 }
 func (a reviewAdapter) View() string            { return a.m.View() }
-func (a reviewAdapter) SetSize(s theme.Size)    { a.m.SetSize(s.Width, s.Height) }
+func (a reviewAdapter) SetSize(s theme.Size)    { a.m.SetSize(s) }
 func (a reviewAdapter) Bindings() []key.Binding { return a.m.Bindings() }
-func (a reviewAdapter) Typing() bool            { return false }
+func (a reviewAdapter) Typing() bool            { return a.m.Typing() }
+func (a reviewAdapter) Busy() bool              { return a.m.Busy() }
 
 // DrawsHints: the review draws its keys itself, on its last line.
 func (a reviewAdapter) DrawsHints() {}

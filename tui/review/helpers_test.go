@@ -178,7 +178,7 @@ func newModel(t testing.TB, s Session, size theme.Size, th *theme.Theme) *Model 
 	if th == nil {
 		th = theme.New(theme.Options{})
 	}
-	return New(Options{Session: s, By: "Alice", Trusted: trusted, Theme: th, Width: size.Width, Height: size.Height})
+	return New(Options{Session: s, By: "Alice", Trusted: trusted, Theme: th, Size: size})
 }
 
 // press sends keys: a name of a special key ("enter", "esc", "tab",

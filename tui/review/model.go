@@ -3,16 +3,19 @@ package review
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
-	"unicode"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/internal/parallel"
 	"github.com/conclave-keys/conclave/internal/termtext"
+	"github.com/conclave-keys/conclave/tui/internal/field"
 	"github.com/conclave-keys/conclave/tui/theme"
 )
 
@@ -35,10 +38,6 @@ const (
 	deferred
 )
 
-// maxReason bounds a typed reason, in characters: it goes into the log
-// and back to the repository, and is read aloud.
-const maxReason = 500
-
 // Model is the review screen.
 type Model struct {
 	s  Session
@@ -50,10 +49,19 @@ type Model struct {
 	report *verdict.Report
 	rows   []row
 	state  []uint8 // by row: undecided, approved, rejected, deferred
-	opened []bool  // by row: shown in the detail pane at least once
-	byID   map[string]int
-	valid  int // rows open to a decision
-	done   int // valid rows decided
+	// decisions holds the decisions as the session last answered, by row:
+	// the screen draws from it, never from the session, which may be
+	// recording a decision on another goroutine.
+	decisions map[int]session.Decided
+	opened    []bool // by row: shown in the detail pane at least once
+	byID      map[string]int
+	valid     int    // rows open to a decision
+	done      int    // valid rows decided
+	judged    int    // rows that need judgement, decided
+	judge     int    // rows that need judgement
+	hits      []bool // by row: the regex pattern matched; nil until answered
+	gen       int    // the regex pattern asked last
+	asked     bool   // a regex pattern is being matched
 
 	f      filter
 	index  []int // the rows that pass the filter, in report order
@@ -64,10 +72,11 @@ type Model struct {
 	back  mode // where esc leaves the detail pane for
 	back2 mode // where the reason field returns to
 
-	input     []rune // the pattern, reason or count being typed
-	editMode  Match  // the match mode while the pattern is typed
-	reasonRow int    // the row a reason is typed for
-	reasonFor string // session.Reject or session.Defer
+	text      field.Field // the pattern or the reason being typed
+	digits    []rune      // the bulk count being typed
+	editMode  Match       // the match mode while the pattern is typed
+	reasonRow int         // the row a reason is typed for
+	reasonFor string      // session.Reject or session.Defer
 
 	tab  int // detail pane: 0 the change, 1 the JSON
 	dtop int // detail pane: first line on screen
@@ -78,9 +87,11 @@ type Model struct {
 }
 
 // New opens the review of the session's report. It reads the report and
-// any decisions already in the log (a resumed ceremony) once.
+// any decisions already in the log (a resumed ceremony) once, and
+// prepares every row: a quarter of a second or more at 100,000 requests
+// (BenchmarkOpen100k), so a program calls it in a command, not in Update.
 func New(o Options) *Model {
-	m := &Model{s: o.Session, o: o, th: o.Theme, width: o.Width, height: o.Height}
+	m := &Model{s: o.Session, o: o, th: o.Theme, width: o.Size.Width, height: o.Size.Height}
 	if m.th == nil {
 		m.th = theme.New(theme.Options{})
 	}
@@ -91,11 +102,15 @@ func New(o Options) *Model {
 	m.rows = newRows(m.report.Requests)
 	m.state = make([]uint8, len(m.rows))
 	m.opened = make([]bool, len(m.rows))
+	m.decisions = map[int]session.Decided{}
 	m.byID = make(map[string]int, len(m.rows))
 	for i := range m.rows {
 		m.byID[m.rows[i].rawID] = i
 		if m.rows[i].valid {
 			m.valid++
+		}
+		if m.rows[i].v.Class == verdict.NeedsJudgement {
+			m.judge++
 		}
 	}
 	m.refreshAll()
@@ -108,8 +123,8 @@ func New(o Options) *Model {
 func (m *Model) Init() tea.Cmd { return nil }
 
 // SetSize sets the screen's size in cells.
-func (m *Model) SetSize(width, height int) {
-	m.width, m.height = width, height
+func (m *Model) SetSize(s theme.Size) {
+	m.width, m.height = s.Width, s.Height
 	m.scroll()
 }
 
@@ -132,12 +147,22 @@ func (m *Model) refresh(i int) {
 		}
 	}
 	m.state[i] = now
+	if ok {
+		m.decisions[i] = d
+	} else {
+		delete(m.decisions, i)
+	}
+	step := 0
+	if was == undecided && now != undecided {
+		step = 1
+	} else if was != undecided && now == undecided {
+		step = -1
+	}
 	if m.rows[i].valid {
-		if was == undecided && now != undecided {
-			m.done++
-		} else if was != undecided && now == undecided {
-			m.done--
-		}
+		m.done += step
+	}
+	if m.rows[i].v.Class == verdict.NeedsJudgement {
+		m.judged += step
 	}
 }
 
@@ -148,26 +173,63 @@ func (m *Model) refreshAll() {
 }
 
 // applyFilter rebuilds the index, keeping the cursor on the same row when
-// it still passes, or on the nearest one after it.
-func (m *Model) applyFilter() {
+// it still passes, or on the nearest one before it.
+func (m *Model) applyFilter() { m.filterFrom(false) }
+
+// filterFrom applies the filter to every row, or with narrow only to the
+// rows shown: when the filter can only have grown stricter (a character
+// added to a prefix pattern), what it drops is among them, and a
+// keystroke looks at the rows it showed rather than at every row.
+func (m *Model) filterFrom(narrow bool) {
 	at := -1
 	if m.cursor < len(m.index) {
 		at = m.index[m.cursor]
 	}
-	m.index = m.index[:0]
+	out := m.index[:0] // written behind what narrowing reads
 	m.cursor = 0
-	for i := range m.rows {
-		if m.f.keep(&m.rows[i], m.state[i] != undecided) {
+	keep := func(i int) {
+		if m.f.keep(&m.rows[i], m.state[i] != undecided, m.hits) {
 			if at >= 0 && i <= at {
-				m.cursor = len(m.index)
+				m.cursor = len(out)
 			}
-			m.index = append(m.index, i)
+			out = append(out, i)
 		}
 	}
+	if narrow {
+		for _, i := range m.index {
+			keep(i)
+		}
+	} else {
+		for i := range m.rows {
+			keep(i)
+		}
+	}
+	m.index = out
 	if m.cursor >= len(m.index) {
 		m.cursor = max(0, len(m.index)-1)
 	}
 	m.scroll()
+}
+
+// matched answers a regex pattern: by row, whether it matched. gen names
+// the pattern it answers; an answer to an older one is dropped.
+type matched struct {
+	gen  int
+	hits []bool
+}
+
+// match matches a regex pattern against every row, in a command: RE2 is
+// linear but not cheap, and a keystroke must not wait for 100,000 names
+// (two cores take about 20 ms). The rows it reads never change once the
+// screen is open; the answer is new memory.
+func match(gen int, re *regexp.Regexp, rows []row) tea.Cmd {
+	return func() tea.Msg {
+		hits := make([]bool, len(rows))
+		parallel.For(len(rows), 4096, func(i int) {
+			hits[i] = re.MatchString(rows[i].name) || re.MatchString(rows[i].rawID)
+		})
+		return matched{gen: gen, hits: hits}
+	}
 }
 
 // listRows is how many table rows fit.
@@ -252,13 +314,18 @@ func (m *Model) say(bad bool, format string, a ...any) {
 func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.SetSize(msg.Width, msg.Height)
+		m.SetSize(theme.SizeOf(msg))
 	case Decided:
 		return m, m.decided(msg)
 	case BulkApproved:
 		m.bulkApproved(msg)
 	case tea.PasteMsg:
-		m.paste(msg.Content)
+		return m, m.paste(msg.Content)
+	case matched:
+		if msg.gen == m.gen {
+			m.hits, m.asked = msg.hits, false
+			m.applyFilter()
+		}
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	}
@@ -283,7 +350,7 @@ func (m *Model) decided(msg Decided) tea.Cmd {
 	if p := m.position(i); p >= 0 {
 		m.cursor = p
 	}
-	if !m.unreviewed(m.current()) || m.current() == i {
+	if c := m.current(); c >= 0 && (c == i || !m.unreviewed(c)) {
 		m.jump(1, m.unreviewed)
 	}
 	m.scroll()
@@ -328,7 +395,7 @@ func (m *Model) bulkApproved(msg BulkApproved) {
 	var ce *session.BulkCountError
 	switch {
 	case errors.As(msg.Err, &ce):
-		m.say(true, "not recorded: %s undecided rule-approvable requests, not the %s typed: count again", count(ce.Undecided), count(ce.Confirmed))
+		m.say(true, "not recorded: %s undecided rule-approvable requests, not the %s typed: count again", theme.Count(ce.Undecided), theme.Count(ce.Confirmed))
 		return
 	case msg.Err != nil:
 		m.say(true, "not recorded: %s", termtext.Safe(msg.Err.Error()))
@@ -336,8 +403,8 @@ func (m *Model) bulkApproved(msg BulkApproved) {
 	}
 	m.refreshAll()
 	m.mode = modeTable
-	m.input = m.input[:0]
-	m.say(false, "approved %s rule-approvable requests together", count(msg.Count))
+	m.digits = m.digits[:0]
+	m.say(false, "approved %s rule-approvable requests together", theme.Count(msg.Count))
 	m.applyFilter()
 	if i := m.current(); i >= 0 && !m.unreviewed(i) {
 		m.jump(1, m.unreviewed)
@@ -346,43 +413,59 @@ func (m *Model) bulkApproved(msg BulkApproved) {
 
 // paste takes pasted text into a pattern or a reason, never into the
 // count: the count is typed by someone who read it.
-func (m *Model) paste(s string) {
+func (m *Model) paste(s string) tea.Cmd {
 	switch m.mode {
 	case modeFilter, modeReason:
-		for _, r := range s {
-			m.typeRune(r)
-		}
+		m.text.Paste(s)
 		if m.mode == modeFilter {
-			m.setPattern()
+			m.boundPattern()
+			return m.setPattern()
 		}
 	case modeBulk:
 		m.say(true, "type the count: pasting it proves nothing")
 	}
+	return nil
 }
 
-// typeRune adds a printable character to the input, within its bound.
-func (m *Model) typeRune(r rune) {
-	if !unicode.IsPrint(r) {
+// boundPattern cuts the pattern to MaxPattern bytes, and says so.
+func (m *Model) boundPattern() {
+	v := m.text.Value()
+	if len(v) <= MaxPattern {
 		return
 	}
-	limit := maxReason
-	if m.mode == modeFilter {
-		if len(string(m.input))+len(string(r)) > MaxPattern {
-			m.say(true, "a pattern is at most %d bytes", MaxPattern)
-			return
-		}
-	} else if len(m.input) >= limit {
-		return
+	n := MaxPattern
+	for n > 0 && !utf8.RuneStart(v[n]) {
+		n--
 	}
-	m.input = append(m.input, r)
+	m.text.Set(v[:n])
+	m.say(true, "a pattern is at most %d bytes", MaxPattern)
 }
 
-func (m *Model) setPattern() {
-	m.f.setPattern(string(m.input), m.editMode)
-	m.applyFilter()
+// setPattern takes the typed pattern. A regex is matched in a command;
+// until its answer the table shows what it showed, and says so.
+func (m *Model) setPattern() tea.Cmd {
+	was := m.f
+	m.f.setPattern(m.text.Value(), m.editMode)
+	if m.f.mode == Regexp && m.f.re != nil {
+		m.gen++
+		m.asked = true
+		return match(m.gen, m.f.re, m.rows)
+	}
+	m.asked = false
+	m.filterFrom(was.mode == Prefix && m.f.mode == Prefix && strings.HasPrefix(m.f.pattern, was.pattern))
+	return nil
 }
 
-// busyNote refuses a second call while one is in flight.
+// Typing reports whether a field has focus (the pattern, a reason, the
+// bulk count): every key is for it.
+func (m *Model) Typing() bool {
+	return m.mode == modeFilter || m.mode == modeReason || m.mode == modeBulk
+}
+
+// Busy reports whether a decision is being recorded.
+func (m *Model) Busy() bool { return m.busy != "" }
+
+// isBusy refuses a second call while one is in flight, and says so.
 func (m *Model) isBusy() bool {
 	if m.busy != "" {
 		m.say(true, "wait: %s", m.busy)
@@ -465,8 +548,7 @@ func (m *Model) finishBinding() []key.Binding {
 func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	switch m.mode {
 	case modeFilter:
-		m.filterKey(k)
-		return nil
+		return m.filterKey(k)
 	case modeReason:
 		return m.reasonKey(k)
 	case modeBulk:
@@ -535,12 +617,12 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		if m.Done() {
 			return finished
 		}
-		m.say(true, "%s valid requests are still undecided", count(m.valid-m.done))
+		m.say(true, "%s valid requests are still undecided", theme.Count(m.valid-m.done))
 	case m.mode == modeDetail:
 		// The table's own keys do not work behind the detail pane.
 	case key.Matches(k, keyFilter):
 		m.mode = modeFilter
-		m.input = []rune(m.f.pattern)
+		m.text.Set(m.f.pattern)
 		m.editMode = m.f.mode
 	case key.Matches(k, keyProblems):
 		m.f.problems = !m.f.problems
@@ -569,28 +651,22 @@ func indexOf(list []string, s string) int {
 	return 0
 }
 
-func (m *Model) filterKey(k tea.KeyPressMsg) {
+func (m *Model) filterKey(k tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, keyMode):
 		m.editMode = (m.editMode + 1) % 3
 	case key.Matches(k, keyKeep):
 		m.mode = modeTable
-		return
+		return nil
 	case key.Matches(k, keyClearPat):
-		m.input = m.input[:0]
+		m.text.Set("")
 		m.mode = modeTable
-	case k.String() == "backspace":
-		if len(m.input) > 0 {
-			m.input = m.input[:len(m.input)-1]
-		}
-	case k.Text != "" && k.Mod&^tea.ModShift == 0:
-		for _, r := range k.Text {
-			m.typeRune(r)
-		}
+	case m.text.Key(k):
+		m.boundPattern()
 	default:
-		return
+		return nil
 	}
-	m.setPattern()
+	return m.setPattern()
 }
 
 // approve approves the request under the cursor. A request that needs
@@ -618,7 +694,7 @@ func (m *Model) askReason(decision string) {
 	m.reasonRow, m.reasonFor = i, decision
 	m.back2 = m.mode
 	m.mode = modeReason
-	m.input = m.input[:0]
+	m.text.Set("")
 	m.note = ""
 }
 
@@ -626,26 +702,20 @@ func (m *Model) reasonKey(k tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, keyCancel):
 		m.mode = m.back2
-		m.input = m.input[:0]
+		m.text.Set("")
 	case key.Matches(k, keyRecord):
-		reason := strings.TrimSpace(string(m.input))
+		reason := m.text.Value()
 		if reason == "" {
 			m.say(true, "type the reason: the repository reads it")
 			return nil
 		}
 		r := &m.rows[m.reasonRow]
 		m.mode = m.back2
-		m.input = m.input[:0]
+		m.text.Set("")
 		m.busy = "recording the decision about " + r.project
 		return decide(m.s, r.rawID, m.reasonFor, reason, m.o.By)
-	case k.String() == "backspace":
-		if len(m.input) > 0 {
-			m.input = m.input[:len(m.input)-1]
-		}
-	case k.Text != "" && k.Mod&^tea.ModShift == 0:
-		for _, r := range k.Text {
-			m.typeRune(r)
-		}
+	default:
+		m.text.Key(k)
 	}
 	return nil
 }
@@ -683,7 +753,7 @@ func (m *Model) startBulk() {
 		return
 	}
 	m.mode = modeBulk
-	m.input = m.input[:0]
+	m.digits = m.digits[:0]
 	m.note = ""
 }
 
@@ -691,16 +761,16 @@ func (m *Model) bulkKey(k tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, keyBack):
 		m.mode = modeTable
-		m.input = m.input[:0]
+		m.digits = m.digits[:0]
 	case key.Matches(k, keyFlagged):
 		m.openNextFlagged()
 	case key.Matches(k, keyBulkOK):
 		if _, unopened := m.flagged(); unopened > 0 {
-			m.say(true, "open the %s flagged requests nobody opened first (o): each is decided on its own", count(unopened))
+			m.say(true, "open the %s flagged requests nobody opened first (o): each is decided on its own", theme.Count(unopened))
 			return nil
 		}
-		n, err := strconv.Atoi(string(m.input))
-		if err != nil || len(m.input) == 0 {
+		n, err := strconv.Atoi(string(m.digits))
+		if err != nil {
 			m.say(true, "type the number of requests to approve, in digits")
 			return nil
 		}
@@ -710,11 +780,11 @@ func (m *Model) bulkKey(k tea.KeyPressMsg) tea.Cmd {
 		m.busy = "recording the bulk approval"
 		return bulk(m.s, n, m.o.By)
 	case k.String() == "backspace":
-		if len(m.input) > 0 {
-			m.input = m.input[:len(m.input)-1]
+		if len(m.digits) > 0 {
+			m.digits = m.digits[:len(m.digits)-1]
 		}
-	case len(k.Text) == 1 && k.Text[0] >= '0' && k.Text[0] <= '9' && len(m.input) < 9:
-		m.input = append(m.input, rune(k.Text[0]))
+	case len(k.Text) == 1 && k.Text[0] >= '0' && k.Text[0] <= '9' && len(m.digits) < 9:
+		m.digits = append(m.digits, rune(k.Text[0]))
 	}
 	return nil
 }

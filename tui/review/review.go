@@ -19,9 +19,12 @@
 //
 // What a row shows is computed once when the screen opens (every string
 // from the bundle through termtext.Safe); a filter keeps an index of the
-// rows that pass, rebuilt on each keystroke by plain string comparison (a
-// regular expression is compiled once per keystroke, its length bounded),
-// and a frame formats only the rows on screen. There is no fuzzy match.
+// rows that pass, rebuilt on each keystroke by plain string comparison,
+// or narrowed when a character is added to a prefix pattern. A regular
+// expression (RE2, its length bounded) is compiled once per keystroke and
+// matched against every row in a command, so that typing never waits for
+// it. A frame formats only the rows on screen. There is no fuzzy match:
+// a near miss would be read as a hit.
 package review
 
 import (
@@ -76,8 +79,8 @@ type Options struct {
 	Trusted func(project string) (Trusted, bool)
 	// Theme styles the screen.
 	Theme *theme.Theme
-	// Width and Height are the screen's size in cells.
-	Width, Height int
+	// Size is the screen's size in cells.
+	Size theme.Size
 }
 
 // Decided answers a decision about one request: Err is the session's

@@ -58,6 +58,9 @@ func TestMatchModes(t *testing.T) {
 		{[]string{"/", "tab", "tab", "^(numpy|scipy)-8"}, []string{"r000008", "r000080", "r000088", "r000084"}, ""},
 		{[]string{"/", "tab", "tab", "8$"}, []string{"r000008", "r000018", "r000028", "r000038", "r000048", "r000058", "r000068", "r000078", "r000088", "r000098"}, ""},
 		{[]string{"/", "npy"}, nil, ""}, // a fuzzy match would show numpy
+		// A character added narrows what was shown; one erased looks at
+		// every row again.
+		{[]string{"/", "numpy-8", "backspace", "backspace"}, []string{"r000000", "r000008", "r000016", "r000024", "r000032", "r000040", "r000048", "r000056", "r000064", "r000072", "r000080", "r000088", "r000096"}, ""},
 		{[]string{"/", "r00001"}, []string{"r000010", "r000011", "r000012", "r000013", "r000014", "r000015", "r000016", "r000017", "r000018", "r000019"}, ""},
 		{[]string{"/", "tab", "tab", "(numpy"}, nil, "showing 0 of 100 · ~(numpy▏ (regex) · ✘ regex: missing closing ): `(numpy`"},
 	}
@@ -98,6 +101,23 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestRegexAnswers: a regex is matched in a command; until the answer the
+// filter line says so, and an answer to an older pattern is dropped.
+func TestRegexAnswers(t *testing.T) {
+	m := newModel(t, newFake(generated(100)), theme.Laptop, nil)
+	press(t, m, "/", "tab", "tab")
+	_, first := m.Update(tea.KeyPressMsg{Code: '^', Text: "^"})
+	_, second := m.Update(tea.KeyPressMsg{Code: 'c', Text: "c"})
+	if got := lines(m)[1]; got != "showing 100 of 100 · ~^c▏ (regex) · matching…" {
+		t.Fatalf("filter line %q", got)
+	}
+	m.Update(second())
+	m.Update(first()) // "^" matches every row: too late
+	if got := lines(m)[1]; got != "showing 12 of 100 · ~^c▏ (regex)" {
+		t.Fatalf("filter line %q", got)
+	}
 }
 
 // TestPatternBound: a pattern stops growing at MaxPattern bytes, typed or
@@ -164,6 +184,9 @@ func TestApproveMovesOn(t *testing.T) {
 	if len(f.calls) != 0 {
 		t.Fatal("the session was called from Update")
 	}
+	if !m.Busy() {
+		t.Fatal("not busy while the approval is recorded")
+	}
 	// A second decision waits for the first.
 	if _, again := m.Update(tea.KeyPressMsg{Code: 'a', Text: "a"}); again != nil {
 		t.Fatal("a second call while one is in flight")
@@ -196,6 +219,43 @@ func TestApproveMovesOn(t *testing.T) {
 	}
 }
 
+// TestLastShownDecided: deciding the only request a filter shows leaves
+// an empty table, not a crash.
+func TestLastShownDecided(t *testing.T) {
+	f := newFake(generated(30))
+	m := newModel(t, f, theme.Minimum, nil)
+	press(t, m, "u", "/", "tab", "scipy-28", "enter", "a")
+	if m.note != "approved scipy-28" || len(m.index) != 0 {
+		t.Fatalf("note %q, %d shown", m.note, len(m.index))
+	}
+	if got := lines(m)[3]; got != "  No request passes these filters (esc clears them)." {
+		t.Fatalf("table %q", got)
+	}
+}
+
+// TestDrawWhileRecording: the screen draws from what it holds while the
+// session records a decision on another goroutine (the session is not
+// safe for concurrent use; go test -race sees a shared read).
+func TestDrawWhileRecording(t *testing.T) {
+	f := newFake(generated(30))
+	m := newModel(t, f, theme.Minimum, nil)
+	f.decisions["r000010"] = session.Decided{RequestID: "r000010", Decision: session.Defer, Reason: "asks again", By: "Bob"}
+	m.refreshAll()
+	press(t, m, "enter")
+	_, cmd := m.Update(tea.KeyPressMsg{Code: 'a', Text: "a"})
+	done := make(chan tea.Msg)
+	go func() { done <- cmd() }()
+	for i := 0; i < 50; i++ {
+		press(t, m, "n")
+		_ = m.View()
+	}
+	m.Update(<-done)
+	press(t, m, "g", "]")
+	if got := lines(m)[2]; got != "- deferred · needs judgement: decided on its own · by Bob: \"asks again\"" {
+		t.Fatalf("state line %q", got)
+	}
+}
+
 // TestJudgementOpenedFirst: a request that needs judgement is approved
 // only after someone opened it.
 func TestJudgementOpenedFirst(t *testing.T) {
@@ -221,7 +281,7 @@ func TestRejectNeedsReason(t *testing.T) {
 	f := newFake(generated(30))
 	m := newModel(t, f, theme.Minimum, nil)
 	press(t, m, "r", "enter")
-	if len(f.calls) != 0 || m.note != "type the reason: the repository reads it" || m.mode != modeReason {
+	if len(f.calls) != 0 || m.note != "type the reason: the repository reads it" || !m.Typing() {
 		t.Fatalf("calls %q, note %q, mode %d", f.calls, m.note, m.mode)
 	}
 	if got := lines(m)[21:23]; !reflect.DeepEqual(got, []string{"Reason to reject flask-3 (the repository reads it, enter records):", "▏"}) {
@@ -235,7 +295,7 @@ func TestRejectNeedsReason(t *testing.T) {
 	}
 	// esc leaves the reason field without a call.
 	press(t, m, "r", "why", "esc")
-	if len(f.calls) != 2 || m.mode != modeTable {
+	if len(f.calls) != 2 || m.Typing() {
 		t.Fatalf("calls %q, mode %d", f.calls, m.mode)
 	}
 }
@@ -285,7 +345,7 @@ func TestBulk(t *testing.T) {
 	m := newModel(t, f, theme.Laptop, nil)
 	press(t, m, "B")
 	body := strings.Join(lines(m), "\n")
-	for _, want := range []string{"  add              7", "  rotate           9", "  remove           8", "  total           24", "never opened: 24 of them", "✘ 4 need judgement and wait; 4 never opened"} {
+	for _, want := range []string{"  add              7", "  rotate           9", "  remove           8", "  total           24", "never opened: 24 of them", "✘ 4 need judgement and wait; 4 never opened", "  never opened: flask-3, django-10, requests-17, numpy-24\n"} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("summary lacks %q:\n%s", want, body)
 		}
@@ -295,8 +355,8 @@ func TestBulk(t *testing.T) {
 		t.Fatalf("calls %q, note %q", f.calls, m.note)
 	}
 	m.Update(tea.PasteMsg{Content: "24"})
-	if string(m.input) != "24" || m.note != "type the count: pasting it proves nothing" {
-		t.Fatalf("input %q, note %q", string(m.input), m.note)
+	if string(m.digits) != "24" || m.note != "type the count: pasting it proves nothing" {
+		t.Fatalf("input %q, note %q", string(m.digits), m.note)
 	}
 	for _, id := range []string{"r000003", "r000010", "r000017", "r000024"} {
 		press(t, m, "o")

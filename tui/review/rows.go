@@ -1,7 +1,6 @@
 package review
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ type row struct {
 	// and the request id as the bundle wrote them.
 	name, rawID string
 
+	pos     int  // in the report's order
 	problem bool // needs judgement or invalid
 	valid   bool // open to a decision
 }
@@ -34,6 +34,7 @@ func newRows(vs []verdict.Verdict) []row {
 		v := &vs[i]
 		rows[i] = row{
 			v:       v,
+			pos:     i,
 			id:      termtext.Safe(v.RequestID),
 			project: termtext.Safe(v.Project),
 			kind:    termtext.Safe(v.Kind),
@@ -52,26 +53,30 @@ func newRows(vs []verdict.Verdict) []row {
 }
 
 // changeText sums a change up in a few cells: "new: 2 keys, t2",
-// "2→3 keys (+1 −0), t1→2", "ends: 2 keys".
+// "2→3 keys (+1 −0), t1→2", "ends: 2 keys". It runs once per request when
+// the screen opens, so it joins strings rather than formatting them.
 func changeText(c *verdict.Change) string {
+	itoa := strconv.Itoa
 	switch {
 	case c == nil:
 		return "-"
 	case c.Before == nil && c.After == nil:
 		return "-"
 	case c.Before == nil:
-		return fmt.Sprintf("new: %s, t%d", termtext.Plural(len(c.After.Keys), "key"), c.After.Threshold)
+		return "new: " + termtext.Plural(len(c.After.Keys), "key") + ", t" + i64(c.After.Threshold)
 	case c.After == nil:
-		return fmt.Sprintf("ends: %s", termtext.Plural(len(c.Before.Keys), "key"))
+		return "ends: " + termtext.Plural(len(c.Before.Keys), "key")
 	}
 	added := len(missing(c.After, c.Before))
 	removed := len(missing(c.Before, c.After))
-	t := fmt.Sprintf("t%d", c.After.Threshold)
+	t := "t" + i64(c.After.Threshold)
 	if c.Before.Threshold != c.After.Threshold {
-		t = fmt.Sprintf("t%d→%d", c.Before.Threshold, c.After.Threshold)
+		t = "t" + i64(c.Before.Threshold) + "→" + i64(c.After.Threshold)
 	}
-	return fmt.Sprintf("%d→%d keys (+%d −%d), %s", len(c.Before.Keys), len(c.After.Keys), added, removed, t)
+	return itoa(len(c.Before.Keys)) + "→" + itoa(len(c.After.Keys)) + " keys (+" + itoa(added) + " −" + itoa(removed) + "), " + t
 }
+
+func i64(n int64) string { return strconv.FormatInt(n, 10) }
 
 // missing lists the keys of d that other does not hold, compared by
 // fingerprint: the key itself, whatever keyid it is listed under.
@@ -123,7 +128,7 @@ const (
 
 // MaxPattern bounds a filter pattern, in bytes: RE2 runs in linear time,
 // but compiling a long pattern still costs on every keystroke.
-const MaxPattern = 200
+const MaxPattern = 100
 
 func (m Match) String() string {
 	switch m {
@@ -194,8 +199,9 @@ func (f *filter) words() []string {
 	return out
 }
 
-// keep reports whether row i passes every filter.
-func (f *filter) keep(r *row, decided bool) bool {
+// keep reports whether a row passes every filter; hits holds, by row,
+// whether a regex pattern matched (see Model.matchRegexp).
+func (f *filter) keep(r *row, decided bool, hits []bool) bool {
 	if f.problems && !r.problem {
 		return false
 	}
@@ -212,23 +218,9 @@ func (f *filter) keep(r *row, decided bool) bool {
 	case Exact:
 		return r.name == f.pattern || r.rawID == f.pattern
 	case Regexp:
-		return f.re != nil && (f.re.MatchString(r.name) || f.re.MatchString(r.rawID))
+		// Before the first answer every row passes: the line says the
+		// pattern is being matched.
+		return f.re != nil && (hits == nil || hits[r.pos])
 	}
 	return strings.HasPrefix(r.name, f.pattern) || strings.HasPrefix(r.rawID, f.pattern)
-}
-
-// count writes n with thousands separators: "100,000".
-func count(n int) string {
-	s := strconv.Itoa(n)
-	if n < 0 {
-		return "-" + count(-n)
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }

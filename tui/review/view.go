@@ -79,12 +79,7 @@ func (m *Model) noteLines() []string {
 			verb = "defer"
 		}
 		label := fmt.Sprintf("Reason to %s %s (the repository reads it, enter records):", verb, m.rows[m.reasonRow].project)
-		// The end of what is typed stays in sight however long it is.
-		typed := termtext.Cap(string(m.input), maxReason) + "▏"
-		if ansi.StringWidth(typed) > m.width {
-			typed = ansi.TruncateLeft(typed, ansi.StringWidth(typed)-m.width+1, termtext.Ellipsis)
-		}
-		return []string{m.th.Heading.Render(label), m.th.Input.Render(typed)}
+		return []string{m.th.Heading.Render(label), m.text.View(m.th, m.width)}
 	case m.busy != "":
 		text, style = theme.Pending.Glyph()+" "+m.busy+"…", m.th.Style(theme.Pending)
 	case m.note != "" && m.noteBad:
@@ -105,21 +100,13 @@ func (m *Model) noteLines() []string {
 // counts is the line that is always on screen: how many valid requests
 // are decided, of how many.
 func (m *Model) counts() string {
-	nj, waiting := 0, 0
-	for i := range m.rows {
-		if m.unreviewed(i) {
-			waiting++
-			if m.rows[i].v.Class == verdict.NeedsJudgement {
-				nj++
-			}
-		}
-	}
-	parts := []string{fmt.Sprintf("Review · %s / %s decided", count(m.done), count(m.valid))}
+	nj := m.judge - m.judged
+	parts := []string{fmt.Sprintf("Review · %s / %s decided", theme.Count(m.done), theme.Count(m.valid))}
 	if nj > 0 {
-		parts = append(parts, fmt.Sprintf("%s need judgement", count(nj)))
+		parts = append(parts, fmt.Sprintf("%s need judgement", theme.Count(nj)))
 	}
 	if n := len(m.rows) - m.valid; n > 0 {
-		parts = append(parts, fmt.Sprintf("%s invalid", count(n)))
+		parts = append(parts, fmt.Sprintf("%s invalid", theme.Count(n)))
 	}
 	if m.report.BundleID != "" {
 		parts = append(parts, "bundle "+termtext.Safe(m.report.BundleID))
@@ -130,15 +117,18 @@ func (m *Model) counts() string {
 // filterLine says what the table shows: "showing 212 of 100,000 ·
 // problems only · /numpy".
 func (m *Model) filterLine() string {
-	parts := []string{fmt.Sprintf("showing %s of %s", count(len(m.index)), count(len(m.rows)))}
+	parts := []string{fmt.Sprintf("showing %s of %s", theme.Count(len(m.index)), theme.Count(len(m.rows)))}
 	words := m.f.words()
 	if m.mode == modeFilter {
 		if m.f.pattern != "" {
 			words = words[:len(words)-1]
 		}
-		words = append(words, m.th.Input.Render(m.editMode.sigil()+termtext.Safe(string(m.input))+"▏")+" ("+m.editMode.String()+")")
+		words = append(words, m.editMode.sigil()+m.text.View(m.th, m.width/2)+" ("+m.editMode.String()+")")
 	}
 	parts = append(parts, words...)
+	if m.asked {
+		parts = append(parts, m.th.Style(theme.Pending).Render("matching…"))
+	}
 	if m.f.reErr != "" {
 		parts = append(parts, m.th.Style(theme.Fail).Render(theme.Fail.Glyph()+" regex: "+termtext.Safe(m.f.reErr)))
 	}
@@ -296,7 +286,7 @@ func (m *Model) changeLines(i int) []string {
 	}
 	mark, word := m.status(i)
 	state := m.th.Style(mark).Render(mark.Glyph()+" "+word) + " · " + classWord(v.Class)
-	if d, ok := m.s.Decision(v.RequestID); ok {
+	if d, ok := m.decisions[i]; ok {
 		state += " · by " + termtext.Safe(d.By)
 		if d.Reason != "" {
 			state += ": " + termtext.Quote(d.Reason)
@@ -513,11 +503,11 @@ func (m *Model) viewBulk() []string {
 	}
 	for _, k := range kinds[1:] {
 		if n := perKind[k]; n > 0 {
-			out = append(out, fmt.Sprintf("  %-8s %9s", k, count(n)))
+			out = append(out, fmt.Sprintf("  %-8s %9s", k, theme.Count(n)))
 		}
 	}
-	out = append(out, fmt.Sprintf("  %-8s %9s", "total", count(total)),
-		fmt.Sprintf("  never opened: %s of them", count(never)),
+	out = append(out, fmt.Sprintf("  %-8s %9s", "total", theme.Count(total)),
+		fmt.Sprintf("  never opened: %s of them", theme.Count(never)),
 		"",
 		m.th.Heading.Render("Flagged: never approved in bulk"))
 	if waiting == 0 {
@@ -527,13 +517,23 @@ func (m *Model) viewBulk() []string {
 		if unopened > 0 {
 			mark = theme.Fail
 		}
-		out = append(out, m.th.Style(mark).Render(fmt.Sprintf("  %s %s need judgement and wait; %s never opened", mark.Glyph(), count(waiting), count(unopened))))
+		out = append(out, m.th.Style(mark).Render(fmt.Sprintf("  %s %s need judgement and wait; %s never opened", mark.Glyph(), theme.Count(waiting), theme.Count(unopened))))
 		if unopened > 0 {
+			var names []string
+			for i := range m.rows {
+				if len(names) == 5 {
+					break
+				}
+				if m.rows[i].v.Class == verdict.NeedsJudgement && m.state[i] == undecided && !m.opened[i] {
+					names = append(names, m.rows[i].project)
+				}
+			}
+			out = append(out, strings.Split(termtext.Wrap("never opened: "+termtext.Series(names, unopened), m.width, "  ", "    "), "\n")...)
 			out = append(out, "  each must be opened (o) before the bulk approval")
 		}
 	}
 	out = append(out, "",
 		"Type the number of requests to approve, as counted above, then enter:",
-		"  "+m.th.Input.Render(string(m.input)+"▏"))
+		"  "+m.th.Input.Render(string(m.digits)+"▏"))
 	return out
 }
