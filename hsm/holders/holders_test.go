@@ -92,6 +92,29 @@ func TestSoftkey(t *testing.T) {
 	}
 }
 
+// TestSignerAgainIsTheOpenToken: a key asked for again (a holder trying
+// again after a wrong PIN) is the token already open, not a second handle
+// on the same device; Close closes it once.
+func TestSignerAgainIsTheOpenToken(t *testing.T) {
+	dir := t.TempDir()
+	loc, k := softkeyIn(t, dir, "alice")
+	pins := &pinLog{pin: testSoftkeyPass}
+	c := New(Options{Policy: &policy.Policy{Rehearsal: true}, Keys: map[string]*tuf.Key{k.ID(): k}, Prompts: pins.prompts, SoftkeyDir: dir})
+	defer c.Close()
+	key := policy.HolderKey{KeyID: k.ID(), Token: policy.TokenSoftkey, URI: loc}
+	s1, err := c.Signer(context.Background(), policy.Holder{Name: "Alice"}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := c.Signer(context.Background(), policy.Holder{Name: "Alice"}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1 != s2 || len(c.open) != 1 || len(pins.asked) != 1 {
+		t.Fatalf("asked twice: %d tokens open, same signer %v, passphrase asked %d times", len(c.open), s1 == s2, len(pins.asked))
+	}
+}
+
 // TestWrongSoftkeyBeforePIN: the store holds another key under the
 // enrolled name: refused as the wrong token, no passphrase asked.
 func TestWrongSoftkeyBeforePIN(t *testing.T) {
@@ -101,8 +124,9 @@ func TestWrongSoftkeyBeforePIN(t *testing.T) {
 	pins := &pinLog{pin: testSoftkeyPass}
 	c := New(Options{Policy: &policy.Policy{Rehearsal: true}, Keys: map[string]*tuf.Key{k.ID(): k, enrolled.ID(): enrolled}, Prompts: pins.prompts, SoftkeyDir: dir})
 	_, err := c.Signer(context.Background(), policy.Holder{Name: "Alice"}, policy.HolderKey{KeyID: enrolled.ID(), Token: policy.TokenSoftkey, URI: loc})
-	if !errors.Is(err, hsm.ErrWrongToken) {
-		t.Fatalf("err = %v, want hsm.ErrWrongToken", err)
+	var wk *WrongKeyError
+	if !errors.Is(err, hsm.ErrWrongToken) || !errors.As(err, &wk) || wk.Found != k.ID() || wk.Want != enrolled.ID() {
+		t.Fatalf("err = %v, want a *WrongKeyError wrapping hsm.ErrWrongToken", err)
 	}
 	want := fmt.Sprintf("holder Alice: this is not the expected token: software key store %s (%s) holds key %s, not the enrolled key %s (no PIN was asked)",
 		dir, softkey.InsecureNotice, k.ID(), enrolled.ID())

@@ -141,3 +141,47 @@ func acknowledge(t *testing.T, m *Model, c *clock) {
 		t.Fatalf("acknowledged by %q, notice %q", m.acked, m.notice)
 	}
 }
+
+// drive runs a signing's commands as the program does, calling onPIN each
+// time the PIN field takes the focus, until the signing's result is in.
+func drive(t *testing.T, m *Model, cmd tea.Cmd, onPIN func()) {
+	t.Helper()
+	if cmd == nil {
+		t.Fatalf("no signing started (notice %q)", m.notice)
+	}
+	msgs := make(chan tea.Msg, 16)
+	launch := func(cmd tea.Cmd) {
+		if cmd != nil {
+			go func() { msgs <- cmd() }()
+		}
+	}
+	launch(cmd)
+	deadline := time.NewTimer(60 * time.Second)
+	defer deadline.Stop()
+	for {
+		var msg tea.Msg
+		select {
+		case msg = <-msgs:
+		case <-deadline.C:
+			t.Fatalf("the signing did not end (mode %d)", m.mode)
+		}
+		if b, ok := msg.(tea.BatchMsg); ok {
+			for _, c := range b {
+				launch(c)
+			}
+			continue
+		}
+		if _, ok := msg.(TickMsg); ok || msg == nil {
+			continue
+		}
+		_, next := m.Update(msg)
+		launch(next)
+		if m.mode == modePIN {
+			onPIN()
+			launch(m.o.Bridge.listen(m.over))
+		}
+		if _, ok := msg.(signedMsg); ok {
+			return
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package signing
 
 import (
-	tea "charm.land/bubbletea/v2"
 	"context"
 	"fmt"
 	"strings"
@@ -194,7 +193,7 @@ func TestErrorCards(t *testing.T) {
 		m.Update(press("s"))
 		m.Update(press("down"))
 		_, cmd := m.Update(press("enter"))
-		runSign(t, m, cmd)
+		drive(t, m, cmd, func() { t.Fatal("PIN asked") })
 		if m.mode != modeError || m.err.title != tc.title || m.err.next != tc.next {
 			t.Fatalf("%v: mode %d, card %+v", tc.err, m.mode, m.err)
 		}
@@ -207,7 +206,7 @@ func TestErrorCards(t *testing.T) {
 			t.Errorf("%s: details %q", tc.title, m.err.details)
 		}
 		_, cmd = m.Update(press("enter"))
-		runSign(t, m, cmd)
+		drive(t, m, cmd, func() { t.Fatal("PIN asked") })
 		if calls != 2 {
 			t.Fatalf("%s: Enter did not try again (%d calls)", tc.title, calls)
 		}
@@ -230,36 +229,5 @@ func TestWrongYubiKeyFingerprints(t *testing.T) {
 	}
 	if strings.Join(c.lines, "\n") != strings.Join(want, "\n") || c.next != "Insert YubiKey 23456789 (Bob), then press Enter." {
 		t.Fatalf("card %q, next %q", c.lines, c.next)
-	}
-}
-
-// runSign runs a signing's commands as the program would, until the
-// signing's result is handled.
-func runSign(t *testing.T, m *Model, cmd tea.Cmd) {
-	t.Helper()
-	msgs := make(chan tea.Msg, 16)
-	var launch func(tea.Cmd)
-	launch = func(cmd tea.Cmd) {
-		if cmd == nil {
-			return
-		}
-		go func() { msgs <- cmd() }()
-	}
-	launch(cmd)
-	for msg := range msgs {
-		if b, ok := msg.(tea.BatchMsg); ok {
-			for _, c := range b {
-				launch(c)
-			}
-			continue
-		}
-		if _, ok := msg.(TickMsg); ok || msg == nil {
-			continue
-		}
-		_, next := m.Update(msg)
-		launch(next)
-		if _, ok := msg.(signedMsg); ok {
-			return
-		}
 	}
 }
