@@ -4,10 +4,8 @@ package signing
 
 import (
 	"context"
-	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"os"
 	"slices"
 	"strings"
@@ -126,12 +124,7 @@ func (s *tokenSession) SignAs(ctx context.Context, name string) ([]string, error
 		if err != nil {
 			return nil, err
 		}
-		digest := sha256.Sum256([]byte("the payload"))
-		sig, err := signer.Sign(nil, digest[:], crypto.SHA256)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.keys[h.Keys[0].KeyID].Verify([]byte("the payload"), sig); err != nil {
+		if _, err := tuf.SignMessage(signer, s.keys[h.Keys[0].KeyID], []byte("the payload")); err != nil {
 			return nil, err
 		}
 		s.signed = append(s.signed, name)
