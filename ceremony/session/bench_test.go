@@ -27,7 +27,7 @@ func benchFixture(b *testing.B, n int) *fixture {
 	fx.bundle = bench.BundleDir()
 	d, _, _ := fx.deps()
 	s := fx.open(d)
-	trust, _, err := s.trust()
+	trust, _, err := ImportTrust(s.d.Vault)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func BenchmarkWorkAlone(b *testing.B) {
 			fx := benchFixture(b, n)
 			d, _, _ := fx.deps()
 			s := fx.open(d)
-			trust, delegator, err := s.trust()
+			trust, delegators, err := ImportTrust(s.d.Vault)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -86,7 +86,7 @@ func BenchmarkWorkAlone(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				vs := validate.Validate(validate.Input{Bundle: bd, Delegator: delegator, Rules: p.Rules, History: fx.vault.History, Now: fx.now})
+				vs := validate.Validate(validate.Input{Bundle: bd, Delegators: delegators, Rules: p.Rules, History: fx.vault.History, Now: fx.now})
 				in := build.Input{Current: map[string]*tuf.File{"claimed": cur}, Approved: vs, Keys: map[string]*tuf.Key{},
 					RoleFor: p.ShardFor, Versions: map[string]int64{"claimed": cur.Version() + 1}, Expires: fx.now.AddDate(0, 0, 90),
 					PathTemplate: p.Rules.PathTemplate, RoleNames: p.Rules.RoleNames()}

@@ -117,25 +117,22 @@ func MetadataKeys(root *tuf.Root, targets *tuf.Targets) map[string]*tuf.Key {
 // signer. A pulled token, or a wrong one, is asked for again as
 // Options.Wait says before the error is returned.
 func (c *Tokens) Signer(ctx context.Context, holder policy.Holder, key policy.HolderKey) (*Signer, error) {
-	// A key asked for again (the holder tries again after a wrong PIN)
-	// is the token already open: a second handle would find the card
-	// held by the first (PC/SC exclusive access) and take it for a
-	// wrong one, and a token is logged in to once.
-	c.mu.Lock()
-	for _, s := range c.open {
-		if s.holder.Name == holder.Name && s.key.KeyID == key.KeyID {
-			c.mu.Unlock()
-			s.mu.Lock()
-			s.ctx = ctx
-			s.mu.Unlock()
-			return s, nil
-		}
-	}
-	c.mu.Unlock()
 	pub, ok := c.opts.Keys[key.KeyID]
 	if !ok {
 		return nil, fmt.Errorf("holder %s: key %s is listed neither in the root nor in the delegations of targets", holder.Name, key.KeyID)
 	}
+	// A token already open for this key is handed out again: a YubiKey is
+	// opened exclusively, so opening it a second time (to sign the log's
+	// head after the metadata) would find it busy, and the holder would
+	// be asked for a PIN twice.
+	c.mu.Lock()
+	for _, s := range c.open {
+		if s.holder.Name == holder.Name && s.key == key {
+			c.mu.Unlock()
+			return s, nil
+		}
+	}
+	c.mu.Unlock()
 	s := &Signer{c: c, ctx: ctx, holder: holder, key: key, pub: pub}
 	if err := c.retry(ctx, s, func() error { return s.reopen(ctx) }); err != nil {
 		return nil, err

@@ -92,29 +92,6 @@ func TestSoftkey(t *testing.T) {
 	}
 }
 
-// TestSignerAgainIsTheOpenToken: a key asked for again (a holder trying
-// again after a wrong PIN) is the token already open, not a second handle
-// on the same device; Close closes it once.
-func TestSignerAgainIsTheOpenToken(t *testing.T) {
-	dir := t.TempDir()
-	loc, k := softkeyIn(t, dir, "alice")
-	pins := &pinLog{pin: testSoftkeyPass}
-	c := New(Options{Policy: &policy.Policy{Rehearsal: true}, Keys: map[string]*tuf.Key{k.ID(): k}, Prompts: pins.prompts, SoftkeyDir: dir})
-	defer c.Close()
-	key := policy.HolderKey{KeyID: k.ID(), Token: policy.TokenSoftkey, URI: loc}
-	s1, err := c.Signer(context.Background(), policy.Holder{Name: "Alice"}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s2, err := c.Signer(context.Background(), policy.Holder{Name: "Alice"}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s1 != s2 || len(c.open) != 1 || len(pins.asked) != 1 {
-		t.Fatalf("asked twice: %d tokens open, same signer %v, passphrase asked %d times", len(c.open), s1 == s2, len(pins.asked))
-	}
-}
-
 // TestWrongSoftkeyBeforePIN: the store holds another key under the
 // enrolled name: refused as the wrong token, no passphrase asked.
 func TestWrongSoftkeyBeforePIN(t *testing.T) {
