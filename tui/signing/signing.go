@@ -106,6 +106,7 @@ type Model struct {
 	listErr error
 	listing bool
 
+	queued  string        // who signs once the roster is read
 	holder  string        // who signs now
 	over    chan struct{} // closed when the signing ends
 	ask     *ask          // the PIN or confirmation the token waits for
@@ -221,6 +222,10 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		m.listing = false
 		m.lastLoc = m.o.Now()
 		m.present, m.listErr = msg.present, msg.err
+		if name := m.queued; name != "" {
+			m.queued = ""
+			return m, m.start(name)
+		}
 		return m, nil
 	case ackedMsg:
 		m.busy = false
@@ -449,6 +454,13 @@ func (m *Model) start(name string) tea.Cmd {
 		m.mode = modeSign
 		return nil
 	}
+	if m.listing {
+		// The roster is being read: reading a card opens it, and a card
+		// is opened by one program at a time, so the token would be
+		// found busy. The signing starts when the reading is done.
+		m.queued, m.holder, m.mode, m.notice = name, name, modeSigning, ""
+		return nil
+	}
 	m.busy, m.holder, m.mode, m.notice, m.final = true, name, modeSigning, "", false
 	m.over = make(chan struct{})
 	over, s, ctx := m.over, m.o.Session, m.o.Context
@@ -476,7 +488,8 @@ func (m *Model) onSigned(msg signedMsg) tea.Cmd {
 	if len(msg.roles) == 0 {
 		m.last = msg.holder + " had nothing left to sign."
 	}
-	return m.list()
+	m.lastLoc = time.Time{} // the next tick reads the roster again
+	return nil
 }
 
 func (m *Model) holderNamed(name string) policy.Holder {

@@ -231,3 +231,34 @@ func TestWrongYubiKeyFingerprints(t *testing.T) {
 		t.Fatalf("card %q, next %q", c.lines, c.next)
 	}
 }
+
+// TestSigningWaitsForTheRoster: a signing asked for while the roster is
+// being read starts when the reading is done (reading a card opens it,
+// and the token would be found busy), and no roster is read while a
+// holder signs.
+func TestSigningWaitsForTheRoster(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 3, 15, 0, 0, 0, time.UTC)}
+	s := newRoom()
+	m := New(Options{Session: s, Policy: roomPolicy(), Bridge: NewBridge(), Now: c.now,
+		List: func(context.Context) ([]Present, error) { return roomTokens(), nil }}, plainTheme(), theme.Minimum)
+	acknowledge(t, m, c)
+	m.Update(press("s"))
+	m.Update(press("down"))
+	c.advance(time.Hour)
+	m.Update(TickMsg{})
+	if !m.listing {
+		t.Fatal("the tick did not read the roster")
+	}
+	if _, cmd := m.Update(press("enter")); cmd != nil || m.busy {
+		t.Fatal("the signing started while the roster was being read")
+	}
+	_, cmd := m.Update(listedMsg{present: roomTokens()})
+	if cmd == nil || !m.busy || m.holder != "Bob" {
+		t.Fatalf("the signing did not start after the roster: busy %v, holder %q", m.busy, m.holder)
+	}
+	c.advance(time.Hour)
+	m.Update(TickMsg{})
+	if m.listing {
+		t.Fatal("the roster is read while Bob signs")
+	}
+}
