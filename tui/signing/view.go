@@ -269,6 +269,8 @@ func (m *Model) rosterLine(r rosterRow) string {
 		}
 	}
 	switch {
+	case p.Open:
+		b.WriteString(" · open for signing")
 	case p.Tries >= 0:
 		fmt.Fprintf(&b, " · %s", termtext.Plural(p.Tries, "PIN try", "PIN tries"))
 	case p.State != "":

@@ -207,6 +207,13 @@ func TestVirtualYubiKey(t *testing.T) {
 		t.Fatalf("after the right PIN: mode %d, card %+v\n%s", m.mode, m.err, plain(m.View()))
 	}
 
+	// Bob's card stays open for the ceremony: the roster says so, and
+	// does not call it busy.
+	m.Update(m.list()())
+	if v := plain(m.View()); !strings.Contains(v, "YubiKey 41000002 · Bob · ") || !strings.Contains(v, "· slot 9c · open for signing") || strings.Contains(v, "cannot be read") {
+		t.Fatalf("roster after Bob signed:\n%s", v)
+	}
+
 	// Carol's card holds no key in slot 9c: refused before any PIN.
 	m.Update(press("down"))
 	_, cmd = m.Update(press("enter"))
