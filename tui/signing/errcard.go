@@ -44,6 +44,7 @@ type errCard struct {
 // one is.
 func newErrCard(err error, h policy.Holder, present []Present) errCard {
 	c := errCard{details: termtext.Safe(err.Error())}
+	h.Name = termtext.Safe(h.Name) // the card's sentences are shown as they are
 	var pinErr *hsm.PINError
 	var wrongKey *holders.WrongKeyError
 	switch {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/holders"
@@ -260,5 +261,40 @@ func TestSigningWaitsForTheRoster(t *testing.T) {
 	m.Update(TickMsg{})
 	if m.listing {
 		t.Fatal("the roster is read while Bob signs")
+	}
+}
+
+// TestHostileNames: names from the policy and the metadata, and what a
+// token says, reach the screen only through termtext: no escape sequence
+// of theirs is written to the terminal.
+func TestHostileNames(t *testing.T) {
+	const evil = "Mal\x1b]52;c;cGluCg==\x07lory\u202e"
+	c := &clock{}
+	s := newRoom()
+	s.cards[0].Role = "targets\x1b[2J"
+	s.progress[0].Role = "targets\x1b[2J"
+	s.progress[0].Holders = []string{"Alice", evil}
+	pol := roomPolicy()
+	pol.Holders[1].Name = evil
+	s.present[evil] = true
+	m := New(Options{Session: s, Policy: pol, Bridge: NewBridge(), Now: c.now}, plainTheme(), theme.Laptop)
+	m.Update(listedMsg{present: []Present{{Kind: policy.TokenPKCS11, Label: "\x1b[31mred", Serial: "1\x1b[A", Tries: -1, State: "PIN ok\x1b[K"}}})
+	views := []string{m.View()}
+	acknowledge(t, m, c)
+	m.Update(press("s"))
+	views = append(views, m.View())
+	m.mode, m.busy, m.holder, m.over = modeSigning, true, evil, make(chan struct{})
+	m.Update(touchMsg{token: "YubiKey\x1b[2J", done: make(chan struct{})})
+	c.advance(time.Hour)
+	views = append(views, m.View())
+	req := hsm.PINRequest{Token: "tok\x1b[2J", RetriesLeft: 3}
+	m.Update(askMsg{&ask{holder: evil, pin: &req, answer: make(chan answer, 1)}})
+	views = append(views, m.View())
+	m.Update(signedMsg{holder: evil, err: fmt.Errorf("token \x1b[2J said: %w", hsm.ErrTokenRemoved), progress: s.progress})
+	views = append(views, m.View())
+	for i, v := range views {
+		if strings.ContainsAny(plain(v), "\x1b\x07\u202e") {
+			t.Fatalf("view %d writes a control or bidi character of the input:\n%q", i, plain(v))
+		}
 	}
 }
