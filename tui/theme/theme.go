@@ -12,6 +12,7 @@ package theme
 
 import (
 	"image/color"
+	"strconv"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -77,6 +78,7 @@ const (
 	Warn                // allowed, but a person must look
 	Pending             // not yet done
 	Skip                // not asked for
+	Info                // told, nothing to judge
 )
 
 var marks = [...]struct{ glyph, word string }{
@@ -85,6 +87,7 @@ var marks = [...]struct{ glyph, word string }{
 	Warn:    {"!", "warn"},
 	Pending: {"·", "wait"},
 	Skip:    {"-", "skip"},
+	Info:    {"i", "info"},
 }
 
 // Glyph is the mark's one-cell glyph, for dense places (a table column,
@@ -120,7 +123,7 @@ func New(o Options) *Theme {
 	t := &Theme{opts: o}
 	s := lipgloss.NewStyle
 	t.Title = s().Bold(true)
-	t.Heading = s().Bold(true).Underline(true)
+	t.Heading = s().Bold(true)
 	t.Text = s()
 	t.Muted = s()
 	t.Key = s().Bold(true)
@@ -181,4 +184,21 @@ func (t *Theme) Hints(bindings ...key.Binding) string {
 		parts = append(parts, t.Key.Render(h.Key)+" "+h.Desc)
 	}
 	return strings.Join(parts, " · ")
+}
+
+// Count writes a count with thousands separators, "100,000", as every
+// screen shows counts.
+func Count(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
 }
