@@ -14,6 +14,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/build"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/session"
+	"github.com/conclave-keys/conclave/tui/internal/keys"
 	"github.com/conclave-keys/conclave/tui/theme"
 )
 
@@ -73,7 +74,7 @@ const roomDigest = "3fa209c1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d
 func newRoom() *roomSession {
 	return &roomSession{
 		cards: []*build.Card{{Role: "targets", Version: 5, Expires: time.Date(2027, 3, 3, 12, 0, 0, 0, time.UTC),
-			Added: 12, Rotated: 3, Removed: 1, Digest: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}},
+			Added: 12, Rotated: 3, Removed: 1, Digest: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Changes: roomChanges()}},
 		digest:   roomDigest,
 		progress: []session.Progress{{Role: "targets", Version: 5, Threshold: 2, Holders: []string{"Alice", "Bob", "Carol"}, Signed: []string{"Alice"}}},
 		present:  map[string]bool{"Alice": true, "Bob": true, "Carol": true, "Wendy": true},
@@ -95,26 +96,21 @@ func newModel(s *roomSession, c *clock, size theme.Size, th *theme.Theme) *Model
 
 func plainTheme() *theme.Theme { return theme.New(theme.Options{}) }
 
-// press makes a key message: a printable key, or a named one.
+// press is a key press, as tui/internal/keys names it ("space" too).
 func press(k string) tea.KeyPressMsg {
 	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "backspace":
-		return tea.KeyPressMsg{Code: tea.KeyBackspace}
 	case "space":
-		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "ctrl+u":
-		return tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}
+		return keys.Press(" ")
+	case "home":
+		return tea.KeyPressMsg{Code: tea.KeyHome}
+	case "end":
+		return tea.KeyPressMsg{Code: tea.KeyEnd}
+	case "pgup":
+		return tea.KeyPressMsg{Code: tea.KeyPgUp}
+	case "pgdown":
+		return tea.KeyPressMsg{Code: tea.KeyPgDown}
 	}
-	r := []rune(k)
-	return tea.KeyPressMsg{Code: r[0], Text: k}
+	return keys.Press(k)
 }
 
 // typeText sends each character as a key press, the clock moving step
@@ -184,4 +180,22 @@ func drive(t *testing.T, m *Model, cmd tea.Cmd, onPIN func()) {
 			return
 		}
 	}
+}
+
+// roomChanges are the changes of the room's card: 12 projects added, 3
+// rotated (one also raising its threshold), 1 removed, sorted by name.
+func roomChanges() []build.Change {
+	key := func(i int) string { return fmt.Sprintf("%02x", i) + strings.Repeat("9e", 31) }
+	d := func(t int64, ids ...string) *build.Delegation {
+		return &build.Delegation{KeyIDs: ids, Threshold: t, Paths: []string{"p/*"}}
+	}
+	var out []build.Change
+	for i := range 12 {
+		out = append(out, build.Change{Project: fmt.Sprintf("added-%02d", i+1), After: d(1, key(i))})
+	}
+	out = append(out, build.Change{Project: "gone", Before: d(1, key(40))})
+	out = append(out, build.Change{Project: "numpy", Before: d(1, key(50)), After: d(2, key(50), key(51))})
+	out = append(out, build.Change{Project: "requests", Before: d(1, key(60)), After: d(1, key(61))})
+	out = append(out, build.Change{Project: "scipy", Before: d(1, key(70)), After: d(1, key(71))})
+	return out
 }

@@ -84,6 +84,9 @@ const (
 	modeError               // an error card
 )
 
+// changePage is how far page up and page down move in the changes.
+const changePage = 10
+
 // Model is the signing screen.
 type Model struct {
 	o    Options
@@ -92,6 +95,9 @@ type Model struct {
 
 	cards    []*build.Card
 	digest   string
+	starts   []int // where each card's changes start (changeStarts)
+	changes  int   // the changes of all cards
+	top      int   // the first change on screen
 	progress []session.Progress
 
 	mode   mode
@@ -140,6 +146,7 @@ func New(o Options, th *theme.Theme, size theme.Size) *Model {
 	}
 	m := &Model{o: o, th: th, size: size, pin: newPINField(1, pinCap)}
 	m.cards, m.digest = o.Session.Cards()
+	m.starts, m.changes = changeStarts(m.cards)
 	m.progress = o.Session.Progress()
 	return m
 }
@@ -179,6 +186,12 @@ func (m *Model) SetSize(s theme.Size) { m.size = s }
 // sends the terminal no query (a late reply would be typed into the PIN
 // field) and the screen sends none either.
 func (m *Model) SecretFocused() bool { return m.mode == modePIN }
+
+// Typing reports whether the screen takes every key (the PIN field, a
+// name or a "yes" being typed): the shell then keeps none for itself.
+func (m *Model) Typing() bool {
+	return m.mode == modePIN || m.mode == modeConfirm || m.mode == modeAck
+}
 
 // Busy reports whether a signing or a log append runs: quitting now
 // cancels it (Options.Context), and the log resumes.
@@ -295,6 +308,18 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 			}
 		case "s", "tab":
 			m.mode, m.notice = modeSign, ""
+		case "down", "j":
+			m.top = min(m.top+1, max(m.changes-1, 0))
+		case "up", "k":
+			m.top = max(m.top-1, 0)
+		case "pgdown", "space":
+			m.top = min(m.top+changePage, max(m.changes-1, 0))
+		case "pgup":
+			m.top = max(m.top-changePage, 0)
+		case "end", "G":
+			m.top = max(m.changes-1, 0)
+		case "home", "g":
+			m.top = 0
 		}
 	case modeCall:
 		switch k.String() {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/build"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/hsm"
@@ -296,5 +297,75 @@ func TestHostileNames(t *testing.T) {
 		if strings.ContainsAny(plain(v), "\x1b\x07\u202e") {
 			t.Fatalf("view %d writes a control or bidi character of the input:\n%q", i, plain(v))
 		}
+	}
+}
+
+// manyChanges is a room whose card changes n projects.
+func manyChanges(n int) *roomSession {
+	s := newRoom()
+	ch := make([]build.Change, n)
+	for i := range ch {
+		ch[i] = build.Change{Project: fmt.Sprintf("project-%06d", i), After: &build.Delegation{KeyIDs: []string{strings.Repeat("ab", 32)}, Threshold: 1}}
+	}
+	s.cards[0].Changes = ch
+	return s
+}
+
+// TestChangesScroll: the changes of a large card are drawn from the one on
+// top, with the count; the keys move through them to the last.
+func TestChangesScroll(t *testing.T) {
+	m := newModel(manyChanges(100000), &clock{}, theme.Laptop, plainTheme())
+	v := plain(m.View())
+	if !strings.Contains(v, "Changes  1–") || !strings.Contains(v, " of 100,000") || !strings.Contains(v, "+ targets  project-000000  added") {
+		t.Fatalf("first page:\n%s", v)
+	}
+	m.Update(press("end"))
+	v = plain(m.View())
+	if !strings.Contains(v, "Changes  100,000–100,000 of 100,000") || !strings.Contains(v, "project-099999") || strings.Contains(v, "project-099998") {
+		t.Fatalf("end:\n%s", v)
+	}
+	m.Update(press("up"))
+	m.Update(press("pgup"))
+	if m.top != 100000-12 {
+		t.Fatalf("top after up and page up = %d", m.top)
+	}
+	m.Update(press("home"))
+	if m.top != 0 {
+		t.Fatalf("top after home = %d", m.top)
+	}
+}
+
+// BenchmarkCardsView100k: one frame of what is signed, for a card of
+// 100,000 changes.
+func BenchmarkCardsView100k(b *testing.B) {
+	m := newModel(manyChanges(100000), &clock{}, theme.Laptop, plainTheme())
+	m.top = 50000
+	for b.Loop() {
+		_ = m.View()
+	}
+}
+
+// TestTyping: while a PIN, a name or a "yes" is typed, the screen takes
+// every key (the shell keeps none of them: "q" or "?" is a character).
+func TestTyping(t *testing.T) {
+	c := &clock{}
+	m := newModel(newRoom(), c, theme.Minimum, plainTheme())
+	if m.Typing() {
+		t.Fatal("typing on the cards")
+	}
+	m.Update(press("a"))
+	if !m.Typing() {
+		t.Fatal("not typing while a name is asked")
+	}
+	m.Update(press("esc"))
+	pm, _ := pinAsked(t, c, bobsPIN())
+	if !pm.Typing() {
+		t.Fatal("not typing in the PIN field")
+	}
+	req := hsm.PINRequest{Token: "t", RetriesLeft: 1}
+	cm, _ := pinAsked(t, c, bobsPIN())
+	cm.Update(askMsg{&ask{holder: "Bob", pin: &req, answer: make(chan answer, 1)}})
+	if cm.mode != modeConfirm || !cm.Typing() {
+		t.Fatalf("mode %d, typing %v: a final try's confirmation", cm.mode, cm.Typing())
 	}
 }
