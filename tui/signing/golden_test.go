@@ -71,8 +71,8 @@ func TestGoldenCards(t *testing.T) {
 	scene(t, "changes-end", newRoom(), func(_ *testing.T, m *Model, _ *clock) { m.Update(press("G")); m.Update(press("up")) })
 	scene(t, "call", newRoom(), func(_ *testing.T, m *Model, _ *clock) {
 		m.Update(press("c"))
-		m.Update(press("space"))
-		m.Update(press("space"))
+		m.Update(press(" "))
+		m.Update(press(" "))
 	})
 	scene(t, "acknowledge", newRoom(), func(_ *testing.T, m *Model, c *clock) {
 		m.Update(press("a"))

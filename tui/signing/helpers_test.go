@@ -96,22 +96,8 @@ func newModel(s *roomSession, c *clock, size theme.Size, th *theme.Theme) *Model
 
 func plainTheme() *theme.Theme { return theme.New(theme.Options{}) }
 
-// press is a key press, as tui/internal/keys names it ("space" too).
-func press(k string) tea.KeyPressMsg {
-	switch k {
-	case "space":
-		return keys.Press(" ")
-	case "home":
-		return tea.KeyPressMsg{Code: tea.KeyHome}
-	case "end":
-		return tea.KeyPressMsg{Code: tea.KeyEnd}
-	case "pgup":
-		return tea.KeyPressMsg{Code: tea.KeyPgUp}
-	case "pgdown":
-		return tea.KeyPressMsg{Code: tea.KeyPgDown}
-	}
-	return keys.Press(k)
-}
+// press is a key press, as tui/internal/keys names it.
+var press = keys.Press
 
 // typeText sends each character as a key press, the clock moving step
 // between them.

@@ -1,6 +1,8 @@
 package signing
 
 import (
+	tea "charm.land/bubbletea/v2"
+
 	"context"
 	"fmt"
 	"strings"
@@ -152,7 +154,7 @@ func TestCallAndResponse(t *testing.T) {
 	if !strings.Contains(plain(m.View()), "Group 1 of 16") || !strings.Contains(plain(m.View()), "3 f a 2") || !strings.Contains(plain(m.View()), "cowbell  Pacific") {
 		t.Fatalf("first group:\n%s", plain(m.View()))
 	}
-	m.Update(press("space"))
+	m.Update(press(" "))
 	if !strings.Contains(plain(m.View()), "Group 2 of 16") || !strings.Contains(plain(m.View()), "0 9 c 1") {
 		t.Fatalf("second group:\n%s", plain(m.View()))
 	}
@@ -161,7 +163,7 @@ func TestCallAndResponse(t *testing.T) {
 		t.Fatal("back did not go back")
 	}
 	for range 16 {
-		m.Update(press("space"))
+		m.Update(press(" "))
 	}
 	if m.mode != modeCards {
 		t.Fatalf("mode %d after the last group", m.mode)
@@ -319,17 +321,17 @@ func TestChangesScroll(t *testing.T) {
 	if !strings.Contains(v, "Changes  1–") || !strings.Contains(v, " of 100,000") || !strings.Contains(v, "+ targets  project-000000  added") {
 		t.Fatalf("first page:\n%s", v)
 	}
-	m.Update(press("end"))
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnd})
 	v = plain(m.View())
 	if !strings.Contains(v, "Changes  100,000–100,000 of 100,000") || !strings.Contains(v, "project-099999") || strings.Contains(v, "project-099998") {
 		t.Fatalf("end:\n%s", v)
 	}
 	m.Update(press("up"))
-	m.Update(press("pgup"))
+	m.Update(tea.KeyPressMsg{Code: tea.KeyPgUp})
 	if m.top != 100000-12 {
 		t.Fatalf("top after up and page up = %d", m.top)
 	}
-	m.Update(press("home"))
+	m.Update(tea.KeyPressMsg{Code: tea.KeyHome})
 	if m.top != 0 {
 		t.Fatalf("top after home = %d", m.top)
 	}
