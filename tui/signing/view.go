@@ -114,12 +114,12 @@ func (m *Model) cardsView(w int) []string {
 	var out []string
 	out = append(out, th.Text.Render(wrap("Built from the payloads and compared with the trusted metadata. Read the digest aloud and compare it with a second machine's.", w)))
 	for _, c := range m.cards {
-		out = append(out, th.Heading.Render(fmt.Sprintf("%s version %d", termtext.Safe(c.Role), c.Version))+
+		out = append(m.gap(out), th.Heading.Render(fmt.Sprintf("%s version %d", termtext.Safe(c.Role), c.Version))+
 			fmt.Sprintf("  expires %s", c.Expires.UTC().Format("2006-01-02 15:04 UTC")))
 		out = append(out, fmt.Sprintf("  %s added · %s rotated · %s removed", theme.Count(c.Added), theme.Count(c.Rotated), theme.Count(c.Removed)))
 		out = append(out, wrapIndent("changes digest "+strings.Join(words.Groups(c.Digest), " "), w, "  ", "    "))
 	}
-	out = append(out, th.Heading.Render("Digest of everything signed"))
+	out = append(m.gap(out), th.Heading.Render("Digest of everything signed"))
 	out = append(out, wrapIndent(strings.Join(words.Groups(m.digest), " "), w, "  ", "  "))
 	if b, err := hex.DecodeString(m.digest); err == nil {
 		out = append(out, wrapIndent(strings.Join(words.PGP(b), " "), w, "  ", "  "))
@@ -131,7 +131,16 @@ func (m *Model) cardsView(w int) []string {
 	}
 	// The changes fill what is left above the footer.
 	rows := m.size.Height - len(strings.Split(strings.Join(out, "\n"), "\n")) - m.footLines() - 3
-	return append(out, m.changesView(w, max(rows, 2))...)
+	return append(m.gap(out), m.changesView(w, max(rows, 2))...)
+}
+
+// gap puts a blank line before a block in the projector theme, so that a
+// room reads the blocks apart.
+func (m *Model) gap(out []string) []string {
+	if m.th.Options().Present && len(out) > 0 {
+		return append(out, "")
+	}
+	return out
 }
 
 // changesView lists the changes from m.top, rows lines at most.
@@ -217,7 +226,7 @@ func (m *Model) signView(w int) []string {
 		}
 		out = append(out, th.Muted.Render(wrapIndent(fmt.Sprintf("signed: %s · keys in the room: %s", names(p.Signed), names(room)), w, "  ", "    ")))
 	}
-	out = append(out, th.Heading.Render("Holders"))
+	out = append(m.gap(out), th.Heading.Render("Holders"))
 	for i, name := range m.signers() {
 		h := m.holderNamed(name)
 		line := fmt.Sprintf("%-12s %s", termtext.Safe(name), m.holderState(h, rows))
@@ -237,7 +246,7 @@ func (m *Model) signView(w int) []string {
 	if m.last != "" {
 		out = append(out, th.Mark(theme.Pass)+" "+termtext.Safe(m.last))
 	}
-	out = append(out, th.Heading.Render("Tokens in the room"))
+	out = append(m.gap(out), th.Heading.Render("Tokens in the room"))
 	shown := 0
 	for _, r := range rows {
 		if r.present == nil {
