@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,9 +11,13 @@ import (
 	"testing"
 	"time"
 
+	pivgo "github.com/go-piv/piv-go/v2/piv"
+
 	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/pkcs11"
-	"github.com/conclave-keys/conclave/hsm/pkcs11/uri"
+	"github.com/conclave-keys/conclave/hsm/yubikey"
+	"github.com/conclave-keys/conclave/hsm/yubikey/pcscdtest"
 	"github.com/conclave-keys/conclave/hsm/yubikey/vcard"
 	"github.com/conclave-keys/conclave/rehearsal"
 )
@@ -100,24 +105,75 @@ func TestProgramRehearsal(t *testing.T) {
 	}
 }
 
+// enrolledYubiKey inserts a virtual YubiKey in reader i of the private
+// pcscd and enrols it as a holder's would be: PIN, PUK and management key
+// changed from the factory's, an ECDSA P-256 key generated in slot 9c
+// (PIN once, no touch). It returns the card and the key.
+func enrolledYubiKey(t *testing.T, d *pcscdtest.Daemon, i int, serial uint32, pin string) (*vcard.Card, *tuf.Key) {
+	t.Helper()
+	c, err := vcard.New(vcard.Config{Serial: serial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Insert(d.Addr(i)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WaitCard(i, true, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c.Inserted() {
+			c.Remove()
+		}
+	})
+	ctx := context.Background()
+	prompts := hsm.Prompts{PIN: func(context.Context, hsm.PINRequest) ([]byte, error) { return []byte(pin), nil }}
+	tok, err := yubikey.Open(ctx, yubikey.Options{Serial: serial, Prompts: prompts, Roots: yubikey.NewRoots("test CA", c.CA().Cert)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
+	if err := tok.ChangePIN(ctx, []byte(pivgo.DefaultPIN), []byte(pin)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.ChangePUK(ctx, []byte(pivgo.DefaultPUK), []byte("13572468")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.RotateManagementKey(ctx, pivgo.DefaultManagementKey, yubikey.StoreOnCard); err != nil {
+		t.Fatal(err)
+	}
+	k, err := tok.GenerateKey(ctx, hsm.GenerateOptions{Algorithm: hsm.ECDSAP256, Slot: "9c", PINPolicy: "once", TouchPolicy: "never"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := tuf.KeyFromPublic(k.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, tk
+}
+
+// yubiPIN is the test YubiKey's PIN, which no screen, log or file may
+// hold afterwards.
+const yubiPIN = "246810"
+
 // TestProgramTokenErrors: the terminal program in a real terminal, with
-// Holder 1's key on a SoftHSM token and software keys for Holders 2 and
-// 3; a second SoftHSM token and a virtual YubiKey (private pcscd), both
-// with keys nobody enrolled, are in the roster beside it. Holder 2's store first holds another holder's key: the wrong-token
-// card shows, no PIN asked; with the right key back, the retry signs.
-// Holder 1 types a wrong PIN: the wrong-PIN card shows, and the retry with
-// the right one signs. The ceremony ends exported and verified, and no PIN
+// Holder 1's key on a virtual YubiKey (a private pcscd) and software keys
+// for Holders 2 and 3; a SoftHSM token and a second virtual YubiKey, with
+// keys nobody enrolled, are in the roster beside it. Holder 2's store
+// first holds another holder's key: the wrong-token card shows, no PIN
+// asked; with the right key back, the retry signs. Holder 1 types a wrong
+// PIN: the wrong-PIN card; then the card is pulled out while it signs:
+// the pulled card; put back, the retry asks the PIN again (the card lost
+// power) and signs. The ceremony ends exported and verified, and no PIN
 // is on any screen, in the log or in any file.
 func TestProgramTokenErrors(t *testing.T) {
 	needTmux(t)
 	d := privatePCSCD(t)
 	privateSoftHSM(t)
-	// A YubiKey nobody enrolled, in the room all along.
-	ca, err := vcard.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stray, err := vcard.New(vcard.Config{Serial: 31415926, CA: ca})
+	softHSMWithKey(t, "spare")
+	card, key := enrolledYubiKey(t, d, 1, 41000001, yubiPIN)
+	stray, err := vcard.New(vcard.Config{Serial: 31415926})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,48 +184,36 @@ func TestProgramTokenErrors(t *testing.T) {
 	if err := d.WaitCard(2, true, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	_, k, _ := softHSMWithKey(t, "holder1")
-	softHSMWithKey(t, "spare")
-	key, err := tuf.KeyFromPublic(k.Public)
-	if err != nil {
-		t.Fatal(err)
-	}
 	_, sum, err := pkcs11.HashModule(testSoftHSM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sel := uri.New()
-	sel.Set(uri.Token, "holder1")
-	sel.Set(uri.Object, "holder1")
-	sel.Set(uri.ModulePath, testSoftHSM)
 	fx := newCeremonyFixtureWith(t, &tokenHolder{
 		key:     key,
-		policy:  fmt.Sprintf("        token: pkcs11\n        uri: %q\n", sel.String()),
+		policy:  "        token: yubikey\n        serial: 41000001\n        slot: 9c\n",
 		modules: fmt.Sprintf("pkcs11_modules:\n  - path: %s\n    sha256: %s\n", testSoftHSM, sum),
 	})
 	// Holder 2's store holds Holder 3's key: the wrong token.
-	swap := func(from string) {
+	keyFiles := func(name string) map[string][]byte {
+		out := map[string][]byte{}
 		for _, ext := range []string{".key.pem", ".pub.pem"} {
-			data, err := os.ReadFile(filepath.Join(fx.keys, from+ext))
+			data, err := os.ReadFile(filepath.Join(fx.keys, name+ext))
 			if err != nil {
 				t.Fatal(err)
 			}
+			out[ext] = data
+		}
+		return out
+	}
+	putHolder2 := func(files map[string][]byte) {
+		for ext, data := range files {
 			if err := os.WriteFile(filepath.Join(fx.keys, "holder2"+ext), data, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	saved := filepath.Join(t.TempDir(), "holder2")
-	for _, ext := range []string{".key.pem", ".pub.pem"} {
-		data, err := os.ReadFile(filepath.Join(fx.keys, "holder2"+ext))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(saved+ext, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	swap("holder3")
+	right := keyFiles("holder2")
+	putHolder2(keyFiles("holder3"))
 
 	bin := buildConclave(t)
 	out := filepath.Join(fx.dir, "out")
@@ -209,8 +253,8 @@ func TestProgramTokenErrors(t *testing.T) {
 	tt.keys("Enter")
 	tt.waitFor("acknowledged by Holder 2")
 	tt.keys("s")
-	roster := tt.waitFor("Tokens in the room")
-	for _, want := range []string{`HSM "holder1"`, `HSM "spare"`, "YubiKey 31415926 · not enrolled"} {
+	roster := tt.waitFor("YubiKey 41000001 · Holder 1")
+	for _, want := range []string{`HSM "spare"`, "YubiKey 31415926 · not enrolled"} {
 		if !strings.Contains(roster, want) {
 			t.Errorf("the roster lacks %q:\n%s", want, roster)
 		}
@@ -218,40 +262,49 @@ func TestProgramTokenErrors(t *testing.T) {
 
 	// Holder 2, the wrong key: a card, no PIN asked.
 	tt.keys("j", "Enter")
-	card := tt.waitFor("Wrong token")
-	if strings.Contains(card, "PIN for Holder 2") {
-		t.Errorf("a PIN was asked of the wrong token:\n%s", card)
+	wrong := tt.waitFor("Wrong token")
+	if strings.Contains(wrong, "PIN for Holder 2") {
+		t.Errorf("a PIN was asked of the wrong token:\n%s", wrong)
 	}
 	for _, want := range []string{fx.holders[1].Key.ID()[:8], fx.holders[2].Key.ID()[:8]} {
-		if !strings.Contains(card, want) {
-			t.Errorf("the wrong-token card does not show key %s…:\n%s", want, card)
+		if !strings.Contains(wrong, want) {
+			t.Errorf("the wrong-token card does not show key %s…:\n%s", want, wrong)
 		}
 	}
-	swap("holder2")
-	for _, ext := range []string{".key.pem", ".pub.pem"} {
-		data, err := os.ReadFile(saved + ext)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(fx.keys, "holder2"+ext), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putHolder2(right)
 	tt.keys("Enter")
 	tt.waitFor("PIN for Holder 2")
 	tt.typeByHand(ceremonyPass)
 	tt.keys("Enter")
 	tt.waitFor("claimed: 1 of 3")
 
-	// Holder 1, a wrong PIN, then the right one.
+	// Holder 1: a wrong PIN, then the card pulled out mid-signature.
 	tt.keys("k", "Enter")
 	tt.waitFor("PIN for Holder 1")
-	tt.typeByHand("user-pin-9")
+	tt.typeByHand("135790")
 	tt.keys("Enter")
 	tt.waitFor("Wrong PIN")
+	if card.PINRetries() != 2 {
+		t.Errorf("%d PIN tries left after one wrong PIN, want 2", card.PINRetries())
+	}
+	card.RemoveOn(func(apdu []byte) bool { return apdu[1] == 0x87 && apdu[3] == 0x9c })
 	tt.keys("Enter")
 	tt.waitFor("PIN for Holder 1")
-	tt.typeByHand("user-pin-1")
+	tt.typeByHand(yubiPIN)
+	tt.keys("Enter")
+	tt.waitFor("Token pulled out")
+	if err := d.WaitCard(1, false, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := card.Insert(d.Addr(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.WaitCard(1, true, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tt.keys("Enter")
+	tt.waitFor("PIN for Holder 1")
+	tt.typeByHand(yubiPIN)
 	tt.keys("Enter")
 	tt.waitFor("read back, and verified")
 	tt.keys("Enter")
@@ -261,8 +314,10 @@ func TestProgramTokenErrors(t *testing.T) {
 	fx.checkExport(t, out, 8)
 	noPIN(t, fx.dir, tt.log...)
 	for _, s := range tt.log {
-		if strings.Contains(s, "user-pin-9") {
-			t.Fatalf("the wrong PIN is on the screen:\n%s", s)
+		for _, pin := range []string{yubiPIN, "135790"} {
+			if strings.Contains(s, pin) {
+				t.Fatalf("PIN %s is on the screen:\n%s", pin, s)
+			}
 		}
 	}
 }
