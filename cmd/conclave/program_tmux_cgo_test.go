@@ -125,6 +125,7 @@ func enrolledYubiKey(t *testing.T, d *pcscdtest.Daemon, i int, serial uint32, pi
 		if c.Inserted() {
 			c.Remove()
 		}
+		d.WaitCard(i, false, 10*time.Second) // the reader empty, for the next test
 	})
 	ctx := context.Background()
 	prompts := hsm.Prompts{PIN: func(context.Context, hsm.PINRequest) ([]byte, error) { return []byte(pin), nil }}
@@ -172,16 +173,19 @@ func TestProgramTokenErrors(t *testing.T) {
 	d := privatePCSCD(t)
 	privateSoftHSM(t)
 	softHSMWithKey(t, "spare")
-	card, key := enrolledYubiKey(t, d, 1, 41000001, yubiPIN)
+	card, key := enrolledYubiKey(t, d, 2, 41000001, yubiPIN)
 	stray, err := vcard.New(vcard.Config{Serial: 31415926})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stray.Insert(d.Addr(2)); err != nil {
+	if err := stray.Insert(d.Addr(3)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stray.Remove() })
-	if err := d.WaitCard(2, true, 10*time.Second); err != nil {
+	t.Cleanup(func() {
+		stray.Remove()
+		d.WaitCard(3, false, 10*time.Second)
+	})
+	if err := d.WaitCard(3, true, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	_, sum, err := pkcs11.HashModule(testSoftHSM)
@@ -293,13 +297,13 @@ func TestProgramTokenErrors(t *testing.T) {
 	tt.typeByHand(yubiPIN)
 	tt.keys("Enter")
 	tt.waitFor("Token pulled out")
-	if err := d.WaitCard(1, false, 10*time.Second); err != nil {
+	if err := d.WaitCard(2, false, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := card.Insert(d.Addr(1)); err != nil {
+	if err := card.Insert(d.Addr(2)); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.WaitCard(1, true, 10*time.Second); err != nil {
+	if err := d.WaitCard(2, true, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	tt.keys("Enter")
