@@ -48,7 +48,8 @@ type Model struct {
 
 	report *verdict.Report
 	rows   []row
-	state  []uint8 // by row: undecided, approved, rejected, deferred
+	keys   []rowKey // by row: what the filters read
+	state  []uint8  // by row: undecided, approved, rejected, deferred
 	// decisions holds the decisions as the session last answered, by row:
 	// the screen draws from it, never from the session, which may be
 	// recording a decision on another goroutine.
@@ -99,7 +100,7 @@ func New(o Options) *Model {
 	if m.report == nil {
 		m.report = &verdict.Report{}
 	}
-	m.rows = newRows(m.report.Requests)
+	m.rows, m.keys = newRows(m.report.Requests)
 	m.state = make([]uint8, len(m.rows))
 	m.opened = make([]bool, len(m.rows))
 	m.decisions = map[int]session.Decided{}
@@ -188,7 +189,7 @@ func (m *Model) filterFrom(narrow bool) {
 	out := m.index[:0] // written behind what narrowing reads
 	m.cursor = 0
 	keep := func(i int) {
-		if m.f.keep(&m.rows[i], m.state[i] != undecided, m.hits) {
+		if m.f.keep(&m.keys[i], i, m.state[i] != undecided, m.hits) {
 			if at >= 0 && i <= at {
 				m.cursor = len(out)
 			}
@@ -222,11 +223,11 @@ type matched struct {
 // linear but not cheap, and a keystroke must not wait for 100,000 names
 // (two cores take about 20 ms). The rows it reads never change once the
 // screen is open; the answer is new memory.
-func match(gen int, re *regexp.Regexp, rows []row) tea.Cmd {
+func match(gen int, re *regexp.Regexp, keys []rowKey) tea.Cmd {
 	return func() tea.Msg {
-		hits := make([]bool, len(rows))
-		parallel.For(len(rows), 4096, func(i int) {
-			hits[i] = re.MatchString(rows[i].name) || re.MatchString(rows[i].rawID)
+		hits := make([]bool, len(keys))
+		parallel.For(len(keys), 4096, func(i int) {
+			hits[i] = re.MatchString(keys[i].name) || re.MatchString(keys[i].id)
 		})
 		return matched{gen: gen, hits: hits}
 	}
@@ -449,7 +450,7 @@ func (m *Model) setPattern() tea.Cmd {
 	if m.f.mode == Regexp && m.f.re != nil {
 		m.gen++
 		m.asked = true
-		return match(m.gen, m.f.re, m.rows)
+		return match(m.gen, m.f.re, m.keys)
 	}
 	m.asked = false
 	m.filterFrom(was.mode == Prefix && m.f.mode == Prefix && strings.HasPrefix(m.f.pattern, was.pattern))
