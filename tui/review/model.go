@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -65,9 +66,10 @@ type Model struct {
 	asked     bool   // a regex pattern is being matched
 
 	f      filter
-	index  []int // the rows that pass the filter, in report order
-	cursor int   // position in index
-	top    int   // position in index of the first row on screen
+	index  []int   // the rows that pass the filter, in report order
+	trail  []shown // while a prefix pattern grows: what each shorter one showed
+	cursor int     // position in index
+	top    int     // position in index of the first row on screen
 
 	mode  mode
 	back  mode // where esc leaves the detail pane for
@@ -175,7 +177,43 @@ func (m *Model) refreshAll() {
 
 // applyFilter rebuilds the index, keeping the cursor on the same row when
 // it still passes, or on the nearest one before it.
-func (m *Model) applyFilter() { m.filterFrom(false) }
+func (m *Model) applyFilter() {
+	m.trail = m.trail[:0]
+	m.filterFrom(false)
+}
+
+// shown is what a prefix pattern showed.
+type shown struct {
+	pattern string
+	index   []int
+}
+
+// maxTrail bounds the trail: each entry is a copy of an index, up to
+// 800 KB at 100,000 rows.
+const maxTrail = 16
+
+// restore shows again what the pattern showed before a character was
+// added, when the trail holds it, and reports whether it did.
+func (m *Model) restore(pattern string) bool {
+	for len(m.trail) > 0 {
+		top := m.trail[len(m.trail)-1]
+		m.trail = m.trail[:len(m.trail)-1]
+		if top.pattern != pattern {
+			continue
+		}
+		at := m.current()
+		m.index = top.index
+		m.cursor = 0
+		if at >= 0 {
+			if p := m.position(at); p >= 0 {
+				m.cursor = p
+			}
+		}
+		m.scroll()
+		return true
+	}
+	return false
+}
 
 // filterFrom applies the filter to every row, or with narrow only to the
 // rows shown: when the filter can only have grown stricter (a character
@@ -453,7 +491,19 @@ func (m *Model) setPattern() tea.Cmd {
 		return match(m.gen, m.f.re, m.keys)
 	}
 	m.asked = false
-	m.filterFrom(was.mode == Prefix && m.f.mode == Prefix && strings.HasPrefix(m.f.pattern, was.pattern))
+	switch {
+	case was.mode != Prefix || m.f.mode != Prefix || m.f.pattern == was.pattern:
+		m.applyFilter()
+	case strings.HasPrefix(m.f.pattern, was.pattern):
+		// Stricter: what passes is among the rows shown.
+		if len(m.trail) == maxTrail {
+			m.trail = append(m.trail[:0], m.trail[1:]...)
+		}
+		m.trail = append(m.trail, shown{was.pattern, slices.Clone(m.index)})
+		m.filterFrom(true)
+	case !m.restore(m.f.pattern):
+		m.applyFilter()
+	}
 	return nil
 }
 
