@@ -111,6 +111,11 @@ type (
 	notedMsg    struct{ err error }
 	builtMsg    struct{ err error }
 	abandonMsg  struct{ err error }
+	// screenMsg brings a screen made off the event loop.
+	screenMsg struct {
+		step   step
+		screen Screen
+	}
 )
 
 // Model is the program.
@@ -176,7 +181,11 @@ func (m *Model) enter() tea.Cmd {
 	case session.StateImport:
 		return m.importBundle()
 	case session.StateReview:
-		return m.show(stepReview, m.reviewScreen(s))
+		// Reading a large bundle's report into the table takes a moment:
+		// off the event loop.
+		m.step, m.screen, m.busy = stepReview, nil, "opening the review"
+		by, th, size := m.by, m.th, m.body()
+		return func() tea.Msg { return screenMsg{stepReview, reviewScreen(s, by, th, size)} }
 	case session.StateBuild, session.StateSign:
 		return m.show(stepSign, m.signScreen(s))
 	default:
@@ -292,6 +301,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if c, done := m.key(msg); done {
 			return m, c
 		}
+	case screenMsg:
+		msg.screen.SetSize(m.body()) // the window may have changed meanwhile
+		return m, m.show(msg.step, msg.screen)
 	case startedMsg:
 		if msg.err != nil {
 			return m, m.fail(fmt.Errorf("open the ceremony: %w", msg.err))

@@ -61,14 +61,6 @@ func send(m *Model, msgs ...tea.Msg) tea.Cmd {
 	return c
 }
 
-func pressAll(ks ...string) []tea.Msg {
-	var out []tea.Msg
-	for _, k := range ks {
-		out = append(out, keys.Press(k))
-	}
-	return out
-}
-
 // TestNameTakesEveryKey: while the name is typed, q and ? are letters;
 // the opening names the operator and every holder once, and a rehearsal
 // vault opens a rehearsal with its reason.

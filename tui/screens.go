@@ -11,13 +11,13 @@ import (
 )
 
 // reviewScreen is the review of the judged bundle (tui/review).
-func (m *Model) reviewScreen(s *session.Session) Screen {
-	size := m.body()
+// It reads nothing of the shell's, so that a command can make it.
+func reviewScreen(s *session.Session, by string, th *theme.Theme, size theme.Size) Screen {
 	r := review.New(review.Options{
 		Session: s,
-		By:      m.by,
+		By:      by,
 		Trusted: review.TrustedIn(s.Vault()),
-		Theme:   m.th,
+		Theme:   th,
 		Size:    size,
 	})
 	return reviewAdapter{r}
@@ -66,7 +66,7 @@ func (a signAdapter) Bindings() []key.Binding { return a.m.Keys() }
 
 // Typing: the PIN field and the typed names and confirmations of the
 // signing screen take every key.
-func (a signAdapter) Typing() bool   { return a.m.SecretFocused() }
+func (a signAdapter) Typing() bool   { return a.m.Typing() }
 func (a signAdapter) Busy() bool     { return a.m.Busy() }
 func (a signAdapter) Complete() bool { return a.m.Complete() }
 func (a signAdapter) Wipe()          { a.m.Wipe() }

@@ -63,7 +63,7 @@ func runCeremony(ctx context.Context, env *environment, args []string) error {
 	resume := fs.String("resume", "", "continue the ceremony whose log is `LOG` (its journal directory VAULT/journal/ID, or the log.jsonl in it)")
 	softkeys := fs.String("softkey-dir", "", "the software key store `DIR` of a rehearsal policy's softkey:name=NAME keys (INSECURE keys: rehearsals only)")
 	pinFD := fs.Int("pin-fd", -1, "with --script: read each PIN, one line each in the order the tokens ask, from the open file descriptor `N` (3 or more); without it, PINs are typed at the terminal, not shown")
-	present := fs.Bool("present", false, "without --script: the projector mode of the terminal program (high contrast, larger blocks)")
+	present := fs.Bool("present", false, "without --script: the projector mode of the terminal program (high contrast, for a room reading from a distance)")
 	contrast := fs.Bool("high-contrast", false, "without --script: the high-contrast theme of the terminal program")
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err

@@ -40,9 +40,9 @@ type programOptions struct {
 // continues with --resume. The result says where everything went; its
 // Generation is empty when the ceremony was left before its end.
 func runProgram(ctx context.Context, env *environment, o programOptions) (*headlessResult, error) {
-	in, inOK := env.stdin.(*os.File)
-	out, outOK := env.stdout.(*os.File)
-	if !inOK || !outOK || !isTerminal(in) || !isTerminal(out) {
+	in, _ := env.stdin.(*os.File)
+	out, _ := env.stdout.(*os.File)
+	if !isTerminalReader(env.stdin) || !isTerminal(env.stdout) {
 		return nil, usagef("without --script, the ceremony runs in the terminal program, which needs a terminal; to run it without one, give a ceremony script (--script FILE.yaml, docs/ceremony-script.md)")
 	}
 	bridge := signing.NewBridge()

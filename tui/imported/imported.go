@@ -104,6 +104,10 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 	return m, nil
 }
 
+// maxReasons is how many reasons for invalid requests the screen lists:
+// the review shows every request with its own.
+const maxReasons = 3
+
 // kinds are the request kinds, in the order shown.
 var kinds = []string{"add", "rotate", "remove", "recover"}
 
@@ -228,6 +232,10 @@ func (m *Model) invalid(b *layout.Lines) {
 		return rs[i].code < rs[j].code
 	})
 	b.Add("", m.th.Heading.Render("Invalid requests cannot be approved. Why, most frequent first (an example each):"))
+	if len(rs) > maxReasons {
+		defer b.Wrap(fmt.Sprintf("… and %d more: every invalid request is in the review, with why", len(rs)-maxReasons), "  ", "  ")
+		rs = rs[:maxReasons]
+	}
 	for _, r := range rs {
 		b.Wrap(fmt.Sprintf("%s %5s  %s: %s", m.th.MarkGlyph(theme.Fail), theme.Count(r.n), termtext.Safe(string(r.code)), termtext.Safe(r.sentence)), "  ", "           ")
 	}

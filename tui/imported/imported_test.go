@@ -2,6 +2,7 @@ package imported
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
@@ -75,4 +76,18 @@ func TestViews(t *testing.T) {
 	golden.Views(t, "refused", func(s theme.Size, th *theme.Theme) string {
 		return New(nil, "No signature by a trusted intake key verifies on the manifest.", th, s).View()
 	})
+}
+
+// TestManyReasonsFit: past three reasons the screen says how many more
+// there are, rather than running off its height.
+func TestManyReasonsFit(t *testing.T) {
+	r := report(false)
+	for _, c := range []verdict.Code{verdict.KeyInvalid, verdict.TooManyKeys, verdict.ThresholdRange} {
+		r.Requests = append(r.Requests, verdict.Verdict{RequestID: string(c), Kind: "add", Class: verdict.Invalid,
+			Findings: []verdict.Finding{{Code: c, Severity: verdict.Error, Sentence: "a reason."}}})
+	}
+	view := New(r, "", theme.New(theme.Options{}), theme.Minimum).View()
+	if !strings.Contains(view, "… and 2 more: every invalid request is in the review, with why") || strings.Count(view, "\n") != theme.Minimum.Height-1 {
+		t.Errorf("view:\n%s", view)
+	}
 }

@@ -44,6 +44,7 @@ type errCard struct {
 // one is.
 func newErrCard(err error, h policy.Holder, present []Present) errCard {
 	c := errCard{details: termtext.Safe(err.Error())}
+	h.Name = termtext.Safe(h.Name) // the card's sentences are shown as they are
 	var pinErr *hsm.PINError
 	var wrongKey *holders.WrongKeyError
 	switch {
@@ -105,10 +106,14 @@ func fingerprints(h policy.Holder, present []Present) []string {
 			if p.Kind != policy.TokenYubiKey {
 				continue
 			}
-			if id, ok := p.KeyIDs[k.Slot]; ok && id != k.KeyID {
-				out = append(out, fmt.Sprintf("found key    %s (YubiKey %s, slot %s)", termtext.ShortHex(id), termtext.Safe(p.Serial), k.Slot))
-			} else if !ok && p.Serial != fmt.Sprint(k.Serial) {
+			id, ok := p.KeyIDs[k.Slot]
+			switch {
+			case p.KeyIDs == nil:
+				out = append(out, fmt.Sprintf("found        YubiKey %s (its keys could not be read)", termtext.Safe(p.Serial)))
+			case !ok:
 				out = append(out, fmt.Sprintf("found        YubiKey %s, slot %s empty", termtext.Safe(p.Serial), k.Slot))
+			case id != k.KeyID:
+				out = append(out, fmt.Sprintf("found key    %s (YubiKey %s, slot %s)", termtext.ShortHex(id), termtext.Safe(p.Serial), k.Slot))
 			}
 		}
 	}

@@ -68,10 +68,11 @@ func failedAs(holder string, err error) func(t *testing.T, m *Model, c *clock) {
 
 func TestGoldenCards(t *testing.T) {
 	scene(t, "cards", newRoom(), func(*testing.T, *Model, *clock) {})
+	scene(t, "changes-end", newRoom(), func(_ *testing.T, m *Model, _ *clock) { m.Update(press("G")); m.Update(press("up")) })
 	scene(t, "call", newRoom(), func(_ *testing.T, m *Model, _ *clock) {
 		m.Update(press("c"))
-		m.Update(press("space"))
-		m.Update(press("space"))
+		m.Update(press(" "))
+		m.Update(press(" "))
 	})
 	scene(t, "acknowledge", newRoom(), func(_ *testing.T, m *Model, c *clock) {
 		m.Update(press("a"))

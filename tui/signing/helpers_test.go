@@ -14,6 +14,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/build"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/session"
+	"github.com/conclave-keys/conclave/tui/internal/keys"
 	"github.com/conclave-keys/conclave/tui/theme"
 )
 
@@ -73,7 +74,7 @@ const roomDigest = "3fa209c1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d
 func newRoom() *roomSession {
 	return &roomSession{
 		cards: []*build.Card{{Role: "targets", Version: 5, Expires: time.Date(2027, 3, 3, 12, 0, 0, 0, time.UTC),
-			Added: 12, Rotated: 3, Removed: 1, Digest: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}},
+			Added: 12, Rotated: 3, Removed: 1, Digest: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Changes: roomChanges()}},
 		digest:   roomDigest,
 		progress: []session.Progress{{Role: "targets", Version: 5, Threshold: 2, Holders: []string{"Alice", "Bob", "Carol"}, Signed: []string{"Alice"}}},
 		present:  map[string]bool{"Alice": true, "Bob": true, "Carol": true, "Wendy": true},
@@ -95,27 +96,8 @@ func newModel(s *roomSession, c *clock, size theme.Size, th *theme.Theme) *Model
 
 func plainTheme() *theme.Theme { return theme.New(theme.Options{}) }
 
-// press makes a key message: a printable key, or a named one.
-func press(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "backspace":
-		return tea.KeyPressMsg{Code: tea.KeyBackspace}
-	case "space":
-		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "ctrl+u":
-		return tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl}
-	}
-	r := []rune(k)
-	return tea.KeyPressMsg{Code: r[0], Text: k}
-}
+// press is a key press, as tui/internal/keys names it.
+var press = keys.Press
 
 // typeText sends each character as a key press, the clock moving step
 // between them.
@@ -140,4 +122,66 @@ func acknowledge(t *testing.T, m *Model, c *clock) {
 	if len(m.acked) != 1 {
 		t.Fatalf("acknowledged by %q, notice %q", m.acked, m.notice)
 	}
+}
+
+// drive runs a signing's commands as the program does, calling onPIN each
+// time the PIN field takes the focus, until the signing's result is in.
+func drive(t *testing.T, m *Model, cmd tea.Cmd, onPIN func()) {
+	t.Helper()
+	if cmd == nil {
+		t.Fatalf("no signing started (notice %q)", m.notice)
+	}
+	msgs := make(chan tea.Msg, 16)
+	launch := func(cmd tea.Cmd) {
+		if cmd != nil {
+			go func() { msgs <- cmd() }()
+		}
+	}
+	launch(cmd)
+	deadline := time.NewTimer(60 * time.Second)
+	defer deadline.Stop()
+	for {
+		var msg tea.Msg
+		select {
+		case msg = <-msgs:
+		case <-deadline.C:
+			t.Fatalf("the signing did not end (mode %d)", m.mode)
+		}
+		if b, ok := msg.(tea.BatchMsg); ok {
+			for _, c := range b {
+				launch(c)
+			}
+			continue
+		}
+		if _, ok := msg.(TickMsg); ok || msg == nil {
+			continue
+		}
+		_, next := m.Update(msg)
+		launch(next)
+		if m.mode == modePIN {
+			onPIN()
+			launch(m.o.Bridge.listen(m.over))
+		}
+		if _, ok := msg.(signedMsg); ok {
+			return
+		}
+	}
+}
+
+// roomChanges are the changes of the room's card: 12 projects added, 3
+// rotated (one also raising its threshold), 1 removed, sorted by name.
+func roomChanges() []build.Change {
+	key := func(i int) string { return fmt.Sprintf("%02x", i) + strings.Repeat("9e", 31) }
+	d := func(t int64, ids ...string) *build.Delegation {
+		return &build.Delegation{KeyIDs: ids, Threshold: t, Paths: []string{"p/*"}}
+	}
+	var out []build.Change
+	for i := range 12 {
+		out = append(out, build.Change{Project: fmt.Sprintf("added-%02d", i+1), After: d(1, key(i))})
+	}
+	out = append(out, build.Change{Project: "gone", Before: d(1, key(40))})
+	out = append(out, build.Change{Project: "numpy", Before: d(1, key(50)), After: d(2, key(50), key(51))})
+	out = append(out, build.Change{Project: "requests", Before: d(1, key(60)), After: d(1, key(61))})
+	out = append(out, build.Change{Project: "scipy", Before: d(1, key(70)), After: d(1, key(71))})
+	return out
 }

@@ -32,10 +32,10 @@ func ListTokens(pol *policy.Policy) Lister {
 		mu.Lock()
 		seen := map[string]bool{}
 		for _, c := range cards {
-			p := Present{Kind: policy.TokenYubiKey, Serial: fmt.Sprint(c.Serial), Where: c.Reader, Tries: c.PINRetries, Err: c.Err}
+			p := Present{Kind: policy.TokenYubiKey, Serial: fmt.Sprint(c.Serial), Where: c.Reader, Tries: c.PINRetries, Err: c.Err, Open: c.Held}
 			id := c.Reader + "\x00" + p.Serial
 			seen[id] = true
-			if c.Err == nil {
+			if c.Err == nil && !c.Held {
 				if keys[id] == nil {
 					if k, err := yubikeyKeys(ctx, c.Serial); err == nil {
 						keys[id] = k

@@ -31,6 +31,9 @@ type Present struct {
 	State string
 	// Err says why the token could not be read (busy, removed).
 	Err error
+	// Open is set for a token this program has open for signing: it is
+	// not read again while it is.
+	Open bool
 }
 
 // Lister reads the tokens present. It must not ask for a PIN or spend a

@@ -84,6 +84,9 @@ const (
 	modeError               // an error card
 )
 
+// changePage is how far page up and page down move in the changes.
+const changePage = 10
+
 // Model is the signing screen.
 type Model struct {
 	o    Options
@@ -92,6 +95,9 @@ type Model struct {
 
 	cards    []*build.Card
 	digest   string
+	starts   []int // where each card's changes start (changeStarts)
+	changes  int   // the changes of all cards
+	top      int   // the first change on screen
 	progress []session.Progress
 
 	mode   mode
@@ -106,6 +112,7 @@ type Model struct {
 	listErr error
 	listing bool
 
+	queued  string        // who signs once the roster is read
 	holder  string        // who signs now
 	over    chan struct{} // closed when the signing ends
 	ask     *ask          // the PIN or confirmation the token waits for
@@ -139,6 +146,7 @@ func New(o Options, th *theme.Theme, size theme.Size) *Model {
 	}
 	m := &Model{o: o, th: th, size: size, pin: newPINField(1, pinCap)}
 	m.cards, m.digest = o.Session.Cards()
+	m.starts, m.changes = changeStarts(m.cards)
 	m.progress = o.Session.Progress()
 	return m
 }
@@ -178,6 +186,12 @@ func (m *Model) SetSize(s theme.Size) { m.size = s }
 // sends the terminal no query (a late reply would be typed into the PIN
 // field) and the screen sends none either.
 func (m *Model) SecretFocused() bool { return m.mode == modePIN }
+
+// Typing reports whether the screen takes every key (the PIN field, a
+// name or a "yes" being typed): the shell then keeps none for itself.
+func (m *Model) Typing() bool {
+	return m.mode == modePIN || m.mode == modeConfirm || m.mode == modeAck
+}
 
 // Busy reports whether a signing or a log append runs: quitting now
 // cancels it (Options.Context), and the log resumes.
@@ -221,6 +235,10 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		m.listing = false
 		m.lastLoc = m.o.Now()
 		m.present, m.listErr = msg.present, msg.err
+		if name := m.queued; name != "" {
+			m.queued = ""
+			return m, m.start(name)
+		}
 		return m, nil
 	case ackedMsg:
 		m.busy = false
@@ -290,6 +308,18 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 			}
 		case "s", "tab":
 			m.mode, m.notice = modeSign, ""
+		case "down", "j":
+			m.top = min(m.top+1, max(m.changes-1, 0))
+		case "up", "k":
+			m.top = max(m.top-1, 0)
+		case "pgdown", "space":
+			m.top = min(m.top+changePage, max(m.changes-1, 0))
+		case "pgup":
+			m.top = max(m.top-changePage, 0)
+		case "end", "G":
+			m.top = max(m.changes-1, 0)
+		case "home", "g":
+			m.top = 0
 		}
 	case modeCall:
 		switch k.String() {
@@ -449,6 +479,13 @@ func (m *Model) start(name string) tea.Cmd {
 		m.mode = modeSign
 		return nil
 	}
+	if m.listing {
+		// The roster is being read: reading a card opens it, and a card
+		// is opened by one program at a time, so the token would be
+		// found busy. The signing starts when the reading is done.
+		m.queued, m.holder, m.mode, m.notice = name, name, modeSigning, ""
+		return nil
+	}
 	m.busy, m.holder, m.mode, m.notice, m.final = true, name, modeSigning, "", false
 	m.over = make(chan struct{})
 	over, s, ctx := m.over, m.o.Session, m.o.Context
@@ -476,7 +513,8 @@ func (m *Model) onSigned(msg signedMsg) tea.Cmd {
 	if len(msg.roles) == 0 {
 		m.last = msg.holder + " had nothing left to sign."
 	}
-	return m.list()
+	m.lastLoc = time.Time{} // the next tick reads the roster again
+	return nil
 }
 
 func (m *Model) holderNamed(name string) policy.Holder {

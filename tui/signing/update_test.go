@@ -2,12 +2,15 @@ package signing
 
 import (
 	tea "charm.land/bubbletea/v2"
+
 	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/build"
+	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/holders"
@@ -151,7 +154,7 @@ func TestCallAndResponse(t *testing.T) {
 	if !strings.Contains(plain(m.View()), "Group 1 of 16") || !strings.Contains(plain(m.View()), "3 f a 2") || !strings.Contains(plain(m.View()), "cowbell  Pacific") {
 		t.Fatalf("first group:\n%s", plain(m.View()))
 	}
-	m.Update(press("space"))
+	m.Update(press(" "))
 	if !strings.Contains(plain(m.View()), "Group 2 of 16") || !strings.Contains(plain(m.View()), "0 9 c 1") {
 		t.Fatalf("second group:\n%s", plain(m.View()))
 	}
@@ -160,7 +163,7 @@ func TestCallAndResponse(t *testing.T) {
 		t.Fatal("back did not go back")
 	}
 	for range 16 {
-		m.Update(press("space"))
+		m.Update(press(" "))
 	}
 	if m.mode != modeCards {
 		t.Fatalf("mode %d after the last group", m.mode)
@@ -194,7 +197,7 @@ func TestErrorCards(t *testing.T) {
 		m.Update(press("s"))
 		m.Update(press("down"))
 		_, cmd := m.Update(press("enter"))
-		runSign(t, m, cmd)
+		drive(t, m, cmd, func() { t.Fatal("PIN asked") })
 		if m.mode != modeError || m.err.title != tc.title || m.err.next != tc.next {
 			t.Fatalf("%v: mode %d, card %+v", tc.err, m.mode, m.err)
 		}
@@ -207,7 +210,7 @@ func TestErrorCards(t *testing.T) {
 			t.Errorf("%s: details %q", tc.title, m.err.details)
 		}
 		_, cmd = m.Update(press("enter"))
-		runSign(t, m, cmd)
+		drive(t, m, cmd, func() { t.Fatal("PIN asked") })
 		if calls != 2 {
 			t.Fatalf("%s: Enter did not try again (%d calls)", tc.title, calls)
 		}
@@ -233,33 +236,138 @@ func TestWrongYubiKeyFingerprints(t *testing.T) {
 	}
 }
 
-// runSign runs a signing's commands as the program would, until the
-// signing's result is handled.
-func runSign(t *testing.T, m *Model, cmd tea.Cmd) {
-	t.Helper()
-	msgs := make(chan tea.Msg, 16)
-	var launch func(tea.Cmd)
-	launch = func(cmd tea.Cmd) {
-		if cmd == nil {
-			return
-		}
-		go func() { msgs <- cmd() }()
+// TestSigningWaitsForTheRoster: a signing asked for while the roster is
+// being read starts when the reading is done (reading a card opens it,
+// and the token would be found busy), and no roster is read while a
+// holder signs.
+func TestSigningWaitsForTheRoster(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 3, 15, 0, 0, 0, time.UTC)}
+	s := newRoom()
+	m := New(Options{Session: s, Policy: roomPolicy(), Bridge: NewBridge(), Now: c.now,
+		List: func(context.Context) ([]Present, error) { return roomTokens(), nil }}, plainTheme(), theme.Minimum)
+	acknowledge(t, m, c)
+	m.Update(press("s"))
+	m.Update(press("down"))
+	c.advance(time.Hour)
+	m.Update(TickMsg{})
+	if !m.listing {
+		t.Fatal("the tick did not read the roster")
 	}
-	launch(cmd)
-	for msg := range msgs {
-		if b, ok := msg.(tea.BatchMsg); ok {
-			for _, c := range b {
-				launch(c)
-			}
-			continue
+	if _, cmd := m.Update(press("enter")); cmd != nil || m.busy {
+		t.Fatal("the signing started while the roster was being read")
+	}
+	_, cmd := m.Update(listedMsg{present: roomTokens()})
+	if cmd == nil || !m.busy || m.holder != "Bob" {
+		t.Fatalf("the signing did not start after the roster: busy %v, holder %q", m.busy, m.holder)
+	}
+	c.advance(time.Hour)
+	m.Update(TickMsg{})
+	if m.listing {
+		t.Fatal("the roster is read while Bob signs")
+	}
+}
+
+// TestHostileNames: names from the policy and the metadata, and what a
+// token says, reach the screen only through termtext: no escape sequence
+// of theirs is written to the terminal.
+func TestHostileNames(t *testing.T) {
+	const evil = "Mal\x1b]52;c;cGluCg==\x07lory\u202e"
+	c := &clock{}
+	s := newRoom()
+	s.cards[0].Role = "targets\x1b[2J"
+	s.progress[0].Role = "targets\x1b[2J"
+	s.progress[0].Holders = []string{"Alice", evil}
+	pol := roomPolicy()
+	pol.Holders[1].Name = evil
+	s.present[evil] = true
+	m := New(Options{Session: s, Policy: pol, Bridge: NewBridge(), Now: c.now}, plainTheme(), theme.Laptop)
+	m.Update(listedMsg{present: []Present{{Kind: policy.TokenPKCS11, Label: "\x1b[31mred", Serial: "1\x1b[A", Tries: -1, State: "PIN ok\x1b[K"}}})
+	views := []string{m.View()}
+	acknowledge(t, m, c)
+	m.Update(press("s"))
+	views = append(views, m.View())
+	m.mode, m.busy, m.holder, m.over = modeSigning, true, evil, make(chan struct{})
+	m.Update(touchMsg{token: "YubiKey\x1b[2J", done: make(chan struct{})})
+	c.advance(time.Hour)
+	views = append(views, m.View())
+	req := hsm.PINRequest{Token: "tok\x1b[2J", RetriesLeft: 3}
+	m.Update(askMsg{&ask{holder: evil, pin: &req, answer: make(chan answer, 1)}})
+	views = append(views, m.View())
+	m.Update(signedMsg{holder: evil, err: fmt.Errorf("token \x1b[2J said: %w", hsm.ErrTokenRemoved), progress: s.progress})
+	views = append(views, m.View())
+	for i, v := range views {
+		if strings.ContainsAny(plain(v), "\x1b\x07\u202e") {
+			t.Fatalf("view %d writes a control or bidi character of the input:\n%q", i, plain(v))
 		}
-		if _, ok := msg.(TickMsg); ok || msg == nil {
-			continue
-		}
-		_, next := m.Update(msg)
-		launch(next)
-		if _, ok := msg.(signedMsg); ok {
-			return
-		}
+	}
+}
+
+// manyChanges is a room whose card changes n projects.
+func manyChanges(n int) *roomSession {
+	s := newRoom()
+	ch := make([]build.Change, n)
+	for i := range ch {
+		ch[i] = build.Change{Project: fmt.Sprintf("project-%06d", i), After: &build.Delegation{KeyIDs: []string{strings.Repeat("ab", 32)}, Threshold: 1}}
+	}
+	s.cards[0].Changes = ch
+	return s
+}
+
+// TestChangesScroll: the changes of a large card are drawn from the one on
+// top, with the count; the keys move through them to the last.
+func TestChangesScroll(t *testing.T) {
+	m := newModel(manyChanges(100000), &clock{}, theme.Laptop, plainTheme())
+	v := plain(m.View())
+	if !strings.Contains(v, "Changes  1–") || !strings.Contains(v, " of 100,000") || !strings.Contains(v, "+ targets  project-000000  added") {
+		t.Fatalf("first page:\n%s", v)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnd})
+	v = plain(m.View())
+	if !strings.Contains(v, "Changes  100,000–100,000 of 100,000") || !strings.Contains(v, "project-099999") || strings.Contains(v, "project-099998") {
+		t.Fatalf("end:\n%s", v)
+	}
+	m.Update(press("up"))
+	m.Update(tea.KeyPressMsg{Code: tea.KeyPgUp})
+	if m.top != 100000-12 {
+		t.Fatalf("top after up and page up = %d", m.top)
+	}
+	m.Update(tea.KeyPressMsg{Code: tea.KeyHome})
+	if m.top != 0 {
+		t.Fatalf("top after home = %d", m.top)
+	}
+}
+
+// BenchmarkCardsView100k: one frame of what is signed, for a card of
+// 100,000 changes.
+func BenchmarkCardsView100k(b *testing.B) {
+	m := newModel(manyChanges(100000), &clock{}, theme.Laptop, plainTheme())
+	m.top = 50000
+	for b.Loop() {
+		_ = m.View()
+	}
+}
+
+// TestTyping: while a PIN, a name or a "yes" is typed, the screen takes
+// every key (the shell keeps none of them: "q" or "?" is a character).
+func TestTyping(t *testing.T) {
+	c := &clock{}
+	m := newModel(newRoom(), c, theme.Minimum, plainTheme())
+	if m.Typing() {
+		t.Fatal("typing on the cards")
+	}
+	m.Update(press("a"))
+	if !m.Typing() {
+		t.Fatal("not typing while a name is asked")
+	}
+	m.Update(press("esc"))
+	pm, _ := pinAsked(t, c, bobsPIN())
+	if !pm.Typing() {
+		t.Fatal("not typing in the PIN field")
+	}
+	req := hsm.PINRequest{Token: "t", RetriesLeft: 1}
+	cm, _ := pinAsked(t, c, bobsPIN())
+	cm.Update(askMsg{&ask{holder: "Bob", pin: &req, answer: make(chan answer, 1)}})
+	if cm.mode != modeConfirm || !cm.Typing() {
+		t.Fatalf("mode %d, typing %v: a final try's confirmation", cm.mode, cm.Typing())
 	}
 }

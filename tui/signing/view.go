@@ -9,6 +9,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/lipgloss/v2"
 
+	"github.com/conclave-keys/conclave/ceremony/build"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/words"
 	"github.com/conclave-keys/conclave/internal/termtext"
@@ -17,6 +18,7 @@ import (
 
 // Key bindings, by mode. Keys lists only those that work now.
 var (
+	keyScroll  = key.NewBinding(key.WithKeys("up", "down", "k", "j", "pgup", "pgdown", "home", "end"), key.WithHelp("↑/↓", "changes"))
 	keyCall    = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "call and response"))
 	keyAck     = key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "acknowledge"))
 	keyToSign  = key.NewBinding(key.WithKeys("s", "tab"), key.WithHelp("s", "signing"))
@@ -41,9 +43,9 @@ func (m *Model) Keys() []key.Binding {
 	switch m.mode {
 	case modeCards:
 		if m.busy {
-			return []key.Binding{keyCall, keyToSign}
+			return []key.Binding{keyScroll, keyCall, keyToSign}
 		}
-		return []key.Binding{keyCall, keyAck, keyToSign}
+		return []key.Binding{keyScroll, keyCall, keyAck, keyToSign}
 	case modeCall:
 		return []key.Binding{keyNext, keyPrev, keyBack}
 	case modeAck:
@@ -112,12 +114,12 @@ func (m *Model) cardsView(w int) []string {
 	var out []string
 	out = append(out, th.Text.Render(wrap("Built from the payloads and compared with the trusted metadata. Read the digest aloud and compare it with a second machine's.", w)))
 	for _, c := range m.cards {
-		out = append(out, th.Heading.Render(fmt.Sprintf("%s version %d", termtext.Safe(c.Role), c.Version))+
+		out = append(m.gap(out), th.Heading.Render(fmt.Sprintf("%s version %d", termtext.Safe(c.Role), c.Version))+
 			fmt.Sprintf("  expires %s", c.Expires.UTC().Format("2006-01-02 15:04 UTC")))
-		out = append(out, fmt.Sprintf("  %s added · %s rotated · %s removed", count(c.Added), count(c.Rotated), count(c.Removed)))
+		out = append(out, fmt.Sprintf("  %s added · %s rotated · %s removed", theme.Count(c.Added), theme.Count(c.Rotated), theme.Count(c.Removed)))
 		out = append(out, wrapIndent("changes digest "+strings.Join(words.Groups(c.Digest), " "), w, "  ", "    "))
 	}
-	out = append(out, th.Heading.Render("Digest of everything signed"))
+	out = append(m.gap(out), th.Heading.Render("Digest of everything signed"))
 	out = append(out, wrapIndent(strings.Join(words.Groups(m.digest), " "), w, "  ", "  "))
 	if b, err := hex.DecodeString(m.digest); err == nil {
 		out = append(out, wrapIndent(strings.Join(words.PGP(b), " "), w, "  ", "  "))
@@ -127,7 +129,46 @@ func (m *Model) cardsView(w int) []string {
 	} else {
 		out = append(out, th.Mark(theme.Pass)+" acknowledged by "+termtext.Safe(strings.Join(m.acked, ", ")))
 	}
+	// The changes fill what is left above the footer.
+	rows := m.size.Height - len(strings.Split(strings.Join(out, "\n"), "\n")) - m.footLines() - 3
+	return append(m.gap(out), m.changesView(w, max(rows, 2))...)
+}
+
+// gap puts a blank line before a block in the projector theme, so that a
+// room reads the blocks apart.
+func (m *Model) gap(out []string) []string {
+	if m.th.Options().Present && len(out) > 0 {
+		return append(out, "")
+	}
 	return out
+}
+
+// changesView lists the changes from m.top, rows lines at most.
+func (m *Model) changesView(w, rows int) []string {
+	if m.changes == 0 {
+		return []string{m.th.Heading.Render("Changes"), "  none: the payloads change no delegation"}
+	}
+	last := min(m.top+rows, m.changes)
+	out := []string{m.th.Heading.Render("Changes") + fmt.Sprintf("  %s–%s of %s", theme.Count(m.top+1), theme.Count(last), theme.Count(m.changes))}
+	for i := m.top; i < last; i++ {
+		c, ch := m.changeAt(i)
+		out = append(out, "  "+cut(changeLine(c, ch), w-2))
+	}
+	return out
+}
+
+func (m *Model) changeAt(i int) (*build.Card, *build.Change) { return changeAt(m.cards, m.starts, i) }
+
+// footLines is how many lines the footer takes in the cards' modes.
+func (m *Model) footLines() int {
+	n := 1 // hints
+	if m.mode == modeAck {
+		n += 2
+	}
+	if m.notice != "" {
+		n++
+	}
+	return n
 }
 
 // callView shows one digest group, big enough to read out, with its words.
@@ -185,7 +226,7 @@ func (m *Model) signView(w int) []string {
 		}
 		out = append(out, th.Muted.Render(wrapIndent(fmt.Sprintf("signed: %s · keys in the room: %s", names(p.Signed), names(room)), w, "  ", "    ")))
 	}
-	out = append(out, th.Heading.Render("Holders"))
+	out = append(m.gap(out), th.Heading.Render("Holders"))
 	for i, name := range m.signers() {
 		h := m.holderNamed(name)
 		line := fmt.Sprintf("%-12s %s", termtext.Safe(name), m.holderState(h, rows))
@@ -205,7 +246,7 @@ func (m *Model) signView(w int) []string {
 	if m.last != "" {
 		out = append(out, th.Mark(theme.Pass)+" "+termtext.Safe(m.last))
 	}
-	out = append(out, th.Heading.Render("Tokens in the room"))
+	out = append(m.gap(out), th.Heading.Render("Tokens in the room"))
 	shown := 0
 	for _, r := range rows {
 		if r.present == nil {
@@ -269,6 +310,8 @@ func (m *Model) rosterLine(r rosterRow) string {
 		}
 	}
 	switch {
+	case p.Open:
+		b.WriteString(" · open for signing")
 	case p.Tries >= 0:
 		fmt.Fprintf(&b, " · %s", termtext.Plural(p.Tries, "PIN try", "PIN tries"))
 	case p.State != "":
@@ -371,8 +414,6 @@ func padRight(s string, w int) string {
 
 // spaced puts a space between hex digits, to read them one by one.
 func spaced(s string) string { return strings.Join(strings.Split(s, ""), " ") }
-
-func count(n int) string { return fmt.Sprint(n) }
 
 func names(ns []string) string {
 	if len(ns) == 0 {

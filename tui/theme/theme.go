@@ -28,8 +28,9 @@ type Options struct {
 	// HighContrast uses only black, white and the terminal's bright
 	// colours, and puts reverse video on the selection and the banners.
 	HighContrast bool
-	// Present is the projector mode (--present): high contrast, bold
-	// headings, and a blank line between blocks so a room can read it.
+	// Present is the projector mode (--present): high contrast, for a
+	// room reading the screen from a distance; screens may also space
+	// their blocks out (Options().Present).
 	Present bool
 }
 
