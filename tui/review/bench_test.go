@@ -65,6 +65,17 @@ func BenchmarkFilterKeystroke100k(b *testing.B) {
 	}
 }
 
+// BenchmarkFilterToggle100k: a filter switched on or off ("problems
+// only") at 100,000 requests and the frame drawn: a pass over every row.
+func BenchmarkFilterToggle100k(b *testing.B) {
+	m := benchModel(b)
+	b.ResetTimer()
+	for b.Loop() {
+		m.Update(tea.KeyPressMsg{Code: 'p', Text: "p"})
+		_ = m.View()
+	}
+}
+
 // BenchmarkRegexAnswer100k: a regex pattern matched against 100,000
 // requests (in the command a keystroke returns), the answer applied and
 // the frame drawn: how long after the keystroke the table shows the

@@ -182,7 +182,7 @@ func newModel(t testing.TB, s Session, size theme.Size, th *theme.Theme) *Model 
 }
 
 // press sends keys: a name of a special key ("enter", "esc", "tab",
-// "backspace", "up", "down", "pgdown") or text typed a character at a
+// "backspace", "up", "down", "pgdown", "ctrl+u") or text typed a character at a
 // time. It runs the commands Update returns, as the program would, and
 // feeds their messages back; the last one's message is returned.
 func press(t testing.TB, m *Model, keys ...string) tea.Msg {
@@ -205,6 +205,8 @@ func press(t testing.TB, m *Model, keys ...string) tea.Msg {
 			msgs = append(msgs, tea.KeyPressMsg{Code: tea.KeyDown})
 		case "pgdown":
 			msgs = append(msgs, tea.KeyPressMsg{Code: tea.KeyPgDown})
+		case "ctrl+u":
+			msgs = append(msgs, tea.KeyPressMsg{Code: 'u', Mod: tea.ModCtrl})
 		default:
 			for _, r := range k {
 				msgs = append(msgs, tea.KeyPressMsg{Code: r, Text: string(r)})

@@ -61,6 +61,8 @@ func TestMatchModes(t *testing.T) {
 		// A character added narrows what was shown; one erased looks at
 		// every row again.
 		{[]string{"/", "numpy-8", "backspace", "backspace"}, []string{"r000000", "r000008", "r000016", "r000024", "r000032", "r000040", "r000048", "r000056", "r000064", "r000072", "r000080", "r000088", "r000096"}, ""},
+		{[]string{"/", "scipy", "backspace", "backspace", "backspace", "backspace", "backspace", "numpy-9"}, []string{"r000096"}, "showing 1 of 100 · /numpy-9▏ (prefix)"},
+		{[]string{"/", "numpy-8", "ctrl+u", "scipy-1"}, []string{"r000012"}, ""},
 		{[]string{"/", "r00001"}, []string{"r000010", "r000011", "r000012", "r000013", "r000014", "r000015", "r000016", "r000017", "r000018", "r000019"}, ""},
 		{[]string{"/", "tab", "tab", "(numpy"}, nil, "showing 0 of 100 · ~(numpy▏ (regex) · ✘ regex: missing closing ): `(numpy`"},
 	}
