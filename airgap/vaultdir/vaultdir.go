@@ -66,6 +66,8 @@ var (
 	// ErrNotRegular: a device, pipe, socket or directory where a file was
 	// expected.
 	ErrNotRegular = errors.New("it is not a regular file")
+	// ErrCeremonyRunning: another process runs a ceremony on the vault.
+	ErrCeremonyRunning = errors.New("another ceremony is running on this vault: one ceremony at a time runs on a vault")
 )
 
 // Dir is an opened vault directory.
@@ -127,6 +129,33 @@ func (d *Dir) Close() error {
 // JournalDir is where the journal of ceremony id is kept while it runs.
 func (d *Dir) JournalDir(ceremonyID string) string {
 	return filepath.Join(d.path, JournalDirName, ceremonyID)
+}
+
+// LockJournals makes the vault's journal directory when it is not there
+// and locks it for one ceremony: two ceremonies running on one vault at
+// once would both build and sign the next version of a role, each with
+// its own payload, and only one of them could become the next
+// generation. The lock (flock(2), on every local file system Linux
+// mounts, FAT included) is held until the returned directory is closed
+// or the process ends. The journal directory must not be a symbolic
+// link: a ceremony's log is never written outside the vault.
+func (d *Dir) LockJournals() (io.Closer, error) {
+	where := filepath.Join(d.path, JournalDirName)
+	if err := durable.MkdirAt(d.fd, d.path, JournalDirName, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("make the journal directory %s: %w", where, err)
+	}
+	fd, err := unix.Openat(d.fd, JournalDirName, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("vault %s: %s: %w", d.path, JournalDirName, describe(err, d.fd, JournalDirName))
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("vault %s: %w", d.path, ErrCeremonyRunning)
+		}
+		return nil, fmt.Errorf("vault %s: lock %s: %w", d.path, JournalDirName, err)
+	}
+	return os.NewFile(uintptr(fd), where), nil
 }
 
 // describe turns what openat says about a refused name into the reason.

@@ -151,6 +151,11 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 		return nil, err
 	}
 	defer vd.Close()
+	lock, err := vd.LockJournals()
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
 	if err := checkRehearsal(sc, v.Policy); err != nil {
 		return nil, err
 	}
@@ -173,9 +178,6 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 			return nil, err
 		}
 		journalDir = vd.JournalDir(id)
-		if err := os.MkdirAll(filepath.Dir(journalDir), 0o700); err != nil {
-			return nil, fmt.Errorf("make the journal directory: %w", err)
-		}
 	}
 	j, existing, err := journal.Open(journalDir)
 	if err != nil {

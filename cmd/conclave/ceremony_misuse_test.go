@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/conclave-keys/conclave/airgap/vaultdir"
+)
+
+// The ceremony used as its enemies and confused users would: the same
+// thing twice, paths that point somewhere else, links planted where it
+// writes.
+
+// TestCeremonyTwoAtOnce: while one ceremony waits for a PIN, a second
+// on the same vault is refused before it opens a log (status 3), so that
+// two ceremonies never build and sign the same next version; the first
+// then closes.
+func TestCeremonyTwoAtOnce(t *testing.T) {
+	conclave, err := exec.LookPath("conclave") // the test binary, set up by testscript.Main
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := newCeremonyFixture(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	first := exec.Command(conclave, fx.args(filepath.Join(fx.dir, "export-1"), 3)...)
+	first.ExtraFiles = []*os.File{r} // fd 3: no PIN until the second ceremony has been refused
+	var out1, err1 bytes.Buffer
+	first.Stdout, first.Stderr = &out1, &err1
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	defer first.Process.Kill()
+	// The first ceremony has built what it signs when its log holds the
+	// build: it waits for Holder 1's PIN then.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		logs, _ := filepath.Glob(filepath.Join(fx.vault, vaultdir.JournalDirName, "*", "log.jsonl"))
+		if len(logs) == 1 {
+			if data, _ := os.ReadFile(logs[0]); bytes.Contains(data, []byte(`"built"`)) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first ceremony did not reach signing\nstdout:\n%s\nstderr:\n%s", out1.String(), err1.String())
+		}
+	}
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	second := filepath.Join(fx.dir, "export-2")
+	code, stdout, stderr := run(t, fx.args(second, pins.Fd())...)
+	want := "error: vault " + fx.vault + ": another ceremony is running on this vault: one ceremony at a time runs on a vault\n"
+	if code != 3 || stdout != "" || stderr != want {
+		t.Errorf("second ceremony: exit %d\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, want)
+	}
+	if journals, _ := filepath.Glob(filepath.Join(fx.vault, vaultdir.JournalDirName, "*")); len(journals) != 1 {
+		t.Errorf("journals: %q, want the first ceremony's only", journals)
+	}
+	if _, err := os.Stat(second); !os.IsNotExist(err) {
+		t.Errorf("the second ceremony exported: %v", err)
+	}
+	fmt.Fprint(w, strings.Repeat(ceremonyPass+"\n", 3))
+	w.Close()
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first ceremony: %v\nstdout:\n%s\nstderr:\n%s", err, out1.String(), err1.String())
+	}
+	if v := fx.openVault(t); v.Generation != "gen-000002" || v.Delegators["claimed"].Version() != 8 {
+		t.Errorf("vault %s, claimed version %d", v.Generation, v.Delegators["claimed"].Version())
+	}
+}
+
+// TestCeremonyJournalLink: a vault whose journal directory is a symbolic
+// link is refused before any log is written, and nothing is made where
+// the link points.
+func TestCeremonyJournalLink(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	elsewhere := filepath.Join(fx.dir, "elsewhere")
+	if err := os.Mkdir(elsewhere, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, filepath.Join(fx.vault, vaultdir.JournalDirName)); err != nil {
+		t.Fatal(err)
+	}
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	code, stdout, stderr := run(t, fx.args(filepath.Join(fx.dir, "export"), pins.Fd())...)
+	want := "error: vault " + fx.vault + ": journal: it is a symbolic link, and a vault holds none\n"
+	if code != 3 || stdout != "" || stderr != want {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, want)
+	}
+	if ents, err := os.ReadDir(elsewhere); err != nil || len(ents) != 0 {
+		t.Errorf("written through the link: %v, %v", ents, err)
+	}
+}
