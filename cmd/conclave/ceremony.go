@@ -146,6 +146,9 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOut(o.Out, vaultPath, o.Resume != ""); err != nil {
+		return nil, err
+	}
 	vd, v, err := openVault(vaultPath)
 	if err != nil {
 		return nil, err
@@ -290,6 +293,39 @@ func ceremonyPaths(o headlessOptions) (vaultPath, journalDir string, err error) 
 		}
 	}
 	return owner, abs, nil
+}
+
+// checkOut checks the export directory before anything is signed: it
+// goes on the transfer medium, so it is neither the vault nor anywhere in
+// it (by the directories themselves, whatever path names them); no
+// component of its path is a symbolic link; and a new ceremony's is new
+// or empty. A resumed ceremony's may hold the export already written
+// before a crash, which the export step compares with its own.
+func checkOut(out, vaultPath string, resume bool) error {
+	var vst syscall.Stat_t
+	if err := syscall.Stat(vaultPath, &vst); err == nil {
+		abs, err := filepath.Abs(out)
+		if err != nil {
+			return err
+		}
+		for p := abs; ; p = filepath.Dir(p) {
+			var st syscall.Stat_t
+			if syscall.Stat(p, &st) == nil && st.Dev == vst.Dev && st.Ino == vst.Ino {
+				return usagef("--out %s is in the vault %s: the export goes on the transfer medium, and nothing but the ceremony's own files is written into the vault", out, vaultPath)
+			}
+			if p == filepath.Dir(p) {
+				break
+			}
+		}
+	}
+	err := safefile.CheckExportDir(out)
+	if resume && errors.Is(err, safefile.ErrNotEmpty) {
+		return nil
+	}
+	if errors.Is(err, safefile.ErrNotEmpty) {
+		return withHint(err, "name a new directory on the transfer medium with --out; nothing was signed")
+	}
+	return err
 }
 
 // checkRehearsal matches the script and the vault: a rehearsal runs on a

@@ -101,3 +101,54 @@ func TestCeremonyJournalLink(t *testing.T) {
 		t.Errorf("written through the link: %v, %v", ents, err)
 	}
 }
+
+// TestCeremonyOutChecked: an export directory in the vault (the vault
+// itself, a directory in it, the name of its next generation), one
+// reached through a symbolic link, and one that is not empty, are each
+// refused before the ceremony opens its log: no holder signs for an
+// export that cannot be written.
+func TestCeremonyOutChecked(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	elsewhere := filepath.Join(fx.dir, "elsewhere")
+	full := filepath.Join(fx.dir, "full")
+	for _, d := range []string{elsewhere, full} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(full, "old.json"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(fx.dir, "link")
+	if err := os.Symlink(elsewhere, link); err != nil {
+		t.Fatal(err)
+	}
+	inVault := func(out string) string {
+		return "error: --out " + out + " is in the vault " + fx.vault + ": the export goes on the transfer medium, and nothing but the ceremony's own files is written into the vault\n"
+	}
+	for _, c := range []struct {
+		out  string
+		code int
+		want string
+	}{
+		{fx.vault, 2, inVault(fx.vault)},
+		{filepath.Join(fx.vault, "export"), 2, inVault(filepath.Join(fx.vault, "export"))},
+		{filepath.Join(fx.vault, "gen-000002"), 2, inVault(filepath.Join(fx.vault, "gen-000002"))},
+		{filepath.Join(link, "vault-too"), 3, "error: export " + filepath.Join(link, "vault-too") + ": " + link + " is a symbolic link: symbolic links on the transfer medium are never followed; nothing was written\n"},
+		{link, 3, "error: export " + link + ": " + link + " is a symbolic link: symbolic links on the transfer medium are never followed; nothing was written\n"},
+		{full, 3, "error: export to " + full + ": the export directory is not empty: export into a new, empty directory (it holds \"old.json\"); nothing was written\nhint: name a new directory on the transfer medium with --out; nothing was signed\n"},
+	} {
+		pins := pinFile(t, 5)
+		code, stdout, stderr := run(t, fx.args(c.out, pins.Fd())...)
+		pins.Close()
+		if code != c.code || stdout != "" || !strings.HasPrefix(stderr, c.want) {
+			t.Errorf("--out %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", c.out, code, stdout, stderr, c.want)
+		}
+	}
+	if ents, err := os.ReadDir(fx.vault); err != nil || len(ents) != 2 {
+		t.Errorf("the vault holds %v (%v), want CURRENT and gen-000001 only", ents, err)
+	}
+	if ents, err := os.ReadDir(elsewhere); err != nil || len(ents) != 0 {
+		t.Errorf("written through the link: %v, %v", ents, err)
+	}
+}
