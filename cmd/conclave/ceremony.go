@@ -20,6 +20,7 @@ import (
 	"github.com/conclave-keys/conclave/airgap/preflight"
 	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
+	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/cjson"
 	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/export"
@@ -149,6 +150,11 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	if err := checkOut(o.Out, vaultPath, o.Resume != ""); err != nil {
 		return nil, err
 	}
+	if o.In != "" {
+		if err := checkBundleDir(o.In); err != nil {
+			return nil, err
+		}
+	}
 	vd, v, err := openVault(vaultPath)
 	if err != nil {
 		return nil, err
@@ -161,11 +167,6 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	defer lock.Close()
 	if err := checkRehearsal(sc, v.Policy); err != nil {
 		return nil, err
-	}
-	if o.In != "" {
-		if err := readableDir("the bundle directory", o.In); err != nil {
-			return nil, err
-		}
 	}
 	var id string
 	if o.Resume != "" {
@@ -326,6 +327,30 @@ func checkOut(out, vaultPath string, resume bool) error {
 		return withHint(err, "name a new directory on the transfer medium with --out; nothing was signed")
 	}
 	return err
+}
+
+// checkBundleDir checks that --in names a bundle before the ceremony
+// opens its log: a directory holding a bundle's manifest. An export, a
+// vault or another directory named by mistake is a mistake in the
+// command line, not a bundle to refuse (a refused bundle ends the
+// ceremony). What the manifest holds is judged by the import.
+func checkBundleDir(dir string) error {
+	if err := readableDir("the bundle directory", dir); err != nil {
+		return err
+	}
+	has := func(name string) bool {
+		_, err := os.Lstat(filepath.Join(dir, name))
+		return err == nil
+	}
+	switch {
+	case has(bundle.ManifestName):
+		return nil
+	case has(export.ManifestName):
+		return usagef("--in %s is the export of a ceremony (it holds %s), not a bundle: name the bundle directory the online side packed (it holds %s)", dir, export.ManifestName, bundle.ManifestName)
+	case has(vaultdir.CurrentFile):
+		return usagef("--in %s is a vault (it holds %s), not a bundle: name the vault with --vault, and the bundle directory with --in", dir, vaultdir.CurrentFile)
+	}
+	return usagef("--in %s holds no %s, so it is not a bundle: name the bundle directory the online side packed", dir, bundle.ManifestName)
 }
 
 // checkRehearsal matches the script and the vault: a rehearsal runs on a

@@ -152,3 +152,36 @@ func TestCeremonyOutChecked(t *testing.T) {
 		t.Errorf("written through the link: %v, %v", ents, err)
 	}
 }
+
+// TestCeremonyInNotABundle: --in naming an export, the vault, or a
+// directory without a bundle's manifest is a mistake in the command line
+// (status 2), said before the ceremony opens a log; before, the bundle
+// was refused as missing its manifest and the ceremony abandoned.
+func TestCeremonyInNotABundle(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	export := filepath.Join(fx.dir, "export")
+	if err := os.Mkdir(export, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(export, "export-manifest.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	requests := filepath.Join(fx.bundle, "requests")
+	for _, c := range []struct{ in, want string }{
+		{export, "error: --in " + export + " is the export of a ceremony (it holds export-manifest.json), not a bundle: name the bundle directory the online side packed (it holds manifest.json)\n"},
+		{fx.vault, "error: --in " + fx.vault + " is a vault (it holds CURRENT), not a bundle: name the vault with --vault, and the bundle directory with --in\n"},
+		{requests, "error: --in " + requests + " holds no manifest.json, so it is not a bundle: name the bundle directory the online side packed\n"},
+	} {
+		pins := pinFile(t, 5)
+		args := fx.args(filepath.Join(fx.dir, "out"), pins.Fd())
+		args[slicesIndex(args, "--in")+1] = c.in
+		code, stdout, stderr := run(t, args...)
+		pins.Close()
+		if code != 2 || stdout != "" || !strings.HasPrefix(stderr, c.want) {
+			t.Errorf("--in %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", c.in, code, stdout, stderr, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(fx.vault, "journal")); !os.IsNotExist(err) {
+		t.Errorf("a ceremony was opened: %v", err)
+	}
+}
