@@ -66,6 +66,11 @@ var (
 	// ErrNotRegular: a device, pipe, socket or directory where a file was
 	// expected.
 	ErrNotRegular = errors.New("it is not a regular file")
+	// ErrDamaged: what the vault directory holds is not a vault's
+	// current generation as CURRENT names it (CURRENT garbled, naming a
+	// generation that is missing, or one whose manifest has another
+	// hash). Errors carrying it say what, in their own words.
+	ErrDamaged = errors.New("the vault is damaged")
 	// ErrCeremonyRunning: another process runs a ceremony on the vault.
 	ErrCeremonyRunning = errors.New("another ceremony is running on this vault: one ceremony at a time runs on a vault")
 )
@@ -158,6 +163,15 @@ func (d *Dir) LockJournals() (io.Closer, error) {
 	return os.NewFile(uintptr(fd), where), nil
 }
 
+// damaged marks err as ErrDamaged, keeping its message.
+func damaged(err error) error { return damagedError{err} }
+
+type damagedError struct{ err error }
+
+func (e damagedError) Error() string        { return e.err.Error() }
+func (e damagedError) Unwrap() error        { return e.err }
+func (e damagedError) Is(target error) bool { return target == ErrDamaged }
+
 // describe turns what openat says about a refused name into the reason.
 // With O_NOFOLLOW Linux reports a link as ELOOP, and with O_DIRECTORY as
 // ENOTDIR, so the entry is looked at without following it.
@@ -193,7 +207,7 @@ func (d *Dir) readCurrent() (current, error) {
 	}
 	c, ok := parseCurrent(data)
 	if !ok {
-		return current{}, fmt.Errorf("vault %s: %s is not one line \"gen-NNNNNN <sha256>\"", d.path, CurrentFile)
+		return current{}, damaged(fmt.Errorf("vault %s: %s is not one line \"gen-NNNNNN <sha256>\"", d.path, CurrentFile))
 	}
 	return c, nil
 }
@@ -235,6 +249,9 @@ func (d *Dir) Current() (vault.Reader, string, error) {
 		return nil, "", err
 	}
 	fd, err := unix.Openat(d.fd, c.name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, "", damaged(fmt.Errorf("vault %s: %s names generation %s, and the vault holds no directory %s", d.path, CurrentFile, c.name, c.name))
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("vault %s: current generation %s: %w", d.path, c.name, describe(err, d.fd, c.name))
 	}
@@ -242,12 +259,16 @@ func (d *Dir) Current() (vault.Reader, string, error) {
 	m, err := r.ReadFile(vault.ManifestFile)
 	if err != nil {
 		r.Close()
-		return nil, "", fmt.Errorf("vault %s: current generation %s: %w", d.path, c.name, err)
+		err = fmt.Errorf("vault %s: current generation %s: %w", d.path, c.name, err)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = damaged(err)
+		}
+		return nil, "", err
 	}
 	if h := sha256.Sum256(m); hex.EncodeToString(h[:]) != c.hash {
 		r.Close()
-		return nil, "", fmt.Errorf("vault %s: %s names generation %s with hash %s, but its %s hashes to %s",
-			d.path, CurrentFile, c.name, c.hash, vault.ManifestFile, hex.EncodeToString(h[:]))
+		return nil, "", damaged(fmt.Errorf("vault %s: %s names generation %s with hash %s, but its %s hashes to %s",
+			d.path, CurrentFile, c.name, c.hash, vault.ManifestFile, hex.EncodeToString(h[:])))
 	}
 	return r, c.name, nil
 }
@@ -265,7 +286,7 @@ func (d *Dir) OpenCurrent() (*vault.Vault, error) {
 		return nil, fmt.Errorf("vault %s, generation %s: %w", d.path, name, err)
 	}
 	if v.Generation != name {
-		return nil, fmt.Errorf("vault %s: directory %s holds generation %d (%s)", d.path, name, v.Manifest.Generation, v.Generation)
+		return nil, damaged(fmt.Errorf("vault %s: directory %s holds generation %d (%s)", d.path, name, v.Manifest.Generation, v.Generation))
 	}
 	return v, nil
 }

@@ -185,3 +185,62 @@ func TestCeremonyInNotABundle(t *testing.T) {
 		t.Errorf("a ceremony was opened: %v", err)
 	}
 }
+
+// TestDamagedVaultRefused: a vault whose CURRENT is garbled, a link, or
+// names a generation that is missing or has another manifest is refused
+// (status 1, as a vault that does not verify) by the ceremony, import
+// and vault show alike, naming the file; a vault without CURRENT is not
+// a vault (status 3). Before, the ceremony and import ended with status 3,
+// vault show with 1 or 3.
+func TestDamagedVaultRefused(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	current := filepath.Join(fx.vault, vaultdir.CurrentFile)
+	good, err := os.ReadFile(current)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash := strings.Fields(string(good))[1]
+	write := func(data string) func() error {
+		return func() error { return os.WriteFile(current, []byte(data), 0o600) }
+	}
+	for _, c := range []struct {
+		damage func() error
+		code   int
+		want   string
+	}{
+		{write("../../etc " + hash + "\n"), 1, "CURRENT is not one line \"gen-NNNNNN <sha256>\""},
+		{write("gen-000007 " + hash + "\n"), 1, "CURRENT names generation gen-000007, and the vault holds no directory gen-000007"},
+		{write("gen-000001 " + strings.Repeat("0", 64) + "\n"), 1, "CURRENT names generation gen-000001 with hash " + strings.Repeat("0", 64) + ", but its generation.json hashes to " + hash},
+		{func() error {
+			if err := os.Rename(current, current+".real"); err != nil {
+				return err
+			}
+			return os.Symlink(current+".real", current)
+		}, 1, "CURRENT: it is a symbolic link, and a vault holds none"},
+		{func() error { return os.Remove(current) }, 3, "the vault holds no generation: there is no CURRENT file"},
+	} {
+		os.Remove(current + ".real")
+		if err := c.damage(); err != nil {
+			t.Fatal(err)
+		}
+		want := "error: vault " + fx.vault + ": " + c.want + "\n"
+		pins := pinFile(t, 5)
+		code, _, stderr := run(t, fx.args(filepath.Join(fx.dir, "export"), pins.Fd())...)
+		pins.Close()
+		if code != c.code || !strings.HasPrefix(stderr, want) {
+			t.Errorf("ceremony: exit %d, stderr:\n%s\nwant %d:\n%s", code, stderr, c.code, want)
+		}
+		code, _, stderr = run(t, "import", "--dry-run", "--vault", fx.vault, fx.bundle)
+		if code != c.code || !strings.HasPrefix(stderr, want) {
+			t.Errorf("import: exit %d, stderr:\n%s\nwant %d:\n%s", code, stderr, c.code, want)
+		}
+		code, _, stderr = run(t, "vault", "show", fx.vault)
+		if code != c.code || !strings.HasPrefix(stderr, want) {
+			t.Errorf("vault show: exit %d, stderr:\n%s\nwant %d:\n%s", code, stderr, c.code, want)
+		}
+		os.Remove(current)
+		if err := os.WriteFile(current, good, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
