@@ -168,6 +168,9 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	if err := checkRehearsal(sc, v.Policy); err != nil {
 		return nil, err
 	}
+	if err := checkSigners(sc, v.Policy); err != nil {
+		return nil, err
+	}
 	var id string
 	if o.Resume != "" {
 		id = filepath.Base(journalDir)
@@ -351,6 +354,33 @@ func checkBundleDir(dir string) error {
 		return usagef("--in %s is a vault (it holds %s), not a bundle: name the vault with --vault, and the bundle directory with --in", dir, vaultdir.CurrentFile)
 	}
 	return usagef("--in %s holds no %s, so it is not a bundle: name the bundle directory the online side packed", dir, bundle.ManifestName)
+}
+
+// checkSigners refuses, before the ceremony opens its log, a script
+// whose signing or close.sign_head names someone the vault's policy does
+// not list as a holder: the ceremony would otherwise stop there, after
+// the review.
+func checkSigners(sc *script, p *policy.Policy) error {
+	for _, l := range []struct {
+		field string
+		names []string
+	}{{"signing", sc.Signing}, {"close.sign_head", sc.SignHead}} {
+		for _, name := range l.names {
+			if !slices.ContainsFunc(p.Holders, func(h policy.Holder) bool { return h.Name == name }) {
+				return refused(fmt.Errorf("%s: %s is not a holder of the vault's policy (its holders: %s)", l.field, termtext.Quote(name), holderNames(p)))
+			}
+		}
+	}
+	return nil
+}
+
+// holderNames lists the policy's holders for a message.
+func holderNames(p *policy.Policy) string {
+	names := make([]string, len(p.Holders))
+	for i, h := range p.Holders {
+		names[i] = h.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // checkRehearsal matches the script and the vault: a rehearsal runs on a

@@ -244,3 +244,27 @@ func TestDamagedVaultRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestCeremonySignerNotAHolder: a script whose signing list names a
+// participant the policy does not list as a holder is refused (status 1)
+// before the ceremony opens its log; before, it stopped after the review,
+// at "sign as".
+func TestCeremonySignerNotAHolder(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	for _, c := range []struct{ old, new, want string }{
+		{"signing: [Holder 1,", "signing: [Mallory, Holder 1,", "error: signing: \"Mallory\" is not a holder of the vault's policy (its holders: Holder 1, Holder 2, Holder 3)\n"},
+		{"sign_head: [Holder 3]", "sign_head: [Mallory]", "error: close.sign_head: \"Mallory\" is not a holder of the vault's policy (its holders: Holder 1, Holder 2, Holder 3)\n"},
+	} {
+		text := strings.Replace(ceremonyScript, "participants: [Holder 1, Holder 2, Holder 3]", "participants: [Holder 1, Holder 2, Holder 3, Mallory]", 1)
+		fx.script = fx.writeScript(t, "mallory.yaml", strings.Replace(text, c.old, c.new, 1))
+		pins := pinFile(t, 5)
+		code, stdout, stderr := run(t, fx.args(filepath.Join(fx.dir, "export"), pins.Fd())...)
+		pins.Close()
+		if code != 1 || stdout != "" || stderr != c.want {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, c.want)
+		}
+	}
+	if journals, _ := filepath.Glob(filepath.Join(fx.vault, vaultdir.JournalDirName, "*")); len(journals) != 0 {
+		t.Errorf("a ceremony was opened: %q", journals)
+	}
+}
