@@ -91,10 +91,13 @@ func Open(dir string) (*Dir, error) {
 }
 
 // CheckNew checks that dir can become a new vault: it does not exist, or
-// it is an empty directory (the mount point of a fresh medium). A command
-// checks this before the holders sign, so that their work is not lost to
-// a wrong path.
+// it is an empty directory (the mount point of a fresh medium), and it is
+// not a symbolic link (Open refuses one). A command checks this before
+// the holders sign, so that their work is not lost to a wrong path.
 func CheckNew(dir string) error {
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("create vault %s: %w", dir, ErrSymlink)
+	}
 	ents, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -268,3 +268,35 @@ func TestCeremonySignerNotAHolder(t *testing.T) {
 		t.Errorf("a ceremony was opened: %q", journals)
 	}
 }
+
+// TestAdoptOutLink: vault adopt --out naming a symbolic link (to an
+// empty directory) is refused before any holder is asked for a PIN;
+// before, the holders signed and the new vault was refused only then.
+func TestAdoptOutLink(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	meta := filepath.Join(fx.dir, "metadata")
+	gen := filepath.Join(fx.vault, "gen-000001")
+	for from, to := range map[string]string{"root/1.root.json": "1.root.json", "metadata/targets.json": "targets.json", "metadata/claimed.json": "claimed.json", "policy.yaml": "policy.yaml"} {
+		data, err := os.ReadFile(filepath.Join(gen, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeBytes(t, filepath.Join(meta, to), data)
+	}
+	empty, link := filepath.Join(fx.dir, "empty"), filepath.Join(fx.dir, "link")
+	if err := os.Mkdir(empty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(empty, link); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runWithPINs(t, strings.Repeat(ceremonyPass+"\n", 2), "vault", "adopt", "--metadata", meta, "--policy", filepath.Join(meta, "policy.yaml"), "--out", link,
+		"--sign", "softkey:path="+filepath.Join(fx.keys, "holder2.key.pem"), "--sign", "softkey:path="+filepath.Join(fx.keys, "holder3.key.pem"))
+	want := "error: create vault " + link + ": it is a symbolic link, and a vault holds none\n"
+	if code != 3 || stderr != want {
+		t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, stderr, want)
+	}
+	if ents, err := os.ReadDir(empty); err != nil || len(ents) != 0 {
+		t.Errorf("written through the link: %v, %v", ents, err)
+	}
+}
