@@ -174,8 +174,10 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	var id string
 	if o.Resume != "" {
 		id = filepath.Base(journalDir)
-		if v.LastCeremonyID == id {
-			// Ended, and its generation written: nothing is left to do.
+		if v.LastCeremonyID == id || holdsLog(v, id) {
+			// Ended, and its generation written (the last one, or one
+			// before it: every generation keeps the logs of the
+			// ceremonies before it): nothing is left to do.
 			fmt.Fprintf(env.stdout, "ceremony %s has ended: the vault's current generation %s holds its log\n", termtext.Safe(id), termtext.Safe(v.Generation))
 			printGeneration(env.stdout, v)
 			return &headlessResult{CeremonyID: id, Journal: journalDir, Generation: v.Generation}, nil
@@ -257,6 +259,13 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 		return res, err
 	}
 	return res, nil
+}
+
+// holdsLog reports whether the vault's generation keeps the log of the
+// ceremony id, which therefore ended.
+func holdsLog(v *vault.Vault, id string) bool {
+	name := vault.CeremoniesDir + "/" + id + "/" + journal.LogName
+	return slices.ContainsFunc(v.Files(), func(f vault.File) bool { return f.Name == name })
 }
 
 // addHint adds a hint line to err, after the hints it has.

@@ -300,3 +300,31 @@ func TestAdoptOutLink(t *testing.T) {
 		t.Errorf("written through the link: %v, %v", ents, err)
 	}
 }
+
+// TestCeremonyResumeOlderEnded: resuming a ceremony that closed before
+// the vault's last one says it has ended and changes nothing; before, the
+// replay was refused as opened on another generation (status 3).
+func TestCeremonyResumeOlderEnded(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	if code, stdout, stderr := run(t, fx.args(filepath.Join(fx.dir, "export"), pins.Fd())...); code != 0 {
+		t.Fatalf("first ceremony: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	first := fx.journal(t)
+	// A second ceremony, abandoned: its bundle was imported before.
+	fx.script = fx.writeScript(t, "later.yaml", strings.Replace(ceremonyScript, ceremonyNow.Format(time.RFC3339), ceremonyNow.Add(time.Hour).Format(time.RFC3339), 1))
+	pins2 := pinFile(t, 5)
+	defer pins2.Close()
+	if code, stdout, stderr := run(t, fx.args(filepath.Join(fx.dir, "export-2"), pins2.Fd())...); code != 1 {
+		t.Fatalf("second ceremony: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	code, stdout, stderr := run(t, "ceremony", "--resume", first, "--out", filepath.Join(fx.dir, "export"), "--script", fx.script)
+	want := "ceremony " + filepath.Base(first) + " has ended: the vault's current generation gen-000003 holds its log\n"
+	if code != 0 || !strings.HasPrefix(stdout, want) || stderr != "" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, want)
+	}
+	if v := fx.openVault(t); v.Generation != "gen-000003" {
+		t.Errorf("resuming an ended ceremony wrote generation %s", v.Generation)
+	}
+}
