@@ -85,6 +85,10 @@ func makeGenesis(ctx context.Context, holders []HolderSigner, existing int, now 
 	root.Roles[tuf.TypeTargets] = &tuf.RoleKeys{KeyIDs: ids, Threshold: Threshold}
 	root.Roles[tuf.TypeSnapshot] = &tuf.RoleKeys{KeyIDs: []string{online.Key.ID()}, Threshold: 1}
 	root.Roles[tuf.TypeTimestamp] = &tuf.RoleKeys{KeyIDs: []string{online.Key.ID()}, Threshold: 1}
+	// The mark in root's signed part makes everything trusted through it
+	// a rehearsal's: verify says so, and a vault opens it only under a
+	// rehearsal policy, which a production ceremony refuses.
+	root.MarkRehearsal(tuf.RehearsalNotice)
 
 	top := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
 	top.Version, top.Expires = 1, tuf.NewExpiry(now.AddDate(1, 0, 0))
