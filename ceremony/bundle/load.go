@@ -84,7 +84,7 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 	if r.MaxManifestSize > 0 && int64(len(data)) > r.MaxManifestSize {
 		return nil, verdict.Refuse(verdict.BundleLimit, nil, "the manifest is %d bytes long; at most %d are allowed", len(data), r.MaxManifestSize)
 	}
-	m, err := OpenManifest(data, trust.IntakeKeys, ManifestLimits{MaxFiles: r.MaxFiles, MaxFileSize: r.MaxFileSize, MaxTotal: r.MaxTotalSize, MaxDepth: r.MaxJSONDepth})
+	m, err := OpenManifest(data, trust.IntakeKeys, ManifestLimits{MaxFiles: r.MaxFiles, MaxFileSize: r.MaxFileSize, MaxPublishedSize: r.MaxPublishedSize, MaxTotal: r.MaxTotalSize, MaxDepth: r.MaxJSONDepth})
 	if err != nil {
 		return nil, err
 	}

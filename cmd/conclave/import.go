@@ -167,12 +167,15 @@ func openVault(dir string) (*vaultdir.Dir, *vault.Vault, error) {
 }
 
 // bundleMedia reads a bundle directory on the transfer medium within the
-// rules' limits.
+// rules' limits. No file is read past the larger of the two per-file
+// limits: the manifest, read first, holds each request file to
+// MaxFileSize and the published state to MaxPublishedSize, and a file
+// whose bytes are not the size listed is refused.
 func bundleMedia(dir string, r rules.Rules) *mediaDir {
 	return &mediaDir{
 		dir:         dir,
 		manifest:    bundle.ManifestName,
-		limits:      safefile.Limits{MaxFiles: r.MaxFiles + 1, MaxFileSize: r.MaxFileSize, MaxTotalSize: r.MaxTotalSize + r.MaxManifestSize},
+		limits:      safefile.Limits{MaxFiles: r.MaxFiles + 1, MaxFileSize: max(r.MaxFileSize, r.MaxPublishedSize), MaxTotalSize: r.MaxTotalSize + r.MaxManifestSize},
 		manifestMax: r.MaxManifestSize,
 		mapErr:      mediaError,
 	}
