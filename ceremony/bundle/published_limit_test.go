@@ -1,34 +1,16 @@
 package bundle_test
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
-	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 	it "github.com/conclave-keys/conclave/intake/intaketest"
 )
-
-// publishedState is the published state of n projects, each with two
-// keyids, as a repository of n recently claimed projects writes it.
-func publishedState(n int) map[string]request.Keyset {
-	ps := make(map[string]request.Keyset, n)
-	for i := range n {
-		var ids []string
-		for k := range 2 {
-			s := sha256.Sum256(fmt.Appendf(nil, "%d/%d", i, k))
-			ids = append(ids, hex.EncodeToString(s[:]))
-		}
-		ps[fmt.Sprintf("published-project-%06d", i)] = request.NewKeyset(ids, 1)
-	}
-	return ps
-}
 
 // TestPublishedStateOwnLimit: the published state of 100,000 projects
 // (18.7 MB, far past the 1 MiB a request file may have) is read under the
@@ -39,7 +21,7 @@ func TestPublishedStateOwnLimit(t *testing.T) {
 	f := it.New(t)
 	dir := filepath.Join(t.TempDir(), "bundle")
 	p := f.Pack("bundle-0001", it.Files(f.Add(t, "r-add", "fresh", "n1"))...)
-	p.Published = publishedState(100_000)
+	p.Published = it.Published(100_000)
 	if err := p.Write(dir); err != nil {
 		t.Fatal(err)
 	}
