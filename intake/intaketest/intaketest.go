@@ -238,7 +238,7 @@ func (s DirSource) ReadManifest() ([]byte, error) {
 }
 
 // Listed returns the files.
-func (s DirSource) Listed(names []string) (bundle.Files, error) {
+func (s DirSource) Listed(names []string, _ string) (bundle.Files, error) {
 	set := map[string]bool{bundle.ManifestName: true}
 	for _, n := range names {
 		set[n] = true
