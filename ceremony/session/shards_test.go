@@ -27,10 +27,9 @@ import (
 var shardHolders = []string{"Holder 1", "Holder 2", "Holder 3"}
 
 // sharded is a vault adopted with claimed in three shards at different
-// versions: claimed-a (prefix "a", version 3: "alpha"; and "ant", which
-// claimed-rest delegates although its name falls to claimed-a),
-// claimed-b (prefix "b", version 5: "beta") and claimed-rest (prefix "",
-// version 1: "zeta", "ant").
+// versions: claimed-a (prefix "a", version 3: "alpha"), claimed-b
+// (prefix "b", version 5: "beta") and claimed-rest (prefix "", version 1:
+// "zeta", "omega").
 type sharded struct {
 	vx     *vaulttest.Fixture
 	vault  *vault.Vault
@@ -52,7 +51,7 @@ func newSharded(t testing.TB) *sharded {
 	sx.vx = vaulttest.NewSharded(t, sx.intake.Key, []vaulttest.Shard{
 		{Role: "claimed-a", Prefixes: []string{"a"}, Version: 3, Projects: []delegation.Project{project("alpha", "a1")}},
 		{Role: "claimed-b", Prefixes: []string{"b"}, Version: 5, Projects: []delegation.Project{project("beta", "b1")}},
-		{Role: "claimed-rest", Prefixes: []string{""}, Projects: []delegation.Project{project("zeta", "z1"), project("ant", "t1")}},
+		{Role: "claimed-rest", Prefixes: []string{""}, Projects: []delegation.Project{project("zeta", "z1"), project("omega", "t1")}},
 	})
 	return sx.open(t)
 }
@@ -155,7 +154,7 @@ func (sx *sharded) start(t testing.TB) (*Session, *memoryAppender) {
 // TestShardedCeremony: a bundle against a vault whose claimed is split
 // into shards is judged against every shard — a statement bound to its
 // own shard's version holds, one bound to another shard's version is
-// refused, an add for a project another shard delegates is a takeover —
+// refused, an add for a project delegated now is a takeover —
 // and only the shards with approved changes are built, signed, exported
 // and written to the next generation.
 func TestShardedCeremony(t *testing.T) {
@@ -165,8 +164,8 @@ func TestShardedCeremony(t *testing.T) {
 		sx.draft(t, request.Rotate, "r-beta", "beta", 5, []string{"b2"}, "b1"),
 		// claimed-b's version, but aardvark falls to claimed-a (version 3).
 		sx.draft(t, request.Add, "r-aardvark", "aardvark", 5, []string{"n2"}),
-		// ant falls to claimed-a, but claimed-rest delegates it now.
-		sx.draft(t, request.Add, "r-ant", "ant", 3, []string{"n3"}),
+		// omega is delegated now, by claimed-rest.
+		sx.draft(t, request.Add, "r-omega", "omega", 1, []string{"n3"}),
 	)
 	s, _ := sx.start(t)
 	if err := s.Import(intaketest.DirSource{Dir: dir}); err != nil {
@@ -180,7 +179,7 @@ func TestShardedCeremony(t *testing.T) {
 		"r-avocado":  "needs-judgement [no-dwell]",
 		"r-beta":     "rule-approvable []",
 		"r-aardvark": "invalid [possession-wrong-base]",
-		"r-ant":      "invalid [takeover-add]",
+		"r-omega":    "invalid [takeover-add]",
 	} {
 		v := byID[id]
 		if got := string(v.Class) + " [" + strings.Join(codes(v), " ") + "]"; got != want {
@@ -195,7 +194,7 @@ func TestShardedCeremony(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, id := range []string{"r-aardvark", "r-ant"} {
+	for _, id := range []string{"r-aardvark", "r-omega"} {
 		if _, done := s.Decision(id); done {
 			t.Fatalf("%s decided", id)
 		}
