@@ -367,6 +367,8 @@ type driver struct {
 	res *headlessResult
 	// tokens reach the holders who sign the log's head.
 	tokens *holders.Tokens
+	// update is what Close returned, for the next generation.
+	update *vault.Update
 }
 
 // run takes the ceremony from its state to its close. Each step is
@@ -701,16 +703,19 @@ func (d *driver) readBack(want map[string][]byte) (map[string]string, error) {
 // close closes the ceremony; the vault's next generation is written
 // next (writeGeneration), also when a resumed log ends closed.
 func (d *driver) close() error {
-	_, err := d.s.Close()
+	u, err := d.s.Close()
+	d.update = u
 	return err
 }
 
 // writeGeneration writes the vault generation that follows the ceremony,
 // with its log, and prints the log's head for the paper log.
 func (d *driver) writeGeneration() error {
-	u, err := d.s.Update()
-	if err != nil {
-		return err
+	u, err := d.update, error(nil)
+	if u == nil {
+		if u, err = d.s.Update(); err != nil {
+			return err
+		}
 	}
 	out := d.env.stdout
 	if u != nil {
