@@ -60,7 +60,8 @@ import (
 // real one); CONCLAVE_BENCH_SIZES a comma-separated list of sizes
 // (default 1000,10000,100000).
 //
-// "MB-peak-rss" is the process's peak resident memory during the engine's
+// The binary's soft memory limit (softMemoryLimit) is set as main sets
+// it, unless GOMEMLIMIT is. "MB-peak-rss" is the process's peak resident memory during the engine's
 // run (VmHWM, reset before it): an upper bound, since the benchmark's own
 // fixture stays in memory. For the binary alone, CONCLAVE_BENCH_KEEP=1
 // keeps the fixture and prints a command line for /usr/bin/time -v.
@@ -79,6 +80,11 @@ func BenchmarkCeremony(b *testing.B) {
 	for _, n := range sizes {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			fx := newCeremonyBench(b, n)
+			// The binary's soft memory limit (main), unless GOMEMLIMIT
+			// says otherwise.
+			if os.Getenv("GOMEMLIMIT") == "" {
+				defer debug.SetMemoryLimit(debug.SetMemoryLimit(softMemoryLimit))
+			}
 			var engine, parts cost
 			var peak int64
 			phases := map[string]time.Duration{}
@@ -270,6 +276,8 @@ func (fx *ceremonyBench) fresh(b *testing.B, i int) (vaultDir, out string) {
 	if out, err := exec.Command("cp", "-a", fx.template, vaultDir).CombinedOutput(); err != nil {
 		b.Fatalf("copy the vault: %v: %s", err, out)
 	}
+	// Written back now, so that the ceremony's fsyncs do not wait for it.
+	syscall.Sync()
 	return vaultDir, filepath.Join(fx.dir, fmt.Sprintf("export-%d", i))
 }
 
