@@ -114,7 +114,7 @@ func (s *Session) stepExported(e *Exported) (func(), error) {
 		return nil, err
 	}
 	// The plan ExportFiles made, unless a line was appended since (or
-	// this is a replay): the export of a 100,000-project role is 20 MB
+	// this is a replay): the export of a 100,000-project role is 60 MB
 	// to encode and hash again.
 	want := s.planned
 	if want == nil || s.plannedSeq != s.lastSeq {
