@@ -1,5 +1,5 @@
 # The two commands: `make rehearsal` (set up, then run Conclave's main job on
-# throwaway software keys) and `make test` (set up, then run every test).
+# virtual YubiKeys and SoftHSM, started for it) and `make test` (set up, then run every test).
 # Each target calls a script in scripts/, which installs what is missing first.
 
 .PHONY: rehearsal test build setup bench fuzz man

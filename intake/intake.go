@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
@@ -166,7 +167,10 @@ type Pack struct {
 	BundleID string
 	Source   string
 	Created  time.Time
-	Base     bundle.Base
+	// Bases are the metadata of every delegating role the requests were
+	// made against (the delegating role, or each shard), in any order:
+	// the manifest lists them sorted by role.
+	Bases    []bundle.Base
 	Requests []File
 	// Published is the repository's published state (project, normalised
 	// → keyset); nil writes none.
@@ -202,7 +206,8 @@ func (p *Pack) Write(dir string) error { return p.WriteContext(context.Backgroun
 // written, and returns ctx's error. The manifest is written last, so a
 // bundle is never complete before every request file is in it.
 func (p *Pack) WriteContext(ctx context.Context, dir string) (err error) {
-	m := &bundle.Manifest{BundleID: p.BundleID, Source: p.Source, Created: p.Created.UTC().Truncate(time.Second), Base: p.Base}
+	bases := slices.SortedFunc(slices.Values(p.Bases), func(a, b bundle.Base) int { return strings.Compare(a.Role, b.Role) })
+	m := &bundle.Manifest{BundleID: p.BundleID, Source: p.Source, Created: p.Created.UTC().Truncate(time.Second), Bases: bases}
 	files := append([]File(nil), p.Requests...)
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
 	for i, f := range files {

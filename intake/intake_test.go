@@ -85,7 +85,7 @@ func TestPackSpreadsLargeBundles(t *testing.T) {
 	for i := range files {
 		files[i] = intake.RequestFile(f.Add(t, fmt.Sprintf("r%05d", i), fmt.Sprintf("p%05d", i), "n1"))
 	}
-	trust := bundle.Trust{IntakeKeys: map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key}, Base: f.Base, Rules: f.Rules}
+	trust := bundle.Trust{IntakeKeys: map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key}, Bases: f.Bases, Rules: f.Rules}
 	for _, c := range []struct {
 		files []intake.File
 		dirs  map[string]int // directory → request files in it
@@ -175,8 +175,10 @@ func TestPackRefusesWhatImportRefuses(t *testing.T) {
 	}{
 		{"id with a space", func(p *intake.Pack) { p.BundleID = "bundle 1" }, `bundle_id: an id may hold only ASCII letters, digits, ".", "_" and "-", starting with a letter or digit`},
 		{"empty source", func(p *intake.Pack) { p.Source = "" }, `source: must be the repository's name, up to 256 printable bytes`},
-		{"base version 0", func(p *intake.Pack) { p.Base.Version = 0 }, `base.version: must be an integer of at least 1`},
-		{"base hash in capitals", func(p *intake.Pack) { p.Base.SHA256 = strings.ToUpper(p.Base.SHA256) }, `base.sha256: must be 64 lowercase hex digits`},
+		{"base version 0", func(p *intake.Pack) { p.Bases[0].Version = 0 }, `bases[0].version: must be an integer of at least 1`},
+		{"base hash in capitals", func(p *intake.Pack) { p.Bases[0].SHA256 = strings.ToUpper(p.Bases[0].SHA256) }, `bases[0].sha256: must be 64 lowercase hex digits`},
+		{"no base", func(p *intake.Pack) { p.Bases = nil }, `bases: must name at least one base`},
+		{"one role twice", func(p *intake.Pack) { p.Bases = append(p.Bases, p.Bases[0]) }, `bases[1].role: "claimed" comes after "claimed": bases are sorted by role, each role once`},
 		{"path with a space", func(p *intake.Pack) { p.Requests[0].Name = "requests/r 1.json" }, `files[0].path: "requests/r 1.json" holds ' '; paths may hold only ASCII letters, digits, ".", "_", "-" and "/"`},
 		{"created after 9999", func(p *intake.Pack) { p.Created = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, `created: "10000-01-01T00:00:00Z" is not a UTC time written as 2026-01-02T15:04:05Z`},
 	} {
@@ -193,7 +195,7 @@ func TestPackRefusesWhatImportRefuses(t *testing.T) {
 			}
 			// The reader, given the same manifest signed, refuses it
 			// with the same words.
-			m := &bundle.Manifest{BundleID: p.BundleID, Source: p.Source, Created: p.Created, Base: p.Base}
+			m := &bundle.Manifest{BundleID: p.BundleID, Source: p.Source, Created: p.Created, Bases: p.Bases}
 			for _, r := range p.Requests {
 				m.Files = append(m.Files, bundle.Entry{Path: r.Name, Kind: bundle.KindRequest, Size: int64(len(r.Data)), SHA256: bundle.SumHex(r.Data)})
 			}
@@ -207,5 +209,52 @@ func TestPackRefusesWhatImportRefuses(t *testing.T) {
 				t.Errorf("reader: got %v, want %s: the manifest breaks the bundle format: %s", err, verdict.ManifestInvalid, c.want)
 			}
 		})
+	}
+}
+
+// TestDocsExampleBundleManifest: the worked example's manifest
+// (docs/formats/examples/bundle) is the manifest of its files, made
+// against examples/7.claimed.json and signed by the fixture's intake key
+// (the public key in examples/intake-key.json). CONCLAVE_WRITE_EXAMPLES=1
+// writes it anew.
+func TestDocsExampleBundleManifest(t *testing.T) {
+	const examples = "../docs/formats/examples"
+	read := func(name string) []byte {
+		data, err := os.ReadFile(filepath.Join(examples, filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	claimed := read("7.claimed.json")
+	del, err := tuf.Parse("7.claimed.json", claimed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &bundle.Manifest{
+		BundleID: "2026-11-24-0001", Source: "example.org", Created: time.Date(2026, 11, 24, 11, 30, 0, 0, time.UTC),
+		Bases: []bundle.Base{{Role: "claimed", Version: del.Version(), SHA256: bundle.SumHex(claimed)}},
+	}
+	for _, f := range []struct{ path, kind string }{
+		{"requests/req-0001.json", bundle.KindRequest},
+		{"requests/req-0002.json", bundle.KindRequest},
+		{"requests/req-0003.json", bundle.KindRequest},
+		{"published.json", bundle.KindPublished},
+	} {
+		data := read("bundle/" + f.path)
+		m.Files = append(m.Files, bundle.Entry{Path: f.path, Kind: f.kind, Size: int64(len(data)), SHA256: bundle.SumHex(data)})
+	}
+	want, err := bundle.SignManifest(m, func(e *envelope.Envelope) error { return intake.SignEnvelope(e, it.Key("intake")) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(examples, "bundle", bundle.ManifestName)
+	if os.Getenv("CONCLAVE_WRITE_EXAMPLES") != "" {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := read("bundle/" + bundle.ManifestName); string(got) != string(want) {
+		t.Errorf("%s is not the manifest of the example's files; CONCLAVE_WRITE_EXAMPLES=1 writes it anew:\n%s", path, want)
 	}
 }

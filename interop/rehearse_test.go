@@ -34,9 +34,12 @@ func buildConclave(t *testing.T) string {
 }
 
 // TestGoTUFVerifiesRehearsal runs `conclave rehearse --out DIR --requests
-// 50` and verifies its files with go-tuf: root.json signed by its own root
-// threshold (and 1.root.json the same bytes), targets.json by root's
-// targets role, claimed.json by the claimed delegation in targets.json.
+// 50` — a whole ceremony on virtual YubiKeys and SoftHSM — and verifies
+// with go-tuf what it wrote: the generated repository's root.json signed
+// by its own root threshold (and 1.root.json the same bytes), targets.json
+// by root's targets role, and the exported claimed metadata (version 2,
+// signed by two of the three holders in the ceremony) by the claimed
+// delegation in targets.json.
 func TestGoTUFVerifiesRehearsal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the conclave binary; run without -short")
@@ -46,10 +49,10 @@ func TestGoTUFVerifiesRehearsal(t *testing.T) {
 	cmd := exec.Command(bin, "rehearse", "--out", dir, "--requests", fmt.Sprint(rehearsalRequests))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("conclave rehearse --out DIR --requests %d: %v\n"+
-			"This test needs the rehearse command (rehearsal.Run wired into cmd/conclave), "+
-			"writing root.json, 1.root.json, targets.json and claimed.json into DIR.\noutput:\n%s",
-			rehearsalRequests, err, out)
+		if missing := "the rehearsal's tokens need the Debian package"; strings.Contains(string(out), missing) && os.Getenv("CI") != "true" {
+			t.Skipf("%s", bytes.TrimSpace(out))
+		}
+		t.Fatalf("conclave rehearse --out DIR --requests %d: %v\noutput:\n%s", rehearsalRequests, err, out)
 	}
 	read := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join(dir, name))
@@ -58,8 +61,13 @@ func TestGoTUFVerifiesRehearsal(t *testing.T) {
 		}
 		return b
 	}
-	rootBytes, root1Bytes := read("root.json"), read("1.root.json")
-	targetsBytes, claimedBytes := read("targets.json"), read("claimed.json")
+	exported, err := filepath.Glob(filepath.Join(dir, "export", "*.claimed.json"))
+	if err != nil || len(exported) != 1 {
+		t.Fatalf("the export holds %v (%v), want one N.claimed.json\noutput:\n%s", exported, err, out)
+	}
+	rootBytes, root1Bytes := read("repository/root.json"), read("repository/1.root.json")
+	targetsBytes := read("repository/targets.json")
+	claimedBytes := read(strings.TrimPrefix(exported[0], dir+"/"))
 	if !bytes.Equal(rootBytes, root1Bytes) {
 		t.Error("root.json and 1.root.json differ")
 	}
@@ -102,9 +110,12 @@ func TestGoTUFVerifiesRehearsal(t *testing.T) {
 		}
 	}
 
+	if claimed.Signed.Version != 2 {
+		t.Errorf("exported claimed version %d, want 2", claimed.Signed.Version)
+	}
 	// claimed delegates each project, terminating, to its own paths.
 	d := claimed.Signed.Delegations
-	if d == nil || d.SuccinctRoles != nil || len(d.Roles) != rehearsalRequests {
+	if d == nil || d.SuccinctRoles != nil || len(d.Roles) == 0 {
 		t.Fatalf("claimed.json delegations: %+v", d)
 	}
 	for i, r := range d.Roles {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the benchmarks, a whole ceremony at three sizes, and a
-# 100,000-project rehearsal, which prints how long each phase took and the
-# peak memory.
+# Runs the benchmarks, a whole ceremony at three sizes beside its parts,
+# and a 100,000-request rehearsal ceremony, which prints how long each
+# phase took.
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 setup

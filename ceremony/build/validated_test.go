@@ -31,14 +31,14 @@ func TestBuildFromValidatedRequests(t *testing.T) {
 	hist := &history.History{}
 	b, err := bundle.Load(it.DirSource{Dir: dir}, bundle.Trust{
 		IntakeKeys: map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key},
-		Base:       f.Base,
+		Bases:      f.Bases,
 		Rules:      f.Rules,
 		Seen:       hist.SeenBundle,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vs := validate.Validate(validate.Input{Bundle: b, Delegator: f.Delegator.Targets, Rules: f.Rules, History: hist, Now: it.Now})
+	vs := validate.Validate(validate.Input{Bundle: b, Delegators: map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, Rules: f.Rules, History: hist, Now: it.Now})
 	keys := map[string]*tuf.Key{}
 	for _, item := range b.Items {
 		for _, e := range item.Request.Keys {

@@ -42,8 +42,10 @@ type Files interface {
 // delegating metadata, rules and history, as the caller read them.
 type Trust struct {
 	IntakeKeys map[string]*tuf.Key
-	// Base is the trusted delegating metadata.
-	Base  Base
+	// Bases are the trusted metadata of every role the ceremony signs
+	// (the delegating role, or each shard), sorted by role: a bundle
+	// must name exactly these.
+	Bases []Base
 	Rules rules.Rules
 	// Seen reports whether a bundle id was imported before; nil if none
 	// was.
@@ -92,10 +94,8 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 	if trust.Seen != nil && trust.Seen(m.BundleID) {
 		return nil, verdict.Refuse(verdict.BundleReplayed, nil, "bundle %s was imported before; a bundle is imported only once", m.BundleID)
 	}
-	if m.Base != trust.Base {
-		return nil, verdict.Refuse(verdict.BundleBaseMismatch, nil,
-			"the requests were made against %s version %d (SHA-256 %s), but the trusted %s is version %d (SHA-256 %s): the repository must make the bundle again against the current metadata",
-			m.Base.Role, m.Base.Version, termtext.ShortHex(m.Base.SHA256), trust.Base.Role, trust.Base.Version, termtext.ShortHex(trust.Base.SHA256))
+	if err := matchBases(m.Bases, trust.Bases); err != nil {
+		return nil, err
 	}
 	names := make([]string, len(m.Files))
 	for i, f := range m.Files {
@@ -184,6 +184,43 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 		}
 	}
 	return b, nil
+}
+
+// matchBases refuses a bundle whose bases are not exactly the trusted
+// ones, naming the first role (in role order) where they differ: each
+// request is judged against the metadata of its project's role, so a
+// bundle made against any other version of any of them, or against
+// another set of roles, was made for another state of the delegations.
+func matchBases(got, trusted []Base) error {
+	for i := 0; i < max(len(got), len(trusted)); i++ {
+		switch {
+		case i < len(got) && i < len(trusted) && got[i] == trusted[i]:
+			continue
+		case i < len(got) && (i == len(trusted) || got[i].Role < trusted[i].Role):
+			return verdict.Refuse(verdict.BundleBaseMismatch, nil,
+				"the requests were made against role %s, which this ceremony does not sign (it signs %s): the repository must make the bundle again against the current metadata",
+				termtext.Quote(got[i].Role), roleList(trusted))
+		case i < len(trusted) && (i == len(got) || trusted[i].Role < got[i].Role):
+			return verdict.Refuse(verdict.BundleBaseMismatch, nil,
+				"the bundle names no base for role %s, which this ceremony signs (version %d, SHA-256 %s): the repository must make the bundle again against the current metadata of every role",
+				trusted[i].Role, trusted[i].Version, termtext.ShortHex(trusted[i].SHA256))
+		default:
+			g, t := got[i], trusted[i]
+			return verdict.Refuse(verdict.BundleBaseMismatch, nil,
+				"the requests were made against %s version %d (SHA-256 %s), but the trusted %s is version %d (SHA-256 %s): the repository must make the bundle again against the current metadata",
+				g.Role, g.Version, termtext.ShortHex(g.SHA256), t.Role, t.Version, termtext.ShortHex(t.SHA256))
+		}
+	}
+	return nil
+}
+
+// roleList names the roles of bases, for a sentence.
+func roleList(bases []Base) string {
+	names := make([]string, len(bases))
+	for i, b := range bases {
+		names[i] = b.Role
+	}
+	return termtext.List(names, 5)
 }
 
 func unreadable(err error, what string) error {

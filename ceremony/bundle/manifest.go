@@ -33,6 +33,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Format is the manifest payload's "format".
@@ -51,7 +52,8 @@ const (
 	KindPublished = "published-state"
 )
 
-// Base names the delegating metadata the requests were made against.
+// Base names the metadata of one delegating role the requests were made
+// against: the role that delegates, or will delegate, their projects.
 type Base struct {
 	Role    string
 	Version int64
@@ -71,8 +73,11 @@ type Manifest struct {
 	BundleID string
 	Source   string
 	Created  time.Time
-	Base     Base
-	Files    []Entry
+	// Bases are the delegating roles' metadata the requests were made
+	// against, one per role the ceremony signs (the delegating role, or
+	// each shard), sorted by role.
+	Bases []Base
+	Files []Entry
 }
 
 // Encode writes the manifest payload as canonical JSON.
@@ -86,12 +91,16 @@ func (m *Manifest) Encode() []byte {
 			cjson.Member{Name: "size", Value: cjson.IntValue(f.Size)},
 		)
 	}
+	bases := make([]cjson.Value, len(m.Bases))
+	for i, b := range m.Bases {
+		bases[i] = cjson.ObjectValue(
+			cjson.Member{Name: "role", Value: cjson.StringValue(b.Role)},
+			cjson.Member{Name: "sha256", Value: cjson.StringValue(b.SHA256)},
+			cjson.Member{Name: "version", Value: cjson.IntValue(b.Version)},
+		)
+	}
 	return cjson.ObjectValue(
-		cjson.Member{Name: "base", Value: cjson.ObjectValue(
-			cjson.Member{Name: "role", Value: cjson.StringValue(m.Base.Role)},
-			cjson.Member{Name: "sha256", Value: cjson.StringValue(m.Base.SHA256)},
-			cjson.Member{Name: "version", Value: cjson.IntValue(m.Base.Version)},
-		)},
+		cjson.Member{Name: "bases", Value: cjson.ArrayValue(bases...)},
 		cjson.Member{Name: "bundle_id", Value: cjson.StringValue(m.BundleID)},
 		cjson.Member{Name: "created", Value: cjson.StringValue(m.Created.UTC().Format(request.TimeLayout))},
 		cjson.Member{Name: "files", Value: cjson.ArrayValue(files...)},
@@ -194,7 +203,7 @@ func parseManifest(payload []byte, lim ManifestLimits) (*Manifest, error) {
 	if at >= 0 {
 		return nil, fmt.Errorf("the payload is not canonical JSON (it differs from its canonical form at byte %d)", at)
 	}
-	o, err := object(v, "", "base", "bundle_id", "created", "files", "format", "source")
+	o, err := object(v, "", "bases", "bundle_id", "created", "files", "format", "source")
 	if err != nil {
 		return nil, err
 	}
@@ -223,17 +232,7 @@ func parseManifest(payload []byte, lim ManifestLimits) (*Manifest, error) {
 	if m.Created, err = request.ParseTime(created); err != nil {
 		return nil, fmt.Errorf("created: %v", err)
 	}
-	b, err := object(o["base"], "base", "role", "sha256", "version")
-	if err != nil {
-		return nil, err
-	}
-	if m.Base.Role, err = str(b, "base", "role"); err != nil {
-		return nil, err
-	}
-	if m.Base.SHA256, err = hash(b, "base"); err != nil {
-		return nil, err
-	}
-	if m.Base.Version, err = integer(b, "base", "version", 1); err != nil {
+	if m.Bases, err = readBases(o["bases"]); err != nil {
 		return nil, err
 	}
 	fs := o["files"]
@@ -248,6 +247,43 @@ func parseManifest(payload []byte, lim ManifestLimits) (*Manifest, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// readBases reads the bases: at least one, each role named once, sorted
+// by role, so that a set of bases has one encoding.
+func readBases(v cjson.Value) ([]Base, error) {
+	if v.Kind() != cjson.Array {
+		return nil, fmt.Errorf("bases: must be an array, not %s", v.Kind())
+	}
+	items := v.Items()
+	if len(items) == 0 {
+		return nil, fmt.Errorf("bases: must name at least one base")
+	}
+	out := make([]Base, len(items))
+	for i, item := range items {
+		at := cjson.PathIndex("bases", i)
+		b, err := object(item, at, "role", "sha256", "version")
+		if err != nil {
+			return nil, err
+		}
+		base := &out[i]
+		if base.Role, err = str(b, at, "role"); err != nil {
+			return nil, err
+		}
+		if base.Role == "" {
+			return nil, fmt.Errorf("%s: is empty", cjson.PathField(at, "role"))
+		}
+		if base.SHA256, err = hash(b, at); err != nil {
+			return nil, err
+		}
+		if base.Version, err = integer(b, at, "version", 1); err != nil {
+			return nil, err
+		}
+		if i > 0 && base.Role <= out[i-1].Role {
+			return nil, fmt.Errorf("%s: %s comes after %s: bases are sorted by role, each role once", cjson.PathField(at, "role"), termtext.Quote(base.Role), termtext.Quote(out[i-1].Role))
+		}
+	}
+	return out, nil
 }
 
 // readEntries converts and checks the file entries into files, in file

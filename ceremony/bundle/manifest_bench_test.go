@@ -27,7 +27,7 @@ func BenchmarkOpenManifest(b *testing.B) {
 		BundleID: "bench-1",
 		Source:   "example.org",
 		Created:  time.Date(2026, 11, 24, 11, 30, 0, 0, time.UTC),
-		Base:     Base{Role: "claimed", Version: 7, SHA256: strings.Repeat("ab", 32)},
+		Bases:    []Base{{Role: "claimed", Version: 7, SHA256: strings.Repeat("ab", 32)}},
 		Files:    make([]Entry, n),
 	}
 	for i := range m.Files {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/request"
+	"github.com/conclave-keys/conclave/ceremony/verdict"
 )
 
 func sampleManifest() *Manifest {
@@ -15,7 +16,10 @@ func sampleManifest() *Manifest {
 		BundleID: "b-1",
 		Source:   "example.org",
 		Created:  time.Date(2026, 11, 24, 11, 30, 0, 0, time.UTC),
-		Base:     Base{Role: "claimed", Version: 7, SHA256: strings.Repeat("ab", 32)},
+		Bases: []Base{
+			{Role: "claimed-a", Version: 7, SHA256: strings.Repeat("ab", 32)},
+			{Role: "claimed-b", Version: 3, SHA256: strings.Repeat("cd", 32)},
+		},
 		Files: []Entry{
 			{Path: "requests/r1.json", Kind: KindRequest, Size: 10, SHA256: strings.Repeat("01", 32)},
 			{Path: "published.json", Kind: KindPublished, Size: 0, SHA256: strings.Repeat("02", 32)},
@@ -36,8 +40,9 @@ func TestManifestRoundTrip(t *testing.T) {
 
 func TestManifestErrors(t *testing.T) {
 	enc := string(sampleManifest().Encode())
+	basesJSON := enc[strings.Index(enc, `[`) : strings.Index(enc, `],"bundle_id"`)+1]
 	cases := []struct{ name, in, msg string }{
-		{"unknown member", strings.Replace(enc, `{"base"`, `{"admin":true,"base"`, 1), "admin: is not a member the manifest may have"},
+		{"unknown member", strings.Replace(enc, `{"bases"`, `{"admin":true,"bases"`, 1), "admin: is not a member the manifest may have"},
 		{"missing", strings.Replace(enc, `,"source":"example.org"`, ``, 1), "source: is missing"},
 		{"dot-dot", strings.Replace(enc, "requests/r1.json", "requests/../../r1.json", 1), `files[0].path: "requests/../../r1.json" is not a safe relative path (no empty parts, none starting with ".", no "..", not absolute)`},
 		{"hidden", strings.Replace(enc, "requests/r1.json", "requests/.r1.json", 1), `files[0].path: "requests/.r1.json" is not a safe relative path (no empty parts, none starting with ".", no "..", not absolute)`},
@@ -47,7 +52,14 @@ func TestManifestErrors(t *testing.T) {
 		{"kind", strings.Replace(enc, `"kind":"request"`, `"kind":"script"`, 1), `files[0].kind: is "script"; it must be "request" or "published-state"`},
 		{"negative size", strings.Replace(enc, `"size":10`, `"size":-1`, 1), "files[0].size: must be an integer of at least 0"},
 		{"upper-case hash", strings.Replace(enc, strings.Repeat("01", 32), strings.Repeat("AB", 32), 1), "files[0].sha256: must be 64 lowercase hex digits"},
-		{"version 0", strings.Replace(enc, `"version":7`, `"version":0`, 1), "base.version: must be an integer of at least 1"},
+		{"version 0", strings.Replace(enc, `"version":7`, `"version":0`, 1), "bases[0].version: must be an integer of at least 1"},
+		{"the old single base", strings.Replace(enc, `"bases":`+basesJSON, `"base":{"role":"claimed","sha256":"`+strings.Repeat("ab", 32)+`","version":7}`, 1), "base: is not a member the manifest may have"},
+		{"no base", strings.Replace(enc, basesJSON, `[]`, 1), "bases: must name at least one base"},
+		{"not a list", strings.Replace(enc, basesJSON, `{}`, 1), "bases: must be an array, not an object"},
+		{"unsorted", strings.Replace(enc, `"claimed-b"`, `"claimed-0"`, 1), `bases[1].role: "claimed-0" comes after "claimed-a": bases are sorted by role, each role once`},
+		{"role twice", strings.Replace(enc, `"claimed-b"`, `"claimed-a"`, 1), `bases[1].role: "claimed-a" comes after "claimed-a": bases are sorted by role, each role once`},
+		{"empty role", strings.Replace(enc, `"claimed-a"`, `""`, 1), `bases[0].role: is empty`},
+		{"base member unknown", strings.Replace(enc, `{"role":"claimed-b"`, `{"path":"x","role":"claimed-b"`, 1), `bases[1].path: is not a member the manifest may have`},
 		{"format", strings.Replace(enc, Format, "conclave-bundle/9", 1), `format: is "conclave-bundle/9"; this version of Conclave reads "conclave-bundle/1"`},
 	}
 	for _, c := range cases {
@@ -118,4 +130,41 @@ func FuzzParsePublished(f *testing.F) {
 			t.Fatalf("round trip: %v %v", again, err)
 		}
 	})
+}
+
+// TestMatchBases: a bundle must name exactly the trusted bases; the
+// refusal names the first role, in role order, where they differ.
+func TestMatchBases(t *testing.T) {
+	a := Base{Role: "claimed-a", Version: 7, SHA256: strings.Repeat("ab", 32)}
+	b := Base{Role: "claimed-b", Version: 3, SHA256: strings.Repeat("cd", 32)}
+	c := Base{Role: "claimed-c", Version: 1, SHA256: strings.Repeat("ef", 32)}
+	oldB := b
+	oldB.Version = 2
+	trusted := []Base{a, b, c}
+	for _, tc := range []struct {
+		name string
+		got  []Base
+		want string
+	}{
+		{"exact", []Base{a, b, c}, ""},
+		{"an older shard", []Base{a, oldB, c}, "the requests were made against claimed-b version 2 (SHA-256 cdcdcdcd…cdcdcdcd), but the trusted claimed-b is version 3 (SHA-256 cdcdcdcd…cdcdcdcd): the repository must make the bundle again against the current metadata"},
+		{"a shard missing", []Base{a, c}, "the bundle names no base for role claimed-b, which this ceremony signs (version 3, SHA-256 cdcdcdcd…cdcdcdcd): the repository must make the bundle again against the current metadata of every role"},
+		{"the last shard missing", []Base{a, b}, "the bundle names no base for role claimed-c, which this ceremony signs (version 1, SHA-256 efefefef…efefefef): the repository must make the bundle again against the current metadata of every role"},
+		{"a role not signed", []Base{a, {Role: "claimed-a2", Version: 1, SHA256: a.SHA256}, b, c}, `the requests were made against role "claimed-a2", which this ceremony does not sign (it signs "claimed-a", "claimed-b", "claimed-c"): the repository must make the bundle again against the current metadata`},
+		{"a role after the last", []Base{a, b, c, {Role: "claimed-d\x1b", Version: 1, SHA256: a.SHA256}}, `the requests were made against role "claimed-d\x1b", which this ceremony does not sign (it signs "claimed-a", "claimed-b", "claimed-c"): the repository must make the bundle again against the current metadata`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := matchBases(tc.got, trusted)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var be *verdict.BundleError
+			if !errors.As(err, &be) || be.Code != verdict.BundleBaseMismatch || be.Sentence != tc.want {
+				t.Fatalf("got  %v\nwant %s: %s", err, verdict.BundleBaseMismatch, tc.want)
+			}
+		})
+	}
 }

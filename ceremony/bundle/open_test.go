@@ -48,7 +48,7 @@ func TestOpenManifestExact(t *testing.T) {
 		BundleID: "b-1",
 		Source:   "example.org",
 		Created:  it.Now,
-		Base:     bundle.Base{Role: "claimed", Version: 7, SHA256: strings.Repeat("ab", 32)},
+		Bases:    []bundle.Base{{Role: "claimed", Version: 7, SHA256: strings.Repeat("ab", 32)}},
 		Files:    []bundle.Entry{{Path: "requests/r1.json", Kind: bundle.KindRequest, Size: 10, SHA256: strings.Repeat("01", 32)}},
 	}
 	sign := func(e *envelope.Envelope) error { return intake.SignEnvelope(e, signer) }
@@ -61,7 +61,7 @@ func TestOpenManifestExact(t *testing.T) {
 	}
 	// A payload that is valid, signed, but not canonical: a space after
 	// the first comma.
-	env := &envelope.Envelope{PayloadType: bundle.TypeManifest, Payload: []byte(strings.Replace(string(m.Encode()), `},"bundle_id"`, `}, "bundle_id"`, 1))}
+	env := &envelope.Envelope{PayloadType: bundle.TypeManifest, Payload: []byte(strings.Replace(string(m.Encode()), `}],"bundle_id"`, `}], "bundle_id"`, 1))}
 	if err := sign(env); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestOpenManifestExact(t *testing.T) {
 		{"final space", append(append([]byte(nil), good...), ' '), fmt.Sprintf(fileSentence, len(good))},
 		{"leading space", append([]byte(" "), good...), fmt.Sprintf(fileSentence, 0)},
 		{"space between members", []byte(strings.Replace(string(good), `,"payloadType"`, `, "payloadType"`, 1)), fmt.Sprintf(fileSentence, strings.Index(string(good), `,"payloadType"`)+1)},
-		{"payload not canonical", notCanonical, fmt.Sprintf("the manifest breaks the bundle format: the payload is not canonical JSON (it differs from its canonical form at byte %d)", strings.Index(string(m.Encode()), `},"bundle_id"`)+2)},
+		{"payload not canonical", notCanonical, fmt.Sprintf("the manifest breaks the bundle format: the payload is not canonical JSON (it differs from its canonical form at byte %d)", strings.Index(string(m.Encode()), `}],"bundle_id"`)+3)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := bundle.OpenManifest(c.data, keys, bundle.ManifestLimits{})

@@ -1,19 +1,14 @@
 package session
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/validate"
+	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 )
-
-// ErrShardedImport: a bundle names one base, the delegating metadata it
-// was made against (docs/formats/bundle.md); a vault whose projects are
-// delegated by shards has one per shard, so no bundle can name them.
-var ErrShardedImport = errors.New("a bundle names one base metadata; a policy with shards has several")
 
 // Import reads the bundle from src, judges it against the vault (its
 // intake keys, its delegating metadata as the base, its rules and history,
@@ -25,7 +20,7 @@ func (s *Session) Import(src bundle.Source) error {
 	if err := s.need("import", StateImport); err != nil {
 		return err
 	}
-	trust, delegator, err := s.trust()
+	trust, delegators, err := ImportTrust(s.d.Vault)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
@@ -38,7 +33,7 @@ func (s *Session) Import(src bundle.Source) error {
 	if err != nil {
 		return fmt.Errorf("import: keep the bundle copy: %w", err)
 	}
-	imp := s.judge(blob, b, rec.files[bundle.ManifestName], len(rec.files), delegator)
+	imp := s.judge(blob, b, rec.files[bundle.ManifestName], len(rec.files), delegators)
 	s.derivedImport = imp
 	err = s.commit(&Imported{
 		BundleID:       b.Manifest.BundleID,
@@ -54,16 +49,23 @@ func (s *Session) Import(src bundle.Source) error {
 	return nil
 }
 
-// trust is what the bundle is judged against, all from the vault.
-func (s *Session) trust() (bundle.Trust, *tuf.Targets, error) {
-	v := s.d.Vault
+// ImportTrust is what a bundle is judged against, all from the vault: its
+// intake keys; as the bundle's bases, the metadata of every role the
+// policy signs (the delegating role, or each shard), sorted by role; its
+// rules and its history of bundles seen. delegators are the same roles'
+// targets metadata, by role name, for validate.Input.
+func ImportTrust(v *vault.Vault) (trust bundle.Trust, delegators map[string]*tuf.Targets, err error) {
 	p := v.Policy
-	if len(p.Shards) > 0 {
-		return bundle.Trust{}, nil, ErrShardedImport
-	}
-	f := v.Delegators[p.DelegatingRole]
-	if f == nil || f.Targets == nil {
-		return bundle.Trust{}, nil, fmt.Errorf("the vault holds no targets metadata for %s", p.DelegatingRole)
+	roles := p.SignedRoles() // sorted
+	delegators = make(map[string]*tuf.Targets, len(roles))
+	bases := make([]bundle.Base, 0, len(roles))
+	for _, role := range roles {
+		f := v.Delegators[role]
+		if f == nil || f.Targets == nil {
+			return bundle.Trust{}, nil, fmt.Errorf("vault generation %s holds no targets metadata for %s", v.Generation, role)
+		}
+		delegators[role] = f.Targets
+		bases = append(bases, bundle.Base{Role: role, Version: f.Version(), SHA256: bundle.SumHex(f.Bytes())})
 	}
 	keys := make(map[string]*tuf.Key, len(p.IntakeKeys))
 	for _, k := range p.IntakeKeys {
@@ -71,20 +73,21 @@ func (s *Session) trust() (bundle.Trust, *tuf.Targets, error) {
 	}
 	return bundle.Trust{
 		IntakeKeys: keys,
-		Base:       bundle.Base{Role: p.DelegatingRole, Version: f.Version(), SHA256: bundle.SumHex(f.Bytes())},
+		Bases:      bases,
 		Rules:      p.Rules,
 		Seen:       v.History.SeenBundle,
-	}, f.Targets, nil
+	}, delegators, nil
 }
 
 // judge validates a loaded bundle at the confirmed time.
-func (s *Session) judge(blob string, b *bundle.Bundle, manifest []byte, files int, delegator *tuf.Targets) *imported {
+func (s *Session) judge(blob string, b *bundle.Bundle, manifest []byte, files int, delegators map[string]*tuf.Targets) *imported {
 	vs := validate.Validate(validate.Input{
-		Bundle:    b,
-		Delegator: delegator,
-		Rules:     s.d.Vault.Policy.Rules,
-		History:   s.d.Vault.History,
-		Now:       s.confirmed,
+		Bundle:     b,
+		Delegators: delegators,
+		RoleFor:    s.d.Vault.Policy.ShardFor,
+		Rules:      s.d.Vault.Policy.Rules,
+		History:    s.d.Vault.History,
+		Now:        s.confirmed,
 	})
 	imp := &imported{blob: blob, bundle: b, manifest: bundle.SumHex(manifest), files: files, verdicts: vs, byID: make(map[string]int, len(vs))}
 	for i, v := range vs {
@@ -115,7 +118,7 @@ func (s *Session) deriveImport(blob string) (*imported, error) {
 	if err != nil {
 		return nil, err
 	}
-	trust, delegator, err := s.trust()
+	trust, delegators, err := ImportTrust(s.d.Vault)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +126,7 @@ func (s *Session) deriveImport(blob string) (*imported, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the bundle copy is refused on replay: %w", err)
 	}
-	return s.judge(blob, b, c.files[bundle.ManifestName], len(c.files), delegator), nil
+	return s.judge(blob, b, c.files[bundle.ManifestName], len(c.files), delegators), nil
 }
 
 func (s *Session) stepImported(e *Imported) (func(), error) {

@@ -70,13 +70,13 @@ func runImport(b *testing.B, bb *it.Bench, skipSigs bool) {
 	f := bb.Fixture
 	loaded, err := bundle.Load(it.DirSource{Dir: bb.BundleDir()}, bundle.Trust{
 		IntakeKeys: map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key},
-		Base:       f.Base,
+		Bases:      f.Bases,
 		Rules:      f.Rules,
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	vs := Validate(Input{Bundle: loaded, Delegator: f.Delegator.Targets, Rules: f.Rules, Now: it.Now, skipSignatures: skipSigs})
+	vs := Validate(Input{Bundle: loaded, Delegators: map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, Rules: f.Rules, Now: it.Now, skipSignatures: skipSigs})
 	if len(vs) != benchSize() {
 		b.Fatalf("%d verdicts", len(vs))
 	}

@@ -146,7 +146,7 @@ func TestHostileCorpus(t *testing.T) {
 			}
 			b, err := bundle.Load(it.DirSource{Dir: filepath.Join(dir, "bundle")}, bundle.Trust{
 				IntakeKeys: map[string]*tuf.Key{intakeKey.ID(): intakeKey},
-				Base:       bundle.Base{Role: "claimed", Version: del.Version(), SHA256: bundle.SumHex(delBytes)},
+				Bases:      []bundle.Base{{Role: "claimed", Version: del.Version(), SHA256: bundle.SumHex(delBytes)}},
 				Rules:      r,
 				Seen:       h.SeenBundle,
 			})
@@ -160,7 +160,7 @@ func TestHostileCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, v := range validate.Validate(validate.Input{Bundle: b, Delegator: del.Targets, Rules: r, History: h, Now: it.Now}) {
+			for _, v := range validate.Validate(validate.Input{Bundle: b, Delegators: map[string]*tuf.Targets{"claimed": del.Targets}, Rules: r, History: h, Now: it.Now}) {
 				if v.File != want.File {
 					continue
 				}

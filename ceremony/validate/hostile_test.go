@@ -82,7 +82,7 @@ func (e *env) run() outcome {
 	}
 	b, err := bundle.Load(it.DirSource{Dir: dir}, bundle.Trust{
 		IntakeKeys: map[string]*tuf.Key{e.f.Intake.Key.ID(): e.f.Intake.Key},
-		Base:       e.f.Base,
+		Bases:      e.f.Bases,
 		Rules:      e.rules,
 		Seen:       e.hist.SeenBundle,
 	})
@@ -93,7 +93,7 @@ func (e *env) run() outcome {
 		}
 		return outcome{dir: dir, refused: be}
 	}
-	vs := validate.Validate(validate.Input{Bundle: b, Delegator: e.f.Delegator.Targets, Rules: e.rules, History: e.hist, Now: it.Now})
+	vs := validate.Validate(validate.Input{Bundle: b, Delegators: map[string]*tuf.Targets{"claimed": e.f.Delegator.Targets}, Rules: e.rules, History: e.hist, Now: it.Now})
 	o := outcome{dir: dir, byFile: map[string]verdict.Verdict{}, list: vs}
 	for _, v := range vs {
 		o.byFile[v.File] = v
@@ -683,10 +683,13 @@ func TestHostileBundles(t *testing.T) {
 			e.hist = &history.History{Bundles: map[string]time.Time{"b1": it.Now.Add(-48 * time.Hour)}}
 		}, verdict.BundleReplayed},
 		{"base metadata version mismatch", func(t *testing.T, e *env) {
-			e.pack.Base.Version--
+			e.pack.Bases[0].Version--
 		}, verdict.BundleBaseMismatch},
 		{"base metadata hash mismatch", func(t *testing.T, e *env) {
-			e.pack.Base.SHA256 = strings.Repeat("0", 64)
+			e.pack.Bases[0].SHA256 = strings.Repeat("0", 64)
+		}, verdict.BundleBaseMismatch},
+		{"a base for a role the ceremony does not sign", func(t *testing.T, e *env) {
+			e.pack.Bases = append(e.pack.Bases, bundle.Base{Role: "claimed-z", Version: 1, SHA256: e.pack.Bases[0].SHA256})
 		}, verdict.BundleBaseMismatch},
 		{"another repository", func(t *testing.T, e *env) {
 			e.pack.Source = "evil.example"
@@ -772,11 +775,11 @@ func TestPublishedNotes(t *testing.T) {
 	if err := e.pack.Write(dir); err != nil {
 		t.Fatal(err)
 	}
-	b, err := bundle.Load(it.DirSource{Dir: dir}, bundle.Trust{IntakeKeys: map[string]*tuf.Key{e.f.Intake.Key.ID(): e.f.Intake.Key}, Base: e.f.Base, Rules: e.rules})
+	b, err := bundle.Load(it.DirSource{Dir: dir}, bundle.Trust{IntakeKeys: map[string]*tuf.Key{e.f.Intake.Key.ID(): e.f.Intake.Key}, Bases: e.f.Bases, Rules: e.rules})
 	if err != nil {
 		t.Fatal(err)
 	}
-	notes := validate.PublishedNotes(b, e.f.Delegator.Targets)
+	notes := validate.PublishedNotes(b, map[string]*tuf.Targets{"claimed": e.f.Delegator.Targets})
 	want := `The repository says it publishes other keys for project "existing-b" than the ones the trusted metadata delegates to; unless a rotation for it is in this bundle, ask the repository why.`
 	if len(notes) != 1 || notes[0].Code != verdict.PublishedDiffers || notes[0].Sentence != want {
 		t.Fatalf("notes: %+v", notes)

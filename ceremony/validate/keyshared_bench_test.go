@@ -7,6 +7,7 @@ import (
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/request"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 	it "github.com/conclave-keys/conclave/intake/intaketest"
 )
@@ -46,7 +47,7 @@ func BenchmarkImportOneSharedKey(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		vs := Validate(Input{Bundle: sharedBundle, Delegator: f.Delegator.Targets, Rules: f.Rules, Now: it.Now, skipSignatures: true})
+		vs := Validate(Input{Bundle: sharedBundle, Delegators: map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, Rules: f.Rules, Now: it.Now, skipSignatures: true})
 		if !vs[0].Has(verdict.KeyShared) {
 			b.Fatalf("unexpected verdict %+v", vs[0])
 		}
@@ -63,7 +64,7 @@ func TestKeySharedWorkBounded(t *testing.T) {
 	allocs := map[int]float64{}
 	for _, n := range []int{10, 400} {
 		bu := sharedKeyBundle(t, f, n)
-		in := Input{Bundle: bu, Delegator: f.Delegator.Targets, Rules: f.Rules, Now: it.Now, skipSignatures: true}
+		in := Input{Bundle: bu, Delegators: map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, Rules: f.Rules, Now: it.Now, skipSignatures: true}
 		st := index(&in, request.NewRoles(f.Rules.RoleNames()))
 		invalid := make([]bool, n)
 		sh := newSharing(st.proposed, invalid)

@@ -30,7 +30,7 @@ func TestHostileReplays(t *testing.T) {
 		// An add approved long ago, sent again unchanged: the base
 		// version the developer's keys signed refuses it.
 		{"replayed add after removal", 4, false, want{verdict.Invalid, []verdict.Code{verdict.PossessionBase}},
-			"The possession statement was signed for version 4 of the delegating metadata, but the trusted version is 7; an old statement cannot be reused, so the developer must sign it again for version 7."},
+			"The possession statement was signed for version 4 of the delegating metadata, but the trusted version of claimed, the role that delegates this project, is 7; an old statement cannot be reused, so the developer must sign it again for version 7."},
 		// A new add, signed for the trusted version: perhaps the project
 		// was removed because those keys leaked, so their old publication
 		// no longer counts and the add needs judgement.

@@ -137,7 +137,7 @@ func costState(b *testing.B, data []byte) *state {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return index(&Input{Bundle: &bundle.Bundle{Items: []bundle.Item{{Path: "r1.json", Request: r}}}, Delegator: f.Delegator.Targets, Rules: f.Rules, Now: it.Now}, request.NewRoles(f.Rules.RoleNames()))
+	return index(&Input{Bundle: &bundle.Bundle{Items: []bundle.Item{{Path: "r1.json", Request: r}}}, Delegators: map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, Rules: f.Rules, Now: it.Now}, request.NewRoles(f.Rules.RoleNames()))
 }
 
 // BenchmarkRequestCost: one request of each shape, judged.

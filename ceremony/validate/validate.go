@@ -14,6 +14,8 @@ package validate
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -31,10 +33,19 @@ import (
 // Input is everything a bundle's requests are judged against.
 type Input struct {
 	Bundle *bundle.Bundle
-	// Delegator is the trusted delegating metadata (its version is the
-	// base every key-change statement must name).
-	Delegator *tuf.Targets
-	Rules     rules.Rules
+	// Delegators are the trusted metadata of every delegating role, by
+	// role name: the delegating role ("claimed"), or each of its shards.
+	// A project delegated by any of them is delegated: an add for it is
+	// a takeover, whichever role the policy gives its name now.
+	Delegators map[string]*tuf.Targets
+	// RoleFor names the role in Delegators that delegates, or will
+	// delegate, a normalised project name (policy.Policy.ShardFor): the
+	// version of that role's metadata is the base every possession and
+	// key-change statement about the project must name. It must name a
+	// role of Delegators for every name; nil when Delegators holds one
+	// role, which then delegates every project.
+	RoleFor func(project string) string
+	Rules   rules.Rules
 	// History is what earlier bundles carried; nil if none.
 	History *history.History
 	// Now is the ceremony's confirmed time: when this bundle is seen.
@@ -43,6 +54,28 @@ type Input struct {
 	// skipSignatures leaves out the signature checks, so the benchmark can
 	// measure everything else. Only this package's tests set it.
 	skipSignatures bool
+}
+
+// base is the role that delegates, or will delegate, project and the
+// version of its trusted metadata: what a statement about the project is
+// bound to. A role missing from Delegators is the caller's mistake (a
+// vault opens only with the metadata of every role its policy signs), not
+// something a bundle can cause.
+func (in *Input) base(project string) (string, int64) {
+	if in.RoleFor == nil {
+		if len(in.Delegators) != 1 {
+			panic(fmt.Sprintf("validate: Input.RoleFor is nil, and Delegators holds %d roles, not one", len(in.Delegators)))
+		}
+		for role, t := range in.Delegators {
+			return role, t.Version
+		}
+	}
+	role := in.RoleFor(project)
+	t := in.Delegators[role]
+	if t == nil {
+		panic(fmt.Sprintf("validate: project %q falls to role %q, whose metadata Input.Delegators does not hold", project, role))
+	}
+	return role, t.Version
 }
 
 // current is one project as the trusted metadata delegates it.
@@ -121,8 +154,9 @@ func prepare(r *request.Request, in *Input, roles *request.Roles) keyCheck {
 		return kc
 	}
 	env := r.Possession
+	_, base := in.base(r.Name)
 	kc.statement = r.HasPossession && r.PossessionErr == nil && env.PayloadType == request.TypePossession &&
-		r.PossessionFor(in.Delegator.Version).Matches(env.Payload)
+		r.PossessionFor(base).Matches(env.Payload)
 	if kc.statement && !in.skipSignatures {
 		r.VerifyPossession()
 		kc.verified = true
@@ -139,10 +173,18 @@ func index(in *Input, roles *request.Roles) *state {
 			nkeys += len(it.Request.Keys)
 		}
 	}
+	// Every delegating role, in role order: a project any of them
+	// delegates is taken, and its keys and paths are someone's, whatever
+	// role the policy gives its name.
+	roleNames := make([]string, 0, len(in.Delegators))
 	nroles := 0
-	if d := in.Delegator.Delegations; d != nil {
-		nroles, nkeys = len(d.Roles), nkeys+len(d.Keys)
+	for role, t := range in.Delegators {
+		roleNames = append(roleNames, role)
+		if d := t.Delegations; d != nil {
+			nroles, nkeys = nroles+len(d.Roles), nkeys+len(d.Keys)
+		}
 	}
+	sort.Strings(roleNames)
 	st := &state{
 		in:        in,
 		projects:  make(map[string]*current, nroles),
@@ -153,7 +195,11 @@ func index(in *Input, roles *request.Roles) *state {
 		roles:     roles,
 	}
 	entries := make([]pathEntry, 0, nroles+n)
-	if d := in.Delegator.Delegations; d != nil {
+	for _, role := range roleNames {
+		d := in.Delegators[role].Delegations
+		if d == nil {
+			continue
+		}
 		for _, role := range d.Roles {
 			name, err := request.Normalize(role.Name, 1<<10)
 			if err != nil {
@@ -305,13 +351,14 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request, kc keyC
 	// signatures), with a reading of what was signed instead only to
 	// explain a difference.
 	if !kc.statement {
-		want := r.PossessionFor(st.in.Delegator.Version)
+		role, base := st.in.base(r.Name)
+		want := r.PossessionFor(base)
 		got, err := request.ParsePossession(env.Payload)
 		switch {
 		case err != nil:
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The signed possession statement cannot be read: %v.", err)
 		case got.BaseVersion != want.BaseVersion:
-			possessionBase(v, got.BaseVersion, want.BaseVersion)
+			possessionBase(v, role, got.BaseVersion, want.BaseVersion)
 		case got.RequestID != want.RequestID || got.Project != want.Project || !got.Keyset.Equal(want.Keyset):
 			v.Add(verdict.Error, verdict.PossessionWrong, "possession.payload", "The possession statement the keys signed is about something else (request %q, project %q, %s, threshold %d), not this request.",
 				got.RequestID, got.Project, termtext.Plural(len(got.Keyset.KeyIDs), "key"), got.Keyset.Threshold)
@@ -327,11 +374,12 @@ func (st *state) checkPossession(v *verdict.Verdict, r *request.Request, kc keyC
 }
 
 // possessionBase refuses a possession statement made against another
-// version of the delegating metadata: an old request sent again (a
-// replay, perhaps after the project was removed), or one made before the
-// last ceremony, which the developer must sign again.
-func possessionBase(v *verdict.Verdict, got, trusted int64) {
-	v.Add(verdict.Error, verdict.PossessionBase, "possession.payload", "The possession statement was signed for version %d of the delegating metadata, but the trusted version is %d; an old statement cannot be reused, so the developer must sign it again for version %d.", got, trusted, trusted)
+// version of the role that delegates the project: an old request sent
+// again (a replay, perhaps after the project was removed), one made
+// before the last ceremony that changed that role, or one bound to
+// another shard's version; the developer must sign it again.
+func possessionBase(v *verdict.Verdict, role string, got, trusted int64) {
+	v.Add(verdict.Error, verdict.PossessionBase, "possession.payload", "The possession statement was signed for version %d of the delegating metadata, but the trusted version of %s, the role that delegates this project, is %d; an old statement cannot be reused, so the developer must sign it again for version %d.", got, role, trusted, trusted)
 }
 
 // checkAuthorisation: a threshold of the project's current keys signed a
@@ -373,8 +421,9 @@ func (st *state) checkAuthorisation(v *verdict.Verdict, r *request.Request, cur 
 	case kc.CurrentKeyset != cur.keyset.Hash():
 		v.Add(verdict.Error, verdict.KeyChangeKeyset, "authorisation.payload", "The key-change authorisation was made for another set of current keys than the ones project %q has now; it may be old or meant for another state.", r.Name)
 		return
-	case kc.BaseVersion != st.in.Delegator.Version:
-		v.Add(verdict.Error, verdict.KeyChangeBase, "authorisation.payload", "The key-change authorisation applies to version %d of the delegating metadata, but the trusted version is %d.", kc.BaseVersion, st.in.Delegator.Version)
+	}
+	if role, base := st.in.base(r.Name); kc.BaseVersion != base {
+		v.Add(verdict.Error, verdict.KeyChangeBase, "authorisation.payload", "The key-change authorisation applies to version %d of the delegating metadata, but the trusted version of %s, the role that delegates this project, is %d.", kc.BaseVersion, role, base)
 		return
 	}
 	if st.in.skipSignatures {
@@ -434,14 +483,24 @@ func fmtDuration(d time.Duration) string {
 // the repository shows users keys the holders never approved. The state
 // comes from the same possibly compromised server, so this is hygiene,
 // not proof; the sentences go to the holders as notes, not verdicts.
-func PublishedNotes(b *bundle.Bundle, delegator *tuf.Targets) []verdict.Finding {
-	if b.Published == nil || delegator.Delegations == nil {
+//
+// delegators are the trusted metadata of every delegating role (the
+// delegating role, or each shard), by role name.
+func PublishedNotes(b *bundle.Bundle, delegators map[string]*tuf.Targets) []verdict.Finding {
+	if b.Published == nil {
 		return nil
 	}
 	current := map[string]request.Keyset{}
-	for _, r := range delegator.Delegations.Roles {
-		if n, err := request.Normalize(r.Name, 1<<10); err == nil {
-			current[n] = request.NewKeyset(r.KeyIDs, r.Threshold)
+	// In role order, so that no map order decides anything.
+	for _, role := range slices.Sorted(maps.Keys(delegators)) {
+		t := delegators[role]
+		if t.Delegations == nil {
+			continue
+		}
+		for _, r := range t.Delegations.Roles {
+			if n, err := request.Normalize(r.Name, 1<<10); err == nil {
+				current[n] = request.NewKeyset(r.KeyIDs, r.Threshold)
+			}
 		}
 	}
 	names := make([]string, 0, len(b.Published))

@@ -25,6 +25,9 @@ var (
 	// ErrRoleFiles: metadata/ does not hold exactly targets.json and one
 	// file per role the policy signs.
 	ErrRoleFiles = errors.New("the metadata files are not the roles the policy signs")
+	// ErrMisplaced: a shard delegates a project whose name the policy
+	// gives to another shard.
+	ErrMisplaced = errors.New("a project is delegated by the wrong shard")
 	// ErrRegisterMissing: a role's current version is not registered, or
 	// under another payload.
 	ErrRegisterMissing = errors.New("the register does not hold the current metadata's payload")
@@ -258,6 +261,16 @@ func (v *Vault) openRoles() error {
 		}
 		if _, err := f.VerifyDelegated(v.Targets.Targets, role); err != nil {
 			return refuse(name, err)
+		}
+		// A project delegated by another shard than the one its name
+		// falls to would be judged and rebuilt in the wrong place: an
+		// add could not see it, a rotation would not find it.
+		if d := f.Targets.Delegations; d != nil && len(v.Policy.Shards) > 0 {
+			for _, r := range d.Roles {
+				if want := v.Policy.ShardFor(r.Name); want != role {
+					return refusef(name, "%w: project %q is delegated by %s, but the policy gives its name to %s", ErrMisplaced, r.Name, role, want)
+				}
+			}
 		}
 		v.Delegators[role] = f
 	}

@@ -7,11 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/delegation"
 	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/vault/vaulttest"
+	it "github.com/conclave-keys/conclave/intake/intaketest"
 )
 
 var now = vaulttest.Now
@@ -310,5 +312,40 @@ func TestOpenRefusesAHolderWhoSignsAlone(t *testing.T) {
 	oe := openErr(t, vault.Reseal(m))
 	if oe.File != vault.PolicyFile || !errors.Is(oe, policy.ErrInvalid) || !strings.Contains(oe.Error(), "holder Holder 1 alone holds 2 of role ") {
 		t.Errorf("refused %s: %v", oe.File, oe)
+	}
+}
+
+// TestOpenRefusesAMisplacedProject: a shard that delegates a project
+// whose name the policy gives to another shard is refused, naming both;
+// the same projects in their own shards open.
+func TestOpenRefusesAMisplacedProject(t *testing.T) {
+	intakeKey := it.Key("intake").Key
+	project := func(name string) delegation.Project {
+		return delegation.Project{Name: name, Threshold: 1, Keys: []*tuf.Key{it.Key("k-" + name).Key}}
+	}
+	for _, tc := range []struct {
+		name       string
+		restHolds  string
+		wantErrMsg string
+	}{
+		{"in place", "omega", ""},
+		{"misplaced", "ant", `vault file metadata/claimed-rest.json: a project is delegated by the wrong shard: project "ant" is delegated by claimed-rest, but the policy gives its name to claimed-a`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := vaulttest.NewSharded(t, intakeKey, []vaulttest.Shard{
+				{Role: "claimed-a", Prefixes: []string{"a"}, Version: 1, Projects: []delegation.Project{project("alpha")}},
+				{Role: "claimed-rest", Prefixes: []string{""}, Version: 1, Projects: []delegation.Project{project("zeta"), project(tc.restHolds)}},
+			})
+			_, err := vault.Adopt(fx.Input(t))
+			if tc.wantErrMsg == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, vault.ErrMisplaced) || err.Error() != tc.wantErrMsg {
+				t.Fatalf("got  %v\nwant %s", err, tc.wantErrMsg)
+			}
+		})
 	}
 }

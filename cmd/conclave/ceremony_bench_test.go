@@ -26,6 +26,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/export"
 	"github.com/conclave-keys/conclave/ceremony/history"
 	"github.com/conclave-keys/conclave/ceremony/request"
+	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/vault/vaulttest"
@@ -219,7 +220,7 @@ func newCeremonyBench(b *testing.B, n int) *ceremonyBench {
 		b.Fatal(err)
 	}
 	vaulttest.Sign(b, claimed, targets.Targets.Delegations.Keys, hs[0], hs[1])
-	f.Base = bundle.Base{Role: "claimed", Version: claimed.Version(), SHA256: bundle.SumHex(claimed.Bytes())}
+	f.Bases = []bundle.Base{{Role: "claimed", Version: claimed.Version(), SHA256: bundle.SumHex(claimed.Bytes())}}
 
 	files := make([]intake.File, n)
 	hist := &history.History{Bundles: map[string]time.Time{}, FirstSeen: map[string]time.Time{}, Published: map[string]map[string]time.Time{}}
@@ -238,7 +239,7 @@ func newCeremonyBench(b *testing.B, n int) *ceremonyBench {
 					keys[j], _ = tuf.KeyFromPublic(ed25519.NewKeyFromSeed(seed[:]).Public())
 				}
 				d := &request.Draft{ID: fmt.Sprintf("r%06d", i), Kind: request.Add, Project: fmt.Sprintf("project-%06d", i),
-					Keys: keys, Threshold: 2, Made: made, RequestedBy: "benchmark", BaseVersion: f.Base.Version}
+					Keys: keys, Threshold: 2, Made: made, RequestedBy: "benchmark", BaseVersion: claimed.Version()}
 				files[i] = intake.RequestFile(d)
 				hashes[i] = request.NewKeyset([]string{keys[0].ID(), keys[1].ID()}, 2).Hash()
 			}
@@ -354,12 +355,13 @@ func mustRead(b *testing.B, name string) []byte {
 // signatures through the same software key tokens, the export written,
 // read back and verified from the vault's root.
 func (fx *ceremonyBench) parts(b *testing.B, v *vault.Vault, i int) {
-	trust, cur, err := vaultTrust(v)
+	trust, delegators, err := session.ImportTrust(v)
 	if err != nil {
 		b.Fatal(err)
 	}
 	p := v.Policy
-	report, bd := importBundle(fx.bundle, trust, cur.Targets, v.History, ceremonyNow)
+	cur := v.Delegators["claimed"]
+	report, bd := importBundle(fx.bundle, trust, delegators, p.ShardFor, v.History, ceremonyNow)
 	if report.Refused != nil || report.Counts != (verdict.Counts{RuleApprovable: fx.n}) {
 		b.Fatalf("unexpected report: %+v %+v", report.Refused, report.Counts)
 	}

@@ -98,7 +98,7 @@ func newCeremonyFixtureWith(t testing.TB, first *tokenHolder) *ceremonyFixture {
 		t.Fatal(err)
 	}
 	vaulttest.Sign(t, claimed, targets.Targets.Delegations.Keys, signers[0], signers[1])
-	f.Base = bundle.Base{Role: "claimed", Version: claimed.Version(), SHA256: bundle.SumHex(claimed.Bytes())}
+	f.Bases = []bundle.Base{{Role: "claimed", Version: claimed.Version(), SHA256: bundle.SumHex(claimed.Bytes())}}
 	writeTestVault(t, fx.vault, testVaultSpec{holders: hs, signers: signers, targets: targets, claimed: claimed.Bytes(), policy: fx.policy(t)})
 	// r-rotate and r-remove may be approved together; r-add needs
 	// judgement (its keys were never published); r-bad is invalid.

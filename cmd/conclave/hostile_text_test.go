@@ -298,11 +298,11 @@ func TestHostileTextIntake(t *testing.T) {
 	for i := range hostileText {
 		made = append(made, filepath.Join(reqs, fmt.Sprintf("%d%s.json", i, fileName(hostileText[i]))))
 	}
-	runPlain(t, append([]string{"intake", "pack", "--id", hostileAll, "--source", "example.org", "--delegator", del, "--intake-key", intakePriv, "--passphrase-file", pass,
+	runPlain(t, append([]string{"intake", "pack", "--id", hostileAll, "--source", "example.org", "--delegator", "claimed=" + del, "--intake-key", intakePriv, "--passphrase-file", pass,
 		"--out", filepath.Join(dir, "b"+fileName(hostileAll))}, made...)...)
-	runPlain(t, append([]string{"intake", "pack", "--id", "b1", "--source", hostileAll, "--delegator", del, "--intake-key", intakePriv, "--passphrase-file", pass,
+	runPlain(t, append([]string{"intake", "pack", "--id", "b1", "--source", hostileAll, "--delegator", "claimed=" + del, "--intake-key", intakePriv, "--passphrase-file", pass,
 		"--out", filepath.Join(dir, "c"+fileName(hostileAll))}, made...)...)
-	runPlain(t, append([]string{"intake", "pack", "--id", "b1", "--source", "example.org", "--delegator", del, "--intake-key", intakePriv, "--passphrase-file", pass,
+	runPlain(t, append([]string{"intake", "pack", "--id", "b1", "--source", "example.org", "--delegator", "claimed=" + del, "--intake-key", intakePriv, "--passphrase-file", pass,
 		"--out", filepath.Join(dir, "d"+fileName(hostileAll))}, made...)...)
 	// An export directory with a file of each name beside what it lists.
 	exp := filepath.Join(dir, "export")

@@ -102,18 +102,23 @@ func runImport(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 		vd.Close()
-		trust, d, err := vaultTrust(v)
+		trust, delegators, err := session.ImportTrust(v)
 		if err != nil {
 			return err
 		}
-		role = trust.Base.Role
-		if expired = !d.Expires().After(now); expired && !*allowExpired {
+		// The first expired role, in role order, is the one named.
+		for _, b := range trust.Bases {
+			if d := v.Delegators[b.Role]; !d.Expires().After(now) {
+				role, delegator, expired = b.Role, d, true
+				break
+			}
+		}
+		if expired && !*allowExpired {
 			return withHint(refused(fmt.Errorf("vault %s: the trusted %s metadata, version %d, expired on %s, before the ceremony time %s", *vaultPath,
-				role, d.Version(), d.Expires().UTC().Format(time.RFC3339), now.Format(time.RFC3339))),
+				role, delegator.Version(), delegator.Expires().UTC().Format(time.RFC3339), now.Format(time.RFC3339))),
 				"if the ceremony is to renew it, add --allow-expired-delegator")
 		}
-		report, _ = importBundle(fs.Arg(0), trust, d.Targets, v.History, now)
-		delegator = d
+		report, _ = importBundle(fs.Arg(0), trust, delegators, v.Policy.ShardFor, v.History, now)
 		return nil
 	}, "nothing was written; the bundle was not judged to the end")
 	prog.Done()
@@ -161,30 +166,6 @@ func openVault(dir string) (*vaultdir.Dir, *vault.Vault, error) {
 	return vd, v, nil
 }
 
-// vaultTrust is what a bundle is judged against, all from the vault: its
-// intake keys, its delegating metadata as the bundle's base, its rules
-// and its history of bundles seen.
-func vaultTrust(v *vault.Vault) (bundle.Trust, *tuf.File, error) {
-	p := v.Policy
-	if len(p.Shards) > 0 {
-		return bundle.Trust{}, nil, session.ErrShardedImport
-	}
-	f := v.Delegators[p.DelegatingRole]
-	if f == nil || f.Targets == nil {
-		return bundle.Trust{}, nil, fmt.Errorf("vault generation %s holds no targets metadata for %s", v.Generation, p.DelegatingRole)
-	}
-	keys := make(map[string]*tuf.Key, len(p.IntakeKeys))
-	for _, k := range p.IntakeKeys {
-		keys[k.ID()] = k
-	}
-	return bundle.Trust{
-		IntakeKeys: keys,
-		Base:       bundle.Base{Role: p.DelegatingRole, Version: f.Version(), SHA256: bundle.SumHex(f.Bytes())},
-		Rules:      p.Rules,
-		Seen:       v.History.SeenBundle,
-	}, f, nil
-}
-
 // bundleMedia reads a bundle directory on the transfer medium within the
 // rules' limits.
 func bundleMedia(dir string, r rules.Rules) *mediaDir {
@@ -199,7 +180,7 @@ func bundleMedia(dir string, r rules.Rules) *mediaDir {
 
 // importBundle reads and judges a bundle directory. The bundle is nil
 // when it was refused.
-func importBundle(dir string, trust bundle.Trust, delegator *tuf.Targets, hist *history.History, now time.Time) (*verdict.Report, *bundle.Bundle) {
+func importBundle(dir string, trust bundle.Trust, delegators map[string]*tuf.Targets, roleFor func(string) string, hist *history.History, now time.Time) (*verdict.Report, *bundle.Bundle) {
 	report := &verdict.Report{Format: verdict.ReportFormat}
 	src := bundleMedia(dir, trust.Rules)
 	defer src.close()
@@ -213,8 +194,8 @@ func importBundle(dir string, trust bundle.Trust, delegator *tuf.Targets, hist *
 		return report, nil
 	}
 	report.BundleID, report.Source = b.Manifest.BundleID, b.Manifest.Source
-	report.Notes = validate.PublishedNotes(b, delegator)
-	report.Requests = validate.Validate(validate.Input{Bundle: b, Delegator: delegator, Rules: trust.Rules, History: hist, Now: now})
+	report.Notes = validate.PublishedNotes(b, delegators)
+	report.Requests = validate.Validate(validate.Input{Bundle: b, Delegators: delegators, RoleFor: roleFor, Rules: trust.Rules, History: hist, Now: now})
 	verdict.Order(report.Requests)
 	report.Tally()
 	return report, b

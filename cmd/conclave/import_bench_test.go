@@ -73,10 +73,10 @@ func importOnce(b *testing.B, bb *it.Bench) {
 	f := bb.Fixture
 	trust := bundle.Trust{
 		IntakeKeys: map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key},
-		Base:       f.Base,
+		Bases:      f.Bases,
 		Rules:      f.Rules,
 	}
-	report, _ := importBundle(bb.BundleDir(), trust, f.Delegator.Targets, nil, it.Now)
+	report, _ := importBundle(bb.BundleDir(), trust, map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, nil, nil, it.Now)
 	if report.Refused != nil || report.Counts != (verdict.Counts{NeedsJudgement: len(bb.Msgs) / 2}) {
 		b.Fatalf("unexpected report: %+v %+v", report.Refused, report.Counts)
 	}

@@ -277,7 +277,7 @@ func TestImportHistoryCycle(t *testing.T) {
 	// The history a ceremony that imported b1 leaves in the vault.
 	f := it.New(t)
 	b, err := bundle.Load(it.DirSource{Dir: dir1}, bundle.Trust{
-		IntakeKeys: map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key}, Base: f.Base, Rules: f.Rules})
+		IntakeKeys: map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key}, Bases: f.Bases, Rules: f.Rules})
 	if err != nil {
 		t.Fatal(err)
 	}

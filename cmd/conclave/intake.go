@@ -36,6 +36,9 @@ var intakeCommand = &command{
 func init() {
 	intakeRequestCommand.run = runIntakeRequest
 	intakePackCommand.run = runIntakePack
+	intakePackCommand.flagHints = map[string]string{
+		"role": "name each delegating role with its metadata file: --delegator ROLE=FILE (once per role the ceremony signs)",
+	}
 	intakeCheckExportCommand.run = runIntakeCheckExport
 	register(intakeCommand)
 }
@@ -66,7 +69,7 @@ func runIntakeRequest(ctx context.Context, env *environment, args []string) erro
 	by := fs.String("requested-by", "", "who asked: free `TEXT` shown to the key holders")
 	fs.Var(&signWith, "sign-with", "a developer private `KEYFILE` (encrypted PKCS#8 PEM) that signs the possession statement; repeatable")
 	fs.Var(&authWith, "authorise-with", "a current key's private `KEYFILE` that signs the key-change authorisation (rotate, remove); repeatable")
-	delegatorPath := fs.String("delegator", "", "the delegating metadata `FILE` the request is made against (its version is bound into the possession statement and the authorisation)")
+	delegatorPath := fs.String("delegator", "", "the metadata `FILE` of the role that delegates, or will delegate, the project (the delegating role, or the project's shard): its version is bound into the possession statement and the authorisation")
 	passFile := fs.String("passphrase-file", "", "read the passphrase of the private key files from the first line of this `FILE`; without it, the passphrase is asked at the terminal and not shown")
 	made := fs.String("made", "", "the `TIME` the request was made (RFC 3339); default: now")
 	out := fs.String("out", "", "the request `FILE` to create (never replaced)")
@@ -192,7 +195,7 @@ func runIntakeRequest(ctx context.Context, env *environment, args []string) erro
 var intakePackCommand = &command{
 	name:    "intake pack",
 	summary: "pack request files into a bundle directory, the manifest signed by the intake key (transport integrity only)",
-	usage:   "intake pack --id BUNDLE-ID --source REPOSITORY --delegator CLAIMED.json --intake-key KEYFILE [--passphrase-file FILE] [--published FILE] [--role NAME] --out DIR REQUEST.json...",
+	usage:   "intake pack --id BUNDLE-ID --source REPOSITORY --delegator ROLE=FILE... --intake-key KEYFILE [--passphrase-file FILE] [--published FILE] --out DIR REQUEST.json...",
 }
 
 // runIntakePack writes a bundle directory.
@@ -201,8 +204,8 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, c)
 	id := fs.String("id", "", "the bundle `ID` (unique: a bundle is imported once)")
 	source := fs.String("source", "", "the `REPOSITORY`'s name")
-	delegatorPath := fs.String("delegator", "", "the delegating metadata `FILE` the requests were made against (its version and SHA-256 go in the manifest)")
-	role := fs.String("role", rules.Default().DelegatingRole, "the `NAME` of the delegating role")
+	var delegators multiFlag
+	fs.Var(&delegators, "delegator", "`ROLE=FILE`: a delegating role and its metadata file the requests were made against (its version and SHA-256 go in the manifest); once per role the ceremony signs, the delegating role (claimed=7.claimed.json) or each shard")
 	keyFile := fs.String("intake-key", "", "the intake private `KEYFILE` (encrypted PKCS#8 PEM)")
 	passFile := fs.String("passphrase-file", "", "read the intake key's passphrase from the first line of this `FILE`; without it, the passphrase is asked at the terminal and not shown")
 	published := fs.String("published", "", "the repository's published state `FILE` (conclave-published/1 JSON)")
@@ -210,19 +213,27 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
 	}
-	if *id == "" || *source == "" || *delegatorPath == "" || *keyFile == "" || *out == "" {
+	if *id == "" || *source == "" || len(delegators) == 0 || *keyFile == "" || *out == "" {
 		return usagef("--id, --source, --delegator, --intake-key and --out are required")
 	}
 	if fs.NArg() == 0 {
 		return usagef("name at least one REQUEST file")
 	}
-	delBytes, err := readNamedFile(*delegatorPath)
-	if err != nil {
-		return err
-	}
-	del, err := tuf.Parse(*delegatorPath, delBytes)
-	if err != nil {
-		return err
+	var bases []bundle.Base
+	for _, d := range delegators {
+		role, path, ok := strings.Cut(d, "=")
+		if !ok || role == "" || path == "" {
+			return usagef("--delegator %s: write ROLE=FILE, such as claimed=7.claimed.json", termtext.Quote(d))
+		}
+		data, err := readNamedFile(path)
+		if err != nil {
+			return err
+		}
+		del, err := tuf.Parse(path, data)
+		if err != nil {
+			return err
+		}
+		bases = append(bases, bundle.Base{Role: role, Version: del.Version(), SHA256: bundle.SumHex(data)})
 	}
 	pass, err := readPassphrase(*passFile, "the intake key "+*keyFile)
 	if err != nil {
@@ -234,7 +245,7 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 	}
 	p := &intake.Pack{
 		BundleID: *id, Source: *source, Created: time.Now().UTC(),
-		Base:   bundle.Base{Role: *role, Version: del.Version(), SHA256: bundle.SumHex(delBytes)},
+		Bases:  bases,
 		Intake: signers[0],
 	}
 	r := rules.Default()

@@ -71,7 +71,7 @@ func TestIntakeToImport(t *testing.T) {
 			"--sign-with", n2, "--authorise-with", a1, "--authorise-with", a2, "--delegator", del, "--passphrase-file", pass, "--out", filepath.Join(reqs, "r2.json")},
 		{"intake", "request", "--kind", "remove", "--id", "r3", "--project", "existing-a", "--requested-by", "carol",
 			"--authorise-with", a1, "--delegator", del, "--passphrase-file", pass, "--out", filepath.Join(reqs, "r3.json")},
-		{"intake", "pack", "--id", "b-cli", "--source", "example.org", "--delegator", del, "--intake-key", intakePriv, "--passphrase-file", pass,
+		{"intake", "pack", "--id", "b-cli", "--source", "example.org", "--delegator", "claimed=" + del, "--intake-key", intakePriv, "--passphrase-file", pass,
 			"--out", filepath.Join(dir, "bundle"), filepath.Join(reqs, "r1.json"), filepath.Join(reqs, "r2.json"), filepath.Join(reqs, "r3.json")},
 	}
 	for _, s := range steps {

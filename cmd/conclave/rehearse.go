@@ -2,22 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/conclave-keys/conclave/airgap/preflight"
-	"github.com/conclave-keys/conclave/internal/termtext"
 	"github.com/conclave-keys/conclave/rehearsal"
 )
 
 var rehearseCommand = &command{
 	name:    "rehearse",
-	summary: "run a rehearsal ceremony on throwaway software keys (INSECURE; for training and trying Conclave)",
+	summary: "run a whole REHEARSAL ceremony on virtual YubiKeys and SoftHSM, started and stopped by the rehearsal itself (for training and trying Conclave)",
 	usage:   "rehearse [--out DIR] [--requests N]",
 }
 
@@ -26,22 +20,27 @@ func init() {
 	register(rehearseCommand)
 }
 
-// runRehearse runs the rehearsal and tells how to check its output. On
-// SIGINT or SIGTERM (ctx cancelled) the rehearsal stops at its next safe
-// point and removes what it had written; the error returned then wraps
+// runRehearse sets a rehearsal up (rehearsal.Prepare: tokens, repository,
+// vault, bundle, script), runs the headless ceremony on it, verifies the
+// export, and says where everything went. The tokens are stopped however
+// it ends. On SIGINT or SIGTERM (ctx cancelled) it stops at the next safe
+// point, removes what it wrote, and the error returned wraps
 // context.Canceled.
 func runRehearse(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, rehearseCommand)
-	out := fs.String("out", "", "the `DIR` to write the metadata to (must be empty; default: a new temporary directory)")
-	n := fs.Int("requests", 1000, "number of generated projects to delegate")
+	out := fs.String("out", "", "the `DIR` to write everything to (must be empty; default: a new temporary directory)")
+	n := fs.Int("requests", 1000, "number of generated requests in the bundle")
 	if err := parseFlags(env, rehearseCommand, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return usagef("rehearse takes no arguments")
 	}
-	if *n < 1 {
-		return usagef("--requests must be at least 1")
+	if *n < rehearsal.MinRequests {
+		return usagef("--requests must be at least %d, so that every kind of request is shown", rehearsal.MinRequests)
+	}
+	if err := checkRehearsalSoftware(); err != nil {
+		return err
 	}
 	dir := *out
 	if dir == "" {
@@ -51,117 +50,15 @@ func runRehearse(ctx context.Context, env *environment, args []string) error {
 		}
 		dir = d
 	}
-	res, err := rehearse(ctx, env, dir, *n)
-	if err != nil {
-		if *out == "" {
-			// The rehearsal removed its files; the directory is ours.
-			os.Remove(dir)
-		}
-		var ie *rehearsal.InterruptedError
-		if errors.As(err, &ie) {
-			return interrupted("%s", ie.Error()) // main escapes it for the terminal
-		}
-		return err
+	err := rehearse(ctx, env, dir, *n)
+	if err != nil && *out == "" {
+		// The rehearsal removed what it wrote; the directory is ours.
+		os.Remove(dir)
 	}
-	fmt.Fprintf(env.stdout, "\nWrote and verified:\n")
-	for _, f := range res.Files {
-		fmt.Fprintf(env.stdout, "  %s\n", termtext.Safe(f))
-	}
-	// The binary that ran, not a name that PATH may resolve to another one.
-	self, err := os.Executable()
-	if err != nil {
-		self = "conclave"
-	}
-	verifyArgs := []string{self, "verify", "--trusted-root", filepath.Join(dir, "root.json"),
-		filepath.Join(dir, "targets.json"), filepath.Join(dir, "claimed.json")}
-	for i, a := range verifyArgs {
-		verifyArgs[i] = termtext.Safe(shellQuote(a))
-	}
-	fmt.Fprintf(env.stdout, "\nCheck them yourself:\n  %s\n", strings.Join(verifyArgs, " "))
-	return nil
-}
-
-// rehearse reports the air-gap checks, then runs the rehearsal with a
-// progress line on a terminal and a notice as soon as it is interrupted.
-func rehearse(ctx context.Context, env *environment, dir string, n int) (*rehearsal.Result, error) {
-	// A ceremony machine must pass the air-gap checks (or a person
-	// overrides a failure with a recorded reason); a rehearsal is by
-	// definition not a ceremony, so it reports and goes on.
-	report := preflight.System().Run()
-	if !report.OK() {
-		var failed []string
-		for _, r := range report.Results {
-			if r.Status == preflight.Fail {
-				failed = append(failed, r.Title)
-			}
-		}
-		fmt.Fprintf(env.stdout, "Air-gap checks: %d failed (%s).\n", report.Failed, strings.Join(failed, ", "))
-		fmt.Fprintf(env.stdout, "Going on only because this is a rehearsal; a ceremony machine must pass\nthem (see \"conclave preflight\").\n\n")
-	} else {
-		fmt.Fprintf(env.stdout, "Air-gap checks: all passed.\n\n")
-	}
-
-	progress := &rehearsalProgress{env: env}
-	defer progress.End()
-	// Say at once that the interruption was heard: the next safe point may
-	// be a few seconds away.
-	var notice sync.Once
-	notify := func() {
-		notice.Do(func() {
-			progress.End()
-			fmt.Fprintln(env.stderr, "interrupted: stopping at the next safe point, then removing what was written")
-		})
-	}
-	finished := make(chan struct{})
-	var watching sync.WaitGroup
-	watching.Add(1)
-	go func() {
-		defer watching.Done()
-		select {
-		case <-ctx.Done():
-			notify()
-		case <-finished:
-		}
-	}()
-	res, err := rehearsal.Run(ctx, rehearsal.Options{Out: dir, Projects: n, Now: time.Now(), Log: env.stdout, Progress: progress})
-	close(finished)
-	watching.Wait()
 	if err != nil && ctx.Err() != nil {
-		notify()
+		return interrupted("rehearsal interrupted; the tokens were stopped and what it had written removed")
 	}
-	return res, err
-}
-
-// rehearsalProgress shows the rehearsal's long phases on a progress line.
-type rehearsalProgress struct {
-	env *environment
-	mu  sync.Mutex
-	p   *progress
-}
-
-func (r *rehearsalProgress) Begin(phase string, total int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.p != nil {
-		r.p.Done()
-	}
-	r.p = startProgress(r.env, "  "+phase, total)
-}
-
-func (r *rehearsalProgress) Add(n int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.p != nil {
-		r.p.Add(n)
-	}
-}
-
-func (r *rehearsalProgress) End() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.p != nil {
-		r.p.Done()
-	}
+	return err
 }
 
 // shellQuote returns s as one word for a POSIX shell: as it is when it

@@ -41,7 +41,7 @@ func TestInterruptedPackRemovesHalfMadeBundle(t *testing.T) {
 		reqs = append(reqs, p)
 	}
 	out := filepath.Join(dir, "bundle")
-	args := append([]string{"intake", "pack", "--id", "b1", "--source", "example.org", "--delegator", del,
+	args := append([]string{"intake", "pack", "--id", "b1", "--source", "example.org", "--delegator", "claimed=" + del,
 		"--intake-key", intakePriv, "--passphrase-file", pass, "--out", out}, reqs...)
 
 	// Reading three requests checks ctx three times; WriteContext checks it

@@ -449,31 +449,6 @@ func wantLines(t *testing.T, out string, want ...string) {
 // the same words however the lines were wrapped.
 func words(text string) string { return strings.Join(strings.Fields(text), " ") }
 
-// TestVerifyRehearsalDirectory: `verify --trusted-root r/root.json
-// r/*.json` on a rehearsal's output, as a new user types it. It gave three
-// NOT VALID: the trusted root listed again (twice), and claimed.json
-// sorted before targets.json.
-func TestVerifyRehearsalDirectory(t *testing.T) {
-	t.Chdir(t.TempDir())
-	if code, out, errOut := run(t, "rehearse", "--out", "r", "--requests", "3"); code != 0 {
-		t.Fatalf("rehearse: exit %d\n%s%s", code, out, errOut)
-	}
-	files, err := filepath.Glob("r/*.json")
-	if err != nil || len(files) != 4 {
-		t.Fatalf("rehearsal wrote %v (%v)", files, err)
-	}
-	code, out, errOut := run(t, append([]string{"verify", "--trusted-root", "r/root.json"}, files...)...)
-	if code != 0 || errOut != "" {
-		t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
-	}
-	wantLines(t, out,
-		"r/1.root.json: skipped: the same bytes as the trusted root (r/root.json)\n",
-		"r/root.json: skipped: the same bytes as the trusted root (r/root.json)\n",
-		"r/claimed.json: targets version 1\n  role claimed, delegated by r/targets.json\n",
-		"\nRESULT: all files valid (2 files skipped: the same bytes as a file judged)\n",
-	)
-}
-
 // TestVerifyHostileText: keyids, role names and file names come from the
 // files; a forged one must not write to the terminal. Each is shown with
 // its control characters as visible escapes, in full; --json keeps it

@@ -121,6 +121,18 @@ func (c *Tokens) Signer(ctx context.Context, holder policy.Holder, key policy.Ho
 	if !ok {
 		return nil, fmt.Errorf("holder %s: key %s is listed neither in the root nor in the delegations of targets", holder.Name, key.KeyID)
 	}
+	// A token already open for this key is handed out again: a YubiKey is
+	// opened exclusively, so opening it a second time (to sign the log's
+	// head after the metadata) would find it busy, and the holder would
+	// be asked for a PIN twice.
+	c.mu.Lock()
+	for _, s := range c.open {
+		if s.holder.Name == holder.Name && s.key == key {
+			c.mu.Unlock()
+			return s, nil
+		}
+	}
+	c.mu.Unlock()
 	s := &Signer{c: c, ctx: ctx, holder: holder, key: key, pub: pub}
 	if err := c.retry(ctx, s, func() error { return s.reopen(ctx) }); err != nil {
 		return nil, err

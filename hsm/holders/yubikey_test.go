@@ -159,6 +159,36 @@ func TestYubiKeyPulledMidSignature(t *testing.T) {
 	}
 }
 
+// TestYubiKeyAskedTwice: a holder's signer asked for again (the log's
+// head is signed after the metadata, by the same card) is the one already
+// open: a second open would find the card held exclusively by the first,
+// and the holder would be asked for the PIN again.
+func TestYubiKeyAskedTwice(t *testing.T) {
+	const serial = 41000003
+	_, k := enrolledCard(t, 0, serial)
+	pins := &pinLog{pin: testPIN}
+	c := New(Options{Policy: &policy.Policy{}, Keys: map[string]*tuf.Key{k.ID(): k}, Prompts: pins.prompts})
+	defer c.Close()
+	holder, key := policy.Holder{Name: "Alice"}, policy.HolderKey{KeyID: k.ID(), Token: policy.TokenYubiKey, Serial: serial, Slot: "9c"}
+	for i := range 2 {
+		s, err := c.Signer(context.Background(), holder, key)
+		if err != nil {
+			t.Fatalf("signer %d: %v", i+1, err)
+		}
+		digest := sha256.Sum256([]byte("payload"))
+		sig, err := s.Sign(nil, digest[:], crypto.SHA256)
+		if err != nil {
+			t.Fatalf("signature %d: %v", i+1, err)
+		}
+		if err := k.Verify([]byte("payload"), sig); err != nil {
+			t.Fatalf("signature %d: %v", i+1, err)
+		}
+	}
+	if len(pins.asked) != 1 {
+		t.Errorf("PIN asked %d times, want once", len(pins.asked))
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for the test's two goroutines.
 type syncBuffer struct {
 	mu sync.Mutex

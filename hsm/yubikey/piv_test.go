@@ -646,3 +646,18 @@ func TestDiscardedManagementKeyFreezesSlots(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenTwiceInOneProgram: a card this program already holds open is
+// named as such, not as a wrong card ("found 30000502 instead" would send
+// the holder looking for another YubiKey).
+func TestOpenTwiceInOneProgram(t *testing.T) {
+	const serial = 30000502
+	insertCard(t, vcard.Config{Serial: serial})
+	p := &prompts{pins: []string{testPIN}}
+	open(t, serial, p)
+	_, err := yubikey.Open(ctx, yubikey.Options{Serial: serial, Holder: "Alice", Prompts: p.hsm()})
+	want := fmt.Sprintf("YubiKey %d is already open in this program; close that use of it first", serial)
+	if err == nil || err.Error() != want {
+		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+}

@@ -264,7 +264,12 @@ func (t *Token) connect(ctx context.Context, prefer string) error {
 			return err
 		}
 		if s, ok := held.get(r); ok {
-			found = append(found, s) // open in another Token of this process
+			if s == t.opts.Serial {
+				// The card is open in another Token of this process
+				// (opened exclusively): it is there, but busy.
+				return fmt.Errorf("YubiKey %d is already open in this program; close that use of it first", s)
+			}
+			found = append(found, s)
 			continue
 		}
 		p, err := probe.Probe(r)

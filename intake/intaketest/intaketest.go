@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -39,7 +40,8 @@ type Fixture struct {
 	// keys a1, a2 (threshold 2), "existing-b" to b1 (threshold 1).
 	Delegator      *tuf.File
 	DelegatorBytes []byte
-	Base           bundle.Base
+	// Bases is the one base, the trusted "claimed".
+	Bases []bundle.Base
 }
 
 // Key returns the deterministic ed25519 key named name.
@@ -75,7 +77,7 @@ func New(t testing.TB) *Fixture {
 	}
 	f.Delegator = file
 	f.DelegatorBytes = file.Bytes()
-	f.Base = bundle.Base{Role: "claimed", Version: BaseVersion, SHA256: bundle.SumHex(f.DelegatorBytes)}
+	f.Bases = []bundle.Base{{Role: "claimed", Version: BaseVersion, SHA256: bundle.SumHex(f.DelegatorBytes)}}
 	return f
 }
 
@@ -193,7 +195,7 @@ func (f *Fixture) Pack(id string, files ...intake.File) *intake.Pack {
 		BundleID: id,
 		Source:   f.Rules.Repository,
 		Created:  Now.Add(-30 * time.Minute),
-		Base:     f.Base,
+		Bases:    slices.Clone(f.Bases),
 		Requests: files,
 		Intake:   f.Intake,
 	}

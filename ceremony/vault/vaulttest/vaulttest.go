@@ -2,6 +2,7 @@
 // ed25519 keys (threshold 2 for root, targets and the delegated role
 // "claimed"), root versions 1 and 2, targets and claimed version 1, a
 // policy naming the holders, and the binding signed by holders 1 and 3.
+// NewSharded makes the same vault with claimed split into shards.
 package vaulttest
 
 import (
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/delegation"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 )
@@ -49,7 +51,10 @@ type Fixture struct {
 	Roots   []*tuf.File
 	Targets *tuf.File
 	Claimed *tuf.File
-	Policy  []byte
+	// Shards, in a sharded fixture, are the shards' metadata by role
+	// name (Claimed is then nil).
+	Shards map[string]*tuf.File
+	Policy []byte
 }
 
 // IDs are the holders' keyids, sorted.
@@ -168,10 +173,17 @@ func (fx *Fixture) Input(t T) vault.AdoptInput {
 	for _, r := range fx.Roots {
 		roots = append(roots, r.Bytes())
 	}
+	roles := map[string][]byte{}
+	if fx.Shards == nil {
+		roles["claimed"] = fx.Claimed.Bytes()
+	}
+	for role, f := range fx.Shards {
+		roles[role] = f.Bytes()
+	}
 	return vault.AdoptInput{
 		Roots:   roots,
 		Targets: fx.Targets.Bytes(),
-		Roles:   map[string][]byte{"claimed": fx.Claimed.Bytes()},
+		Roles:   roles,
 		Policy:  fx.Policy,
 		Binding: fx.Binding(t, fx.Policy, fx.Holders[0], fx.Holders[2]),
 	}
@@ -206,4 +218,92 @@ holders:
 		fmt.Fprintf(&b, "  - name: Holder %d\n    keys:\n      - keyid: %s\n        token: softkey\n        uri: softkey:name=holder%d\n", i+1, h.Key.ID(), i+1)
 	}
 	return []byte(b.String())
+}
+
+// Shard is one shard of a sharded fixture: its role, its project-name
+// prefixes, its current version (1 when zero) and the projects that
+// version delegates.
+type Shard struct {
+	Role     string
+	Prefixes []string
+	Version  int64
+	Projects []delegation.Project
+}
+
+// ShardPaths are the paths targets delegates to a shard, and the policy
+// names: "P*" for each prefix P ("*" for the prefix ""), which covers the
+// default path template's "{name}/*" of every project under it.
+func ShardPaths(prefixes []string) []string {
+	out := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		out[i] = p + "*"
+	}
+	return out
+}
+
+// NewSharded makes the fixture with claimed split into shards: targets
+// version 1 delegates each shard to the holders (threshold 2, the shard's
+// paths), each shard's current version delegates its projects (path
+// template "{name}/*") and is signed by holders 1 and 2, and the policy names the
+// shards and intake as the repository's intake key.
+func NewSharded(t T, intake *tuf.Key, shards []Shard) *Fixture {
+	t.Helper()
+	hs := []Holder{Key(t, 1), Key(t, 2), Key(t, 3)}
+	fx := &Fixture{Holders: hs, Policy: ShardedPolicy(hs, intake, shards), Shards: map[string]*tuf.File{}}
+	r1 := Root(t, 1, hs)
+	Sign(t, r1, r1.Root.Keys, hs[0], hs[1])
+	r2 := Root(t, 2, hs)
+	Sign(t, r2, r2.Root.Keys, hs[1], hs[2])
+	fx.Roots = []*tuf.File{r1, r2}
+	top := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
+	top.Version, top.Expires = 1, tuf.NewExpiry(Now.AddDate(0, 6, 0))
+	top.Delegations = &tuf.Delegations{Keys: Keys(hs)}
+	var names []string
+	for _, s := range shards {
+		names = append(names, s.Role)
+		top.Delegations.Roles = append(top.Delegations.Roles, &tuf.DelegatedRole{Name: s.Role, KeyIDs: IDs(hs), Threshold: 2, Paths: ShardPaths(s.Prefixes)})
+	}
+	f, err := tuf.NewTargetsFile(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.Targets = f
+	Sign(t, fx.Targets, r2.Root.Keys, hs[0], hs[2])
+	for _, s := range shards {
+		c, err := delegation.Build(s.Projects, "{name}/*", names, max(s.Version, 1), Now.AddDate(0, 3, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := tuf.NewTargetsFile(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Sign(t, cf, top.Delegations.Keys, hs[0], hs[1])
+		fx.Shards[s.Role] = cf
+	}
+	return fx
+}
+
+// ShardedPolicy is the rehearsal policy of Policy with the shards instead
+// of delegating_role, and intake as the intake key.
+func ShardedPolicy(hs []Holder, intake *tuf.Key, shards []Shard) []byte {
+	var b strings.Builder
+	// A TUF key object in canonical JSON is a YAML flow mapping.
+	fmt.Fprintf(&b, "format: conclave-policy/1\nrehearsal: true\nrepository: example\nintake_keys:\n  - %s\nshards:\n", intake.Canonical())
+	for _, s := range shards {
+		fmt.Fprintf(&b, "  - role: %s\n    prefixes: [%s]\n    paths: [%s]\n", s.Role, quoted(s.Prefixes), quoted(ShardPaths(s.Prefixes)))
+	}
+	b.WriteString("holders:\n")
+	for i, h := range hs {
+		fmt.Fprintf(&b, "  - name: Holder %d\n    keys:\n      - keyid: %s\n        token: softkey\n        uri: softkey:name=holder%d\n", i+1, h.Key.ID(), i+1)
+	}
+	return []byte(b.String())
+}
+
+func quoted(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
 }
