@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -135,6 +136,9 @@ type headlessResult struct {
 	Generation string
 	Head       string
 	Lines      int64
+	// generationHash is the hash of the generation written (its
+	// manifest's SHA-256).
+	generationHash string
 }
 
 // runHeadless runs a ceremony from its script, or continues one from its
@@ -179,7 +183,7 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 			// before it: every generation keeps the logs of the
 			// ceremonies before it): nothing is left to do.
 			fmt.Fprintf(env.stdout, "ceremony %s has ended: the vault's current generation %s holds its log\n", termtext.Safe(id), termtext.Safe(v.Generation))
-			printGeneration(env.stdout, v)
+			printGeneration(env.stdout, v.Generation, v.Hash)
 			return &headlessResult{CeremonyID: id, Journal: journalDir, Generation: v.Generation}, nil
 		}
 	} else {
@@ -465,6 +469,8 @@ type driver struct {
 	res *headlessResult
 	// tokens reach the holders who sign the log's head.
 	tokens *holders.Tokens
+	// update is what Close returned, for the next generation.
+	update *vault.Update
 }
 
 // run takes the ceremony from its state to its close. Each step is
@@ -799,16 +805,19 @@ func (d *driver) readBack(want map[string][]byte) (map[string]string, error) {
 // close closes the ceremony; the vault's next generation is written
 // next (writeGeneration), also when a resumed log ends closed.
 func (d *driver) close() error {
-	_, err := d.s.Close()
+	u, err := d.s.Close()
+	d.update = u
 	return err
 }
 
 // writeGeneration writes the vault generation that follows the ceremony,
 // with its log, and prints the log's head for the paper log.
 func (d *driver) writeGeneration() error {
-	u, err := d.s.Update()
-	if err != nil {
-		return err
+	u, err := d.update, error(nil)
+	if u == nil {
+		if u, err = d.s.Update(); err != nil {
+			return err
+		}
 	}
 	out := d.env.stdout
 	if u != nil {
@@ -830,17 +839,43 @@ func (d *driver) writeGeneration() error {
 		if err != nil {
 			return err
 		}
+		if err := readBackGeneration(d.vd, name, files); err != nil {
+			return err
+		}
 		d.res.Generation = name
+		d.res.generationHash = vault.SHA256Hex(files[len(files)-1].Data)
 	}
 	d.res.Head, d.res.Lines = d.s.Head(), d.s.Lines()
 	fmt.Fprintf(out, "\nCeremony %s %s after %s.\n", termtext.Safe(d.res.CeremonyID), d.s.State(), termtext.Plural(int(d.s.Lines()), "line"))
 	writeDigest(out, "", "Write on the paper log the log's head:", d.s.Head())
 	if d.res.Generation != "" {
-		nv, err := d.vd.OpenCurrent()
+		printGeneration(out, d.res.Generation, d.res.generationHash)
+	}
+	return nil
+}
+
+// readBackGeneration reads the vault's current generation back from the
+// medium and compares each file with what was written. vault.Next opened
+// exactly these bytes before they were written (vault.Open is a function
+// of the bytes alone), so equal bytes on the medium open as that
+// generation did; parsing them a second time would check nothing more.
+func readBackGeneration(vd *vaultdir.Dir, name string, files []vault.File) error {
+	r, current, err := vd.Current()
+	if err != nil {
+		return fmt.Errorf("reading the vault's new generation back: %w", err)
+	}
+	defer r.(io.Closer).Close()
+	if current != name {
+		return fmt.Errorf("reading the vault's new generation back: the current generation is %s, not %s, which was just written", current, name)
+	}
+	for _, f := range files {
+		data, err := r.ReadFile(f.Name)
 		if err != nil {
-			return err
+			return fmt.Errorf("reading the vault's new generation back: %w", err)
 		}
-		printGeneration(out, nv)
+		if !bytes.Equal(data, f.Data) {
+			return fmt.Errorf("reading the vault's new generation back: %s/%s is not what was written", name, f.Name)
+		}
 	}
 	return nil
 }
@@ -894,8 +929,8 @@ func (d *driver) signHead() ([]byte, error) {
 }
 
 // printGeneration prints a vault generation's hash for the paper log.
-func printGeneration(w io.Writer, v *vault.Vault) {
-	writeDigest(w, "", fmt.Sprintf("and the hash of the vault's generation %s:", termtext.Safe(v.Generation)), v.Hash)
+func printGeneration(w io.Writer, generation, hash string) {
+	writeDigest(w, "", fmt.Sprintf("and the hash of the vault's generation %s:", termtext.Safe(generation)), hash)
 }
 
 // journalFiles reads a journal directory's files (the log and its blobs)
