@@ -108,7 +108,12 @@ func buildLargest(t *testing.T) *largestSet {
 	}
 
 	holders := []testKey{ks.ed1, ks.p384a, ks.ed2}
-	root := newRootFile(t, conclaveRoot(1, holders, 2, ks.online))
+	// The root carries the rehearsal mark, as `conclave rehearse` writes
+	// it: a member clients do not know, in the signed part, which every
+	// client must ignore (TUF §4.2) while checking the signatures over it.
+	rootRole := conclaveRoot(1, holders, 2, ks.online)
+	rootRole.MarkRehearsal(tuf.RehearsalNotice)
+	root := newRootFile(t, rootRole)
 	signConclave(t, root, root.Root.Keys, ks.ed1, ks.ed2)
 	top := conclaveTargets(1)
 	top.Delegations = &tuf.Delegations{Keys: keyMap(holders...), Roles: []*tuf.DelegatedRole{{

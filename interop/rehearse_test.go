@@ -71,6 +71,11 @@ func TestGoTUFVerifiesRehearsal(t *testing.T) {
 	if !bytes.Equal(rootBytes, root1Bytes) {
 		t.Error("root.json and 1.root.json differ")
 	}
+	// The rehearsal mark is in root's signed part; go-tuf must ignore it
+	// while checking the signatures over it.
+	if !bytes.Contains(rootBytes, []byte(`"x-conclave-rehearsal":"made by a Conclave rehearsal with throwaway keys; never publish"`)) {
+		t.Errorf("root.json carries no rehearsal mark:\n%s", rootBytes)
+	}
 
 	// go-tuf: the client's view.
 	root := gotufRoot(t, rootBytes)

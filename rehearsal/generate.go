@@ -85,6 +85,10 @@ func makeGenesis(ctx context.Context, holders []HolderSigner, existing int, now 
 	root.Roles[tuf.TypeTargets] = &tuf.RoleKeys{KeyIDs: ids, Threshold: Threshold}
 	root.Roles[tuf.TypeSnapshot] = &tuf.RoleKeys{KeyIDs: []string{online.Key.ID()}, Threshold: 1}
 	root.Roles[tuf.TypeTimestamp] = &tuf.RoleKeys{KeyIDs: []string{online.Key.ID()}, Threshold: 1}
+	// The mark in root's signed part makes everything trusted through it
+	// a rehearsal's: verify says so, and a vault opens it only under a
+	// rehearsal policy, which a production ceremony refuses.
+	root.MarkRehearsal(tuf.RehearsalNotice)
 
 	top := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
 	top.Version, top.Expires = 1, tuf.NewExpiry(now.AddDate(1, 0, 0))
@@ -398,17 +402,23 @@ func makeBundle(ctx context.Context, g *Genesis, in intake.Signer, n int, now ti
 	if gen.next >= len(g.Projects) {
 		return nil, fmt.Errorf("the rehearsal's %d existing projects are too few for its %d changes", len(g.Projects), gen.next)
 	}
-	// No published state: what the repository published before is in the
-	// history already (the bulk adds' keys, a month old), and a published
-	// state of every project would outgrow the default per-file limit of
-	// a bundle (1 MiB: about 5,000 projects) in the larger rehearsals.
+	// The repository publishes the keys it holds for every project it
+	// delegates now; what it published a month ago (the bulk adds' keys)
+	// is in the history already. The published state has its own limit
+	// (bundle_limits.max_published_size), so a rehearsal of any size
+	// sends it as a repository does.
+	published := make(map[string]request.Keyset, len(g.Projects))
+	for _, p := range g.Projects {
+		published[p.name] = request.NewKeyset(p.role.KeyIDs, p.role.Threshold)
+	}
 	b.Pack = &intake.Pack{
-		BundleID: b.ID,
-		Source:   Repository,
-		Created:  now.Add(-30 * time.Minute),
-		Bases:    []bundle.Base{{Role: DelegatingRole, Version: g.Claimed.Targets.Version, SHA256: bundle.SumHex(g.Claimed.Bytes())}},
-		Requests: files,
-		Intake:   in,
+		BundleID:  b.ID,
+		Source:    Repository,
+		Created:   now.Add(-30 * time.Minute),
+		Bases:     []bundle.Base{{Role: DelegatingRole, Version: g.Claimed.Targets.Version, SHA256: bundle.SumHex(g.Claimed.Bytes())}},
+		Requests:  files,
+		Published: published,
+		Intake:    in,
 	}
 	return b, nil
 }

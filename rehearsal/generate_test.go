@@ -10,6 +10,7 @@ import (
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/policy"
+	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/rules"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/validate"
@@ -48,6 +49,9 @@ func TestGeneratedBundleJudgedAsPlanned(t *testing.T) {
 	if _, err := g.Root.VerifyWithRoot(g.Root.Root); err != nil {
 		t.Fatal(err)
 	}
+	if text, marked := g.Root.Root.Rehearsal(); !marked || text != tuf.RehearsalNotice {
+		t.Errorf("the rehearsal's root is marked %q, %v; want %q", text, marked, tuf.RehearsalNotice)
+	}
 	if _, err := g.Claimed.VerifyDelegated(g.Targets.Targets, DelegatingRole); err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +79,19 @@ func TestGeneratedBundleJudgedAsPlanned(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The repository's published state names every delegated project
+	// with the keys claimed delegates to it: nothing to remark on.
+	if len(loaded.Published) != len(g.Projects) {
+		t.Errorf("the published state names %d projects, want the %d delegated", len(loaded.Published), len(g.Projects))
+	}
+	for _, p := range g.Projects {
+		if ks, ok := loaded.Published[p.name]; !ok || ks.Hash() != request.NewKeyset(p.role.KeyIDs, p.role.Threshold).Hash() {
+			t.Errorf("published %s: %v, %v", p.name, ks, ok)
+		}
+	}
+	if notes := validate.PublishedNotes(loaded, map[string]*tuf.Targets{DelegatingRole: g.Claimed.Targets}); len(notes) != 0 {
+		t.Errorf("published-state notes: %+v", notes)
 	}
 	vs := validate.Validate(validate.Input{Bundle: loaded, Delegators: map[string]*tuf.Targets{DelegatingRole: g.Claimed.Targets}, Rules: r, History: b.History, Now: now})
 	if len(vs) != n {

@@ -111,6 +111,9 @@ func (s *Setup) verifyExport(ctx context.Context, res *Result) (*tuf.File, error
 			return nil, fmt.Errorf("conclave verify: %s is %s: %s", f.Name, f.Verdict, f.Reason())
 		}
 	}
+	if report.Rehearsal == nil {
+		return nil, fmt.Errorf("conclave verify: the export does not read as a rehearsal's: %s carries no %s", s.Path(RepositoryDir, "root.json"), tuf.RehearsalMark)
+	}
 	data, err := os.ReadFile(found[0])
 	if err != nil {
 		return nil, err

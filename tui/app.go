@@ -241,14 +241,7 @@ func (m *Model) closing() tea.Cmd {
 	if s.State() == session.StateSign || s.State() == session.StateBuild {
 		o.Export = e.Export
 	}
-	o.Finish = func(ctx context.Context) (*closing.Summary, error) {
-		if s.State() == session.StateExport {
-			if _, err := s.Close(); err != nil {
-				return nil, err
-			}
-		}
-		return e.Finish(ctx)
-	}
+	o.Finish = e.Finish
 	c := closing.New(o, m.th, m.body())
 	return m.show(stepClose, &adapt[*closing.Model]{m: c, up: (*closing.Model).Update})
 }

@@ -34,8 +34,9 @@ type Engine interface {
 	// Export writes the signed files, reads them back, verifies them and
 	// records their hashes.
 	Export(ctx context.Context) ([]closing.File, error)
-	// Finish writes the vault's next generation after the ceremony ended
-	// (closed or abandoned) and says what it left.
+	// Finish closes an exported ceremony, writes the vault's next
+	// generation after it ended (closed or abandoned), reads it back, and
+	// says what it left.
 	Finish(ctx context.Context) (*closing.Summary, error)
 	// Resume is the command that continues the ceremony, for the quit
 	// dialog.

@@ -22,8 +22,11 @@ import (
 type Source interface {
 	// ReadManifest reads the manifest file.
 	ReadManifest() ([]byte, error)
-	// Listed makes exactly the names readable, nothing else.
-	Listed(names []string) (Files, error)
+	// Listed makes exactly the names readable, nothing else. published
+	// is the one of them that is the published state, "" when none is:
+	// a reader that bounds each file as it reads holds it to
+	// Rules.MaxPublishedSize and every other file to Rules.MaxFileSize.
+	Listed(names []string, published string) (Files, error)
 }
 
 // Files reads the files a manifest lists.
@@ -84,7 +87,7 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 	if r.MaxManifestSize > 0 && int64(len(data)) > r.MaxManifestSize {
 		return nil, verdict.Refuse(verdict.BundleLimit, nil, "the manifest is %d bytes long; at most %d are allowed", len(data), r.MaxManifestSize)
 	}
-	m, err := OpenManifest(data, trust.IntakeKeys, ManifestLimits{MaxFiles: r.MaxFiles, MaxFileSize: r.MaxFileSize, MaxTotal: r.MaxTotalSize, MaxDepth: r.MaxJSONDepth})
+	m, err := OpenManifest(data, trust.IntakeKeys, ManifestLimits{MaxFiles: r.MaxFiles, MaxFileSize: r.MaxFileSize, MaxPublishedSize: r.MaxPublishedSize, MaxTotal: r.MaxTotalSize, MaxDepth: r.MaxJSONDepth})
 	if err != nil {
 		return nil, err
 	}
@@ -98,10 +101,14 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 		return nil, err
 	}
 	names := make([]string, len(m.Files))
+	publishedName := ""
 	for i, f := range m.Files {
 		names[i] = f.Path
+		if f.Kind == KindPublished {
+			publishedName = f.Path
+		}
 	}
-	files, err := src.Listed(names)
+	files, err := src.Listed(names, publishedName)
 	if err != nil {
 		return nil, unreadable(err, "the bundle directory")
 	}

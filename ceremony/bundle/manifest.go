@@ -122,12 +122,17 @@ func (m *Manifest) Check() error {
 	return nil
 }
 
-// ManifestLimits bound what a manifest may list.
+// ManifestLimits bound what a manifest may list; a zero limit is not
+// checked.
 type ManifestLimits struct {
-	MaxFiles    int
-	MaxFileSize int64
-	MaxTotal    int64
-	MaxDepth    int
+	MaxFiles int
+	// MaxFileSize bounds each request file, MaxPublishedSize the
+	// published-state file, which names every project the repository
+	// published keys for and so grows with the repository, not the bundle.
+	MaxFileSize      int64
+	MaxPublishedSize int64
+	MaxTotal         int64
+	MaxDepth         int
 }
 
 // OpenManifest checks the manifest file's intake signature with the
@@ -337,7 +342,10 @@ func readEntries(files []Entry, items []cjson.Value, lim ManifestLimits) error {
 		if e.Size, err = intValue(size, at, "size", 0); err != nil {
 			return err
 		}
-		if lim.MaxFileSize > 0 && e.Size > lim.MaxFileSize {
+		switch {
+		case e.Kind == KindPublished && lim.MaxPublishedSize > 0 && e.Size > lim.MaxPublishedSize:
+			return &limitError{fmt.Sprintf("%s: the published state %q is listed as %d bytes; at most %d are allowed for it (bundle_limits.max_published_size)", cjson.PathIndex("files", i), e.Path, e.Size, lim.MaxPublishedSize)}
+		case e.Kind == KindRequest && lim.MaxFileSize > 0 && e.Size > lim.MaxFileSize:
 			return &limitError{fmt.Sprintf("%s: %q is listed as %d bytes; at most %d are allowed per file", cjson.PathIndex("files", i), e.Path, e.Size, lim.MaxFileSize)}
 		}
 		total += e.Size

@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
@@ -39,6 +40,23 @@ type History struct {
 	// the request: forgetting a publication too early only makes an add
 	// need judgement, never approves one.
 	Removed map[string]time.Time
+}
+
+// Clone returns a deep copy: recording into it leaves h as it was. A nil
+// history clones to an empty one.
+func (h *History) Clone() *History {
+	c := &History{}
+	if h == nil {
+		return c
+	}
+	c.Bundles, c.FirstSeen, c.Removed = maps.Clone(h.Bundles), maps.Clone(h.FirstSeen), maps.Clone(h.Removed)
+	if h.Published != nil {
+		c.Published = make(map[string]map[string]time.Time, len(h.Published))
+		for p, m := range h.Published {
+			c.Published[p] = maps.Clone(m)
+		}
+	}
+	return c
 }
 
 // SeenBundle reports whether a bundle id was imported before.

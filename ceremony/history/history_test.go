@@ -80,3 +80,31 @@ func TestRemovalForgetsPublications(t *testing.T) {
 		t.Fatalf("published again after the removal: %v %v, want %v", since, ok, t2)
 	}
 }
+
+// TestCloneIsDeep: recording into a clone, down to a project's published
+// keysets, leaves the original as it was.
+func TestCloneIsDeep(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	h := &History{
+		Bundles:   map[string]time.Time{"b1": now},
+		FirstSeen: map[string]time.Time{strings.Repeat("a", 64): now},
+		Published: map[string]map[string]time.Time{"foo-bar": {strings.Repeat("b", 64): now}},
+		Removed:   map[string]time.Time{"gone": now},
+	}
+	before := string(h.Marshal())
+	c := h.Clone()
+	if got := string(c.Marshal()); got != before {
+		t.Fatalf("clone:\n%s\nwant:\n%s", got, before)
+	}
+	c.Bundles["b2"] = now
+	c.FirstSeen[strings.Repeat("c", 64)] = now
+	c.Published["foo-bar"][strings.Repeat("d", 64)] = now
+	c.Published["new"] = map[string]time.Time{}
+	c.Removed["foo-bar"] = now
+	if got := string(h.Marshal()); got != before {
+		t.Errorf("the original after changes to its clone:\n%s\nwant:\n%s", got, before)
+	}
+	if got := (*History)(nil).Clone(); got == nil || got.SeenBundle("b1") {
+		t.Errorf("nil clones to %+v", got)
+	}
+}

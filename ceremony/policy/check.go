@@ -328,6 +328,9 @@ func (p *Policy) checkRules() error {
 	if r.MaxTotalSize < r.MaxFileSize {
 		return p.errAt("bundle_limits.max_total_size", "%d is below max_file_size (%d)", r.MaxTotalSize, r.MaxFileSize)
 	}
+	if r.MaxTotalSize < r.MaxPublishedSize {
+		return p.errAt("bundle_limits.max_total_size", "%d is below max_published_size (%d)", r.MaxTotalSize, r.MaxPublishedSize)
+	}
 	if err := r.Check(); err != nil {
 		return &Error{File: p.name, Msg: err.Error(), Err: err}
 	}

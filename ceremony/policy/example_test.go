@@ -23,6 +23,9 @@ func TestExample(t *testing.T) {
 	if e := p.Expiry("claimed"); e.Expiry != 90*24*time.Hour || e.Warning != 14*24*time.Hour {
 		t.Errorf("Expiry(claimed) = %+v", e)
 	}
+	if p.Rules.MaxPublishedSize != 64<<20 {
+		t.Errorf("max_published_size %d", p.Rules.MaxPublishedSize)
+	}
 	if len(p.Holders) != 3 || p.Rules.MinDwell != 7*24*time.Hour || !p.RequirePossession || p.Rules.Repository != "pypi.example.org" {
 		t.Errorf("decoded %+v", p)
 	}

@@ -88,6 +88,13 @@ func TestParseBase(t *testing.T) {
 	if err != nil || p.RequirePossession || !p.Rules.PossessionOptional {
 		t.Errorf("require_possession: false gives %v, rules %v (%v)", p.RequirePossession, p.Rules.PossessionOptional, err)
 	}
+	if d.MaxPublishedSize != 64<<20 || d.MaxFileSize != 1<<20 {
+		t.Errorf("published-state limit %d, file limit %d by default", d.MaxPublishedSize, d.MaxFileSize)
+	}
+	p, err = Parse("policy.yaml", edit(t, "", "", "bundle_limits:\n  max_published_size: 4096\n"))
+	if err != nil || p.Rules.MaxPublishedSize != 4096 || p.Rules.MaxFileSize != 1<<20 {
+		t.Errorf("max_published_size: 4096 gives %+v (%v)", p.Rules, err)
+	}
 }
 
 // TestParseRefusals: every refusal names the file, the line and the
@@ -161,6 +168,10 @@ func TestParseRefusals(t *testing.T) {
 			`policy.yaml:22: bundle_limits.max_json_depth: 3 is out of range (4 to 512)`},
 		{"total below file size", "", "", "bundle_limits:\n  max_file_size: 2048\n  max_total_size: 1024\n",
 			`policy.yaml:23: bundle_limits.max_total_size: 1024 is below max_file_size (2048)`},
+		{"total below published size", "", "", "bundle_limits:\n  max_file_size: 1024\n  max_published_size: 2048\n  max_total_size: 1024\n",
+			`policy.yaml:24: bundle_limits.max_total_size: 1024 is below max_published_size (2048)`},
+		{"published size zero", "", "", "bundle_limits:\n  max_published_size: 0\n",
+			`policy.yaml:22: bundle_limits.max_published_size: 0 is out of range (1 to 1099511627776)`},
 		{"scheme unknown", "", "", "developer_keys:\n  schemes: [ed25519, rsa-pkcs1v15-sha256]\n",
 			`policy.yaml:22: developer_keys.schemes[1]: "rsa-pkcs1v15-sha256" is not a key scheme Conclave accepts (ed25519, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, rsassa-pss-sha256)`},
 		{"scheme twice", "", "", "developer_keys:\n  schemes: [ed25519, ed25519]\n",

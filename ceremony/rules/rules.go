@@ -75,8 +75,13 @@ type Rules struct {
 
 	// Limits on what is read from a bundle.
 	MaxFiles     int   // files listed in a manifest
-	MaxFileSize  int64 // bytes per file
+	MaxFileSize  int64 // bytes per request file
 	MaxTotalSize int64 // bytes for the whole bundle
+	// MaxPublishedSize bounds the published-state file, which names
+	// every project whose keys the repository published (about 190 bytes
+	// each), so that it is not held to MaxFileSize, which a state of more
+	// than about 5,000 projects outgrows.
+	MaxPublishedSize int64
 	// MaxManifestSize bounds the manifest file, which lists every file
 	// (about 200 bytes each, base64 in its envelope).
 	MaxManifestSize int64
@@ -103,6 +108,10 @@ func Default() Rules {
 		MaxTotalSize:    1 << 30,
 		MaxManifestSize: 64 << 20,
 		MaxJSONDepth:    16,
+		// 200,000 projects of two keys with 23-byte names are 37.4 MB
+		// (187 bytes each, measured with bundle.EncodePublished); of
+		// three keys, 50.8 MB.
+		MaxPublishedSize: 64 << 20,
 	}
 }
 
@@ -129,7 +138,7 @@ func (r Rules) Check() error {
 		return fmt.Errorf("rules: name and requested_by limits must be positive")
 	case r.RecoveryNotice < 0 || r.MinDwell < 0:
 		return fmt.Errorf("rules: notice period and dwell time must not be negative")
-	case r.MaxFiles < 1 || r.MaxFileSize < 1 || r.MaxTotalSize < 1 || r.MaxManifestSize < 1 || r.MaxJSONDepth < 4:
+	case r.MaxFiles < 1 || r.MaxFileSize < 1 || r.MaxTotalSize < 1 || r.MaxPublishedSize < 1 || r.MaxManifestSize < 1 || r.MaxJSONDepth < 4:
 		return fmt.Errorf("rules: bundle limits must be positive (JSON depth at least 4)")
 	}
 	return nil

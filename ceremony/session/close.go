@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/conclave-keys/conclave/ceremony/history"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 )
@@ -111,13 +110,7 @@ func (s *Session) Update() (*vault.Update, error) {
 		for _, p := range s.built.payloads {
 			u.Roles[p.Role] = p.File
 		}
-		h := &history.History{}
-		if s.d.Vault.History != nil {
-			var err error
-			if h, err = history.Parse(s.d.Vault.History.Marshal()); err != nil {
-				return nil, fmt.Errorf("copy the vault's history: %w", err)
-			}
-		}
+		h := s.d.Vault.History.Clone()
 		h.Record(s.imp.bundle, s.confirmed)
 		u.History = h
 		return u, nil

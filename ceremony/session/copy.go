@@ -106,7 +106,7 @@ func parseCopy(data []byte) (*bundleCopy, error) {
 // directory it was read from.
 func (c *bundleCopy) ReadManifest() ([]byte, error) { return c.files[bundle.ManifestName], nil }
 
-func (c *bundleCopy) Listed(names []string) (bundle.Files, error) {
+func (c *bundleCopy) Listed(names []string, _ string) (bundle.Files, error) {
 	listed := map[string]bool{bundle.ManifestName: true}
 	for _, n := range names {
 		listed[n] = true
@@ -168,8 +168,8 @@ func (r *recorder) ReadManifest() ([]byte, error) {
 	return b, r.keep(bundle.ManifestName, b)
 }
 
-func (r *recorder) Listed(names []string) (bundle.Files, error) {
-	f, err := r.src.Listed(names)
+func (r *recorder) Listed(names []string, published string) (bundle.Files, error) {
+	f, err := r.src.Listed(names, published)
 	if err != nil {
 		return nil, err
 	}

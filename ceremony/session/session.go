@@ -171,6 +171,11 @@ type Session struct {
 	// twice; a replay finds it empty and derives the same from the blobs.
 	derivedImport *imported
 	derivedBuild  *buildResult
+	// planned is the export ExportFiles planned, by file name and hex
+	// SHA-256, and the line after which it was planned: the plan of a
+	// state, which changes only by a line appended.
+	planned    map[string]string
+	plannedSeq int64
 }
 
 // imported is the judged bundle.

@@ -839,3 +839,39 @@ func versionString(v int64) string { return strconv.FormatInt(v, 10) }
 func formatErr(name string, err error) error {
 	return fmt.Errorf("%s: %w: %w", name, ErrMalformed, err)
 }
+
+// RehearsalMark is the member of root's signed part that marks metadata
+// made by a Conclave rehearsal, whose keys are throwaway: its value is a
+// sentence for whoever reads the file (RehearsalNotice). The TUF
+// specification lets metadata carry members it does not define, and
+// clients ignore them (§4, "Unrecognized fields"), so a marked root is
+// still a valid root; being in the signed part, the mark cannot be
+// removed without the root's keys. Everything a client trusts through a
+// marked root is the rehearsal's.
+const RehearsalMark = "x-conclave-rehearsal"
+
+// RehearsalNotice is what a rehearsal writes under RehearsalMark.
+const RehearsalNotice = "made by a Conclave rehearsal with throwaway keys; never publish"
+
+// Rehearsal reports whether the root carries RehearsalMark, and its text:
+// the string it holds, or the canonical JSON of another value (any value
+// marks the root).
+func (r *Root) Rehearsal() (text string, marked bool) {
+	for _, m := range r.unknown {
+		if m.Name == RehearsalMark {
+			if m.Value.Kind() == cjson.String {
+				return m.Value.Str(), true
+			}
+			return string(m.Value.Canonical()), true
+		}
+	}
+	return "", false
+}
+
+// MarkRehearsal sets RehearsalMark to text. Make the file
+// (NewRootFile) after marking the root: the mark is in the signed part.
+func (r *Root) MarkRehearsal(text string) {
+	r.unknown = slices.DeleteFunc(r.unknown, func(m cjson.Member) bool { return m.Name == RehearsalMark })
+	r.unknown = append(r.unknown, cjson.Member{Name: RehearsalMark, Value: cjson.StringValue(text)})
+	sort.Slice(r.unknown, func(i, j int) bool { return r.unknown[i].Name < r.unknown[j].Name })
+}

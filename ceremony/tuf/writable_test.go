@@ -54,6 +54,10 @@ func TestNewFileRefuses(t *testing.T) {
 			"encode targets metadata: signed.delegations.roles[0]: must have exactly one of paths and path_hash_prefixes", nil},
 		{"delegated threshold 0", func(tg *Targets) { tg.Delegations.Roles[0].Threshold = 0 },
 			"encode targets metadata: signed.delegations.roles[0].threshold: must be at least 1, not 0", nil},
+		{"delegated keyid twice", func(tg *Targets) {
+			tg.Delegations.Roles[0].KeyIDs = append(tg.Delegations.Roles[0].KeyIDs, tg.Delegations.Roles[0].KeyIDs[0])
+		},
+			"encode targets metadata: signed.delegations.roles[0].keyids: keyid " + ka.ID() + " is listed twice", nil},
 		{"delegated undefined key", func(tg *Targets) { tg.Delegations.Roles[0].KeyIDs = []string{kb.ID()} },
 			"encode targets metadata: signed.delegations.roles[0].keyids: role lists a key that is not defined: " + kb.ID(), ErrMissingKey},
 		{"delegated keyid mismatch", func(tg *Targets) { tg.Delegations.Keys["00"] = ka },

@@ -31,6 +31,9 @@ var (
 	// ErrRegisterMissing: a role's current version is not registered, or
 	// under another payload.
 	ErrRegisterMissing = errors.New("the register does not hold the current metadata's payload")
+	// ErrRehearsalMark: the roots' rehearsal mark (tuf.RehearsalMark)
+	// and the policy's rehearsal field disagree.
+	ErrRehearsalMark = errors.New("the root history and the policy disagree on whether this is a rehearsal")
 )
 
 // Open verifies a generation and returns it. It checks, refusing with the
@@ -45,7 +48,8 @@ var (
 //  4. the binding, signed by a threshold of the last root's root keys
 //     over the policy file's hash and the root's version;
 //  5. the policy, parsed and checked against the root and targets
-//     (policy.CheckRoles);
+//     (policy.CheckRoles) and against the roots' rehearsal mark (a
+//     rehearsal policy needs every root marked, any other policy none);
 //  6. each role the policy signs against targets, and nothing else in
 //     metadata/;
 //  7. history and register; the register holds every signed role's
@@ -231,7 +235,32 @@ func (v *Vault) openPolicy() error {
 	if err := p.CheckRoles(v.Root.Root, v.Targets.Targets); err != nil {
 		return refuse(PolicyFile, err)
 	}
+	if err := v.checkRehearsal(p.Rehearsal); err != nil {
+		return err
+	}
 	v.Policy, v.PolicyBytes, v.BindingSigners = p, pdata, signers
+	return nil
+}
+
+// checkRehearsal refuses a vault whose roots and policy disagree on
+// whether it is a rehearsal's. A marked root (tuf.RehearsalMark) under a
+// production policy would let a production ceremony sign for a rehearsal's
+// throwaway keys, whose metadata every verifier calls a rehearsal's. A
+// rehearsal policy over an unmarked root is refused as well: a rehearsal
+// relaxes what a production ceremony demands (software keys, SoftHSM,
+// failed preflight checks), and its output under an unmarked root would
+// verify as production metadata. So the mark and the policy say the same
+// thing of every root, from version 1.
+func (v *Vault) checkRehearsal(rehearsal bool) error {
+	for _, f := range v.Roots {
+		name := RootFile(f.Version())
+		switch _, marked := f.Root.Rehearsal(); {
+		case marked && !rehearsal:
+			return refusef(name, "%w: it is marked %s (made by a rehearsal with throwaway keys), and the policy is not a rehearsal's (rehearsal: true)", ErrRehearsalMark, tuf.RehearsalMark)
+		case !marked && rehearsal:
+			return refusef(name, "%w: the policy is a rehearsal's (rehearsal: true), and this root is not marked %s: a rehearsal's metadata would pass as production metadata", ErrRehearsalMark, tuf.RehearsalMark)
+		}
+	}
 	return nil
 }
 

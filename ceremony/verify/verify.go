@@ -190,6 +190,18 @@ type Report struct {
 	// Verdict is NotValid when any file is not valid or could not be
 	// checked, else Expired when any file has expired, else Valid.
 	Verdict Verdict
+	// Rehearsal is set when a root of the chain (the trusted root or a
+	// root verified from it) carries tuf.RehearsalMark: the metadata was
+	// made by a Conclave rehearsal with throwaway keys, whatever the
+	// verdict, and must never be published.
+	Rehearsal *Rehearsal
+}
+
+// Rehearsal names the first root of the chain that carries the rehearsal
+// mark, and the mark's text.
+type Rehearsal struct {
+	File string
+	Mark string
 }
 
 // Count returns how many files have verdict v.
@@ -223,7 +235,7 @@ func Walk(ctx context.Context, o Options) (*Report, error) {
 		a, b := w.files[i].seq, w.files[j].seq
 		return a != 0 && (b == 0 || a < b)
 	})
-	r := &Report{At: o.Now, Files: append([]*File{w.trusted}, w.files...), Verdict: Valid}
+	r := &Report{At: o.Now, Files: append([]*File{w.trusted}, w.files...), Verdict: Valid, Rehearsal: w.rehearsal}
 	for _, f := range r.Files {
 		switch f.Verdict {
 		case NotValid, NotChecked:
@@ -246,6 +258,8 @@ type walker struct {
 	// root is the newest verified root, and rootFile the file holding it.
 	root     *tuf.Root
 	rootFile *File
+	// rehearsal is the first root of the chain marked as a rehearsal's.
+	rehearsal *Rehearsal
 	// byRole lists the files whose delegations.roles name a role, and
 	// bins the files with succinct hash bins (see index).
 	byRole map[string][]*File
@@ -374,7 +388,7 @@ func (w *walker) run(ctx context.Context) error {
 	if t.Verdict == NotValid {
 		return trustedFailed()
 	}
-	w.root, w.rootFile = t.parsed.Root, t
+	w.trust(t)
 
 	if err := w.roots(ctx); err != nil {
 		return err
@@ -482,9 +496,20 @@ func (w *walker) roots(ctx context.Context) error {
 			continue
 		}
 		w.supersede()
-		w.root, w.rootFile = f.parsed.Root, f
+		w.trust(f)
 	}
 	return nil
+}
+
+// trust makes f, a verified root, the root the rest is judged against,
+// and notes the first root of the chain marked as a rehearsal's: a chain
+// that began in a rehearsal, or reached one, is a rehearsal's however it
+// goes on.
+func (w *walker) trust(f *File) {
+	w.root, w.rootFile = f.parsed.Root, f
+	if text, marked := f.parsed.Root.Rehearsal(); marked && w.rehearsal == nil {
+		w.rehearsal = &Rehearsal{File: f.Name, Mark: text}
+	}
 }
 
 // supersede closes the root that a newer verified root replaces: valid
@@ -878,18 +903,26 @@ func (r *Report) JSON() ([]byte, error) {
 		NotChecked int `json:"not_checked"`
 		Skipped    int `json:"skipped"`
 	}
+	type rehearsal struct {
+		Root string `json:"root"`
+		Mark string `json:"mark"`
+	}
 	doc := struct {
-		Format  string  `json:"format"`
-		At      string  `json:"at"`
-		Verdict Verdict `json:"verdict"`
-		Counts  counts  `json:"counts"`
-		Files   []file  `json:"files"`
+		Format    string     `json:"format"`
+		At        string     `json:"at"`
+		Verdict   Verdict    `json:"verdict"`
+		Rehearsal *rehearsal `json:"rehearsal,omitempty"`
+		Counts    counts     `json:"counts"`
+		Files     []file     `json:"files"`
 	}{
 		Format:  Format,
 		At:      r.At.UTC().Format(time.RFC3339Nano),
 		Verdict: r.Verdict,
 		Counts:  counts{r.Count(Valid), r.Count(Expired), r.Count(NotValid), r.Count(NotChecked), r.Count(Skipped)},
 		Files:   []file{},
+	}
+	if r.Rehearsal != nil {
+		doc.Rehearsal = &rehearsal{Root: r.Rehearsal.File, Mark: r.Rehearsal.Mark}
 	}
 	for _, f := range r.Files {
 		jf := file{File: f.Name, TrustedRoot: f.Trusted, Type: f.Type, Role: f.Role, Version: f.Version,

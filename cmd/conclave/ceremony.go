@@ -20,6 +20,8 @@ import (
 	"github.com/conclave-keys/conclave/airgap/preflight"
 	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
+	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/export"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/ceremony/transcript"
@@ -141,6 +143,9 @@ type headlessResult struct {
 	Generation string
 	Head       string
 	Lines      int64
+	// generationHash is the hash of the generation written (its
+	// manifest's SHA-256).
+	generationHash string
 }
 
 // runHeadless runs a ceremony from its script, or continues one from its
@@ -151,7 +156,12 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	sc := o.Script
 	r, err := openCeremony(ceremonyOptions{
 		Vault: o.Vault, In: o.In, Out: o.Out, Resume: o.Resume,
-		Check: func(v *vault.Vault) error { return checkRehearsal(sc, v.Policy) },
+		Check: func(v *vault.Vault) error {
+			if err := checkRehearsal(sc, v.Policy); err != nil {
+				return err
+			}
+			return checkSigners(sc, v.Policy)
+		},
 		Opening: session.Opening{
 			Rehearsal:       sc.Rehearsal != "",
 			RehearsalReason: sc.Rehearsal,
@@ -172,7 +182,7 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	switch {
 	case r.Ended:
 		fmt.Fprintf(env.stdout, "ceremony %s has ended: the vault's current generation %s holds its log\n", termtext.Safe(r.ID), termtext.Safe(r.V.Generation))
-		printGeneration(env.stdout, r.V)
+		printGeneration(env.stdout, r.V.Generation, r.V.Hash)
 		res.Export, res.Generation = "", r.V.Generation
 		return res, nil
 	case o.Resume != "":
@@ -194,6 +204,13 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 		return res, err
 	}
 	return res, nil
+}
+
+// holdsLog reports whether the vault's generation keeps the log of the
+// ceremony id, which therefore ended.
+func holdsLog(v *vault.Vault, id string) bool {
+	name := vault.CeremoniesDir + "/" + id + "/" + journal.LogName
+	return slices.ContainsFunc(v.Files(), func(f vault.File) bool { return f.Name == name })
 }
 
 // addHint adds a hint line to err, after the hints it has.
@@ -234,6 +251,90 @@ func ceremonyPaths(o ceremonyOptions) (vaultPath, journalDir string, err error) 
 		}
 	}
 	return owner, abs, nil
+}
+
+// checkOut checks the export directory before anything is signed: it
+// goes on the transfer medium, so it is neither the vault nor anywhere in
+// it (by the directories themselves, whatever path names them); no
+// component of its path is a symbolic link; and a new ceremony's is new
+// or empty. A resumed ceremony's may hold the export already written
+// before a crash, which the export step compares with its own.
+func checkOut(out, vaultPath string, resume bool) error {
+	var vst syscall.Stat_t
+	if err := syscall.Stat(vaultPath, &vst); err == nil {
+		abs, err := filepath.Abs(out)
+		if err != nil {
+			return err
+		}
+		for p := abs; ; p = filepath.Dir(p) {
+			var st syscall.Stat_t
+			if syscall.Stat(p, &st) == nil && st.Dev == vst.Dev && st.Ino == vst.Ino {
+				return usagef("--out %s is in the vault %s: the export goes on the transfer medium, and nothing but the ceremony's own files is written into the vault", out, vaultPath)
+			}
+			if p == filepath.Dir(p) {
+				break
+			}
+		}
+	}
+	err := safefile.CheckExportDir(out)
+	if resume && errors.Is(err, safefile.ErrNotEmpty) {
+		return nil
+	}
+	if errors.Is(err, safefile.ErrNotEmpty) {
+		return withHint(err, "name a new directory on the transfer medium with --out; nothing was signed")
+	}
+	return err
+}
+
+// checkBundleDir checks that --in names a bundle before the ceremony
+// opens its log: a directory holding a bundle's manifest. An export, a
+// vault or another directory named by mistake is a mistake in the
+// command line, not a bundle to refuse (a refused bundle ends the
+// ceremony). What the manifest holds is judged by the import.
+func checkBundleDir(dir string) error {
+	if err := readableDir("the bundle directory", dir); err != nil {
+		return err
+	}
+	has := func(name string) bool {
+		_, err := os.Lstat(filepath.Join(dir, name))
+		return err == nil
+	}
+	switch {
+	case has(bundle.ManifestName):
+		return nil
+	case has(export.ManifestName):
+		return usagef("--in %s is the export of a ceremony (it holds %s), not a bundle: name the bundle directory the online side packed (it holds %s)", dir, export.ManifestName, bundle.ManifestName)
+	case has(vaultdir.CurrentFile):
+		return usagef("--in %s is a vault (it holds %s), not a bundle: name the vault with --vault, and the bundle directory with --in", dir, vaultdir.CurrentFile)
+	}
+	return usagef("--in %s holds no %s, so it is not a bundle: name the bundle directory the online side packed", dir, bundle.ManifestName)
+}
+
+// checkSigners refuses, before the ceremony opens its log, a script
+// whose signing or close.sign_head names someone the vault's policy does
+// not list as a holder: the ceremony would otherwise stop there, after
+// the review.
+func checkSigners(sc *script, p *policy.Policy) error {
+	for _, l := range []struct {
+		field string
+		names []string
+	}{{"signing", sc.Signing}, {"close.sign_head", sc.SignHead}} {
+		for _, name := range l.names {
+			if !slices.ContainsFunc(p.Holders, func(h policy.Holder) bool { return h.Name == name }) {
+				return refused(fmt.Errorf("%s: %s is not a holder of the vault's policy (its holders: %s)", l.field, termtext.Quote(name), holderNames(p)))
+			}
+		}
+	}
+	return nil
+}
+
+// holderNames lists the policy's holders for a message.
+func holderNames(p *policy.Policy) string {
+	names := make([]string, len(p.Holders))
+	for i, h := range p.Holders {
+		names[i] = h.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // checkRehearsal matches the script and the vault: a rehearsal runs on a
@@ -532,40 +633,33 @@ func (d *driver) export() error {
 
 // close closes the ceremony; the vault's next generation is written
 // next (writeGeneration), also when a resumed log ends closed.
-func (d *driver) close() error {
-	_, err := d.s.Close()
-	return err
-}
+func (d *driver) close() error { return d.r.close() }
 
 // writeGeneration writes the vault generation that follows the ceremony,
 // with its log, and prints the log's head for the paper log.
 func (d *driver) writeGeneration() error {
 	out := d.env.stdout
-	name, err := d.r.writeGeneration(d.ctx, d.o.Script.SignHead, func(holder string) {
+	name, hash, err := d.r.writeGeneration(d.ctx, d.o.Script.SignHead, func(holder string) {
 		fmt.Fprintf(out, "  %s signed the log's head\n", termtext.Safe(holder))
 	})
 	if err != nil {
 		return err
 	}
 	if name != "" {
-		d.res.Generation = name
+		d.res.Generation, d.res.generationHash = name, hash
 	}
 	d.res.Head, d.res.Lines = d.s.Head(), d.s.Lines()
 	fmt.Fprintf(out, "\nCeremony %s %s after %s.\n", termtext.Safe(d.res.CeremonyID), d.s.State(), termtext.Plural(int(d.s.Lines()), "line"))
 	writeDigest(out, "", "Write on the paper log the log's head:", d.s.Head())
 	if d.res.Generation != "" {
-		nv, err := d.r.openCurrent()
-		if err != nil {
-			return err
-		}
-		printGeneration(out, nv)
+		printGeneration(out, d.res.Generation, d.res.generationHash)
 	}
 	return nil
 }
 
 // printGeneration prints a vault generation's hash for the paper log.
-func printGeneration(w io.Writer, v *vault.Vault) {
-	writeDigest(w, "", fmt.Sprintf("and the hash of the vault's generation %s:", termtext.Safe(v.Generation)), v.Hash)
+func printGeneration(w io.Writer, generation, hash string) {
+	writeDigest(w, "", fmt.Sprintf("and the hash of the vault's generation %s:", termtext.Safe(generation)), hash)
 }
 
 // journalFiles reads a journal directory's files (the log and its blobs)

@@ -1,11 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -72,6 +72,12 @@ type ceremonyRun struct {
 	Tokens  *holders.Tokens
 	// S is nil when Ended.
 	S *session.Session
+	// lock keeps other ceremonies out of the vault's journals while this
+	// one runs.
+	lock io.Closer
+	// update is what the session's Close returned, for the next
+	// generation.
+	update *vault.Update
 	// Ended: the ceremony resumed had ended and its generation is the
 	// vault's current one; nothing is left to do.
 	Ended bool
@@ -101,6 +107,14 @@ func prepareCeremony(o ceremonyOptions) (_ *ceremonyRun, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOut(o.Out, vaultPath, o.Resume != ""); err != nil {
+		return nil, err
+	}
+	if o.In != "" {
+		if err := checkBundleDir(o.In); err != nil {
+			return nil, err
+		}
+	}
 	r := &ceremonyRun{o: o}
 	defer func() {
 		if err != nil {
@@ -110,13 +124,11 @@ func prepareCeremony(o ceremonyOptions) (_ *ceremonyRun, err error) {
 	if r.vd, r.V, err = openVault(vaultPath); err != nil {
 		return nil, err
 	}
+	if r.lock, err = r.vd.LockJournals(); err != nil {
+		return nil, err
+	}
 	if o.Check != nil {
 		if err := o.Check(r.V); err != nil {
-			return nil, err
-		}
-	}
-	if o.In != "" {
-		if err := readableDir("the bundle directory", o.In); err != nil {
 			return nil, err
 		}
 	}
@@ -128,7 +140,10 @@ func prepareCeremony(o ceremonyOptions) (_ *ceremonyRun, err error) {
 		return r, nil
 	}
 	r.ID, r.Journal = filepath.Base(journalDir), journalDir
-	if r.V.LastCeremonyID == r.ID {
+	if r.V.LastCeremonyID == r.ID || holdsLog(r.V, r.ID) {
+		// Ended, and its generation written (the last one, or one before
+		// it: every generation keeps the logs of the ceremonies before
+		// it): nothing is left to do.
 		r.Ended = true
 		return r, nil
 	}
@@ -155,9 +170,6 @@ func prepareCeremony(o ceremonyOptions) (_ *ceremonyRun, err error) {
 
 // start opens a new ceremony's log with the people named.
 func (r *ceremonyRun) start(op session.Opening) error {
-	if err := os.MkdirAll(filepath.Dir(r.Journal), 0o700); err != nil {
-		return fmt.Errorf("make the journal directory: %w", err)
-	}
 	existing, app, deps, err := r.openLog()
 	if err != nil {
 		return err
@@ -210,6 +222,9 @@ func (r *ceremonyRun) Close() {
 	}
 	if r.j != nil {
 		r.j.Close()
+	}
+	if r.lock != nil {
+		r.lock.Close()
 	}
 	if r.vd != nil {
 		r.vd.Close()
@@ -347,35 +362,74 @@ func (r *ceremonyRun) readBack(ctx context.Context, want map[string][]byte) (map
 	return sums, nil
 }
 
+// close closes the ceremony; the vault's next generation is written
+// next (writeGeneration), also when a resumed log ends closed.
+func (r *ceremonyRun) close() error {
+	u, err := r.S.Close()
+	r.update = u
+	return err
+}
+
 // writeGeneration writes the vault generation that follows an ended
 // ceremony, with its log and, when signHead names holders, the envelope
 // in which they signed the closed log's head (signed is told each name as
-// it signs). It returns the generation's name, or "" when the session
-// has nothing to write.
-func (r *ceremonyRun) writeGeneration(ctx context.Context, signHead []string, signed func(holder string)) (string, error) {
-	u, err := r.S.Update()
-	if err != nil || u == nil {
-		return "", err
+// it signs), and reads it back. It returns the generation's name and
+// hash, or "" when the session has nothing to write.
+func (r *ceremonyRun) writeGeneration(ctx context.Context, signHead []string, signed func(holder string)) (name, hash string, err error) {
+	u := r.update
+	if u == nil {
+		if u, err = r.S.Update(); err != nil || u == nil {
+			return "", "", err
+		}
 	}
 	if u.Logs, err = journalFiles(r.j.Dir()); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if r.S.State() == session.StateClosed && len(signHead) > 0 {
 		head, err := r.signHead(ctx, signHead, signed)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		u.Logs = append(u.Logs, vault.File{Name: headFile, Data: head})
 	}
 	files, err := r.V.Next(*u)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return r.vd.WriteGeneration(files)
+	if name, err = r.vd.WriteGeneration(files); err != nil {
+		return "", "", err
+	}
+	if err := readBackGeneration(r.vd, name, files); err != nil {
+		return "", "", err
+	}
+	return name, vault.SHA256Hex(files[len(files)-1].Data), nil
 }
 
-// openCurrent opens the vault's current generation, verified.
-func (r *ceremonyRun) openCurrent() (*vault.Vault, error) { return r.vd.OpenCurrent() }
+// readBackGeneration reads the vault's current generation back from the
+// medium and compares each file with what was written. vault.Next opened
+// exactly these bytes before they were written (vault.Open is a function
+// of the bytes alone), so equal bytes on the medium open as that
+// generation did; parsing them a second time would check nothing more.
+func readBackGeneration(vd *vaultdir.Dir, name string, files []vault.File) error {
+	rd, current, err := vd.Current()
+	if err != nil {
+		return fmt.Errorf("reading the vault's new generation back: %w", err)
+	}
+	defer rd.(io.Closer).Close()
+	if current != name {
+		return fmt.Errorf("reading the vault's new generation back: the current generation is %s, not %s, which was just written", current, name)
+	}
+	for _, f := range files {
+		data, err := rd.ReadFile(f.Name)
+		if err != nil {
+			return fmt.Errorf("reading the vault's new generation back: %w", err)
+		}
+		if !bytes.Equal(data, f.Data) {
+			return fmt.Errorf("reading the vault's new generation back: %s/%s is not what was written", name, f.Name)
+		}
+	}
+	return nil
+}
 
 // headFile is the name, beside a closed ceremony's log in the vault, of
 // the envelope in which holders signed the log's head.

@@ -142,19 +142,17 @@ func (e *programEngine) Export(ctx context.Context) ([]closing.File, error) {
 }
 
 func (e *programEngine) Finish(ctx context.Context) (*closing.Summary, error) {
-	name, err := e.r.writeGeneration(ctx, nil, nil)
+	if e.r.S.State() == session.StateExport {
+		if err := e.r.close(); err != nil {
+			return nil, err
+		}
+	}
+	name, hash, err := e.r.writeGeneration(ctx, nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	s := e.r.S
-	sum := &closing.Summary{CeremonyID: e.r.ID, State: s.State(), Head: s.Head(), Lines: s.Lines(), Progress: s.Progress()}
-	if name != "" {
-		e.generation = name
-		nv, err := e.r.openCurrent()
-		if err != nil {
-			return nil, err
-		}
-		sum.Generation, sum.GenerationHash = nv.Generation, nv.Hash
-	}
-	return sum, nil
+	e.generation = name
+	return &closing.Summary{CeremonyID: e.r.ID, State: s.State(), Head: s.Head(), Lines: s.Lines(), Progress: s.Progress(),
+		Generation: name, GenerationHash: hash}, nil
 }

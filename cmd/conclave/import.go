@@ -157,24 +157,33 @@ func openVault(dir string) (*vaultdir.Dir, *vault.Vault, error) {
 	v, err := vd.OpenCurrent()
 	if err != nil {
 		vd.Close()
-		var oe *vault.OpenError
-		if errors.As(err, &oe) {
-			return nil, nil, refused(err)
-		}
-		return nil, nil, err
+		return nil, nil, vaultRefused(err)
 	}
 	return vd, v, nil
 }
 
+// vaultRefused makes an error about what a vault holds a refusal
+// (status 1); one about reading it (a missing CURRENT, a failing medium)
+// stays as it is (status 3).
+func vaultRefused(err error) error {
+	var oe *vault.OpenError
+	if errors.As(err, &oe) || errors.Is(err, vaultdir.ErrDamaged) || errors.Is(err, vaultdir.ErrSymlink) || errors.Is(err, vaultdir.ErrNotRegular) {
+		return refused(err)
+	}
+	return err
+}
+
 // bundleMedia reads a bundle directory on the transfer medium within the
-// rules' limits.
+// rules' limits: each request file within MaxFileSize, the published
+// state within MaxPublishedSize (bundleSource.Listed).
 func bundleMedia(dir string, r rules.Rules) *mediaDir {
 	return &mediaDir{
-		dir:         dir,
-		manifest:    bundle.ManifestName,
-		limits:      safefile.Limits{MaxFiles: r.MaxFiles + 1, MaxFileSize: r.MaxFileSize, MaxTotalSize: r.MaxTotalSize + r.MaxManifestSize},
-		manifestMax: r.MaxManifestSize,
-		mapErr:      mediaError,
+		dir:          dir,
+		manifest:     bundle.ManifestName,
+		limits:       safefile.Limits{MaxFiles: r.MaxFiles + 1, MaxFileSize: r.MaxFileSize, MaxTotalSize: r.MaxTotalSize + r.MaxManifestSize},
+		publishedMax: r.MaxPublishedSize,
+		manifestMax:  r.MaxManifestSize,
+		mapErr:       mediaError,
 	}
 }
 
@@ -204,7 +213,38 @@ func importBundle(dir string, trust bundle.Trust, delegators map[string]*tuf.Tar
 // bundleSource is a mediaDir as bundle.Load reads it.
 type bundleSource struct{ *mediaDir }
 
-func (s bundleSource) Listed(names []string) (bundle.Files, error) { return s.listed(names) }
+// Listed makes the names readable, each within the per-file limit, but
+// the published state, which is read alone within its own: it names every
+// project whose keys the repository published, so it grows with the
+// repository.
+func (s bundleSource) Listed(names []string, published string) (bundle.Files, error) {
+	f, err := s.listed(names)
+	if err != nil || published == "" {
+		return f, err
+	}
+	d, err := safefile.OpenDir(s.dir, []string{published}, safefile.Limits{MaxFiles: 1, MaxFileSize: s.publishedMax, MaxTotalSize: s.publishedMax})
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	s.open = append(s.open, d)
+	return publishedFiles{mediaFiles: f, name: published, d: d}, nil
+}
+
+// publishedFiles reads the published state through its own safefile.Dir
+// and every other file as mediaFiles does.
+type publishedFiles struct {
+	mediaFiles
+	name string
+	d    *safefile.Dir
+}
+
+func (f publishedFiles) ReadFile(name string) ([]byte, error) {
+	if name != f.name {
+		return f.mediaFiles.ReadFile(name)
+	}
+	data, err := f.d.ReadFile(name)
+	return data, f.m.wrap(err)
+}
 
 // mediaError gives the reader's refusals their verdict codes.
 func mediaError(err error) error {

@@ -13,6 +13,9 @@ type mediaDir struct {
 	// manifestMax, when set, is the manifest's own limit: it lists every
 	// file, so it is read before any limit on them can be known.
 	manifestMax int64
+	// publishedMax is a bundle's published state's own limit
+	// (bundleSource.Listed).
+	publishedMax int64
 	// mapErr, when set, gives the reader's refusals their meaning for
 	// the caller (import: their verdict codes).
 	mapErr func(error) error

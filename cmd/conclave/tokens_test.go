@@ -21,7 +21,7 @@ const testSoftHSM = "/usr/lib/softhsm/libsofthsm2.so"
 
 // privateSoftHSM points SoftHSM at a token directory of the test's own
 // (never the machine's), before anything in this process initialises it.
-func privateSoftHSM(t *testing.T) {
+func privateSoftHSM(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat(testSoftHSM); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -52,7 +52,7 @@ const safeHostileLabel = `hold\x1b[8mers\u202eevil`
 // softHSMWithKey makes a SoftHSM token labelled label holding an ed25519
 // key labelled label, and returns the token's serial, the key and its TUF
 // keyid.
-func softHSMWithKey(t *testing.T, label string) (serial string, k hsm.KeyInfo, keyid string) {
+func softHSMWithKey(t testing.TB, label string) (serial string, k hsm.KeyInfo, keyid string) {
 	t.Helper()
 	_, sum, err := pkcs11.HashModule(testSoftHSM)
 	if err != nil {

@@ -83,6 +83,7 @@ func writeSoftHSMRepository(t *testing.T, dir string, hs []softHSMHolder) string
 	for _, r := range []string{tuf.TypeRoot, tuf.TypeTargets, tuf.TypeSnapshot, tuf.TypeTimestamp} {
 		root.Roles[r] = &tuf.RoleKeys{KeyIDs: ids, Threshold: 2}
 	}
+	root.MarkRehearsal(tuf.RehearsalNotice) // the policy is a rehearsal's
 	top := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
 	top.Version, top.Expires = 1, tuf.NewExpiry(now.AddDate(0, 6, 0))
 	top.Delegations = &tuf.Delegations{Keys: keys, Roles: []*tuf.DelegatedRole{{Name: "claimed", KeyIDs: ids, Threshold: 2, Paths: []string{"*/*"}}}}

@@ -129,6 +129,12 @@ const sentenceMax = 600
 // be able to write over the verdict.
 func printVerifyReport(out io.Writer, r *verify.Report, width int) {
 	p := &textPrinter{out: out, width: width}
+	if m := r.Rehearsal; m != nil {
+		// First, before any verdict: valid or not, this is no production
+		// metadata. The mark is the files' text, so it is escaped.
+		p.line(0, "REHEARSAL — "+termtext.Safe(m.File)+" is marked "+tuf.RehearsalMark+": \""+
+			termtext.Cap(m.Mark, sentenceMax)+"\"; everything trusted through it was made by a rehearsal and must never be published")
+	}
 	for _, f := range r.Files {
 		p.file(f)
 	}

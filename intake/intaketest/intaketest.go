@@ -210,6 +210,23 @@ func Files(ds ...*request.Draft) []intake.File {
 	return out
 }
 
+// Published is the published state of n projects
+// ("published-project-000000" on), each with two keyids, threshold 1: a
+// repository's state of n recently claimed projects, about 188 bytes
+// each once written.
+func Published(n int) map[string]request.Keyset {
+	ps := make(map[string]request.Keyset, n)
+	for i := range n {
+		var ids []string
+		for k := range 2 {
+			s := sha256.Sum256(fmt.Appendf(nil, "%d/%d", i, k))
+			ids = append(ids, fmt.Sprintf("%x", s))
+		}
+		ps[fmt.Sprintf("published-project-%06d", i)] = request.NewKeyset(ids, 1)
+	}
+	return ps
+}
+
 // DirSource reads a bundle directory with plain os calls, for domain
 // tests that need no protection from the medium: it FOLLOWS LINKS and
 // reads anything. The ceremony reads media with airgap/safefile.
@@ -221,7 +238,7 @@ func (s DirSource) ReadManifest() ([]byte, error) {
 }
 
 // Listed returns the files.
-func (s DirSource) Listed(names []string) (bundle.Files, error) {
+func (s DirSource) Listed(names []string, _ string) (bundle.Files, error) {
 	set := map[string]bool{bundle.ManifestName: true}
 	for _, n := range names {
 		set[n] = true

@@ -87,11 +87,14 @@ func Sign(t T, f *tuf.File, keys map[string]*tuf.Key, hs ...Holder) {
 }
 
 // Root is an unsigned root of the version, the holders holding every
-// top-level role with threshold 2.
+// top-level role with threshold 2, marked as a rehearsal's
+// (tuf.RehearsalMark): the fixture's policies are rehearsal policies, and
+// a vault opens only when its roots and its policy agree.
 func Root(t T, version int64, hs []Holder) *tuf.File {
 	t.Helper()
 	r := &tuf.Root{Keys: Keys(hs), Roles: map[string]*tuf.RoleKeys{}}
 	r.Version, r.Expires = version, tuf.NewExpiry(Now.AddDate(1, 0, 0))
+	r.MarkRehearsal(tuf.RehearsalNotice)
 	consistent := true
 	r.ConsistentSnapshot = &consistent
 	for _, role := range []string{tuf.TypeRoot, tuf.TypeTargets, tuf.TypeSnapshot, tuf.TypeTimestamp} {

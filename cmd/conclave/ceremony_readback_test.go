@@ -1,0 +1,48 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/conclave-keys/conclave/airgap/vaultdir"
+)
+
+// TestReadBackGeneration: the new generation is read back from the medium
+// and compared byte for byte with what was written; one byte changed on
+// the medium is refused, naming the file.
+func TestReadBackGeneration(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	vd, err := vaultdir.Open(fx.vault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vd.Close()
+	v, err := vd.OpenCurrent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := v.Files()
+	if err := readBackGeneration(vd, v.Generation, files); err != nil {
+		t.Fatalf("the generation as written: %v", err)
+	}
+	if err := readBackGeneration(vd, "gen-000002", files); err == nil || err.Error() != "reading the vault's new generation back: the current generation is gen-000001, not gen-000002, which was just written" {
+		t.Errorf("another generation's name: %v", err)
+	}
+	p := filepath.Join(fx.vault, v.Generation, "history.json")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-2] ^= 1
+	if err := os.Chmod(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := "reading the vault's new generation back: gen-000001/history.json is not what was written"
+	if err := readBackGeneration(vd, v.Generation, files); err == nil || err.Error() != want {
+		t.Errorf("a changed byte on the medium: %v, want %s", err, want)
+	}
+}
