@@ -13,7 +13,6 @@ package preflight
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -302,37 +301,33 @@ func markOf(s preflight.Status) (theme.Mark, string) {
 
 // View draws the screen, exactly as many lines as its height.
 func (m *Model) View() string {
-	th, w := m.th, m.size.Width
-	var b []string
-	add := func(s ...string) { b = append(b, s...) }
-	wrap := func(s, first, rest string) {
-		add(strings.Split(termtext.Wrap(s, w, first, rest), "\n")...)
-	}
-	add(th.Title.Render("Preflight: is this machine fit for a ceremony?"), "")
+	th := m.th
+	b := &layout.Lines{Width: m.size.Width}
+	b.Add(th.Title.Render("Preflight: is this machine fit for a ceremony?"), "")
 	switch m.phase {
 	case phaseRunning:
-		add("  " + th.Mark(theme.Pending) + "  running the air-gap checks…")
+		b.Add("  " + th.Mark(theme.Pending) + "  running the air-gap checks…")
 	case phaseChecks, phaseReason:
-		m.viewChecks(add, wrap)
+		m.viewChecks(b)
 	case phaseClock, phaseClockTyped, phaseSent:
-		m.viewClock(add, wrap)
+		m.viewClock(b)
 	}
 	if m.refusal != "" {
-		add("")
-		wrap(th.Style(theme.Fail).Render("✘ refused: ")+termtext.Safe(m.refusal), "", "  ")
+		b.Add("")
+		b.Wrap(th.Style(theme.Fail).Render("✘ refused: ")+termtext.Safe(m.refusal), "", "  ")
 	}
 	if m.notice != "" {
-		add("")
-		wrap("! "+m.notice, "", "  ")
+		b.Add("")
+		b.Wrap("! "+m.notice, "", "  ")
 	}
-	return layout.Fit(b, m.size.Height)
+	return b.Fit(m.size.Height)
 }
 
-func (m *Model) viewChecks(add func(...string), wrap func(s, first, rest string)) {
+func (m *Model) viewChecks(b *layout.Lines) {
 	th := m.th
 	r := m.report
 	summary := fmt.Sprintf("%s: %d failed, %d could not look", termtext.Plural(len(r.Results), "check"), r.Failed, r.Unchecked)
-	add(summary, "")
+	b.Add(summary, "")
 	for i, res := range r.Results {
 		mark, _ := markOf(res.Status)
 		req := "   "
@@ -344,50 +339,50 @@ func (m *Model) viewChecks(add func(...string), wrap func(s, first, rest string)
 			line += "  (overridden)"
 		}
 		if i == m.cursor {
-			add(th.Selected.Render("▸ " + line))
+			b.Add(th.Selected.Render("▸ " + line))
 		} else {
-			add("  " + line)
+			b.Add("  " + line)
 		}
 	}
 	if len(r.Results) == 0 {
 		return
 	}
 	res := r.Results[m.cursor]
-	add("")
+	b.Add("")
 	mark, what := markOf(res.Status)
 	head := th.Heading.Render(termtext.Safe(res.Title)) + "  " + th.Mark(mark)
 	if what != "" {
 		head += " (" + what + ")"
 	}
-	add(head)
-	wrap(termtext.Safe(res.Message), "  ", "  ")
+	b.Add(head)
+	b.Wrap(termtext.Safe(res.Message), "  ", "  ")
 	for _, d := range res.Details {
-		wrap(th.Muted.Render(termtext.Safe(d)), "    ", "    ")
+		b.Wrap(th.Muted.Render(termtext.Safe(d)), "    ", "    ")
 	}
 	if slices.Contains(m.o.Required, res.ID) {
-		add("  Required by the vault's policy.")
+		b.Add("  Required by the vault's policy.")
 	}
 	if m.phase == phaseReason {
-		add("", "  Why is it safe to go on without this check? (recorded in the log)", "  Reason: "+m.reason.View(th, m.size.Width-10))
+		b.Add("", "  Why is it safe to go on without this check? (recorded in the log)", "  Reason: "+m.reason.View(th, m.size.Width-10))
 	} else if o := m.overrides[res.ID]; o != "" {
-		wrap("Override: "+termtext.Safe(o), "  ", "  ")
+		b.Wrap("Override: "+termtext.Safe(o), "  ", "  ")
 	}
 	if m.o.Rehearsal && (r.Failed > 0 || r.Unchecked > 0) {
-		add("")
-		wrap("This is a rehearsal: it goes on whatever the checks found, and its log says what would have stopped a real ceremony.", "", "")
+		b.Add("")
+		b.Wrap("This is a rehearsal: it goes on whatever the checks found, and its log says what would have stopped a real ceremony.", "", "")
 	}
 }
 
-func (m *Model) viewClock(add func(...string), wrap func(s, first, rest string)) {
+func (m *Model) viewClock(b *layout.Lines) {
 	th := m.th
 	now := m.o.Now().UTC()
-	add(th.Heading.Render("The clock"), "")
-	wrap("Expiry dates count from the time confirmed here, and it must be later than the vault's last ceremony. Compare this machine's clock with a reference kept outside the room (a phone, a watch set that morning).", "", "")
-	add("", "  This machine's clock:  "+th.Title.Render(now.Format(timeLayout)+" UTC"), "")
+	b.Add(th.Heading.Render("The clock"), "")
+	b.Wrap("Expiry dates count from the time confirmed here, and it must be later than the vault's last ceremony. Compare this machine's clock with a reference kept outside the room (a phone, a watch set that morning).", "", "")
+	b.Add("", "  This machine's clock:  "+th.Title.Render(now.Format(timeLayout)+" UTC"), "")
 	if m.phase == phaseClockTyped {
-		add("  The reference clock says (UTC): " + m.typed.View(th, 24))
+		b.Add("  The reference clock says (UTC): " + m.typed.View(th, 24))
 	}
 	if m.phase == phaseSent {
-		add("  " + th.Mark(theme.Pending) + "  recording the checks and the clock in the log…")
+		b.Add("  " + th.Mark(theme.Pending) + "  recording the checks and the clock in the log…")
 	}
 }
