@@ -34,7 +34,9 @@ type Options struct {
 	// Required are the check ids the vault's policy requires.
 	Required []string
 	// Rehearsal says the session lets a rehearsal go on whatever the
-	// checks found (shown, not decided, here).
+	// checks found (shown, not decided, here), and that the time may be
+	// typed: a real ceremony confirms this machine's clock, as a script
+	// must (clock: {confirm: system}), after it was set right.
 	Rehearsal bool
 	// Run runs the machine's checks, as a report for people and as the
 	// session records them; it is called in a command.
@@ -149,7 +151,9 @@ func (m *Model) Bindings() []key.Binding {
 	case phaseReason, phaseClockTyped:
 		return []key.Binding{keyEnter, keyBack}
 	case phaseClock:
-		return []key.Binding{keyConfirm, keyType, keyBack}
+		typ := keyType
+		typ.SetEnabled(m.o.Rehearsal)
+		return []key.Binding{keyConfirm, typ, keyBack}
 	}
 	return nil
 }
@@ -245,6 +249,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 			m.phase = phaseChecks
 		case key.Matches(k, keyConfirm):
 			return m.done(m.o.Now())
+		case key.Matches(k, keyType) && !m.o.Rehearsal:
+			m.notice = "a real ceremony confirms this machine's clock: if it is wrong, set it (date -s), then confirm it"
 		case key.Matches(k, keyType):
 			m.typed.Set(m.o.Now().UTC().Format(timeLayout))
 			m.phase = phaseClockTyped

@@ -31,7 +31,11 @@ func report() (*preflight.Report, []session.Check) {
 }
 
 func newModel(th *theme.Theme, s theme.Size) *Model {
-	m := New(Options{Name: "Olga", Required: []string{preflight.IDInterfaces, preflight.IDRadios}, Run: report, Now: func() time.Time { return now }}, th, s)
+	return newModelAs(th, s, false)
+}
+
+func newModelAs(th *theme.Theme, s theme.Size, rehearsal bool) *Model {
+	m := New(Options{Name: "Olga", Required: []string{preflight.IDInterfaces, preflight.IDRadios}, Rehearsal: rehearsal, Run: report, Now: func() time.Time { return now }}, th, s)
 	r, c := report()
 	m, _ = m.Update(ranMsg{r, c})
 	return m
@@ -78,10 +82,10 @@ func TestOverrideOnlyWhereTheCheckCouldNotLook(t *testing.T) {
 	}
 }
 
-// TestTypedReferenceTime: the time typed from the reference clock is the
-// one confirmed; a malformed one is refused with the form to use.
+// TestTypedReferenceTime: in a rehearsal, the time typed from the
+// reference clock is the one confirmed; a malformed one is refused with the form to use.
 func TestTypedReferenceTime(t *testing.T) {
-	m := newModel(theme.New(theme.Options{}), theme.Minimum)
+	m := newModelAs(theme.New(theme.Options{}), theme.Minimum, true)
 	m, _ = press(m, "enter", "t", "ctrl+u")
 	m = typeText(m, "2026-12-03 9:31")
 	m, c := press(m, "enter")
@@ -94,6 +98,20 @@ func TestTypedReferenceTime(t *testing.T) {
 	d := c().(Done)
 	if want := time.Date(2026, 12, 3, 9, 31, 2, 0, time.UTC); !d.Clock.Equal(want) {
 		t.Errorf("clock %s, want %s", d.Clock, want)
+	}
+}
+
+// TestRealCeremonyConfirmsTheMachineClock: outside a rehearsal the time
+// cannot be typed, only this machine's clock confirmed.
+func TestRealCeremonyConfirmsTheMachineClock(t *testing.T) {
+	m := newModelAs(theme.New(theme.Options{}), theme.Minimum, false)
+	m, _ = press(m, "enter", "t")
+	if m.phase != phaseClock || m.notice != "a real ceremony confirms this machine's clock: if it is wrong, set it (date -s), then confirm it" {
+		t.Fatalf("t in a real ceremony: phase %d, notice %q", m.phase, m.notice)
+	}
+	_, c := press(m, "c")
+	if d := c().(Done); !d.Clock.Equal(now) {
+		t.Errorf("clock %s", d.Clock)
 	}
 }
 
