@@ -107,10 +107,13 @@ type (
 		err   error
 		clock bool
 	}
-	importedMsg struct{ err error }
-	notedMsg    struct{ err error }
-	builtMsg    struct{ err error }
-	abandonMsg  struct{ err error }
+	importedMsg struct {
+		err error
+		rep *verdict.Report // the judged bundle, read off the event loop
+	}
+	notedMsg   struct{ err error }
+	builtMsg   struct{ err error }
+	abandonMsg struct{ err error }
 	// screenMsg brings a screen made off the event loop.
 	screenMsg struct {
 		step   step
@@ -231,7 +234,14 @@ func (m *Model) show(st step, sc Screen) tea.Cmd {
 func (m *Model) importBundle() tea.Cmd {
 	m.step, m.screen, m.busy = stepImport, nil, "reading the bundle from the medium and judging it"
 	e := m.o.Engine
-	return func() tea.Msg { return importedMsg{e.Import()} }
+	return func() tea.Msg {
+		// A large bundle's report is sorted and counted: here, not in
+		// Update.
+		if err := e.Import(); err != nil {
+			return importedMsg{err: err}
+		}
+		return importedMsg{rep: e.Session().Report()}
+	}
 }
 
 func (m *Model) closing() tea.Cmd {
@@ -320,8 +330,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case msg.err != nil:
 			return m, m.fail(fmt.Errorf("import: %w", msg.err))
 		}
-		s := m.o.Engine.Session()
-		return m, m.show(stepImport, &adapt[*imported.Model]{m: imported.New(s.Report(), "", m.th, m.body()), up: (*imported.Model).Update})
+		return m, m.show(stepImport, &adapt[*imported.Model]{m: imported.New(msg.rep, "", m.th, m.body()), up: (*imported.Model).Update})
 	case imported.Continue:
 		if len(msg.Acknowledged) == 0 {
 			return m, m.enter()
