@@ -21,13 +21,21 @@ import (
 // the PKCS#11 modules the policy allows (SoftHSM in a rehearsal). A
 // YubiKey's slot keys are read once per card and kept while it stays in.
 func ListTokens(pol *policy.Policy) Lister {
+	return listTokens(pol, yubikey.List)
+}
+
+// listTokens is ListTokens with the YubiKey listing given. When YubiKeys
+// cannot be listed (no pcscd on a machine with HSMs only), the roster
+// says so in one line and still lists the HSM tokens.
+func listTokens(pol *policy.Policy, listCards func(context.Context) ([]yubikey.CardInfo, error)) Lister {
 	var mu sync.Mutex
 	keys := map[string]map[string]string{} // by reader and serial
 	return func(ctx context.Context) ([]Present, error) {
 		var out []Present
-		cards, err := yubikey.List(ctx)
+		cards, err := listCards(ctx)
 		if err != nil {
-			return nil, err
+			out = append(out, Present{Kind: policy.TokenYubiKey, Where: "YubiKeys (PC/SC)", Tries: -1, Err: err})
+			cards = nil
 		}
 		mu.Lock()
 		seen := map[string]bool{}

@@ -4,6 +4,7 @@ package signing
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/conclave-keys/conclave/hsm/holders"
 	"github.com/conclave-keys/conclave/hsm/pkcs11"
 	"github.com/conclave-keys/conclave/hsm/pkcs11/uri"
+	"github.com/conclave-keys/conclave/hsm/yubikey"
 	"github.com/conclave-keys/conclave/tui/theme"
 )
 
@@ -115,5 +117,31 @@ func TestSoftHSM(t *testing.T) {
 	m.Update(m.list()())
 	if v := plain(m.View()); !strings.Contains(v, "Carol signed targets.") {
 		t.Fatalf("after signing:\n%s", v)
+	}
+}
+
+// TestRosterWithoutPCSC: on a machine where YubiKeys cannot be listed (no
+// pcscd), the roster says so and still lists the HSM tokens.
+func TestRosterWithoutPCSC(t *testing.T) {
+	mod, loc, key := softHSMToken(t, "carol", "user-pin-1")
+	pol := &policy.Policy{Rehearsal: true, PKCS11Modules: []policy.Module{mod}, Holders: []policy.Holder{
+		{Name: "Carol", Keys: []policy.HolderKey{{KeyID: key.ID(), Token: policy.TokenPKCS11, URI: loc}}},
+	}}
+	noPCSC := errors.New("the PC/SC service (pcscd) is not running")
+	got, err := listTokens(pol, func(context.Context) ([]yubikey.CardInfo, error) { return nil, noPCSC })(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hsmListed, saidSo bool
+	for _, p := range got {
+		switch {
+		case p.Kind == policy.TokenPKCS11 && p.Label == "carol" && p.Err == nil:
+			hsmListed = true
+		case p.Kind == policy.TokenYubiKey && errors.Is(p.Err, noPCSC):
+			saidSo = true
+		}
+	}
+	if !hsmListed || !saidSo {
+		t.Fatalf("roster %+v: want the SoftHSM token and a line saying YubiKeys cannot be listed", got)
 	}
 }
