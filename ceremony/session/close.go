@@ -151,5 +151,5 @@ func (s *Session) stepNoted(e *Noted) (func(), error) {
 	if e.Text == "" {
 		return nil, errors.New("a note needs text")
 	}
-	return func() {}, nil
+	return func() { s.notes = append(s.notes, *e) }, nil
 }

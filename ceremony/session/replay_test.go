@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -301,5 +302,30 @@ func TestReplayAbandoned(t *testing.T) {
 	got, err := r.Update()
 	if err != nil || fmt.Sprint(got.Register) != fmt.Sprint(want.Register) || len(got.Register["claimed"]) != 1 {
 		t.Errorf("update after replay %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// TestNotesReplayed: the notes of a resumed log are read back, in order,
+// as they were recorded.
+func TestNotesReplayed(t *testing.T) {
+	fx := newFixture(t)
+	d, a, blobs := fx.deps()
+	s := fx.open(d)
+	if err := s.Note("wendy", "  the seal on bag 4 was checked "); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Note(holderNames[0], "acknowledged"); err != nil {
+		t.Fatal(err)
+	}
+	want := []Noted{{By: "wendy", Text: "the seal on bag 4 was checked"}, {By: holderNames[0], Text: "acknowledged"}}
+	if got := s.Notes(); !slices.Equal(got, want) {
+		t.Fatalf("live notes %q, want %q", got, want)
+	}
+	r, _, err := fx.resume(parseLog(t, a.bytes()), blobs, fx.freshTokens())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Notes(); !slices.Equal(got, want) {
+		t.Fatalf("replayed notes %q, want %q", got, want)
 	}
 }

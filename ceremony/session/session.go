@@ -34,6 +34,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
@@ -159,6 +160,9 @@ type Session struct {
 
 	decisions map[string]Decided // by request id
 
+	// notes are the notes recorded, in the log's order.
+	notes []Noted
+
 	built *buildResult // nil until built
 
 	// lastHash and lastSeq are the hash and seq of the last line stepped:
@@ -204,6 +208,10 @@ func (s *Session) Head() string { return s.d.Log.Head() }
 
 // Lines is the number of lines in the log.
 func (s *Session) Lines() int64 { return s.d.Log.Len() }
+
+// Notes are the notes recorded so far, in the log's order (a resumed
+// ceremony's included).
+func (s *Session) Notes() []Noted { return slices.Clone(s.notes) }
 
 // Vault is the vault generation the ceremony works on.
 func (s *Session) Vault() *vault.Vault { return s.d.Vault }

@@ -37,6 +37,7 @@ type roomSession struct {
 	progress []session.Progress
 	present  map[string]bool
 	notes    []string
+	logged   []session.Noted // notes already in the log when the screen opens
 	sign     func(ctx context.Context, holder string) ([]string, error)
 }
 
@@ -53,6 +54,7 @@ func (s *roomSession) Note(by, text string) error {
 	s.notes = append(s.notes, by+": "+text)
 	return nil
 }
+func (s *roomSession) Notes() []session.Noted { return s.logged }
 func (s *roomSession) SignAs(ctx context.Context, holder string) ([]string, error) {
 	if s.sign == nil {
 		return nil, errors.New("no signing in this test")

@@ -37,6 +37,8 @@ type Session interface {
 	Progress() []session.Progress
 	SignAs(ctx context.Context, holder string) ([]string, error)
 	Note(by, text string) error
+	// Notes are the notes in the log, a resumed ceremony's included.
+	Notes() []session.Noted
 }
 
 // Options make a signing screen.
@@ -148,6 +150,7 @@ func New(o Options, th *theme.Theme, size theme.Size) *Model {
 	m.cards, m.digest = o.Session.Cards()
 	m.starts, m.changes = changeStarts(m.cards)
 	m.progress = o.Session.Progress()
+	m.acked = ackedIn(o.Session.Notes(), ackText(m.digest, m.cards))
 	return m
 }
 
@@ -404,6 +407,19 @@ func ackText(digest string, cards []*build.Card) string {
 		roles = append(roles, fmt.Sprintf("%s version %d", c.Role, c.Version))
 	}
 	return fmt.Sprintf("acknowledged what is signed: digest %s (%s)", digest, strings.Join(roles, ", "))
+}
+
+// ackedIn lists who the log says acknowledged what is signed, read back
+// from its notes (a resumed ceremony): only a note naming this digest and
+// these roles counts, so a payload built differently is acknowledged anew.
+func ackedIn(notes []session.Noted, text string) []string {
+	var out []string
+	for _, n := range notes {
+		if n.Text == text && !slices.Contains(out, n.By) {
+			out = append(out, n.By)
+		}
+	}
+	return out
 }
 
 // signers are the holders of the roles built, in the policy's order.

@@ -5,6 +5,7 @@ import (
 
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,44 @@ func TestSigningLockedUntilAcknowledged(t *testing.T) {
 	m.Update(press("s"))
 	if _, cmd := m.Update(press("enter")); cmd == nil || !m.busy {
 		t.Fatalf("signing did not start after the acknowledgement (notice %q)", m.notice)
+	}
+}
+
+// TestAcknowledgementReadBack: a resumed ceremony's log already says who
+// acknowledged this digest and these roles, so signing is unlocked without
+// asking again; a note naming another digest (the payloads were built
+// differently) or other roles unlocks nothing.
+func TestAcknowledgementReadBack(t *testing.T) {
+	same := "acknowledged what is signed: digest " + roomDigest + " (targets version 5)"
+	other := "acknowledged what is signed: digest " + strings.Repeat("0", 64) + " (targets version 5)"
+	otherRoles := "acknowledged what is signed: digest " + roomDigest + " (targets version 4)"
+	for _, tc := range []struct {
+		name   string
+		logged []session.Noted
+		acked  []string
+	}{
+		{"same digest", []session.Noted{{By: "Bob", Text: "a note"}, {By: "Wendy", Text: same}, {By: "Wendy", Text: same}}, []string{"Wendy"}},
+		{"other digest", []session.Noted{{By: "Wendy", Text: other}}, nil},
+		{"other roles", []session.Noted{{By: "Wendy", Text: otherRoles}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{}
+			s := newRoom()
+			s.logged = tc.logged
+			m := newModel(s, c, theme.Minimum, plainTheme())
+			if !slices.Equal(m.acked, tc.acked) {
+				t.Fatalf("acknowledged by %q, want %q", m.acked, tc.acked)
+			}
+			m.Update(press("s"))
+			m.cursor = 1 // Bob
+			_, cmd := m.Update(press("enter"))
+			if started := cmd != nil && m.busy; started != (tc.acked != nil) {
+				t.Fatalf("signing started: %v (notice %q)", started, m.notice)
+			}
+			if len(s.notes) != 0 {
+				t.Fatalf("notes recorded again: %q", s.notes)
+			}
+		})
 	}
 }
 
