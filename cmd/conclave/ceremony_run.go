@@ -78,6 +78,9 @@ type ceremonyRun struct {
 	// update is what the session's Close returned, for the next
 	// generation.
 	update *vault.Update
+	// head is the envelope over the closed log's head, with the
+	// signatures of the holders who signed it (signHeadAs).
+	head *envelope.Envelope
 	// Ended: the ceremony resumed had ended and its generation is the
 	// vault's current one; nothing is left to do.
 	Ended bool
@@ -386,11 +389,12 @@ func (r *ceremonyRun) writeGeneration(ctx context.Context, signHead []string, si
 		return "", "", err
 	}
 	if r.S.State() == session.StateClosed && len(signHead) > 0 {
-		head, err := r.signHead(ctx, signHead, signed)
-		if err != nil {
+		if err := r.signHead(ctx, signHead, signed); err != nil {
 			return "", "", err
 		}
-		u.Logs = append(u.Logs, vault.File{Name: headFile, Data: head})
+	}
+	if r.head != nil && len(r.head.Signatures) > 0 {
+		u.Logs = append(u.Logs, vault.File{Name: headFile, Data: r.head.Marshal()})
 	}
 	files, err := r.V.Next(*u)
 	if err != nil {
@@ -438,45 +442,63 @@ const headFile = "head.json"
 // headFormat names the payload of the head envelope.
 const headFormat = "conclave-transcript-head/1"
 
-// signHead has the holders named sign the closed log's head: a typed
-// envelope (envelope.TypeTranscriptHead, DSSE) over the ceremony id, the
-// head hash and the number of lines, so that the signature can never be
-// taken for TUF metadata. Each holder signs with the first of their
-// enrolled keys, checked as for the metadata.
-func (r *ceremonyRun) signHead(ctx context.Context, names []string, signed func(holder string)) ([]byte, error) {
-	enc := cjson.Encoder{FileForm: true}
-	enc.BeginObject()
-	enc.Name("ceremony")
-	enc.String(r.ID)
-	enc.Name("format")
-	enc.String(headFormat)
-	enc.Name("head")
-	enc.String(r.S.Head())
-	enc.Name("lines")
-	enc.Int(r.S.Lines())
-	enc.EndObject()
-	payload, err := enc.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	env := &envelope.Envelope{PayloadType: envelope.TypeTranscriptHead, Payload: payload}
-	keys := holders.MetadataKeys(r.V.Root.Root, r.V.Targets.Targets)
+// signHead has the holders named sign the closed log's head (signHeadAs),
+// one after the other; signed is told each name as it signs.
+func (r *ceremonyRun) signHead(ctx context.Context, names []string, signed func(holder string)) error {
 	for _, name := range names {
-		i := slices.IndexFunc(r.V.Policy.Holders, func(h policy.Holder) bool { return h.Name == name })
-		if i < 0 || len(r.V.Policy.Holders[i].Keys) == 0 {
-			return nil, refused(fmt.Errorf("close.sign_head: %q is not a holder of the vault's policy", name))
-		}
-		h := r.V.Policy.Holders[i]
-		signer, err := r.Tokens.Signer(ctx, h, h.Keys[0])
-		if err != nil {
-			return nil, fmt.Errorf("%s signing the log's head: %w", name, err)
-		}
-		if err := env.Sign(signer, keys[h.Keys[0].KeyID]); err != nil {
-			return nil, fmt.Errorf("%s signing the log's head: %w", name, err)
+		if err := r.signHeadAs(ctx, name); err != nil {
+			return err
 		}
 		if signed != nil {
 			signed(name)
 		}
 	}
-	return env.Marshal(), nil
+	return nil
+}
+
+// signHeadAs has one holder sign the closed log's head: a typed envelope
+// (envelope.TypeTranscriptHead, DSSE) over the ceremony id, the head hash
+// and the number of lines, so that the signature can never be taken for
+// TUF metadata. The envelope gathers the signatures of every holder who
+// signs; writeGeneration stores it beside the log. The holder signs with
+// the first of their enrolled keys, checked as for the metadata.
+func (r *ceremonyRun) signHeadAs(ctx context.Context, name string) error {
+	if r.S.State() != session.StateClosed {
+		return &session.StateError{Action: "sign the log's head", Want: session.StateClosed, Have: r.S.State()}
+	}
+	i := slices.IndexFunc(r.V.Policy.Holders, func(h policy.Holder) bool { return h.Name == name })
+	if i < 0 || len(r.V.Policy.Holders[i].Keys) == 0 {
+		return refused(fmt.Errorf("close.sign_head: %q is not a holder of the vault's policy", name))
+	}
+	if r.head == nil {
+		enc := cjson.Encoder{FileForm: true}
+		enc.BeginObject()
+		enc.Name("ceremony")
+		enc.String(r.ID)
+		enc.Name("format")
+		enc.String(headFormat)
+		enc.Name("head")
+		enc.String(r.S.Head())
+		enc.Name("lines")
+		enc.Int(r.S.Lines())
+		enc.EndObject()
+		payload, err := enc.Bytes()
+		if err != nil {
+			return err
+		}
+		r.head = &envelope.Envelope{PayloadType: envelope.TypeTranscriptHead, Payload: payload}
+	}
+	h := r.V.Policy.Holders[i]
+	if slices.ContainsFunc(r.head.Signatures, func(sig envelope.Signature) bool { return sig.KeyID == h.Keys[0].KeyID }) {
+		return nil // signed already: one signature per key
+	}
+	signer, err := r.Tokens.Signer(ctx, h, h.Keys[0])
+	if err != nil {
+		return fmt.Errorf("%s signing the log's head: %w", name, err)
+	}
+	keys := holders.MetadataKeys(r.V.Root.Root, r.V.Targets.Targets)
+	if err := r.head.Sign(signer, keys[h.Keys[0].KeyID]); err != nil {
+		return fmt.Errorf("%s signing the log's head: %w", name, err)
+	}
+	return nil
 }

@@ -84,6 +84,7 @@ const (
 	modePIN                 // the PIN field has focus
 	modeConfirm             // a typed "yes" before a final try
 	modeError               // an error card
+	modeHead                // the holders who may sign the closed log's head (NewHead)
 )
 
 // changePage is how far page up and page down move in the changes.
@@ -124,6 +125,8 @@ type Model struct {
 	err     *errCard
 	last    string // what the last signing did
 	lastLoc time.Time
+
+	head *headState // nil but on the screen of the log's head (NewHead)
 }
 
 type touchState struct {
@@ -134,6 +137,16 @@ type touchState struct {
 
 // New returns the screen at a size, drawn with a theme.
 func New(o Options, th *theme.Theme, size theme.Size) *Model {
+	m := newScreen(o, th, size)
+	m.cards, m.digest = o.Session.Cards()
+	m.starts, m.changes = changeStarts(m.cards)
+	m.progress = o.Session.Progress()
+	m.acked = ackedIn(o.Session.Notes(), ackText(m.digest, m.cards))
+	return m
+}
+
+// newScreen is a screen with the options' defaults filled in.
+func newScreen(o Options, th *theme.Theme, size theme.Size) *Model {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -146,12 +159,7 @@ func New(o Options, th *theme.Theme, size theme.Size) *Model {
 	if o.RosterEvery <= 0 {
 		o.RosterEvery = DefaultRosterEvery
 	}
-	m := &Model{o: o, th: th, size: size, pin: newPINField(1, pinCap)}
-	m.cards, m.digest = o.Session.Cards()
-	m.starts, m.changes = changeStarts(m.cards)
-	m.progress = o.Session.Progress()
-	m.acked = ackedIn(o.Session.Notes(), ackText(m.digest, m.cards))
-	return m
+	return &Model{o: o, th: th, size: size, pin: newPINField(1, pinCap)}
 }
 
 // Messages the screen's commands return.
@@ -168,6 +176,7 @@ type (
 		roles    []string
 		err      error
 		progress []session.Progress
+		head     bool // the log's head was signed, not the metadata
 	}
 	listedMsg struct {
 		present []Present
@@ -215,8 +224,12 @@ func (m *Model) Wipe() {
 // Progress is the signing progress as last read from the session.
 func (m *Model) Progress() []session.Progress { return m.progress }
 
-// Complete reports whether every role's threshold is met.
+// Complete reports whether every role's threshold is met; on the screen
+// of the log's head, whether every holder signed it or passed.
 func (m *Model) Complete() bool {
+	if m.head != nil {
+		return m.head.done
+	}
 	for _, p := range m.progress {
 		if !p.Complete() {
 			return false
@@ -301,6 +314,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		return m.ackKey(k)
 	}
 	switch m.mode {
+	case modeHead:
+		return m.headKey(k)
 	case modeCards:
 		switch k.String() {
 		case "c":
@@ -365,7 +380,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 			m.err = nil
 			return m.start(h)
 		case "esc":
-			m.err, m.mode = nil, modeSign
+			m.err, m.mode = nil, m.listMode()
 		}
 	}
 	return nil
@@ -473,6 +488,12 @@ func (m *Model) blocked() string {
 
 // whyNot says why a holder cannot sign now, or "".
 func (m *Model) whyNot(name string) string {
+	if m.head != nil {
+		if slices.Contains(m.head.signed, name) {
+			return name + " has signed the log's head."
+		}
+		return ""
+	}
 	if r := m.blocked(); r != "" {
 		return r
 	}
@@ -492,7 +513,7 @@ func (m *Model) start(name string) tea.Cmd {
 	}
 	if why := m.whyNot(name); why != "" {
 		m.notice = why
-		m.mode = modeSign
+		m.mode = m.listMode()
 		return nil
 	}
 	if m.listing {
@@ -510,12 +531,22 @@ func (m *Model) start(name string) tea.Cmd {
 		roles, err := s.SignAs(ctx, name)
 		return signedMsg{holder: name, roles: roles, err: err, progress: s.Progress()}
 	}
+	if m.head != nil {
+		signHead := m.head.sign
+		sign = func() tea.Msg {
+			defer close(over)
+			return signedMsg{holder: name, err: signHead(ctx, name), head: true}
+		}
+	}
 	return tea.Batch(sign, m.o.Bridge.listen(over))
 }
 
 func (m *Model) onSigned(msg signedMsg) tea.Cmd {
 	m.busy, m.touch, m.ask = false, nil, nil
 	m.pin.wipe()
+	if msg.head {
+		return m.onHeadSigned(msg)
+	}
 	m.progress = msg.progress
 	if len(msg.roles) > 0 {
 		m.last = fmt.Sprintf("%s signed %s.", msg.holder, strings.Join(msg.roles, ", "))

@@ -61,6 +61,8 @@ func (m *Model) Keys() []key.Binding {
 		return []key.Binding{keyConfirm, keyCancel}
 	case modeError:
 		return []key.Binding{keyRetry, keyOther}
+	case modeHead:
+		return m.headKeys()
 	}
 	return nil
 }
@@ -70,8 +72,10 @@ func (m *Model) View() string {
 	w := m.size.Width
 	var head, body, foot []string
 	th := m.th
-	switch m.mode {
-	case modeCards, modeCall, modeAck:
+	switch {
+	case m.head != nil:
+		head = append(head, th.Title.Render("The log's head: signed by the holders who wish to"))
+	case m.mode == modeCards, m.mode == modeCall, m.mode == modeAck:
 		head = append(head, th.Title.Render("What is signed"))
 	default:
 		head = append(head, th.Title.Render("Signing"))
@@ -80,10 +84,12 @@ func (m *Model) View() string {
 		text := " TOUCH THE TOKEN NOW · " + termtext.Safe(m.touch.token) + " is waiting for a touch "
 		head = append(head, th.Banner.Render(padRight(cut(text, w), w)))
 	}
-	switch m.mode {
-	case modeCards, modeAck:
+	switch {
+	case m.head != nil:
+		body = m.headView(w)
+	case m.mode == modeCards, m.mode == modeAck:
 		body = m.cardsView(w)
-	case modeCall:
+	case m.mode == modeCall:
 		body = m.callView(w)
 	default:
 		body = m.signView(w)
@@ -99,6 +105,10 @@ func (m *Model) View() string {
 	case modeError:
 		foot = append(foot, m.errView(w)...)
 	case modeSigning:
+		if m.head != nil {
+			foot = append(foot, th.Text.Render(wrap(fmt.Sprintf("%s is signing the log's head: the token is opened and checked against the enrolled key before any PIN.", termtext.Safe(m.holder)), w)))
+			break
+		}
 		foot = append(foot, th.Text.Render(wrap(fmt.Sprintf("%s is signing: the token is opened and checked against the enrolled key before any PIN.", termtext.Safe(m.holder)), w)))
 	}
 	if m.notice != "" {
@@ -246,7 +256,13 @@ func (m *Model) signView(w int) []string {
 	if m.last != "" {
 		out = append(out, th.Mark(theme.Pass)+" "+termtext.Safe(m.last))
 	}
-	out = append(m.gap(out), th.Heading.Render("Tokens in the room"))
+	return m.rosterView(m.gap(out), rows, w)
+}
+
+// rosterView adds the tokens in the room to out.
+func (m *Model) rosterView(out []string, rows []rosterRow, w int) []string {
+	th := m.th
+	out = append(out, th.Heading.Render("Tokens in the room"))
 	shown := 0
 	for _, r := range rows {
 		if r.present == nil {
@@ -304,7 +320,10 @@ func (m *Model) rosterLine(r rosterRow) string {
 	if r.key == nil {
 		b.WriteString(" · not enrolled for this ceremony")
 	} else {
-		fmt.Fprintf(&b, " · %s · %s · %s", termtext.Safe(r.holder), termtext.ShortHex(r.key.KeyID), termtext.Safe(strings.Join(r.roles, ", ")))
+		fmt.Fprintf(&b, " · %s · %s", termtext.Safe(r.holder), termtext.ShortHex(r.key.KeyID))
+		if len(r.roles) > 0 {
+			fmt.Fprintf(&b, " · %s", termtext.Safe(strings.Join(r.roles, ", ")))
+		}
 		if r.key.Slot != "" {
 			fmt.Fprintf(&b, " · slot %s", termtext.Safe(r.key.Slot))
 		}
