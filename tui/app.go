@@ -245,15 +245,7 @@ func (m *Model) importBundle() tea.Cmd {
 }
 
 func (m *Model) closing() tea.Cmd {
-	e := m.o.Engine
-	s := e.Session()
-	o := closing.Options{Out: m.o.Out, Context: m.o.Context}
-	if s.State() == session.StateSign || s.State() == session.StateBuild {
-		o.Export = e.Export
-	}
-	o.Finish = e.Finish
-	c := closing.New(o, m.th, m.body())
-	return m.show(stepClose, &adapt[*closing.Model]{m: c, up: (*closing.Model).Update})
+	return m.show(stepClose, m.closingScreen(m.o.Engine.Session()))
 }
 
 // adapt fits a screen whose Update returns itself to Screen.
@@ -579,7 +571,7 @@ func (m *Model) bindings() []key.Binding {
 		return []key.Binding{keyEnter}
 	}
 	var bs []key.Binding
-	if _, own := m.screen.(interface{ DrawsHints() }); m.screen != nil && !own {
+	if d, ok := m.screen.(interface{ DrawsHints() bool }); m.screen != nil && !(ok && d.DrawsHints()) {
 		bs = append(bs, m.screen.Bindings()...)
 	}
 	if m.screen == nil || !m.screen.Typing() {

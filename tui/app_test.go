@@ -41,6 +41,8 @@ func (e *stillEngine) Checks() (*preflight.Report, []session.Check)     { return
 func (e *stillEngine) Import() error                                    { return nil }
 func (e *stillEngine) Export(context.Context) ([]closing.File, error)   { return nil, nil }
 func (e *stillEngine) Finish(context.Context) (*closing.Summary, error) { return nil, nil }
+func (e *stillEngine) Close(context.Context) error                      { return nil }
+func (e *stillEngine) SignHead(context.Context, string) error           { return nil }
 func (e *stillEngine) Resume() string {
 	return "conclave ceremony --resume /vault/journal/20261203T093015Z-1a2b3c4d --out /media/out"
 }

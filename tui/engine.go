@@ -34,9 +34,14 @@ type Engine interface {
 	// Export writes the signed files, reads them back, verifies them and
 	// records their hashes.
 	Export(ctx context.Context) ([]closing.File, error)
-	// Finish closes an exported ceremony, writes the vault's next
-	// generation after it ended (closed or abandoned), reads it back, and
-	// says what it left.
+	// Close closes an exported ceremony.
+	Close(ctx context.Context) error
+	// SignHead has one holder sign the closed log's head; the signatures
+	// gather in one envelope, which Finish stores with the log.
+	SignHead(ctx context.Context, holder string) error
+	// Finish writes the vault's next generation after the ceremony ended
+	// (closed or abandoned), with the head's signatures, reads it back,
+	// and says what it left.
 	Finish(ctx context.Context) (*closing.Summary, error)
 	// Resume is the command that continues the ceremony, for the quit
 	// dialog.

@@ -5,6 +5,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/conclave-keys/conclave/ceremony/session"
+	"github.com/conclave-keys/conclave/tui/closing"
 	"github.com/conclave-keys/conclave/tui/review"
 	"github.com/conclave-keys/conclave/tui/signing"
 	"github.com/conclave-keys/conclave/tui/theme"
@@ -37,7 +38,7 @@ func (a reviewAdapter) Typing() bool            { return a.m.Typing() }
 func (a reviewAdapter) Busy() bool              { return a.m.Busy() }
 
 // DrawsHints: the review draws its keys itself, on its last line.
-func (a reviewAdapter) DrawsHints() {}
+func (a reviewAdapter) DrawsHints() bool { return true }
 
 // signScreen is what is signed, the threshold panel, the roster and each
 // holder's turn (tui/signing).
@@ -72,7 +73,52 @@ func (a signAdapter) Complete() bool { return a.m.Complete() }
 func (a signAdapter) Wipe()          { a.m.Wipe() }
 
 // DrawsHints: the signing screen draws its keys itself.
-func (a signAdapter) DrawsHints() {}
+func (a signAdapter) DrawsHints() bool { return true }
 
 // SecretFocused reports whether a secret is being typed.
 func (a signAdapter) SecretFocused() bool { return a.m.SecretFocused() }
+
+// closingScreen is the export, the close, the head's signatures and the
+// final summary (tui/closing).
+func (m *Model) closingScreen(s *session.Session) Screen {
+	e := m.o.Engine
+	o := closing.Options{Out: m.o.Out, Context: m.o.Context, Finish: e.Finish}
+	switch s.State() {
+	case session.StateSign, session.StateBuild:
+		o.Export, o.Close = e.Export, e.Close
+	case session.StateExport:
+		o.Close = e.Close
+	}
+	if s.State() != session.StateAbandoned {
+		th, opts := m.th, m.o
+		o.Head = func(size theme.Size) *signing.Model {
+			return signing.NewHead(signing.HeadOptions{
+				Policy:  s.Vault().Policy,
+				Bridge:  opts.Bridge,
+				List:    opts.List,
+				Context: opts.Context,
+				Now:     opts.Now,
+				Head:    s.Head(),
+				Lines:   s.Lines(),
+				Sign:    e.SignHead,
+			}, th, size)
+		}
+	}
+	return closingAdapter{closing.New(o, m.th, m.body())}
+}
+
+type closingAdapter struct{ m *closing.Model }
+
+func (a closingAdapter) Init() tea.Cmd { return a.m.Init() }
+func (a closingAdapter) Update(msg tea.Msg) tea.Cmd {
+	_, c := a.m.Update(msg)
+	return c
+}
+func (a closingAdapter) View() string            { return a.m.View() }
+func (a closingAdapter) SetSize(s theme.Size)    { a.m.SetSize(s) }
+func (a closingAdapter) Bindings() []key.Binding { return a.m.Bindings() }
+func (a closingAdapter) Typing() bool            { return a.m.Typing() }
+func (a closingAdapter) Busy() bool              { return a.m.Busy() }
+func (a closingAdapter) Wipe()                   { a.m.Wipe() }
+func (a closingAdapter) DrawsHints() bool        { return a.m.DrawsHints() }
+func (a closingAdapter) SecretFocused() bool     { return a.m.SecretFocused() }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -116,6 +117,8 @@ type programEngine struct {
 	out, in string
 	// generation is the vault generation Finish wrote.
 	generation string
+	// headSigned are the holders who signed the log's head.
+	headSigned []string
 }
 
 func (e *programEngine) CeremonyID() string        { return e.r.ID }
@@ -141,12 +144,25 @@ func (e *programEngine) Export(ctx context.Context) ([]closing.File, error) {
 	return out, nil
 }
 
-func (e *programEngine) Finish(ctx context.Context) (*closing.Summary, error) {
-	if e.r.S.State() == session.StateExport {
-		if err := e.r.close(); err != nil {
-			return nil, err
-		}
+// Close closes the exported ceremony.
+func (e *programEngine) Close(context.Context) error {
+	if e.r.S.State() != session.StateExport {
+		return nil
 	}
+	return e.r.close()
+}
+
+// SignHead has one holder sign the closed log's head, as close.sign_head
+// of a script does (ceremonyRun.signHeadAs).
+func (e *programEngine) SignHead(ctx context.Context, holder string) error {
+	if err := e.r.signHeadAs(ctx, holder); err != nil {
+		return err
+	}
+	e.headSigned = append(e.headSigned, holder)
+	return nil
+}
+
+func (e *programEngine) Finish(ctx context.Context) (*closing.Summary, error) {
 	name, hash, err := e.r.writeGeneration(ctx, nil, nil)
 	if err != nil {
 		return nil, err
@@ -154,5 +170,5 @@ func (e *programEngine) Finish(ctx context.Context) (*closing.Summary, error) {
 	s := e.r.S
 	e.generation = name
 	return &closing.Summary{CeremonyID: e.r.ID, State: s.State(), Head: s.Head(), Lines: s.Lines(), Progress: s.Progress(),
-		Generation: name, GenerationHash: hash}, nil
+		Generation: name, GenerationHash: hash, HeadSigned: slices.Clone(e.headSigned)}, nil
 }

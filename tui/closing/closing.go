@@ -1,8 +1,10 @@
 // Package closing is the last screen of a ceremony in the terminal
 // program: the signed files written to the transfer medium, read back and
 // verified as a TUF client would, with their SHA-256; then, once people
-// close the ceremony, the final summary — what was signed, where it went,
-// and the log's head in hex groups and words for the paper log.
+// close the ceremony, the holders who wish to sign the closed log's head
+// (on the signing screen's step, tui/signing.NewHead), then the final
+// summary — what was signed, where it went, who signed the head, and the
+// log's head in hex groups and words for the paper log.
 package closing
 
 import (
@@ -18,6 +20,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/words"
 	"github.com/conclave-keys/conclave/internal/termtext"
 	"github.com/conclave-keys/conclave/tui/internal/layout"
+	"github.com/conclave-keys/conclave/tui/signing"
 	"github.com/conclave-keys/conclave/tui/theme"
 )
 
@@ -40,6 +43,8 @@ type Summary struct {
 	GenerationHash string
 	// Progress is who signed what.
 	Progress []session.Progress
+	// HeadSigned are the holders who signed the log's head.
+	HeadSigned []string
 }
 
 // Options make the screen.
@@ -49,8 +54,15 @@ type Options struct {
 	// Export writes, reads back and verifies the files (called in a
 	// command); nil when the ceremony has nothing left to export.
 	Export func(ctx context.Context) ([]File, error)
-	// Finish closes the ceremony and writes the vault's next generation
-	// (called in a command).
+	// Close closes the exported ceremony (called in a command); nil when
+	// it has ended already.
+	Close func(ctx context.Context) error
+	// Head makes the step at which the holders sign the closed log's head
+	// (called once the ceremony is closed); nil: no such step (an
+	// abandoned ceremony).
+	Head func(size theme.Size) *signing.Model
+	// Finish writes the vault's next generation, with the head's
+	// signatures (called in a command).
 	Finish func(ctx context.Context) (*Summary, error)
 	// Context ends a step in progress (the program quitting).
 	Context context.Context
@@ -66,6 +78,7 @@ type (
 		s   *Summary
 		err error
 	}
+	closedMsg struct{ err error }
 )
 
 // Ended is sent once the summary is shown: the ceremony is over.
@@ -77,6 +90,8 @@ const (
 	phaseExporting phase = iota
 	phaseExported
 	phaseClosing
+	phaseHead // the holders sign the log's head
+	phaseFinishing
 	phaseDone
 	phaseFailed
 )
@@ -91,6 +106,7 @@ type Model struct {
 	summary *Summary
 	err     error
 	failed  phase // the step that failed
+	head    *signing.Model
 }
 
 // New returns the screen; Init starts the export (or the close, when
@@ -109,9 +125,29 @@ func New(o Options, th *theme.Theme, size theme.Size) *Model {
 // Init starts the first step.
 func (m *Model) Init() tea.Cmd {
 	if m.phase == phaseClosing {
-		return m.finish()
+		return m.close()
 	}
 	return m.export()
+}
+
+// close closes the ceremony, unless it has ended already.
+func (m *Model) close() tea.Cmd {
+	m.phase = phaseClosing
+	if m.o.Close == nil {
+		return m.closed()
+	}
+	f, ctx := m.o.Close, m.o.Context
+	return func() tea.Msg { return closedMsg{f(ctx)} }
+}
+
+// closed goes on from a closed (or ended) ceremony: to the head's
+// signatures, or straight to the new generation.
+func (m *Model) closed() tea.Cmd {
+	if m.o.Head == nil {
+		return m.finish()
+	}
+	m.head, m.phase = m.o.Head(m.size), phaseHead
+	return m.head.Init()
 }
 
 func (m *Model) export() tea.Cmd {
@@ -124,7 +160,7 @@ func (m *Model) export() tea.Cmd {
 }
 
 func (m *Model) finish() tea.Cmd {
-	m.phase = phaseClosing
+	m.phase = phaseFinishing
 	f, ctx := m.o.Finish, m.o.Context
 	return func() tea.Msg {
 		s, err := f(ctx)
@@ -133,13 +169,37 @@ func (m *Model) finish() tea.Cmd {
 }
 
 // SetSize is the shell's window size.
-func (m *Model) SetSize(s theme.Size) { m.size = s }
+func (m *Model) SetSize(s theme.Size) {
+	m.size = s
+	if m.head != nil {
+		m.head.SetSize(s)
+	}
+}
 
-// Typing is false: the screen has no text field.
-func (m *Model) Typing() bool { return false }
+// Typing reports whether a field takes every key: the PIN field, or the
+// typed confirmation of a final try, while the head is signed.
+func (m *Model) Typing() bool { return m.phase == phaseHead && m.head.Typing() }
+
+// SecretFocused reports whether a PIN is being typed.
+func (m *Model) SecretFocused() bool { return m.phase == phaseHead && m.head.SecretFocused() }
 
 // Busy reports whether a step runs.
-func (m *Model) Busy() bool { return m.phase == phaseExporting || m.phase == phaseClosing }
+func (m *Model) Busy() bool {
+	switch m.phase {
+	case phaseExporting, phaseClosing, phaseFinishing:
+		return true
+	case phaseHead:
+		return m.head.Busy()
+	}
+	return false
+}
+
+// Wipe zeroes a PIN being typed and refuses one a token waits for.
+func (m *Model) Wipe() {
+	if m.head != nil {
+		m.head.Wipe()
+	}
+}
 
 var (
 	keyClose = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "close the ceremony"))
@@ -153,9 +213,15 @@ func (m *Model) Bindings() []key.Binding {
 		return []key.Binding{keyClose}
 	case phaseFailed:
 		return []key.Binding{keyRetry}
+	case phaseHead:
+		return m.head.Keys()
 	}
 	return nil
 }
+
+// DrawsHints reports whether the screen draws its keys itself: the head's
+// step does, as the signing screen does.
+func (m *Model) DrawsHints() bool { return m.phase == phaseHead }
 
 // Update handles a message.
 func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
@@ -166,9 +232,15 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 			return m, nil
 		}
 		m.files, m.phase = msg.files, phaseExported
-	case finishedMsg:
+	case closedMsg:
 		if msg.err != nil {
 			m.err, m.failed, m.phase = msg.err, phaseClosing, phaseFailed
+			return m, nil
+		}
+		return m, m.closed()
+	case finishedMsg:
+		if msg.err != nil {
+			m.err, m.failed, m.phase = msg.err, phaseFinishing, phaseFailed
 			return m, nil
 		}
 		m.summary, m.phase = msg.s, phaseDone
@@ -177,14 +249,25 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		switch {
 		case m.phase == phaseExported && key.Matches(msg, keyClose):
-			return m, m.finish()
+			return m, m.close()
 		case m.phase == phaseFailed && key.Matches(msg, keyRetry):
 			m.err = nil
-			if m.failed == phaseExporting {
+			switch m.failed {
+			case phaseExporting:
 				return m, m.export()
+			case phaseClosing:
+				return m, m.close()
 			}
 			return m, m.finish()
 		}
+	}
+	if m.phase == phaseHead {
+		var c tea.Cmd
+		m.head, c = m.head.Update(msg)
+		if m.head.Complete() && !m.head.Busy() {
+			return m, m.finish()
+		}
+		return m, c
 	}
 	return m, nil
 }
@@ -197,11 +280,14 @@ func (m *Model) View() string {
 		m.viewSummary(b)
 		return b.Fit(m.size.Height)
 	}
+	if m.phase == phaseHead {
+		return m.head.View()
+	}
 	b.Add(th.Title.Render("Export: the signed files, written, read back and verified"), "")
 	switch m.phase {
 	case phaseExporting:
 		b.Wrap(th.Mark(theme.Pending)+"  writing to "+termtext.Safe(m.o.Out)+", then reading every file back and verifying it from the vault's root…", "  ", "  ")
-	case phaseExported, phaseClosing:
+	case phaseExported, phaseClosing, phaseFinishing:
 		b.Wrap("Written to "+termtext.Safe(m.o.Out)+", read back, and verified as a TUF client would from the vault's root:", "", "")
 		b.Add("")
 		for _, f := range m.files {
@@ -215,15 +301,21 @@ func (m *Model) View() string {
 			}
 		}
 		b.Add("")
-		if m.phase == phaseClosing {
-			b.Add("  " + th.Mark(theme.Pending) + "  closing the ceremony and writing the vault's next generation…")
-		} else {
-			b.Wrap("Closing records the export in the log, ends the ceremony and writes the vault's next generation with the log. Nothing can be signed in this ceremony afterwards.", "", "")
+		switch m.phase {
+		case phaseClosing:
+			b.Add("  " + th.Mark(theme.Pending) + "  closing the ceremony…")
+		case phaseFinishing:
+			b.Add("  " + th.Mark(theme.Pending) + "  writing the vault's next generation…")
+		default:
+			b.Wrap("Closing records the export in the log and ends the ceremony; the holders may then sign the log's head, and the vault's next generation is written with the log. Nothing can be signed in this ceremony afterwards.", "", "")
 		}
 	case phaseFailed:
 		what := "The export failed"
-		if m.failed == phaseClosing {
+		switch m.failed {
+		case phaseClosing:
 			what = "Closing failed"
+		case phaseFinishing:
+			what = "Writing the vault's next generation failed"
 		}
 		b.Add(th.Style(theme.Fail).Render(th.Mark(theme.Fail) + "  " + what))
 		b.Wrap(termtext.Safe(m.err.Error()), "  ", "  ")
@@ -245,6 +337,13 @@ func (m *Model) viewSummary(b *layout.Lines) {
 	}
 	if len(m.files) > 0 {
 		b.Wrap(fmt.Sprintf("%s written to %s, read back and verified.", termtext.Plural(len(m.files), "file"), termtext.Safe(m.o.Out)), "  ", "  ")
+	}
+	if s.State == session.StateClosed {
+		if len(s.HeadSigned) > 0 {
+			b.Wrap(th.Mark(theme.Pass)+"  the log's head signed by "+termtext.Safe(strings.Join(s.HeadSigned, ", "))+", stored with the log in the vault", "  ", "       ")
+		} else {
+			b.Wrap(th.Mark(theme.Skip)+"  nobody signed the log's head", "  ", "       ")
+		}
 	}
 	b.Add("")
 	b.Add(th.Heading.Render(fmt.Sprintf("Write on the paper log the log's head (%s):", termtext.Plural(int(s.Lines), "line"))))
