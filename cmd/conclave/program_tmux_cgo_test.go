@@ -89,7 +89,12 @@ func TestProgramRehearsal(t *testing.T) {
 	tt.keys("j", "j", "Enter")
 	tt.waitFor("read back, and verified")
 	tt.keys("Enter")
+	tt.waitFor("The log's head: signed by the holders who wish to")
+	tt.keys("d") // nobody signs the head: the others pass
 	final := tt.waitFor("Write on the paper log the log's head")
+	if !strings.Contains(final, "nobody signed the log's head") {
+		t.Errorf("the summary:\n%s", final)
+	}
 	if !strings.Contains(final, "claimed: 2 of 3 holders signed, threshold 2 met") || !strings.Contains(final, "the vault's generation gen-000002") {
 		t.Errorf("the summary:\n%s", final)
 	}
@@ -312,6 +317,8 @@ func TestProgramTokenErrors(t *testing.T) {
 	tt.keys("Enter")
 	tt.waitFor("read back, and verified")
 	tt.keys("Enter")
+	tt.waitFor("The log's head: signed by the holders who wish to")
+	tt.keys("d")
 	tt.waitFor("Write on the paper log the log's head")
 	tt.keys("q")
 	tt.waitFor("EXIT 0")

@@ -114,8 +114,9 @@ func (tt *tmuxTerm) waitFor(want string) string {
 // in a real terminal, with software keys: who operates, preflight, the
 // clock, import, review (one approval, a bulk approval with its count),
 // what is signed, two holders' signatures, export read back and verified,
-// close; then the vault's new generation, and no PIN on any screen, in
-// the log or in any file.
+// close, the log's head signed by a third holder (the others pass); then
+// the vault's new generation with the head's envelope, which verifies, and
+// no PIN on any screen, in the log or in any file.
 func TestProgramSoftkeys(t *testing.T) {
 	needTmux(t)
 	fx := newCeremonyFixture(t)
@@ -169,6 +170,13 @@ func TestProgramSoftkeys(t *testing.T) {
 	tt.keys("Enter")
 	tt.waitFor("read back, and verified")
 	tt.keys("Enter")
+	tt.waitFor("The log's head: signed by the holders who wish to")
+	tt.keys("j", "j", "Enter")
+	tt.waitFor("PIN for Holder 3")
+	tt.typeByHand(ceremonyPass)
+	tt.keys("Enter")
+	tt.waitFor("Holder 3 signed the log's head.")
+	tt.keys("d")
 	final := tt.waitFor("Write on the paper log the log's head")
 	tt.keys("q")
 	tt.waitFor("EXIT 0")
@@ -178,7 +186,8 @@ func TestProgramSoftkeys(t *testing.T) {
 	if v.Generation != "gen-000002" || v.Delegators["claimed"].Version() != 8 {
 		t.Errorf("vault after the ceremony: %s, claimed version %d", v.Generation, v.Delegators["claimed"].Version())
 	}
-	for _, want := range []string{"Ceremony " + v.LastCeremonyID + " closed", "claimed: 2 of 3 holders signed, threshold 2 met", "the vault's generation gen-000002"} {
+	fx.checkHead(t, v)
+	for _, want := range []string{"Ceremony " + v.LastCeremonyID + " closed", "claimed: 2 of 3 holders signed, threshold 2 met", "the log's head signed by Holder 3", "the vault's generation gen-000002"} {
 		if !strings.Contains(final, want) {
 			t.Errorf("the last screen lacks %q:\n%s", want, final)
 		}
