@@ -489,9 +489,6 @@ func (r *ceremonyRun) signHeadAs(ctx context.Context, name string) error {
 		r.head = &envelope.Envelope{PayloadType: envelope.TypeTranscriptHead, Payload: payload}
 	}
 	h := r.V.Policy.Holders[i]
-	if slices.ContainsFunc(r.head.Signatures, func(sig envelope.Signature) bool { return sig.KeyID == h.Keys[0].KeyID }) {
-		return nil // signed already: one signature per key
-	}
 	signer, err := r.Tokens.Signer(ctx, h, h.Keys[0])
 	if err != nil {
 		return fmt.Errorf("%s signing the log's head: %w", name, err)
