@@ -84,7 +84,7 @@ func BenchmarkCeremony(b *testing.B) {
 			// The binary's soft memory limit (main), unless GOMEMLIMIT
 			// says otherwise.
 			if os.Getenv("GOMEMLIMIT") == "" {
-				defer debug.SetMemoryLimit(debug.SetMemoryLimit(softMemoryLimit))
+				defer debug.SetMemoryLimit(debug.SetMemoryLimit(softMemoryLimit()))
 			}
 			var engine, parts cost
 			var peak int64
