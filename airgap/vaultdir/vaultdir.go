@@ -628,12 +628,21 @@ func readAt(dfd int, name string, max int64) ([]byte, error) {
 	if st.Size > max {
 		return nil, fmt.Errorf("it is larger than %d bytes, the most a vault file may be", max)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
+	// Read into one buffer of the size found: io.ReadAll grows its
+	// buffer step by step, and for a 60 MB file clearing the buffers it
+	// discards cost more than reading.
+	data := make([]byte, st.Size)
+	if _, err := io.ReadFull(f, data); errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return nil, errChanged
+	} else if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("it is larger than %d bytes, the most a vault file may be", max)
+	var more [1]byte
+	if n, _ := f.Read(more[:]); n != 0 {
+		return nil, errChanged
 	}
 	return data, nil
 }
+
+// errChanged: a file's size changed while it was read.
+var errChanged = errors.New("it changed while it was being read: is something else writing to the vault?")
