@@ -301,6 +301,43 @@ func listAt(dfd int) ([]string, error) {
 	return names, nil
 }
 
+// CheckExportDir checks, writing nothing, that ExportFiles could write
+// into dir: no component of its path is a symbolic link, its parent
+// exists, and dir is empty or does not exist yet. A command checks this
+// before the work whose result it exports (a ceremony, before the holders
+// sign). The errors are ExportFiles's.
+func CheckExportDir(dir string) error {
+	abs, err := realAbs(dir)
+	if err != nil {
+		return writeError(dir, nothingWritten, err)
+	}
+	parent, base := filepath.Split(abs)
+	if base == "" {
+		return fmt.Errorf("export to %s: %w; %s", dir, ErrNotEmpty, nothingWritten)
+	}
+	pfd, err := openDirPath(parent, resolveNoFollow)
+	if err != nil {
+		return writeError(dir, nothingWritten, err)
+	}
+	defer unix.Close(pfd)
+	dfd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return writeError(dir, nothingWritten, describeOpenError(err, abs, pfd, base))
+	}
+	defer unix.Close(dfd)
+	present, err := listAt(dfd)
+	if err != nil {
+		return writeError(dir, nothingWritten, err)
+	}
+	if len(present) != 0 {
+		return fmt.Errorf("export to %s: %w (it holds %s); %s", dir, ErrNotEmpty, termtext.List(present, 5), nothingWritten)
+	}
+	return nil
+}
+
 // makeExportDir opens the export directory, creating it (and syncing its
 // parent) when it does not exist yet; its parent must. No component of
 // its path may be a symbolic link (see openDirPath).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -249,5 +250,32 @@ func TestCreateNewNeverReplaces(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(p); string(got) != "first" {
 		t.Errorf("file holds %q after a refused write, want %q", got, "first")
+	}
+}
+
+// TestCheckExportDir: a new or empty directory passes and nothing is
+// made; a non-empty one, a link at it or above it are refused as
+// ExportFiles refuses them.
+func TestCheckExportDir(t *testing.T) {
+	base := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(base, "empty"), 0o755))
+	must(t, os.Mkdir(filepath.Join(base, "full"), 0o755))
+	must(t, os.WriteFile(filepath.Join(base, "full", "f"), nil, 0o644))
+	must(t, os.Symlink(filepath.Join(base, "empty"), filepath.Join(base, "link")))
+	for _, ok := range []string{"new", "empty"} {
+		if err := CheckExportDir(filepath.Join(base, ok)); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(base, "new")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the check made the directory: %v", err)
+	}
+	for _, c := range []struct {
+		dir string
+		is  error
+	}{{"full", ErrNotEmpty}, {"link", ErrSymlink}, {"link/new", ErrSymlink}, {"missing/new", fs.ErrNotExist}} {
+		if err := CheckExportDir(filepath.Join(base, c.dir)); !errors.Is(err, c.is) {
+			t.Errorf("%s: %v, want %v", c.dir, err, c.is)
+		}
 	}
 }

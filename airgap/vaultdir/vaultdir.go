@@ -66,6 +66,13 @@ var (
 	// ErrNotRegular: a device, pipe, socket or directory where a file was
 	// expected.
 	ErrNotRegular = errors.New("it is not a regular file")
+	// ErrDamaged: what the vault directory holds is not a vault's
+	// current generation as CURRENT names it (CURRENT garbled, naming a
+	// generation that is missing, or one whose manifest has another
+	// hash). Errors carrying it say what, in their own words.
+	ErrDamaged = errors.New("the vault is damaged")
+	// ErrCeremonyRunning: another process runs a ceremony on the vault.
+	ErrCeremonyRunning = errors.New("another ceremony is running on this vault: one ceremony at a time runs on a vault")
 )
 
 // Dir is an opened vault directory.
@@ -84,10 +91,13 @@ func Open(dir string) (*Dir, error) {
 }
 
 // CheckNew checks that dir can become a new vault: it does not exist, or
-// it is an empty directory (the mount point of a fresh medium). A command
-// checks this before the holders sign, so that their work is not lost to
-// a wrong path.
+// it is an empty directory (the mount point of a fresh medium), and it is
+// not a symbolic link (Open refuses one). A command checks this before
+// the holders sign, so that their work is not lost to a wrong path.
 func CheckNew(dir string) error {
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("create vault %s: %w", dir, ErrSymlink)
+	}
 	ents, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -129,6 +139,42 @@ func (d *Dir) JournalDir(ceremonyID string) string {
 	return filepath.Join(d.path, JournalDirName, ceremonyID)
 }
 
+// LockJournals makes the vault's journal directory when it is not there
+// and locks it for one ceremony: two ceremonies running on one vault at
+// once would both build and sign the next version of a role, each with
+// its own payload, and only one of them could become the next
+// generation. The lock (flock(2), on every local file system Linux
+// mounts, FAT included) is held until the returned directory is closed
+// or the process ends. The journal directory must not be a symbolic
+// link: a ceremony's log is never written outside the vault.
+func (d *Dir) LockJournals() (io.Closer, error) {
+	where := filepath.Join(d.path, JournalDirName)
+	if err := durable.MkdirAt(d.fd, d.path, JournalDirName, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("make the journal directory %s: %w", where, err)
+	}
+	fd, err := unix.Openat(d.fd, JournalDirName, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("vault %s: %s: %w", d.path, JournalDirName, describe(err, d.fd, JournalDirName))
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("vault %s: %w", d.path, ErrCeremonyRunning)
+		}
+		return nil, fmt.Errorf("vault %s: lock %s: %w", d.path, JournalDirName, err)
+	}
+	return os.NewFile(uintptr(fd), where), nil
+}
+
+// damaged marks err as ErrDamaged, keeping its message.
+func damaged(err error) error { return damagedError{err} }
+
+type damagedError struct{ err error }
+
+func (e damagedError) Error() string        { return e.err.Error() }
+func (e damagedError) Unwrap() error        { return e.err }
+func (e damagedError) Is(target error) bool { return target == ErrDamaged }
+
 // describe turns what openat says about a refused name into the reason.
 // With O_NOFOLLOW Linux reports a link as ELOOP, and with O_DIRECTORY as
 // ENOTDIR, so the entry is looked at without following it.
@@ -164,7 +210,7 @@ func (d *Dir) readCurrent() (current, error) {
 	}
 	c, ok := parseCurrent(data)
 	if !ok {
-		return current{}, fmt.Errorf("vault %s: %s is not one line \"gen-NNNNNN <sha256>\"", d.path, CurrentFile)
+		return current{}, damaged(fmt.Errorf("vault %s: %s is not one line \"gen-NNNNNN <sha256>\"", d.path, CurrentFile))
 	}
 	return c, nil
 }
@@ -206,6 +252,9 @@ func (d *Dir) Current() (vault.Reader, string, error) {
 		return nil, "", err
 	}
 	fd, err := unix.Openat(d.fd, c.name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, "", damaged(fmt.Errorf("vault %s: %s names generation %s, and the vault holds no directory %s", d.path, CurrentFile, c.name, c.name))
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("vault %s: current generation %s: %w", d.path, c.name, describe(err, d.fd, c.name))
 	}
@@ -213,12 +262,16 @@ func (d *Dir) Current() (vault.Reader, string, error) {
 	m, err := r.ReadFile(vault.ManifestFile)
 	if err != nil {
 		r.Close()
-		return nil, "", fmt.Errorf("vault %s: current generation %s: %w", d.path, c.name, err)
+		err = fmt.Errorf("vault %s: current generation %s: %w", d.path, c.name, err)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = damaged(err)
+		}
+		return nil, "", err
 	}
 	if h := sha256.Sum256(m); hex.EncodeToString(h[:]) != c.hash {
 		r.Close()
-		return nil, "", fmt.Errorf("vault %s: %s names generation %s with hash %s, but its %s hashes to %s",
-			d.path, CurrentFile, c.name, c.hash, vault.ManifestFile, hex.EncodeToString(h[:]))
+		return nil, "", damaged(fmt.Errorf("vault %s: %s names generation %s with hash %s, but its %s hashes to %s",
+			d.path, CurrentFile, c.name, c.hash, vault.ManifestFile, hex.EncodeToString(h[:])))
 	}
 	return r, c.name, nil
 }
@@ -236,7 +289,7 @@ func (d *Dir) OpenCurrent() (*vault.Vault, error) {
 		return nil, fmt.Errorf("vault %s, generation %s: %w", d.path, name, err)
 	}
 	if v.Generation != name {
-		return nil, fmt.Errorf("vault %s: directory %s holds generation %d (%s)", d.path, name, v.Manifest.Generation, v.Generation)
+		return nil, damaged(fmt.Errorf("vault %s: directory %s holds generation %d (%s)", d.path, name, v.Manifest.Generation, v.Generation))
 	}
 	return v, nil
 }

@@ -268,3 +268,43 @@ func TestWriteGenerationLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestLockJournals: one ceremony at a time: a second lock of the same
+// vault, from another opening of it, is refused until the first is
+// released; a journal directory that is a symbolic link is refused, and
+// nothing is made through it.
+func TestLockJournals(t *testing.T) {
+	d, _, _ := adopt(t)
+	first, err := d.LockJournals()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(d.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.LockJournals(); !errors.Is(err, ErrCeremonyRunning) {
+		t.Fatalf("second lock: %v, want ErrCeremonyRunning", err)
+	}
+	first.Close()
+	again, err := other.LockJournals()
+	if err != nil {
+		t.Fatalf("lock after the first was released: %v", err)
+	}
+	again.Close()
+
+	elsewhere := t.TempDir()
+	journals := filepath.Join(d.Path(), JournalDirName)
+	if err := os.Remove(journals); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, journals); err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.LockJournals()
+	want := "vault " + d.Path() + ": journal: it is a symbolic link, and a vault holds none"
+	if !errors.Is(err, ErrSymlink) || err.Error() != want {
+		t.Fatalf("journal directory a link: %v, want %q", err, want)
+	}
+}

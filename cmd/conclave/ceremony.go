@@ -21,6 +21,7 @@ import (
 	"github.com/conclave-keys/conclave/airgap/preflight"
 	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
+	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/cjson"
 	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/export"
@@ -150,24 +151,37 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOut(o.Out, vaultPath, o.Resume != ""); err != nil {
+		return nil, err
+	}
+	if o.In != "" {
+		if err := checkBundleDir(o.In); err != nil {
+			return nil, err
+		}
+	}
 	vd, v, err := openVault(vaultPath)
 	if err != nil {
 		return nil, err
 	}
 	defer vd.Close()
+	lock, err := vd.LockJournals()
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
 	if err := checkRehearsal(sc, v.Policy); err != nil {
 		return nil, err
 	}
-	if o.In != "" {
-		if err := readableDir("the bundle directory", o.In); err != nil {
-			return nil, err
-		}
+	if err := checkSigners(sc, v.Policy); err != nil {
+		return nil, err
 	}
 	var id string
 	if o.Resume != "" {
 		id = filepath.Base(journalDir)
-		if v.LastCeremonyID == id {
-			// Ended, and its generation written: nothing is left to do.
+		if v.LastCeremonyID == id || holdsLog(v, id) {
+			// Ended, and its generation written (the last one, or one
+			// before it: every generation keeps the logs of the
+			// ceremonies before it): nothing is left to do.
 			fmt.Fprintf(env.stdout, "ceremony %s has ended: the vault's current generation %s holds its log\n", termtext.Safe(id), termtext.Safe(v.Generation))
 			printGeneration(env.stdout, v.Generation, v.Hash)
 			return &headlessResult{CeremonyID: id, Journal: journalDir, Generation: v.Generation}, nil
@@ -177,9 +191,6 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 			return nil, err
 		}
 		journalDir = vd.JournalDir(id)
-		if err := os.MkdirAll(filepath.Dir(journalDir), 0o700); err != nil {
-			return nil, fmt.Errorf("make the journal directory: %w", err)
-		}
 	}
 	j, existing, err := journal.Open(journalDir)
 	if err != nil {
@@ -254,6 +265,13 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	return res, nil
 }
 
+// holdsLog reports whether the vault's generation keeps the log of the
+// ceremony id, which therefore ended.
+func holdsLog(v *vault.Vault, id string) bool {
+	name := vault.CeremoniesDir + "/" + id + "/" + journal.LogName
+	return slices.ContainsFunc(v.Files(), func(f vault.File) bool { return f.Name == name })
+}
+
 // addHint adds a hint line to err, after the hints it has.
 func addHint(err error, hint string) error {
 	var he *hintError
@@ -292,6 +310,90 @@ func ceremonyPaths(o headlessOptions) (vaultPath, journalDir string, err error) 
 		}
 	}
 	return owner, abs, nil
+}
+
+// checkOut checks the export directory before anything is signed: it
+// goes on the transfer medium, so it is neither the vault nor anywhere in
+// it (by the directories themselves, whatever path names them); no
+// component of its path is a symbolic link; and a new ceremony's is new
+// or empty. A resumed ceremony's may hold the export already written
+// before a crash, which the export step compares with its own.
+func checkOut(out, vaultPath string, resume bool) error {
+	var vst syscall.Stat_t
+	if err := syscall.Stat(vaultPath, &vst); err == nil {
+		abs, err := filepath.Abs(out)
+		if err != nil {
+			return err
+		}
+		for p := abs; ; p = filepath.Dir(p) {
+			var st syscall.Stat_t
+			if syscall.Stat(p, &st) == nil && st.Dev == vst.Dev && st.Ino == vst.Ino {
+				return usagef("--out %s is in the vault %s: the export goes on the transfer medium, and nothing but the ceremony's own files is written into the vault", out, vaultPath)
+			}
+			if p == filepath.Dir(p) {
+				break
+			}
+		}
+	}
+	err := safefile.CheckExportDir(out)
+	if resume && errors.Is(err, safefile.ErrNotEmpty) {
+		return nil
+	}
+	if errors.Is(err, safefile.ErrNotEmpty) {
+		return withHint(err, "name a new directory on the transfer medium with --out; nothing was signed")
+	}
+	return err
+}
+
+// checkBundleDir checks that --in names a bundle before the ceremony
+// opens its log: a directory holding a bundle's manifest. An export, a
+// vault or another directory named by mistake is a mistake in the
+// command line, not a bundle to refuse (a refused bundle ends the
+// ceremony). What the manifest holds is judged by the import.
+func checkBundleDir(dir string) error {
+	if err := readableDir("the bundle directory", dir); err != nil {
+		return err
+	}
+	has := func(name string) bool {
+		_, err := os.Lstat(filepath.Join(dir, name))
+		return err == nil
+	}
+	switch {
+	case has(bundle.ManifestName):
+		return nil
+	case has(export.ManifestName):
+		return usagef("--in %s is the export of a ceremony (it holds %s), not a bundle: name the bundle directory the online side packed (it holds %s)", dir, export.ManifestName, bundle.ManifestName)
+	case has(vaultdir.CurrentFile):
+		return usagef("--in %s is a vault (it holds %s), not a bundle: name the vault with --vault, and the bundle directory with --in", dir, vaultdir.CurrentFile)
+	}
+	return usagef("--in %s holds no %s, so it is not a bundle: name the bundle directory the online side packed", dir, bundle.ManifestName)
+}
+
+// checkSigners refuses, before the ceremony opens its log, a script
+// whose signing or close.sign_head names someone the vault's policy does
+// not list as a holder: the ceremony would otherwise stop there, after
+// the review.
+func checkSigners(sc *script, p *policy.Policy) error {
+	for _, l := range []struct {
+		field string
+		names []string
+	}{{"signing", sc.Signing}, {"close.sign_head", sc.SignHead}} {
+		for _, name := range l.names {
+			if !slices.ContainsFunc(p.Holders, func(h policy.Holder) bool { return h.Name == name }) {
+				return refused(fmt.Errorf("%s: %s is not a holder of the vault's policy (its holders: %s)", l.field, termtext.Quote(name), holderNames(p)))
+			}
+		}
+	}
+	return nil
+}
+
+// holderNames lists the policy's holders for a message.
+func holderNames(p *policy.Policy) string {
+	names := make([]string, len(p.Holders))
+	for i, h := range p.Holders {
+		names[i] = h.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // checkRehearsal matches the script and the vault: a rehearsal runs on a

@@ -370,3 +370,97 @@ func TestHostileTextRehearse(t *testing.T) {
 		runPlain(t, "rehearse", "--requests", s, "--out", out)
 	}
 }
+
+// TestHostileTextCeremony: a whole ceremony whose bundle's request holds
+// the text in its project name and requested_by, whose vault, key store
+// and export directory are named with it; then a bundle whose manifest,
+// signed again by the intake key, holds it in its bundle id or source
+// (refused, and the ceremony abandoned with the refusal as its reason);
+// and vault show of that vault, whose generations then hold logs that
+// quote it.
+func TestHostileTextCeremony(t *testing.T) {
+	for _, text := range []string{hostileAll, hostileLong} {
+		fx := newCeremonyFixture(t)
+		name := fileName(text)
+		// The paths the ceremony prints, named with the text.
+		for _, p := range []*string{&fx.vault, &fx.keys} {
+			moved := filepath.Join(filepath.Dir(*p), filepath.Base(*p)+name[:min(len(name), 100)])
+			if err := os.Rename(*p, moved); err != nil {
+				t.Fatal(err)
+			}
+			*p = moved
+		}
+		hostile := intake.File{Name: "requests/r-hostile.json", Data: hostileDraft("r-hostile", text).Encode()}
+		if err := os.RemoveAll(fx.bundle); err != nil {
+			t.Fatal(err)
+		}
+		if err := fx.intake.Pack("bundle-0001", hostile, intake.RequestFile(fx.intake.Add(t, "r-add", "fresh", "n1"))).Write(fx.bundle); err != nil {
+			t.Fatal(err)
+		}
+		fx.script = fx.writeScript(t, "hostile.yaml", strings.Replace(ceremonyScript, "  approve_rule_approvable: {count: 2}\n", "", 1))
+		pins := pinFile(t, 5)
+		code, _, _ := runPlain(t, fx.args(filepath.Join(fx.dir, "export"+name[:min(len(name), 100)]), pins.Fd())...)
+		pins.Close()
+		if code != 0 {
+			t.Fatalf("the ceremony with a hostile request: exit %d", code)
+		}
+
+		manifest := filepath.Join(fx.bundle, bundle.ManifestName)
+		data, err := os.ReadFile(manifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := map[string]*tuf.Key{fx.intake.Intake.Key.ID(): fx.intake.Intake.Key}
+		for i, change := range []func(m *bundle.Manifest){
+			func(m *bundle.Manifest) { m.BundleID = text },
+			func(m *bundle.Manifest) { m.BundleID, m.Source = "bundle-0002", text },
+		} {
+			m, err := bundle.OpenManifest(data, keys, bundle.ManifestLimits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			change(m)
+			signed, err := bundle.SignManifest(m, func(e *envelope.Envelope) error { return e.Sign(fx.intake.Intake.Signer, fx.intake.Intake.Key) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			rewrite(t, manifest, func([]byte) []byte { return signed })
+			at := ceremonyNow.Add(time.Duration(i+1) * time.Hour).Format(time.RFC3339)
+			fx.script = fx.writeScript(t, "later.yaml", strings.Replace(ceremonyScript, ceremonyNow.Format(time.RFC3339), at, 1))
+			pins := pinFile(t, 5)
+			code, _, _ := runPlain(t, fx.args(filepath.Join(fx.dir, fmt.Sprintf("export-%d", i)), pins.Fd())...)
+			pins.Close()
+			if code != 1 {
+				t.Errorf("manifest change %d: exit %d, want 1", i, code)
+			}
+		}
+		runPlain(t, "vault", "show", fx.vault)
+	}
+}
+
+// TestHostileTextPolicy: a policy whose text fields (repository, a
+// holder's name and contact, a key's location) hold each string, given
+// to policy check and to vault adopt; the policy refuses them, and the
+// refusal quotes them.
+func TestHostileTextPolicy(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	base := string(fx.policy(t))
+	for i, s := range hostileEvery() {
+		q, _ := json.Marshal(s) // a JSON string is a YAML double-quoted string
+		if !utf8.ValidString(s) {
+			q = []byte(`"` + s + `"`) // JSON would mend it
+		}
+		for j, field := range []struct{ old, new string }{
+			{"repository: " + fx.intake.Rules.Repository + "\n", "repository: " + string(q) + "\n"},
+			{"  - name: Holder 2\n", "  - name: " + string(q) + "\n"},
+			{"  - name: Holder 2\n", "  - name: Holder 2\n    contact: " + string(q) + "\n"},
+			{"uri: softkey:name=holder2\n", "uri: " + string(q) + "\n"},
+		} {
+			p := writeBytes(t, filepath.Join(fx.dir, fmt.Sprintf("p%d-%d", i, j), fileName(s)+".yaml"), []byte(strings.Replace(base, field.old, field.new, 1)))
+			if code, _, _ := runPlain(t, "policy", "check", p); code != 1 {
+				t.Errorf("policy check of field %d holding %.40q: exit %d, want 1", j, s, code)
+			}
+			runPlain(t, "vault", "adopt", "--metadata", fx.dir, "--policy", p, "--out", filepath.Join(fx.dir, "adopted"), "--sign", "softkey:path="+filepath.Join(fx.keys, "holder2.key.pem"))
+		}
+	}
+}

@@ -157,13 +157,20 @@ func openVault(dir string) (*vaultdir.Dir, *vault.Vault, error) {
 	v, err := vd.OpenCurrent()
 	if err != nil {
 		vd.Close()
-		var oe *vault.OpenError
-		if errors.As(err, &oe) {
-			return nil, nil, refused(err)
-		}
-		return nil, nil, err
+		return nil, nil, vaultRefused(err)
 	}
 	return vd, v, nil
+}
+
+// vaultRefused makes an error about what a vault holds a refusal
+// (status 1); one about reading it (a missing CURRENT, a failing medium)
+// stays as it is (status 3).
+func vaultRefused(err error) error {
+	var oe *vault.OpenError
+	if errors.As(err, &oe) || errors.Is(err, vaultdir.ErrDamaged) || errors.Is(err, vaultdir.ErrSymlink) || errors.Is(err, vaultdir.ErrNotRegular) {
+		return refused(err)
+	}
+	return err
 }
 
 // bundleMedia reads a bundle directory on the transfer medium within the

@@ -364,7 +364,7 @@ func runVaultShow(ctx context.Context, env *environment, args []string) error {
 	// vault's half-written generations are part of what the officer needs.
 	gens, err := d.Generations()
 	if err != nil {
-		return err
+		return vaultRefused(err)
 	}
 	v, err := d.OpenCurrent()
 	if errors.Is(err, vaultdir.ErrNoGeneration) {
