@@ -13,3 +13,5 @@ bin/conclave rehearse --out "$out" --requests "${REQUESTS:-1000}"
 say "verifying the exported metadata as a TUF client would, from the repository's root"
 exported=("$out"/export/*.claimed.json)
 bin/conclave verify --trusted-root "$out/repository/root.json" "$out/repository/targets.json" "${exported[@]}"
+say "the same rehearsal in the terminal program, a guided tour of the ceremony (needs a terminal of 80x24 or more):"
+echo "  bin/conclave rehearse --tui --requests ${REQUESTS:-1000}"

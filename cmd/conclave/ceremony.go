@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -22,15 +21,12 @@ import (
 	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/bundle"
-	"github.com/conclave-keys/conclave/ceremony/cjson"
-	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/export"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/ceremony/transcript"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
-	"github.com/conclave-keys/conclave/ceremony/verify"
 	pgpwords "github.com/conclave-keys/conclave/ceremony/words"
 	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/holders"
@@ -39,9 +35,10 @@ import (
 
 var ceremonyCommand = &command{
 	name:    "ceremony",
-	summary: "run a whole ceremony from a script (import, decisions, build, signatures, export, close) with PINs from --pin-fd or the terminal; --resume continues one",
-	usage: "ceremony --vault DIR --in BUNDLE --out DIR --script FILE.yaml [--pin-fd N] [--softkey-dir DIR]\n" +
-		"       conclave ceremony --resume LOG --out DIR --script FILE.yaml [--vault DIR] [--in BUNDLE] [--pin-fd N] [--softkey-dir DIR]",
+	summary: "run a whole ceremony (import, decisions, build, signatures, export, close): in the terminal program, or from a script with PINs from --pin-fd or the terminal; --resume continues one",
+	usage: "ceremony --vault DIR --in BUNDLE --out DIR [--present] [--high-contrast] [--softkey-dir DIR]\n" +
+		"       conclave ceremony --vault DIR --in BUNDLE --out DIR --script FILE.yaml [--pin-fd N] [--softkey-dir DIR]\n" +
+		"       conclave ceremony --resume LOG --out DIR [--script FILE.yaml] [--vault DIR] [--in BUNDLE] [--pin-fd N] [--softkey-dir DIR]",
 }
 
 func init() {
@@ -67,7 +64,9 @@ func runCeremony(ctx context.Context, env *environment, args []string) error {
 	scriptPath := fs.String("script", "", "the ceremony script `FILE.yaml` (docs/ceremony-script.md)")
 	resume := fs.String("resume", "", "continue the ceremony whose log is `LOG` (its journal directory VAULT/journal/ID, or the log.jsonl in it)")
 	softkeys := fs.String("softkey-dir", "", "the software key store `DIR` of a rehearsal policy's softkey:name=NAME keys (INSECURE keys: rehearsals only)")
-	pinFD := fs.Int("pin-fd", -1, "read each PIN, one line each in the order the tokens ask, from the open file descriptor `N` (3 or more); without it, PINs are typed at the terminal, not shown")
+	pinFD := fs.Int("pin-fd", -1, "with --script: read each PIN, one line each in the order the tokens ask, from the open file descriptor `N` (3 or more); without it, PINs are typed at the terminal, not shown")
+	present := fs.Bool("present", false, "without --script: the projector mode of the terminal program (high contrast, for a room reading from a distance)")
+	contrast := fs.Bool("high-contrast", false, "without --script: the high-contrast theme of the terminal program")
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
 	}
@@ -75,10 +74,18 @@ func runCeremony(ctx context.Context, env *environment, args []string) error {
 		return usagef("ceremony takes no arguments: name the bundle with --in")
 	}
 	switch {
-	case *scriptPath == "" || *out == "":
-		return usagef("--script and --out are required")
+	case *out == "":
+		return usagef("--out is required")
 	case *resume == "" && (*vaultPath == "" || *in == ""):
 		return usagef("name --vault and --in (a new ceremony), or --resume LOG (continue one)")
+	case *scriptPath == "" && *pinFD >= 0:
+		return usagef("--pin-fd is for a scripted ceremony (--script): the terminal program asks each PIN in its own field")
+	case *scriptPath != "" && (*present || *contrast):
+		return usagef("--present and --high-contrast are for the terminal program, which runs without --script")
+	}
+	if *scriptPath == "" {
+		_, err := runProgram(ctx, env, programOptions{Vault: *vaultPath, In: *in, Out: *out, Resume: *resume, SoftkeyDir: *softkeys, Present: *present, HighContrast: *contrast})
+		return err
 	}
 	data, err := readNamedFile(*scriptPath)
 	if err != nil {
@@ -147,118 +154,52 @@ type headlessResult struct {
 // asked to sign again).
 func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*headlessResult, error) {
 	sc := o.Script
-	vaultPath, journalDir, err := ceremonyPaths(o)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkOut(o.Out, vaultPath, o.Resume != ""); err != nil {
-		return nil, err
-	}
-	if o.In != "" {
-		if err := checkBundleDir(o.In); err != nil {
-			return nil, err
-		}
-	}
-	vd, v, err := openVault(vaultPath)
-	if err != nil {
-		return nil, err
-	}
-	defer vd.Close()
-	lock, err := vd.LockJournals()
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Close()
-	if err := checkRehearsal(sc, v.Policy); err != nil {
-		return nil, err
-	}
-	if err := checkSigners(sc, v.Policy); err != nil {
-		return nil, err
-	}
-	var id string
-	if o.Resume != "" {
-		id = filepath.Base(journalDir)
-		if v.LastCeremonyID == id || holdsLog(v, id) {
-			// Ended, and its generation written (the last one, or one
-			// before it: every generation keeps the logs of the
-			// ceremonies before it): nothing is left to do.
-			fmt.Fprintf(env.stdout, "ceremony %s has ended: the vault's current generation %s holds its log\n", termtext.Safe(id), termtext.Safe(v.Generation))
-			printGeneration(env.stdout, v.Generation, v.Hash)
-			return &headlessResult{CeremonyID: id, Journal: journalDir, Generation: v.Generation}, nil
-		}
-	} else {
-		if id, err = newCeremonyID(); err != nil {
-			return nil, err
-		}
-		journalDir = vd.JournalDir(id)
-	}
-	j, existing, err := journal.Open(journalDir)
-	if err != nil {
-		return nil, err
-	}
-	defer j.Close()
-	var app transcript.Appender = j
-	if o.killAfter > 0 {
-		app = &killHook{a: j, k: o.killAfter}
-	}
-	tokens := holders.New(holders.Options{
-		Policy:     v.Policy,
-		Keys:       holders.MetadataKeys(v.Root.Root, v.Targets.Targets),
-		Prompts:    o.Prompts,
-		Wait:       holders.Wait{Retries: sc.TokenRetries, Delay: sc.TokenDelay},
-		Notice:     o.Notice,
-		SoftkeyDir: o.SoftkeyDir,
-	})
-	defer tokens.Close()
-	deps := session.Deps{Vault: v, Blobs: j.Blobs(), Tokens: sessionTokens{tokens}}
-	res := &headlessResult{CeremonyID: id, Journal: journalDir, Export: o.Out}
-	var s *session.Session
-	if o.Resume != "" {
-		entries, _, err := transcript.Parse(existing)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(journalDir, journal.LogName), err)
-		}
-		if len(entries) == 0 {
-			return nil, fmt.Errorf("%s holds no line: start the ceremony again, without --resume", filepath.Join(journalDir, journal.LogName))
-		}
-		if deps.Log, err = transcript.Resume(app, entries); err != nil {
-			return nil, err
-		}
-		if s, err = session.Replay(entries, deps); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(env.stdout, "Resuming ceremony %s: %s replayed, state %s", termtext.Safe(id), termtext.Plural(len(entries), "line"), s.State())
-		if cut := j.Cut(); cut > 0 {
-			fmt.Fprintf(env.stdout, " (a torn last line of %s was cut)", termtext.Plural(cut, "byte"))
-		}
-		fmt.Fprintln(env.stdout)
-	} else {
-		if len(existing) != 0 {
-			return nil, fmt.Errorf("journal %s already holds a log: continue it with --resume", journalDir)
-		}
-		deps.Log = transcript.New(app, id)
-		binary, err := selfHash()
-		if err != nil {
-			return nil, err
-		}
-		s, err = session.Open(deps, session.Opening{
-			ConclaveVersion: conclaveVersion(),
-			BinarySHA256:    binary,
+	r, err := openCeremony(ceremonyOptions{
+		Vault: o.Vault, In: o.In, Out: o.Out, Resume: o.Resume,
+		Check: func(v *vault.Vault) error {
+			if err := checkRehearsal(sc, v.Policy); err != nil {
+				return err
+			}
+			return checkSigners(sc, v.Policy)
+		},
+		Opening: session.Opening{
 			Rehearsal:       sc.Rehearsal != "",
 			RehearsalReason: sc.Rehearsal,
 			Participants:    sc.Participants,
 			Witnesses:       sc.Witnesses,
-		})
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(env.stdout, "Ceremony %s opened on vault generation %s\n  its log: %s\n", termtext.Safe(id), termtext.Safe(v.Generation), termtext.Safe(journalDir))
+		},
+		Prompts:    o.Prompts,
+		Notice:     o.Notice,
+		SoftkeyDir: o.SoftkeyDir,
+		Wait:       holders.Wait{Retries: sc.TokenRetries, Delay: sc.TokenDelay},
+		killAfter:  o.killAfter,
+	})
+	if err != nil {
+		return nil, err
 	}
-	d := &driver{ctx: ctx, env: env, o: o, s: s, v: v, vd: vd, j: j, res: res, tokens: tokens}
+	defer r.Close()
+	res := &headlessResult{CeremonyID: r.ID, Journal: r.Journal, Export: o.Out}
+	switch {
+	case r.Ended:
+		fmt.Fprintf(env.stdout, "ceremony %s has ended: the vault's current generation %s holds its log\n", termtext.Safe(r.ID), termtext.Safe(r.V.Generation))
+		printGeneration(env.stdout, r.V.Generation, r.V.Hash)
+		res.Export, res.Generation = "", r.V.Generation
+		return res, nil
+	case o.Resume != "":
+		fmt.Fprintf(env.stdout, "Resuming ceremony %s: %s replayed, state %s", termtext.Safe(r.ID), termtext.Plural(r.Replayed, "line"), r.S.State())
+		if r.Cut > 0 {
+			fmt.Fprintf(env.stdout, " (a torn last line of %s was cut)", termtext.Plural(r.Cut, "byte"))
+		}
+		fmt.Fprintln(env.stdout)
+	default:
+		fmt.Fprintf(env.stdout, "Ceremony %s opened on vault generation %s\n  its log: %s\n", termtext.Safe(r.ID), termtext.Safe(r.V.Generation), termtext.Safe(r.Journal))
+	}
+	s := r.S
+	d := &driver{ctx: ctx, env: env, o: o, s: s, r: r, res: res}
 	if err := d.run(); err != nil {
 		if s.State() != session.StateClosed && s.State() != session.StateAbandoned {
 			err = addHint(err, fmt.Sprintf("the ceremony stopped in state %s, everything done is in its log; continue it with: conclave ceremony --resume %s --script FILE --out DIR",
-				s.State(), shellQuote(journalDir)))
+				s.State(), shellQuote(r.Journal)))
 		}
 		return res, err
 	}
@@ -283,7 +224,7 @@ func addHint(err error, hint string) error {
 }
 
 // ceremonyPaths finds the vault and, on resume, the journal directory.
-func ceremonyPaths(o headlessOptions) (vaultPath, journalDir string, err error) {
+func ceremonyPaths(o ceremonyOptions) (vaultPath, journalDir string, err error) {
 	if o.Resume == "" {
 		return o.Vault, "", nil
 	}
@@ -463,14 +404,8 @@ type driver struct {
 	env *environment
 	o   headlessOptions
 	s   *session.Session
-	v   *vault.Vault
-	vd  *vaultdir.Dir
-	j   *journal.Journal
+	r   *ceremonyRun
 	res *headlessResult
-	// tokens reach the holders who sign the log's head.
-	tokens *holders.Tokens
-	// update is what Close returned, for the next generation.
-	update *vault.Update
 }
 
 // run takes the ceremony from its state to its close. Each step is
@@ -506,11 +441,7 @@ func (d *driver) run() error {
 func (d *driver) preflight() error {
 	sc := d.o.Script
 	out := d.env.stdout
-	report := preflight.System().Run()
-	checks := make([]session.Check, 0, len(report.Results))
-	for _, r := range report.Results {
-		checks = append(checks, session.Check{ID: r.ID, Status: string(r.Status), Message: r.Message})
-	}
+	report, checks := preflightChecks()
 	fmt.Fprintf(out, "\nPreflight: %d checks", len(checks))
 	if report.Failed+report.Unchecked > 0 {
 		fmt.Fprintf(out, ", %d failed, %d could not look", report.Failed, report.Unchecked)
@@ -551,12 +482,7 @@ func (d *driver) preflight() error {
 // against the vault. A refused bundle ends the ceremony: it is abandoned,
 // with the refusal as its reason.
 func (d *driver) importBundle() error {
-	if d.o.In == "" {
-		return usagef("the ceremony stopped before its bundle was read, so its log holds no copy of it: name the bundle with --in")
-	}
-	src := bundleMedia(d.o.In, d.v.Policy.Rules)
-	defer src.close()
-	err := d.s.Import(bundleSource{src})
+	err := d.r.importBundle()
 	var be *verdict.BundleError
 	if errors.As(err, &be) {
 		fmt.Fprintf(d.env.stdout, "\nThe bundle is REFUSED: %s\n", termtext.Safe(be.Sentence))
@@ -691,37 +617,11 @@ func complete(ps []session.Progress) bool {
 	return len(ps) > 0
 }
 
-// export writes the signed files to the transfer medium (all or
-// nothing), reads them back, verifies them as a TUF client would against
-// the vault's root, and records their hashes.
+// export writes the signed files to the transfer medium, reads them
+// back and verifies them (ceremonyRun.export), and lists them.
 func (d *driver) export() error {
-	files, err := d.s.ExportFiles()
+	files, _, err := d.r.export(d.ctx)
 	if err != nil {
-		return err
-	}
-	want := map[string][]byte{}
-	var ex []safefile.Export
-	for _, f := range files {
-		want[f.Name] = f.Data
-		ex = append(ex, safefile.Export{Name: f.Name, Data: f.Data})
-	}
-	err = safefile.ExportFiles(d.o.Out, ex)
-	if errors.Is(err, safefile.ErrNotEmpty) {
-		// Written before a crash, and not recorded: it counts only if it
-		// is exactly what the ceremony would write now.
-		if same, _ := sameExport(d.o.Out, want); !same {
-			return withHint(err, "the export directory holds something else: name a new one with --out")
-		}
-		err = nil
-	}
-	if err != nil {
-		return err
-	}
-	sums, err := d.readBack(want)
-	if err != nil {
-		return err
-	}
-	if err := d.s.Exported(sums); err != nil {
 		return err
 	}
 	fmt.Fprintf(d.env.stdout, "\nExported to %s, read back and verified as a TUF client would:\n", termtext.Safe(d.o.Out))
@@ -731,110 +631,22 @@ func (d *driver) export() error {
 	return nil
 }
 
-// sameExport reports whether dir holds exactly the files wanted.
-func sameExport(dir string, want map[string][]byte) (bool, error) {
-	listing, err := checkExport(dir)
-	if err != nil {
-		return false, err
-	}
-	if len(listing) != len(want)-1 { // the manifest lists the others
-		return false, nil
-	}
-	for _, l := range listing {
-		data, ok := want[l.Name]
-		if !ok || l.SHA256 != vault.SHA256Hex(data) {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
-// readBack reads the export again as the online side will (export.Check
-// through the media reader), compares every file with what was written,
-// and walks the metadata from the vault's root as a TUF client does. It
-// returns each file's SHA-256. Each file is read from the medium once:
-// the walk verifies the bytes export.CheckRead read, hashed and parsed.
-func (d *driver) readBack(want map[string][]byte) (map[string]string, error) {
-	m := &mediaDir{dir: d.o.Out, manifest: export.ManifestName}
-	defer m.close()
-	read, err := export.CheckRead(exportSource{m})
-	if err != nil {
-		return nil, fmt.Errorf("reading the export back: %w", err)
-	}
-	sums := map[string]string{export.ManifestName: vault.SHA256Hex(want[export.ManifestName])}
-	var metadata []verify.Input
-	for _, f := range read {
-		w, ok := want[f.Name]
-		if !ok || !bytes.Equal(f.Data, w) {
-			return nil, fmt.Errorf("reading the export back: %s is not what was written", f.Name)
-		}
-		sums[f.Name] = f.SHA256
-		if f.Name != export.DecisionsName {
-			metadata = append(metadata, verify.Input{Name: f.Name, Data: f.Data, Parsed: f.Parsed})
-		}
-	}
-	if len(sums) != len(want) {
-		return nil, fmt.Errorf("reading the export back: %d files listed, %d written", len(sums), len(want))
-	}
-	opts := verify.Options{
-		Trusted: verify.Input{Name: "root.json", Data: d.v.Root.Bytes()},
-		Files:   append([]verify.Input{{Name: "targets.json", Data: d.v.Targets.Bytes()}}, metadata...),
-		Now:     d.s.Confirmed(),
-	}
-	report, err := verify.Walk(d.ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("verifying the export: %w", err)
-	}
-	for _, f := range report.Files {
-		if f.Verdict != verify.Valid && f.Verdict != verify.Skipped {
-			return nil, fmt.Errorf("verifying the export: %s is %s: %s", f.Name, f.Verdict, f.Reason())
-		}
-	}
-	return sums, nil
-}
-
 // close closes the ceremony; the vault's next generation is written
 // next (writeGeneration), also when a resumed log ends closed.
-func (d *driver) close() error {
-	u, err := d.s.Close()
-	d.update = u
-	return err
-}
+func (d *driver) close() error { return d.r.close() }
 
 // writeGeneration writes the vault generation that follows the ceremony,
 // with its log, and prints the log's head for the paper log.
 func (d *driver) writeGeneration() error {
-	u, err := d.update, error(nil)
-	if u == nil {
-		if u, err = d.s.Update(); err != nil {
-			return err
-		}
-	}
 	out := d.env.stdout
-	if u != nil {
-		if u.Logs, err = journalFiles(d.j.Dir()); err != nil {
-			return err
-		}
-		if d.s.State() == session.StateClosed && len(d.o.Script.SignHead) > 0 {
-			head, err := d.signHead()
-			if err != nil {
-				return err
-			}
-			u.Logs = append(u.Logs, vault.File{Name: headFile, Data: head})
-		}
-		files, err := d.v.Next(*u)
-		if err != nil {
-			return err
-		}
-		name, err := d.vd.WriteGeneration(files)
-		if err != nil {
-			return err
-		}
-		if err := readBackGeneration(d.vd, name, files); err != nil {
-			return err
-		}
-		d.res.Generation = name
-		d.res.generationHash = vault.SHA256Hex(files[len(files)-1].Data)
+	name, hash, err := d.r.writeGeneration(d.ctx, d.o.Script.SignHead, func(holder string) {
+		fmt.Fprintf(out, "  %s signed the log's head\n", termtext.Safe(holder))
+	})
+	if err != nil {
+		return err
+	}
+	if name != "" {
+		d.res.Generation, d.res.generationHash = name, hash
 	}
 	d.res.Head, d.res.Lines = d.s.Head(), d.s.Lines()
 	fmt.Fprintf(out, "\nCeremony %s %s after %s.\n", termtext.Safe(d.res.CeremonyID), d.s.State(), termtext.Plural(int(d.s.Lines()), "line"))
@@ -843,80 +655,6 @@ func (d *driver) writeGeneration() error {
 		printGeneration(out, d.res.Generation, d.res.generationHash)
 	}
 	return nil
-}
-
-// readBackGeneration reads the vault's current generation back from the
-// medium and compares each file with what was written. vault.Next opened
-// exactly these bytes before they were written (vault.Open is a function
-// of the bytes alone), so equal bytes on the medium open as that
-// generation did; parsing them a second time would check nothing more.
-func readBackGeneration(vd *vaultdir.Dir, name string, files []vault.File) error {
-	r, current, err := vd.Current()
-	if err != nil {
-		return fmt.Errorf("reading the vault's new generation back: %w", err)
-	}
-	defer r.(io.Closer).Close()
-	if current != name {
-		return fmt.Errorf("reading the vault's new generation back: the current generation is %s, not %s, which was just written", current, name)
-	}
-	for _, f := range files {
-		data, err := r.ReadFile(f.Name)
-		if err != nil {
-			return fmt.Errorf("reading the vault's new generation back: %w", err)
-		}
-		if !bytes.Equal(data, f.Data) {
-			return fmt.Errorf("reading the vault's new generation back: %s/%s is not what was written", name, f.Name)
-		}
-	}
-	return nil
-}
-
-// headFile is the name, beside a closed ceremony's log in the vault, of
-// the envelope in which holders signed the log's head.
-const headFile = "head.json"
-
-// headFormat names the payload of the head envelope.
-const headFormat = "conclave-transcript-head/1"
-
-// signHead has the holders the script names sign the closed log's head:
-// a typed envelope (envelope.TypeTranscriptHead, DSSE) over the ceremony
-// id, the head hash and the number of lines, so that the signature can
-// never be taken for TUF metadata. Each holder signs with the first of
-// their enrolled keys, checked as for the metadata.
-func (d *driver) signHead() ([]byte, error) {
-	enc := cjson.Encoder{FileForm: true}
-	enc.BeginObject()
-	enc.Name("ceremony")
-	enc.String(d.res.CeremonyID)
-	enc.Name("format")
-	enc.String(headFormat)
-	enc.Name("head")
-	enc.String(d.s.Head())
-	enc.Name("lines")
-	enc.Int(d.s.Lines())
-	enc.EndObject()
-	payload, err := enc.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	env := &envelope.Envelope{PayloadType: envelope.TypeTranscriptHead, Payload: payload}
-	keys := holders.MetadataKeys(d.v.Root.Root, d.v.Targets.Targets)
-	for _, name := range d.o.Script.SignHead {
-		i := slices.IndexFunc(d.v.Policy.Holders, func(h policy.Holder) bool { return h.Name == name })
-		if i < 0 || len(d.v.Policy.Holders[i].Keys) == 0 {
-			return nil, refused(fmt.Errorf("close.sign_head: %q is not a holder of the vault's policy", name))
-		}
-		h := d.v.Policy.Holders[i]
-		signer, err := d.tokens.Signer(d.ctx, h, h.Keys[0])
-		if err != nil {
-			return nil, fmt.Errorf("%s signing the log's head: %w", name, err)
-		}
-		if err := env.Sign(signer, keys[h.Keys[0].KeyID]); err != nil {
-			return nil, fmt.Errorf("%s signing the log's head: %w", name, err)
-		}
-		fmt.Fprintf(d.env.stdout, "  %s signed the log's head\n", termtext.Safe(name))
-	}
-	return env.Marshal(), nil
 }
 
 // printGeneration prints a vault generation's hash for the paper log.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,13 +72,13 @@ func TestReadBackExport(t *testing.T) {
 	if err := safefile.ExportFiles(dir, ex); err != nil {
 		t.Fatal(err)
 	}
-	d := &driver{o: headlessOptions{Out: dir}}
+	r := &ceremonyRun{o: ceremonyOptions{Out: dir}}
 	name := files[0].Name
 	changed := bytes.Clone(want[name])
 	changed[len(changed)-2] ^= 1
 	want[name] = changed
 	msg := "reading the export back: " + name + " is not what was written"
-	if _, err := d.readBack(want); err == nil || err.Error() != msg {
+	if _, err := r.readBack(context.Background(), want); err == nil || err.Error() != msg {
 		t.Errorf("an export other than the one written: %v, want %s", err, msg)
 	}
 }

@@ -146,6 +146,9 @@ const (
 
 // runMain dispatches and returns the exit status.
 func runMain(ctx context.Context, env *environment, args []string) int {
+	if len(args) == 0 && isTerminal(env.stdout) && isTerminalReader(env.stdin) {
+		return runFound(ctx, env)
+	}
 	if len(args) == 0 {
 		// A usage mistake: the list goes where errors go.
 		printCommands(env.stderr)

@@ -12,7 +12,7 @@ import (
 var rehearseCommand = &command{
 	name:    "rehearse",
 	summary: "run a whole REHEARSAL ceremony on virtual YubiKeys and SoftHSM, started and stopped by the rehearsal itself (for training and trying Conclave)",
-	usage:   "rehearse [--out DIR] [--requests N]",
+	usage:   "rehearse [--out DIR] [--requests N] [--tui]",
 }
 
 func init() {
@@ -30,6 +30,7 @@ func runRehearse(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, rehearseCommand)
 	out := fs.String("out", "", "the `DIR` to write everything to (must be empty; default: a new temporary directory)")
 	n := fs.Int("requests", 1000, "number of generated requests in the bundle")
+	inProgram := fs.Bool("tui", false, "walk through the rehearsal's ceremony in the terminal program, as a guided tour (the rehearsal enters the holders' throwaway PINs itself)")
 	if err := parseFlags(env, rehearseCommand, fs, args); err != nil {
 		return err
 	}
@@ -50,7 +51,7 @@ func runRehearse(ctx context.Context, env *environment, args []string) error {
 		}
 		dir = d
 	}
-	err := rehearse(ctx, env, dir, *n)
+	err := rehearse(ctx, env, dir, *n, *inProgram)
 	if err != nil && *out == "" {
 		// The rehearsal removed what it wrote; the directory is ours.
 		os.Remove(dir)

@@ -5,9 +5,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -23,11 +25,12 @@ import (
 func checkRehearsalSoftware() error { return rehearsal.CheckTokenSoftware() }
 
 // rehearse runs the rehearsal in dir, with a notice as soon as it is
-// interrupted.
-func rehearse(ctx context.Context, env *environment, dir string, n int) (err error) {
+// interrupted; inProgram runs its ceremony in the terminal program.
+func rehearse(ctx context.Context, env *environment, dir string, n int, inProgram bool) (err error) {
 	// Every line the rehearsal prints goes through a recorder, so that at
 	// the end it can check no PIN was ever shown.
 	rec := &pinWatch{}
+	term := env
 	env = &environment{stdin: env.stdin, stdout: io.MultiWriter(env.stdout, rec), stderr: io.MultiWriter(env.stderr, rec)}
 	now := time.Now().UTC().Truncate(time.Second)
 	fmt.Fprintln(env.stdout, "REHEARSAL — virtual YubiKeys and a SoftHSM token, started for this rehearsal and stopped after it.")
@@ -68,11 +71,26 @@ func rehearse(ctx context.Context, env *environment, dir string, n int) (err err
 			err = fmt.Errorf("stop the rehearsal's tokens: %w", serr)
 		}
 	}()
-	ceremony, err := rehearsalCeremony(ctx, env, s)
+	var ceremony *headlessResult
+	if inProgram {
+		// The program draws on the terminal itself, not through the
+		// recorder: it never shows a PIN, and the rehearsal types them.
+		ceremony, err = rehearsalProgram(ctx, term, s)
+	} else {
+		ceremony, err = rehearsalCeremony(ctx, env, s)
+	}
 	if err != nil {
 		return err
 	}
-	res, err := s.Verify(ctx)
+	var res *rehearsal.Result
+	if inProgram {
+		// People decided and chose who signs, so the script's plan is not
+		// what to compare with; the program read the export back and
+		// verified it from the vault's root before the close.
+		res, err = programExport(s)
+	} else {
+		res, err = s.Verify(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -170,4 +188,33 @@ func rehearsalCeremony(ctx context.Context, env *environment, s *rehearsal.Setup
 	fmt.Fprintf(env.stdout, "  %-56s %12s\n\n", "the ceremony, from opening to close", termtext.Duration(time.Since(start)))
 	fmt.Fprintf(env.stdout, "Checking what it exported (ceremony %s):\n", termtext.Safe(res.CeremonyID))
 	return res, nil
+}
+
+// rehearsalProgram runs the rehearsal's ceremony in the terminal program
+// (what `conclave ceremony` without --script runs), with the rehearsal's
+// prompts: the throwaway PINs are entered by the rehearsal, never shown.
+func rehearsalProgram(ctx context.Context, env *environment, s *rehearsal.Setup) (*headlessResult, error) {
+	res, err := runProgram(ctx, env, programOptions{
+		Vault:   s.Path(rehearsal.VaultDir),
+		In:      s.Path(rehearsal.BundleDir),
+		Out:     s.Claim(rehearsal.ExportDir),
+		Prompts: s.Prompts,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Generation == "" {
+		return nil, errors.New("the rehearsal's ceremony was left before its close")
+	}
+	return res, nil
+}
+
+// programExport lists the metadata the program exported (read back and
+// verified by the program before the close).
+func programExport(s *rehearsal.Setup) (*rehearsal.Result, error) {
+	signed, err := filepath.Glob(s.Path(rehearsal.ExportDir, "*."+rehearsal.DelegatingRole+".json"))
+	if err != nil || len(signed) == 0 {
+		return nil, fmt.Errorf("the export %s holds no %s metadata (%v)", s.Path(rehearsal.ExportDir), rehearsal.DelegatingRole, err)
+	}
+	return &rehearsal.Result{Signed: signed}, nil
 }

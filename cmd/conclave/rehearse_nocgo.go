@@ -15,4 +15,4 @@ var errNoRehearsal = withHint(errors.New("this conclave was built without cgo, s
 
 func checkRehearsalSoftware() error { return errNoRehearsal }
 
-func rehearse(context.Context, *environment, string, int) error { return errNoRehearsal }
+func rehearse(context.Context, *environment, string, int, bool) error { return errNoRehearsal }

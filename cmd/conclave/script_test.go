@@ -28,12 +28,19 @@ func TestMain(m *testing.M) {
 	testscript.Main(cleanup{m}, map[string]func(){"conclave": main})
 }
 
-// cleanup removes what the benchmarks left once everything has run.
+// cleanup removes what the benchmarks left, and runs atEnd, once
+// everything has run.
 type cleanup struct{ m *testing.M }
+
+// atEnd stops what the tests share (the private pcscd).
+var atEnd []func()
 
 func (c cleanup) Run() int {
 	code := c.m.Run()
 	removeMediaBench()
+	for _, f := range atEnd {
+		f()
+	}
 	return code
 }
 

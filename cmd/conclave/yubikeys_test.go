@@ -23,17 +23,25 @@ import (
 // override that reverses it.
 const hostileReader = "evil\x1b[8m\u202eredaer"
 
-// pcscdStarted: libpcsclite reads PCSCLITE_CSOCK_NAME once per process, so
-// only the first private pcscd of a test binary can be reached.
-var pcscdStarted bool
+// pcscdShared is the private pcscd of this test binary: libpcsclite reads
+// PCSCLITE_CSOCK_NAME once per process, so only the first private pcscd
+// can be reached, and every test that needs one shares it. Each test
+// leaves its readers empty; the daemon is stopped once all have run.
+var (
+	pcscdShared  *pcscdtest.Daemon
+	pcscdStarted bool
+)
 
-// privatePCSCD starts a pcscd of the test's own with four vpcd readers, the
-// first two named hostileReader, and points this process's PC/SC calls at
-// it.
+// privatePCSCD starts (once) a pcscd of the tests' own with four vpcd
+// readers, the first two named hostileReader, and points this process's
+// PC/SC calls at it.
 func privatePCSCD(t *testing.T) *pcscdtest.Daemon {
 	t.Helper()
+	if pcscdShared != nil {
+		return pcscdShared
+	}
 	if pcscdStarted {
-		t.Skip("a private pcscd was already started by this process, and libpcsclite reaches only the first: run with -count=1")
+		t.Skip("the private pcscd could not be started earlier in this process")
 	}
 	pcscdStarted = true
 	d, err := pcscdtest.StartNamed(4, func(entry int) string {
@@ -48,11 +56,12 @@ func privatePCSCD(t *testing.T) *pcscdtest.Daemon {
 		}
 		t.Skipf("cannot start a private pcscd with vsmartcard-vpcd: %v", err)
 	}
-	t.Cleanup(func() { d.Stop() })
-	t.Setenv("PCSCLITE_CSOCK_NAME", d.Socket)
+	atEnd = append(atEnd, func() { d.Stop() })
+	os.Setenv("PCSCLITE_CSOCK_NAME", d.Socket)
 	if err := d.WaitReaders(4, pivgo.Cards, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	pcscdShared = d
 	return d
 }
 

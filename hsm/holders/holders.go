@@ -349,7 +349,23 @@ func checkKeyID(holder policy.Holder, key policy.HolderKey, token string, found 
 		return fmt.Errorf("holder %s: the key found on %s: %w", holder.Name, token, err)
 	}
 	if k.ID() != key.KeyID {
-		return fmt.Errorf("holder %s: %w: %s holds key %s, not the enrolled key %s (no PIN was asked)", holder.Name, hsm.ErrWrongToken, token, k.ID(), key.KeyID)
+		return &WrongKeyError{Holder: holder.Name, Token: token, Found: k.ID(), Want: key.KeyID}
 	}
 	return nil
 }
+
+// WrongKeyError is a token that holds another key than the holder's
+// enrolled one, found before any PIN was asked: a caller shows both
+// keyids. It wraps hsm.ErrWrongToken.
+type WrongKeyError struct {
+	Holder, Token string
+	// Found and Want are the keyids of the key on the token and of the
+	// enrolled key.
+	Found, Want string
+}
+
+func (e *WrongKeyError) Error() string {
+	return fmt.Sprintf("holder %s: %v: %s holds key %s, not the enrolled key %s (no PIN was asked)", e.Holder, hsm.ErrWrongToken, e.Token, e.Found, e.Want)
+}
+
+func (e *WrongKeyError) Unwrap() error { return hsm.ErrWrongToken }

@@ -101,8 +101,9 @@ func TestWrongSoftkeyBeforePIN(t *testing.T) {
 	pins := &pinLog{pin: testSoftkeyPass}
 	c := New(Options{Policy: &policy.Policy{Rehearsal: true}, Keys: map[string]*tuf.Key{k.ID(): k, enrolled.ID(): enrolled}, Prompts: pins.prompts, SoftkeyDir: dir})
 	_, err := c.Signer(context.Background(), policy.Holder{Name: "Alice"}, policy.HolderKey{KeyID: enrolled.ID(), Token: policy.TokenSoftkey, URI: loc})
-	if !errors.Is(err, hsm.ErrWrongToken) {
-		t.Fatalf("err = %v, want hsm.ErrWrongToken", err)
+	var wk *WrongKeyError
+	if !errors.Is(err, hsm.ErrWrongToken) || !errors.As(err, &wk) || wk.Found != k.ID() || wk.Want != enrolled.ID() {
+		t.Fatalf("err = %v, want a *WrongKeyError wrapping hsm.ErrWrongToken", err)
 	}
 	want := fmt.Sprintf("holder Alice: this is not the expected token: software key store %s (%s) holds key %s, not the enrolled key %s (no PIN was asked)",
 		dir, softkey.InsecureNotice, k.ID(), enrolled.ID())

@@ -103,6 +103,9 @@ type CardInfo struct {
 	Simulator bool
 	// Err is set when the reader's card could not be read (busy, removed).
 	Err error
+	// Held is set for a card a Token of this process has open: only its
+	// reader and serial are known, and it is not read again.
+	Held bool
 }
 
 // Token is an opened YubiKey. It implements hsm.Token, hsm.KeyGenerator and
@@ -150,6 +153,13 @@ func List(ctx context.Context) ([]CardInfo, error) {
 	for _, r := range rs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if s, ok := held.get(r); ok {
+			// Open in a Token of this process, which holds it
+			// exclusively: reading it would find it "in use by another
+			// program".
+			out = append(out, CardInfo{Reader: r, Serial: s, PINRetries: -1, PUKRetries: -1, Held: true})
+			continue
 		}
 		ci, err := readCard(r)
 		if errors.Is(err, hsm.ErrTokenRemoved) && ci.Serial == 0 {

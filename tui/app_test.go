@@ -1,0 +1,165 @@
+package tui
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/conclave-keys/conclave/airgap/preflight"
+	"github.com/conclave-keys/conclave/ceremony/policy"
+	"github.com/conclave-keys/conclave/ceremony/session"
+	"github.com/conclave-keys/conclave/ceremony/vault"
+	"github.com/conclave-keys/conclave/tui/closing"
+	"github.com/conclave-keys/conclave/tui/internal/golden"
+	"github.com/conclave-keys/conclave/tui/internal/keys"
+	"github.com/conclave-keys/conclave/tui/theme"
+)
+
+// stillEngine is a ceremony that never opens: the shell's own screens
+// (who operates, help, quit, too small) are drawn and driven without a
+// log. Start records the opening it was given.
+type stillEngine struct {
+	rehearsal bool
+	started   *session.Opening
+}
+
+func (e *stillEngine) CeremonyID() string { return "20261203T093015Z-1a2b3c4d" }
+func (e *stillEngine) Journal() string    { return "/vault/journal/20261203T093015Z-1a2b3c4d" }
+func (e *stillEngine) Vault() *vault.Vault {
+	return &vault.Vault{Policy: &policy.Policy{Rehearsal: e.rehearsal, Holders: []policy.Holder{{Name: "Alice"}, {Name: "Bob"}, {Name: "Olga"}}}}
+}
+func (e *stillEngine) Session() *session.Session { return nil }
+func (e *stillEngine) Start(o session.Opening) error {
+	e.started = &o
+	return context.Canceled
+}
+func (e *stillEngine) Checks() (*preflight.Report, []session.Check)     { return &preflight.Report{}, nil }
+func (e *stillEngine) Import() error                                    { return nil }
+func (e *stillEngine) Export(context.Context) ([]closing.File, error)   { return nil, nil }
+func (e *stillEngine) Finish(context.Context) (*closing.Summary, error) { return nil, nil }
+func (e *stillEngine) Resume() string {
+	return "conclave ceremony --resume /vault/journal/20261203T093015Z-1a2b3c4d --out /media/out"
+}
+
+func newShell(th *theme.Theme, s theme.Size, rehearsal bool) (*Model, *stillEngine) {
+	e := &stillEngine{rehearsal: rehearsal}
+	m := New(Options{Engine: e, Theme: th, Now: func() time.Time { return time.Date(2026, 12, 3, 9, 30, 15, 0, time.UTC) }})
+	m.Init()
+	m.Update(tea.WindowSizeMsg{Width: s.Width, Height: s.Height})
+	return m, e
+}
+
+func send(m *Model, msgs ...tea.Msg) tea.Cmd {
+	var c tea.Cmd
+	for _, msg := range msgs {
+		_, c = m.Update(msg)
+	}
+	return c
+}
+
+// TestNameTakesEveryKey: while the name is typed, q and ? are letters;
+// the opening names the operator and every holder once, and a rehearsal
+// vault opens a rehearsal with its reason.
+func TestNameTakesEveryKey(t *testing.T) {
+	m, e := newShell(theme.New(theme.Options{}), theme.Minimum, true)
+	send(m, keys.Type("Quinn?")...)
+	if m.quitting || m.help || m.name.Value() != "Quinn?" {
+		t.Fatalf("typing the name: quitting %v, help %v, name %q", m.quitting, m.help, m.name.Value())
+	}
+	send(m, keys.Press("backspace"))
+	c := send(m, keys.Press("enter"))
+	c() // Start
+	o := e.started
+	if o == nil || strings.Join(o.Participants, ",") != "Quinn,Alice,Bob,Olga" || !o.Rehearsal || o.RehearsalReason == "" {
+		t.Errorf("opening %+v", o)
+	}
+}
+
+// TestQuitSaysWhatHappens: q asks first; n stays; ctrl+c also asks; y
+// quits, and the program says people quit before the ceremony ended.
+func TestQuitSaysWhatHappens(t *testing.T) {
+	m, _ := newShell(theme.New(theme.Options{}), theme.Minimum, false)
+	m.by, m.step = "Olga", stepPreflight
+	send(m, keys.Press("q"))
+	if !m.quitting || !strings.Contains(plain(m), "The ceremony has not started: nothing was written.") {
+		t.Fatalf("q:\n%s", plain(m))
+	}
+	send(m, keys.Press("n"))
+	if m.quitting {
+		t.Fatal("n did not stay")
+	}
+	send(m, keys.Press("ctrl+c"))
+	c := send(m, keys.Press("y"))
+	if c == nil || !m.Quit() {
+		t.Fatalf("y: quit %v", m.Quit())
+	}
+	if _, ok := c().(tea.QuitMsg); !ok {
+		t.Errorf("y sent %T", c())
+	}
+}
+
+// TestHelpListsWorkingKeysAndFinds: the help lists the keys that work now
+// and narrows them to what is typed.
+func TestHelpListsWorkingKeysAndFinds(t *testing.T) {
+	m, _ := newShell(theme.New(theme.Options{}), theme.Minimum, false)
+	m.by, m.step = "Olga", stepPreflight
+	send(m, keys.Press("?"))
+	all := plain(m)
+	if !strings.Contains(all, "quit (asks first)") || !strings.Contains(all, "?            help") {
+		t.Fatalf("help:\n%s", all)
+	}
+	send(m, keys.Type("ctrl")...)
+	found := plain(m)
+	if strings.Contains(found, "?            help") || !strings.Contains(found, "quit (asks first)") {
+		t.Errorf("help after typing ctrl:\n%s", found)
+	}
+	send(m, keys.Press("esc"))
+	if m.help {
+		t.Error("esc did not close the help")
+	}
+}
+
+// TestTooSmall: below 80×24 only the "terminal too small" screen shows,
+// with both sizes; at 80×24 the program shows.
+func TestTooSmall(t *testing.T) {
+	m, _ := newShell(theme.New(theme.Options{}), theme.Size{Width: 79, Height: 24}, false)
+	got := plain(m)
+	if !strings.Contains(got, "Terminal too small") || !strings.Contains(got, "at least 80 columns by 24 lines; this terminal has 79 by 24") {
+		t.Fatalf("79x24:\n%s", got)
+	}
+	send(m, tea.WindowSizeMsg{Width: 80, Height: 24})
+	if strings.Contains(plain(m), "Terminal too small") {
+		t.Errorf("80x24 is too small:\n%s", plain(m))
+	}
+}
+
+func TestViews(t *testing.T) {
+	golden.Views(t, "name", func(s theme.Size, th *theme.Theme) string {
+		m, _ := newShell(th, s, true)
+		send(m, keys.Type("Olga")...)
+		return m.Render()
+	})
+	golden.Views(t, "help", func(s theme.Size, th *theme.Theme) string {
+		m, _ := newShell(th, s, true)
+		m.by, m.step = "Olga", stepPreflight
+		send(m, keys.Press("?"))
+		return m.Render()
+	})
+	golden.Views(t, "quit", func(s theme.Size, th *theme.Theme) string {
+		m, _ := newShell(th, s, false)
+		m.by, m.step = "Olga", stepPreflight
+		send(m, keys.Press("q"))
+		return m.Render()
+	})
+	golden.Check(t, "too-small.txt", func() string {
+		m, _ := newShell(theme.New(theme.Options{}), theme.Size{Width: 60, Height: 20}, false)
+		return plain(m)
+	}())
+}
+
+// plain is the program's screen without its escape sequences.
+func plain(m *Model) string { return ansi.Strip(m.Render()) }
