@@ -464,14 +464,15 @@ func rawLines(v *verdict.Verdict, width int) []string {
 	return out
 }
 
-// asciiJSON writes every non-ASCII character of JSON text as a \u escape
-// (UTF-16 pairs above the basic plane, RFC 8259 section 7). The encoder
-// has already escaped the ASCII controls and the quote.
+// asciiJSON writes every character of JSON text outside printable ASCII
+// as a \u escape (UTF-16 pairs above the basic plane, RFC 8259 section 7).
+// The encoder has already escaped the controls below 0x20 and the quote,
+// but not DEL (0x7f), which JSON allows raw.
 func asciiJSON(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case r < 0x80:
+		case r < 0x7f:
 			b.WriteRune(r)
 		case r > 0xffff:
 			hi, lo := utf16.EncodeRune(r)
