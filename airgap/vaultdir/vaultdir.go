@@ -490,7 +490,39 @@ func (w *genWriter) write(f vault.File) error {
 	if err != nil {
 		return err
 	}
+	if f.Link != "" && w.link(dfd, f) {
+		return nil
+	}
 	return durable.CreateTempAt(dfd, filepath.Join(w.path, filepath.FromSlash(path.Dir(f.Name))), path.Base(f.Name), f.Data, 0o400)
+}
+
+// link hard-links f.Link into directory dfd under f's base name, made
+// read-only as written files are, and reports whether it did. The source
+// is a file that is never changed and already synced (a journal blob),
+// so only the directory entry is new, synced with the others (syncDirs):
+// a ceremony's 60 MB bundle copy and payload are not written and synced
+// a second time. Where a link cannot be made (the source on another file
+// system: EXDEV; a file system without hard links, as FAT: EPERM; the
+// source gone) the caller writes f.Data instead. The file linked is
+// compared with f.Data, so a source changed since it was read is never
+// taken.
+func (w *genWriter) link(dfd int, f vault.File) bool {
+	base := path.Base(f.Name)
+	if err := unix.Linkat(unix.AT_FDCWD, f.Link, dfd, base, 0); err != nil {
+		return false
+	}
+	if sameFile(dfd, base, f.Data) && unix.Fchmodat(dfd, base, 0o400, 0) == nil {
+		return true
+	}
+	unix.Unlinkat(dfd, base, 0)
+	return false
+}
+
+// sameFile reports whether the regular file name in directory dfd holds
+// exactly data.
+func sameFile(dfd int, name string, data []byte) bool {
+	got, err := readAt(dfd, name, int64(len(data))+1)
+	return err == nil && bytes.Equal(got, data)
 }
 
 // syncDirs syncs the new directories, deepest first, then the
@@ -649,12 +681,21 @@ func readAt(dfd int, name string, max int64) ([]byte, error) {
 	if st.Size > max {
 		return nil, fmt.Errorf("it is larger than %d bytes, the most a vault file may be", max)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
+	// Read into one buffer of the size found: io.ReadAll grows its
+	// buffer step by step, and for a 60 MB file clearing the buffers it
+	// discards cost more than reading.
+	data := make([]byte, st.Size)
+	if _, err := io.ReadFull(f, data); errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return nil, errChanged
+	} else if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("it is larger than %d bytes, the most a vault file may be", max)
+	var more [1]byte
+	if n, _ := f.Read(more[:]); n != 0 {
+		return nil, errChanged
 	}
 	return data, nil
 }
+
+// errChanged: a file's size changed while it was read.
+var errChanged = errors.New("it changed while it was being read: is something else writing to the vault?")

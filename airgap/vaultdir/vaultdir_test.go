@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -214,6 +215,58 @@ func TestCreateRefusesANonEmptyDirectory(t *testing.T) {
 		t.Fatalf("an empty directory: %v", err)
 	}
 	d.Close()
+}
+
+// TestWriteGenerationLinks: a file naming a Link holding its bytes is
+// hard-linked into the generation (same inode, read-only); one whose Link
+// holds other bytes, or is missing, is written from its Data.
+func TestWriteGenerationLinks(t *testing.T) {
+	d, _, next := adopt(t)
+	src := t.TempDir()
+	same := filepath.Join(src, "same")
+	other := filepath.Join(src, "other")
+	if err := os.WriteFile(same, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, []byte("y"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	links := map[string]string{
+		"ceremonies/c1/blobs/00/ab": same,
+		"ceremonies/c1/log.jsonl":   other,
+		"register.json":             filepath.Join(src, "missing"),
+	}
+	for i := range next {
+		next[i].Link = links[next[i].Name]
+	}
+	name, err := d.WriteGeneration(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.OpenCurrent(); err != nil {
+		t.Fatal(err)
+	}
+	inode := func(p string) (uint64, os.FileMode) {
+		t.Helper()
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Sys().(*syscall.Stat_t).Ino, st.Mode().Perm()
+	}
+	gen := filepath.Join(d.Path(), name)
+	if a, mode := inode(filepath.Join(gen, "ceremonies/c1/blobs/00/ab")); a != func() uint64 { i, _ := inode(same); return i }() || mode != 0o400 {
+		t.Errorf("the blob is not linked read-only: inode %d, mode %v", a, mode)
+	}
+	if a, _ := inode(filepath.Join(gen, "ceremonies/c1/log.jsonl")); a == func() uint64 { i, _ := inode(other); return i }() {
+		t.Error("a source holding other bytes was linked")
+	}
+	for _, f := range next {
+		got, err := os.ReadFile(filepath.Join(gen, f.Name))
+		if err != nil || string(got) != string(f.Data) {
+			t.Errorf("%s holds %q (%v), want %q", f.Name, got, err, f.Data)
+		}
+	}
 }
 
 // TestLockJournals: one ceremony at a time: a second lock of the same

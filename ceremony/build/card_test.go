@@ -151,3 +151,26 @@ func TestDigest(t *testing.T) {
 		t.Error("the digest does not cover the payload hash")
 	}
 }
+
+// TestSummarizeLastFromItsBytes: the last signed file's typed values are
+// used as parsed only while they say what its bytes say; changed after
+// parsing (here: a project dropped from memory), its bytes are parsed
+// again and the card is the same.
+func TestSummarizeLastFromItsBytes(t *testing.T) {
+	cur, _, p, _ := built(t)
+	want, err := Summarize("claimed", cur, p.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Added != 1 || want.Removed != 0 || want.Changes[0].Project != "delta" {
+		t.Fatalf("card +%d -%d %s, want delta added", want.Added, want.Removed, dump(want.Changes))
+	}
+	cur.Targets.Delegations.Roles = cur.Targets.Delegations.Roles[1:]
+	got, err := Summarize("claimed", cur, p.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Digest != want.Digest || got.Added != 1 || got.Removed != 0 {
+		t.Errorf("card +%d -%d %s from changed typed values, want %s", got.Added, got.Removed, dump(got.Changes), dump(want.Changes))
+	}
+}

@@ -244,6 +244,30 @@ type Listing struct {
 // the report as canonical JSON): nothing hides in whitespace, member order
 // or escapes; and there is nothing else in the directory.
 func Check(r Reader) ([]Listing, error) {
+	read, err := CheckRead(r)
+	if err != nil {
+		return nil, err
+	}
+	listing := make([]Listing, len(read))
+	for i, f := range read {
+		listing[i] = f.Listing
+	}
+	return listing, nil
+}
+
+// Read is a file of an export as Check read and checked it.
+type Read struct {
+	Listing
+	// Data is the file's bytes as read.
+	Data []byte
+	// Parsed is the metadata tuf.Parse read from Data (nil for the
+	// report), for a caller that goes on to verify it (verify.Input):
+	// the same bytes need not be parsed twice.
+	Parsed *tuf.File
+}
+
+// CheckRead is Check, returning the files it read with their listing.
+func CheckRead(r Reader) ([]Read, error) {
 	data, err := r.ReadManifest()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", ManifestName, err)
@@ -260,6 +284,7 @@ func Check(r Reader) ([]Listing, error) {
 	if err != nil {
 		return nil, err
 	}
+	read := make([]Read, 0, len(listing))
 	for _, l := range listing {
 		b, err := files.ReadFile(l.Name)
 		if err != nil {
@@ -269,9 +294,11 @@ func Check(r Reader) ([]Listing, error) {
 		if int64(len(b)) != l.Size || hex.EncodeToString(sum[:]) != l.SHA256 {
 			return nil, fmt.Errorf("%s: not the file the export manifest lists (size or SHA-256 differs)", l.Name)
 		}
-		if err := exact(l.Name, b); err != nil {
+		parsed, err := exact(l.Name, b)
+		if err != nil {
 			return nil, err
 		}
+		read = append(read, Read{Listing: l, Data: b, Parsed: parsed})
 	}
 	extra, err := files.Extra()
 	if err != nil {
@@ -280,34 +307,35 @@ func Check(r Reader) ([]Listing, error) {
 	if len(extra) > 0 {
 		return nil, fmt.Errorf("the export directory holds %s, which its manifest does not list", strings.Join(extra, ", "))
 	}
-	return listing, nil
+	return read, nil
 }
 
-// exact checks that a file is byte for byte its canonical form.
-func exact(name string, b []byte) error {
+// exact checks that a file is byte for byte its canonical form, and
+// returns the metadata it parsed (nil for the report).
+func exact(name string, b []byte) (*tuf.File, error) {
 	if isMetadataName(name) {
 		f, err := tuf.Parse(name, b)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if string(f.Bytes()) != string(b) {
-			return fmt.Errorf("%s: not in exact canonical form: something was added or reordered after signing", name)
+			return nil, fmt.Errorf("%s: not in exact canonical form: something was added or reordered after signing", name)
 		}
-		return nil
+		return f, nil
 	}
 	v, err := cjson.Parse(b)
 	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if string(fileForm(v)) != string(b) {
-		return fmt.Errorf("%s: not in exact canonical form", name)
+		return nil, fmt.Errorf("%s: not in exact canonical form", name)
 	}
 	if name == DecisionsName {
 		if f, _ := v.Get("format"); f.Str() != DecisionsFormat {
-			return fmt.Errorf("%s: format is not %s", name, DecisionsFormat)
+			return nil, fmt.Errorf("%s: format is not %s", name, DecisionsFormat)
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // isMetadataName accepts "N.ROLE.json" and "N.ROLE.partial.json".

@@ -99,6 +99,20 @@ func TestCheck(t *testing.T) {
 	if err != nil || len(listing) != 2 {
 		t.Fatalf("check: %v %v", listing, err)
 	}
+	// CheckRead returns the bytes read and the metadata parsed from them.
+	read, err := export.CheckRead(dirReader{dir})
+	if err != nil || len(read) != 2 {
+		t.Fatalf("check: %v %v", read, err)
+	}
+	for i, f := range read {
+		b, _ := os.ReadFile(filepath.Join(dir, f.Name))
+		if f.Listing != listing[i] || string(f.Data) != string(b) {
+			t.Errorf("%s: listed %+v, read %d bytes; want %+v, %d bytes", f.Name, f.Listing, len(f.Data), listing[i], len(b))
+		}
+		if metadata := f.Name == "7.claimed.json"; metadata != (f.Parsed != nil) || metadata && string(f.Parsed.Bytes()) != string(b) {
+			t.Errorf("%s: parsed %v", f.Name, f.Parsed != nil)
+		}
+	}
 }
 
 // TestCheckNotCanonical: a file whose listed hash matches but whose bytes

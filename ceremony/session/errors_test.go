@@ -3,8 +3,10 @@ package session
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -383,5 +385,36 @@ func TestHolderWithTwoKeysSignsOnce(t *testing.T) {
 	}
 	if got := s.Progress()[0].String(); got != "claimed: 1 of 3 holders signed, threshold 3 not met" {
 		t.Errorf("progress %q", got)
+	}
+}
+
+// corruptSigner returns signatures with one bit flipped, as a faulty
+// token would.
+type corruptSigner struct{ crypto.Signer }
+
+func (c corruptSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	sig, err := c.Signer.Sign(r, digest, opts)
+	if err == nil {
+		sig[len(sig)-1] ^= 1
+	}
+	return sig, err
+}
+
+// A signature that does not verify (a faulty token) is refused before
+// its line is written, and changes nothing: the signature is verified
+// once, by the check of the line, over the payload's bytes.
+func TestFaultySignatureRefused(t *testing.T) {
+	fx := newFixture(t)
+	s, a := fx.toState(StateBuild)
+	lines := len(a.lines)
+	keyid := fx.vault.Policy.Holders[0].Keys[0].KeyID
+	fx.tokens.keys[keyid] = corruptSigner{fx.tokens.keys[keyid]}
+	_, err := s.SignAs(context.Background(), fx.vault.Policy.Holders[0].Name)
+	want := fmt.Sprintf("sign claimed as alice: the signature of claimed version %d by alice (key %s) does not verify: signature does not verify", s.built.payloads[0].Version, keyid)
+	if !errors.Is(err, tuf.ErrBadSignature) || err.Error() != want {
+		t.Fatalf("SignAs with a faulty token: %v\nwant %s", err, want)
+	}
+	if len(a.lines) != lines || s.State() != StateBuild || len(s.built.payloads[0].File.Signatures) != 0 {
+		t.Fatal("a signature that does not verify changed the ceremony")
 	}
 }

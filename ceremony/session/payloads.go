@@ -161,8 +161,9 @@ func (s *Session) deriveBuild(logged map[string]int64) (*buildResult, error) {
 		if ok && reg != b.SHA256 {
 			return nil, &RegisteredError{Role: b.Role, Version: b.Version, Registered: reg, Built: b.SHA256}
 		}
-		// Summarize writes both files out and parses them again: the card
-		// says what the built bytes say.
+		// Summarize parses the built file from its bytes (and the
+		// vault's, unless its values are still exactly its bytes): the
+		// card says what the bytes say.
 		card, err := build.Summarize(b.Role, v.Delegators[b.Role], b.File)
 		if err != nil {
 			return nil, err

@@ -28,7 +28,8 @@ type Update struct {
 	// exported: burned). An entry that differs from a registered one is
 	// refused with ErrRegisterConflict.
 	Register Register
-	// Logs are the ceremony's log files, named relative to its directory.
+	// Logs are the ceremony's log files, named relative to its directory;
+	// a file's Link goes with it into the files Next returns.
 	Logs []File
 }
 
@@ -79,6 +80,7 @@ func (v *Vault) Next(u Update) ([]File, error) {
 	if u.History != nil {
 		files[HistoryFile] = u.History.Marshal()
 	}
+	links := map[string]string{}
 	for _, l := range u.Logs {
 		name := path.Join(dir, l.Name)
 		if err := checkFileName(l.Name); err != nil || !strings.HasPrefix(name, dir+"/") {
@@ -88,13 +90,23 @@ func (v *Vault) Next(u Update) ([]File, error) {
 			return nil, fmt.Errorf("next generation: ceremony log %q is given twice", l.Name)
 		}
 		files[name] = l.Data
+		if l.Link != "" {
+			links[name] = l.Link
+		}
 	}
-	return seal(Manifest{
+	out, err := seal(Manifest{
 		Generation:     v.Manifest.Generation + 1,
 		Previous:       v.Hash,
 		LastCeremony:   u.CeremonyID,
 		LastCeremonyAt: u.Confirmed.UTC().Format(time.RFC3339Nano),
 	}, files)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Link = links[out[i].Name]
+	}
+	return out, nil
 }
 
 // checkCeremonyID refuses an id that cannot be one directory name.

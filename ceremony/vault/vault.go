@@ -33,6 +33,13 @@ type Reader interface {
 type File struct {
 	Name string
 	Data []byte
+	// Link, when set, is the path of a file holding exactly Data that
+	// is never changed (a ceremony's journal blob, named by its
+	// SHA-256), which a writer on the same file system may hard-link
+	// into the generation instead of writing Data a second time. The
+	// generation's manifest lists Data's hash either way, and every open
+	// checks the file against it.
+	Link string
 }
 
 // Vault is an opened, verified generation.

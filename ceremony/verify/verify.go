@@ -73,6 +73,10 @@ const (
 type Input struct {
 	Name string
 	Data []byte
+	// Parsed, when set, is what tuf.Parse returned for exactly Data (as
+	// export.CheckRead returns it): the walk uses it instead of parsing
+	// the same bytes again.
+	Parsed *tuf.File
 	// Err is set when the file could not be read; Data is then ignored.
 	Err error
 }
@@ -275,10 +279,13 @@ func (w *walker) load(in Input, trusted bool) *File {
 		return f
 	}
 	f.digest = sha256.Sum256(in.Data)
-	p, err := tuf.Parse(in.Name, in.Data)
-	if err != nil {
-		f.fail(err)
-		return f
+	p := in.Parsed
+	if p == nil {
+		var err error
+		if p, err = tuf.Parse(in.Name, in.Data); err != nil {
+			f.fail(err)
+			return f
+		}
 	}
 	f.parsed = p
 	f.Type, f.Version, f.Expires = p.Type(), p.Version(), p.Expires().Time

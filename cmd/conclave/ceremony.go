@@ -663,7 +663,8 @@ func printGeneration(w io.Writer, generation, hash string) {
 }
 
 // journalFiles reads a journal directory's files (the log and its blobs)
-// for the vault, named relative to the directory.
+// for the vault, named relative to the directory; each blob names its
+// file as the one to link.
 func journalFiles(dir string) ([]vault.File, error) {
 	var out []vault.File
 	data, err := safefile.ReadNamed(filepath.Join(dir, journal.LogName), journal.MaxLog)
@@ -679,11 +680,14 @@ func journalFiles(dir string) ([]vault.File, error) {
 		if strings.HasPrefix(e.Name(), ".") {
 			continue // a blob being written when the process stopped
 		}
-		b, err := safefile.ReadNamed(filepath.Join(dir, journal.BlobsName, e.Name()), journal.MaxBlob)
+		path := filepath.Join(dir, journal.BlobsName, e.Name())
+		b, err := safefile.ReadNamed(path, journal.MaxBlob)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, vault.File{Name: journal.BlobsName + "/" + e.Name(), Data: b})
+		// A blob is never changed once stored: the vault may link it
+		// instead of writing it again (vaultdir).
+		out = append(out, vault.File{Name: journal.BlobsName + "/" + e.Name(), Data: b, Link: path})
 	}
 	slices.SortFunc(out, func(a, b vault.File) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil

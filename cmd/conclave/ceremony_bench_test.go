@@ -84,7 +84,7 @@ func BenchmarkCeremony(b *testing.B) {
 			// The binary's soft memory limit (main), unless GOMEMLIMIT
 			// says otherwise.
 			if os.Getenv("GOMEMLIMIT") == "" {
-				defer debug.SetMemoryLimit(debug.SetMemoryLimit(softMemoryLimit))
+				defer debug.SetMemoryLimit(debug.SetMemoryLimit(softMemoryLimit()))
 			}
 			var engine, parts cost
 			var peak int64
@@ -130,6 +130,7 @@ func BenchmarkCeremony(b *testing.B) {
 			b.ReportMetric(float64(peak)/1e6, "MB-peak-rss")
 			for _, k := range []string{"open", "import", "review", "build", "sign", "export", "close"} {
 				b.ReportMetric(per(phases[k]), "s-"+k+"/op")
+				b.ReportMetric(per(phases["cpu-"+k]), "cpu-s-"+k+"/op")
 			}
 		})
 	}
@@ -289,7 +290,7 @@ func (fx *ceremonyBench) engine(b *testing.B, vaultDir, out string) map[string]t
 	if err != nil {
 		b.Fatal(err)
 	}
-	clock := &phaseClock{last: time.Now(), times: map[string]time.Duration{}}
+	clock := &phaseClock{last: time.Now(), lastCPU: cpuTime(), times: map[string]time.Duration{}}
 	env := &environment{stdin: strings.NewReader(""), stdout: clock, stderr: io.Discard}
 	o := headlessOptions{Vault: vaultDir, In: fx.bundle, Out: out, Script: sc, Notice: io.Discard, SoftkeyDir: fx.keys,
 		Prompts: func(string) hsm.Prompts { return softkeyPrompts() }}
@@ -308,9 +309,12 @@ func (fx *ceremonyBench) engine(b *testing.B, vaultDir, out string) map[string]t
 // and charges the time since the last mark to the phase that a line
 // printed at the end of it names.
 type phaseClock struct {
-	out   bytes.Buffer
-	last  time.Time
-	times map[string]time.Duration
+	out  bytes.Buffer
+	last time.Time
+	// lastCPU is the process's CPU time at the last mark: times also
+	// holds each phase's CPU time under "cpu-" + the phase.
+	lastCPU time.Duration
+	times   map[string]time.Duration
 }
 
 func (c *phaseClock) Write(p []byte) (int, error) {
@@ -333,9 +337,10 @@ func (c *phaseClock) Write(p []byte) (int, error) {
 }
 
 func (c *phaseClock) mark(phase string) {
-	now := time.Now()
+	now, cpu := time.Now(), cpuTime()
 	c.times[phase] += now.Sub(c.last)
-	c.last = now
+	c.times["cpu-"+phase] += cpu - c.lastCPU
+	c.last, c.lastCPU = now, cpu
 }
 
 func softkeyPrompts() hsm.Prompts {

@@ -315,43 +315,34 @@ func sameExport(dir string, want map[string][]byte) (bool, error) {
 // readBack reads the export again as the online side will (export.Check
 // through the media reader), compares every file with what was written,
 // and walks the metadata from the vault's root as a TUF client does. It
-// returns each file's SHA-256.
+// returns each file's SHA-256. Each file is read from the medium once:
+// the walk verifies the bytes export.CheckRead read, hashed and parsed.
 func (r *ceremonyRun) readBack(ctx context.Context, want map[string][]byte) (map[string]string, error) {
-	listing, err := checkExport(r.o.Out)
+	m := &mediaDir{dir: r.o.Out, manifest: export.ManifestName}
+	defer m.close()
+	read, err := export.CheckRead(exportSource{m})
 	if err != nil {
 		return nil, fmt.Errorf("reading the export back: %w", err)
 	}
 	sums := map[string]string{export.ManifestName: vault.SHA256Hex(want[export.ManifestName])}
-	opts := verify.Options{
-		Trusted: verify.Input{Name: "root.json", Data: r.V.Root.Bytes()},
-		Files:   []verify.Input{{Name: "targets.json", Data: r.V.Targets.Bytes()}},
-		Now:     r.S.Confirmed(),
-	}
-	m := &mediaDir{dir: r.o.Out, manifest: export.ManifestName}
-	defer m.close()
-	names := make([]string, 0, len(listing))
-	for _, l := range listing {
-		names = append(names, l.Name)
-	}
-	files, err := m.listed(names)
-	if err != nil {
-		return nil, fmt.Errorf("reading the export back: %w", err)
-	}
-	for _, l := range listing {
-		data, err := files.ReadFile(l.Name)
-		if err != nil {
-			return nil, fmt.Errorf("reading the export back: %w", err)
+	var metadata []verify.Input
+	for _, f := range read {
+		w, ok := want[f.Name]
+		if !ok || !bytes.Equal(f.Data, w) {
+			return nil, fmt.Errorf("reading the export back: %s is not what was written", f.Name)
 		}
-		if vault.SHA256Hex(data) != vault.SHA256Hex(want[l.Name]) {
-			return nil, fmt.Errorf("reading the export back: %s is not what was written", l.Name)
-		}
-		sums[l.Name] = l.SHA256
-		if l.Name != export.DecisionsName {
-			opts.Files = append(opts.Files, verify.Input{Name: l.Name, Data: data})
+		sums[f.Name] = f.SHA256
+		if f.Name != export.DecisionsName {
+			metadata = append(metadata, verify.Input{Name: f.Name, Data: f.Data, Parsed: f.Parsed})
 		}
 	}
 	if len(sums) != len(want) {
 		return nil, fmt.Errorf("reading the export back: %d files listed, %d written", len(sums), len(want))
+	}
+	opts := verify.Options{
+		Trusted: verify.Input{Name: "root.json", Data: r.V.Root.Bytes()},
+		Files:   append([]verify.Input{{Name: "targets.json", Data: r.V.Targets.Bytes()}}, metadata...),
+		Now:     r.S.Confirmed(),
 	}
 	report, err := verify.Walk(ctx, opts)
 	if err != nil {
