@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/verify"
 	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/holders"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // ceremonyOptions open a ceremony, new or continued. The headless driver
@@ -136,6 +138,9 @@ func prepareCeremony(o ceremonyOptions) (_ *ceremonyRun, err error) {
 		}
 	}
 	if o.Resume == "" {
+		if err := checkNoUnfinished(r.vd, r.V); err != nil {
+			return nil, err
+		}
 		if r.ID, err = newCeremonyID(); err != nil {
 			return nil, err
 		}
@@ -169,6 +174,33 @@ func prepareCeremony(o ceremonyOptions) (_ *ceremonyRun, err error) {
 	}
 	r.Replayed, r.Cut = len(entries), r.j.Cut()
 	return r, nil
+}
+
+// checkNoUnfinished refuses to start a ceremony while another one on the
+// vault has a log but never reached a new generation: its built versions
+// are registered only in that log, so a new ceremony would build the same
+// versions again with other bytes — two signed payloads for one (role,
+// version), one of them perhaps already on a transfer medium.
+func checkNoUnfinished(vd *vaultdir.Dir, v *vault.Vault) error {
+	dir := filepath.Join(vd.Path(), vaultdir.JournalDirName)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("list the vault's journals in %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		id := e.Name()
+		if !e.IsDir() || id == v.LastCeremonyID || holdsLog(v, id) {
+			continue
+		}
+		log := filepath.Join(dir, id, journal.LogName)
+		st, err := os.Lstat(log)
+		if errors.Is(err, os.ErrNotExist) || err == nil && st.Size() == 0 {
+			continue // opened, nothing recorded: nothing to finish
+		}
+		return withHint(fmt.Errorf("ceremony %s on this vault is unfinished (its log is %s): finish it before another starts, or the versions it built could be built again with other contents", termtext.Safe(id), termtext.Safe(log)),
+			"continue it with: conclave ceremony --resume "+termtext.Safe(filepath.Join(dir, id))+" (with --script to finish it headless, or in the terminal program, where it can also be abandoned)")
+	}
+	return nil
 }
 
 // start opens a new ceremony's log with the people named.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -694,4 +695,48 @@ func TestCeremonyResumeEnded(t *testing.T) {
 	if code != 2 || !strings.HasPrefix(stderr, "error: --resume "+fx.dir+": a ceremony's log is in VAULT/journal/ID; this is not such a directory\n") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
+}
+
+// TestCeremonyUnfinishedBlocksANewOne: a ceremony stopped after it built
+// and signed (its versions are registered only in its own log) must be
+// finished before another starts on the vault; otherwise the new one
+// would build the same version of claimed again with other contents.
+func TestCeremonyUnfinishedBlocksANewOne(t *testing.T) {
+	conclave, err := exec.LookPath("conclave") // the test binary, set up by testscript.Main
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := newCeremonyFixture(t)
+	run := func(kill int, args ...string) (string, error) {
+		pins := pinFile(t, 10)
+		defer pins.Close()
+		cmd := exec.Command(conclave, args...)
+		cmd.Dir = fx.dir
+		cmd.ExtraFiles = []*os.File{pins} // fd 3
+		cmd.Env = append(os.Environ(), "TZ=UTC")
+		if kill > 0 {
+			cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", killHookEnv, kill))
+		}
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out := filepath.Join(fx.dir, "export")
+	// Killed after the eighth line: built and signed, not exported.
+	if _, err := run(8, fx.args(out, 3)...); err == nil {
+		t.Fatal("the ceremony was not killed")
+	}
+	journal := fx.journal(t)
+	again, err := run(0, fx.args(filepath.Join(fx.dir, "export-2"), 3)...)
+	want := fmt.Sprintf("is unfinished (its log is %s)", filepath.Join(journal, "log.jsonl"))
+	if err == nil || !strings.Contains(again, want) || !strings.Contains(again, "conclave ceremony --resume "+journal) {
+		t.Fatalf("a new ceremony beside an unfinished one: %v\n%s", err, again)
+	}
+	if _, err := os.Stat(filepath.Join(fx.dir, "export-2")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused ceremony made its export directory: %v", err)
+	}
+	resume := []string{"ceremony", "--resume", journal, "--in", fx.bundle, "--out", out, "--script", fx.script, "--softkey-dir", fx.keys, "--pin-fd", "3"}
+	if res, err := run(0, resume...); err != nil {
+		t.Fatalf("resume: %v\n%s", err, res)
+	}
+	fx.checkExport(t, out, 8)
 }
