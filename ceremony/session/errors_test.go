@@ -174,6 +174,7 @@ func TestPreflight(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := newFixture(t)
+			fx.vault.Policy.Rehearsal = tc.rehearsal
 			d, a, _ := fx.deps()
 			s, err := Open(d, Opening{ConclaveVersion: "v0.test", BinarySHA256: bundle.SumHex(nil), Rehearsal: tc.rehearsal, RehearsalReason: "training", Participants: holderNames, Witnesses: []string{"wendy"}})
 			if err != nil {
@@ -197,6 +198,21 @@ func TestPreflight(t *testing.T) {
 				t.Errorf("ConfirmClock after the preflight: %v", err)
 			}
 		})
+	}
+}
+
+// TestRehearsalRefusedOnProductionVault: a rehearsal goes on past failed
+// checks, so it must not run on a vault whose signatures are publishable
+// — neither opened so nor replayed from a log that says so.
+func TestRehearsalRefusedOnProductionVault(t *testing.T) {
+	fx := newFixture(t)
+	d, a, _ := fx.deps()
+	_, err := Open(d, Opening{ConclaveVersion: "v0.test", BinarySHA256: bundle.SumHex(nil), Rehearsal: true, RehearsalReason: "training", Participants: holderNames})
+	if !errors.Is(err, ErrProductionVault) {
+		t.Fatalf("Open: %v", err)
+	}
+	if len(a.lines) != 0 {
+		t.Error("a refused opening was written")
 	}
 }
 

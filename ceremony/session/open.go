@@ -63,6 +63,10 @@ func (s *Session) stepOpened(e *Opened) (func(), error) {
 		return nil, fmt.Errorf("the ceremony was opened with policy SHA-256 %s, the vault's policy is %s", e.PolicySHA256, bundle.SumHex(v.PolicyBytes))
 	case !e.Rehearsal && v.Policy.Rehearsal:
 		return nil, ErrRehearsalVault
+	case e.Rehearsal && !v.Policy.Rehearsal:
+		// A rehearsal goes on past failed preflight checks; on a
+		// production vault its signatures would be publishable.
+		return nil, ErrProductionVault
 	case e.Rehearsal && e.RehearsalReason == "":
 		return nil, errors.New("a rehearsal needs a reason, recorded in the log")
 	case len(e.Participants) == 0:

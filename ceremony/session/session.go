@@ -86,6 +86,8 @@ var (
 	// ErrRehearsalVault: a production ceremony was opened on a vault whose
 	// policy is a rehearsal's.
 	ErrRehearsalVault = errors.New("the vault's policy is a rehearsal policy; a production ceremony refuses it")
+	// ErrProductionVault: a rehearsal was opened on a production vault.
+	ErrProductionVault = errors.New("the vault's policy is a production policy; a rehearsal cannot run on it")
 	// ErrClockNotLater: the confirmed time is not after the vault's last
 	// ceremony.
 	ErrClockNotLater = errors.New("the confirmed time is not later than the vault's last ceremony")
