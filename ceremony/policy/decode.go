@@ -70,6 +70,36 @@ func (e *Error) Unwrap() error { return e.Err }
 // explicit tags and a second YAML document are refused; every error is an
 // *Error naming the line and field path.
 func Parse(name string, data []byte) (*Policy, error) {
+	p, err := parse(name, data)
+	// The YAML parser places an error found at the end of the stream
+	// (a document marker with nothing after it) on the line after the
+	// last; a person looks for it on the last line.
+	var e *Error
+	if errors.As(err, &e) {
+		e.Line = min(e.Line, Lines(data))
+	}
+	return p, err
+}
+
+// Lines counts the lines of data as the YAML parser does: a line ends
+// at LF, CR, CR LF, or NEL, LS or PS (U+0085, U+2028, U+2029).
+func Lines(data []byte) int {
+	n := 1
+	for i := 0; i < len(data); i++ {
+		switch {
+		case data[i] == '\n':
+			n++
+		case data[i] == '\r' && (i+1 == len(data) || data[i+1] != '\n'):
+			n++
+		case data[i] == 0xc2 && i+1 < len(data) && data[i+1] == 0x85,
+			data[i] == 0xe2 && i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xa8 || data[i+2] == 0xa9):
+			n++
+		}
+	}
+	return n
+}
+
+func parse(name string, data []byte) (*Policy, error) {
 	if len(data) > MaxSize {
 		return nil, &Error{File: name, Msg: fmt.Sprintf("the policy is %d bytes long; at most %d are read", len(data), MaxSize)}
 	}

@@ -6,24 +6,6 @@ import (
 	"testing"
 )
 
-// countLines counts lines as the YAML parser does: a line ends at LF,
-// CR, CR LF, or NEL, LS or PS (U+0085, U+2028, U+2029).
-func countLines(data []byte) int {
-	n := 1
-	for i := 0; i < len(data); i++ {
-		switch {
-		case data[i] == '\n':
-			n++
-		case data[i] == '\r' && (i+1 == len(data) || data[i+1] != '\n'):
-			n++
-		case data[i] == 0xc2 && i+1 < len(data) && data[i+1] == 0x85,
-			data[i] == 0xe2 && i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xa8 || data[i+2] == 0xa9):
-			n++
-		}
-	}
-	return n
-}
-
 // FuzzParse: Parse never panics; what it refuses it refuses with an
 // *Error naming this file and a line inside it; what it accepts passes
 // Check again and gives every project name exactly one signed role.
@@ -46,7 +28,7 @@ func FuzzParse(f *testing.F) {
 			if !errors.As(err, &pe) || pe.File != "fuzz.yaml" || !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error %T %v is not a *policy.Error for fuzz.yaml", err, err)
 			}
-			if n := countLines(data); pe.Line < 0 || pe.Line > n {
+			if n := Lines(data); pe.Line < 0 || pe.Line > n {
 				t.Fatalf("error at line %d of a %d-line file: %v", pe.Line, n, err)
 			}
 			return
