@@ -59,10 +59,23 @@ func TestHeadSignOrPass(t *testing.T) {
 	}
 }
 
-// TestHeadDone: d ends the step with the others passing.
+// TestHeadDone: d ends the step with the others passing, once "yes" is
+// typed: a d and an Enter typed by a YubiKey's touch, or q, end nothing.
 func TestHeadDone(t *testing.T) {
 	m := headRoom(&clock{}, theme.Minimum, plainTheme(), NewBridge(), nil)
-	m.Update(press("d"))
+	for _, k := range []string{"d", "q", "enter"} {
+		m.Update(press(k))
+	}
+	if m.Complete() || !m.Typing() || m.notice != "Type yes to end head signing (the others pass), or press Esc to go back." {
+		t.Fatalf("d, q, enter: complete %v, typing %v, notice %q", m.Complete(), m.Typing(), m.notice)
+	}
+	m.Update(press("esc"))
+	if m.Complete() || m.Typing() {
+		t.Fatalf("esc: complete %v, typing %v", m.Complete(), m.Typing())
+	}
+	for _, k := range []string{"d", "y", "e", "s", "enter"} {
+		m.Update(press(k))
+	}
 	if !m.Complete() || len(m.HeadSigned()) != 0 {
 		t.Fatalf("complete %v, signed %q", m.Complete(), m.HeadSigned())
 	}

@@ -202,7 +202,7 @@ func (m *Model) SecretFocused() bool { return m.mode == modePIN }
 // Typing reports whether the screen takes every key (the PIN field, a
 // name or a "yes" being typed): the shell then keeps none for itself.
 func (m *Model) Typing() bool {
-	return m.mode == modePIN || m.mode == modeConfirm || m.mode == modeAck
+	return m.mode == modePIN || m.mode == modeConfirm || m.mode == modeAck || (m.mode == modeHead && m.head.ending)
 }
 
 // Busy reports whether a signing or a log append runs: quitting now
