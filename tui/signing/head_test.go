@@ -167,3 +167,24 @@ func TestGoldenHead(t *testing.T) {
 		m.Update(signedMsg{holder: "Bob", head: true, err: fmt.Errorf("Bob signing the log's head: %w", &hsm.PINError{Token: "YubiKey 5 NFC, serial 23456789", RetriesLeft: 2})})
 	})
 }
+
+// TestPINAfterCancelIsWiped: a PIN entered as the program quits (its
+// context ended) is wiped, not left in the answer channel nobody reads.
+func TestPINAfterCancelIsWiped(t *testing.T) {
+	m := headRoom(&clock{}, theme.Minimum, plainTheme(), NewBridge(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	m.o.Context = ctx
+	q := &ask{holder: "Alice", pin: &hsm.PINRequest{}, answer: make(chan answer, 1)}
+	m.ask, m.mode, m.pin = q, modePIN, newPINField(pivMinPIN, pivMaxPIN)
+	for _, k := range []string{"1", "2", "3", "4", "5", "6", "enter"} {
+		m.Update(press(k))
+	}
+	if len(q.answer) != 0 {
+		a := <-q.answer
+		t.Fatalf("the PIN was handed on after the cancel: %q", a.pin)
+	}
+	if m.mode != modeSigning || len(m.pin.buf) != 0 {
+		t.Errorf("mode %v, field %q", m.mode, m.pin.buf)
+	}
+}

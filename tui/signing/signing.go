@@ -614,7 +614,14 @@ func (m *Model) pivHolder(name string) bool {
 func (m *Model) pinKey(k tea.KeyPressMsg) tea.Cmd {
 	switch m.pin.key(k, m.o.Now()) {
 	case pinSubmit:
-		m.ask.answer <- answer{pin: m.pin.take()}
+		pin := m.pin.take()
+		if m.o.Context.Err() != nil {
+			// The program is quitting and the wait for this PIN has
+			// ended: nobody would read it from the channel.
+			clear(pin)
+			break
+		}
+		m.ask.answer <- answer{pin: pin}
 	case pinCancel:
 		m.ask.answer <- answer{err: hsm.ErrCancelled}
 	default:
