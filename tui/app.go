@@ -296,6 +296,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if c, done := m.key(msg); done {
 			return m, c
 		}
+		if m.held() {
+			return m, nil
+		}
+	case tea.PasteMsg:
+		if m.held() {
+			return m, nil
+		}
 	case screenMsg:
 		msg.screen.SetSize(m.body()) // the window may have changed meanwhile
 		return m, m.show(msg.step, msg.screen)
@@ -305,6 +312,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.enter()
 	case preflight.Done:
+		if m.busy != "" {
+			return m, nil
+		}
 		m.busy = "recording the checks and the clock in the log"
 		return m, m.record(msg)
 	case recordedMsg:
@@ -324,6 +334,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.show(stepImport, &adapt[*imported.Model]{m: imported.New(msg.rep, "", m.th, m.body()), up: (*imported.Model).Update})
 	case imported.Continue:
+		// A second Enter sent before the first was handled: the notes
+		// are recorded once.
+		if m.busy != "" {
+			return m, nil
+		}
 		if len(msg.Acknowledged) == 0 {
 			return m, m.enter()
 		}
@@ -338,6 +353,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.enter()
 	case imported.Abandon:
+		if m.busy != "" {
+			return m, nil
+		}
 		s, by, reason := m.o.Engine.Session(), m.by, msg.Reason
 		m.busy = "abandoning the ceremony"
 		return m, func() tea.Msg { _, err := s.Abandon(reason, by); return abandonMsg{err} }
@@ -357,6 +375,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case closing.Ended:
 		m.step = stepDone
 	case review.Finished:
+		// The session has no lock: one build, and no decision during it.
+		if m.busy != "" {
+			return m, nil
+		}
 		return m, m.build()
 	}
 	if m.screen == nil {
@@ -369,6 +391,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	}
 	return m, c
+}
+
+// held keeps keys and pastes from the screen while the shell runs a call
+// on the session: the session has no lock, so a decision must not race a
+// build, nor a second call the first.
+func (m *Model) held() bool {
+	if m.busy == "" {
+		return false
+	}
+	m.notice = "wait: " + m.busy
+	return true
 }
 
 func busy(s Screen) bool {

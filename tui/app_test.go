@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -13,9 +14,12 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/ceremony/vault"
+	"github.com/conclave-keys/conclave/ceremony/verdict"
 	"github.com/conclave-keys/conclave/tui/closing"
+	"github.com/conclave-keys/conclave/tui/imported"
 	"github.com/conclave-keys/conclave/tui/internal/golden"
 	"github.com/conclave-keys/conclave/tui/internal/keys"
+	"github.com/conclave-keys/conclave/tui/review"
 	"github.com/conclave-keys/conclave/tui/theme"
 )
 
@@ -165,3 +169,77 @@ func TestViews(t *testing.T) {
 
 // plain is the program's screen without its escape sequences.
 func plain(m *Model) string { return ansi.Strip(m.Render()) }
+
+// heard is a screen that records the messages it is given.
+type heard struct{ got []tea.Msg }
+
+func (h *heard) Init() tea.Cmd              { return nil }
+func (h *heard) Update(msg tea.Msg) tea.Cmd { h.got = append(h.got, msg); return nil }
+func (h *heard) View() string               { return "" }
+func (h *heard) SetSize(theme.Size)         {}
+func (h *heard) Bindings() []key.Binding    { return nil }
+func (h *heard) Typing() bool               { return false }
+
+// TestBusyHoldsKeys: while the shell runs a call on the session, keys and
+// pastes do not reach the screen (a decision would race the build), the
+// shell says why, and ctrl+c still asks to quit.
+func TestBusyHoldsKeys(t *testing.T) {
+	m, _ := newShell(theme.New(theme.Options{}), theme.Minimum, false)
+	h := &heard{}
+	m.by, m.step, m.screen, m.busy = "Olga", stepReview, h, "building the new metadata from the decisions"
+	send(m, keys.Press("a"), keys.Press("enter"), tea.PasteMsg{Content: "a"})
+	if len(h.got) != 0 {
+		t.Fatalf("the screen was given %v while busy", h.got)
+	}
+	if m.notice != "wait: building the new metadata from the decisions" {
+		t.Errorf("notice %q", m.notice)
+	}
+	send(m, keys.Press("ctrl+c"))
+	if !m.quitting {
+		t.Error("ctrl+c did not ask to quit while busy")
+	}
+}
+
+// TestFinishTwiceBuildsOnce: a second F (or its Finished) while the
+// build runs starts no second build.
+func TestFinishTwiceBuildsOnce(t *testing.T) {
+	m, _ := newShell(theme.New(theme.Options{}), theme.Minimum, false)
+	m.by, m.step, m.screen = "Olga", stepReview, &heard{}
+	if c := send(m, review.Finished{}); c == nil {
+		t.Fatal("the first Finished started no build")
+	}
+	if c := send(m, review.Finished{}); c != nil {
+		t.Error("the second Finished started another build")
+	}
+}
+
+// TestImportEnterTwiceNotesOnce: Enter pressed twice on the import screen
+// records the notes once; A pressed twice abandons once.
+func TestImportEnterTwiceNotesOnce(t *testing.T) {
+	m, _ := newShell(theme.New(theme.Options{}), theme.Minimum, false)
+	rep := &verdict.Report{BundleID: "b1", Source: "ci", Notes: []verdict.Finding{{Code: verdict.BundleReplayed}}}
+	m.by = "Olga"
+	m.show(stepImport, &adapt[*imported.Model]{m: imported.New(rep, "", m.th, m.body()), up: (*imported.Model).Update})
+	send(m, keys.Press("a"))
+	first, second := send(m, keys.Press("enter")), send(m, keys.Press("enter"))
+	if first == nil || second == nil {
+		t.Fatal("enter did not continue")
+	}
+	if c := send(m, first()); c == nil {
+		t.Fatal("the first Continue recorded nothing")
+	}
+	if c := send(m, second()); c != nil {
+		t.Error("the second Continue recorded the notes again")
+	}
+
+	m, _ = newShell(theme.New(theme.Options{}), theme.Minimum, false)
+	m.by = "Olga"
+	m.show(stepImport, &adapt[*imported.Model]{m: imported.New(nil, "the manifest is not signed", m.th, m.body()), up: (*imported.Model).Update})
+	first, second = send(m, keys.Press("A")), send(m, keys.Press("A"))
+	if c := send(m, first()); c == nil {
+		t.Fatal("the first Abandon did nothing")
+	}
+	if c := send(m, second()); c != nil {
+		t.Error("the second Abandon abandoned again")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -81,9 +82,12 @@ func runProgram(ctx context.Context, env *environment, o programOptions) (*headl
 		Bridge:  bridge,
 		List:    signing.ListTokens(r.V.Policy),
 	})
-	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out))
+	f := &inFlight{}
+	p := tea.NewProgram(tracked{m, f}, tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out))
 	_, err = p.Run()
 	cancel()
+	// The log is closed (deferred) only once no command writes to it.
+	f.wait()
 	m.Wipe()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return res, interrupted("the program stopped; everything done is in the ceremony's log, continue with: %s", termtext.Safe(programResume(r, o.Out, o.In)))
@@ -99,6 +103,64 @@ func runProgram(ctx context.Context, env *environment, o programOptions) (*headl
 		res.Head, res.Lines = r.S.Head(), r.S.Lines()
 	}
 	return res, nil
+}
+
+// inFlight counts the program's commands while they run. A command (a
+// signature, the build, a note, the export) runs in its own goroutine and
+// may outlive the program's event loop; the session has no lock, so the
+// log is closed only once none runs, and none starts after.
+type inFlight struct {
+	mu     sync.Mutex
+	closed bool
+	n      sync.WaitGroup
+}
+
+// track wraps c so that it is counted while it runs, and does not run once
+// wait has been called. The commands of a batch are tracked in turn.
+func (f *inFlight) track(c tea.Cmd) tea.Cmd {
+	if c == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			return nil
+		}
+		f.n.Add(1)
+		f.mu.Unlock()
+		defer f.n.Done()
+		msg := c()
+		if b, ok := msg.(tea.BatchMsg); ok {
+			t := make(tea.BatchMsg, len(b))
+			for i, c := range b {
+				t[i] = f.track(c)
+			}
+			return t
+		}
+		return msg
+	}
+}
+
+// wait refuses new commands and returns once those running have ended.
+func (f *inFlight) wait() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
+	f.n.Wait()
+}
+
+// tracked is the program with its commands counted by f.
+type tracked struct {
+	*tui.Model
+	f *inFlight
+}
+
+func (t tracked) Init() tea.Cmd { return t.f.track(t.Model.Init()) }
+
+func (t tracked) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	_, c := t.Model.Update(msg)
+	return t, t.f.track(c)
 }
 
 // programResume is the command that continues the ceremony in the program.

@@ -91,6 +91,9 @@ func TestProgramRehearsal(t *testing.T) {
 	tt.keys("Enter")
 	tt.waitFor("The log's head: signed by the holders who wish to")
 	tt.keys("d") // nobody signs the head: the others pass
+	tt.waitFor("End head signing? Type yes")
+	tt.typeByHand("yes")
+	tt.keys("Enter")
 	final := tt.waitFor("Write on the paper log the log's head")
 	if !strings.Contains(final, "nobody signed the log's head") {
 		t.Errorf("the summary:\n%s", final)
@@ -319,6 +322,9 @@ func TestProgramTokenErrors(t *testing.T) {
 	tt.keys("Enter")
 	tt.waitFor("The log's head: signed by the holders who wish to")
 	tt.keys("d")
+	tt.waitFor("End head signing? Type yes")
+	tt.typeByHand("yes")
+	tt.keys("Enter")
 	tt.waitFor("Write on the paper log the log's head")
 	tt.keys("q")
 	tt.waitFor("EXIT 0")

@@ -165,7 +165,10 @@ func TestViews(t *testing.T) {
 		m, _ = run(m, m.Init())
 		m, c := m.Update(keys.Press("enter"))
 		m, _ = run(m, c)
-		m, c = m.Update(keys.Press("d"))
+		for _, k := range []string{"d", "y", "e", "s"} {
+			m, _ = m.Update(keys.Press(k))
+		}
+		m, c = m.Update(keys.Press("enter"))
 		m, _ = run(m, c)
 		return m.View()
 	})

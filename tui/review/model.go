@@ -665,6 +665,9 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, keyDefer):
 		m.askReason(session.Defer)
 	case key.Matches(k, keyFinish):
+		if m.isBusy() {
+			return nil
+		}
 		if m.Done() {
 			return finished
 		}

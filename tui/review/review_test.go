@@ -384,7 +384,7 @@ func TestBulk(t *testing.T) {
 }
 
 // TestFinish: F ends the review only when every valid request is
-// decided.
+// decided, and not while a decision is being recorded.
 func TestFinish(t *testing.T) {
 	f := newFake(generated(9))
 	m := newModel(t, f, theme.Minimum, nil)
@@ -392,6 +392,11 @@ func TestFinish(t *testing.T) {
 		t.Fatalf("message %#v, note %q", msg, m.note)
 	}
 	press(t, m, "enter", "a", "esc", "B", "7", "enter")
+	m.busy = "recording the decision about flask-3"
+	if msg := press(t, m, "F"); msg != nil || m.note != "wait: recording the decision about flask-3" {
+		t.Fatalf("F while a decision is recorded: message %#v, note %q", msg, m.note)
+	}
+	m.busy = ""
 	if msg := press(t, m, "F"); msg != (Finished{}) {
 		t.Fatalf("message %#v, note %q", msg, m.note)
 	}

@@ -48,6 +48,9 @@ type headState struct {
 	signed  []string
 	skipped []string
 	done    bool
+	// ending: d was pressed and a typed "yes" is awaited. A YubiKey's
+	// touch types letters and an Enter; it must not end the step.
+	ending bool
 }
 
 // NewHead returns the screen on which holders sign the closed log's head.
@@ -94,9 +97,17 @@ var (
 	keyHeadSign = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "sign the head"))
 	keyHeadSkip = key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pass"))
 	keyHeadDone = key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "done: the others pass"))
+	keyHeadEnd  = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "end head signing"))
 )
 
+// noticeHeadEnd asks for the "yes" that ends head signing.
+const noticeHeadEnd = "Type yes to end head signing (the others pass), or press Esc to go back."
+
 func (m *Model) headKey(k tea.KeyPressMsg) tea.Cmd {
+	if m.head.ending {
+		m.headEndKey(k)
+		return nil
+	}
 	names := m.headHolders()
 	m.notice = ""
 	switch k.String() {
@@ -118,10 +129,34 @@ func (m *Model) headKey(k tea.KeyPressMsg) tea.Cmd {
 		}
 	case "d":
 		if !m.busy {
-			m.head.done = true
+			m.head.ending, m.typed, m.notice = true, m.typed[:0], noticeHeadEnd
 		}
 	}
 	return nil
+}
+
+// headEndKey takes the typed "yes" that ends head signing.
+func (m *Model) headEndKey(k tea.KeyPressMsg) {
+	switch k.Code {
+	case tea.KeyBackspace:
+		if len(m.typed) > 0 {
+			m.typed = m.typed[:len(m.typed)-1]
+		}
+	case tea.KeyEscape:
+		m.head.ending, m.typed, m.notice = false, m.typed[:0], ""
+	case tea.KeyEnter:
+		yes := strings.EqualFold(strings.TrimSpace(string(m.typed)), "yes")
+		m.typed = m.typed[:0]
+		if !yes {
+			m.notice = noticeHeadEnd
+			return
+		}
+		m.head.ending, m.head.done, m.notice = false, true, ""
+	default:
+		if k.Text != "" && k.Mod&(tea.ModCtrl|tea.ModAlt) == 0 && len(m.typed) < 16 {
+			m.typed = append(m.typed, k.Text...)
+		}
+	}
 }
 
 // headNext moves the cursor to the next holder who has neither signed nor
@@ -157,6 +192,9 @@ func (m *Model) onHeadSigned(msg signedMsg) tea.Cmd {
 
 // headKeys are the keys of the list of holders.
 func (m *Model) headKeys() []key.Binding {
+	if m.head.ending {
+		return []key.Binding{keyHeadEnd, keyBack}
+	}
 	if m.busy {
 		return []key.Binding{keyMove}
 	}
@@ -193,6 +231,9 @@ func (m *Model) headView(w int) []string {
 	}
 	if m.last != "" {
 		out = append(out, th.Mark(theme.Pass)+" "+termtext.Safe(m.last))
+	}
+	if m.head.ending {
+		out = append(m.gap(out), "End head signing? Type yes: "+termtext.Safe(string(m.typed)))
 	}
 	return m.rosterView(m.gap(out), rows, w)
 }

@@ -59,10 +59,23 @@ func TestHeadSignOrPass(t *testing.T) {
 	}
 }
 
-// TestHeadDone: d ends the step with the others passing.
+// TestHeadDone: d ends the step with the others passing, once "yes" is
+// typed: a d and an Enter typed by a YubiKey's touch, or q, end nothing.
 func TestHeadDone(t *testing.T) {
 	m := headRoom(&clock{}, theme.Minimum, plainTheme(), NewBridge(), nil)
-	m.Update(press("d"))
+	for _, k := range []string{"d", "q", "enter"} {
+		m.Update(press(k))
+	}
+	if m.Complete() || !m.Typing() || m.notice != "Type yes to end head signing (the others pass), or press Esc to go back." {
+		t.Fatalf("d, q, enter: complete %v, typing %v, notice %q", m.Complete(), m.Typing(), m.notice)
+	}
+	m.Update(press("esc"))
+	if m.Complete() || m.Typing() {
+		t.Fatalf("esc: complete %v, typing %v", m.Complete(), m.Typing())
+	}
+	for _, k := range []string{"d", "y", "e", "s", "enter"} {
+		m.Update(press(k))
+	}
 	if !m.Complete() || len(m.HeadSigned()) != 0 {
 		t.Fatalf("complete %v, signed %q", m.Complete(), m.HeadSigned())
 	}
@@ -153,4 +166,25 @@ func TestGoldenHead(t *testing.T) {
 		aliceSignedBobSigns(m, c)
 		m.Update(signedMsg{holder: "Bob", head: true, err: fmt.Errorf("Bob signing the log's head: %w", &hsm.PINError{Token: "YubiKey 5 NFC, serial 23456789", RetriesLeft: 2})})
 	})
+}
+
+// TestPINAfterCancelIsWiped: a PIN entered as the program quits (its
+// context ended) is wiped, not left in the answer channel nobody reads.
+func TestPINAfterCancelIsWiped(t *testing.T) {
+	m := headRoom(&clock{}, theme.Minimum, plainTheme(), NewBridge(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	m.o.Context = ctx
+	q := &ask{holder: "Alice", pin: &hsm.PINRequest{}, answer: make(chan answer, 1)}
+	m.ask, m.mode, m.pin = q, modePIN, newPINField(pivMinPIN, pivMaxPIN)
+	for _, k := range []string{"1", "2", "3", "4", "5", "6", "enter"} {
+		m.Update(press(k))
+	}
+	if len(q.answer) != 0 {
+		a := <-q.answer
+		t.Fatalf("the PIN was handed on after the cancel: %q", a.pin)
+	}
+	if m.mode != modeSigning || len(m.pin.buf) != 0 {
+		t.Errorf("mode %v, field %q", m.mode, m.pin.buf)
+	}
 }

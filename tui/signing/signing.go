@@ -202,7 +202,7 @@ func (m *Model) SecretFocused() bool { return m.mode == modePIN }
 // Typing reports whether the screen takes every key (the PIN field, a
 // name or a "yes" being typed): the shell then keeps none for itself.
 func (m *Model) Typing() bool {
-	return m.mode == modePIN || m.mode == modeConfirm || m.mode == modeAck
+	return m.mode == modePIN || m.mode == modeConfirm || m.mode == modeAck || (m.mode == modeHead && m.head.ending)
 }
 
 // Busy reports whether a signing or a log append runs: quitting now
@@ -614,7 +614,14 @@ func (m *Model) pivHolder(name string) bool {
 func (m *Model) pinKey(k tea.KeyPressMsg) tea.Cmd {
 	switch m.pin.key(k, m.o.Now()) {
 	case pinSubmit:
-		m.ask.answer <- answer{pin: m.pin.take()}
+		pin := m.pin.take()
+		if m.o.Context.Err() != nil {
+			// The program is quitting and the wait for this PIN has
+			// ended: nobody would read it from the channel.
+			clear(pin)
+			break
+		}
+		m.ask.answer <- answer{pin: pin}
 	case pinCancel:
 		m.ask.answer <- answer{err: hsm.ErrCancelled}
 	default:
