@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/internal/durable"
 	"golang.org/x/sys/unix"
@@ -419,7 +420,7 @@ func (d *Dir) setAside(name string) error {
 	}
 	for k := 1; k < 1000; k++ {
 		aside := name + ".interrupted-" + strconv.Itoa(k)
-		err := unix.Renameat2(d.fd, name, d.fd, aside, unix.RENAME_NOREPLACE)
+		err := safefile.RenameNoReplace(d.fd, name, aside)
 		if errors.Is(err, unix.EEXIST) {
 			continue
 		}
@@ -483,8 +484,8 @@ func (w *genWriter) dir(p string) (int, error) {
 }
 
 func (w *genWriter) write(f vault.File) error {
-	if !fs.ValidPath(f.Name) || f.Name == "." {
-		return fmt.Errorf("%q is not a file name inside the generation", f.Name)
+	if err := checkName(f.Name); err != nil {
+		return err
 	}
 	dfd, err := w.dir(path.Dir(f.Name))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -218,10 +219,10 @@ func (d *decoder) refuseIndirection(root *yaml.Node) {
 		// An alias needs an anchor before it, so refusing anchors
 		// refuses aliases too (one naming no anchor is a YAML syntax
 		// error).
-		d.fail(bad, at, "anchor &%s refused: a policy is read by people, so every value is written out where it applies", bad.Anchor)
+		d.fail(bad, at, "anchor &%s refused: a policy is read by people, so every value is written out where it applies", termtext.Cap(bad.Anchor, 40))
 		return
 	}
-	d.fail(bad, at, "explicit tag %s refused: write the value plainly", bad.Tag)
+	d.fail(bad, at, "explicit tag %s refused: write the value plainly", termtext.Cap(bad.Tag, 40))
 }
 
 // findIndirection returns the first node with an anchor or an explicit
@@ -277,9 +278,9 @@ func describe(n *yaml.Node) string {
 		case "!!str":
 			return "the text " + termtext.Quote(termtext.Cap(n.Value, 40))
 		case "!!int", "!!float":
-			return "the number " + n.Value
+			return "the number " + termtext.Cap(n.Value, 40)
 		case "!!bool":
-			return "the boolean " + n.Value
+			return "the boolean " + termtext.Cap(n.Value, 40)
 		}
 		return termtext.Quote(termtext.Cap(n.Value, 40))
 	}
@@ -472,8 +473,10 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 	}
 	if v, ok := m["roles"]; ok {
 		roles := d.mapping(v, "roles")
-		for name, rn := range roles {
-			p.Roles[name] = d.rolePolicy(rn, field("roles", name))
+		// In name order, so that of two faulty roles the same one is
+		// named each time (the decoder reports its first error).
+		for _, name := range slices.Sorted(maps.Keys(roles)) {
+			p.Roles[name] = d.rolePolicy(roles[name], field("roles", name))
 		}
 	}
 	if v, ok := m["developer_keys"]; ok {

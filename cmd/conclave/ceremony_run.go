@@ -308,7 +308,13 @@ func (r *ceremonyRun) export(ctx context.Context) ([]export.File, map[string]str
 	if errors.Is(err, safefile.ErrNotEmpty) {
 		// Written before a crash, and not recorded: it counts only if it
 		// is exactly what the ceremony would write now.
-		if same, _ := sameExport(r.o.Out, want); !same {
+		same, serr := sameExport(r.o.Out, want)
+		if serr != nil {
+			// Not a whole export, or unreadable: say which, not only
+			// that it differs.
+			err = fmt.Errorf("%w (%w)", err, serr)
+		}
+		if !same {
 			return nil, nil, withHint(err, "the export directory holds something else: name a new one with --out")
 		}
 		err = nil

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -150,7 +152,8 @@ func (p *pinWatch) Write(b []byte) (int, error) {
 func (p *pinWatch) found(pins map[string][]byte) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for holder, pin := range pins {
+	for _, holder := range slices.Sorted(maps.Keys(pins)) {
+		pin := pins[holder]
 		if len(pin) > 0 && bytes.Contains(p.buf.Bytes(), pin) {
 			return holder + "'s"
 		}

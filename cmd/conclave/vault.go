@@ -87,7 +87,7 @@ func runVaultAdopt(ctx context.Context, env *environment, args []string) error {
 	// What the holders sign, shown before the first PIN is asked.
 	fmt.Fprintf(env.stderr, "binding policy %s to root version %d of repository %s; %d of the root's %d root keys must sign\n",
 		termtext.Safe(*policyFile), root.Version(), termtext.Safe(pol.Repository), rootThreshold(root), len(root.Root.Roles[tuf.TypeRoot].KeyIDs))
-	writeDigest(env.stderr, "", "policy hash:", vault.SHA256Hex(in.Policy))
+	writeDigest(env.stderr, "", "policy hash:", pol.SHA256)
 
 	pins, err := openPINInput(*pinFD, env.stderr)
 	if err != nil {
@@ -385,7 +385,7 @@ func runVaultShow(ctx context.Context, env *environment, args []string) error {
 	r := vaultShowReport{
 		Format: vaultShowFormat, Vault: dir, Generation: v.Generation, Number: v.Manifest.Generation,
 		Hash: v.Hash, Previous: v.Manifest.Previous,
-		Policy: vaultShowPolicy{SHA256: vault.SHA256Hex(v.PolicyBytes), Repository: v.Policy.Repository,
+		Policy: vaultShowPolicy{SHA256: v.Policy.SHA256, Repository: v.Policy.Repository,
 			Rehearsal: v.Policy.Rehearsal, Roles: v.Policy.SignedRoles()},
 		Binding:     vaultShowBinding{RootVersion: v.Root.Version(), Threshold: rootThreshold(v.Root), Signers: []string{}, Holders: []string{}},
 		Holders:     []vaultShowHolder{},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/hsm/pkcs11/uri"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Present is one token found in the room: a YubiKey in a reader or a
@@ -138,14 +139,14 @@ func insertPrompt(h policy.Holder) string {
 func tokenName(k policy.HolderKey) string {
 	u, err := uri.Parse(k.URI)
 	if err != nil {
-		return k.URI
+		return termtext.Safe(k.URI)
 	}
 	var parts []string
 	if v, ok := u.Get(uri.Token); ok {
 		parts = append(parts, fmt.Sprintf("token %q", v))
 	}
 	if v, ok := u.Get(uri.Serial); ok {
-		parts = append(parts, "serial "+v)
+		parts = append(parts, "serial "+termtext.Safe(v)) // percent-decoded: it may hold anything
 	}
 	if len(parts) == 0 {
 		return k.URI

@@ -410,3 +410,13 @@ func TestTyping(t *testing.T) {
 		t.Fatalf("mode %d, typing %v: a final try's confirmation", cm.mode, cm.Typing())
 	}
 }
+
+// TestTokenNameEscapes: a token serial in a key's URI is percent-decoded,
+// so it may hold a terminal control; the roster shows it escaped.
+func TestTokenNameEscapes(t *testing.T) {
+	for _, u := range []string{"pkcs11:token=t;serial=%1b%5b31m", "not a uri \x1b[31m"} {
+		if got := tokenName(policy.HolderKey{Token: policy.TokenPKCS11, URI: u}); strings.ContainsRune(got, 0x1b) {
+			t.Errorf("tokenName(%q) = %q: a raw escape", u, got)
+		}
+	}
+}
