@@ -35,7 +35,7 @@ type Report struct {
 	// Program is what the log says ran the ceremony: its own word, which
 	// proves nothing about the binary (check it against a reproducible
 	// build).
-	Program Program `json:"program"`
+	Program Program  `json:"program"`
 	Vault   VaultRef `json:"vault"`
 
 	Rehearsal       bool     `json:"rehearsal"`
