@@ -63,6 +63,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 	"github.com/conclave-keys/conclave/ceremony/verify"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 // Finding codes: stable, for machines (docs/formats/audit-report.md).
@@ -384,7 +385,7 @@ func (a *audit) files() {
 	if a.exported != nil {
 		logged = a.exported.Files
 	} else if a.r.End == "closed" || len(a.in.Export) > 0 {
-		a.find(CodeExportFile, 0, "", "the log records no export")
+		a.find(CodeExportFile, 0, "", "the log records no export, and the export directory holds %d files", len(a.in.Export))
 	}
 	names := slices.Sorted(maps.Keys(a.in.Export))
 	for n := range logged {
@@ -404,6 +405,8 @@ func (a *audit) files() {
 		switch {
 		case !ok:
 			a.find(CodeExportFile, 0, "", "%s: the log records it as exported, and the export does not hold it", n)
+		case fc.Logged == "" && a.exported == nil:
+			// Said once, above.
 		case fc.Logged == "":
 			a.find(CodeExportFile, 0, "", "%s: in the export, but the log records no such file exported", n)
 		case !fc.Match:
@@ -498,7 +501,7 @@ func (a *audit) replay() {
 		a.find(CodeReplay, 0, "", "%v", err)
 		return
 	}
-	a.find(CodeReplay, re.Seq, "", "line %d (%s) does not replay on vault generation %s: %v", re.Seq, re.Type, a.in.Vault.Generation, re.Err)
+	a.find(CodeReplay, re.Seq, "", "the %s line does not replay on vault generation %s: %v", re.Type, a.in.Vault.Generation, re.Err)
 	if re.Seq > 1 {
 		a.s, _ = a.replayUpTo(int(re.Seq) - 1)
 	}
@@ -761,8 +764,8 @@ func (a *audit) signatures(role *Role, f *tuf.File) {
 	}
 	role.ThresholdMet = int64(len(votes)) >= del.Threshold
 	if !role.ThresholdMet {
-		a.find(CodeThreshold, 0, role.Role, "%s version %d is signed by %d holders (%s) of the %d its threshold needs; a holder is one vote however many keys they hold",
-			role.Role, role.Version, len(votes), strings.Join(role.SignedBy, ", "), del.Threshold)
+		a.find(CodeThreshold, 0, role.Role, "%s version %d is signed by %s (%s) of the %d its threshold needs; a holder is one vote however many keys they hold",
+			role.Role, role.Version, termtext.Plural(len(votes), "holder"), strings.Join(role.SignedBy, ", "), del.Threshold)
 	}
 }
 

@@ -1,6 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/session"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"slices"
+
+	"github.com/conclave-keys/conclave/ceremony/transcript"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,4 +73,279 @@ func TestAuditClean(t *testing.T) {
 		}
 		t.Logf("%s", stdout)
 	}
+}
+
+// lines reads the copied log's lines, without their newlines.
+func (a *auditFixture) lines(t *testing.T) [][]byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(a.log, "log.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Split(bytes.TrimSuffix(data, []byte("\n")), []byte("\n"))
+}
+
+// writeLines replaces the copied log.
+func (a *auditFixture) writeLines(t *testing.T, lines [][]byte) {
+	t.Helper()
+	data := append(bytes.Join(lines, []byte("\n")), '\n')
+	if err := os.WriteFile(filepath.Join(a.log, "log.jsonl"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// forge rewrites the copied log line by line with a whole chain, as
+// someone who can write the log would: edit changes each entry's body
+// first. Only the head kept outside the log (the paper log, head.json)
+// can show the forgery; the checks behind it must find it too.
+func (a *auditFixture) forge(t *testing.T, edit func(seq int64, typ string, body map[string]any) map[string]any) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(a.log, "log.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _, err := transcript.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	log := transcript.New(appendTo{&out}, a.id)
+	for _, e := range entries {
+		dec := json.NewDecoder(bytes.NewReader(e.Body))
+		dec.UseNumber()
+		var body map[string]any
+		if err := dec.Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		if body = edit(e.Seq, e.Type, body); body == nil {
+			continue
+		}
+		if _, err := log.Append(e.Type, e.Time, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(a.log, "log.jsonl"), out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The holders' signed head no longer matches: the forgery shows
+	// there first. Each test here looks past it, at its own check.
+	if err := os.Remove(filepath.Join(a.log, "head.json")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type appendTo struct{ b *bytes.Buffer }
+
+func (w appendTo) Append(line []byte) error {
+	w.b.Write(line)
+	w.b.WriteByte('\n')
+	return nil
+}
+
+// audit runs the audit of the copied log and returns the exit status and
+// the findings' lines of the text report.
+func (a *auditFixture) audit(t *testing.T, extra ...string) (int, string) {
+	t.Helper()
+	code, stdout, stderr := run(t, append([]string{"audit", a.out, "--vault", a.vault, "--log", a.log}, extra...)...)
+	if stderr != "" {
+		t.Fatalf("stderr: %s", stderr)
+	}
+	return code, stdout
+}
+
+// wantFindings checks that the audit failed with exactly these findings
+// (their lines in the text report, in order).
+func (a *auditFixture) wantFindings(t *testing.T, extra []string, want ...string) {
+	t.Helper()
+	code, stdout := a.audit(t, extra...)
+	if code != 1 || !strings.HasPrefix(stdout, "AUDIT FAILED") {
+		t.Fatalf("exit %d:\n%s", code, stdout)
+	}
+	var got []string
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, "  ✘ [") {
+			got = append(got, strings.TrimPrefix(l, "  ✘ "))
+		}
+	}
+	match := len(got) == len(want)
+	for i := 0; match && i < len(want); i++ {
+		// A finding too long for the screen is cut by termtext; a want
+		// ending in "*" names its start.
+		if p, cut := strings.CutSuffix(want[i], "*"); cut {
+			match = strings.HasPrefix(got[i], p)
+		} else {
+			match = got[i] == want[i]
+		}
+	}
+	if !match {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestAuditDamagedLog: a log line edited, deleted, inserted or moved is
+// named at the first line where the chain breaks; a log cut at its end
+// keeps a whole chain, and the head the holders signed names what is
+// missing.
+func TestAuditDamagedLog(t *testing.T) {
+	a := newAuditFixture(t)
+	orig := a.lines(t)
+	clone := func() [][]byte { return slices.Clone(orig) }
+	for _, tc := range []struct {
+		name   string
+		damage func([][]byte) [][]byte
+		want   []string
+	}{
+		{"edit", func(l [][]byte) [][]byte {
+			l[4] = bytes.Replace(l[4], []byte(`"by":"Holder 1"`), []byte(`"by":"Holder 2"`), 1)
+			return l
+		}, []string{"[log-broken] line 6: prev is not the SHA-256 of line 5: that line or this one was changed, or a line was inserted before this one"}},
+		{"delete", func(l [][]byte) [][]byte { return slices.Delete(l, 4, 5) },
+			[]string{"[log-broken] line 5: seq is 6 where 5 was expected: a line was removed, inserted, repeated or moved"}},
+		{"insert", func(l [][]byte) [][]byte { return slices.Insert(l, 5, l[4]) },
+			[]string{"[log-broken] line 6: seq is 5 where 6 was expected: a line was removed, inserted, repeated or moved"}},
+		{"reorder", func(l [][]byte) [][]byte { l[4], l[5] = l[5], l[4]; return l },
+			[]string{"[log-broken] line 5: seq is 6 where 5 was expected: a line was removed, inserted, repeated or moved"}},
+		{"truncate", func(l [][]byte) [][]byte { return l[:9] }, []string{
+			"[log-not-ended] line 10: the log ends at line 9 (signed) without a closed or abandoned line: it was cut, or the ceremony did not finish",
+			"[log-truncated] line 10: the log ends at line 9; the head its holders signed names 11 lines: lines 10 to 11 are missing",
+			"[export-file] the log records no export, and the export directory holds 3 files",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a.writeLines(t, tc.damage(clone()))
+			a.wantFindings(t, nil, tc.want...)
+		})
+	}
+}
+
+// exported parses the export's claimed version 8.
+func (a *auditFixture) exported(t *testing.T) *tuf.File {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(a.out, "8.claimed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := tuf.Parse("8.claimed.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// replaceExported writes f as the export's claimed version 8 and returns
+// the finding its new hash makes.
+func (a *auditFixture) replaceExported(t *testing.T, f *tuf.File) string {
+	t.Helper()
+	data := f.Bytes()
+	if err := os.WriteFile(filepath.Join(a.out, "8.claimed.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logged := a.loggedSHA256(t, "8.claimed.json")
+	return fmt.Sprintf("[export-file] 8.claimed.json: SHA-256 %s, the log records %s", bundle.SumHex(data), logged)
+}
+
+// loggedSHA256 is the hash the log's exported line records for a file.
+func (a *auditFixture) loggedSHA256(t *testing.T, name string) string {
+	t.Helper()
+	for _, l := range a.lines(t) {
+		var e struct {
+			Type string
+			Body session.Exported
+		}
+		if json.Unmarshal(l, &e) == nil && e.Type == "exported" {
+			return e.Body.Files[name]
+		}
+	}
+	t.Fatal("no exported line")
+	return ""
+}
+
+// TestAuditExportTampered: an exported file swapped, a signature added by
+// a key the delegation does not list, a holder's signature taken away,
+// the signature over the log's head forged.
+func TestAuditExportTampered(t *testing.T) {
+	t.Run("swapped file", func(t *testing.T) {
+		a := newAuditFixture(t)
+		other := []byte(`{"bundle_id":"bundle-0001","format":"conclave-decisions/1","requests":{},"role":"claimed","version":8}`)
+		if err := os.WriteFile(filepath.Join(a.out, "decisions.json"), other, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a.wantFindings(t, nil, fmt.Sprintf("[export-file] decisions.json: SHA-256 %s, the log records %s", bundle.SumHex(other), a.loggedSHA256(t, "decisions.json")))
+	})
+	t.Run("signature by a key nobody holds", func(t *testing.T) {
+		a := newAuditFixture(t)
+		f := a.exported(t)
+		k := newEd25519(t)
+		sig, err := tuf.SignMessageUnverified(k.signer, k.key, f.SignedBytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Signatures = append(f.Signatures, tuf.Signature{KeyID: k.key.ID(), Sig: hex.EncodeToString(sig)})
+		swapped := a.replaceExported(t, f)
+		a.wantFindings(t, nil, swapped,
+			"[signature-unlisted] claimed version 8 carries a signature by key "+k.key.ID()+", which its delegation does not list")
+	})
+	t.Run("threshold not met", func(t *testing.T) {
+		a := newAuditFixture(t)
+		f := a.exported(t)
+		f.Signatures = f.Signatures[:1]
+		swapped := a.replaceExported(t, f)
+		a.wantFindings(t, nil, swapped,
+			"[threshold-not-met] claimed version 8 is signed by 1 holder (Holder 1) of the 2 its threshold needs; a holder is one vote however many keys they hold",
+			"[verify] 8.claimed.json is not-valid as a TUF client walks it from the vault's root: not enough valid signatures for role claimed: 1 of 2 distinct keys signed")
+	})
+	t.Run("head signature forged", func(t *testing.T) {
+		a := newAuditFixture(t)
+		p := filepath.Join(a.log, "head.json")
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env map[string]any
+		if err := json.Unmarshal(data, &env); err != nil {
+			t.Fatal(err)
+		}
+		sig := env["signatures"].([]any)[0].(map[string]any)
+		s := []byte(sig["sig"].(string))
+		s[len(s)/2] ^= 1
+		sig["sig"] = string(s)
+		if data, err = json.Marshal(env); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a.wantFindings(t, nil, "[head-signature] the signature over the log's head by key "+a.holders[2].Key.ID()+" is not a valid signature by a holder's enrolled key")
+	})
+}
+
+// TestAuditDecisionsForged: a log rewritten with a whole chain so that it
+// says a request applied in the signed bytes was rejected, or was never
+// decided. Replay refuses the build line, and the changes read from the
+// exported bytes name the request.
+func TestAuditDecisionsForged(t *testing.T) {
+	t.Run("rejected request applied", func(t *testing.T) {
+		a := newAuditFixture(t)
+		a.forge(t, func(seq int64, typ string, body map[string]any) map[string]any {
+			if typ == "decided" && body["request_id"] == "r-add" {
+				body["decision"], body["reason"] = "reject", "keys unknown"
+			}
+			return body
+		})
+		a.wantFindings(t, nil,
+			"[replay] line 7: the built line does not replay on vault generation gen-000001: the rebuilt payload is not the one the log registered: the build made 1 payloads with digest *",
+			"[rejected-applied] request r-add (add fresh) was rejected by Holder 1, and its change is in claimed version 8")
+	})
+	t.Run("change no approval covers", func(t *testing.T) {
+		a := newAuditFixture(t)
+		a.forge(t, func(seq int64, typ string, body map[string]any) map[string]any {
+			if typ == "decided" && body["request_id"] == "r-add" {
+				return nil
+			}
+			return body
+		})
+		a.wantFindings(t, nil,
+			"[replay] line 6: the built line does not replay on vault generation gen-000001: 1 requests needing judgement and 0 rule-approvable ones are undecided; decide each (defer what cannot be decided today)",
+			"[change-not-approved] claimed version 8 adds fresh, and no approved request covers it")
+	})
 }
