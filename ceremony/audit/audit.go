@@ -94,7 +94,6 @@ const (
 	CodeApprovedMissing   = "approved-not-applied"
 	CodeRecoverNotice     = "recover-notice"
 	CodeCard              = "card"
-	CodePublished         = "published"
 )
 
 // HeadFormat names the payload of head.json, the envelope in which holders

@@ -95,7 +95,10 @@ func (a *audit) published() {
 		case f.Version() > s.version && !registered:
 			add(PublishedUnsigned, role, name, "%s version %d is published, and no ceremony built it (the last version signed is %d)", role, f.Version(), s.version)
 		case exported[role]:
+			// An older version signed before: what it delegates was
+			// signed then.
 			add(PublishedVersion, role, name, "%s is published at version %d; the ceremony signed version %d", role, f.Version(), s.version)
+			continue
 		default:
 			continue
 		}

@@ -5,9 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"regexp"
 	"slices"
 
 	"github.com/conclave-keys/conclave/ceremony/transcript"
@@ -348,4 +350,202 @@ func TestAuditDecisionsForged(t *testing.T) {
 			"[replay] line 6: the built line does not replay on vault generation gen-000001: 1 requests needing judgement and 0 rule-approvable ones are undecided; decide each (defer what cannot be decided today)",
 			"[change-not-approved] claimed version 8 adds fresh, and no approved request covers it")
 	})
+}
+
+// auditForms runs the audit in each form and returns the documents, by
+// form, and the exit status they share.
+func (a *auditFixture) auditForms(t *testing.T) (map[string]string, int) {
+	t.Helper()
+	docs := map[string]string{}
+	code := -1
+	for _, form := range []string{"text", "json", "html"} {
+		c, stdout := a.audit(t, "--format", form)
+		if code != -1 && c != code {
+			t.Errorf("--format %s: exit %d, the other forms %d", form, c, code)
+		}
+		code, docs[form] = c, stdout
+	}
+	return docs, code
+}
+
+// verdicts reads the verdict of each form: the JSON member, the HTML
+// page's marked verdict, the text's first line.
+func verdicts(t *testing.T, docs map[string]string) (text, js, html string) {
+	t.Helper()
+	var r struct{ Verdict string }
+	if err := json.Unmarshal([]byte(docs["json"]), &r); err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`data-verdict="([a-z]+)"`).FindStringSubmatch(docs["html"])
+	if m == nil {
+		t.Fatalf("the HTML report marks no verdict:\n%s", docs["html"])
+	}
+	first, _, _ := strings.Cut(docs["text"], ":")
+	return strings.ToLower(strings.TrimPrefix(first, "AUDIT ")), r.Verdict, m[1]
+}
+
+// TestAuditForms: text, JSON and HTML give the same verdict and exit
+// status, passing and failing; the JSON follows its schema; the HTML page
+// is self-contained (no script, no link, no external reference) and
+// starts with the verdict.
+func TestAuditForms(t *testing.T) {
+	a := newAuditFixture(t)
+	want := map[int]string{0: "passed", 1: "failed"}
+	for _, damaged := range []bool{false, true} {
+		if damaged {
+			if err := os.WriteFile(filepath.Join(a.out, "decisions.json"), []byte("{}"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		docs, code := a.auditForms(t)
+		text, js, html := verdicts(t, docs)
+		if text != want[code] || js != map[string]string{"passed": "pass", "failed": "fail"}[text] || html != js {
+			t.Errorf("damaged %v: exit %d, text %q, JSON %q, HTML %q", damaged, code, text, js, html)
+		}
+		checkSchema(t, "audit-report.schema.json", []byte(docs["json"]))
+		page := docs["html"]
+		for _, bad := range []string{"<script", "http:", "https:", "src=", "href=", "@import", "url("} {
+			if strings.Contains(page, bad) {
+				t.Errorf("the HTML report holds %q", bad)
+			}
+		}
+		if v, f := strings.Index(page, `id="verdict"`), strings.Index(page, "<h2>"); v < 0 || v > f {
+			t.Errorf("the verdict is not the page's first section")
+		}
+	}
+}
+
+// TestAuditHostileText: strings from the log — a decision's reason here —
+// reach the terminal with escapes shown, the HTML page escaped, and the
+// JSON exact.
+func TestAuditHostileText(t *testing.T) {
+	a := newAuditFixture(t)
+	hostile := "\x1b[2J\u202eevil<script>alert(1)</script><img src=x onerror=alert(2)>"
+	a.forge(t, func(seq int64, typ string, body map[string]any) map[string]any {
+		if typ == "decided" && body["request_id"] == "r-add" {
+			body["decision"], body["reason"] = "reject", hostile
+		}
+		return body
+	})
+	docs, code := a.auditForms(t)
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	if strings.ContainsAny(docs["text"], "\x1b\u202e") || !strings.Contains(docs["text"], `\x1b[2J`) {
+		t.Errorf("the text report shows the reason unescaped:\n%q", docs["text"])
+	}
+	for _, bad := range []string{"<script>", "<img"} {
+		if strings.Contains(docs["html"], bad) {
+			t.Errorf("the HTML report holds %q", bad)
+		}
+	}
+	if !strings.Contains(docs["html"], "&lt;script&gt;") {
+		t.Errorf("the HTML report does not show the reason escaped")
+	}
+	var r struct{ Decisions []struct{ Reason string } }
+	if err := json.Unmarshal([]byte(docs["json"]), &r); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range r.Decisions {
+		found = found || d.Reason == hostile
+	}
+	if !found {
+		t.Errorf("the JSON report does not hold the reason exactly")
+	}
+}
+
+// editJSON decodes metadata, lets edit change it, and encodes it again
+// (not canonically: the repository serves what it likes).
+func editJSON(t *testing.T, data []byte, edit func(m map[string]any)) []byte {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestAuditPublished: what the repository serves compared with what was
+// signed, in each way it can differ.
+func TestAuditPublished(t *testing.T) {
+	a := newAuditFixture(t)
+	signed, err := os.ReadFile(filepath.Join(a.out, "8.claimed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := a.openVault(t).Targets.Bytes()
+	delegate := func(name string) func(m map[string]any) {
+		return func(m map[string]any) {
+			d := m["signed"].(map[string]any)["delegations"].(map[string]any)
+			d["roles"] = append(d["roles"].([]any), map[string]any{"name": name, "keyids": []any{}, "paths": []any{name + "/*"}, "terminating": true, "threshold": 1})
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		files map[string][]byte
+		want  []string
+	}{
+		{"same", map[string][]byte{"8.claimed.json": signed, "targets.json": targets}, nil},
+		{"not published", map[string][]byte{"targets.json": targets}, []string{
+			"[signed-not-published] claimed version 8 was signed and is not published",
+		}},
+		{"other bytes", map[string][]byte{"claimed.json": editJSON(t, signed, func(m map[string]any) {
+			m["signed"].(map[string]any)["expires"] = "2030-01-01T00:00:00Z"
+		})}, []string{
+			"[bytes-differ] claimed version 8 is published with payload *",
+		}},
+		{"older version", map[string][]byte{"claimed.json": a.generation(t, "gen-000001").Delegators["claimed"].Bytes()}, []string{
+			"[version-differs] claimed is published at version 7; the ceremony signed version 8",
+		}},
+		{"delegation added online", map[string][]byte{
+			"targets.json": editJSON(t, targets, delegate("evil")),
+			"9.claimed.json": editJSON(t, signed, func(m map[string]any) {
+				m["signed"].(map[string]any)["version"] = 9
+				delegate("takeover")(m)
+			}),
+		}, []string{
+			"[published-never-signed] claimed version 9 is published, and no ceremony built it (the last version signed is 8)",
+			`[delegation-added-online] the published claimed delegates "takeover", which no signed claimed delegates and no ceremony approved`,
+			`[delegation-added-online] the published targets delegates "evil", which no signed targets delegates and no ceremony approved`,
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, data := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.want == nil {
+				if code, stdout := a.audit(t, "--published", dir); code != 0 || !strings.Contains(stdout, "  what is published is what was signed\n") {
+					t.Errorf("exit %d:\n%s", code, stdout)
+				}
+				return
+			}
+			a.wantFindings(t, []string{"--published", dir}, tc.want...)
+		})
+	}
+}
+
+// generation opens one generation of the fixture's vault.
+func (a *auditFixture) generation(t *testing.T, name string) *vault.Vault {
+	t.Helper()
+	vd, err := vaultdir.Open(a.vault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vd.Close()
+	v, err := vd.OpenGeneration(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
