@@ -45,7 +45,7 @@ func runAudit(ctx context.Context, env *environment, args []string) error {
 	vaultPath := fs.String("vault", "", "the vault `DIR` the ceremony ran on: the trust every signature, threshold and decision is checked against, and where the ceremony's log is kept")
 	logDir := fs.String("log", "", "the ceremony's log `DIR` (log.jsonl, blobs/, head.json), when it is not taken from the vault")
 	published := fs.String("published", "", "a `DIR` of metadata fetched from what the repository serves, compared with what was signed")
-	format := fs.String("format", "text", "the report's form: text, json or html")
+	format := fs.String("format", "text", "the report's `FORM`: text, json or html")
 	asJSON := fs.Bool("json", false, "print a JSON report ("+audit.Format+") instead of text (the same as --format json)")
 	out := fs.String("out", "", "write the report to this new `FILE` instead of the terminal (never replaced)")
 	if err := parseFlags(env, auditCommand, fs, args); err != nil {
