@@ -9,6 +9,10 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/ceremony/vault/vaulttest"
+	"github.com/conclave-keys/conclave/hsm"
+	"github.com/conclave-keys/conclave/hsm/softkey"
+	"github.com/conclave-keys/conclave/intake/intaketest"
 	"regexp"
 	"slices"
 
@@ -35,7 +39,13 @@ type auditFixture struct {
 // vault.
 func newAuditFixture(t *testing.T) *auditFixture {
 	t.Helper()
-	fx := newCeremonyFixture(t)
+	return finishAuditFixture(t, newCeremonyFixture(t))
+}
+
+// finishAuditFixture runs the fixture's ceremony and copies its log out
+// of the vault.
+func finishAuditFixture(t *testing.T, fx *ceremonyFixture) *auditFixture {
+	t.Helper()
 	pins := pinFile(t, 5)
 	defer pins.Close()
 	out := filepath.Join(fx.dir, "export")
@@ -548,4 +558,80 @@ func (a *auditFixture) generation(t *testing.T, name string) *vault.Vault {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// newTwoKeyAuditFixture is a ceremony on a vault whose claimed role
+// needs 3 of 4 keys, where Holder 1 holds two of them: a threshold of
+// three holders, not three keys. Holders 1, 2 and 3 sign.
+func newTwoKeyAuditFixture(t *testing.T) (*auditFixture, vaulttest.Holder) {
+	t.Helper()
+	dir := t.TempDir()
+	fx := &ceremonyFixture{dir: dir, vault: filepath.Join(dir, "vault"), bundle: filepath.Join(dir, "bundle"), keys: filepath.Join(dir, "keys")}
+	hs := []vaulttest.Holder{vaulttest.Key(t, 1), vaulttest.Key(t, 2), vaulttest.Key(t, 3)}
+	second := vaulttest.Key(t, 4) // Holder 1's second key
+	fx.holders = hs
+	if err := os.Mkdir(fx.keys, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	store, err := softkey.Open(fx.keys, hsm.Prompts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range hs {
+		if _, err := store.WriteKey(fmt.Sprintf("holder%d", i+1), h.Signer, []byte(ceremonyPass)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := intaketest.New(t)
+	fx.intake = f
+	all := append(slices.Clone(hs), second)
+	top := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
+	top.Version, top.Expires = 1, tuf.NewExpiry(vaulttest.Now.AddDate(0, 6, 0))
+	top.Delegations = &tuf.Delegations{Keys: vaulttest.Keys(all), Roles: []*tuf.DelegatedRole{{
+		Name: "claimed", KeyIDs: vaulttest.IDs(all), Threshold: 3, Paths: []string{"*/*"},
+	}}}
+	targets, err := tuf.NewTargetsFile(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := tuf.NewTargetsFile(f.Delegator.Targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vaulttest.Sign(t, claimed, targets.Targets.Delegations.Keys, hs...)
+	f.Bases = []bundle.Base{{Role: "claimed", Version: claimed.Version(), SHA256: bundle.SumHex(claimed.Bytes())}}
+	policy := strings.Replace(string(fx.policy(t)), "        uri: softkey:name=holder1\n",
+		"        uri: softkey:name=holder1\n      - keyid: "+second.Key.ID()+"\n        token: softkey\n        uri: softkey:name=holder4\n", 1)
+	writeTestVault(t, fx.vault, testVaultSpec{holders: hs, signers: hs, targets: targets, claimed: claimed.Bytes(), policy: []byte(policy)})
+	drafts := intaketest.Files(f.Rotate(t, "r-rotate", "existing-b", []string{"b1"}, "b2"))
+	if err := f.Pack("bundle-0001", drafts...).Write(fx.bundle); err != nil {
+		t.Fatal(err)
+	}
+	fx.script = fx.writeScript(t, "script.yaml", strings.Replace(ceremonyScript, "  approve: [r-add]\n  approve_rule_approvable: {count: 2}\n", "  approve_rule_approvable: {count: 1}\n", 1))
+	return finishAuditFixture(t, fx), second
+}
+
+// TestAuditThresholdByHolders: Holder 3's signature swapped for one by
+// Holder 1's second key. Three distinct keys signed, as a TUF client
+// counts (the walk passes), but only two holders: the threshold of three
+// holders is not met.
+func TestAuditThresholdByHolders(t *testing.T) {
+	a, second := newTwoKeyAuditFixture(t)
+	if code, stdout := a.audit(t); code != 0 {
+		t.Fatalf("the ceremony itself: exit %d\n%s", code, stdout)
+	}
+	f := a.exported(t)
+	sig, err := tuf.SignMessageUnverified(second.Signer, second.Key, f.SignedBytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(f.Signatures, func(s tuf.Signature) bool { return s.KeyID == a.holders[2].Key.ID() })
+	if i < 0 {
+		t.Fatalf("Holder 3 did not sign: %+v", f.Signatures)
+	}
+	f.Signatures[i] = tuf.Signature{KeyID: second.Key.ID(), Sig: hex.EncodeToString(sig)}
+	swapped := a.replaceExported(t, f)
+	a.wantFindings(t, nil, swapped,
+		"[signature-not-logged] claimed version 8 carries a signature by Holder 1 (key "+second.Key.ID()+") that the log does not record",
+		"[threshold-not-met] claimed version 8 is signed by 2 holders (Holder 1, Holder 2) of the 3 its threshold needs; a holder is one vote however many keys they hold")
 }
