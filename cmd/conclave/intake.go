@@ -360,6 +360,9 @@ func readJSONLines(ctx context.Context, r io.Reader, maxLine int64, add func(dat
 		if len(sc.Bytes()) == 0 {
 			continue
 		}
+		if int64(len(sc.Bytes())) > maxLine {
+			return refused(fmt.Errorf("standard input, line %d: longer than %d bytes, the most a request may be", n, maxLine))
+		}
 		if err := add(sc.Bytes(), fmt.Sprintf("standard input, line %d", n)); err != nil {
 			return err
 		}
