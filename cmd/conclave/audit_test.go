@@ -615,7 +615,7 @@ func newTwoKeyAuditFixture(t *testing.T) (*auditFixture, vaulttest.Holder) {
 	policy := strings.Replace(string(fx.policy(t)), "        uri: softkey:name=holder1\n",
 		"        uri: softkey:name=holder1\n      - keyid: "+second.Key.ID()+"\n        token: softkey\n        uri: softkey:name=holder4\n", 1)
 	writeTestVault(t, fx.vault, testVaultSpec{holders: hs, signers: hs, targets: targets, claimed: claimed.Bytes(), policy: []byte(policy)})
-	drafts := intaketest.Files(f.Rotate(t, "r-rotate", "existing-b", []string{"b1"}, "b2"))
+	drafts := intaketest.Lines(f.Rotate(t, "r-rotate", "existing-b", []string{"b1"}, "b2"))
 	if err := f.Pack("bundle-0001", drafts...).Write(fx.bundle); err != nil {
 		t.Fatal(err)
 	}
