@@ -52,6 +52,8 @@ v('error.schema.json', json.load(open(E+'error.json')), 'error')
 v('media.schema.json', json.load(open(E+'media.json')), 'media')
 v('verify-report.schema.json', json.load(open(E+'verify-report.json')), 'verify report')
 v('policy-check.schema.json', json.load(open(E+'policy-check.json')), 'policy check')
+v('audit-report.schema.json', json.load(open(E+'audit-report.json')), 'audit report')
+v('diff-report.schema.json', json.load(open(E+'diff-report.json')), 'diff report')
 for n, line in enumerate(open('../../ceremony/transcript/testdata/kat/log.jsonl', 'rb').read().splitlines(), 1):
     v('transcript-line.schema.json', json.loads(line), 'transcript line %d' % n)
 # negative checks
