@@ -25,8 +25,9 @@
 //   - The changes in the exported bytes (build.Summarize, the summary
 //     card's list) are exactly the approved requests: no change that no
 //     approval covers, no rejected or deferred request applied, no
-//     approved request left out, and no recovery approved before its
-//     notice period ended.
+//     approved request left out. A recovery inside its notice period is
+//     judged invalid again by the replay, at the confirmed time, and a log
+//     that approves it does not replay.
 //   - Given the published metadata, every difference between what is
 //     published and what was signed (published.go).
 //
@@ -93,7 +94,6 @@ const (
 	CodeDeferredApplied   = "deferred-applied"
 	CodeChangeDiffers     = "change-differs"
 	CodeApprovedMissing   = "approved-not-applied"
-	CodeRecoverNotice     = "recover-notice"
 	CodeCard              = "card"
 )
 
@@ -654,9 +654,6 @@ func (a *audit) decisions() map[string][]decided {
 		}
 		if v.Project != "" {
 			out[v.Project] = append(out[v.Project], decided{v: v, d: d})
-		}
-		if d.Decision == DecisionApproved && slices.Contains(d.Codes, string(verdict.RecoverNotice)) {
-			a.find(CodeRecoverNotice, 0, "", "request %s (recover %s) was approved before its notice period ended", v.RequestID, v.Project)
 		}
 	}
 	return out

@@ -359,6 +359,24 @@ func TestAuditDecisionsForged(t *testing.T) {
 			"[replay] line 7: the built line does not replay on vault generation gen-000001: the rebuilt payload is not the one the log registered: the build made 1 payloads with digest *",
 			"[rejected-applied] request r-add (add fresh) was rejected by Holder 1, and its change is in claimed version 8")
 	})
+	t.Run("invalid recovery approved", func(t *testing.T) {
+		// r-bad is a recovery judged invalid (its project is not
+		// delegated); one inside its notice period is invalid the same
+		// way. Approving it is refused where the log says it was done.
+		a := newAuditFixture(t)
+		a.forge(t, func(seq int64, typ string, body map[string]any) map[string]any {
+			if typ == "decided" && body["request_id"] == "r-add" {
+				body["request_id"] = "r-bad"
+			}
+			return body
+		})
+		a.wantFindings(t, nil,
+			"[replay] line 5: the decided line does not replay on vault generation gen-000001: the request is invalid and cannot be decided",
+			// The decisions after the refused line are not taken as made.
+			"[change-not-approved] claimed version 8 removes existing-a, and no approved request covers it",
+			"[change-not-approved] claimed version 8 changes the keys of existing-b, and no approved request covers it",
+			"[change-not-approved] claimed version 8 adds fresh, and no approved request covers it")
+	})
 	t.Run("change no approval covers", func(t *testing.T) {
 		a := newAuditFixture(t)
 		a.forge(t, func(seq int64, typ string, body map[string]any) map[string]any {
