@@ -265,3 +265,105 @@ func TestTwoSitesRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestVaultSyncAfterTwoSites: site A's vault, which registered version 8
+// when it exported the partial, takes the metadata site B completed once
+// it is published; both vaults then agree. What is not signed to
+// threshold by the vault's keys, an older version, and another payload
+// for a registered version are refused, and nothing is written.
+func TestVaultSyncAfterTwoSites(t *testing.T) {
+	ts := newTwoSites(t)
+	fx := ts.fx
+	script := fx.writeScript(t, "site-b.yaml", siteBScript)
+	out := filepath.Join(fx.dir, "export-b")
+	pins := pinFile(t, 1)
+	defer pins.Close()
+	if code, stdout, stderr := run(t, ts.signArgs(ts.partial, out, script, pins.Fd(), ts.digest)...); code != 0 {
+		t.Fatalf("site B: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	final, err := os.ReadFile(filepath.Join(out, "8.claimed.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(t *testing.T, files map[string][]byte) string {
+		dir := filepath.Join(t.TempDir(), "published")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for n, b := range files {
+			if err := os.WriteFile(filepath.Join(dir, n), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	before := fx.openVault(t)
+	partialData, err := os.ReadFile(filepath.Join(ts.partial, "8.claimed.partial.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another payload for version 8, signed to threshold by Holders 1 and
+	// 2: what a compromised site could make, never what site A registered.
+	other, err := tuf.Parse("8.claimed.json", final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := *other.Targets
+	tg.Expires = tuf.NewExpiry(other.Expires().Time.AddDate(0, 0, 1))
+	forged, err := tuf.NewTargetsFile(&tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := before.Targets.Targets.Delegations.Keys
+	for _, h := range fx.holders[:2] {
+		if err := forged.Sign(keys, h.Key.ID(), h.Signer); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		files map[string][]byte
+		want  string
+	}{
+		{"one signature", map[string][]byte{"8.claimed.json": partialData}, "error: sync claimed: the published metadata does not verify against the vault: 8.claimed.json is not-valid: "},
+		{"another payload for a registered version", map[string][]byte{"8.claimed.json": forged.Bytes()}, "error: sync claimed: a different payload is registered for this role and version: 8.claimed.json is version 8 with payload " + bundle.SumHex(forged.SignedBytes()) + ", the register holds " + bundle.SumHex(other.SignedBytes()) + " for it\n"},
+		{"not published", map[string][]byte{"targets.json": before.Targets.Bytes()}, "error: sync claimed: the role's metadata is not published: neither claimed.json nor N.claimed.json is among the published files\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := run(t, "vault", "sync", "--vault", fx.vault, "--published", publish(t, tc.files))
+			if code != 1 || !strings.HasPrefix(stderr, tc.want) {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant stderr starting %q", code, stdout, stderr, tc.want)
+			}
+			if v := fx.openVault(t); v.Generation != before.Generation {
+				t.Errorf("a refused sync wrote generation %s", v.Generation)
+			}
+		})
+	}
+	// Site B's vault holds version 8: the fixture's version 7 is older.
+	code, _, stderr := run(t, "vault", "sync", "--vault", ts.vaultB, "--published", publish(t, map[string][]byte{"7.claimed.json": before.Delegators["claimed"].Bytes()}))
+	if want := "error: sync claimed: the published version is older than the vault's: 7.claimed.json is version 7, the vault holds version 8\n"; code != 1 || stderr != want {
+		t.Errorf("backwards: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+
+	dir := publish(t, map[string][]byte{"8.claimed.json": final, "claimed.json": final, "7.claimed.json": before.Delegators["claimed"].Bytes(), "targets.json": before.Targets.Bytes()})
+	code, stdout, stderr := run(t, "vault", "sync", "--vault", fx.vault, "--published", dir)
+	if code != 0 || !strings.HasPrefix(stdout, "claimed: version 7 → 8 (8.claimed.json, payload "+bundle.SumHex(other.SignedBytes())+"), verified against the vault's root chain\nVault generation gen-000003 written and read back.\n") {
+		t.Fatalf("sync: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	vA, vB := fx.openVault(t), openVaultAt(t, ts.vaultB)
+	if string(vA.Delegators["claimed"].Bytes()) != string(vB.Delegators["claimed"].Bytes()) {
+		t.Error("after the sync the vaults hold different claimed metadata")
+	}
+	for _, v := range []*vault.Vault{vA, vB} {
+		if h, _ := v.Register.Lookup("claimed", 8); h != bundle.SumHex(other.SignedBytes()) {
+			t.Errorf("vault %s registers claimed version 8 as %s", v.Generation, h)
+		}
+	}
+	if vA.LastCeremonyID != before.LastCeremonyID {
+		t.Errorf("the sync changed the last ceremony to %s", vA.LastCeremonyID)
+	}
+	code, stdout, _ = run(t, "vault", "sync", "--vault", fx.vault, "--published", dir)
+	if code != 0 || stdout != "claimed: version 8, as the vault holds it\nThe vault holds every published version already: generation gen-000003 is unchanged.\n" {
+		t.Errorf("a second sync: exit %d\n%s", code, stdout)
+	}
+}
