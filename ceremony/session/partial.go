@@ -472,8 +472,8 @@ func (s *Session) stepMerged(e *Merged) (func(), error) {
 	if !slices.Equal(carried, e.Signatures) {
 		return nil, fmt.Errorf("%w: the log merges %d signatures, the partial carries %d others", ErrBadPartial, len(e.Signatures), len(carried))
 	}
-	type vote struct{ role, who string }
-	seen := map[vote]bool{}
+	type vote struct{ role, holder string }
+	seen := map[vote]string{} // → the key that signed
 	for _, m := range e.Signatures {
 		p := s.built.byRole[m.Role]
 		if p == nil || p.Version != m.Version {
@@ -482,13 +482,12 @@ func (s *Session) stepMerged(e *Merged) (func(), error) {
 		if m.Holder == "" {
 			return nil, fmt.Errorf("%w: key %s signed %s, and this vault's policy enrols it for no holder", ErrBadPartial, m.KeyID, m.Role)
 		}
-		if seen[vote{m.Role, "key " + m.KeyID}] {
-			return nil, fmt.Errorf("%w: key %s signs %s twice", ErrBadPartial, m.KeyID, m.Role)
+		// A key signs once per file (tuf.Parse refuses a keyid twice); a
+		// holder with two keys the delegation lists is still one vote.
+		if first, twice := seen[vote{m.Role, m.Holder}]; twice {
+			return nil, fmt.Errorf("%w: %s signs %s twice, with keys %s and %s", ErrBadPartial, m.Holder, m.Role, first, m.KeyID)
 		}
-		if seen[vote{m.Role, m.Holder}] {
-			return nil, fmt.Errorf("%w: %s signs %s twice", ErrBadPartial, m.Holder, m.Role)
-		}
-		seen[vote{m.Role, "key " + m.KeyID}], seen[vote{m.Role, m.Holder}] = true, true
+		seen[vote{m.Role, m.Holder}] = m.KeyID
 		if err := s.checkSignature(p, m.Holder, m.KeyID, m.Signature); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadPartial, err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/partial"
+	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/transcript"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
@@ -34,9 +35,15 @@ type sites struct {
 
 const ceremonyID = "ceremony-test-1"
 
-func newSites(t *testing.T) *sites {
+func newSites(t *testing.T) *sites { return newSitesWith(t, nil) }
+
+// newSitesWith is newSites with the fixture changed first.
+func newSitesWith(t *testing.T, change func(fx *fixture)) *sites {
 	t.Helper()
 	fx := newFixture(t)
+	if change != nil {
+		change(fx)
+	}
 	fx.vault.Root = vaulttest.Root(t, 1, []vaulttest.Holder{vaulttest.Key(t, 1)})
 	d, a, _ := fx.deps()
 	s := fx.open(d)
@@ -399,5 +406,50 @@ func TestTwoSitesRefusals(t *testing.T) {
 				t.Error("the refused merge is in the log")
 			}
 		})
+	}
+}
+
+// TestTwoSitesHolderTwice: a holder whose two keys the delegation lists
+// is one vote: a partial carrying a signature by each is refused.
+func TestTwoSitesHolderTwice(t *testing.T) {
+	var second crypto.Signer
+	st := newSitesWith(t, func(fx *fixture) {
+		second = softkeys(t, "alice")
+		k, err := tuf.KeyFromPublic(second.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		top := *fx.vault.Targets.Targets
+		d := *top.Delegations
+		d.Keys = map[string]*tuf.Key{k.ID(): k}
+		for id, key := range top.Delegations.Keys {
+			d.Keys[id] = key
+		}
+		r := *d.Roles[0]
+		r.KeyIDs = append(append([]string(nil), r.KeyIDs...), k.ID())
+		d.Roles = []*tuf.DelegatedRole{&r}
+		top.Delegations = &d
+		f, err := tuf.NewTargetsFile(&top)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fx.vault.Targets = f
+		alice := &fx.vault.Policy.Holders[0]
+		alice.Keys = append(alice.Keys, policy.HolderKey{KeyID: k.ID(), Token: policy.TokenSoftkey, URI: "softkey:path=/keys/alice-2.key.pem"})
+		fx.tokens.keys[k.ID()] = second
+	})
+	files := reseal(t, st.files, func(p *partial.Partial, files map[string][]byte) {
+		f := claimedOf(t, files)
+		if err := f.Sign(st.fx.vault.Targets.Targets.Delegations.Keys, st.fx.vault.Policy.Holders[0].Keys[1].KeyID, second); err != nil {
+			t.Fatal(err)
+		}
+		files["8.claimed.partial.json"] = f.Bytes()
+	})
+	s, _ := st.openB(t, st.siteB(), ceremonyID)
+	err := joinB(s, files)
+	sigs := claimedOf(t, files).Signatures
+	want := "merge the partial's signatures: the partial is refused: alice signs claimed twice, with keys " + sigs[0].KeyID + " and " + sigs[1].KeyID
+	if !errors.Is(err, ErrBadPartial) || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
 	}
 }
