@@ -82,6 +82,11 @@ func (st *sites) siteB() *vault.Vault {
 
 // openB opens site B's ceremony on v under the id, to its clock.
 func (st *sites) openB(t *testing.T, v *vault.Vault, id string) (*Session, *memoryAppender) {
+	return st.openBAt(t, v, id, st.fx.now.Add(time.Hour))
+}
+
+// openBAt is openB with site B's clock confirmed at the time.
+func (st *sites) openBAt(t *testing.T, v *vault.Vault, id string, clock time.Time) (*Session, *memoryAppender) {
 	t.Helper()
 	a := &memoryAppender{}
 	d := Deps{Vault: v, Log: transcript.New(a, id), Blobs: memoryBlobs{}, Tokens: st.fx.tokens, Now: func() time.Time { return st.fx.now.Add(time.Hour) }}
@@ -92,7 +97,7 @@ func (st *sites) openB(t *testing.T, v *vault.Vault, id string) (*Session, *memo
 	if err := s.Preflight(passingChecks(), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ConfirmClock(st.fx.now.Add(time.Hour), "walter"); err != nil {
+	if err := s.ConfirmClock(clock, "walter"); err != nil {
 		t.Fatal(err)
 	}
 	return s, a
@@ -296,6 +301,7 @@ func TestTwoSitesRefusals(t *testing.T) {
 		name  string
 		id    string
 		vault func(v *vault.Vault)
+		clock time.Time
 		files func() map[string][]byte
 		is    error
 		msg   string
@@ -338,6 +344,12 @@ func TestTwoSitesRefusals(t *testing.T) {
 		files: func() map[string][]byte { return st.files },
 		is:    ErrOtherCeremony,
 		msg:   "the partial is of ceremony ceremony-test-1, this log is of ceremony ceremony-test-2",
+	}, {
+		name:  "site B's clock before the ceremony time",
+		clock: st.fx.now.Add(-time.Hour),
+		files: func() map[string][]byte { return st.files },
+		is:    ErrBadPartial,
+		msg:   "its ceremony time " + st.fx.now.Format(time.RFC3339) + " is after this site's confirmed time " + st.fx.now.Add(-time.Hour).Format(time.RFC3339),
 	}, {
 		name: "signature over other bytes",
 		files: func() map[string][]byte {
@@ -392,7 +404,11 @@ func TestTwoSitesRefusals(t *testing.T) {
 			if tc.id != "" {
 				id = tc.id
 			}
-			s, log := st.openB(t, v, id)
+			clock := st.fx.now.Add(time.Hour)
+			if !tc.clock.IsZero() {
+				clock = tc.clock
+			}
+			s, log := st.openBAt(t, v, id, clock)
 			err := joinB(s, tc.files())
 			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("got %v\nwant %v containing %q", err, tc.is, tc.msg)
