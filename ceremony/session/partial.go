@@ -241,8 +241,11 @@ func (s *Session) stepJoined(e *Joined) (func(), error) {
 	if p.CeremonyTime != e.CeremonyTime {
 		return nil, fmt.Errorf("%w: the partial's ceremony time is %s, the log says %s", ErrBadPartial, p.CeremonyTime, e.CeremonyTime)
 	}
-	if p.Rehearsal != s.opened.Rehearsal {
-		return nil, fmt.Errorf("%w: the partial is of a rehearsal: %t, this ceremony is one: %t", ErrOtherVault, p.Rehearsal, s.opened.Rehearsal)
+	switch {
+	case p.Rehearsal && !s.opened.Rehearsal:
+		return nil, fmt.Errorf("%w: the partial is a rehearsal's, this ceremony is not a rehearsal", ErrOtherVault)
+	case !p.Rehearsal && s.opened.Rehearsal:
+		return nil, fmt.Errorf("%w: this ceremony is a rehearsal, the partial is not a rehearsal's", ErrOtherVault)
 	}
 	mine, err := VaultOf(s.d.Vault)
 	if err != nil {

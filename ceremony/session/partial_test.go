@@ -339,6 +339,13 @@ func TestTwoSitesRefusals(t *testing.T) {
 		is:    ErrOtherVault,
 		msg:   "its policy has SHA-256 " + bundle.SumHex([]byte("the policy file")) + ", this vault's " + bundle.SumHex([]byte("another policy")),
 	}, {
+		name: "a rehearsal's partial",
+		files: func() map[string][]byte {
+			return reseal(t, st.files, func(p *partial.Partial, _ map[string][]byte) { p.Rehearsal = true })
+		},
+		is:  ErrOtherVault,
+		msg: "join the partial: the partial was built on another vault, or on this vault in another state: the partial is a rehearsal's, this ceremony is not a rehearsal",
+	}, {
 		name:  "another ceremony id",
 		id:    "ceremony-test-2",
 		files: func() map[string][]byte { return st.files },
@@ -467,5 +474,31 @@ func TestTwoSitesHolderTwice(t *testing.T) {
 	want := "merge the partial's signatures: the partial is refused: alice signs claimed twice, with keys " + sigs[0].KeyID + " and " + sigs[1].KeyID
 	if !errors.Is(err, ErrBadPartial) || err.Error() != want {
 		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}
+
+// TestTwoSitesDecideNothing: the joining site takes the first site's
+// decisions and makes none of its own.
+func TestTwoSitesDecideNothing(t *testing.T) {
+	st := newSites(t)
+	s, _ := st.openB(t, st.siteB(), ceremonyID)
+	if err := s.Join(st.files, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	src, err := s.JoinedBundle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Import(src); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Decide("r-add", Reject, "not here", "bob"); !errors.Is(err, ErrJoinedDecisions) {
+		t.Errorf("a decision at the joining site: %v, want ErrJoinedDecisions", err)
+	}
+	if err := s.BulkApprove(2, "bob"); !errors.Is(err, ErrJoinedDecisions) {
+		t.Errorf("a bulk approval at the joining site: %v, want ErrJoinedDecisions", err)
+	}
+	if err := s.Build(); !errors.Is(err, ErrUndecided) {
+		t.Errorf("a build before the decisions are adopted: %v, want ErrUndecided", err)
 	}
 }
