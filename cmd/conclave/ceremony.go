@@ -210,7 +210,11 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	d := &driver{ctx: ctx, env: env, o: o, s: s, r: r, res: res}
 	if err := d.run(); err != nil {
 		if s.State() != session.StateClosed && s.State() != session.StateAbandoned {
-			err = addHint(err, fmt.Sprintf("the ceremony stopped in state %s, everything done is in its log; continue it with: conclave ceremony --resume %s --script FILE --out DIR",
+			how := "conclave ceremony --resume %s --script FILE --out DIR"
+			if s.Joined() || o.Join != nil {
+				how = "conclave sign --resume %s --in PARTIAL --script FILE --out DIR --confirm-digest DIGEST"
+			}
+			err = addHint(err, fmt.Sprintf("the ceremony stopped in state %s, everything done is in its log; continue it with: "+how,
 				s.State(), shellQuote(r.Journal)))
 		}
 		return res, err

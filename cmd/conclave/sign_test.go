@@ -367,3 +367,42 @@ func TestVaultSyncAfterTwoSites(t *testing.T) {
 		t.Errorf("a second sync: exit %d\n%s", code, stdout)
 	}
 }
+
+// TestTwoSitesResume: site B's ceremony stopped at its holder's PIN
+// (none given) continues with sign --resume: nothing is joined, adopted
+// or merged twice, and the holder signs once.
+func TestTwoSitesResume(t *testing.T) {
+	ts := newTwoSites(t)
+	fx := ts.fx
+	script := fx.writeScript(t, "site-b.yaml", siteBScript)
+	out := filepath.Join(fx.dir, "export-b")
+	none := pinFile(t, 0)
+	defer none.Close()
+	code, stdout, stderr := run(t, ts.signArgs(ts.partial, out, script, none.Fd(), ts.digest)...)
+	if code == 0 || !strings.Contains(stderr, "continue it with: conclave sign --resume ") {
+		t.Fatalf("without a PIN: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	logDir := filepath.Join(ts.vaultB, "journal", ts.id)
+	pins := pinFile(t, 1)
+	defer pins.Close()
+	code, stdout, stderr = run(t, "sign", "--resume", logDir, "--in", ts.partial, "--out", out, "--script", script,
+		"--softkey-dir", fx.keys, "--pin-fd", fmt.Sprint(pins.Fd()), "--confirm-digest", ts.digest)
+	if code != 0 {
+		t.Fatalf("resume: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "Resuming ceremony "+ts.id+": ") || !strings.Contains(stdout, "  Holder 2 signed claimed\n") {
+		t.Errorf("resume stdout:\n%s", stdout)
+	}
+	fx.checkExport(t, out, 8)
+	var log []byte
+	for _, file := range openVaultAt(t, ts.vaultB).Files() {
+		if file.Name == vault.CeremoniesDir+"/"+ts.id+"/"+journal.LogName {
+			log = file.Data
+		}
+	}
+	for _, typ := range []string{"joined", "adopted", "merged", "signed"} {
+		if n := strings.Count(string(log), `"type":"`+typ+`"`); n != 1 {
+			t.Errorf("site B's log holds %d %s lines, want 1", n, typ)
+		}
+	}
+}
