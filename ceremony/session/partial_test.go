@@ -386,7 +386,7 @@ func TestTwoSitesRefusals(t *testing.T) {
 				// The bundle of another ceremony, as well signed.
 				other := newFixture(t)
 				other.bundle = filepath.Join(t.TempDir(), "bundle")
-				drafts := intaketest.Files(other.f.Rotate(t, "r-rotate", "existing-b", []string{"b1"}, "b2"))
+				drafts := intaketest.Lines(other.f.Rotate(t, "r-rotate", "existing-b", []string{"b1"}, "b2"))
 				if err := other.f.Pack("bundle-0002", drafts...).Write(other.bundle); err != nil {
 					t.Fatal(err)
 				}
