@@ -45,20 +45,26 @@ type twoSites struct {
 
 func newTwoSites(t *testing.T) *twoSites {
 	t.Helper()
-	fx := newCeremonyFixture(t)
+	pins := pinFile(t, 1)
+	defer pins.Close()
+	return newTwoSitesWith(t, newCeremonyFixture(t), siteAScript, "Holder 1", pins)
+}
+
+// newTwoSitesWith runs site A on the fixture with the script, in which
+// signer alone signs, its PIN read from pins.
+func newTwoSitesWith(t *testing.T, fx *ceremonyFixture, script, signer string, pins *os.File) *twoSites {
+	t.Helper()
 	ts := &twoSites{fx: fx, vaultB: filepath.Join(fx.dir, "vault-b"), partial: filepath.Join(fx.dir, "partial-a")}
 	if out, err := exec.Command("cp", "-a", fx.vault, ts.vaultB).CombinedOutput(); err != nil {
 		t.Fatalf("copy the vault: %v\n%s", err, out)
 	}
-	fx.script = fx.writeScript(t, "site-a.yaml", siteAScript)
-	pins := pinFile(t, 1)
-	defer pins.Close()
+	fx.script = fx.writeScript(t, "site-a.yaml", script)
 	code, stdout, stderr := run(t, append(fx.args(ts.partial, pins.Fd()), "--export-partial")...)
 	if code != 0 {
 		t.Fatalf("site A: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	for _, want := range []string{
-		"  Holder 1 signed claimed\n  claimed: 1 of 3 holders signed, threshold 2 not met\n",
+		"  " + signer + " signed claimed\n  claimed: 1 of 3 holders signed, threshold 2 not met\n",
 		"\nPartial exported to " + ts.partial + " and read back; carry it to the next site:\n  8.claimed.partial.json\n  bundle.copy\n  partial.json\n",
 		"Read out to the next site, over another channel than the medium, the digest:\n",
 	} {
