@@ -304,12 +304,7 @@ func (r *ceremonyRun) export(ctx context.Context) ([]export.File, map[string]str
 	if err != nil {
 		return nil, nil, err
 	}
-	want := map[string][]byte{}
-	var ex []safefile.Export
-	for _, f := range files {
-		want[f.Name] = f.Data
-		ex = append(ex, safefile.Export{Name: f.Name, Data: f.Data})
-	}
+	want, ex := exportPlan(files)
 	err = safefile.ExportFiles(r.o.Out, ex)
 	if errors.Is(err, safefile.ErrNotEmpty) {
 		// Written before a crash, and not recorded: it counts only if it

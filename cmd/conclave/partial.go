@@ -196,12 +196,7 @@ func (r *ceremonyRun) exportPartial(ctx context.Context) ([]export.File, error) 
 	if err != nil {
 		return nil, err
 	}
-	want := map[string][]byte{}
-	var ex []safefile.Export
-	for _, f := range files {
-		want[f.Name] = f.Data
-		ex = append(ex, safefile.Export{Name: f.Name, Data: f.Data})
-	}
+	want, ex := exportPlan(files)
 	err = safefile.ExportFiles(r.o.Out, ex)
 	if err != nil && !errors.Is(err, safefile.ErrNotEmpty) {
 		return nil, err
@@ -230,4 +225,16 @@ func (r *ceremonyRun) exportPartial(ctx context.Context) ([]export.File, error) 
 		return nil, err
 	}
 	return files, nil
+}
+
+// exportPlan gives the files planned by name, and as safefile writes
+// them.
+func exportPlan(files []export.File) (map[string][]byte, []safefile.Export) {
+	want := make(map[string][]byte, len(files))
+	ex := make([]safefile.Export, 0, len(files))
+	for _, f := range files {
+		want[f.Name] = f.Data
+		ex = append(ex, safefile.Export{Name: f.Name, Data: f.Data})
+	}
+	return want, ex
 }

@@ -21,25 +21,7 @@ import (
 // keyid before its PIN), completing the threshold over the payload site
 // B rebuilt.
 func TestTwoSitesSoftHSM(t *testing.T) {
-	privateSoftHSM(t)
-	_, k, _ := softHSMWithKey(t, "holder1")
-	key, err := tuf.KeyFromPublic(k.Public)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, sum, err := pkcs11.HashModule(testSoftHSM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sel := uri.New()
-	sel.Set(uri.Token, "holder1")
-	sel.Set(uri.Object, "holder1")
-	sel.Set(uri.ModulePath, testSoftHSM)
-	fx := newCeremonyFixtureWith(t, &tokenHolder{
-		key:     key,
-		policy:  fmt.Sprintf("        token: pkcs11\n        uri: %q\n", sel.String()),
-		modules: fmt.Sprintf("pkcs11_modules:\n  - path: %s\n    sha256: %s\n", testSoftHSM, sum),
-	})
+	fx := newSoftHSMCeremonyFixture(t)
 	pinsA := pinFile(t, 1)
 	defer pinsA.Close()
 	siteA := strings.Replace(siteAScript, "signing: [Holder 1]\n", "signing: [Holder 2]\n", 1)
@@ -76,4 +58,30 @@ signing: [Holder 1]
 	}
 	fx.checkExport(t, out, 8)
 	noPIN(t, fx.dir, stdout, stderr)
+}
+
+// newSoftHSMCeremonyFixture is the ceremony fixture with Holder 1's key
+// on a SoftHSM token, found by its URI through the policy's module list.
+func newSoftHSMCeremonyFixture(t *testing.T) *ceremonyFixture {
+	t.Helper()
+	privateSoftHSM(t)
+	_, k, _ := softHSMWithKey(t, "holder1")
+	key, err := tuf.KeyFromPublic(k.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sum, err := pkcs11.HashModule(testSoftHSM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := uri.New()
+	sel.Set(uri.Token, "holder1")
+	sel.Set(uri.Object, "holder1")
+	sel.Set(uri.ModulePath, testSoftHSM)
+	fx := newCeremonyFixtureWith(t, &tokenHolder{
+		key:     key,
+		policy:  fmt.Sprintf("        token: pkcs11\n        uri: %q\n", sel.String()),
+		modules: fmt.Sprintf("pkcs11_modules:\n  - path: %s\n    sha256: %s\n", testSoftHSM, sum),
+	})
+	return fx
 }

@@ -139,12 +139,7 @@ func TestTwoSitesSoftkeys(t *testing.T) {
 	}
 	// Site B's log: the partial joined, the decisions adopted, the
 	// payload hash of site A's, the witness's note of the digest.
-	var log []byte
-	for _, file := range vB.Files() {
-		if file.Name == vault.CeremoniesDir+"/"+ts.id+"/"+journal.LogName {
-			log = file.Data
-		}
-	}
+	log := ceremonyLog(vB, ts.id)
 	entries, _, err := transcript.Parse(log)
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +155,30 @@ func TestTwoSitesSoftkeys(t *testing.T) {
 		t.Errorf("site B's log lacks the payload hash or the digest note:\n%s", log)
 	}
 	noPIN(t, fx.dir, stdout, stderr)
+}
+
+// signB runs site B's ceremony on site A's partial, Holder 2 signing,
+// and returns its export directory.
+func (ts *twoSites) signB(t *testing.T) string {
+	t.Helper()
+	script := ts.fx.writeScript(t, "site-b.yaml", siteBScript)
+	out := filepath.Join(ts.fx.dir, "export-b")
+	pins := pinFile(t, 1)
+	defer pins.Close()
+	if code, stdout, stderr := run(t, ts.signArgs(ts.partial, out, script, pins.Fd(), ts.digest)...); code != 0 {
+		t.Fatalf("site B: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	return out
+}
+
+// ceremonyLog is the log a vault generation keeps of a ceremony.
+func ceremonyLog(v *vault.Vault, id string) []byte {
+	for _, file := range v.Files() {
+		if file.Name == vault.CeremoniesDir+"/"+id+"/"+journal.LogName {
+			return file.Data
+		}
+	}
+	return nil
 }
 
 func openVaultAt(t *testing.T, dir string) *vault.Vault {
@@ -280,13 +299,7 @@ func TestTwoSitesRefused(t *testing.T) {
 func TestVaultSyncAfterTwoSites(t *testing.T) {
 	ts := newTwoSites(t)
 	fx := ts.fx
-	script := fx.writeScript(t, "site-b.yaml", siteBScript)
-	out := filepath.Join(fx.dir, "export-b")
-	pins := pinFile(t, 1)
-	defer pins.Close()
-	if code, stdout, stderr := run(t, ts.signArgs(ts.partial, out, script, pins.Fd(), ts.digest)...); code != 0 {
-		t.Fatalf("site B: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-	}
+	out := ts.signB(t)
 	final, err := os.ReadFile(filepath.Join(out, "8.claimed.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -333,6 +346,7 @@ func TestVaultSyncAfterTwoSites(t *testing.T) {
 	}{
 		{"one signature", map[string][]byte{"8.claimed.json": partialData}, "error: sync claimed: the published metadata does not verify against the vault: 8.claimed.json is not-valid: "},
 		{"another payload for a registered version", map[string][]byte{"8.claimed.json": forged.Bytes()}, "error: sync claimed: a different payload is registered for this role and version: 8.claimed.json is version 8 with payload " + bundle.SumHex(forged.SignedBytes()) + ", the register holds " + bundle.SumHex(other.SignedBytes()) + " for it\n"},
+		{"two files of one version", map[string][]byte{"8.claimed.json": final, "claimed.json": forged.Bytes()}, "error: sync claimed: 8.claimed.json and claimed.json both publish version 8, with other bytes\n"},
 		{"not published", map[string][]byte{"targets.json": before.Targets.Bytes()}, "error: sync claimed: the role's metadata is not published: neither claimed.json nor N.claimed.json is among the published files\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -400,12 +414,7 @@ func TestTwoSitesResume(t *testing.T) {
 		t.Errorf("resume stdout:\n%s", stdout)
 	}
 	fx.checkExport(t, out, 8)
-	var log []byte
-	for _, file := range openVaultAt(t, ts.vaultB).Files() {
-		if file.Name == vault.CeremoniesDir+"/"+ts.id+"/"+journal.LogName {
-			log = file.Data
-		}
-	}
+	log := ceremonyLog(openVaultAt(t, ts.vaultB), ts.id)
 	for _, typ := range []string{"joined", "adopted", "merged", "signed"} {
 		if n := strings.Count(string(log), `"type":"`+typ+`"`); n != 1 {
 			t.Errorf("site B's log holds %d %s lines, want 1", n, typ)
