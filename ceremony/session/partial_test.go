@@ -132,8 +132,8 @@ func TestTwoSites(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := int64(intaketest.BaseVersion + 1)
-	if len(u.Roles) != 0 || u.History != nil || u.Register["claimed"][want] == "" {
-		t.Fatalf("site A's update after a partial: roles %v, history %v, register %v; want only the payload registered", u.Roles, u.History, u.Register)
+	if len(u.Roles) != 0 || u.History == nil || !u.History.SeenBundle("bundle-0001") || u.Register["claimed"][want] == "" {
+		t.Fatalf("site A's update after a partial: roles %v, history %v, register %v; want the payload registered and the bundle recorded", u.Roles, u.History, u.Register)
 	}
 	s, log := st.openB(t, st.siteB(), ceremonyID)
 	if err := joinB(s, st.files); err != nil {
@@ -197,6 +197,11 @@ func TestTwoSites(t *testing.T) {
 	}
 	if ub.Roles["claimed"] == nil || ub.CeremonyID != ceremonyID {
 		t.Errorf("site B's update: %+v", ub)
+	}
+	// Both vaults remember the bundle at the same instant, the ceremony
+	// time, not each site's clock.
+	if ha, hb := string(u.History.Marshal()), string(ub.History.Marshal()); ha != hb {
+		t.Errorf("the sites' histories differ:\nA %s\nB %s", ha, hb)
 	}
 
 	// Site B's log is its own, under the same ceremony id, and replays.
