@@ -507,3 +507,36 @@ func TestTwoSitesDecideNothing(t *testing.T) {
 		t.Errorf("a build before the decisions are adopted: %v, want ErrUndecided", err)
 	}
 }
+
+// TestTwoSitesSignAfterMerge: at the joining site nobody signs, and
+// nothing is exported, before the partial's signatures are merged: the
+// site's own holders could otherwise meet the threshold without them,
+// and they would be dropped.
+func TestTwoSitesSignAfterMerge(t *testing.T) {
+	st := newSites(t)
+	s, _ := st.openB(t, st.siteB(), ceremonyID)
+	if err := s.Join(st.files, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	src, err := s.JoinedBundle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func() error{func() error { return s.Import(src) }, func() error { return s.Adopt("bob") }, s.Build} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.SignAs(context.Background(), "bob"); !errors.Is(err, ErrNotMerged) || err.Error() != "sign as bob: "+ErrNotMerged.Error() {
+		t.Errorf("bob signing before the merge: %v, want ErrNotMerged", err)
+	}
+	if _, err := s.PartialFiles(); !errors.Is(err, ErrNotMerged) {
+		t.Errorf("a partial before the merge: %v, want ErrNotMerged", err)
+	}
+	if err := s.Exported(map[string]string{}); !errors.Is(err, ErrNotMerged) {
+		t.Errorf("an export recorded before the merge: %v, want ErrNotMerged", err)
+	}
+	if err := s.ExportedPartial(map[string]string{}); !errors.Is(err, ErrNotMerged) {
+		t.Errorf("a partial export recorded before the merge: %v, want ErrNotMerged", err)
+	}
+}
