@@ -530,6 +530,18 @@ func TestTwoSitesSignAfterMerge(t *testing.T) {
 	if _, err := s.SignAs(context.Background(), "bob"); !errors.Is(err, ErrNotMerged) || err.Error() != "sign as bob: "+ErrNotMerged.Error() {
 		t.Errorf("bob signing before the merge: %v, want ErrNotMerged", err)
 	}
+	// A signed line before the merged one, as a tampered log would have
+	// it, does not replay.
+	bob := st.fx.vault.Policy.Holders[1].Keys[0].KeyID
+	p := s.built.byRole["claimed"]
+	sig, err := tuf.SignMessageUnverified(st.fx.tokens.keys[bob], p.keys[bob], p.File.SignedBytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &Signed{Role: "claimed", Version: p.Version, Holder: "bob", KeyID: bob, Token: "softkey of bob", PINTriesBefore: -1, PINTriesAfter: -1, Signature: hex.EncodeToString(sig)}
+	if err := s.commit(ev); !errors.Is(err, ErrNotMerged) {
+		t.Errorf("a signed line before the merge: %v, want ErrNotMerged", err)
+	}
 	if _, err := s.PartialFiles(); !errors.Is(err, ErrNotMerged) {
 		t.Errorf("a partial before the merge: %v, want ErrNotMerged", err)
 	}
