@@ -338,6 +338,17 @@ func TestTwoSitesRefusals(t *testing.T) {
 		is:  ErrBadPartial,
 		msg: "join the partial: the partial is refused: 8.claimed.partial.json has SHA-256 ",
 	}, {
+		name: "metadata of another version than listed",
+		files: func() map[string][]byte {
+			return reseal(t, st.files, func(p *partial.Partial, files map[string][]byte) {
+				files["9.claimed.partial.json"] = files["8.claimed.partial.json"]
+				delete(files, "8.claimed.partial.json")
+				p.Roles[0].Version, p.Roles[0].Metadata = 9, "9.claimed.partial.json"
+			})
+		},
+		is:  ErrBadPartial,
+		msg: "9.claimed.partial.json holds version 8 with payload ",
+	}, {
 		name:  "another vault",
 		vault: func(v *vault.Vault) { v.PolicyBytes = []byte("another policy") },
 		files: func() map[string][]byte { return st.files },
