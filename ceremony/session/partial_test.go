@@ -103,8 +103,9 @@ func (st *sites) openBAt(t *testing.T, v *vault.Vault, id string, clock time.Tim
 	return s, a
 }
 
-// joinB runs site B from its clock to the merge.
-func joinB(s *Session, files map[string][]byte) error {
+// importB runs site B from its clock to the import of the bundle the
+// partial carries.
+func importB(s *Session, files map[string][]byte) error {
 	if err := s.Join(files, "bob"); err != nil {
 		return err
 	}
@@ -112,7 +113,12 @@ func joinB(s *Session, files map[string][]byte) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Import(src); err != nil {
+	return s.Import(src)
+}
+
+// joinB runs site B from its clock to the merge.
+func joinB(s *Session, files map[string][]byte) error {
+	if err := importB(s, files); err != nil {
 		return err
 	}
 	if err := s.Adopt("bob"); err != nil {
@@ -121,7 +127,7 @@ func joinB(s *Session, files map[string][]byte) error {
 	if err := s.Build(); err != nil {
 		return err
 	}
-	_, err = s.Merge()
+	_, err := s.Merge()
 	return err
 }
 
@@ -498,14 +504,7 @@ func TestTwoSitesHolderTwice(t *testing.T) {
 func TestTwoSitesDecideNothing(t *testing.T) {
 	st := newSites(t)
 	s, _ := st.openB(t, st.siteB(), ceremonyID)
-	if err := s.Join(st.files, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	src, err := s.JoinedBundle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Import(src); err != nil {
+	if err := importB(s, st.files); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Decide("r-add", Reject, "not here", "bob"); !errors.Is(err, ErrJoinedDecisions) {
@@ -526,14 +525,7 @@ func TestTwoSitesDecideNothing(t *testing.T) {
 func TestTwoSitesSignAfterMerge(t *testing.T) {
 	st := newSites(t)
 	s, _ := st.openB(t, st.siteB(), ceremonyID)
-	if err := s.Join(st.files, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	src, err := s.JoinedBundle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, step := range []func() error{func() error { return s.Import(src) }, func() error { return s.Adopt("bob") }, s.Build} {
+	for _, step := range []func() error{func() error { return importB(s, st.files) }, func() error { return s.Adopt("bob") }, s.Build} {
 		if err := step(); err != nil {
 			t.Fatal(err)
 		}
