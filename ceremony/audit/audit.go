@@ -41,7 +41,6 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,6 +123,10 @@ type Input struct {
 	// Published is metadata fetched from what the repository serves, by
 	// file name; nil when not compared.
 	Published map[string][]byte
+	// Sites are the logs of the other sites of a ceremony signed at
+	// several sites, in any order (sites.go); Log is then the log of the
+	// site that exported what Export holds.
+	Sites []Site
 }
 
 // audit is one audit under way.
@@ -158,6 +161,7 @@ func Audit(ctx context.Context, in Input) (*Report, error) {
 		Roles:        []Role{},
 		Files:        []FileCheck{},
 		Notes:        []session.Noted{},
+		Sites:        []SiteReport{},
 		Findings:     []Finding{},
 	}
 	a.r.Log.HeadSignatures = []HeadSignature{}
@@ -165,6 +169,7 @@ func Audit(ctx context.Context, in Input) (*Report, error) {
 		a.events()
 		a.r.Vault.Checked = in.Vault != nil
 		a.head()
+		sites := a.joinSites(ctx)
 		if in.Vault == nil {
 			a.files()
 			a.find(CodeNoVault, 0, "", "no vault was given: the log and the exported files were checked for integrity, but not the signatures, thresholds, expiry or decisions, which need the vault generation the ceremony was opened on")
@@ -190,6 +195,7 @@ func Audit(ctx context.Context, in Input) (*Report, error) {
 				return nil, err
 			}
 		}
+		a.reportSites(sites)
 		if in.Published != nil {
 			a.published()
 		}
@@ -533,9 +539,11 @@ func (a *audit) replayUpTo(n int) (*session.Session, error) {
 // roles checks each built role's exported bytes.
 func (a *audit) roles(ctx context.Context) error {
 	decisions := a.decisions()
+	// The expiry is computed at the ceremony time: this site's confirmed
+	// time, or the first site's for a ceremony signed at several sites.
 	var confirmed time.Time
 	if a.s != nil {
-		confirmed = a.s.Confirmed()
+		confirmed = a.s.CeremonyTime()
 	}
 	var payloads []session.BuiltPayload
 	if a.built != nil {
@@ -847,17 +855,6 @@ func codeStrings(cs []verdict.Code) []string {
 // was opened on: the generation an audit checks it against. ok is false
 // when the first line is not a whole, well-formed opened line.
 func OpenedOn(log []byte) (generation string, ok bool) {
-	i := bytes.IndexByte(log, '\n')
-	if i < 0 {
-		return "", false
-	}
-	entries, _, err := transcript.Parse(log[:i+1])
-	if err != nil || len(entries) != 1 || entries[0].Type != session.TypeOpened {
-		return "", false
-	}
-	var o session.Opened
-	if json.Unmarshal(entries[0].Body, &o) != nil || o.VaultGeneration == "" {
-		return "", false
-	}
-	return o.VaultGeneration, true
+	generation, _, ok = OpenedOnHash(log)
+	return generation, ok
 }

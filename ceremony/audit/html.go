@@ -17,9 +17,10 @@ func (r *Report) WriteHTML(w io.Writer) error {
 }
 
 var htmlReport = template.Must(template.New("audit").Funcs(template.FuncMap{
-	"valid": validWord,
-	"none":  orNone,
-	"inc":   func(i int) int { return i + 1 },
+	"valid":    validWord,
+	"none":     orNone,
+	"inc":      func(i int) int { return i + 1 },
+	"exported": exportedWords,
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -52,7 +53,7 @@ dd { margin: 0; }
 {{if .Rehearsal}}<p class="bad">REHEARSAL: {{.RehearsalReason}}. Nothing it signed may be published.</p>{{end}}
 {{if .Findings}}<h2>Findings</h2>
 <table><tr><th>code</th><th>line</th><th>what</th></tr>
-{{range .Findings}}<tr><td><code>{{.Code}}</code></td><td>{{if .Line}}{{.Line}}{{end}}</td><td>{{.Message}}</td></tr>
+{{range .Findings}}<tr><td><code>{{.Code}}</code></td><td>{{.Where}}</td><td>{{.Message}}</td></tr>
 {{end}}</table>{{end}}
 <h2>Signing</h2>
 {{if not .Roles}}<p>No role was built.</p>{{end}}
@@ -60,10 +61,23 @@ dd { margin: 0; }
 <tr><th colspan="5">{{.Role}} version {{.Version}} ({{none .File}}): signed by {{len .SignedBy}} of {{len .Holders}} holders, threshold {{.Threshold}} {{if .ThresholdMet}}met{{else}}<span class="bad">NOT met</span>{{end}}</th></tr>
 <tr><td colspan="5">payload <span class="hash">{{.PayloadSHA256}}</span><br>expires {{.Expires}} (expected {{none .ExpectedExpires}})<br>changes: {{.Added}} added, {{.Rotated}} rotated, {{.Removed}} removed; card digest <span class="hash">{{none .CardDigest}}</span></td></tr>
 <tr><th>holder</th><th>key</th><th>signature</th><th>in the log</th><th>token</th></tr>
-{{range .Signatures}}<tr><td>{{none .Holder}}</td><td class="hash">{{.KeyID}}</td><td>{{.Status}}</td><td>{{if .Logged}}yes{{else}}<span class="bad">NO</span>{{end}}</td><td>{{.Token}}</td></tr>
+{{range .Signatures}}<tr><td>{{none .Holder}}</td><td class="hash">{{.KeyID}}</td><td>{{.Status}}</td><td>{{if .Logged}}yes{{if .Site}} (site {{.Site}}){{end}}{{else}}<span class="bad">NO</span>{{end}}</td><td>{{.Token}}</td></tr>
 {{end}}</table>
 {{end}}
-<h2>Decisions</h2>
+{{if .Sites}}<h2>Sites</h2>
+<p>The ceremony was signed at {{len .Sites}} sites; their logs are joined by ceremony id and payload hash.</p>
+{{range .Sites}}<table>
+<tr><th colspan="2">site {{.Site}}: ceremony <code>{{.Ceremony}}</code>, {{.End}}, {{exported .Exported}}</th></tr>
+<tr><td>log</td><td>{{.Log.Lines}} lines, head <span class="hash">{{.Log.Head}}</span>{{range .Log.HeadSignatures}}; head signed by {{none .Holder}} (key <span class="hash">{{.KeyID}}</span>): {{valid .Valid}}{{end}}</td></tr>
+<tr><td>vault</td><td>generation {{.Vault.Generation}}, hash <span class="hash">{{.Vault.Hash}}</span>, policy SHA-256 <span class="hash">{{.Vault.PolicySHA256}}</span>{{if not .Vault.Checked}} (not checked: no vault given){{end}}</td></tr>
+<tr><td>present</td><td>participants {{range $i, $n := .Participants}}{{if $i}}, {{end}}{{$n}}{{end}}; witnesses {{range $i, $n := .Witnesses}}{{if $i}}, {{end}}{{$n}}{{end}}</td></tr>
+{{with .Clock}}<tr><td>clock</td><td>{{.Confirmed}}, confirmed by {{.By}}</td></tr>{{end}}
+{{with .Joined}}<tr><td>joined</td><td>partial.json SHA-256 <span class="hash">{{.PartialSHA256}}</span>, ceremony time {{.CeremonyTime}}, received by {{.By}}</td></tr>{{end}}
+{{with .Adopted}}<tr><td>adopted</td><td>{{.Count}} decisions, SHA-256 <span class="hash">{{.DecisionsSHA256}}</span>, confirmed by {{.By}}</td></tr>{{end}}
+{{range .Payloads}}<tr><td>built</td><td>{{.Role}} version {{.Version}}, payload <span class="hash">{{.PayloadSHA256}}</span></td></tr>
+{{end}}{{range .Signed}}<tr><td>signed</td><td>{{.Holder}}: {{.Role}} version {{.Version}}, key <span class="hash">{{.KeyID}}</span>, token {{.Token}}</td></tr>
+{{end}}</table>
+{{end}}{{end}}<h2>Decisions</h2>
 {{if not .Decisions}}<p>No request was judged.</p>{{else}}<table><tr><th>request</th><th>kind</th><th>project</th><th>decision</th><th>by</th><th>reason</th><th>codes</th><th>applied</th></tr>
 {{range .Decisions}}<tr><td>{{.RequestID}}</td><td>{{.Kind}}</td><td>{{.Project}}</td><td>{{.Decision}}</td><td>{{.By}}</td><td>{{.Reason}}</td><td>{{range $i, $c := .Codes}}{{if $i}}, {{end}}{{$c}}{{end}}</td><td>{{if .Applied}}yes{{end}}</td></tr>
 {{end}}</table>{{end}}

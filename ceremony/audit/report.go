@@ -50,6 +50,9 @@ type Report struct {
 	Roles     []Role                   `json:"roles"`
 	Files     []FileCheck              `json:"files"`
 	Notes     []session.Noted          `json:"notes"`
+	// Sites are the sites of a ceremony signed at several sites, in the
+	// order it travelled; empty for a ceremony of one site.
+	Sites []SiteReport `json:"sites"`
 	// Published is nil when no published metadata was given.
 	Published *Published `json:"published"`
 	Findings  []Finding  `json:"findings"`
@@ -163,6 +166,9 @@ type Signature struct {
 	// bad-signature, malformed).
 	Status string `json:"status"`
 	Logged bool   `json:"logged"`
+	// Site is the site whose log records it, for a ceremony signed at
+	// several sites (0 otherwise).
+	Site int `json:"site,omitempty"`
 }
 
 // FileCheck is one exported file against the log's exported line.
@@ -193,7 +199,10 @@ type Discrepancy struct {
 // Finding is one thing the audit found wrong. Line is the log line it is
 // about, when there is one (0 otherwise).
 type Finding struct {
-	Code    string `json:"code"`
+	Code string `json:"code"`
+	// Site is the site whose log the line is in, for a ceremony signed at
+	// several sites (0 otherwise).
+	Site    int    `json:"site,omitempty"`
 	Line    int64  `json:"line,omitempty"`
 	Role    string `json:"role,omitempty"`
 	Message string `json:"message"`

@@ -39,9 +39,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(r.Findings) > 0 {
 		p("Findings:\n")
 		for _, f := range r.Findings {
-			where := ""
-			if f.Line > 0 {
-				where = fmt.Sprintf(" line %d:", f.Line)
+			where := f.Where()
+			if where != "" {
+				where = " " + where + ":"
 			}
 			p("  ✘ [%s]%s %s\n", f.Code, where, s(f.Message))
 		}
@@ -90,6 +90,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		p("  bundle     %s from %s, manifest SHA-256 %s: %d rule-approvable, %d needing judgement, %d invalid\n",
 			s(r.Bundle.ID), s(r.Bundle.Source), s(r.Bundle.ManifestSHA256), r.Bundle.Counts.RuleApprovable, r.Bundle.Counts.NeedsJudgement, r.Bundle.Counts.Invalid)
 	}
+	r.writeSites(p)
 	p("\nSigned roles:\n")
 	if len(r.Roles) == 0 {
 		p("  none\n")
@@ -110,6 +111,9 @@ func (r *Report) WriteText(w io.Writer) error {
 				logged = "NOT in the log"
 			}
 			p("      %s key %s: %s, %s", orNone(s(sig.Holder)), termtext.ShortHex(s(sig.KeyID)), s(sig.Status), logged)
+			if sig.Site > 0 {
+				p(" of site %d", sig.Site)
+			}
 			if sig.Token != "" {
 				p(", token %s", s(sig.Token))
 			}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/session"
@@ -119,6 +121,12 @@ func (a *auditFixture) writeLines(t *testing.T, lines [][]byte) {
 // can show the forgery; the checks behind it must find it too.
 func (a *auditFixture) forge(t *testing.T, edit func(seq int64, typ string, body map[string]any) map[string]any) {
 	t.Helper()
+	a.forgeWith(t, edit, func(transcript.Entry, *transcript.Log) {})
+}
+
+// forgeWith is forge, with after called once each line is written.
+func (a *auditFixture) forgeWith(t *testing.T, edit func(seq int64, typ string, body map[string]any) map[string]any, after func(e transcript.Entry, log *transcript.Log)) {
+	t.Helper()
 	data, err := os.ReadFile(filepath.Join(a.log, "log.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -142,13 +150,14 @@ func (a *auditFixture) forge(t *testing.T, edit func(seq int64, typ string, body
 		if _, err := log.Append(e.Type, e.Time, body); err != nil {
 			t.Fatal(err)
 		}
+		after(e, log)
 	}
 	if err := os.WriteFile(filepath.Join(a.log, "log.jsonl"), out.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// The holders' signed head no longer matches: the forgery shows
 	// there first. Each test here looks past it, at its own check.
-	if err := os.Remove(filepath.Join(a.log, "head.json")); err != nil {
+	if err := os.Remove(filepath.Join(a.log, "head.json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
 }
