@@ -241,7 +241,8 @@ func (a *audit) checkSites(j *sites) {
 	want := payloadsOf(first.a)
 	var decisions string
 	var count int
-	if first.a.replayed && first.joined == nil {
+	// A replay refused at a line still holds the decisions before it.
+	if first.a.s != nil && first.joined == nil {
 		ds := siteDecisions(first.a.s)
 		decisions, count = session.DecisionsSHA256(ds), len(ds)
 	}

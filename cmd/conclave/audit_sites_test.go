@@ -152,6 +152,34 @@ func TestAuditTwoSitesCaught(t *testing.T) {
 			"[site-payload] site 2 line 7: claimed version 8: site 1 built payload "+other+", site 2 built "+was[:32]+"*",
 			"[replay] site 1 line 7: the built line does not replay on vault generation gen-000001: *")
 	})
+	t.Run("decisions differ between sites", func(t *testing.T) {
+		s := newTwoSiteAudit(t)
+		a, extra := s.at("A")
+		a.forge(t, func(_ int64, typ string, body map[string]any) map[string]any {
+			if typ == "decided" {
+				body["reason"] = "a reason site B never saw"
+			}
+			return body
+		})
+		a.wantFindings(t, extra,
+			"[site-decisions] site 2 line 6: site 2 adopted 3 decisions with SHA-256 *",
+			"[replay] site 1 line 9: the exported line does not replay on vault generation gen-000001: the files read back are not the partial export planned*")
+	})
+	t.Run("a merged signature the first site did not record", func(t *testing.T) {
+		s := newTwoSiteAudit(t)
+		a, extra := s.at("A")
+		a.forge(t, func(_ int64, typ string, body map[string]any) map[string]any {
+			if typ == "signed" {
+				return nil
+			}
+			return body
+		})
+		h1 := a.holders[0].Key.ID()
+		a.wantFindings(t, extra,
+			"[site-merged] site 2 line 8: site 2 merged a signature of claimed version 8 by Holder 1 (key "+h1+") that no earlier site's log records signing",
+			"[signature-not-logged] claimed version 8 carries a signature by Holder 1 (key "+h1+") that the log does not record",
+			"[replay] site 1 line 8: the exported line does not replay on vault generation gen-000001: *")
+	})
 	t.Run("a signature no site recorded", func(t *testing.T) {
 		s := newTwoSiteAudit(t)
 		a, extra := s.at("B")
