@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/session"
@@ -15,6 +14,7 @@ import (
 	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/softkey"
 	"github.com/conclave-keys/conclave/intake/intaketest"
+	"io/fs"
 	"regexp"
 	"slices"
 
