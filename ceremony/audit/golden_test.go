@@ -10,12 +10,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files from what the code writes")
 
-// exampleReport is the report of the worked example
-// (docs/formats/examples/audit-report.json): a rehearsal ceremony of the
-// cmd/conclave tests, audited.
-func exampleReport(t *testing.T) *Report {
+// readExample reads a worked example of docs/formats/examples/: the
+// report of a rehearsal ceremony of the cmd/conclave tests, audited.
+func readExample(t *testing.T, name string) *Report {
 	t.Helper()
-	data, err := os.ReadFile("../../docs/formats/examples/audit-report.json")
+	data, err := os.ReadFile("../../docs/formats/examples/" + name + ".json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,21 +49,31 @@ func golden(t *testing.T, path string, got []byte) {
 // testdata/), as HTML (the worked example beside the JSON) and as JSON
 // again (the example itself).
 func TestGoldenReports(t *testing.T) {
-	r := exampleReport(t)
+	for name, text := range map[string]string{
+		"audit-report": "testdata/example.txt",
+		// A ceremony signed at two sites (sites.go).
+		"audit-report-two-sites": "testdata/two-sites.txt",
+	} {
+		t.Run(name, func(t *testing.T) { goldenReport(t, name, text) })
+	}
+}
+
+func goldenReport(t *testing.T, name, textFile string) {
+	r := readExample(t, name)
 	var text, html bytes.Buffer
 	if err := r.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "testdata/example.txt", text.Bytes())
+	golden(t, textFile, text.Bytes())
 	if err := r.WriteHTML(&html); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "../../docs/formats/examples/audit-report.html", html.Bytes())
+	golden(t, "../../docs/formats/examples/"+name+".html", html.Bytes())
 	var js bytes.Buffer
 	enc := json.NewEncoder(&js)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(r); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "../../docs/formats/examples/audit-report.json", js.Bytes())
+	golden(t, "../../docs/formats/examples/"+name+".json", js.Bytes())
 }
