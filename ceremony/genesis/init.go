@@ -182,7 +182,8 @@ func matchRecords(p *policy.Policy, records []Record, known map[string]*tuf.Key)
 	out := map[string]*tuf.Key{}
 	for _, h := range p.Holders {
 		for _, k := range h.Keys {
-			if len(k.Roles) == 0 {
+			roles := p.KeyRoles[k.KeyID]
+			if len(roles) == 0 {
 				continue
 			}
 			if r, ok := byID[k.KeyID]; ok {
@@ -190,7 +191,7 @@ func matchRecords(p *policy.Policy, records []Record, known map[string]*tuf.Key)
 			} else if pk, ok := known[k.KeyID]; ok {
 				out[k.KeyID] = pk
 			} else {
-				return nil, fmt.Errorf("%w: %s's key %s (roles %s) has no enrolment record among those given", ErrRecord, h.Name, k.KeyID, strings.Join(k.Roles, ", "))
+				return nil, fmt.Errorf("%w: %s's key %s (roles %s) has no enrolment record among those given", ErrRecord, h.Name, k.KeyID, strings.Join(roles, ", "))
 			}
 		}
 	}

@@ -24,7 +24,7 @@ var ErrNothingDue = errors.New("no role is in its warning period")
 func Refresh(v *vault.Vault, roles []string, now time.Time) (*Plan, error) {
 	if len(roles) == 0 {
 		for _, s := range Status(v, now).Roles {
-			if s.State != StateOK {
+			if s.State == StateWarning || s.State == StateExpired {
 				roles = append(roles, s.Role)
 			}
 		}

@@ -14,6 +14,9 @@ const (
 	StateOK      = "ok"
 	StateWarning = "warning" // within the policy's warning period
 	StateExpired = "expired"
+	// StateOnline: snapshot and timestamp, which the online repository
+	// signs and the vault holds no copy of.
+	StateOnline = "online"
 )
 
 // VaultStatus is the state of a vault's roles at an instant.
@@ -76,7 +79,7 @@ func Status(v *vault.Vault, at time.Time) *VaultStatus {
 	}
 	for _, role := range OnlineRoles {
 		rk := root.Roles[role]
-		s.Roles = append(s.Roles, RoleStatus{Role: role, State: "online", Threshold: rk.Threshold, Keys: refs(rk.KeyIDs)})
+		s.Roles = append(s.Roles, RoleStatus{Role: role, State: StateOnline, Threshold: rk.Threshold, Keys: refs(rk.KeyIDs)})
 	}
 	return s
 }

@@ -167,6 +167,8 @@ type decoder struct {
 	name  string
 	lines map[string]int
 	err   error
+	// keyRoles collects each holder key's roles (Policy.KeyRoles).
+	keyRoles map[string][]string
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, a ...any) {
@@ -519,6 +521,8 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 	if v, ok := m["lost_token_deadline"]; ok {
 		p.LostTokenDeadline = d.duration(v, "lost_token_deadline")
 	}
+	d.keyRoles = map[string][]string{}
+	p.KeyRoles = d.keyRoles
 	for i, h := range d.sequence(m["holders"], "holders") {
 		p.Holders = append(p.Holders, d.holder(h, index("holders", i)))
 	}
@@ -678,8 +682,8 @@ func (d *decoder) holderKey(n *yaml.Node, path string) HolderKey {
 	if v, ok := m["uri"]; ok {
 		k.URI = d.text(v, field(path, "uri"))
 	}
-	if v, ok := m["roles"]; ok {
-		k.Roles = d.strs(v, field(path, "roles"))
+	if v, ok := m["roles"]; ok && d.err == nil {
+		d.keyRoles[k.KeyID] = d.strs(v, field(path, "roles"))
 	}
 	return k
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // The layout is where the holders' keys go when conclave init or rotate
-// builds root and targets: each holder key names its roles, and the roles
+// builds root and targets: each holder key names its roles (KeyRoles), and the roles
 // section gives each role's threshold. A policy that names no key's roles
 // has no layout; it can be bound to existing metadata (vault adopt) but
 // not used to build a root.
@@ -20,7 +20,7 @@ import (
 func (p *Policy) Placed() bool {
 	for _, h := range p.Holders {
 		for _, k := range h.Keys {
-			if len(k.Roles) > 0 {
+			if len(p.KeyRoles[k.KeyID]) > 0 {
 				return true
 			}
 		}
@@ -40,7 +40,7 @@ func (p *Policy) RoleKeyIDs(role string) []string {
 	var out []string
 	for _, h := range p.Holders {
 		for _, k := range h.Keys {
-			if slices.Contains(k.Roles, role) {
+			if slices.Contains(p.KeyRoles[k.KeyID], role) {
 				out = append(out, k.KeyID)
 			}
 		}
@@ -91,21 +91,22 @@ func (p *Policy) checkLayout() error {
 	for i, h := range p.Holders {
 		for j, k := range h.Keys {
 			kp := fmt.Sprintf("holders[%d].keys[%d]", i, j)
-			for n, r := range k.Roles {
+			roles := p.KeyRoles[k.KeyID]
+			for n, r := range roles {
 				rp := fmt.Sprintf("%s.roles[%d]", kp, n)
 				if !slices.Contains(allowed, r) {
 					return p.errAt(rp, "%s is not root, targets or a role this policy signs (%s)", termtext.Quote(r), strings.Join(p.SignedRoles(), ", "))
 				}
-				if slices.Index(k.Roles, r) != n {
+				if slices.Index(roles, r) != n {
 					return p.errAt(rp, "role %s is named twice", r)
 				}
 			}
-			if len(k.Roles) == 0 {
+			if len(roles) == 0 {
 				continue
 			}
 			tok := TokenOf(k)
-			if slices.Contains(k.Roles, tuf.TypeRoot) {
-				if len(k.Roles) > 1 {
+			if slices.Contains(roles, tuf.TypeRoot) {
+				if len(roles) > 1 {
 					return p.errAt(kp+".roles", "a root key is in no other role: root keys and the keys of other roles are kept on different tokens")
 				}
 				if other, ok := otherTokens[tok]; ok {
@@ -115,7 +116,7 @@ func (p *Policy) checkLayout() error {
 				continue
 			}
 			if other, ok := rootTokens[tok]; ok {
-				return p.errAt(kp, "a key of %s on the token that holds %s, a root key: root keys and the keys of other roles are kept on different tokens", strings.Join(k.Roles, ", "), other)
+				return p.errAt(kp, "a key of %s on the token that holds %s, a root key: root keys and the keys of other roles are kept on different tokens", strings.Join(roles, ", "), other)
 			}
 			otherTokens[tok] = kp
 		}

@@ -42,6 +42,12 @@ type Policy struct {
 	Preflight Preflight
 	// Holders are the people who hold the keys of the roles.
 	Holders []Holder
+	// KeyRoles names, by keyid, the roles a holder key is placed in when
+	// conclave init or rotate builds root and targets (the key's "roles"
+	// field): "root", "targets", or roles the policy signs. A root key is
+	// in no other role and on no token that holds a key of another role
+	// (see checkLayout).
+	KeyRoles map[string][]string
 	// LostTokenDeadline is how long after a token is reported lost or
 	// stolen its keys must be rotated out of the metadata.
 	LostTokenDeadline time.Duration
@@ -140,9 +146,4 @@ type HolderKey struct {
 	Serial uint32
 	Slot   string
 	URI    string
-	// Roles names the roles the key is placed in when conclave init or
-	// rotate builds root and targets: "root", "targets", or roles the
-	// policy signs. A root key is in no other role and on no token that
-	// holds a key of another role (see CheckLayout).
-	Roles []string
 }
