@@ -168,7 +168,7 @@ func TestRotate(t *testing.T) {
 	if err := plan.Complete(); err != nil {
 		t.Fatal(err)
 	}
-	files, err := v.NextRoot(rootUpdate(plan, "rotate-1", now.Add(24*time.Hour)))
+	files, err := v.NextRoot(plan.RootUpdate("rotate-1", now.Add(24*time.Hour)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestRotateNewKeysOnly(t *testing.T) {
 	if !errors.Is(err, ErrIncomplete) || err.Error() != "root/2.root.json: not signed by enough keys: 0 of the 2 needed of root version 1's root keys signed" {
 		t.Fatalf("Complete: %v", err)
 	}
-	_, err = v.NextRoot(rootUpdate(plan, "rotate-1", now.Add(time.Hour)))
+	_, err = v.NextRoot(plan.RootUpdate("rotate-1", now.Add(time.Hour)))
 	if !errors.Is(err, vault.ErrRootChain) || !errors.Is(err, tuf.ErrThreshold) {
 		t.Fatalf("NextRoot: err = %v, want ErrRootChain with ErrThreshold", err)
 	}
@@ -240,7 +240,7 @@ func TestRotateOnlineKey(t *testing.T) {
 		t.Errorf("timestamp change %+v", ts)
 	}
 	signAll(t, plan, hs[1].root, hs[2].root)
-	if _, err := v.NextRoot(rootUpdate(plan, "rotate-1", now.Add(time.Hour))); err != nil {
+	if _, err := v.NextRoot(plan.RootUpdate("rotate-1", now.Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -263,7 +263,7 @@ func TestRefresh(t *testing.T) {
 		t.Fatalf("plan %+v", plan.Docs[0])
 	}
 	signAll(t, plan, hs[0].other, hs[2].other)
-	files, err := v.NextRoot(rootUpdate(plan, "refresh-1", at))
+	files, err := v.NextRoot(plan.RootUpdate("refresh-1", at))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +278,7 @@ func TestRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	signAll(t, plan, hs[0].root, hs[2].root)
-	if _, err := nv.NextRoot(rootUpdate(plan, "refresh-2", at.Add(time.Hour))); err != nil {
+	if _, err := nv.NextRoot(plan.RootUpdate("refresh-2", at.Add(time.Hour))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Refresh(nv, []string{"snapshot"}, at); err == nil || err.Error() != "snapshot is not a role of this vault ([root targets claimed])" {

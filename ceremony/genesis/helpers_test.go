@@ -113,7 +113,7 @@ func genesisVault(t *testing.T) (*vault.Vault, []holder) {
 	if err := plan.Complete(); err != nil {
 		t.Fatal(err)
 	}
-	files, err := vault.Create(adoptInput(plan), "genesis-1", now, []vault.File{{Name: "log.jsonl", Data: []byte("{}\n")}})
+	files, err := vault.Create(plan.AdoptInput(), "genesis-1", now, []vault.File{{Name: "log.jsonl", Data: []byte("{}\n")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,39 +122,4 @@ func genesisVault(t *testing.T) (*vault.Vault, []holder) {
 		t.Fatal(err)
 	}
 	return v, hs
-}
-
-// adoptInput is a signed Init plan as vault.Create takes it.
-func adoptInput(plan *Plan) vault.AdoptInput {
-	in := vault.AdoptInput{Policy: plan.Policy, Binding: plan.Binding.Marshal(), Roles: map[string][]byte{}}
-	for _, d := range plan.Docs {
-		switch d.Role {
-		case tuf.TypeRoot:
-			in.Roots = [][]byte{d.File.Bytes()}
-		case tuf.TypeTargets:
-			in.Targets = d.File.Bytes()
-		default:
-			in.Roles[d.Role] = d.File.Bytes()
-		}
-	}
-	return in
-}
-
-// rootUpdate is a signed rotation or refresh plan as NextRoot takes it.
-func rootUpdate(plan *Plan, id string, at time.Time) vault.RootUpdate {
-	u := vault.RootUpdate{Update: vault.Update{CeremonyID: id, Confirmed: at, Roles: map[string]*tuf.File{}}}
-	for _, d := range plan.Docs {
-		switch d.Role {
-		case tuf.TypeRoot:
-			u.Root = d.File
-		case tuf.TypeTargets:
-			u.Targets = d.File
-		default:
-			u.Roles[d.Role] = d.File
-		}
-	}
-	if plan.Binding != nil {
-		u.Policy, u.Binding = plan.Policy, plan.Binding.Marshal()
-	}
-	return u
 }

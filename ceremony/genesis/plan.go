@@ -234,3 +234,42 @@ func joinSorted(ss []string) string {
 	slices.Sort(out)
 	return strings.Join(out, ", ")
 }
+
+// AdoptInput is a signed Init plan as vault.Create takes it.
+func (p *Plan) AdoptInput() vault.AdoptInput {
+	in := vault.AdoptInput{Policy: p.Policy, Roles: map[string][]byte{}}
+	if p.Binding != nil {
+		in.Binding = p.Binding.Marshal()
+	}
+	for _, d := range p.Docs {
+		switch d.Role {
+		case tuf.TypeRoot:
+			in.Roots = [][]byte{d.File.Bytes()}
+		case tuf.TypeTargets:
+			in.Targets = d.File.Bytes()
+		default:
+			in.Roles[d.Role] = d.File.Bytes()
+		}
+	}
+	return in
+}
+
+// RootUpdate is a signed Rotate or Refresh plan as vault.NextRoot takes
+// it, for the ceremony id at its confirmed time.
+func (p *Plan) RootUpdate(ceremonyID string, confirmed time.Time) vault.RootUpdate {
+	u := vault.RootUpdate{Update: vault.Update{CeremonyID: ceremonyID, Confirmed: confirmed, Roles: map[string]*tuf.File{}}}
+	for _, d := range p.Docs {
+		switch d.Role {
+		case tuf.TypeRoot:
+			u.Root = d.File
+		case tuf.TypeTargets:
+			u.Targets = d.File
+		default:
+			u.Roles[d.Role] = d.File
+		}
+	}
+	if p.Binding != nil {
+		u.Policy, u.Binding = p.Policy, p.Binding.Marshal()
+	}
+	return u
+}

@@ -7,7 +7,6 @@ import (
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/genesis"
 	"github.com/conclave-keys/conclave/ceremony/policy"
-	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/internal/termtext"
 )
@@ -110,17 +109,6 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	return r.finish(func(logs []vault.File) ([]vault.File, error) {
-		in := vault.AdoptInput{Policy: polBytes, Binding: plan.Binding.Marshal(), Roles: map[string][]byte{}}
-		for _, d := range plan.Docs {
-			switch d.Role {
-			case tuf.TypeRoot:
-				in.Roots = [][]byte{d.File.Bytes()}
-			case tuf.TypeTargets:
-				in.Targets = d.File.Bytes()
-			default:
-				in.Roles[d.Role] = d.File.Bytes()
-			}
-		}
-		return vault.Create(in, r.id, now, logs)
+		return vault.Create(plan.AdoptInput(), r.id, now, logs)
 	})
 }

@@ -205,3 +205,54 @@ func TestInitRefusesTooFewSigners(t *testing.T) {
 		t.Errorf("the vault directory was made: %v", err)
 	}
 }
+
+// TestRotateSoftHSM: after genesis, carol is rotated out and dave in.
+// Root 2 is signed by alice's and bob's root keys (a threshold of root
+// 1's and of root 2's) and by dave's, targets and claimed by the new
+// keys; the output shows who comes and goes and each role before and
+// after; the vault keeps root 1 and root 2 and binds the new policy.
+func TestRotateSoftHSM(t *testing.T) {
+	privateSoftHSM(t)
+	dir := t.TempDir()
+	hs, recs := genesisSetup(t, dir, "alice", "bob", "carol")
+	out := runGenesis(t, dir, hs, recs)
+	more := t.TempDir()
+	dave, daveRecs := genesisSetup(t, more, "dave")
+	next := []genesisHolder{hs[0], hs[1], dave[0]}
+	pf := filepath.Join(more, "policy.yaml")
+	if err := os.WriteFile(pf, genesisPolicy(t, next), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"rotate", "--vault", out, "--policy", pf, "--at", "2027-01-11T09:00:00Z",
+		"--add", daveRecs[0], "--add", daveRecs[1]}
+	for _, h := range next {
+		args = append(args, "--sign", h.root.uri, "--sign", h.other.uri)
+	}
+	code, stdout, stderr := runWithPINs(t, strings.Repeat("user-pin-1\n", 6), args...)
+	if code != 0 {
+		t.Fatalf("rotate: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"rotation of root version 1 to 2, confirmed time 2027-01-11T09:00:00Z",
+		"holders in:  dave\nholders out: carol\n",
+		"root       threshold 2 of 3 keys -> 2 of 3 keys\n  + " + dave[0].root.key.ID() + " (dave)\n",
+		"  - " + hs[2].root.key.ID() + " (carol)\n",
+		"snapshot   unchanged: threshold 1 of 1 keys\n",
+		"alice signed root/2.root.json, binding.json with",
+		"dave signed metadata/targets.json, metadata/claimed.json with",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("rotate's output lacks %q:\n%s", want, stdout)
+		}
+	}
+	v := openTestVault(t, out)
+	if len(v.Roots) != 2 || v.Targets.Version() != 2 || v.Delegators["claimed"].Version() != 2 {
+		t.Errorf("roots %d, targets %d, claimed %d; want 2, 2, 2", len(v.Roots), v.Targets.Version(), v.Delegators["claimed"].Version())
+	}
+	if _, ok := v.Policy.Holder(dave[0].other.key.ID()); !ok {
+		t.Error("the vault's policy does not enrol dave")
+	}
+	if v.Manifest.Generation != 2 {
+		t.Errorf("generation %d, want 2", v.Manifest.Generation)
+	}
+}
