@@ -26,14 +26,17 @@ type VaultStatus struct {
 }
 
 // RoleStatus is one role's version, expiry and keys.
+//
+// File, Version, Expires and WarnFrom are empty for snapshot and
+// timestamp (StateOnline).
 type RoleStatus struct {
-	Role    string    `json:"role"`
-	File    string    `json:"file"`
-	Version int64     `json:"version"`
-	Expires time.Time `json:"expires"`
+	Role    string     `json:"role"`
+	File    string     `json:"file,omitempty"`
+	Version int64      `json:"version,omitempty"`
+	Expires *time.Time `json:"expires,omitempty"`
 	// WarnFrom is when the policy's warning period begins.
-	WarnFrom  time.Time `json:"warn_from"`
-	State     string    `json:"state"`
+	WarnFrom  *time.Time `json:"warn_from,omitempty"`
+	State     string     `json:"state"`
 	Threshold int64     `json:"threshold"`
 	// Keys are the role's keys, each with its holder ("" for an online
 	// key or one the policy names for no holder).
@@ -60,12 +63,13 @@ func Status(v *vault.Vault, at time.Time) *VaultStatus {
 		return out
 	}
 	for _, x := range v.Expiries() {
-		rs := RoleStatus{Role: x.Role, File: x.File, Version: x.Version, Expires: x.Expires.UTC()}
-		rs.WarnFrom = rs.Expires.Add(-v.Policy.Expiry(x.Role).Warning)
+		expires := x.Expires.UTC()
+		warn := expires.Add(-v.Policy.Expiry(x.Role).Warning)
+		rs := RoleStatus{Role: x.Role, File: x.File, Version: x.Version, Expires: &expires, WarnFrom: &warn}
 		switch {
-		case !at.Before(rs.Expires):
+		case !at.Before(expires):
 			rs.State = StateExpired
-		case !at.Before(rs.WarnFrom):
+		case !at.Before(warn):
 			rs.State = StateWarning
 		default:
 			rs.State = StateOK

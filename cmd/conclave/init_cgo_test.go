@@ -256,3 +256,57 @@ func TestRotateSoftHSM(t *testing.T) {
 		t.Errorf("generation %d, want 2", v.Manifest.Generation)
 	}
 }
+
+// TestRefreshAndStatusSoftHSM: status flags claimed in its warning
+// period and gives a lost token's deadline; refresh re-signs what is
+// due (claimed alone), with the holders' claimed keys, and status then
+// shows it fresh.
+func TestRefreshAndStatusSoftHSM(t *testing.T) {
+	privateSoftHSM(t)
+	dir := t.TempDir()
+	hs, recs := genesisSetup(t, dir, "alice", "bob", "carol")
+	out := runGenesis(t, dir, hs, recs)
+	code, stdout, stderr := run(t, "status", out, "--at", "2027-04-01T00:00:00Z", "--lost", "bob=2027-03-30T12:00:00Z")
+	if code != 0 {
+		t.Fatalf("status: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		"root       version 1, expires 2028-01-10T09:00:00Z, warning from 2027-12-11T09:00:00Z: ok\n           threshold 2 of 3 keys\n             " + hs[0].root.key.ID() + " (alice)\n",
+		"claimed    version 1, expires 2027-04-10T09:00:00Z, warning from 2027-03-27T09:00:00Z: WARNING: in its warning period, refresh it (conclave refresh)\n",
+		"snapshot   online, threshold 1 of 1 keys\n",
+		"lost token: bob's, reported 2027-03-30T12:00:00Z; the policy gives 7d: deadline 2027-04-06T12:00:00Z, rotate them out by then (conclave rotate)\n  key " + hs[1].root.key.ID() + "\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, js, _ := run(t, "status", out, "--at", "2027-04-01T00:00:00Z", "--lost", "bob=2027-03-30T12:00:00Z", "--json")
+	if code != 0 {
+		t.Fatalf("status --json: exit %d", code)
+	}
+	checkSchema(t, "status.schema.json", []byte(js))
+	if code, _, stderr := run(t, "status", out, "--lost", "dave=2027-03-30T12:00:00Z"); code != 2 || !strings.Contains(stderr, "error: --lost dave: the policy names no such holder: dave") {
+		t.Errorf("an unknown holder: exit %d\n%s", code, stderr)
+	}
+
+	code, stdout, stderr = runWithPINs(t, strings.Repeat("user-pin-1\n", 2), "refresh", "--vault", out, "--at", "2027-04-01T00:00:00Z",
+		"--sign", hs[0].other.uri, "--sign", hs[2].other.uri)
+	if code != 0 {
+		t.Fatalf("refresh: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "  claimed: version 1 -> 2\n") || strings.Contains(stdout, "root: version") {
+		t.Errorf("refresh's output:\n%s", stdout)
+	}
+	v := openTestVault(t, out)
+	if c := v.Delegators["claimed"]; c.Version() != 2 || c.Expires().String() != "2027-06-30T00:00:00Z" {
+		t.Errorf("claimed version %d expires %s", c.Version(), c.Expires())
+	}
+	if _, stdout, _ := run(t, "status", out, "--at", "2027-04-01T00:00:00Z"); !strings.Contains(stdout, "claimed    version 2, expires 2027-06-30T00:00:00Z, warning from 2027-06-16T00:00:00Z: ok\n") {
+		t.Errorf("status after refresh:\n%s", stdout)
+	}
+	// Nothing is due: refused, nothing asked of a token.
+	code, _, stderr = run(t, "refresh", "--vault", out, "--at", "2027-04-02T00:00:00Z", "--sign", hs[0].other.uri)
+	if code != 1 || !strings.Contains(stderr, "error: no role is in its warning period") {
+		t.Errorf("nothing due: exit %d\n%s", code, stderr)
+	}
+}
