@@ -7,8 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conclave-keys/conclave/airgap/preflight"
 	"github.com/conclave-keys/conclave/ceremony/genesis"
 	"github.com/conclave-keys/conclave/ceremony/policy"
+	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
@@ -94,6 +96,34 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 	}
 	writeStatus(env.stdout, r)
 	return nil
+}
+
+// idVaultExpiry is the preflight result of the vault's expiries.
+const idVaultExpiry = "vault.expiry"
+
+// expiryCheck is a preflight result for the vault's roles at now: those
+// in their warning period or expired, to be refreshed (conclave
+// refresh). It is information, never a block: a ceremony that renews the
+// delegating role is what an expiring one needs.
+func expiryCheck(v *vault.Vault, now time.Time) preflight.Result {
+	res := preflight.Result{ID: idVaultExpiry, Title: "Roles near expiry", Status: preflight.Info,
+		Message: "every role of the vault is valid beyond its warning period"}
+	var due []string
+	for _, s := range genesis.Status(v, now).Roles {
+		switch s.State {
+		case genesis.StateWarning:
+			due = append(due, termtext.Safe(s.Role))
+			res.Details = append(res.Details, fmt.Sprintf("%s version %d expires %s, in its warning period since %s",
+				termtext.Safe(s.Role), s.Version, s.Expires.Format(time.RFC3339), s.WarnFrom.Format(time.RFC3339)))
+		case genesis.StateExpired:
+			due = append(due, termtext.Safe(s.Role))
+			res.Details = append(res.Details, fmt.Sprintf("%s version %d EXPIRED at %s", termtext.Safe(s.Role), s.Version, s.Expires.Format(time.RFC3339)))
+		}
+	}
+	if len(due) > 0 {
+		res.Message = "near expiry or expired: " + strings.Join(due, ", ") + "; refresh them (conclave refresh, docs/genesis.md)"
+	}
+	return res
 }
 
 // writeStatus prints the report as text. Everything read from the vault
