@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -121,6 +122,10 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if got.Fingerprint() != f.rec.Fingerprint() || got.HolderKey() != f.rec.HolderKey() {
 			t.Fatalf("fingerprint or holder key changed")
+		}
+		if !reflect.DeepEqual(got.Holder, f.rec.Holder) || !reflect.DeepEqual(got.Token, f.rec.Token) || !reflect.DeepEqual(got.Attestation, f.rec.Attestation) ||
+			!bytes.Equal(got.Nonce, f.rec.Nonce) || !got.Time.Equal(f.rec.Time) || got.KeyID() != f.rec.KeyID() {
+			t.Fatalf("parsed %+v\nmade   %+v", got, f.rec)
 		}
 		v, err := Verify(got, VerifyOptions{Attestation: statesRecord(got)})
 		if err != nil {
