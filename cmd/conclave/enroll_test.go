@@ -180,6 +180,7 @@ func TestEnrollYubiKey(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Format != enrolmentCheckFormat || rep.Fingerprint != r.Fingerprint() || rep.Attestation.Status != "verified" {
 		t.Fatalf("verify --json: exit %d\n%s\n%s", code, out, errOut)
 	}
+	checkSchema(t, "enrolment-check.schema.json", []byte(out))
 
 	// With Yubico's roots, the simulator's attestation is refused.
 	code, _, errOut = run(t, "enroll", "verify", path)
