@@ -79,7 +79,7 @@ func (f *enrollFlags) define(env *environment, c *command) *flag.FlagSet {
 	fs.StringVar(&f.out, "out", "", "the transfer `MEDIUM` (a directory) to write the enrolment record to")
 	fs.StringVar(&f.policyFile, "policy", "", "the policy `FILE` whose attestation rules and PKCS#11 modules apply")
 	fs.StringVar(&f.vaultDir, "vault", "", "take the policy from the vault `DIR` instead of --policy")
-	fs.StringVar(&f.nonce, "nonce", "", "the enrolment nonce, 64 hex digits, when an officer gave one (default: drawn at random)")
+	fs.StringVar(&f.nonce, "nonce", "", "the enrolment nonce `HEX` (64 digits), when an officer gave one (default: drawn at random)")
 	fs.StringVar(&f.algorithm, "algorithm", "ecdsa-p256", "the key `ALGORITHM`: ecdsa-p256, ecdsa-p384, ed25519 (YubiKey 5.7+ or PKCS#11 3.0), rsa-2048 … rsa-4096")
 	fs.IntVar(&f.pinFD, "pin-fd", -1, "read PINs, PUKs and SO PINs from file descriptor `N`, one a line, in the order asked (default: the terminal, without echo)")
 	return fs

@@ -71,7 +71,7 @@ func runEnrollVerify(ctx context.Context, env *environment, args []string) error
 	policyFile := fs.String("policy", "", "apply this policy `FILE`'s attestation rules (required, min_firmware, PIN and touch policies)")
 	vaultDir := fs.String("vault", "", "apply the policy of the vault `DIR`")
 	rootsDir := fs.String("attestation-roots", "", "trust the PEM certificates in `DIR` as attestation roots instead of Yubico's (a test or rehearsal CA; marked NON-YUBICO)")
-	nonceHex := fs.String("nonce", "", "the nonce, 64 hex digits, the officer gave the holder for this enrolment")
+	nonceHex := fs.String("nonce", "", "the nonce `HEX` (64 digits) the officer gave the holder for this enrolment")
 	asJSON := fs.Bool("json", false, "print a JSON report instead of text")
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
