@@ -340,13 +340,20 @@ func firmwareVersion(s string) ([3]int, bool) {
 	return v, true
 }
 
+// CheckHolder checks a holder's name and contact as a record carries
+// them: plain text of at most policy.MaxText characters, the name not
+// empty.
+func CheckHolder(h Holder) error {
+	if err := plain("holder.name", h.Name, true, policy.MaxText); err != nil {
+		return err
+	}
+	return plain("holder.contact", h.Contact, false, policy.MaxText)
+}
+
 // check applies the rules Parse applies to the fields, so that Sign and
 // Marshal refuse what Parse would.
 func (r *Record) check() error {
-	if err := plain("holder.name", r.Holder.Name, true, policy.MaxText); err != nil {
-		return err
-	}
-	if err := plain("holder.contact", r.Holder.Contact, false, policy.MaxText); err != nil {
+	if err := CheckHolder(r.Holder); err != nil {
 		return err
 	}
 	if r.Key == nil {

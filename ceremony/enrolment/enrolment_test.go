@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,9 +69,10 @@ func pkcs11Record(t testing.TB) fixture {
 	r := &Record{
 		Holder: Holder{Name: "Bob"},
 		Key:    k,
-		Token:  Token{Kind: KindPKCS11, URI: "pkcs11:token=ceremony;object=bob;id=%01%02", Firmware: "2.6", Attributes: []string{"CKA_SENSITIVE", "!CKA_EXTRACTABLE"}},
-		Nonce:  bytes.Repeat([]byte{1}, NonceSize),
-		Time:   time.Date(2026, 12, 3, 17, 0, 0, 0, time.UTC),
+		Token: Token{Kind: KindPKCS11, URI: "pkcs11:token=ceremony;serial=5c1e9a07d3f2b4a8;object=bob;id=%9f%3a%c2%01;type=private?module-path=/usr/lib/x86_64-linux-gnu/pkcs11/vendor-hsm.so",
+			Attributes: []string{"CKA_SENSITIVE", "!CKA_EXTRACTABLE", "CKA_ALWAYS_SENSITIVE", "CKA_NEVER_EXTRACTABLE"}},
+		Nonce: bytes.Repeat([]byte{1}, NonceSize),
+		Time:  time.Date(2026, 12, 3, 17, 0, 0, 0, time.UTC),
 	}
 	if err := r.Sign(priv); err != nil {
 		t.Fatal(err)
@@ -121,6 +123,10 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if got.Fingerprint() != f.rec.Fingerprint() || got.HolderKey() != f.rec.HolderKey() {
 			t.Fatalf("fingerprint or holder key changed")
+		}
+		if !reflect.DeepEqual(got.Holder, f.rec.Holder) || !reflect.DeepEqual(got.Token, f.rec.Token) || !reflect.DeepEqual(got.Attestation, f.rec.Attestation) ||
+			!bytes.Equal(got.Nonce, f.rec.Nonce) || !got.Time.Equal(f.rec.Time) || got.KeyID() != f.rec.KeyID() {
+			t.Fatalf("parsed %+v\nmade   %+v", got, f.rec)
 		}
 		v, err := Verify(got, VerifyOptions{Attestation: statesRecord(got)})
 		if err != nil {
@@ -201,7 +207,7 @@ func TestParseRefuses(t *testing.T) {
 		{strings.Replace(b, `"time":"2026-12-03T17:00:00Z"`, `"time":"2026-12-03T18:00:00+01:00"`, 1), `time: "2026-12-03T18:00:00+01:00" is not a UTC time written as 2006-01-02T15:04:05Z`},
 		{strings.Replace(b, `"nonce":"07`, `"nonce":"7`, 1), "nonce: must be 64 lower-case hex digits"},
 		{strings.Replace(b, `"attestation":["`, `"attestation":["!`, 1), "attestation[0]: is not standard base64"},
-		{strings.Replace(p, `object=bob`, `object=bob?pin-value=1234`, 1), "token.uri: names a PIN (pin-value or pin-source): a record never carries one"},
+		{strings.Replace(p, `vendor-hsm.so"`, `vendor-hsm.so&pin-value=1234"`, 1), "token.uri: names a PIN (pin-value or pin-source): a record never carries one"},
 		{strings.Replace(p, `"uri":"pkcs11:`, `"slot":"9c","uri":"pkcs11:`, 1), "token.slot: only a yubikey token has a slot"},
 		{strings.Replace(p, `"CKA_SENSITIVE"`, `"SENSITIVE"`, 1), `token.attributes[0]: "SENSITIVE" is not a PKCS#11 attribute name (CKA_…, optionally after !)`},
 		{b + "x", "at byte " + strconv.Itoa(len(b)) + ": unexpected data after the end of the JSON value"},

@@ -134,21 +134,29 @@ func (r *Record) checkPolicy(p policy.Attestation, a *Attested) error {
 		}
 		return errAt("attestation", ErrNotAttested, "the policy requires an attested key, and %s", why)
 	}
+	return CheckYubiKey(p, r.Token.Firmware, r.Token.PINPolicy, r.Token.TouchPolicy)
+}
+
+// CheckYubiKey applies the policy's min_firmware, pin_policies and
+// touch_policies to a YubiKey's firmware and a slot's policies: what
+// Verify checks of a record, and what `conclave enroll` checks before it
+// changes anything on a card. Errors are *Error wrapping ErrPolicy.
+func CheckYubiKey(p policy.Attestation, firmware, pin, touch string) error {
 	if p.MinFirmware != "" {
 		want, ok := firmwareVersion(p.MinFirmware)
-		got, ok2 := firmwareVersion(r.Token.Firmware)
+		got, ok2 := firmwareVersion(firmware)
 		if !ok || !ok2 {
-			return errAt("token.firmware", ErrPolicy, "cannot compare %s with the policy's min_firmware %s", termtext.Quote(r.Token.Firmware), termtext.Quote(p.MinFirmware))
+			return errAt("token.firmware", ErrPolicy, "cannot compare %s with the policy's min_firmware %s", termtext.Quote(firmware), termtext.Quote(p.MinFirmware))
 		}
 		if compareVersions(got, want) < 0 {
-			return errAt("token.firmware", ErrPolicy, "firmware %s is older than the policy's min_firmware %s", r.Token.Firmware, p.MinFirmware)
+			return errAt("token.firmware", ErrPolicy, "firmware %s is older than the policy's min_firmware %s", firmware, p.MinFirmware)
 		}
 	}
-	if len(p.PINPolicy) > 0 && !contains(p.PINPolicy, r.Token.PINPolicy) {
-		return errAt("token.pin_policy", ErrPolicy, "PIN policy %s is not one the policy allows (%s)", r.Token.PINPolicy, strings.Join(p.PINPolicy, ", "))
+	if len(p.PINPolicy) > 0 && !contains(p.PINPolicy, pin) {
+		return errAt("token.pin_policy", ErrPolicy, "PIN policy %s is not one the policy allows (%s)", pin, strings.Join(p.PINPolicy, ", "))
 	}
-	if len(p.TouchPolicy) > 0 && !contains(p.TouchPolicy, r.Token.TouchPolicy) {
-		return errAt("token.touch_policy", ErrPolicy, "touch policy %s is not one the policy allows (%s)", r.Token.TouchPolicy, strings.Join(p.TouchPolicy, ", "))
+	if len(p.TouchPolicy) > 0 && !contains(p.TouchPolicy, touch) {
+		return errAt("token.touch_policy", ErrPolicy, "touch policy %s is not one the policy allows (%s)", touch, strings.Join(p.TouchPolicy, ", "))
 	}
 	return nil
 }

@@ -52,6 +52,7 @@ v('verify-report.schema.json', json.load(open(E+'verify-report.json')), 'verify 
 v('policy-check.schema.json', json.load(open(E+'policy-check.json')), 'policy check')
 for f in sorted(glob.glob(E+'enrolment-record-*.json')):
     v('enrolment-record.schema.json', json.load(open(f)), f)
+v('enrolment-check.schema.json', json.load(open(E+'enrolment-check.json')), 'enrolment check')
 for n, line in enumerate(open('../../ceremony/transcript/testdata/kat/log.jsonl', 'rb').read().splitlines(), 1):
     v('transcript-line.schema.json', json.loads(line), 'transcript line %d' % n)
 # negative checks
