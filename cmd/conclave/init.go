@@ -14,7 +14,7 @@ import (
 var initCommand = &command{
 	name:    "init",
 	summary: "create a new trust root: root version 1, targets and the signed roles from a policy and the holders' enrolment records, signed by the holders present, in a new vault with the ceremony's log",
-	usage:   "init --policy FILE --holders RECORD... --online-keys snapshot=FILE,timestamp=FILE --out VAULT --sign KEYREF... [--pin-fd N] [--force-threshold REASON]",
+	usage:   "init --policy FILE --holders RECORD... --online-keys snapshot=FILE,timestamp=FILE --out VAULT --sign KEYREF... [--pin-fd N] [--force-threshold REASON] [--attestation-roots DIR]",
 }
 
 func init() {
@@ -35,6 +35,7 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	fs.Var(&sign, "sign", "a holder's key `KEYREF`, as the policy enrols it: yubikey:serial=N;slot=S, a pkcs11: URI, or softkey:path=FILE in a rehearsal; repeat it until every threshold is met")
 	pinFD := fs.Int("pin-fd", -1, "read each PIN asked for, one line each, from file descriptor `N` (default: ask at the terminal, without showing it)")
 	force := fs.String("force-threshold", "", "accept a role whose threshold equals its number of keys, for the written `REASON` (recorded in the log)")
+	rootsDir := fs.String("attestation-roots", "", "check YubiKey attestations against the PEM certificates in `DIR` instead of Yubico's roots (a test or rehearsal CA)")
 	at := fs.String("at", "", "the ceremony's `TIME` (RFC 3339), for a rehearsal policy only; otherwise the system clock")
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
@@ -68,7 +69,7 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	recs, err := readRecords(env.stdout, pol, records)
+	recs, err := readRecords(env.stdout, pol, records, *rootsDir)
 	if err != nil {
 		return err
 	}

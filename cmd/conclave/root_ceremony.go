@@ -283,9 +283,17 @@ func confirmedTime(pol *policy.Policy, at string) (time.Time, error) {
 
 // readRecords reads and checks enrolment records: each parsed strictly
 // and its proof of possession and attestation checked against the
-// policy (enrolment.Verify), then shown with its fingerprint for the
-// holder to read out.
-func readRecords(w io.Writer, pol *policy.Policy, paths []string) ([]genesis.Record, error) {
+// policy (enrolment.Verify; the attestation against Yubico's roots, or
+// those in rootsDir), then shown with its fingerprint for the holder to
+// read out.
+func readRecords(w io.Writer, pol *policy.Policy, paths []string, rootsDir string) ([]genesis.Record, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	checker, err := enrolmentAttestationChecker(rootsDir)
+	if err != nil {
+		return nil, err
+	}
 	var out []genesis.Record
 	for _, p := range paths {
 		data, err := readNamedFile(p)
@@ -296,7 +304,7 @@ func readRecords(w io.Writer, pol *policy.Policy, paths []string) ([]genesis.Rec
 		if err != nil {
 			return nil, refused(fmt.Errorf("enrolment record %s: %w", p, err))
 		}
-		if _, err := enrolment.Verify(rec, enrolment.VerifyOptions{Policy: &pol.Attestation}); err != nil {
+		if _, err := enrolment.Verify(rec, enrolment.VerifyOptions{Attestation: checker, Policy: &pol.Attestation}); err != nil {
 			return nil, refused(fmt.Errorf("enrolment record %s: %w", p, err))
 		}
 		fmt.Fprintf(w, "enrolment record %s: %s, key %s\n", termtext.Safe(p), termtext.Safe(rec.Holder.Name), rec.KeyID())

@@ -18,7 +18,7 @@ import (
 var rotateCommand = &command{
 	name:    "rotate",
 	summary: "rotate the root: root N+1 with holders in and out, new thresholds or online keys as a new policy places them, signed by a threshold of the old root's keys and of the new root's",
-	usage:   "rotate --vault VAULT [--policy FILE] [--add RECORD...] [--online-keys snapshot=FILE,timestamp=FILE] --sign KEYREF... [--pin-fd N] [--force-threshold REASON]",
+	usage:   "rotate --vault VAULT [--policy FILE] [--add RECORD...] [--online-keys snapshot=FILE,timestamp=FILE] --sign KEYREF... [--pin-fd N] [--force-threshold REASON] [--attestation-roots DIR]",
 }
 
 func init() {
@@ -39,6 +39,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	fs.Var(&sign, "sign", "a holder's key `KEYREF`, as the old or the new policy enrols it; repeat it until the old root's threshold, the new root's, and every other file's are met")
 	pinFD := fs.Int("pin-fd", -1, "read each PIN asked for, one line each, from file descriptor `N` (default: ask at the terminal, without showing it)")
 	force := fs.String("force-threshold", "", "accept a role whose threshold equals its number of keys, for the written `REASON` (recorded in the log)")
+	rootsDir := fs.String("attestation-roots", "", "check YubiKey attestations against the PEM certificates in `DIR` instead of Yubico's roots (a test or rehearsal CA)")
 	at := fs.String("at", "", "the ceremony's `TIME` (RFC 3339), for a rehearsal policy only; otherwise the system clock")
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
@@ -78,7 +79,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	recs, err := readRecords(env.stdout, pol, records)
+	recs, err := readRecords(env.stdout, pol, records, *rootsDir)
 	if err != nil {
 		return err
 	}
