@@ -16,7 +16,6 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/enrolment"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
-	"github.com/conclave-keys/conclave/hsm/pkcs11"
 )
 
 // genesisHolder is a holder with a root key and a key for targets and
@@ -79,28 +78,14 @@ func genesisSetup(t *testing.T, dir string, names ...string) ([]genesisHolder, [
 // root and other key in targets and claimed, threshold 2 everywhere.
 func genesisPolicy(t *testing.T, hs []genesisHolder) []byte {
 	t.Helper()
-	_, sum, err := pkcs11.HashModule(testSoftHSM)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var p strings.Builder
-	fmt.Fprintf(&p, `format: conclave-policy/1
-rehearsal: true
-repository: example
-intake_keys:
-  - keytype: ed25519
-    scheme: ed25519
-    keyval:
-      public: d943401082d79304938763c96058aca8268d73886fcb8e34ba01169fc7113b3b
-pkcs11_modules:
-  - path: %s
-    sha256: %s
-roles:
+	p.WriteString(softHSMPolicyHead(t))
+	p.WriteString(`roles:
   root: {threshold: 2}
   targets: {threshold: 2}
   claimed: {threshold: 2}
 holders:
-`, testSoftHSM, sum)
+`)
 	for _, h := range hs {
 		fmt.Fprintf(&p, "  - name: %s\n    contact: %s@example.org\n    keys:\n", h.name, h.name)
 		fmt.Fprintf(&p, "      - {keyid: %s, token: pkcs11, uri: %q, roles: [root]}\n", h.root.key.ID(), h.root.uri)

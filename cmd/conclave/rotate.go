@@ -35,12 +35,8 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	var records multiFlag
 	fs.Var(&records, "add", "an enrolment `RECORD` of a key the new policy places that the vault's metadata does not hold yet (repeat it)")
 	onlineKeys := fs.String("online-keys", "", "replace online keys: `snapshot=FILE,timestamp=FILE` (either or both), each a TUF key object")
-	var sign multiFlag
-	fs.Var(&sign, "sign", "a holder's key `KEYREF`, as the old or the new policy enrols it; repeat it until the old root's threshold, the new root's, and every other file's are met")
-	pinFD := fs.Int("pin-fd", -1, "read each PIN asked for, one line each, from file descriptor `N` (default: ask at the terminal, without showing it)")
 	force := fs.String("force-threshold", "", "accept a role whose threshold equals its number of keys, for the written `REASON` (recorded in the log)")
-	rootsDir := fs.String("attestation-roots", "", "check YubiKey attestations against the PEM certificates in `DIR` instead of Yubico's roots (a test or rehearsal CA)")
-	at := fs.String("at", "", "the ceremony's `TIME` (RFC 3339), for a rehearsal policy only; otherwise the system clock")
+	flags := addRootFlags(fs, "a holder's key `KEYREF`, as the old or the new policy enrols it; repeat it until the old root's threshold, the new root's, and every other file's are met", true)
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
 	}
@@ -51,7 +47,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 		return usagef("rotate needs --vault VAULT")
 	case *policyFile == "" && *onlineKeys == "":
 		return usagef("rotate needs --policy FILE (holders, keys or thresholds change) or --online-keys (online keys change)")
-	case len(sign) == 0:
+	case len(flags.sign) == 0:
 		return usagef("rotate needs --sign KEYREF for each holder who signs")
 	}
 	vd, v, err := openVault(*vaultPath)
@@ -71,7 +67,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 			return refused(err)
 		}
 	}
-	now, err := rootCeremonyTime(pol, v, *at)
+	now, err := rootCeremonyTime(pol, v, *flags.at)
 	if err != nil {
 		return err
 	}
@@ -79,7 +75,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	recs, err := readRecords(env.stdout, pol, records, *rootsDir)
+	recs, err := readRecords(env.stdout, pol, records, *flags.rootsDir)
 	if err != nil {
 		return err
 	}
@@ -92,33 +88,10 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	fmt.Fprintf(env.stdout, "rotation of root version %d to %d, confirmed time %s\n", v.Root.Version(), v.Root.Version()+1, genesis.ConfirmedString(now))
 	writeChange(env.stdout, change)
 	writeDigest(env.stdout, "", "new policy hash:", pol.SHA256)
-	rs, err := rootSigners(plan, []*policy.Policy{pol, v.Policy}, sign)
-	if err != nil {
-		return err
-	}
-	r, err := startRootRun(env, vd, now)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	opened, err := r.opened(genesis.KindRotate, pol, v, recs, online, *force)
-	if err != nil {
-		return err
-	}
-	if err := r.append(genesis.TypeRootOpened, opened); err != nil {
-		return err
-	}
-	if err := r.append(genesis.TypeRootBuilt, plan.BuiltEvent(change)); err != nil {
-		return err
-	}
-	if err := r.sign(ctx, plan, pol, rs, *pinFD); err != nil {
-		return err
-	}
-	return r.finish(func(logs []vault.File) ([]vault.File, error) {
-		u := plan.RootUpdate(r.id, now)
-		u.Logs = logs
-		return v.NextRoot(u)
-	})
+	return rootCeremony{
+		kind: genesis.KindRotate, vd: vd, v: v, pol: pol, pols: []*policy.Policy{pol, v.Policy}, plan: plan, change: change,
+		records: recs, online: online, force: *force, now: now, flags: flags,
+	}.run(ctx, env)
 }
 
 // rootCeremonyTime is confirmedTime, which must also be later than the
