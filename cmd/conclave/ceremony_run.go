@@ -198,6 +198,9 @@ func checkNoUnfinished(vd *vaultdir.Dir, v *vault.Vault) error {
 		if errors.Is(err, os.ErrNotExist) || err == nil && st.Size() == 0 {
 			continue // opened, nothing recorded: nothing to finish
 		}
+		if rootLog(log) {
+			continue // a root ceremony that stopped: nothing to resume (root_ceremony.go)
+		}
 		return withHint(fmt.Errorf("ceremony %s on this vault is unfinished (its log is %s): finish it before another starts, or the versions it built could be built again with other contents", termtext.Safe(id), termtext.Safe(log)),
 			"continue it with: conclave ceremony --resume "+termtext.Safe(filepath.Join(dir, id))+" (with --script to finish it headless, or in the terminal program, where it can also be abandoned)")
 	}

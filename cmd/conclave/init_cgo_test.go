@@ -295,3 +295,48 @@ func TestRefreshAndStatusSoftHSM(t *testing.T) {
 		t.Errorf("nothing due: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestRootCeremonyStopped: a rotation that stops at a wrong PIN leaves
+// the vault as it was and its log ended by root-abandoned with the
+// reason; the next ceremony is not held back by it.
+func TestRootCeremonyStopped(t *testing.T) {
+	privateSoftHSM(t)
+	dir := t.TempDir()
+	hs, recs := genesisSetup(t, dir, "alice", "bob", "carol")
+	out := runGenesis(t, dir, hs, recs)
+	online := "timestamp=" + filepath.Join(dir, "snapshot.pub.json")
+	args := []string{"rotate", "--vault", out, "--online-keys", online, "--at", "2027-01-11T09:00:00Z",
+		"--sign", hs[0].root.uri, "--sign", hs[1].root.uri}
+	code, stdout, stderr := runWithPINs(t, "wrong-pin\n", args...)
+	if code == 0 {
+		t.Fatalf("rotate with a wrong PIN: exit 0\n%s", stdout)
+	}
+	if v := openTestVault(t, out); v.Manifest.Generation != 1 {
+		t.Errorf("generation %d after a stopped rotation, want 1", v.Manifest.Generation)
+	}
+	logs, err := filepath.Glob(filepath.Join(out, "journal", "*", "log.jsonl"))
+	if err != nil || len(logs) != 2 {
+		t.Fatalf("journals %v (%v), want the genesis's and the stopped rotation's", logs, err)
+	}
+	var stopped []byte
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(`"kind":"rotate"`)) {
+			stopped = b
+		}
+	}
+	last := stopped[bytes.LastIndexByte(stopped[:len(stopped)-1], '\n')+1:]
+	if !bytes.Contains(last, []byte(`"type":"root-abandoned"`)) || !bytes.Contains(last, []byte(`"reason":"`)) {
+		t.Errorf("the stopped rotation's last line: %s\nstderr: %s", last, stderr)
+	}
+	args[6] = "2027-01-12T09:00:00Z"
+	if code, stdout, stderr := runWithPINs(t, strings.Repeat("user-pin-1\n", 2), args...); code != 0 {
+		t.Fatalf("the next rotation: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if v := openTestVault(t, out); len(v.Roots) != 2 {
+		t.Errorf("roots %d after the rotation, want 2", len(v.Roots))
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/airgap/journal"
+	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/cjson"
 	"github.com/conclave-keys/conclave/ceremony/enrolment"
@@ -186,6 +188,22 @@ func (c rootCeremony) run(ctx context.Context, env *environment) error {
 		return err
 	}
 	defer r.Close()
+	if err := c.signAndWrite(ctx, r, rs); err != nil {
+		// The log says why it ended: an auditor finds every root
+		// ceremony that was begun, and the vault is unchanged.
+		if r.log.Len() > 0 {
+			if aerr := r.append(genesis.TypeRootAbandoned, genesis.Abandoned{Reason: err.Error()}); aerr != nil {
+				return errors.Join(err, aerr)
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+// signAndWrite records what the ceremony is and builds, has the keys
+// sign and writes the generation.
+func (c rootCeremony) signAndWrite(ctx context.Context, r *rootRun, rs *rootSigning) error {
 	opened, err := c.opened()
 	if err != nil {
 		return err
@@ -235,6 +253,20 @@ func (c rootCeremony) opened() (genesis.Opened, error) {
 		}
 	}
 	return o, nil
+}
+
+// rootLog reports whether the log at path is a root ceremony's (its
+// first line is root-opened). A root ceremony is never resumed: one that
+// stopped wrote nothing to the vault and registered nothing, so it does
+// not hold back the next ceremony; its log stays in the journal
+// directory for the record.
+func rootLog(path string) bool {
+	data, err := safefile.ReadNamed(path, journal.MaxLog)
+	if err != nil {
+		return false
+	}
+	entries, _, err := transcript.Parse(data)
+	return err == nil && len(entries) > 0 && entries[0].Type == genesis.TypeRootOpened
 }
 
 // rootRun is one root ceremony's log under way.
