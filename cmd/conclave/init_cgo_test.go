@@ -340,3 +340,35 @@ func TestRootCeremonyStopped(t *testing.T) {
 		t.Errorf("roots %d after the rotation, want 2", len(v.Roots))
 	}
 }
+
+// TestRotateEditsPolicySoftHSM: the same rotation as TestRotateSoftHSM,
+// asked on the command line (--remove carol, --add dave's records with
+// their roles) instead of with a new policy file: the vault's policy is
+// edited, bound to root 2, and places dave's keys.
+func TestRotateEditsPolicySoftHSM(t *testing.T) {
+	privateSoftHSM(t)
+	dir := t.TempDir()
+	hs, recs := genesisSetup(t, dir, "alice", "bob", "carol")
+	out := runGenesis(t, dir, hs, recs)
+	dave, daveRecs := genesisSetup(t, t.TempDir(), "dave")
+	args := []string{"rotate", "--vault", out, "--at", "2027-01-11T09:00:00Z", "--remove", "carol",
+		"--add", daveRecs[0] + "=root", "--add", daveRecs[1] + "=targets,claimed",
+		"--sign", hs[0].root.uri, "--sign", hs[1].root.uri, "--sign", hs[0].other.uri, "--sign", hs[1].other.uri}
+	code, stdout, stderr := runWithPINs(t, strings.Repeat("user-pin-1\n", 4), args...)
+	if code != 0 {
+		t.Fatalf("rotate: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "holders in:  dave\nholders out: carol\n") || !strings.Contains(stdout, "edited as asked, is the new policy") {
+		t.Errorf("rotate's output:\n%s", stdout)
+	}
+	v := openTestVault(t, out)
+	if got, want := v.Root.Root.Roles["root"].KeyIDs, []string{hs[0].root.key.ID(), hs[1].root.key.ID(), dave[0].root.key.ID()}; !slices.Equal(got, want) {
+		t.Errorf("root 2's root keys %v, want %v", got, want)
+	}
+	if h, ok := v.Policy.Holder(dave[0].other.key.ID()); !ok || h.Contact != "dave@example.org" || !slices.Equal(v.Policy.KeyRoles[dave[0].other.key.ID()], []string{"targets", "claimed"}) {
+		t.Errorf("dave in the new policy: %+v %v", h, ok)
+	}
+	if code, _, stderr := run(t, "rotate", "--vault", out, "--at", "2027-01-12T09:00:00Z", "--remove", "nobody", "--sign", hs[0].root.uri); code != 1 || !strings.Contains(stderr, "error: policy policy.yaml: no holder nobody to remove") {
+		t.Errorf("remove nobody: exit %d\n%s", code, stderr)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 var rotateCommand = &command{
 	name:    "rotate",
 	summary: "rotate the root: root N+1 with holders in and out, new thresholds or online keys as a new policy places them, signed by a threshold of the old root's keys and of the new root's",
-	usage:   "rotate --vault VAULT [--policy FILE] [--add RECORD...] [--online-keys snapshot=FILE,timestamp=FILE] --sign KEYREF... [--pin-fd N] [--force-threshold REASON] [--attestation-roots DIR]",
+	usage:   "rotate --vault VAULT [--policy FILE] [--add RECORD[=ROLE,...]...] [--remove HOLDER...] [--threshold ROLE=N...] [--online-keys snapshot=FILE,timestamp=FILE] --sign KEYREF... [--pin-fd N] [--force-threshold REASON] [--attestation-roots DIR]",
 }
 
 func init() {
@@ -32,8 +33,10 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, c)
 	vaultPath := fs.String("vault", "", "the `VAULT` directory")
 	policyFile := fs.String("policy", "", "the new policy `FILE`, placing the keys of the new root (default: the vault's policy, for a change of online keys only)")
-	var records multiFlag
-	fs.Var(&records, "add", "an enrolment `RECORD` of a key the new policy places that the vault's metadata does not hold yet (repeat it)")
+	var adds, removes, thresholds multiFlag
+	fs.Var(&adds, "add", "an enrolment `RECORD` of a key the vault's metadata does not hold yet; RECORD=ROLE,ROLE also adds the key to the policy, in those roles (repeat it)")
+	fs.Var(&removes, "remove", "remove the `HOLDER` and all their keys from the policy (repeat it)")
+	fs.Var(&thresholds, "threshold", "set a role's threshold in the policy, `ROLE=N` (repeat it)")
 	onlineKeys := fs.String("online-keys", "", "replace online keys: `snapshot=FILE,timestamp=FILE` (either or both), each a TUF key object")
 	force := fs.String("force-threshold", "", "accept a role whose threshold equals its number of keys, for the written `REASON` (recorded in the log)")
 	flags := addRootFlags(fs, "a holder's key `KEYREF`, as the old or the new policy enrols it; repeat it until the old root's threshold, the new root's, and every other file's are met", true)
@@ -45,8 +48,8 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 		return usagef("rotate takes no arguments")
 	case *vaultPath == "":
 		return usagef("rotate needs --vault VAULT")
-	case *policyFile == "" && *onlineKeys == "":
-		return usagef("rotate needs --policy FILE (holders, keys or thresholds change) or --online-keys (online keys change)")
+	case *policyFile == "" && *onlineKeys == "" && len(adds)+len(removes)+len(thresholds) == 0:
+		return usagef("rotate needs a change: --policy FILE, --add, --remove or --threshold (holders, keys or thresholds), or --online-keys")
 	case len(flags.sign) == 0:
 		return usagef("rotate needs --sign KEYREF for each holder who signs")
 	}
@@ -58,7 +61,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	if err := checkNoUnfinished(vd, v); err != nil {
 		return err
 	}
-	pol, polBytes := v.Policy, v.PolicyBytes
+	polName, pol, polBytes := vault.PolicyFile, v.Policy, v.PolicyBytes
 	if *policyFile != "" {
 		if polBytes, err = readNamedFile(*policyFile); err != nil {
 			return err
@@ -66,6 +69,11 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 		if pol, err = policy.Parse(*policyFile, polBytes); err != nil {
 			return refused(err)
 		}
+		polName = *policyFile
+	}
+	edit, paths, from, err := parsePolicyEdit(adds, removes, thresholds)
+	if err != nil {
+		return err
 	}
 	now, err := rootCeremonyTime(pol, v, *flags.at)
 	if err != nil {
@@ -75,9 +83,23 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	recs, err := readRecords(env.stdout, pol, records, *flags.rootsDir)
+	recs, err := readRecords(env.stdout, pol, paths, *flags.rootsDir)
 	if err != nil {
 		return err
+	}
+	if len(edit.Add)+len(edit.Remove)+len(edit.Thresholds) > 0 {
+		for i := range edit.Add {
+			r := recs[from[i]]
+			edit.Add[i].Holder, edit.Add[i].Contact = r.Holder, r.Contact
+			edit.Add[i].Key = policy.HolderKey{KeyID: r.Key.ID(), Token: r.Token, Serial: r.Serial, Slot: r.Slot, URI: r.URI}
+		}
+		if polBytes, err = edit.Apply(polName, polBytes); err != nil {
+			return refused(err)
+		}
+		if pol, err = policy.Parse(polName, polBytes); err != nil {
+			return refused(err)
+		}
+		fmt.Fprintf(env.stdout, "the policy %s, edited as asked, is the new policy (it is written into the vault)\n", termtext.Safe(polName))
 	}
 	plan, change, err := genesis.Rotate(genesis.RotateInput{
 		Vault: v, Policy: pol, PolicyBytes: polBytes, Records: recs, Online: online, Now: now, ForceThreshold: *force,
@@ -92,6 +114,38 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 		kind: genesis.KindRotate, vd: vd, v: v, pol: pol, pols: []*policy.Policy{pol, v.Policy}, plan: plan, change: change,
 		records: recs, online: online, force: *force, now: now, flags: flags,
 	}.run(ctx, env)
+}
+
+// parsePolicyEdit reads --add RECORD[=ROLE,...], --remove HOLDER and
+// --threshold ROLE=N: the policy edit (its added keys still to be filled
+// from their records), the records' paths, and for each added key the
+// index of its record among them.
+func parsePolicyEdit(adds, removes, thresholds []string) (e policy.Edit, paths []string, from []int, err error) {
+	e = policy.Edit{Remove: removes, Thresholds: map[string]int64{}}
+	for _, a := range adds {
+		path, roles := a, ""
+		if i := strings.LastIndexByte(a, '='); i >= 0 && !strings.ContainsAny(a[i+1:], "/") {
+			path, roles = a[:i], a[i+1:]
+			if roles == "" {
+				return e, nil, nil, usagef("--add %s: name the roles after =, such as RECORD=root or RECORD=targets,claimed", termtext.Safe(a))
+			}
+			e.Add = append(e.Add, policy.AddedKey{Roles: strings.Split(roles, ",")})
+			from = append(from, len(paths))
+		}
+		paths = append(paths, path)
+	}
+	for _, t := range thresholds {
+		role, n, ok := strings.Cut(t, "=")
+		v, err := strconv.ParseInt(n, 10, 64)
+		if !ok || role == "" || err != nil || v < 1 {
+			return e, nil, nil, usagef("--threshold %s: write ROLE=N, N from 1", termtext.Safe(t))
+		}
+		if _, dup := e.Thresholds[role]; dup {
+			return e, nil, nil, usagef("--threshold: role %s is named twice", termtext.Safe(role))
+		}
+		e.Thresholds[role] = v
+	}
+	return e, paths, from, nil
 }
 
 // rootCeremonyTime is confirmedTime, which must also be later than the
