@@ -19,6 +19,9 @@ type Edit struct {
 	Add []AddedKey
 	// Remove drops these holders, with all their keys.
 	Remove []string
+	// RemoveKeys drops these keys (by keyid) from their holders: a holder
+	// replacing a token adds the new key and removes the old.
+	RemoveKeys []string
 	// Thresholds sets roles.ROLE.threshold.
 	Thresholds map[string]int64
 }
@@ -54,6 +57,22 @@ func (e Edit) Apply(name string, data []byte) ([]byte, error) {
 			return nil, fmt.Errorf("policy %s: no holder %s to remove", name, who)
 		}
 		holders.Content = slices.Delete(holders.Content, i, i+1)
+	}
+	for _, id := range e.RemoveKeys {
+		found := false
+		for _, h := range holders.Content {
+			keys := mappingValue(h, "keys")
+			if keys == nil || keys.Kind != yaml.SequenceNode {
+				continue
+			}
+			if i := slices.IndexFunc(keys.Content, func(k *yaml.Node) bool { v := mappingValue(k, "keyid"); return v != nil && v.Value == id }); i >= 0 {
+				keys.Content = slices.Delete(keys.Content, i, i+1)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("policy %s: no key %s to remove", name, id)
+		}
 	}
 	for _, a := range e.Add {
 		key := keyNode(a)

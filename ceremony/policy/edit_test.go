@@ -17,11 +17,12 @@ func TestEdit(t *testing.T) {
 		aliceNew    = "4e3f4f666b0b84abec70820797ca0a7613d800284806c190752a0d6c91fa7e3f"
 	)
 	out, err := Edit{
-		Remove: []string{"Bogdan Ionescu"},
+		Remove:     []string{"Bogdan Ionescu"},
+		RemoveKeys: []string{aliceOther},
 		Add: []AddedKey{
 			{Holder: "Chiara Rossi", Contact: "chiara@example.org", Key: HolderKey{KeyID: chiaraRoot, Token: TokenYubiKey, Serial: 30000001, Slot: "9c"}, Roles: []string{"root"}},
 			{Holder: "Chiara Rossi", Key: HolderKey{KeyID: chiaraOther, Token: TokenYubiKey, Serial: 30000002, Slot: "9c"}, Roles: []string{"targets", "claimed"}},
-			{Holder: "Alice Martin", Key: HolderKey{KeyID: aliceNew, Token: TokenYubiKey, Serial: 18243313, Slot: "82"}},
+			{Holder: "Alice Martin", Key: HolderKey{KeyID: aliceNew, Token: TokenYubiKey, Serial: 18243313, Slot: "82"}, Roles: []string{"targets", "claimed"}},
 		},
 		Thresholds: map[string]int64{"root": 2},
 	}.Apply("policy.yaml", data)
@@ -42,7 +43,10 @@ func TestEdit(t *testing.T) {
 	if got := p.RoleKeyIDs("root"); !slices.Equal(got, []string{aliceKey, chiaraRoot}) || p.Expiry("root").Threshold != 2 {
 		t.Errorf("root keys %v threshold %d", got, p.Expiry("root").Threshold)
 	}
-	if k := p.Holders[0].Keys[2]; k.Slot != "82" || k.Serial != 18243313 || len(p.KeyRoles[aliceNew]) != 0 {
+	if len(p.Holders[0].Keys) != 2 || p.Holders[0].Keys[1].KeyID != aliceNew {
+		t.Fatalf("alice's keys %+v, want her root key and the new one", p.Holders[0].Keys)
+	}
+	if k := p.Holders[0].Keys[1]; k.Slot != "82" || k.Serial != 18243313 || !slices.Equal(p.KeyRoles[aliceNew], []string{"targets", "claimed"}) {
 		t.Errorf("alice's new key %+v", k)
 	}
 	if !strings.Contains(string(out), "# the thresholds\n") {
@@ -53,6 +57,9 @@ func TestEdit(t *testing.T) {
 // TestEditRefusals: a holder not in the policy; an edit that breaks a
 // rule (a threshold above the keys) is refused with the rule.
 func TestEditRefusals(t *testing.T) {
+	if _, err := (Edit{RemoveKeys: []string{bogdanOther + "0"}}).Apply("policy.yaml", []byte(layout)); err == nil || err.Error() != "policy policy.yaml: no key "+bogdanOther+"0 to remove" {
+		t.Errorf("remove no key: %v", err)
+	}
 	if _, err := (Edit{Remove: []string{"Nobody"}}).Apply("policy.yaml", []byte(layout)); err == nil || err.Error() != "policy policy.yaml: no holder Nobody to remove" {
 		t.Errorf("remove nobody: %v", err)
 	}

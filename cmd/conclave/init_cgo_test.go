@@ -41,25 +41,7 @@ func genesisSetup(t *testing.T, dir string, names ...string) ([]genesisHolder, [
 		h := genesisHolder{n, toks[2*i], toks[2*i+1]}
 		hs = append(hs, h)
 		for _, k := range []softHSMHolder{h.root, h.other} {
-			rec := &enrolment.Record{
-				Holder: enrolment.Holder{Name: n, Contact: n + "@example.org"},
-				Key:    k.key,
-				Token:  enrolment.Token{Kind: enrolment.KindPKCS11, URI: k.uri},
-				Nonce:  bytes.Repeat([]byte{byte(i + 1)}, enrolment.NonceSize),
-				Time:   time.Date(2027, 1, 2, 10, 0, 0, 0, time.UTC),
-			}
-			if err := rec.Sign(k.signer); err != nil {
-				t.Fatal(err)
-			}
-			data, err := rec.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := filepath.Join(dir, k.name+".record.json")
-			if err := os.WriteFile(p, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			recs = append(recs, p)
+			recs = append(recs, writeRecord(t, dir, n, k, byte(i+1)))
 		}
 	}
 	for i, role := range []string{"snapshot", "timestamp"} {
@@ -72,6 +54,31 @@ func genesisSetup(t *testing.T, dir string, names ...string) ([]genesisHolder, [
 		}
 	}
 	return hs, recs
+}
+
+// writeRecord writes the enrolment record of the holder's key on a
+// SoftHSM token into dir, and returns its path.
+func writeRecord(t *testing.T, dir, holder string, k softHSMHolder, nonce byte) string {
+	t.Helper()
+	rec := &enrolment.Record{
+		Holder: enrolment.Holder{Name: holder, Contact: holder + "@example.org"},
+		Key:    k.key,
+		Token:  enrolment.Token{Kind: enrolment.KindPKCS11, URI: k.uri},
+		Nonce:  bytes.Repeat([]byte{nonce}, enrolment.NonceSize),
+		Time:   time.Date(2027, 1, 2, 10, 0, 0, 0, time.UTC),
+	}
+	if err := rec.Sign(k.signer); err != nil {
+		t.Fatal(err)
+	}
+	data, err := rec.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, k.name+".record.json")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // genesisPolicy is a rehearsal policy placing each holder's root key in
@@ -371,4 +378,47 @@ func TestRotateEditsPolicySoftHSM(t *testing.T) {
 	if code, _, stderr := run(t, "rotate", "--vault", out, "--at", "2027-01-12T09:00:00Z", "--remove", "nobody", "--sign", hs[0].root.uri); code != 1 || !strings.Contains(stderr, "error: policy policy.yaml: no holder nobody to remove") {
 		t.Errorf("remove nobody: exit %d\n%s", code, stderr)
 	}
+}
+
+// TestRotateReplacesTokenSoftHSM: alice replaces her root token. Root 2
+// is signed by her old root key and bob's (root 1's threshold) and by her
+// new key and bob's (root 2's); the old key is gone from root 2 and the
+// policy.
+func TestRotateReplacesTokenSoftHSM(t *testing.T) {
+	privateSoftHSM(t)
+	dir := t.TempDir()
+	hs, recs := genesisSetup(t, dir, "alice", "bob", "carol")
+	out := runGenesis(t, dir, hs, recs)
+	fresh := softHSMTokens(t, "alice-root2")[0]
+	rec := writeRecord(t, t.TempDir(), "alice", fresh, 9)
+	args := []string{"rotate", "--vault", out, "--at", "2027-01-11T09:00:00Z",
+		"--add", rec + "=root", "--remove-key", hs[0].root.key.ID(),
+		"--sign", hs[0].root.uri, "--sign", fresh.uri, "--sign", hs[1].root.uri}
+	code, stdout, stderr := runWithPINs(t, strings.Repeat("user-pin-1\n", 3), args...)
+	if code != 0 {
+		t.Fatalf("rotate: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"root       threshold 2 of 3 keys -> 2 of 3 keys\n  + " + fresh.key.ID() + " (alice)\n",
+		"  - " + hs[0].root.key.ID() + " (alice)\n",
+		"alice signed root/2.root.json with",
+		"alice signed root/2.root.json, binding.json with",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("rotate's output lacks %q:\n%s", want, stdout)
+		}
+	}
+	v := openTestVault(t, out)
+	if got, want := v.Root.Root.Roles["root"].KeyIDs, []string{fresh.key.ID(), hs[1].root.key.ID(), hs[2].root.key.ID()}; !slices.Equal(sorted(got), sorted(want)) {
+		t.Errorf("root 2's root keys %v, want %v", got, want)
+	}
+	if _, ok := v.Policy.Holder(hs[0].root.key.ID()); ok {
+		t.Error("the old key is still in the policy")
+	}
+}
+
+func sorted(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.Sort(out)
+	return out
 }

@@ -19,7 +19,7 @@ import (
 var rotateCommand = &command{
 	name:    "rotate",
 	summary: "rotate the root: root N+1 with holders in and out, new thresholds or online keys as a new policy places them, signed by a threshold of the old root's keys and of the new root's",
-	usage:   "rotate --vault VAULT [--policy FILE] [--add RECORD[=ROLE,...]...] [--remove HOLDER...] [--threshold ROLE=N...] [--online-keys snapshot=FILE,timestamp=FILE] --sign KEYREF... [--pin-fd N] [--force-threshold REASON] [--attestation-roots DIR]",
+	usage:   "rotate --vault VAULT [--policy FILE] [--add RECORD[=ROLE,...]...] [--remove HOLDER...] [--remove-key KEYID...] [--threshold ROLE=N...] [--online-keys snapshot=FILE,timestamp=FILE] --sign KEYREF... [--pin-fd N] [--force-threshold REASON] [--attestation-roots DIR]",
 }
 
 func init() {
@@ -33,9 +33,10 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, c)
 	vaultPath := fs.String("vault", "", "the `VAULT` directory")
 	policyFile := fs.String("policy", "", "the new policy `FILE`, placing the keys of the new root (default: the vault's policy, for a change of online keys only)")
-	var adds, removes, thresholds multiFlag
+	var adds, removes, removeKeys, thresholds multiFlag
 	fs.Var(&adds, "add", "an enrolment `RECORD` of a key the vault's metadata does not hold yet; RECORD=ROLE,ROLE also adds the key to the policy, in those roles (repeat it)")
 	fs.Var(&removes, "remove", "remove the `HOLDER` and all their keys from the policy (repeat it)")
+	fs.Var(&removeKeys, "remove-key", "remove the key `KEYID` from its holder in the policy: a holder's old token, replaced by a key given with --add (repeat it)")
 	fs.Var(&thresholds, "threshold", "set a role's threshold in the policy, `ROLE=N` (repeat it)")
 	onlineKeys := fs.String("online-keys", "", "replace online keys: `snapshot=FILE,timestamp=FILE` (either or both), each a TUF key object")
 	force := fs.String("force-threshold", "", "accept a role whose threshold equals its number of keys, for the written `REASON` (recorded in the log)")
@@ -48,7 +49,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 		return usagef("rotate takes no arguments")
 	case *vaultPath == "":
 		return usagef("rotate needs --vault VAULT")
-	case *policyFile == "" && *onlineKeys == "" && len(adds)+len(removes)+len(thresholds) == 0:
+	case *policyFile == "" && *onlineKeys == "" && len(adds)+len(removes)+len(removeKeys)+len(thresholds) == 0:
 		return usagef("rotate needs a change: --policy FILE, --add, --remove or --threshold (holders, keys or thresholds), or --online-keys")
 	case len(flags.sign) == 0:
 		return usagef("rotate needs --sign KEYREF for each holder who signs")
@@ -72,6 +73,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 		polName = *policyFile
 	}
 	edit, paths, from, err := parsePolicyEdit(adds, removes, thresholds)
+	edit.RemoveKeys = removeKeys
 	if err != nil {
 		return err
 	}
@@ -87,7 +89,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(edit.Add)+len(edit.Remove)+len(edit.Thresholds) > 0 {
+	if len(edit.Add)+len(edit.Remove)+len(edit.RemoveKeys)+len(edit.Thresholds) > 0 {
 		for i := range edit.Add {
 			r := recs[from[i]]
 			edit.Add[i].Holder, edit.Add[i].Contact = r.Holder, r.Contact
