@@ -498,7 +498,8 @@ func (r *ceremonyRun) signHead(ctx context.Context, names []string, signed func(
 // and the number of lines, so that the signature can never be taken for
 // TUF metadata. The envelope gathers the signatures of every holder who
 // signs; writeGeneration stores it beside the log. The holder signs with
-// the first of their enrolled keys, checked as for the metadata.
+// the first of their enrolled keys that is not a root key
+// (policy.CeremonyKey), checked as for the metadata.
 func (r *ceremonyRun) signHeadAs(ctx context.Context, name string) error {
 	if r.S.State() != session.StateClosed {
 		return &session.StateError{Action: "sign the log's head", Want: session.StateClosed, Have: r.S.State()}
@@ -526,12 +527,13 @@ func (r *ceremonyRun) signHeadAs(ctx context.Context, name string) error {
 		r.head = &envelope.Envelope{PayloadType: envelope.TypeTranscriptHead, Payload: payload}
 	}
 	h := r.V.Policy.Holders[i]
-	signer, err := r.Tokens.Signer(ctx, h, h.Keys[0])
+	hk := r.V.Policy.CeremonyKey(h)
+	signer, err := r.Tokens.Signer(ctx, h, hk)
 	if err != nil {
 		return fmt.Errorf("%s signing the log's head: %w", name, err)
 	}
 	keys := holders.MetadataKeys(r.V.Root.Root, r.V.Targets.Targets)
-	if err := r.head.Sign(signer, keys[h.Keys[0].KeyID]); err != nil {
+	if err := r.head.Sign(signer, keys[hk.KeyID]); err != nil {
 		return fmt.Errorf("%s signing the log's head: %w", name, err)
 	}
 	return nil
