@@ -32,13 +32,13 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	c := rotateCommand
 	fs := newFlagSet(env, c)
 	vaultPath := fs.String("vault", "", "the `VAULT` directory")
-	policyFile := fs.String("policy", "", "the new policy `FILE`, placing the keys of the new root (default: the vault's policy, for a change of online keys only)")
+	policyFile := fs.String("policy", "", "the new policy `FILE`, placing the keys of the new root (default: the vault's policy), edited further by --add ROLES, --remove, --remove-key and --threshold")
 	var adds, removes, removeKeys, thresholds multiFlag
 	fs.Var(&adds, "add", "an enrolment `RECORD` of a key the vault's metadata does not hold yet; RECORD=ROLE,ROLE also adds the key to the policy, in those roles (repeat it)")
 	fs.Var(&removes, "remove", "remove the `HOLDER` and all their keys from the policy (repeat it)")
 	fs.Var(&removeKeys, "remove-key", "remove the key `KEYID` from its holder in the policy: a holder's old token, replaced by a key given with --add (repeat it)")
 	fs.Var(&thresholds, "threshold", "set a role's threshold in the policy, `ROLE=N` (repeat it)")
-	onlineKeys := fs.String("online-keys", "", "replace online keys: `snapshot=FILE,timestamp=FILE` (either or both), each a TUF key object")
+	onlineKeys := fs.String("online-keys", "", "replace online keys, `ROLE=FILE[,ROLE=FILE]`: snapshot=FILE, timestamp=FILE or both, each file a TUF key object")
 	force := fs.String("force-threshold", "", "accept a role whose threshold equals its number of keys, for the written `REASON` (recorded in the log)")
 	flags := addRootFlags(fs, "a holder's key `KEYREF`, as the old or the new policy enrols it; repeat it until the old root's threshold, the new root's, and every other file's are met", true)
 	if err := parseFlags(env, c, fs, args); err != nil {
