@@ -16,6 +16,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/enrolment"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
+	"github.com/conclave-keys/conclave/hsm/yubikey/vcard"
 )
 
 // genesisHolder is a holder with a root key and a key for targets and
@@ -421,4 +422,82 @@ func sorted(ss []string) []string {
 	out := slices.Clone(ss)
 	slices.Sort(out)
 	return out
+}
+
+// TestInitVirtualYubiKey: alice enrols her root key on a (virtual)
+// YubiKey with conclave enroll; conclave init checks the record's
+// attestation against the card's CA and signs root 1 and the binding on
+// the YubiKey (PIN asked, touch given), beside bob's SoftHSM keys.
+func TestInitVirtualYubiKey(t *testing.T) {
+	ca, err := vcard.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	virtualYubiKey(t, ca, 27182818)
+	privateSoftHSM(t)
+	dir := t.TempDir()
+	roots := rootsDir(t, ca)
+	media := filepath.Join(dir, "media")
+	if err := os.Mkdir(media, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	enrolPol := enrolPolicy(t, t.TempDir(), func(s string) string { return s })
+	code, stdout, stderr := run(t, "enroll", "yubikey", "--holder", "alice", "--contact", "alice@example.org", "--serial", "27182818",
+		"--policy", enrolPol, "--attestation-roots", roots, "--out", media,
+		"--pin-fd", fmt.Sprint(secretsFile(t, "123456", "71828182", "12345678", "16180339").Fd()))
+	if code != 0 {
+		t.Fatalf("enroll: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	yubiRecord := onlyRecord(t, media)
+	data, err := os.ReadFile(yubiRecord)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yubi, err := enrolment.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	hs, recs := genesisSetup(t, dir, "alice", "bob", "carol")
+	recs = append([]string{yubiRecord}, recs[1:]...) // alice's root key is the YubiKey's
+	text := string(genesisPolicy(t, hs))
+	old := fmt.Sprintf("{keyid: %s, token: pkcs11, uri: %q, roles: [root]}", hs[0].root.key.ID(), hs[0].root.uri)
+	if !strings.Contains(text, old) {
+		t.Fatalf("the policy lacks %s", old)
+	}
+	text = strings.Replace(text, old, fmt.Sprintf("{keyid: %s, token: yubikey, serial: 27182818, slot: 9c, roles: [root]}", yubi.KeyID()), 1)
+	pf := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(pf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "vault")
+	args := []string{"init", "--policy", pf, "--out", out, "--at", "2027-01-10T09:00:00Z", "--attestation-roots", roots,
+		"--online-keys", "snapshot=" + filepath.Join(dir, "snapshot.pub.json") + ",timestamp=" + filepath.Join(dir, "timestamp.pub.json"),
+		"--sign", "yubikey:serial=27182818;slot=9c", "--sign", hs[1].root.uri, "--sign", hs[0].other.uri, "--sign", hs[1].other.uri}
+	for _, r := range recs {
+		args = append(args, "--holders", r)
+	}
+	// Attestation roots that the card's chain does not lead to: the
+	// record is refused before anything is signed.
+	other, err := vcard.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := slices.Clone(args)
+	wrong[slices.Index(wrong, roots)] = rootsDir(t, other)
+	code, _, stderr = run(t, wrong...)
+	if code != 1 || !strings.Contains(stderr, "error: enrolment record "+yubiRecord+": attestation: ") {
+		t.Fatalf("another CA: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr = run(t, append(args, "--pin-fd", fmt.Sprint(secretsFile(t, "71828182", "user-pin-1", "user-pin-1", "user-pin-1").Fd()))...)
+	if code != 0 {
+		t.Fatalf("init: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "alice signed root/1.root.json, binding.json with virtual YubiKey SIMULATOR (not a real token), serial 27182818") {
+		t.Errorf("init's output:\n%s", stdout)
+	}
+	v := openTestVault(t, out)
+	if !slices.Contains(v.Root.Root.Roles["root"].KeyIDs, yubi.KeyID()) || !slices.Contains(v.BindingSigners, yubi.KeyID()) {
+		t.Errorf("root 1's root keys %v, binding signers %v: the YubiKey's key %s is not among them", v.Root.Root.Roles["root"].KeyIDs, v.BindingSigners, yubi.KeyID())
+	}
 }
