@@ -209,6 +209,7 @@ func TestParseRefuses(t *testing.T) {
 		{strings.Replace(b, `"attestation":["`, `"attestation":["!`, 1), "attestation[0]: is not standard base64"},
 		{strings.Replace(p, `vendor-hsm.so"`, `vendor-hsm.so&pin-value=1234"`, 1), "token.uri: names a PIN (pin-value or pin-source): a record never carries one"},
 		{strings.Replace(p, `"uri":"pkcs11:`, `"slot":"9c","uri":"pkcs11:`, 1), "token.slot: only a yubikey token has a slot"},
+		{strings.Replace(p, `{"format"`, `{"attestation":["AAAA"],"format"`, 1), "attestation: a pkcs11 record carries no attestation: Conclave checks only a YubiKey's"},
 		{strings.Replace(p, `"CKA_SENSITIVE"`, `"SENSITIVE"`, 1), `token.attributes[0]: "SENSITIVE" is not a PKCS#11 attribute name (CKA_…, optionally after !)`},
 		{b + "x", "at byte " + strconv.Itoa(len(b)) + ": unexpected data after the end of the JSON value"},
 		{`{"format":"conclave-enrolment/1"}`, "holder: is missing"},
