@@ -259,8 +259,9 @@ func TestEnrollPKCS11(t *testing.T) {
 			testSoftHSM+"\n    sha256: "+sum, 1)
 	})
 	media := t.TempDir()
+	const nonce = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed"
 	args := []string{"enroll", "pkcs11", "--holder", "Gus", "--uri", "pkcs11:token=enrol;object=gus", "--policy", pol, "--out", media}
-	code, stdout, stderr := run(t, append(args, "--pin-fd", fmt.Sprint(secretsFile(t, "user-pin-1").Fd()))...)
+	code, stdout, stderr := run(t, append(args, "--nonce", nonce, "--pin-fd", fmt.Sprint(secretsFile(t, "user-pin-1").Fd()))...)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
@@ -284,9 +285,19 @@ func TestEnrollPKCS11(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok.Close()
-	code, out, errOut := run(t, "enroll", "verify", "--policy", pol, path)
-	if code != 0 || !strings.Contains(out, "  attestation  NONE") {
+	code, out, errOut := run(t, "enroll", "verify", "--policy", pol, "--nonce", nonce, path)
+	if code != 0 || !strings.Contains(out, "  attestation  NONE") || !strings.Contains(out, "  nonce        "+nonce+"\n") {
 		t.Fatalf("verify: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = run(t, "enroll", "verify", "--nonce", strings.Repeat("0", 64), path)
+	if code != 1 || errOut != "error: "+path+": nonce: is not the nonce given for this enrolment\n" {
+		t.Fatalf("verify with another nonce: exit %d\n%s", code, errOut)
+	}
+	// The policy can come from a vault.
+	fx := newCeremonyFixture(t)
+	code, out, errOut = run(t, "enroll", "verify", "--vault", fx.vault, path)
+	if code != 0 || !strings.Contains(out, "  policy       met: "+fx.vault+" (sha256 ") {
+		t.Fatalf("verify --vault: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// The label is taken now: a second key under it is refused.
 	code, _, stderr = run(t, append(args, "--pin-fd", fmt.Sprint(secretsFile(t, "user-pin-1").Fd()))...)
@@ -318,4 +329,64 @@ func TestEnrollVerifyEdited(t *testing.T) {
 			t.Errorf("%s: exit %d\n%s\n%s", c.name, code, out, errOut)
 		}
 	}
+}
+
+// TestEnrollYubiKeyTerminal: the enrolment typed at a real terminal
+// (tmux): each secret asked without echo, every new one twice; a second
+// entry that differs changes nothing; then the enrolment completes, and
+// no secret ever appears on the screen.
+func TestEnrollYubiKeyTerminal(t *testing.T) {
+	needTmux(t)
+	d := privatePCSCD(t)
+	ca, err := vcard.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	virtualYubiKey(t, ca, 14142135)
+	dir := t.TempDir()
+	pol := enrolPolicy(t, dir, func(s string) string { return s })
+	roots := rootsDir(t, ca)
+	media := t.TempDir()
+	bin := buildConclave(t)
+	argv := []string{bin, "enroll", "yubikey", "--holder", "Hana", "--policy", pol, "--attestation-roots", roots, "--out", media}
+	env := []string{"PCSCLITE_CSOCK_NAME=" + shellQuote(d.Socket)}
+
+	tt := startTmux(t, 120, 40, env, argv...)
+	tt.waitFor("current PIN (a new YubiKey's is 123456):")
+	tt.typeByHand("123456")
+	tt.keys("Enter")
+	tt.waitFor("new PIN:")
+	tt.typeByHand("71828182")
+	tt.keys("Enter")
+	tt.waitFor("new PIN, again:")
+	tt.typeByHand("71828183")
+	tt.keys("Enter")
+	s := tt.waitFor("EXIT 3")
+	if !strings.Contains(s, "error: the two new PINs typed differ: nothing was changed") {
+		t.Fatalf("a mistyped confirmation:\n%s", s)
+	}
+
+	tt = startTmux(t, 120, 40, env, argv...)
+	for _, step := range []struct{ prompt, typed string }{
+		{"current PIN (a new YubiKey's is 123456):", "123456"},
+		{"new PIN:", "71828182"}, {"new PIN, again:", "71828182"},
+		{"current PUK (a new YubiKey's is 12345678):", "12345678"},
+		{"new PUK:", "16180339"}, {"new PUK, again:", "16180339"},
+	} {
+		tt.waitFor(step.prompt)
+		tt.typeByHand(step.typed)
+		tt.keys("Enter")
+	}
+	s = tt.waitFor("EXIT 0")
+	if !strings.Contains(s, "Read the fingerprint out to the officer") {
+		t.Fatalf("enrolment did not finish:\n%s", s)
+	}
+	for _, screen := range tt.log {
+		for _, secret := range []string{"71828182", "16180339"} {
+			if strings.Contains(screen, secret) {
+				t.Fatalf("a secret was shown on the screen:\n%s", screen)
+			}
+		}
+	}
+	onlyRecord(t, media)
 }
