@@ -310,7 +310,7 @@ func assess(med *Medium, m mount) {
 	switch m.fsType {
 	case "vfat":
 		med.Kind = "FAT"
-		if sp := med.Space; sp != nil && sp.BlockSize > 0 {
+		if sp := med.Space; sp != nil && sp.BlockSize > 0 && sp.Total > 0 {
 			switch clusters := sp.Total / sp.BlockSize; {
 			case clusters < fat16Clusters:
 				med.Kind = "FAT12"

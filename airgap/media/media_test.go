@@ -306,6 +306,7 @@ func TestAssess(t *testing.T) {
 		{"vfat", "rw", "rw", &Space{Total: 32 << 20, BlockSize: 1 << 10}, "FAT16", "async", 1},
 		{"vfat", "rw", "rw", &Space{Total: 1 << 20, BlockSize: 512}, "FAT12", "async", 1},
 		{"vfat", "rw", "rw", nil, "FAT", "async", 0},
+		{"vfat", "rw", "rw", &Space{BlockSize: 1024}, "FAT", "async", 0}, // a driver that reports no size
 		{"vfat", "rw", "rw,sync", nil, "FAT", "sync", 0},
 		{"exfat", "rw,sync", "rw", nil, "exFAT", "sync", 0},
 		{"ext4", "rw", "rw,barrier=0", nil, "ext4", "async", 1},

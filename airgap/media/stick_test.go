@@ -11,6 +11,9 @@ import (
 // (its cluster count), not taken for FAT16 by its small size.
 func TestFAT32KindOnRealImage(t *testing.T) {
 	m := loopmedium.Mount(t, loopmedium.Spec{FS: loopmedium.FAT32})
+	if m.Driver == "fusefat" {
+		loopmedium.Skip(t, "fusefat, the FUSE FAT32 driver used where the kernel has no vfat, reports no size (statfs gives 0 blocks): the cluster count is checked with the kernel's vfat only")
+	}
 	sp, err := Statfs(m.Dir)
 	if err != nil {
 		t.Fatal(err)

@@ -208,6 +208,9 @@ func TestStickTimes(t *testing.T) {
 // too large for the medium's file system (not that the medium is full).
 func TestStickFileSizeLimit(t *testing.T) {
 	m := loopmedium.Mount(t, loopmedium.Spec{FS: loopmedium.FAT32})
+	if m.Driver == "fusefat" {
+		loopmedium.Skip(t, "fusefat, the FUSE FAT32 driver used where the kernel has no vfat, lets a file grow to 4 GiB and more (truncate succeeds): FAT32's limit is checked with the kernel's vfat only")
+	}
 	p := filepath.Join(m.Dir, "big.json")
 	must(t, os.WriteFile(p, nil, 0o644))
 	err := os.Truncate(p, 4<<30)
@@ -228,6 +231,9 @@ func TestStickFull(t *testing.T) {
 	for _, fsys := range stickFS {
 		t.Run(string(fsys), func(t *testing.T) {
 			m := loopmedium.Mount(t, loopmedium.Spec{FS: fsys, Size: 40 << 20})
+			if m.Driver == "fusefat" {
+				loopmedium.Skip(t, "fusefat, the FUSE FAT32 driver used where the kernel has no vfat, reports no size and answers a full medium with EPERM, not ENOSPC: a full FAT32 medium is checked with the kernel's vfat only")
+			}
 			big := make([]byte, 48<<20)
 			dir := filepath.Join(m.Dir, "export")
 			err := ExportFiles(dir, []Export{{"big.json", big}})
@@ -256,6 +262,11 @@ func TestStickSmallerThanItClaims(t *testing.T) {
 	for _, fsys := range stickFS {
 		t.Run(string(fsys), func(t *testing.T) {
 			m := loopmedium.Mount(t, loopmedium.Spec{FS: fsys, Size: 40 << 20, Room: "4m"})
+			if m.Driver == "fusefat" {
+				// Seen: the export is reported whole on a medium with
+				// no room, read back from the driver's cache.
+				loopmedium.Skip(t, "fusefat, the FUSE FAT32 driver used where the kernel has no vfat, does not pass a sync on to the device, so a medium that cannot store the data is not found out through it (conclave media warns of FUSE mounts): checked with the kernel's vfat only")
+			}
 			filler, err := os.Create(filepath.Join(m.Backing, "filler"))
 			must(t, err)
 			if _, err := filler.Write(make([]byte, 8<<20)); !errors.Is(err, unix.ENOSPC) {

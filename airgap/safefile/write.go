@@ -250,7 +250,10 @@ func exportFiles(dir string, files []Export, checkSpace bool) error {
 	}
 	if checkSpace {
 		var sfs unix.Statfs_t
-		if err := unix.Fstatfs(dfd, &sfs); err == nil {
+		// A file system that reports no size (fusefat, a FUSE FAT32
+		// driver) is not judged by it: the writes then meet a full
+		// medium themselves.
+		if err := unix.Fstatfs(dfd, &sfs); err == nil && sfs.Blocks > 0 {
 			bsize := uint64(sfs.Bsize)
 			// Each file may waste up to a block; the directory may grow by one.
 			need := total + uint64(len(files)+1)*bsize
