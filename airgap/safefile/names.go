@@ -26,6 +26,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/conclave-keys/conclave/internal/foldname"
 )
 
 // ErrUnsafeName is matched by the error for a file name that could reach
@@ -96,70 +98,21 @@ var ErrFoldedNames = errors.New("FAT32 and exFAT media, the usual transfer stick
 
 // CheckFoldedNames refuses names (slash-separated paths) that differ only
 // in the case of their letters, or whose directories do: FAT32 and exFAT
-// compare names without regard to case (Microsoft's FAT specification,
-// "Long directory entries"; exFAT specification, section 7.2, the up-case
-// table), so "A.json" and "a.json" name one file there, and the second
-// write would fail or replace the first. Letters are compared as Unicode
-// simple case folding does (strings.EqualFold), which folds at least
-// every pair FAT and exFAT do. Writers call it before writing anything,
-// so that a set of files that cannot all exist on a stick is refused
-// whatever the medium at hand; OpenDir calls it too, because such a
-// manifest was not written by Conclave.
+// media ignore case (package internal/foldname), so "A.json" and "a.json"
+// name one file there, and the second write would fail or replace the
+// first. Writers call it before writing anything, so that a set of files
+// that cannot all exist on a stick is refused whatever the medium at hand;
+// OpenDir calls it too, because such a manifest was not written by
+// Conclave.
 func CheckFoldedNames(names []string) error {
-	seen := make(map[string]string, len(names))
-	check := func(p string) error {
-		k := foldKey(p)
-		if prev, ok := seen[k]; ok && prev != p {
-			a, b := prev, p
+	var set foldname.Set
+	for _, n := range names {
+		if a, b, clash := set.Add(n); clash {
 			if b < a {
 				a, b = b, a
 			}
 			return fmt.Errorf("file names %+q and %+q: %w", a, b, ErrFoldedNames)
 		}
-		seen[k] = p
-		return nil
-	}
-	for _, n := range names {
-		if err := check(n); err != nil {
-			return err
-		}
-		for i := len(n) - 1; i > 0; i-- {
-			if n[i] == '/' {
-				if err := check(n[:i]); err != nil {
-					return err
-				}
-			}
-		}
 	}
 	return nil
-}
-
-// foldKey maps s to a key that is the same for two strings exactly when
-// strings.EqualFold says they are equal: each rune becomes the smallest
-// rune of its simple case folding orbit (unicode.SimpleFold).
-func foldKey(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		// The smallest rune of an ASCII letter's orbit is its upper
-		// case ('K' before 'k' and the Kelvin sign).
-		return strings.ToUpper(s)
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		min := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			if f < min {
-				min = f
-			}
-		}
-		b.WriteRune(min)
-	}
-	return b.String()
 }
