@@ -332,8 +332,14 @@ func assess(med *Medium, m mount) {
 	case "FAT12", "FAT16":
 		med.Warnings = append(med.Warnings, "it is formatted "+med.Kind+", not FAT32: an old FAT for small media, which holds few files in its top directory; format transfer media FAT32 or exFAT")
 	case "fuseblk":
-		med.Warnings = append(med.Warnings, "it is mounted through a FUSE driver (fuseblk), so Conclave cannot tell its file system; transfer media are expected to be FAT32, exFAT or ext4, mounted by the kernel's own driver")
+		med.Warnings = append(med.Warnings, "it is mounted through a FUSE driver (fuseblk), so Conclave cannot tell its file system, nor that a sync reaches the medium; transfer media are expected to be FAT32, exFAT or ext4, mounted by the kernel's own driver")
 	default:
+		if strings.HasPrefix(m.fsType, "fuse.") {
+			// A FUSE driver that names itself (fuse.fusefat): whether
+			// a sync reaches the device is up to it.
+			med.Warnings = append(med.Warnings, "it is mounted through a FUSE driver ("+m.fsType+"), so Conclave cannot tell that a sync reaches the medium; transfer media are expected to be FAT32, exFAT or ext4, mounted by the kernel's own driver")
+			break
+		}
 		med.Warnings = append(med.Warnings, "its file system is "+m.fsType+"; transfer media are expected to be FAT32, exFAT or ext4, the file systems Conclave is tested on")
 	}
 	// ext4(5): with barriers off, a sync returns before the device has

@@ -311,6 +311,7 @@ func TestAssess(t *testing.T) {
 		{"exfat", "rw,sync", "rw", nil, "exFAT", "sync", 0},
 		{"ext4", "rw", "rw,barrier=0", nil, "ext4", "async", 1},
 		{"fuseblk", "rw", "rw,user_id=0", nil, "fuseblk", "async", 1},
+		{"fuse.fusefat", "rw", "rw,user_id=0", nil, "fuse.fusefat", "async", 1},
 		{"ntfs3", "rw", "rw", nil, "ntfs3", "async", 1},
 	} {
 		med := Medium{Filesystem: c.fsType, Space: c.space}
