@@ -1,6 +1,9 @@
 package foldname
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestSet(t *testing.T) {
 	for _, c := range []struct {
@@ -28,4 +31,29 @@ func TestSet(t *testing.T) {
 			t.Errorf("%q: clash %q, %q; want %q, %q", c.paths, other, this, c.other, c.this)
 		}
 	}
+}
+
+// FuzzKey: two names have one key exactly when strings.EqualFold says
+// they are equal, and a Set reports a clash for two names without
+// directories exactly then.
+func FuzzKey(f *testing.F) {
+	f.Add("a.json", "A.json")
+	f.Add("K", "\u212a")
+	f.Add("requests/0001.jsonl", "requests/0002.jsonl")
+	f.Add("ß", "SS")
+	f.Add("\xff", "\xfe")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		same := Key(a) == Key(b)
+		if same != strings.EqualFold(a, b) {
+			t.Fatalf("Key(%q) == Key(%q) is %v, EqualFold %v", a, b, same, !same)
+		}
+		if strings.Contains(a+b, "/") {
+			return // a directory of one may clash with the other
+		}
+		var s Set
+		s.Add(a)
+		if _, _, clash := s.Add(b); clash != (same && a != b) {
+			t.Fatalf("Set clash for %q then %q: %v", a, b, clash)
+		}
+	})
 }
