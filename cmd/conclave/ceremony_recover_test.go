@@ -81,12 +81,39 @@ func TestCeremonyEmergencyRecovery(t *testing.T) {
 		t.Fatalf("one holder: exit %d\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, want)
 	}
 
+	// The waiver is recorded; the ceremony stops undecided.
+	undecided := fx.writeScript(t, "undecided.yaml", strings.Replace(recoverScript, "  approve: [r-recover]\n", "", 1))
+	code, stdout, stderr = resume(undecided)
+	if code != 1 || !strings.Contains(stdout, "  notice period of r-recover waived by Holder 1, Holder 2\n") || !strings.Contains(stderr, "\nerror: 1 requests needing judgement and 0 rule-approvable ones are undecided") {
+		t.Fatalf("undecided: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	// A log whose waiver line was edited does not resume.
+	logPath := filepath.Join(fx.journal(t), "log.jsonl")
+	logData := readLog(t, fx)
+	edited := strings.Replace(string(logData), "incident 118", "incident 119", 1)
+	if edited == string(logData) {
+		t.Fatal("the log holds no waiver reason")
+	}
+	if err := os.WriteFile(logPath, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	code, stdout, stderr = resume(fx.script)
-	if code != 0 {
+	// The waiver is the log's last line, which no later line's hash
+	// covers: its signatures catch the edit.
+	key1 := fx.holders[0].Key.ID()
+	if code == 0 || !strings.HasPrefix(stderr, "error: replay line 5 (waived): the waiver signature by Holder 1 (key "+key1+") does not verify: ") {
+		t.Fatalf("edited: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if err := os.WriteFile(logPath, logData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr = resume(fx.script)
+	if code != 0 || strings.Contains(stdout, "waived by") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	for _, w := range []string{
-		"  notice period of r-recover waived by Holder 1, Holder 2\n  undecided: 1 need judgement, 0 rule-approvable\n",
+		"  undecided: 1 need judgement, 0 rule-approvable\n",
 		"  approve r-recover\n",
 		"    changes  0 added, 1 rotated, 0 removed\n",
 		"  claimed: 2 of 3 holders signed, threshold 2 met\n",
@@ -126,8 +153,7 @@ func TestCeremonyEmergencyRecovery(t *testing.T) {
 	if v.Delegators["claimed"].Version() != 8 {
 		t.Errorf("claimed version %d", v.Delegators["claimed"].Version())
 	}
-	logData := readLog(t, fx)
-	entries, torn, err := transcript.Parse(logData)
+	entries, torn, err := transcript.Parse(readLog(t, fx))
 	if err != nil || torn {
 		t.Fatal(err, torn)
 	}

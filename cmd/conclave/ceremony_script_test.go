@@ -166,6 +166,7 @@ func TestScriptRefused(t *testing.T) {
 func FuzzParseScript(f *testing.F) {
 	f.Add([]byte(minimalScript))
 	f.Add(docExampleScript(f))
+	f.Add([]byte(minimalScript + "waive_notice: {r1: {reason: stolen, holders: [Alice]}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := parseScript("f.yaml", data)
 		if err != nil {
@@ -174,7 +175,7 @@ func FuzzParseScript(f *testing.F) {
 		if len(s.Participants) == 0 || len(s.Signing) == 0 {
 			t.Fatalf("read a script without participants or signers: %+v", s)
 		}
-		for _, h := range append(append([]string{s.Decisions.By}, s.Signing...), s.SignHead...) {
+		for _, h := range append(append(append([]string{s.Decisions.By}, s.Signing...), s.SignHead...), waiverHolders(s)...) {
 			found := false
 			for _, p := range s.Participants {
 				found = found || p == h
