@@ -185,7 +185,7 @@ func (s *Session) newWaiverStatement(requestID, reason string) (WaiverStatement,
 		return WaiverStatement{}, fmt.Errorf("%w: the bundle holds no request %q, or holds it twice", ErrNotWaivable, requestID)
 	}
 	r := s.imp.bundle.Items[i].Request
-	role := s.roleFor(r.Name)
+	role := s.d.Vault.Policy.ShardFor(r.Name)
 	st := WaiverStatement{
 		Ceremony:     s.d.Log.CeremonyID(),
 		RequestID:    requestID,
@@ -198,15 +198,6 @@ func (s *Session) newWaiverStatement(requestID, reason string) (WaiverStatement,
 		st.RoleVersion = f.Version()
 	}
 	return st, nil
-}
-
-// roleFor names the role that delegates a project, or would.
-func (s *Session) roleFor(project string) string {
-	p := s.d.Vault.Policy
-	if roles := p.SignedRoles(); len(roles) == 1 {
-		return roles[0]
-	}
-	return p.ShardFor(project)
 }
 
 // waiverTarget is what a waiver statement was checked against: the
@@ -244,7 +235,7 @@ func (s *Session) checkWaiver(st WaiverStatement) (*waiverTarget, error) {
 		return nil, fmt.Errorf("%w: request %q is also invalid for another reason (%s), which no waiver changes", ErrNotWaivable, st.RequestID, strings.Join(others, ", "))
 	}
 	r := s.imp.bundle.Items[i].Request
-	role := s.roleFor(r.Name)
+	role := s.d.Vault.Policy.ShardFor(r.Name)
 	f := s.d.Vault.Delegators[role]
 	switch {
 	case st.Ceremony != s.d.Log.CeremonyID():

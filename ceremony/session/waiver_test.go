@@ -302,3 +302,35 @@ func TestWaiverReplay(t *testing.T) {
 		t.Errorf("a signature dropped: %v", err)
 	}
 }
+
+// With claimed in shards, the waiver is signed by the holders of the
+// shard that delegates the project, bound to that shard's version, and
+// only that shard is rebuilt.
+func TestWaiverSharded(t *testing.T) {
+	sx := newSharded(t)
+	dir := sx.pack(t, "bundle-shards-w", sx.bases(t), sx.draft(t, request.Recover, "r-beta", "beta", 5, []string{"b2"}))
+	s, a := sx.start(t)
+	if err := s.Import(intaketest.DirSource{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaiveNotice(context.Background(), "r-beta", waiverReason, shardHolders[1:]); err != nil {
+		t.Fatal(err)
+	}
+	v := verdictOf(t, s, "r-beta")
+	if v.Class != verdict.NeedsJudgement || !strings.Contains(v.Findings[1].Sentence, `"Holder 2", "Holder 3", holders of claimed-b (threshold 2), waived it`) {
+		t.Fatalf("%s %v: %s", v.Class, v.Codes(), v.Findings[len(v.Findings)-1].Sentence)
+	}
+	_, ev := lineOf(t, parseLog(t, a.bytes()), TypeWaived)
+	if st := ev.(*Waived).Statement; st.Role != "claimed-b" || st.RoleVersion != 5 || st.Ceremony != "ceremony-shards-1" {
+		t.Errorf("statement %+v", st)
+	}
+	if err := s.Decide("r-beta", Approve, "", "Holder 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Build(); err != nil {
+		t.Fatal(err)
+	}
+	if cards, _ := s.Cards(); len(cards) != 1 || cards[0].Role != "claimed-b" || cards[0].Version != 6 || cards[0].Rotated != 1 {
+		t.Fatalf("cards %+v", cards[0])
+	}
+}
