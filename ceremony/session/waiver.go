@@ -181,8 +181,8 @@ func (s *Session) WaiveNotice(ctx context.Context, requestID, reason string, hol
 // notice period of requestID, for a request the bundle holds.
 func (s *Session) newWaiverStatement(requestID, reason string) (WaiverStatement, error) {
 	i, ok := s.imp.byID[requestID]
-	if !ok || i < 0 {
-		return WaiverStatement{}, fmt.Errorf("%w: the bundle holds no request %q, or holds it twice", ErrNotWaivable, requestID)
+	if !ok || i < 0 || s.imp.bundle.Items[i].Request == nil {
+		return WaiverStatement{}, fmt.Errorf("%w: the bundle holds no readable request %q, or holds it twice", ErrNotWaivable, requestID)
 	}
 	r := s.imp.bundle.Items[i].Request
 	role := s.d.Vault.Policy.ShardFor(r.Name)
@@ -215,8 +215,8 @@ func (s *Session) checkWaiver(st WaiverStatement) (*waiverTarget, error) {
 		return nil, errors.New("a waiver comes before any decision: it can change how other requests are judged")
 	}
 	i, ok := s.imp.byID[st.RequestID]
-	if !ok || i < 0 {
-		return nil, fmt.Errorf("%w: the bundle holds no request %q, or holds it twice", ErrNotWaivable, st.RequestID)
+	if !ok || i < 0 || s.imp.bundle.Items[i].Request == nil {
+		return nil, fmt.Errorf("%w: the bundle holds no readable request %q, or holds it twice", ErrNotWaivable, st.RequestID)
 	}
 	if _, done := s.imp.waivers[st.RequestID]; done {
 		return nil, fmt.Errorf("%w: its notice period is already waived", ErrNotWaivable)

@@ -14,6 +14,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/intake"
 	"github.com/conclave-keys/conclave/intake/intaketest"
 )
 
@@ -21,16 +22,16 @@ const waiverReason = "the developer's signing key was stolen (incident 2026-118)
 
 // newWaiverFixture is the vault of newFixture with a bundle holding an
 // emergency recovery: project existing-b, whose key b1 is compromised,
-// to its owner's new key c1, under its notice period; and an add that
-// needs judgement.
+// to its owner's new key c1, under its notice period; an add that needs
+// judgement; and a request that cannot be read (its verdict has no id).
 func newWaiverFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := intaketest.New(t)
 	fx := newVault(t, f, softkeys)
-	drafts := intaketest.Files(
+	drafts := append(intaketest.Files(
 		f.Recover(t, "r-recover", "existing-b", "c1"),
 		f.Add(t, "r-add", "fresh", "n1"),
-	)
+	), intake.File{Name: "requests/unreadable.json", Data: []byte("{")})
 	fx.bundle = filepath.Join(t.TempDir(), "bundle")
 	if err := f.Pack("bundle-0001", drafts...).Write(fx.bundle); err != nil {
 		t.Fatal(err)
@@ -137,7 +138,9 @@ func TestWaiverRefused(t *testing.T) {
 		{"not a recovery", "r-add", waiverReason, []string{"alice", "bob"}, ErrNotWaivable,
 			`waive the notice period of request "r-add": request "r-add" (kind add) is not a recovery under its notice period`},
 		{"no such request", "r-ghost", waiverReason, []string{"alice", "bob"}, ErrNotWaivable,
-			`waive the notice period of request "r-ghost": not a recovery under its notice period: the bundle holds no request "r-ghost", or holds it twice`},
+			`waive the notice period of request "r-ghost": not a recovery under its notice period: the bundle holds no readable request "r-ghost", or holds it twice`},
+		{"unreadable request", "", waiverReason, []string{"alice", "bob"}, ErrNotWaivable,
+			`waive the notice period of request "": not a recovery under its notice period: the bundle holds no readable request "", or holds it twice`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := newWaiverFixture(t)
