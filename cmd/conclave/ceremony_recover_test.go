@@ -200,3 +200,22 @@ func BenchmarkCeremonyEmergencyRecovery(b *testing.B) {
 		}
 	}
 }
+
+// TestCeremonyWaiverHolderNotInPolicy: a waive_notice holder the vault's
+// policy does not list is refused before the ceremony opens its log.
+func TestCeremonyWaiverHolderNotInPolicy(t *testing.T) {
+	fx := newRecoverFixture(t)
+	fx.script = fx.writeScript(t, "admin.yaml", strings.NewReplacer(
+		"participants: [Holder 1, Holder 2, Holder 3]", "participants: [Holder 1, Holder 2, Holder 3, Admin]",
+		"holders: [Holder 1, Holder 2]", "holders: [Holder 1, Admin]").Replace(recoverScript))
+	pins := pinFile(t, 10)
+	defer pins.Close()
+	code, stdout, stderr := run(t, fx.args(filepath.Join(fx.dir, "export"), pins.Fd())...)
+	want := "error: waive_notice: \"Admin\" is not a holder of the vault's policy (its holders: Holder 1, Holder 2, Holder 3)\n"
+	if code != 1 || stderr != want {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant:\n%s", code, stdout, stderr, want)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(fx.vault, "journal")); len(entries) != 0 {
+		t.Errorf("a journal was opened: %v", entries)
+	}
+}
