@@ -162,11 +162,13 @@ func Audit(ctx context.Context, in Input) (*Report, error) {
 		Files:        []FileCheck{},
 		Notes:        []session.Noted{},
 		Sites:        []SiteReport{},
+		Waivers:      []Waiver{},
 		Findings:     []Finding{},
 	}
 	a.r.Log.HeadSignatures = []HeadSignature{}
 	if a.chain() {
 		a.events()
+		a.readWaivers()
 		a.r.Vault.Checked = in.Vault != nil
 		a.head()
 		sites := a.joinSites(ctx)

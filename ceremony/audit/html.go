@@ -77,7 +77,7 @@ dd { margin: 0; }
 {{range .Payloads}}<tr><td>built</td><td>{{.Role}} version {{.Version}}, payload <span class="hash">{{.PayloadSHA256}}</span></td></tr>
 {{end}}{{range .Signed}}<tr><td>signed</td><td>{{.Holder}}: {{.Role}} version {{.Version}}, key <span class="hash">{{.KeyID}}</span>, token {{.Token}}</td></tr>
 {{end}}</table>
-{{end}}{{end}}<h2>Decisions</h2>
+{{end}}{{end}}{{.WaiversHTML}}<h2>Decisions</h2>
 {{if not .Decisions}}<p>No request was judged.</p>{{else}}<table><tr><th>request</th><th>kind</th><th>project</th><th>decision</th><th>by</th><th>reason</th><th>codes</th><th>applied</th></tr>
 {{range .Decisions}}<tr><td>{{.RequestID}}</td><td>{{.Kind}}</td><td>{{.Project}}</td><td>{{.Decision}}</td><td>{{.By}}</td><td>{{.Reason}}</td><td>{{range $i, $c := .Codes}}{{if $i}}, {{end}}{{$c}}{{end}}</td><td>{{if .Applied}}yes{{end}}</td></tr>
 {{end}}</table>{{end}}

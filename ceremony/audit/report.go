@@ -53,6 +53,8 @@ type Report struct {
 	// Sites are the sites of a ceremony signed at several sites, in the
 	// order it travelled; empty for a ceremony of one site.
 	Sites []SiteReport `json:"sites"`
+	// Waivers are the recoveries whose notice period was waived.
+	Waivers []Waiver `json:"waivers"`
 	// Published is nil when no published metadata was given.
 	Published *Published `json:"published"`
 	Findings  []Finding  `json:"findings"`

@@ -183,6 +183,7 @@ func (a *audit) joinSites(ctx context.Context) *sites {
 		sl := &siteLog{a: sub, lines: map[string]int64{}}
 		if sub.chain() {
 			sub.events()
+			sub.readWaivers()
 			sub.head()
 			if in.Vault == nil {
 				sub.find(CodeNoVault, 0, "", "no vault was given for this site's log: its chain was checked, not its replay")
@@ -365,15 +366,25 @@ func (a *audit) reportSites(j *sites) {
 					f.Site = sl.n
 				}
 			}
+			for i := range a.r.Waivers {
+				if w := &a.r.Waivers[i]; w.Site == 0 {
+					w.Site = sl.n
+				}
+			}
 		} else {
 			for _, f := range sl.a.r.Findings {
 				f.Site = sl.n
 				a.r.Findings = append(a.r.Findings, f)
 			}
+			for _, w := range sl.a.r.Waivers {
+				w.Site = sl.n
+				a.r.Waivers = append(a.r.Waivers, w)
+			}
 		}
 		a.r.Sites = append(a.r.Sites, siteReport(sl))
 	}
 	slices.SortStableFunc(a.r.Sites, func(x, y SiteReport) int { return x.Site - y.Site })
+	slices.SortStableFunc(a.r.Waivers, func(x, y Waiver) int { return x.Site - y.Site })
 	for i := range a.r.Roles {
 		ro := &a.r.Roles[i]
 		for k := range ro.Signatures {

@@ -120,6 +120,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			p("\n")
 		}
 	}
+	r.writeWaivers(p)
 	p("\nDecisions:\n")
 	if len(r.Decisions) == 0 {
 		p("  none\n")
