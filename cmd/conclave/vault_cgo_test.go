@@ -32,13 +32,21 @@ type softHSMHolder struct {
 func softHSMHolders(t *testing.T) []softHSMHolder {
 	t.Helper()
 	privateSoftHSM(t)
+	return softHSMTokens(t, "alice", "bob", "carol")
+}
+
+// softHSMTokens makes a SoftHSM token for each label, each with one
+// ed25519 key of the same label, and opens a signer on each (user PIN
+// "user-pin-1"). privateSoftHSM must have run.
+func softHSMTokens(t *testing.T, labels ...string) []softHSMHolder {
+	t.Helper()
 	_, sum, err := pkcs11.HashModule(testSoftHSM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mp := pkcs11.ModulePolicy{Allowed: []pkcs11.AllowedModule{{Path: testSoftHSM, SHA256: sum}}, Rehearsal: true}
 	var out []softHSMHolder
-	for _, name := range []string{"alice", "bob", "carol"} {
+	for _, name := range labels {
 		softHSMWithKey(t, name)
 		sel := uri.New()
 		sel.Set(uri.Token, name)
@@ -113,12 +121,28 @@ func writeSoftHSMRepository(t *testing.T, dir string, hs []softHSMHolder) string
 			t.Fatal(err)
 		}
 	}
+	var p strings.Builder
+	p.WriteString(softHSMPolicyHead(t))
+	p.WriteString("holders:\n")
+	for _, h := range hs {
+		fmt.Fprintf(&p, "  - name: %s\n    keys:\n      - keyid: %s\n        token: pkcs11\n        uri: %q\n", h.name, h.key.ID(), h.uri)
+	}
+	pf := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(pf, []byte(p.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return pf
+}
+
+// softHSMPolicyHead is the start of a rehearsal policy allowing SoftHSM,
+// up to the holders.
+func softHSMPolicyHead(t *testing.T) string {
+	t.Helper()
 	_, sum, err := pkcs11.HashModule(testSoftHSM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p strings.Builder
-	fmt.Fprintf(&p, `format: conclave-policy/1
+	return fmt.Sprintf(`format: conclave-policy/1
 rehearsal: true
 repository: example
 intake_keys:
@@ -129,16 +153,7 @@ intake_keys:
 pkcs11_modules:
   - path: %s
     sha256: %s
-holders:
 `, testSoftHSM, sum)
-	for _, h := range hs {
-		fmt.Fprintf(&p, "  - name: %s\n    keys:\n      - keyid: %s\n        token: pkcs11\n        uri: %q\n", h.name, h.key.ID(), h.uri)
-	}
-	pf := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(pf, []byte(p.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return pf
 }
 
 // TestVaultAdoptSoftHSM: root holders on SoftHSM tokens sign the binding
