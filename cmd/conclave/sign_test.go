@@ -454,3 +454,22 @@ func TestSignDigestForms(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}
 }
+
+// TestExportPartialComplete: with --export-partial, a ceremony whose
+// holders meet every threshold exports the metadata, not a partial; the
+// flag is for a scripted ceremony.
+func TestExportPartialComplete(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	out := filepath.Join(fx.dir, "export")
+	code, stdout, stderr := run(t, append(fx.args(out, pins.Fd()), "--export-partial")...)
+	if code != 0 || strings.Contains(stdout, "Partial exported") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	fx.checkExport(t, out, 8)
+	code, _, stderr = run(t, "ceremony", "--vault", fx.vault, "--in", fx.bundle, "--out", filepath.Join(fx.dir, "o2"), "--export-partial")
+	if code != 2 || !strings.HasPrefix(stderr, "error: --export-partial is for a scripted ceremony (--script)\n") {
+		t.Errorf("without --script: exit %d\n%s", code, stderr)
+	}
+}
