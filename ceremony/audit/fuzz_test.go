@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzAudit feeds an audit without a vault a hostile log, signed head,
-// exported file and published file: it never panics, never passes (no
+// exported file and published file, and the log again and the published
+// bytes as the logs of other sites: it never panics, never passes (no
 // vault, no pass), and whatever the bytes hold, the text report holds no
 // escape character and the HTML page no markup from them.
 func FuzzAudit(f *testing.F) {
@@ -27,6 +28,7 @@ func FuzzAudit(f *testing.F) {
 			Head:      head,
 			Export:    map[string][]byte{"8.claimed.json": meta, "export-manifest.json": published},
 			Published: map[string][]byte{"claimed.json": published, "9.claimed.json": meta},
+			Sites:     []Site{{Log: log, Head: head}, {Log: published}},
 		})
 		if err != nil {
 			t.Fatal(err)
