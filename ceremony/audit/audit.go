@@ -204,13 +204,15 @@ func Audit(ctx context.Context, in Input) (*Report, error) {
 	}
 	a.r.Verdict = Pass
 	failed := a.r.Published != nil && len(a.r.Published.Discrepancies) > 0
+	incomplete := false // a log, of this site or another, checked without its vault
 	for _, f := range a.r.Findings {
 		failed = failed || f.Code != CodeNoVault
+		incomplete = incomplete || f.Code == CodeNoVault
 	}
 	switch {
 	case failed:
 		a.r.Verdict = Fail
-	case in.Vault == nil:
+	case incomplete:
 		a.r.Verdict = Incomplete
 	}
 	return a.r, nil
