@@ -215,7 +215,7 @@ func (a *audit) joinSites(ctx context.Context) *sites {
 		j.chain = slices.Insert(j.chain, 0, cur)
 	}
 	for _, sl := range candidates {
-		sl.a.find(CodeSiteUnjoined, 0, "", "this log of ceremony %s is not on the way from the first site to the export: no site given joined the partial it exported", a.r.Ceremony)
+		sl.a.find(CodeSiteUnjoined, 0, "", "this log of ceremony %s is not on the way from the first site to the export, on which each site joined the partial the site before it exported: a log given twice, or of a site whose partial went no further", a.r.Ceremony)
 	}
 	j.others = append(candidates, j.others...)
 	for i, sl := range j.chain {

@@ -136,6 +136,14 @@ func TestAuditTwoSitesCaught(t *testing.T) {
 			"[replay] site 2 line 9: the exported line does not replay on vault generation gen-000001: the files read back are not the partial export planned*",
 			`[site-other-ceremony] site 2 line 1: a site's log of ceremony "`+a.id+`" was given; the export is of ceremony "`+s.ts.id+`": *`)
 	})
+	t.Run("a site's log given twice", func(t *testing.T) {
+		s := newTwoSiteAudit(t)
+		a, extra := s.at("B")
+		again := filepath.Join(s.ts.fx.dir, "log-a-again")
+		copyLog(t, s.ts.fx.openVault(t), s.ts.id, again)
+		a.wantFindings(t, append(extra, "--log", again),
+			"[site-unjoined] site 3: this log of ceremony "+s.ts.id+" is not on the way from the first site to the export*")
+	})
 	t.Run("payload differs between sites", func(t *testing.T) {
 		s := newTwoSiteAudit(t)
 		a, extra := s.at("A")
