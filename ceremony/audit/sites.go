@@ -13,6 +13,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/ceremony/transcript"
 	"github.com/conclave-keys/conclave/ceremony/vault"
+	"github.com/conclave-keys/conclave/internal/parallel"
 	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
@@ -173,26 +174,19 @@ func (a *audit) joinSites(ctx context.Context) *sites {
 		return nil
 	}
 	j := &sites{}
+	// Each site's log is checked and replayed on its own, side by side.
+	logs := make([]*siteLog, len(a.in.Sites))
+	parallel.For(len(a.in.Sites), 1, func(i int) {
+		if ctx.Err() == nil {
+			logs[i] = checkSite(a.in.Sites[i])
+		}
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
 	var candidates []*siteLog
-	for _, in := range a.in.Sites {
-		if ctx.Err() != nil {
-			return nil
-		}
-		sub := &audit{in: Input{Log: in.Log, Blobs: in.Blobs, Head: in.Head, Vault: in.Vault}, r: &Report{}}
-		sub.r.Log.HeadSignatures = []HeadSignature{}
-		sl := &siteLog{a: sub, lines: map[string]int64{}}
-		if sub.chain() {
-			sub.events()
-			sub.readWaivers()
-			sub.head()
-			if in.Vault == nil {
-				sub.find(CodeNoVault, 0, "", "no vault was given for this site's log: its chain was checked, not its replay")
-			} else {
-				sub.replay()
-			}
-			sl = readSite(sub)
-		}
-		if sub.entries != nil && sub.r.Ceremony != a.r.Ceremony {
+	for _, sl := range logs {
+		if sub := sl.a; sub.entries != nil && sub.r.Ceremony != a.r.Ceremony {
 			j.others = append(j.others, sl)
 			sub.find(CodeSiteCeremony, 1, "", "a site's log of ceremony %q was given; the export is of ceremony %q: the sites of one ceremony share its id", sub.r.Ceremony, a.r.Ceremony)
 			continue
@@ -232,6 +226,25 @@ func (a *audit) joinSites(ctx context.Context) *sites {
 		}
 	}
 	return j
+}
+
+// checkSite checks one site's log as a log (chain, end, signed head) and
+// replays it on its vault generation.
+func checkSite(in Site) *siteLog {
+	sub := &audit{in: Input{Log: in.Log, Blobs: in.Blobs, Head: in.Head, Vault: in.Vault}, r: &Report{}}
+	sub.r.Log.HeadSignatures = []HeadSignature{}
+	if !sub.chain() {
+		return &siteLog{a: sub, lines: map[string]int64{}}
+	}
+	sub.events()
+	sub.readWaivers()
+	sub.head()
+	if in.Vault == nil {
+		sub.find(CodeNoVault, 0, "", "no vault was given for this site's log: its chain was checked, not its replay")
+	} else {
+		sub.replay()
+	}
+	return readSite(sub)
 }
 
 // checkSites compares the sites on the chain with the first.
