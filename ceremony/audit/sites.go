@@ -41,14 +41,18 @@ import (
 
 // Finding codes of a ceremony signed at several sites.
 const (
-	CodeSiteMissing      = "site-missing"
-	CodeSiteCeremony     = "site-other-ceremony"
-	CodeSitePartial      = "site-partial"
-	CodeSiteUnjoined     = "site-unjoined"
-	CodeSitePayload      = "site-payload"
-	CodeSiteDecisions    = "site-decisions"
-	CodeSiteMerged       = "site-merged"
-	CodeHolderTwoSites   = "holder-two-sites"
+	CodeSiteMissing    = "site-missing"
+	CodeSiteCeremony   = "site-other-ceremony"
+	CodeSitePartial    = "site-partial"
+	CodeSiteUnjoined   = "site-unjoined"
+	CodeSitePayload    = "site-payload"
+	CodeSiteDecisions  = "site-decisions"
+	CodeSiteMerged     = "site-merged"
+	CodeHolderTwoSites = "holder-two-sites"
+)
+
+// What a site exported, as SiteReport.Exported names it.
+const (
 	exportedPartialWord  = "partial"
 	exportedMetadataWord = "metadata"
 )
