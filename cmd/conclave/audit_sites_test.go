@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -143,6 +145,28 @@ func TestAuditTwoSitesCaught(t *testing.T) {
 		copyLog(t, s.ts.fx.openVault(t), s.ts.id, again)
 		a.wantFindings(t, append(extra, "--log", again),
 			"[site-unjoined] site 3: this log of ceremony "+s.ts.id+" is not on the way from the first site to the export*")
+	})
+	t.Run("a site's log without its vault", func(t *testing.T) {
+		// The command gives every log a vault; the domain's verdict
+		// for a site given none is incomplete, not passed.
+		s := newTwoSiteAudit(t)
+		in := audit.Input{}
+		var err error
+		if in.Export, err = readDirFiles(s.out, "the export"); err != nil {
+			t.Fatal(err)
+		}
+		if err := readAuditSites([]string{s.vaultA, s.ts.vaultB}, nil, &in); err != nil {
+			t.Fatal(err)
+		}
+		in.Sites[0].Vault = nil
+		r, err := audit.Audit(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []audit.Finding{{Code: audit.CodeNoVault, Site: 1, Message: "no vault was given for this site's log: its chain was checked, not its replay"}}
+		if r.Verdict != audit.Incomplete || !slices.Equal(r.Findings, want) {
+			t.Errorf("verdict %s, findings %+v", r.Verdict, r.Findings)
+		}
 	})
 	t.Run("payload differs between sites", func(t *testing.T) {
 		s := newTwoSiteAudit(t)
