@@ -45,8 +45,16 @@ func genesisSetup(t *testing.T, dir string, names ...string) ([]genesisHolder, [
 			recs = append(recs, writeRecord(t, dir, n, k, byte(i+1)))
 		}
 	}
-	for i, role := range []string{"snapshot", "timestamp"} {
-		k, err := tuf.KeyFromPublic(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(0x70 + i)}, 32)).Public())
+	writeOnlineKeys(t, dir, 0x70, 0x71)
+	return hs, recs
+}
+
+// writeOnlineKeys writes snapshot.pub.json and timestamp.pub.json into
+// dir: the public ed25519 keys whose seeds are 32 times the given bytes.
+func writeOnlineKeys(t *testing.T, dir string, snapshot, timestamp byte) {
+	t.Helper()
+	for role, seed := range map[string]byte{"snapshot": snapshot, "timestamp": timestamp} {
+		k, err := tuf.KeyFromPublic(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32)).Public())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +62,6 @@ func genesisSetup(t *testing.T, dir string, names ...string) ([]genesisHolder, [
 			t.Fatal(err)
 		}
 	}
-	return hs, recs
 }
 
 // writeRecord writes the enrolment record of the holder's key on a
