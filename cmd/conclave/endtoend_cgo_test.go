@@ -32,6 +32,10 @@ const EndToEndPublishEnv = "CONCLAVE_TEST_PUBLISH_DIR"
 // them with it.
 const endToEndOnlineSeed = 0x70
 
+// endToEndRecentSeed seeds the online key of the online role
+// recently-claimed the same way.
+const endToEndRecentSeed = 0x72
+
 // endToEndPIN is the PIN each virtual YubiKey is given at enrolment.
 const endToEndPIN = "71828182"
 
@@ -92,7 +96,8 @@ func readRecord(t *testing.T, path string) *enrolment.Record {
 // parts. Alice and Bob enrol their delegating keys on (virtual) YubiKeys
 // with conclave enroll yubikey, Carol hers on a SoftHSM token with
 // conclave enroll pkcs11; their root keys are on SoftHSM tokens of their
-// own. conclave init makes root 1; a delegation ceremony, headless from
+// own. conclave init makes root 1, targets delegating claimed and
+// after it the online role recently-claimed; a delegation ceremony, headless from
 // a script, delegates a project in claimed 2 (signed on the YubiKeys,
 // the log's head signed with Alice's YubiKey); conclave rotate takes
 // Carol out and Dave (enrolled with conclave enroll pkcs11) in: root 2,
@@ -148,7 +153,7 @@ func TestEndToEndGenesisCeremonyRotation(t *testing.T) {
 	for i, n := range []string{"alice", "bob", "carol", "dave"} {
 		rootRecs[n] = writeRecord(t, dir, n, rootToks[i], byte(i+1))
 	}
-	writeOnlineKeys(t, dir, endToEndOnlineSeed, endToEndOnlineSeed)
+	writeOnlineKeys(t, dir, map[string]byte{"snapshot": endToEndOnlineSeed, "timestamp": endToEndOnlineSeed, "recently-claimed": endToEndRecentSeed})
 
 	// The bundle's requests are signed by the intake fixture's key: the
 	// policy names it.
@@ -161,6 +166,7 @@ func TestEndToEndGenesisCeremonyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(&p, "pkcs11_modules:\n  - path: %s\n    sha256: %s\n", testSoftHSM, sum)
+	p.WriteString("online_roles:\n  - {name: recently-claimed, paths: [\"*/*\"]}\n")
 	p.WriteString("roles:\n  root: {threshold: 2}\n  targets: {threshold: 2}\n  claimed: {threshold: 2}\nholders:\n")
 	for i, n := range []string{"alice", "bob", "carol"} {
 		fmt.Fprintf(&p, "  - name: %s\n    contact: %s@example.org\n    keys:\n", n, n)
@@ -180,7 +186,8 @@ func TestEndToEndGenesisCeremonyRotation(t *testing.T) {
 	// Genesis: root keys of Alice and Bob, and their YubiKeys.
 	out := filepath.Join(dir, "vault")
 	args := []string{"init", "--policy", pf, "--out", out, "--at", "2026-11-24T09:00:00Z", "--attestation-roots", roots,
-		"--online-keys", "snapshot=" + filepath.Join(dir, "snapshot.pub.json") + ",timestamp=" + filepath.Join(dir, "timestamp.pub.json"),
+		"--online-keys", "snapshot=" + filepath.Join(dir, "snapshot.pub.json") + ",timestamp=" + filepath.Join(dir, "timestamp.pub.json") +
+			",recently-claimed=" + filepath.Join(dir, "recently-claimed.pub.json"),
 		"--sign", rootToks[0].uri, "--sign", rootToks[1].uri,
 		"--sign", fmt.Sprintf("yubikey:serial=%d;slot=9c", alicePIV), "--sign", fmt.Sprintf("yubikey:serial=%d;slot=9c", bobPIV)}
 	for _, n := range []string{"alice", "bob", "carol"} {
@@ -192,6 +199,9 @@ func TestEndToEndGenesisCeremonyRotation(t *testing.T) {
 	}
 	v := openTestVault(t, out)
 	root1 := v.Root.Bytes()
+	if got := delegatedNames(v.Targets.Targets); !slices.Equal(got, []string{"claimed", "recently-claimed"}) {
+		t.Errorf("targets 1 delegates %v, want claimed before the online role", got)
+	}
 
 	// A delegation ceremony on the new vault: one project added.
 	claimed1 := v.Delegators["claimed"]
@@ -248,6 +258,9 @@ close: {sign_head: [alice]}
 	if !slices.Contains(v.Targets.Targets.Delegations.Roles[0].KeyIDs, dave.KeyID()) {
 		t.Errorf("targets 2 does not delegate claimed to dave's key")
 	}
+	if got := delegatedNames(v.Targets.Targets); !slices.Equal(got, []string{"claimed", "recently-claimed"}) {
+		t.Errorf("targets 2 delegates %v, want claimed before the online role", got)
+	}
 
 	if pub := os.Getenv(EndToEndPublishEnv); pub != "" {
 		for name, data := range map[string][]byte{
@@ -258,6 +271,15 @@ close: {sign_head: [alice]}
 			}
 		}
 	}
+}
+
+// delegatedNames are the roles targets delegates, in its order.
+func delegatedNames(t *tuf.Targets) []string {
+	var out []string
+	for _, r := range t.Delegations.Roles {
+		out = append(out, r.Name)
+	}
+	return out
 }
 
 // delegates says whether a delegating role delegates the project.

@@ -45,15 +45,15 @@ func genesisSetup(t *testing.T, dir string, names ...string) ([]genesisHolder, [
 			recs = append(recs, writeRecord(t, dir, n, k, byte(i+1)))
 		}
 	}
-	writeOnlineKeys(t, dir, 0x70, 0x71)
+	writeOnlineKeys(t, dir, map[string]byte{"snapshot": 0x70, "timestamp": 0x71})
 	return hs, recs
 }
 
-// writeOnlineKeys writes snapshot.pub.json and timestamp.pub.json into
-// dir: the public ed25519 keys whose seeds are 32 times the given bytes.
-func writeOnlineKeys(t *testing.T, dir string, snapshot, timestamp byte) {
+// writeOnlineKeys writes ROLE.pub.json into dir for each role: the
+// public ed25519 key whose seed is 32 times the role's byte.
+func writeOnlineKeys(t *testing.T, dir string, seeds map[string]byte) {
 	t.Helper()
-	for role, seed := range map[string]byte{"snapshot": snapshot, "timestamp": timestamp} {
+	for role, seed := range seeds {
 		k, err := tuf.KeyFromPublic(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32)).Public())
 		if err != nil {
 			t.Fatal(err)
