@@ -207,7 +207,7 @@ func TestEndToEndGenesisCeremonyRotation(t *testing.T) {
 	claimed1 := v.Delegators["claimed"]
 	f.Bases = []bundle.Base{{Role: "claimed", Version: claimed1.Version(), SHA256: bundle.SumHex(claimed1.Bytes())}}
 	bundleDir := filepath.Join(dir, "bundle")
-	if err := f.Pack("bundle-0001", intaketest.Files(f.AddAt(t, claimed1.Version(), "r-add", "fresh", "n1"))...).Write(bundleDir); err != nil {
+	if err := f.Pack("bundle-0001", intaketest.Lines(f.AddAt(t, claimed1.Version(), "r-add", "fresh", "n1"))...).Write(bundleDir); err != nil {
 		t.Fatal(err)
 	}
 	script := filepath.Join(dir, "script.yaml")
