@@ -262,14 +262,23 @@ close: {sign_head: [alice]}
 		t.Errorf("targets 2 delegates %v, want claimed before the online role", got)
 	}
 
-	if pub := os.Getenv(EndToEndPublishEnv); pub != "" {
-		for name, data := range map[string][]byte{
-			"1.root.json": root1, "2.root.json": v.Root.Bytes(), "targets.json": v.Targets.Bytes(), "claimed.json": c.Bytes(),
-		} {
-			if err := os.WriteFile(filepath.Join(pub, name), data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+	// What the repository publishes verifies as a client would check
+	// it, from root 1.
+	pub := os.Getenv(EndToEndPublishEnv)
+	if pub == "" {
+		pub = t.TempDir()
+	}
+	for name, data := range map[string][]byte{
+		"1.root.json": root1, "2.root.json": v.Root.Bytes(), "targets.json": v.Targets.Bytes(), "claimed.json": c.Bytes(),
+	} {
+		if err := os.WriteFile(filepath.Join(pub, name), data, 0o644); err != nil {
+			t.Fatal(err)
 		}
+	}
+	code, stdout, stderr = run(t, "verify", "--trusted-root", filepath.Join(pub, "1.root.json"), "--at", "2026-11-26T00:00:00Z",
+		filepath.Join(pub, "2.root.json"), filepath.Join(pub, "targets.json"), filepath.Join(pub, "claimed.json"))
+	if code != 0 {
+		t.Errorf("verify: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
 
