@@ -46,12 +46,17 @@ func TestGoTUFUpdaterThroughConclaveCommands(t *testing.T) {
 		t.Skip("runs the main module's end-to-end test; run without -short")
 	}
 	pub := t.TempDir()
-	cmd := exec.Command("go", "test", "-count=1", "-run", "^TestEndToEndGenesisCeremonyRotation$", "./cmd/conclave")
+	cmd := exec.Command("go", "test", "-count=1", "-v", "-run", "^TestEndToEndGenesisCeremonyRotation$", "./cmd/conclave")
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "CONCLAVE_TEST_PUBLISH_DIR="+pub)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go test -run TestEndToEndGenesisCeremonyRotation ./cmd/conclave (in the main module): %v\n%s", err, out)
+	}
+	// Without pcscd, vsmartcard-vpcd or SoftHSM the test skips (CI
+	// installs them, and there it fails instead).
+	if bytes.Contains(out, []byte("--- SKIP: TestEndToEndGenesisCeremonyRotation")) {
+		t.Skipf("the main module's end-to-end test skipped:\n%s", out)
 	}
 	read := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join(pub, name))
