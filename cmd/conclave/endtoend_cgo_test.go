@@ -14,8 +14,11 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/cjson"
 	"github.com/conclave-keys/conclave/ceremony/enrolment"
+	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
+	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/hsm/pkcs11"
 	"github.com/conclave-keys/conclave/hsm/yubikey/vcard"
 	"github.com/conclave-keys/conclave/intake/intaketest"
@@ -235,6 +238,26 @@ close: {sign_head: [alice]}
 	v = openTestVault(t, out)
 	if c := v.Delegators["claimed"]; c.Version() != 2 || !delegates(c.Targets, "fresh") {
 		t.Fatalf("claimed version %d after the ceremony; want 2, delegating fresh", c.Version())
+	}
+	// The log's head, signed with Alice's key that is not a root key: the
+	// YubiKey's.
+	var head []byte
+	for _, f := range v.Files() {
+		if f.Name == vault.CeremoniesDir+"/"+v.LastCeremonyID+"/head.json" {
+			head = f.Data
+		}
+	}
+	hv, err := cjson.Parse(head)
+	if err != nil {
+		t.Fatalf("the ceremony's head.json: %v", err)
+	}
+	env, err := envelope.Parse(hv, "head.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := readRecord(t, delegRecs["alice"])
+	if res, err := env.Verify(envelope.TypeTranscriptHead, map[string]*tuf.Key{alice.KeyID(): alice.Key}); err != nil || !slices.Equal(res.Signers, []string{alice.KeyID()}) {
+		t.Errorf("the log's head: %v, %v; want signed by Alice's YubiKey key %s", res, err, alice.KeyID())
 	}
 
 	// Rotation: Carol out, Dave in.
