@@ -89,3 +89,16 @@ func TestUntil(t *testing.T) {
 		t.Errorf("error %v, want %v", err, context.Canceled)
 	}
 }
+
+// TestUntilCancelledBefore: work under a context already cancelled never
+// starts, so the answer is the cancellation every time, not at random.
+func TestUntilCancelledBefore(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := 0; i < 200; i++ {
+		ran := false
+		if err := Until(ctx, func() error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
+			t.Fatalf("try %d: err %v, work ran %v; want context.Canceled and no run", i, err, ran)
+		}
+	}
+}
