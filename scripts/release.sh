@@ -16,6 +16,7 @@ out=${1:-bin/release}
 # A release is a commit: the binary records its revision, and a tree with
 # changes would record "modified" and bytes no one else can rebuild.
 command -v git >/dev/null 2>&1 || die "git is needed: a release is built from a git commit"
+git rev-parse --is-inside-work-tree >/dev/null 2>&1 || die "$(pwd) is not a git checkout: a release is built from a git commit"
 [ -z "$(git status --porcelain)" ] || die "the tree has uncommitted or untracked files (git status): a release is built from a clean checkout of a commit"
 commit=$(git rev-parse HEAD)
 
@@ -48,8 +49,8 @@ bin=conclave-$goos-$goarch
 mkdir -p "$out"
 rm -f "$out/$bin" "$out/BUILDINFO" "$out/SHA256SUMS"
 # -trimpath: no directory of this machine in the binary.
-# -buildvcs=true: the commit is recorded (conclave version prints it); a
-#   build outside git fails instead of quietly recording nothing.
+# -buildvcs=true: the commit is recorded (conclave version prints it), or
+#   the build fails, never quietly recording nothing.
 # -mod=readonly: go.mod and go.sum as committed, nothing resolved anew.
 # -ldflags=-buildid=: the build id hashes the build's inputs by path and
 #   cache key; empty, it cannot differ between two machines.

@@ -190,3 +190,54 @@ func parseSums(t *testing.T, s string) map[string]string {
 	}
 	return sums
 }
+
+// TestReleaseRefusesWhatIsNotACommit: a tree with changes, or a directory
+// outside git, gives bytes no one can rebuild from a commit, so the script
+// stops before building.
+func TestReleaseRefusesWhatIsNotACommit(t *testing.T) {
+	for _, tool := range []string{"git", "bash"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (scripts/setup.sh installs it): %v", tool, err)
+		}
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirty := filepath.Join(t.TempDir(), "conclave")
+	snapshot(t, root, dirty)
+	if err := os.WriteFile(filepath.Join(dirty, "README.md"), []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plain := filepath.Join(t.TempDir(), "conclave")
+	for _, name := range []string{"scripts/release.sh", "scripts/lib.sh", "go.mod"} {
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(plain, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(plain, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ dir, want string }{
+		{dirty, "error: the tree has uncommitted or untracked files (git status): a release is built from a clean checkout of a commit\n"},
+		{plain, "error: " + plain + " is not a git checkout: a release is built from a git commit\n"},
+	} {
+		out := filepath.Join(t.TempDir(), "out")
+		cmd := exec.Command("bash", "scripts/release.sh", out)
+		cmd.Dir = tc.dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "GIT_CEILING_DIRECTORIES="+filepath.Dir(tc.dir))
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != 1 || stderr.String() != tc.want {
+			t.Errorf("in %s: exit %d (%v), stderr %q, want exit 1 and %q", tc.dir, code, err, stderr.String(), tc.want)
+		}
+		if _, err := os.Stat(out); !os.IsNotExist(err) {
+			t.Errorf("in %s: the output directory was made (%v)", tc.dir, err)
+		}
+	}
+}
