@@ -23,6 +23,9 @@ func TestReleaseIsReproducible(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds Conclave twice, about a minute: run without -short")
 	}
+	if raceEnabled {
+		t.Skip("builds Conclave twice, about a minute: run without -race (the race detector has nothing to find here)")
+	}
 	for _, tool := range []string{"git", "gcc", "bash", "sha256sum"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed (scripts/setup.sh installs it): %v", tool, err)
