@@ -44,7 +44,7 @@ var (
 func (p *Policy) Check() error {
 	for _, check := range []func() error{
 		p.checkRepository, p.checkTemplate, p.checkRoles, p.checkRules, p.checkAttestation,
-		p.checkModules, p.checkPreflight, p.checkHolders,
+		p.checkModules, p.checkPreflight, p.checkHolders, p.checkLayout,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -155,8 +155,8 @@ func (p *Policy) checkRoles() error {
 	signed := p.SignedRoles()
 	for _, name := range slices.Sorted(maps.Keys(p.Roles)) {
 		path := field("roles", name)
-		if !slices.Contains(signed, name) {
-			return p.errAt(path, "%s is not a role this policy signs (%s)", termtext.Quote(name), strings.Join(signed, ", "))
+		if !slices.Contains(signed, name) && name != tuf.TypeRoot && name != tuf.TypeTargets {
+			return p.errAt(path, "%s is not root, targets or a role this policy signs (%s)", termtext.Quote(name), strings.Join(signed, ", "))
 		}
 		rp := p.Roles[name]
 		switch {
@@ -565,11 +565,21 @@ func (p *Policy) Holder(keyid string) (*Holder, bool) {
 	return nil, false
 }
 
-// Expiry is the role's policy from the roles section, or the default
-// (90 days, warned 14 days before) for a role it does not name.
+// Expiry is the role's policy from the roles section, or the default for
+// a role it does not name (defaultRolePolicy).
 func (p *Policy) Expiry(role string) RolePolicy {
 	if rp, ok := p.Roles[role]; ok {
 		return rp
+	}
+	return defaultRolePolicy(role)
+}
+
+// defaultRolePolicy is a role's policy when the roles section does not
+// name it: a year, warned 30 days before, for root and targets; 90
+// days, warned 14 days before, for a signed role.
+func defaultRolePolicy(role string) RolePolicy {
+	if role == tuf.TypeRoot || role == tuf.TypeTargets {
+		return RolePolicy{Expiry: DefaultTopExpiry, Warning: DefaultTopWarning}
 	}
 	return RolePolicy{Expiry: DefaultExpiry, Warning: DefaultWarning}
 }

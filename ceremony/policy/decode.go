@@ -167,6 +167,8 @@ type decoder struct {
 	name  string
 	lines map[string]int
 	err   error
+	// keyRoles collects each holder key's roles (Policy.KeyRoles).
+	keyRoles map[string][]string
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, a ...any) {
@@ -428,11 +430,11 @@ func (d *decoder) duration(n *yaml.Node, path string) time.Duration {
 var topFields = []string{
 	"format", "rehearsal", "repository", "intake_keys", "delegating_role", "shards", "path_template",
 	"roles", "developer_keys", "requests", "bundle_limits", "attestation", "pkcs11_modules",
-	"preflight", "holders",
+	"preflight", "holders", "lost_token_deadline",
 }
 
 func (d *decoder) policy(n *yaml.Node) *Policy {
-	p := &Policy{name: d.name, lines: d.lines, Roles: map[string]RolePolicy{}, Rules: rules.Default(), RequirePossession: true}
+	p := &Policy{name: d.name, lines: d.lines, Roles: map[string]RolePolicy{}, Rules: rules.Default(), RequirePossession: true, LostTokenDeadline: DefaultLostTokenDeadline}
 	m := d.mapping(n, "", topFields...)
 	if d.err != nil {
 		return nil
@@ -516,6 +518,11 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 			p.Preflight.Required = d.strs(x, "preflight.required")
 		}
 	}
+	if v, ok := m["lost_token_deadline"]; ok {
+		p.LostTokenDeadline = d.duration(v, "lost_token_deadline")
+	}
+	d.keyRoles = map[string][]string{}
+	p.KeyRoles = d.keyRoles
 	for i, h := range d.sequence(m["holders"], "holders") {
 		p.Holders = append(p.Holders, d.holder(h, index("holders", i)))
 	}
@@ -576,13 +583,16 @@ func (d *decoder) shard(n *yaml.Node, path string) Shard {
 }
 
 func (d *decoder) rolePolicy(n *yaml.Node, path string) RolePolicy {
-	rp := RolePolicy{Expiry: DefaultExpiry, Warning: DefaultWarning}
-	m := d.mapping(n, path, "expiry", "warning")
+	rp := defaultRolePolicy(path[len("roles."):])
+	m := d.mapping(n, path, "expiry", "warning", "threshold")
 	if v, ok := m["expiry"]; ok {
 		rp.Expiry = d.duration(v, field(path, "expiry"))
 	}
 	if v, ok := m["warning"]; ok {
 		rp.Warning = d.duration(v, field(path, "warning"))
+	}
+	if v, ok := m["threshold"]; ok {
+		rp.Threshold = d.integer(v, field(path, "threshold"), 1, MaxThreshold)
 	}
 	return rp
 }
@@ -653,7 +663,7 @@ func (d *decoder) holder(n *yaml.Node, path string) Holder {
 }
 
 func (d *decoder) holderKey(n *yaml.Node, path string) HolderKey {
-	m := d.mapping(n, path, "keyid", "token", "serial", "slot", "uri")
+	m := d.mapping(n, path, "keyid", "token", "serial", "slot", "uri", "roles")
 	k := HolderKey{
 		KeyID: d.str(d.required(m, n, path, "keyid"), field(path, "keyid")),
 		Token: d.text(d.required(m, n, path, "token"), field(path, "token")),
@@ -671,6 +681,9 @@ func (d *decoder) holderKey(n *yaml.Node, path string) HolderKey {
 	}
 	if v, ok := m["uri"]; ok {
 		k.URI = d.text(v, field(path, "uri"))
+	}
+	if v, ok := m["roles"]; ok && d.err == nil {
+		d.keyRoles[k.KeyID] = d.strs(v, field(path, "roles"))
 	}
 	return k
 }

@@ -42,6 +42,15 @@ type Policy struct {
 	Preflight Preflight
 	// Holders are the people who hold the keys of the roles.
 	Holders []Holder
+	// KeyRoles names, by keyid, the roles a holder key is placed in when
+	// conclave init or rotate builds root and targets (the key's "roles"
+	// field): "root", "targets", or roles the policy signs. A root key is
+	// in no other role and on no token that holds a key of another role
+	// (see checkLayout).
+	KeyRoles map[string][]string
+	// LostTokenDeadline is how long after a token is reported lost or
+	// stolen its keys must be rotated out of the metadata.
+	LostTokenDeadline time.Duration
 	// Rehearsal marks a policy made for a rehearsal: a production ceremony
 	// refuses it.
 	Rehearsal bool
@@ -70,6 +79,14 @@ type Shard struct {
 const (
 	DefaultExpiry  = 90 * 24 * time.Hour
 	DefaultWarning = 14 * 24 * time.Hour
+	// DefaultTopExpiry and DefaultTopWarning are root's and targets':
+	// they change rarely, and each change needs the holders of root.
+	DefaultTopExpiry  = 365 * 24 * time.Hour
+	DefaultTopWarning = 30 * 24 * time.Hour
+	// DefaultLostTokenDeadline is the default LostTokenDeadline.
+	DefaultLostTokenDeadline = 7 * 24 * time.Hour
+	// MaxThreshold bounds a threshold in the policy.
+	MaxThreshold = 255
 )
 
 // RolePolicy is how long a role's metadata is valid.
@@ -78,6 +95,11 @@ type RolePolicy struct {
 	Expiry time.Duration
 	// Warning is how long before expiry the role is reported as expiring.
 	Warning time.Duration
+	// Threshold is how many of the role's keys must sign: root's and
+	// targets' in root metadata, a signed role's in its delegation by
+	// targets. Zero when the policy does not say; conclave init and
+	// rotate need it for every role whose keys they place.
+	Threshold int64
 }
 
 // Attestation is what a YubiKey's attestation must show.

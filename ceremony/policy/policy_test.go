@@ -69,7 +69,7 @@ func TestParseBase(t *testing.T) {
 	if !p.RequirePossession || d.PossessionOptional {
 		t.Errorf("proofs of possession not required by default: %v, rules %v", p.RequirePossession, d.PossessionOptional)
 	}
-	if got := p.Expiry("claimed"); got != (RolePolicy{90 * 24 * time.Hour, 14 * 24 * time.Hour}) {
+	if got := p.Expiry("claimed"); got != (RolePolicy{Expiry: 90 * 24 * time.Hour, Warning: 14 * 24 * time.Hour}) {
 		t.Errorf("Expiry(claimed) = %+v", got)
 	}
 	if len(p.IntakeKeys) != 1 || p.IntakeKeys[0].ID() != "0d63e60b056b6e62ca27691b1154ef5289ffb58d75a938582fb264b9264354f9" {
@@ -111,9 +111,9 @@ func TestParseRefusals(t *testing.T) {
 		{"duplicate nested key", "        slot: 9c\n  - name: Bogdan", "        slot: 9c\n        slot: 9d\n  - name: Bogdan", "",
 			`policy.yaml:15: holders[0].keys[0].slot: given twice (first on line 14)`},
 		{"unknown field", "", "", "rehersal: true\n",
-			`policy.yaml:21: rehersal: unknown field (the fields here are format, rehearsal, repository, intake_keys, delegating_role, shards, path_template, roles, developer_keys, requests, bundle_limits, attestation, pkcs11_modules, preflight, holders)`},
+			`policy.yaml:21: rehersal: unknown field (the fields here are format, rehearsal, repository, intake_keys, delegating_role, shards, path_template, roles, developer_keys, requests, bundle_limits, attestation, pkcs11_modules, preflight, holders, lost_token_deadline)`},
 		{"unknown nested field", "        slot: 9c\n  - name: Bogdan", "        slot: 9c\n        pin: 123456\n  - name: Bogdan", "",
-			`policy.yaml:15: holders[0].keys[0].pin: unknown field (the fields here are keyid, token, serial, slot, uri)`},
+			`policy.yaml:15: holders[0].keys[0].pin: unknown field (the fields here are keyid, token, serial, slot, uri, roles)`},
 		{"anchor", "repository: pypi.example.org", "repository: &r pypi.example.org", "",
 			`policy.yaml:2: repository: anchor &r refused: a policy is read by people, so every value is written out where it applies`},
 		{"alias without anchor", "", "", "delegating_role: *r\n",
@@ -200,10 +200,10 @@ func TestParseRefusals(t *testing.T) {
 			`policy.yaml:22: roles.claimed.warning: 14d is not shorter than the expiry (14d): the role would be reported as expiring from the day it is signed`},
 		{"warning longer than expiry", "", "", "roles:\n  claimed:\n    expiry: 7d\n",
 			`policy.yaml:22: roles.claimed.warning: 14d is not shorter than the expiry (7d): the role would be reported as expiring from the day it is signed`},
-		{"role not signed", "", "", "roles:\n  targets:\n    expiry: 365d\n",
-			`policy.yaml:22: roles.targets: "targets" is not a role this policy signs (claimed)`},
+		{"role not signed", "", "", "roles:\n  snapshot:\n    expiry: 365d\n",
+			`policy.yaml:22: roles.snapshot: "snapshot" is not root, targets or a role this policy signs (claimed)`},
 		{"role field unknown", "", "", "roles:\n  claimed:\n    expires: 90d\n",
-			`policy.yaml:23: roles.claimed.expires: unknown field (the fields here are expiry, warning)`},
+			`policy.yaml:23: roles.claimed.expires: unknown field (the fields here are expiry, warning, threshold)`},
 		{"delegating role top-level", "", "", "delegating_role: targets\n",
 			`policy.yaml:21: delegating_role: "targets" is a top-level TUF role, not one a ceremony delegates projects to`},
 		{"delegating role name", "", "", "delegating_role: Claimed\n",

@@ -69,5 +69,5 @@ func (p *Policy) CheckRoles(root *tuf.Root, targets *tuf.Targets) error {
 			}
 		}
 	}
-	return nil
+	return p.CheckLayout(root, targets)
 }

@@ -119,7 +119,7 @@ func TestShards(t *testing.T) {
 	if got := p.Expiry("claimed-rest"); got.Expiry != 30*24*3600e9 || got.Warning != 7*24*3600e9 {
 		t.Errorf("Expiry(claimed-rest) = %+v", got)
 	}
-	if got := p.Expiry("claimed-ab"); got != (RolePolicy{DefaultExpiry, DefaultWarning}) {
+	if got := p.Expiry("claimed-ab"); got != (RolePolicy{Expiry: DefaultExpiry, Warning: DefaultWarning}) {
 		t.Errorf("Expiry(claimed-ab) = %+v", got)
 	}
 

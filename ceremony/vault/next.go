@@ -38,6 +38,12 @@ type Update struct {
 // The result is opened (Open) before it is returned, so a generation that
 // would not open is never written.
 func (v *Vault) Next(u Update) ([]File, error) {
+	return v.next(u, nil)
+}
+
+// next is Next, with change (when not nil) making further changes to the
+// files before they are sealed.
+func (v *Vault) next(u Update, change func(files map[string][]byte)) ([]File, error) {
 	if err := checkCeremonyID(u.CeremonyID); err != nil {
 		return nil, err
 	}
@@ -80,19 +86,12 @@ func (v *Vault) Next(u Update) ([]File, error) {
 	if u.History != nil {
 		files[HistoryFile] = u.History.Marshal()
 	}
-	links := map[string]string{}
-	for _, l := range u.Logs {
-		name := path.Join(dir, l.Name)
-		if err := checkFileName(l.Name); err != nil || !strings.HasPrefix(name, dir+"/") {
-			return nil, fmt.Errorf("next generation: ceremony log %q is not a file name inside the ceremony's directory", l.Name)
-		}
-		if _, dup := files[name]; dup {
-			return nil, fmt.Errorf("next generation: ceremony log %q is given twice", l.Name)
-		}
-		files[name] = l.Data
-		if l.Link != "" {
-			links[name] = l.Link
-		}
+	links, err := addLogs(files, u.CeremonyID, u.Logs)
+	if err != nil {
+		return nil, fmt.Errorf("next generation: %w", err)
+	}
+	if change != nil {
+		change(files)
 	}
 	out, err := seal(Manifest{
 		Generation:     v.Manifest.Generation + 1,
@@ -107,6 +106,27 @@ func (v *Vault) Next(u Update) ([]File, error) {
 		out[i].Link = links[out[i].Name]
 	}
 	return out, nil
+}
+
+// addLogs adds a ceremony's log files to files, under
+// ceremonies/<ceremonyID>/, and returns the links of those that have one.
+func addLogs(files map[string][]byte, ceremonyID string, logs []File) (map[string]string, error) {
+	dir := CeremoniesDir + "/" + ceremonyID
+	links := map[string]string{}
+	for _, l := range logs {
+		name := path.Join(dir, l.Name)
+		if err := checkFileName(l.Name); err != nil || !strings.HasPrefix(name, dir+"/") {
+			return nil, fmt.Errorf("ceremony log %q is not a file name inside the ceremony's directory", l.Name)
+		}
+		if _, dup := files[name]; dup {
+			return nil, fmt.Errorf("ceremony log %q is given twice", l.Name)
+		}
+		files[name] = l.Data
+		if l.Link != "" {
+			links[name] = l.Link
+		}
+	}
+	return links, nil
 }
 
 // checkCeremonyID refuses an id that cannot be one directory name.
@@ -159,6 +179,15 @@ type AdoptInput struct {
 // starts with the current version of each signed role. The result is
 // opened (Open) before it is returned: Adopt refuses what Open would.
 func Adopt(a AdoptInput) ([]File, error) {
+	files, err := adoptFiles(a)
+	if err != nil {
+		return nil, err
+	}
+	return seal(Manifest{Generation: 1}, files)
+}
+
+// adoptFiles are the files of Adopt's generation, but the manifest.
+func adoptFiles(a AdoptInput) (map[string][]byte, error) {
 	if len(a.Roots) == 0 {
 		return nil, refuse(RootFile(1), fmt.Errorf("%w: %w", ErrRootChain, ErrMissing))
 	}
@@ -191,5 +220,5 @@ func Adopt(a AdoptInput) ([]File, error) {
 	} else {
 		files[HistoryFile] = (&history.History{}).Marshal()
 	}
-	return seal(Manifest{Generation: 1}, files)
+	return files, nil
 }

@@ -441,7 +441,7 @@ func (d *driver) run() error {
 func (d *driver) preflight() error {
 	sc := d.o.Script
 	out := d.env.stdout
-	report, checks := preflightChecks()
+	report, checks := preflightChecks(d.r.V)
 	fmt.Fprintf(out, "\nPreflight: %d checks", len(checks))
 	if report.Failed+report.Unchecked > 0 {
 		fmt.Fprintf(out, ", %d failed, %d could not look", report.Failed, report.Unchecked)

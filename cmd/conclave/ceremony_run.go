@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/conclave-keys/conclave/airgap/journal"
 	"github.com/conclave-keys/conclave/airgap/preflight"
@@ -266,10 +267,14 @@ func (r *ceremonyRun) Close() {
 	}
 }
 
-// preflightChecks runs the machine's checks, in the form the session
+// preflightChecks runs the machine's checks, and the vault's roles
+// against their warning periods (expiryCheck), in the form the session
 // records.
-func preflightChecks() (*preflight.Report, []session.Check) {
+func preflightChecks(v *vault.Vault) (*preflight.Report, []session.Check) {
 	report := preflight.System().Run()
+	if v != nil {
+		report.Results = append(report.Results, expiryCheck(v, time.Now()))
+	}
 	checks := make([]session.Check, 0, len(report.Results))
 	for _, res := range report.Results {
 		checks = append(checks, session.Check{ID: res.ID, Status: string(res.Status), Message: res.Message})

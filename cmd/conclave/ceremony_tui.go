@@ -190,7 +190,7 @@ func (e *programEngine) Session() *session.Session { return e.r.S }
 func (e *programEngine) Start(o session.Opening) error {
 	return e.r.start(o)
 }
-func (e *programEngine) Checks() (*preflight.Report, []session.Check) { return preflightChecks() }
+func (e *programEngine) Checks() (*preflight.Report, []session.Check) { return preflightChecks(e.r.V) }
 func (e *programEngine) Import() error                                { return e.r.importBundle() }
 func (e *programEngine) Resume() string                               { return programResume(e.r, e.out, e.in) }
 

@@ -10,7 +10,7 @@ import (
 var preflightCommand = &command{
 	name:    "preflight",
 	summary: "check that this machine is air-gapped, show the clock to confirm and the removable media",
-	usage:   "preflight [--json] [--override ID=REASON]...",
+	usage:   "preflight [--json] [--override ID=REASON]... [--vault VAULT]",
 }
 
 func init() {
@@ -24,6 +24,7 @@ func runPreflight(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, preflightCommand)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	root := fs.String("root", "/", "read /sys, /proc and /dev under this `DIR` instead of / (for tests)")
+	vaultPath := fs.String("vault", "", "also open and verify the `VAULT` and flag its roles in their warning period")
 	var overrides multiFlag
 	fs.Var(&overrides, "override", "go on although the check ID could not look, for the written REASON shown in the report (`ID=REASON`); repeatable")
 	if err := parseFlags(env, preflightCommand, fs, args); err != nil {
@@ -47,6 +48,14 @@ func runPreflight(ctx context.Context, env *environment, args []string) error {
 		checker.Root, checker.Statfs = *root, nil
 	}
 	report := checker.Run()
+	if *vaultPath != "" {
+		vd, v, err := openVault(*vaultPath)
+		if err != nil {
+			return err
+		}
+		vd.Close()
+		report.Results = append(report.Results, expiryCheck(v, checker.Now()))
+	}
 	var err error
 	if *asJSON {
 		err = report.WriteJSON(env.stdout)

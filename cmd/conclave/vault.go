@@ -100,6 +100,8 @@ func runVaultAdopt(ctx context.Context, env *environment, args []string) error {
 		Prompts:    pins.prompts,
 		Notice:     env.stderr,
 		SoftkeyDir: softkeyDir,
+		// The binding is signed by root keys.
+		RootCeremony: true,
 	})
 	defer tokens.Close()
 	for _, k := range keys {

@@ -32,13 +32,21 @@ type softHSMHolder struct {
 func softHSMHolders(t *testing.T) []softHSMHolder {
 	t.Helper()
 	privateSoftHSM(t)
+	return softHSMTokens(t, "alice", "bob", "carol")
+}
+
+// softHSMTokens makes a SoftHSM token for each label, each with one
+// ed25519 key of the same label, and opens a signer on each (user PIN
+// "user-pin-1"). privateSoftHSM must have run.
+func softHSMTokens(t *testing.T, labels ...string) []softHSMHolder {
+	t.Helper()
 	_, sum, err := pkcs11.HashModule(testSoftHSM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mp := pkcs11.ModulePolicy{Allowed: []pkcs11.AllowedModule{{Path: testSoftHSM, SHA256: sum}}, Rehearsal: true}
 	var out []softHSMHolder
-	for _, name := range []string{"alice", "bob", "carol"} {
+	for _, name := range labels {
 		softHSMWithKey(t, name)
 		sel := uri.New()
 		sel.Set(uri.Token, name)

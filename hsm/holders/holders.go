@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,7 +58,16 @@ type Options struct {
 	// SoftkeyDir is the key store (package softkey) that holds the
 	// software keys a rehearsal policy names (softkey:name=NAME).
 	SoftkeyDir string
+	// RootCeremony allows the tokens of root keys: a ceremony that signs
+	// root or the vault's binding (init, rotate, refresh, vault adopt).
+	// Any other ceremony refuses a token on which the policy places a
+	// root key (ErrRootToken), so a root token is never brought out for a
+	// delegation ceremony, where it is not needed.
+	RootCeremony bool
 }
+
+// ErrRootToken: a token holding a root key, outside a root ceremony.
+var ErrRootToken = errors.New("this token holds a root key, and only a root ceremony uses root keys")
 
 // Wait is how often a pulled or wrong token is asked for again, and how
 // long the holder is given each time.
@@ -121,6 +131,11 @@ func (c *Tokens) Signer(ctx context.Context, holder policy.Holder, key policy.Ho
 	if !ok {
 		return nil, fmt.Errorf("holder %s: key %s is listed neither in the root nor in the delegations of targets", holder.Name, key.KeyID)
 	}
+	if !c.opts.RootCeremony && c.opts.Policy != nil {
+		if root, ok := rootKeyOn(c.opts.Policy, key); ok {
+			return nil, fmt.Errorf("holder %s: key %s: %w (key %s is on the same token)", holder.Name, key.KeyID, ErrRootToken, root)
+		}
+	}
 	// A token already open for this key is handed out again: a YubiKey is
 	// opened exclusively, so opening it a second time (to sign the log's
 	// head after the metadata) would find it busy, and the holder would
@@ -141,6 +156,19 @@ func (c *Tokens) Signer(ctx context.Context, holder policy.Holder, key policy.Ho
 	c.open = append(c.open, s)
 	c.mu.Unlock()
 	return s, nil
+}
+
+// rootKeyOn finds a key the policy places in root on the token of key.
+func rootKeyOn(p *policy.Policy, key policy.HolderKey) (string, bool) {
+	tok := policy.TokenOf(key)
+	for _, h := range p.Holders {
+		for _, k := range h.Keys {
+			if policy.TokenOf(k) == tok && slices.Contains(p.KeyRoles[k.KeyID], tuf.TypeRoot) {
+				return k.KeyID, true
+			}
+		}
+	}
+	return "", false
 }
 
 // Close closes every token opened (logs out, releases the device).

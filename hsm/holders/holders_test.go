@@ -215,3 +215,29 @@ func TestRetryRemoved(t *testing.T) {
 		t.Errorf("no retries: err = %v after %d calls", err, calls)
 	}
 }
+
+// TestRootTokenOutsideRootCeremony: a key the policy places in root is
+// opened only for a root ceremony; otherwise it is refused before any
+// PIN is asked.
+func TestRootTokenOutsideRootCeremony(t *testing.T) {
+	dir := t.TempDir()
+	loc, k := softkeyIn(t, dir, "alice-root")
+	hk := policy.HolderKey{KeyID: k.ID(), Token: policy.TokenSoftkey, URI: loc}
+	pol := &policy.Policy{Rehearsal: true, Holders: []policy.Holder{{Name: "Alice", Keys: []policy.HolderKey{hk}}},
+		KeyRoles: map[string][]string{k.ID(): {"root"}}}
+	pins := &pinLog{pin: testSoftkeyPass}
+	c := New(Options{Policy: pol, Keys: map[string]*tuf.Key{k.ID(): k}, Prompts: pins.prompts, SoftkeyDir: dir})
+	_, err := c.Signer(context.Background(), pol.Holders[0], hk)
+	want := "holder Alice: key " + k.ID() + ": this token holds a root key, and only a root ceremony uses root keys (key " + k.ID() + " is on the same token)"
+	if !errors.Is(err, ErrRootToken) || err.Error() != want {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+	if len(pins.asked) != 0 {
+		t.Errorf("asked: %q", pins.asked)
+	}
+	c = New(Options{Policy: pol, Keys: map[string]*tuf.Key{k.ID(): k}, Prompts: pins.prompts, SoftkeyDir: dir, RootCeremony: true})
+	defer c.Close()
+	if _, err := c.Signer(context.Background(), pol.Holders[0], hk); err != nil {
+		t.Fatalf("in a root ceremony: %v", err)
+	}
+}

@@ -50,9 +50,14 @@ v('error.schema.json', json.load(open(E+'error.json')), 'error')
 v('media.schema.json', json.load(open(E+'media.json')), 'media')
 v('verify-report.schema.json', json.load(open(E+'verify-report.json')), 'verify report')
 v('policy-check.schema.json', json.load(open(E+'policy-check.json')), 'policy check')
+for f in sorted(glob.glob(E+'enrolment-record-*.json')):
+    v('enrolment-record.schema.json', json.load(open(f)), f)
+v('enrolment-check.schema.json', json.load(open(E+'enrolment-check.json')), 'enrolment check')
 for n, line in enumerate(open('../../ceremony/transcript/testdata/kat/log.jsonl', 'rb').read().splitlines(), 1):
     v('transcript-line.schema.json', json.loads(line), 'transcript line %d' % n)
 # negative checks
+r=json.load(open(E+'enrolment-record-pkcs11.json')); r['token']['slot']='9c'
+v('enrolment-record.schema.json', r, 'NEG enrolment pkcs11 key with a slot')
 r=json.load(open(E+'bundle/requests/req-0001.json')); r['paths']=['*']
 v('request.schema.json', r, 'NEG unknown member')
 r=json.load(open(E+'bundle/requests/req-0002.json')); del r['authorisation']

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/conclave-keys/conclave/airgap/vaultdir"
+	"github.com/conclave-keys/conclave/ceremony/genesis"
+	"github.com/conclave-keys/conclave/ceremony/policy"
+	"github.com/conclave-keys/conclave/ceremony/vault"
+	"github.com/conclave-keys/conclave/internal/termtext"
+)
+
+var initCommand = &command{
+	name:    "init",
+	summary: "create a new trust root: root version 1, targets and the signed roles from a policy and the holders' enrolment records, signed by the holders present, in a new vault with the ceremony's log",
+	usage:   "init --policy FILE --holders RECORD... --online-keys snapshot=FILE,timestamp=FILE --out VAULT --sign KEYREF... [--pin-fd N] [--force-threshold REASON] [--attestation-roots DIR]",
+}
+
+func init() {
+	initCommand.run = runInit
+	register(initCommand)
+}
+
+// runInit is the genesis ceremony (docs/genesis.md).
+func runInit(ctx context.Context, env *environment, args []string) error {
+	c := initCommand
+	fs := newFlagSet(env, c)
+	policyFile := fs.String("policy", "", "the policy `FILE`: its holders, and the roles and thresholds their keys are placed in (docs/policy.md)")
+	var records multiFlag
+	fs.Var(&records, "holders", "an enrolment `RECORD` of a key the policy places (repeat it for every key)")
+	onlineKeys := fs.String("online-keys", "", "the online public keys, `snapshot=FILE,timestamp=FILE`, each a TUF key object")
+	out := fs.String("out", "", "the new vault's directory `VAULT`: it must not exist, or be empty")
+	var sign multiFlag
+	fs.Var(&sign, "sign", "a holder's key `KEYREF`, as the policy enrols it: yubikey:serial=N;slot=S, a pkcs11: URI, or softkey:path=FILE in a rehearsal; repeat it until every threshold is met")
+	pinFD := fs.Int("pin-fd", -1, "read each PIN asked for, one line each, from file descriptor `N` (default: ask at the terminal, without showing it)")
+	force := fs.String("force-threshold", "", "accept a role whose threshold equals its number of keys, for the written `REASON` (recorded in the log)")
+	rootsDir := fs.String("attestation-roots", "", "check YubiKey attestations against the PEM certificates in `DIR` instead of Yubico's roots (a test or rehearsal CA)")
+	at := fs.String("at", "", "the ceremony's `TIME` (RFC 3339), for a rehearsal policy only; otherwise the system clock")
+	if err := parseFlags(env, c, fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() != 0:
+		return usagef("init takes no arguments")
+	case *policyFile == "" || *out == "" || *onlineKeys == "":
+		return usagef("init needs --policy FILE, --online-keys snapshot=FILE,timestamp=FILE and --out VAULT")
+	case len(records) == 0:
+		return usagef("init needs --holders RECORD for each key the policy places")
+	case len(sign) == 0:
+		return usagef("init needs --sign KEYREF for each holder who signs")
+	}
+	if err := vaultdir.CheckNew(*out); err != nil {
+		return err
+	}
+	polBytes, err := readNamedFile(*policyFile)
+	if err != nil {
+		return err
+	}
+	pol, err := policy.Parse(*policyFile, polBytes)
+	if err != nil {
+		return refused(err)
+	}
+	now, err := confirmedTime(pol, *at)
+	if err != nil {
+		return err
+	}
+	online, err := parseOnlineKeys(*onlineKeys)
+	if err != nil {
+		return err
+	}
+	recs, err := readRecords(env.stdout, pol, records, *rootsDir)
+	if err != nil {
+		return err
+	}
+	plan, err := genesis.Init(genesis.Input{
+		Policy: pol, PolicyBytes: polBytes, Records: recs, Online: online, Now: now, ForceThreshold: *force,
+	})
+	if err != nil {
+		return refused(err)
+	}
+	rs, err := rootSigners(plan, []*policy.Policy{pol}, sign)
+	if err != nil {
+		return err
+	}
+
+	vd, err := vaultdir.Create(*out)
+	if err != nil {
+		return err
+	}
+	defer vd.Close()
+	r, err := startRootRun(env, vd, now)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	opened, err := r.opened(genesis.KindInit, pol, nil, recs, online, *force)
+	if err != nil {
+		return err
+	}
+	if err := r.append(genesis.TypeRootOpened, opened); err != nil {
+		return err
+	}
+	if err := r.append(genesis.TypeRootBuilt, plan.BuiltEvent(nil)); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "new trust root for repository %s, confirmed time %s\n", termtext.Safe(pol.Repository), genesis.ConfirmedString(now))
+	writeDigest(env.stdout, "", "policy hash:", pol.SHA256)
+	if err := r.sign(ctx, plan, pol, rs, *pinFD); err != nil {
+		return err
+	}
+	return r.finish(func(logs []vault.File) ([]vault.File, error) {
+		return vault.Create(plan.AdoptInput(), r.id, now, logs)
+	})
+}

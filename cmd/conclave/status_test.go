@@ -1,0 +1,33 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/conclave-keys/conclave/airgap/preflight"
+	"github.com/conclave-keys/conclave/ceremony/vault"
+	"github.com/conclave-keys/conclave/ceremony/vault/vaulttest"
+)
+
+// TestExpiryCheck: the preflight result names the roles in their warning
+// period and those expired, and never blocks.
+func TestExpiryCheck(t *testing.T) {
+	v, err := vault.Open(vault.NewMemReader(vaulttest.New(t).Adopted(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// claimed expires three months after vaulttest.Now, targets six.
+	res := expiryCheck(v, vaulttest.Now)
+	if res.ID != idVaultExpiry || res.Status != preflight.Info || res.Message != "every role of the vault is valid beyond its warning period" {
+		t.Errorf("fresh: %+v", res)
+	}
+	res = expiryCheck(v, vaulttest.Now.AddDate(0, 3, -3))
+	if res.Status != preflight.Info || res.Message != "near expiry or expired: claimed; refresh them (conclave refresh, docs/genesis.md)" ||
+		!slices.Equal(res.Details, []string{"claimed version 1 expires 2027-03-01T10:00:00Z, in its warning period since 2027-02-15T10:00:00Z"}) {
+		t.Errorf("claimed due: %+v", res)
+	}
+	res = expiryCheck(v, vaulttest.Now.AddDate(0, 4, 0))
+	if res.Details[0] != "claimed version 1 EXPIRED at 2027-03-01T10:00:00Z" {
+		t.Errorf("claimed expired: %+v", res)
+	}
+}
