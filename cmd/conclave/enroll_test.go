@@ -319,3 +319,63 @@ func TestEnrollVerifyEdited(t *testing.T) {
 		}
 	}
 }
+
+// TestEnrollYubiKeyTerminal: the enrolment typed at a real terminal
+// (tmux): each secret asked without echo, every new one twice; a second
+// entry that differs changes nothing; then the enrolment completes, and
+// no secret ever appears on the screen.
+func TestEnrollYubiKeyTerminal(t *testing.T) {
+	needTmux(t)
+	d := privatePCSCD(t)
+	ca, err := vcard.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	virtualYubiKey(t, ca, 14142135)
+	dir := t.TempDir()
+	pol := enrolPolicy(t, dir, func(s string) string { return s })
+	roots := rootsDir(t, ca)
+	media := t.TempDir()
+	bin := buildConclave(t)
+	argv := []string{bin, "enroll", "yubikey", "--holder", "Hana", "--policy", pol, "--attestation-roots", roots, "--out", media}
+	env := []string{"PCSCLITE_CSOCK_NAME=" + shellQuote(d.Socket)}
+
+	tt := startTmux(t, 120, 40, env, argv...)
+	tt.waitFor("current PIN (a new YubiKey's is 123456):")
+	tt.typeByHand("123456")
+	tt.keys("Enter")
+	tt.waitFor("new PIN:")
+	tt.typeByHand("71828182")
+	tt.keys("Enter")
+	tt.waitFor("new PIN, again:")
+	tt.typeByHand("71828183")
+	tt.keys("Enter")
+	s := tt.waitFor("EXIT 3")
+	if !strings.Contains(s, "error: the two new PINs typed differ: nothing was changed") {
+		t.Fatalf("a mistyped confirmation:\n%s", s)
+	}
+
+	tt = startTmux(t, 120, 40, env, argv...)
+	for _, step := range []struct{ prompt, typed string }{
+		{"current PIN (a new YubiKey's is 123456):", "123456"},
+		{"new PIN:", "71828182"}, {"new PIN, again:", "71828182"},
+		{"current PUK (a new YubiKey's is 12345678):", "12345678"},
+		{"new PUK:", "16180339"}, {"new PUK, again:", "16180339"},
+	} {
+		tt.waitFor(step.prompt)
+		tt.typeByHand(step.typed)
+		tt.keys("Enter")
+	}
+	s = tt.waitFor("EXIT 0")
+	if !strings.Contains(s, "Read the fingerprint out to the officer") {
+		t.Fatalf("enrolment did not finish:\n%s", s)
+	}
+	for _, screen := range tt.log {
+		for _, secret := range []string{"71828182", "16180339"} {
+			if strings.Contains(screen, secret) {
+				t.Fatalf("a secret was shown on the screen:\n%s", screen)
+			}
+		}
+	}
+	onlyRecord(t, media)
+}
