@@ -9,22 +9,23 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
+	"github.com/conclave-keys/conclave/ceremony/cjson"
 	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/request"
+	"github.com/conclave-keys/conclave/ceremony/rules"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/internal/durable"
 )
@@ -150,18 +151,6 @@ func SignEnvelope(env *envelope.Envelope, s Signer) error {
 	return env.Sign(s.Signer, s.Key)
 }
 
-// File is one request file for a bundle.
-type File struct {
-	// Name is the path inside the bundle, such as "requests/r1.json".
-	Name string
-	Data []byte
-}
-
-// RequestFile names a request's file by its id.
-func RequestFile(d *request.Draft) File {
-	return File{Name: "requests/" + d.ID + ".json", Data: d.Encode()}
-}
-
 // Pack describes a bundle to write.
 type Pack struct {
 	BundleID string
@@ -170,8 +159,17 @@ type Pack struct {
 	// Bases are the metadata of every delegating role the requests were
 	// made against (the delegating role, or each shard), in any order:
 	// the manifest lists them sorted by role.
-	Bases    []bundle.Base
-	Requests []File
+	Bases []bundle.Base
+	// Requests are the requests, each one request's JSON on one line
+	// (as request.Draft.Encode writes it, without a newline), in the
+	// order the batches carry them.
+	Requests [][]byte
+	// MaxBatchRequests and MaxBatchSize bound each batch file written:
+	// its lines, and its bytes with their newlines. Zero takes the
+	// default rules' (rules.Default), which a ceremony under the default
+	// policy accepts.
+	MaxBatchRequests int
+	MaxBatchSize     int64
 	// Published is the repository's published state (project, normalised
 	// → keyset); nil writes none.
 	Published map[string]request.Keyset
@@ -181,55 +179,92 @@ type Pack struct {
 // PublishedName is where Pack writes the published state.
 const PublishedName = "published.json"
 
-// MaxPerDirectory is the most request files Write puts in one directory.
-// FAT32, still the file system of many USB sticks, allows 65,536 entries
-// per directory, and a name longer than 8.3 takes up to 21 of them, so a
-// bundle of 100,000 requests in one directory cannot be written there.
-// Larger bundles are spread over numbered subdirectories of this many.
-const MaxPerDirectory = 2048
+// BatchDir is the directory of the batch files in a bundle.
+const BatchDir = "requests"
+
+// BatchName is the path of the n-th batch (from 1) of a bundle of count
+// batches: "requests/0001.jsonl". The number is zero-padded to four
+// digits, or as many as count has, so that the names sort in batch order;
+// they are 8.3-short in their stem, and ".jsonl" says what is inside
+// (JSON Lines).
+func BatchName(n, count int) string {
+	return fmt.Sprintf("%s/%0*d.jsonl", BatchDir, max(4, len(strconv.Itoa(count))), n)
+}
+
+// file is one file of a bundle to write.
+type file struct {
+	name string
+	data []byte
+}
+
+// batches cuts the requests into batch files of at most maxN lines and
+// maxSize bytes each, in order.
+func batches(reqs [][]byte, maxN int, maxSize int64) ([]file, error) {
+	var out [][]byte
+	var cur []byte
+	n := 0
+	for i, r := range reqs {
+		switch {
+		case len(r) == 0:
+			return nil, fmt.Errorf("request %d is empty", i+1)
+		case bytes.ContainsAny(r, "\r\n"):
+			return nil, fmt.Errorf("request %d holds a line end; a request is one line of its batch (request.Draft.Encode writes it so)", i+1)
+		case int64(len(r))+1 > maxSize:
+			return nil, fmt.Errorf("request %d is %d bytes long; with its newline it does not fit a batch of at most %d bytes", i+1, len(r), maxSize)
+		}
+		if n == maxN || int64(len(cur)+len(r)+1) > maxSize {
+			out, cur, n = append(out, cur), nil, 0
+		}
+		cur = append(append(cur, r...), '\n')
+		n++
+	}
+	if n > 0 {
+		out = append(out, cur)
+	}
+	files := make([]file, len(out))
+	for i, b := range out {
+		files[i] = file{name: BatchName(i+1, len(out)), data: b}
+	}
+	return files, nil
+}
 
 // Write creates the bundle directory dir (which must not exist) with the
-// request files, the published state and the signed manifest, each file
+// batch files, the published state and the signed manifest, each file
 // created new (never replacing one) and synced, and each directory synced
-// once before the manifest (package internal/durable). The manifest is written last: a bundle
-// without one is incomplete and is refused. Before anything is written
-// the manifest is checked with the rules the ceremony reads it by
-// ([bundle.Manifest.Check]): a bundle id, source, base or path the
-// ceremony would refuse is refused here, in the same words. With more than
-// MaxPerDirectory requests, each file goes into a numbered subdirectory of
-// the directory its name gives ("requests/r1.json" becomes
-// "requests/000/r1.json"); the manifest lists the paths as written.
+// once before the manifest (package internal/durable). The manifest is
+// written last: a bundle without one is incomplete and is refused. Before
+// anything is written the manifest is checked with the rules the ceremony
+// reads it by ([bundle.Manifest.Check]): a bundle id, source or base the
+// ceremony would refuse is refused here, in the same words. The requests
+// go into batches (BatchName) in their order, a new batch started when
+// the next request would break MaxBatchRequests or MaxBatchSize.
 func (p *Pack) Write(dir string) error { return p.WriteContext(context.Background(), dir) }
 
 // WriteContext is Write that stops when ctx is cancelled, checked before
 // each file: it then removes the directory it made, with what it had
 // written, and returns ctx's error. The manifest is written last, so a
-// bundle is never complete before every request file is in it.
+// bundle is never complete before every batch is in it.
 func (p *Pack) WriteContext(ctx context.Context, dir string) (err error) {
 	bases := slices.SortedFunc(slices.Values(p.Bases), func(a, b bundle.Base) int { return strings.Compare(a.Role, b.Role) })
 	m := &bundle.Manifest{BundleID: p.BundleID, Source: p.Source, Created: p.Created.UTC().Truncate(time.Second), Bases: bases}
-	files := append([]File(nil), p.Requests...)
-	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
-	for i, f := range files {
-		switch {
-		case i > 0 && f.Name == files[i-1].Name:
-			return fmt.Errorf("pack: two request files are both named %q; give each its own name", f.Name)
-		case f.Name == PublishedName:
-			return fmt.Errorf("pack: a request file may not be named %q; the bundle uses that name for the published state", f.Name)
-		}
+	maxN, maxSize := p.MaxBatchRequests, p.MaxBatchSize
+	def := rules.Default()
+	if maxN <= 0 {
+		maxN = def.MaxBatchRequests
 	}
-	if len(files) > MaxPerDirectory {
-		for i := range files {
-			parent, base := path.Split(files[i].Name)
-			files[i].Name = fmt.Sprintf("%s%03d/%s", parent, i/MaxPerDirectory, base)
-		}
+	if maxSize <= 0 {
+		maxSize = def.MaxBatchSize
+	}
+	files, err := batches(p.Requests, maxN, maxSize)
+	if err != nil {
+		return fmt.Errorf("pack: %w", err)
 	}
 	for _, f := range files {
-		m.Files = append(m.Files, bundle.Entry{Path: f.Name, Kind: bundle.KindRequest, Size: int64(len(f.Data)), SHA256: bundle.SumHex(f.Data)})
+		m.Files = append(m.Files, bundle.Entry{Path: f.name, Kind: bundle.KindBatch, Size: int64(len(f.data)), SHA256: bundle.SumHex(f.data)})
 	}
 	if p.Published != nil {
 		data := bundle.EncodePublished(p.Published)
-		files = append(files, File{Name: PublishedName, Data: data})
+		files = append(files, file{name: PublishedName, data: data})
 		m.Files = append(m.Files, bundle.Entry{Path: PublishedName, Kind: bundle.KindPublished, Size: int64(len(data)), SHA256: bundle.SumHex(data)})
 	}
 	if err := m.Check(); err != nil {
@@ -254,28 +289,29 @@ func (p *Pack) WriteContext(ctx context.Context, dir string) (err error) {
 	// Each file is synced, and each directory once, after its last file
 	// and before the manifest: until the manifest is on the disk, nothing
 	// written counts (durable.CreateInBatch).
-	made := map[string]bool{".": true}
-	written := map[string]bool{} // directories with files
+	if len(p.Requests) > 0 {
+		if err := durable.Mkdir(filepath.Join(dir, BatchDir), 0o755); err != nil {
+			return fmt.Errorf("pack: %w", err)
+		}
+	}
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		sub := path.Dir(f.Name)
-		if err := mkdirs(dir, sub, made); err != nil {
-			return err
-		}
-		if err := durable.CreateInBatch(filepath.Join(dir, filepath.FromSlash(f.Name)), f.Data, 0o644); err != nil {
+		if err := durable.CreateInBatch(filepath.Join(dir, filepath.FromSlash(f.name)), f.data, 0o644); err != nil {
 			return fmt.Errorf("pack: %w", err)
 		}
-		written[sub] = true
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for _, sub := range slices.Sorted(maps.Keys(written)) {
-		if err := durable.SyncDir(filepath.Join(dir, filepath.FromSlash(sub))); err != nil {
+	if len(p.Requests) > 0 {
+		if err := durable.SyncDir(filepath.Join(dir, BatchDir)); err != nil {
 			return fmt.Errorf("pack: %w", err)
 		}
+	}
+	if err := durable.SyncDir(dir); err != nil {
+		return fmt.Errorf("pack: %w", err)
 	}
 	if err := durable.CreateNew(filepath.Join(dir, bundle.ManifestName), manifest, 0o644); err != nil {
 		return fmt.Errorf("pack: %w", err)
@@ -283,18 +319,24 @@ func (p *Pack) WriteContext(ctx context.Context, dir string) (err error) {
 	return nil
 }
 
-// mkdirs creates the directory sub of the bundle directory dir and those
-// above it, each synced into its parent, unless made says it exists.
-func mkdirs(dir, sub string, made map[string]bool) error {
-	if made[sub] {
-		return nil
+// Line reads one request as the repository has it (a request file, or a
+// line of JSON Lines) and returns it as a line of a batch: its canonical
+// JSON in file form (control characters escaped, so that it has no line
+// end), and its id. A request Conclave would not read under lim is
+// refused, with the parser's reason.
+func Line(data []byte, lim request.Limits) (line []byte, id string, err error) {
+	r, err := request.Parse(data, lim)
+	if err != nil {
+		return nil, "", err
 	}
-	if err := mkdirs(dir, path.Dir(sub), made); err != nil {
-		return err
+	v, err := cjson.ParseWith(data, cjson.Options{MaxDepth: lim.MaxDepth})
+	if err != nil {
+		return nil, "", err
 	}
-	if err := durable.Mkdir(filepath.Join(dir, filepath.FromSlash(sub)), 0o755); err != nil {
-		return fmt.Errorf("pack: %w", err)
+	e := cjson.Encoder{FileForm: true}
+	e.Value(v)
+	if line, err = e.Bytes(); err != nil {
+		return nil, "", err
 	}
-	made[sub] = true
-	return nil
+	return line, r.ID, nil
 }

@@ -1,10 +1,12 @@
 package intake_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,7 +67,7 @@ func TestSignPossessionNeedsBase(t *testing.T) {
 func TestPackNeverReplaces(t *testing.T) {
 	f := it.New(t)
 	dir := filepath.Join(t.TempDir(), "bundle")
-	p := f.Pack("b1", it.Files(f.Add(t, "r1", "p", "n1"))...)
+	p := f.Pack("b1", it.Lines(f.Add(t, "r1", "p", "n1"))...)
 	if err := p.Write(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -74,94 +76,126 @@ func TestPackNeverReplaces(t *testing.T) {
 	}
 }
 
-// TestPackSpreadsLargeBundles: past MaxPerDirectory requests, Write puts
-// them in numbered subdirectories (FAT32 cannot hold 100,000 names in one
-// directory), the manifest lists the paths as written, and the bundle
-// loads; a smaller bundle keeps the names it was given.
-func TestPackSpreadsLargeBundles(t *testing.T) {
+// TestPackBatches: Write cuts the requests into batch files of at most
+// MaxBatchRequests lines and MaxBatchSize bytes, in their order, named
+// requests/NNNN.jsonl; the bundle loads back with each request at its
+// batch and line.
+func TestPackBatches(t *testing.T) {
 	f := it.New(t)
-	n := intake.MaxPerDirectory + 1
-	files := make([]intake.File, n)
-	for i := range files {
-		files[i] = intake.RequestFile(f.Add(t, fmt.Sprintf("r%05d", i), fmt.Sprintf("p%05d", i), "n1"))
+	lines := make([][]byte, 7)
+	for i := range lines {
+		lines[i] = f.Add(t, fmt.Sprintf("r%05d", i), fmt.Sprintf("p%05d", i), "n1").Encode()
+	}
+	size := int64(len(lines[0]) + 1) // every line is as long as the first
+	for _, l := range lines {
+		if int64(len(l)+1) != size {
+			t.Fatalf("lines of %d and %d bytes", len(l)+1, size)
+		}
 	}
 	trust := bundle.Trust{IntakeKeys: map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key}, Bases: f.Bases, Rules: f.Rules}
 	for _, c := range []struct {
-		files []intake.File
-		dirs  map[string]int // directory → request files in it
+		name    string
+		maxN    int
+		maxSize int64
+		batches []int // lines per batch
 	}{
-		{files[:3], map[string]int{"requests": 3}},
-		{files, map[string]int{"requests": 0, "requests/000": intake.MaxPerDirectory, "requests/001": 1}},
+		{"defaults", 0, 0, []int{7}},
+		{"by count", 3, 0, []int{3, 3, 1}},
+		{"by size", 0, 2*size + size/2, []int{2, 2, 2, 1}},
+		{"by both", 1, 2 * size, []int{1, 1, 1, 1, 1, 1, 1}},
 	} {
-		dir := filepath.Join(t.TempDir(), "bundle")
-		if err := f.Pack("b1", c.files...).Write(dir); err != nil {
-			t.Fatal(err)
-		}
-		for sub, want := range c.dirs {
-			entries, err := os.ReadDir(filepath.Join(dir, filepath.FromSlash(sub)))
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "bundle")
+			p := f.Pack("b1", lines...)
+			p.MaxBatchRequests, p.MaxBatchSize = c.maxN, c.maxSize
+			if err := p.Write(dir); err != nil {
+				t.Fatal(err)
+			}
+			entries, err := os.ReadDir(filepath.Join(dir, "requests"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := 0
-			for _, e := range entries {
-				if e.Type().IsRegular() {
-					got++
+			if len(entries) != len(c.batches) {
+				t.Fatalf("%d batch files, want %d", len(entries), len(c.batches))
+			}
+			b, err := bundle.Load(it.DirSource{Dir: dir}, trust)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := 0
+			for n, count := range c.batches {
+				name := fmt.Sprintf("requests/%04d.jsonl", n+1)
+				if entries[n].Name() != path.Base(name) {
+					t.Errorf("batch %d is %s, want %s", n+1, entries[n].Name(), name)
+				}
+				for line := 1; line <= count; line++ {
+					item := b.Items[i]
+					if item.At() != fmt.Sprintf("%s:%d", name, line) || item.Err != nil || item.Request.ID != fmt.Sprintf("r%05d", i) {
+						t.Fatalf("item %d is at %s (%v), want r%05d at %s:%d", i, item.At(), item.Err, i, name, line)
+					}
+					i++
 				}
 			}
-			if got != want {
-				t.Errorf("%d requests: %s holds %d files, want %d", len(c.files), sub, got, want)
+			if i != len(b.Items) {
+				t.Fatalf("%d items, want %d", len(b.Items), i)
 			}
-		}
-		b, err := bundle.Load(it.DirSource{Dir: dir}, trust)
-		if err != nil {
-			t.Fatalf("%d requests: %v", len(c.files), err)
-		}
-		if len(b.Items) != len(c.files) {
-			t.Fatalf("%d requests: loaded %d", len(c.files), len(b.Items))
-		}
-		for i, item := range b.Items {
-			want := c.files[i].Name
-			if len(c.files) > intake.MaxPerDirectory {
-				want = fmt.Sprintf("requests/%03d/r%05d.json", i/intake.MaxPerDirectory, i)
-			}
-			if item.Path != want || item.Err != nil || item.Request.ID != fmt.Sprintf("r%05d", i) {
-				t.Fatalf("%d requests: item %d is %s (%v, id %s), want %s", len(c.files), i, item.Path, item.Err, item.Request.ID, want)
-			}
+		})
+	}
+}
+
+// TestBatchName: four digits, or as many as the count has, so that the
+// names sort in batch order.
+func TestBatchName(t *testing.T) {
+	for _, c := range []struct {
+		n, count int
+		want     string
+	}{
+		{1, 1, "requests/0001.jsonl"},
+		{25, 25, "requests/0025.jsonl"},
+		{9999, 9999, "requests/9999.jsonl"},
+		{7, 10000, "requests/00007.jsonl"},
+	} {
+		if got := intake.BatchName(c.n, c.count); got != c.want {
+			t.Errorf("BatchName(%d, %d) = %s, want %s", c.n, c.count, got, c.want)
 		}
 	}
 }
 
-// TestPackRefusesClashingNames: two request files of one name, or one
-// named like the bundle's own files, are refused before anything is
-// written (the command line names files by their base name, so two
-// "r1.json" from different directories would clash).
-func TestPackRefusesClashingNames(t *testing.T) {
+// TestPackRefusesBrokenLines: a request that is not one line, or that
+// no batch can hold, is refused before anything is written.
+func TestPackRefusesBrokenLines(t *testing.T) {
 	f := it.New(t)
-	r1 := intake.RequestFile(f.Add(t, "r1", "p1", "n1"))
-	r2 := intake.RequestFile(f.Add(t, "r2", "p2", "n2"))
+	r1 := f.Add(t, "r1", "p1", "n1").Encode()
 	for _, c := range []struct {
-		files []intake.File
-		want  string
+		name     string
+		requests [][]byte
+		maxSize  int64
+		want     string
 	}{
-		{[]intake.File{r1, {Name: r1.Name, Data: r2.Data}}, `pack: two request files are both named "requests/r1.json"; give each its own name`},
-		{[]intake.File{r1, {Name: "manifest.json", Data: r2.Data}}, `pack: the manifest breaks the bundle format: files[0].path: the manifest cannot list itself`},
-		{[]intake.File{{Name: intake.PublishedName, Data: r2.Data}}, `pack: a request file may not be named "published.json"; the bundle uses that name for the published state`},
+		{"empty", [][]byte{r1, {}}, 0, "pack: request 2 is empty"},
+		{"a line end", [][]byte{append(append([]byte{}, r1...), '\n')}, 0, "pack: request 1 holds a line end; a request is one line of its batch (request.Draft.Encode writes it so)"},
+		{"a carriage return", [][]byte{append(append([]byte{}, r1...), '\r')}, 0, "pack: request 1 holds a line end; a request is one line of its batch (request.Draft.Encode writes it so)"},
+		{"larger than a batch", [][]byte{r1}, int64(len(r1)), fmt.Sprintf("pack: request 1 is %d bytes long; with its newline it does not fit a batch of at most %d bytes", len(r1), len(r1))},
 	} {
-		dir := filepath.Join(t.TempDir(), "bundle")
-		err := f.Pack("b1", c.files...).Write(dir)
-		if err == nil || err.Error() != c.want {
-			t.Errorf("got %v, want %s", err, c.want)
-		}
-		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("%s was created (%v)", dir, err)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "bundle")
+			p := f.Pack("b1", c.requests...)
+			p.MaxBatchSize = c.maxSize
+			err := p.Write(dir)
+			if err == nil || err.Error() != c.want {
+				t.Errorf("got  %v\nwant %s", err, c.want)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s was created (%v)", dir, err)
+			}
+		})
 	}
 }
 
 // TestPackRefusesWhatImportRefuses: Write checks the manifest with the
 // reader's own rules before it writes anything, and says what the reader
 // would say: an id with a space, an empty source, a base version of 0, a
-// base hash that is not lowercase hex, a file path with a space, a
+// base hash that is not lowercase hex, a
 // creation time that cannot be written. Each manifest, signed anyway, is refused by the reader as
 // manifest-invalid with the same sentence.
 func TestPackRefusesWhatImportRefuses(t *testing.T) {
@@ -179,11 +213,10 @@ func TestPackRefusesWhatImportRefuses(t *testing.T) {
 		{"base hash in capitals", func(p *intake.Pack) { p.Bases[0].SHA256 = strings.ToUpper(p.Bases[0].SHA256) }, `bases[0].sha256: must be 64 lowercase hex digits`},
 		{"no base", func(p *intake.Pack) { p.Bases = nil }, `bases: must name at least one base`},
 		{"one role twice", func(p *intake.Pack) { p.Bases = append(p.Bases, p.Bases[0]) }, `bases[1].role: "claimed" comes after "claimed": bases are sorted by role, each role once`},
-		{"path with a space", func(p *intake.Pack) { p.Requests[0].Name = "requests/r 1.json" }, `files[0].path: "requests/r 1.json" holds ' '; paths may hold only ASCII letters, digits, ".", "_", "-" and "/"`},
 		{"created after 9999", func(p *intake.Pack) { p.Created = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }, `created: "10000-01-01T00:00:00Z" is not a UTC time written as 2026-01-02T15:04:05Z`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := f.Pack("b1", it.Files(r1)...)
+			p := f.Pack("b1", it.Lines(r1)...)
 			c.change(p)
 			dir := filepath.Join(t.TempDir(), "bundle")
 			err := p.Write(dir)
@@ -196,9 +229,8 @@ func TestPackRefusesWhatImportRefuses(t *testing.T) {
 			// The reader, given the same manifest signed, refuses it
 			// with the same words.
 			m := &bundle.Manifest{BundleID: p.BundleID, Source: p.Source, Created: p.Created, Bases: p.Bases}
-			for _, r := range p.Requests {
-				m.Files = append(m.Files, bundle.Entry{Path: r.Name, Kind: bundle.KindRequest, Size: int64(len(r.Data)), SHA256: bundle.SumHex(r.Data)})
-			}
+			batch := append(bytes.Join(p.Requests, []byte("\n")), '\n')
+			m.Files = append(m.Files, bundle.Entry{Path: intake.BatchName(1, 1), Kind: bundle.KindBatch, Size: int64(len(batch)), SHA256: bundle.SumHex(batch)})
 			data, err := bundle.SignManifest(m, func(e *envelope.Envelope) error { return intake.SignEnvelope(e, f.Intake) })
 			if err != nil {
 				t.Fatal(err)
@@ -236,9 +268,7 @@ func TestDocsExampleBundleManifest(t *testing.T) {
 		Bases: []bundle.Base{{Role: "claimed", Version: del.Version(), SHA256: bundle.SumHex(claimed)}},
 	}
 	for _, f := range []struct{ path, kind string }{
-		{"requests/req-0001.json", bundle.KindRequest},
-		{"requests/req-0002.json", bundle.KindRequest},
-		{"requests/req-0003.json", bundle.KindRequest},
+		{"requests/0001.jsonl", bundle.KindBatch},
 		{"published.json", bundle.KindPublished},
 	} {
 		data := read("bundle/" + f.path)

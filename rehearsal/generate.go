@@ -283,9 +283,9 @@ func makeBundle(ctx context.Context, g *Genesis, in intake.Signer, n int, now ti
 		},
 	}
 	gen := &generator{ctx: ctx, g: g, b: b, now: now, rng: rng}
-	var files []intake.File
+	var lines [][]byte
 	add := func(d *request.Draft, e Expect) {
-		files = append(files, intake.RequestFile(d))
+		lines = append(lines, d.Encode())
 		e.Kind, e.Project = d.Kind, d.Project
 		for _, k := range d.Keys {
 			b.keys[k.ID()] = k
@@ -416,7 +416,7 @@ func makeBundle(ctx context.Context, g *Genesis, in intake.Signer, n int, now ti
 		Source:    Repository,
 		Created:   now.Add(-30 * time.Minute),
 		Bases:     []bundle.Base{{Role: DelegatingRole, Version: g.Claimed.Targets.Version, SHA256: bundle.SumHex(g.Claimed.Bytes())}},
-		Requests:  files,
+		Requests:  lines,
 		Published: published,
 		Intake:    in,
 	}

@@ -295,6 +295,31 @@ func (d *Dir) OpenCurrent() (*vault.Vault, error) {
 	return v, nil
 }
 
+// OpenGeneration opens and verifies one generation by name (vault.Open),
+// current or not: an auditor checks a ceremony against the generation it
+// was opened on, which later ceremonies left in place. A generation is
+// never changed once written; its manifest is checked by vault.Open, and
+// the generation hash it returns is what the ceremony's log names.
+func (d *Dir) OpenGeneration(name string) (*vault.Vault, error) {
+	if n, ok := generationNumber(name); !ok || vault.GenerationName(n) != name {
+		return nil, fmt.Errorf("vault %s: %q is not a generation name", d.path, name)
+	}
+	fd, err := unix.Openat(d.fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("vault %s: generation %s: %w", d.path, name, describe(err, d.fd, name))
+	}
+	r := &genReader{path: filepath.Join(d.path, name), fd: fd}
+	defer r.Close()
+	v, err := vault.Open(r)
+	if err != nil {
+		return nil, fmt.Errorf("vault %s, generation %s: %w", d.path, name, err)
+	}
+	if v.Generation != name {
+		return nil, damaged(fmt.Errorf("vault %s: directory %s holds generation %d (%s)", d.path, name, v.Manifest.Generation, v.Generation))
+	}
+	return v, nil
+}
+
 // Generation is one generation directory of a vault.
 type Generation struct {
 	// Name is the directory's name.

@@ -19,7 +19,7 @@ import (
 // card is exactly what the verdicts said approval would trust.
 func TestBuildFromValidatedRequests(t *testing.T) {
 	f := it.New(t)
-	pack := f.Pack("b1", it.Files(
+	pack := f.Pack("b1", it.Lines(
 		f.Add(t, "r1", "new-project", "n1", "n2"),
 		f.Rotate(t, "r2", "existing-a", []string{"a1", "a2"}, "a2", "n3"),
 		f.Remove(t, "r3", "existing-b", "b1"),

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/rules"
@@ -25,14 +24,15 @@ type Source interface {
 	// Listed makes exactly the names readable, nothing else. published
 	// is the one of them that is the published state, "" when none is:
 	// a reader that bounds each file as it reads holds it to
-	// Rules.MaxPublishedSize and every other file to Rules.MaxFileSize.
+	// Rules.MaxPublishedSize and every other file, a batch, to
+	// Rules.MaxBatchSize.
 	Listed(names []string, published string) (Files, error)
 }
 
 // Files reads the files a manifest lists.
 type Files interface {
-	// ReadFile reads one listed file whole. It is called from several
-	// goroutines at once.
+	// ReadFile reads one listed file whole: a batch or the published
+	// state. It is called from several goroutines at once.
 	ReadFile(name string) ([]byte, error)
 	// Extra lists what is in the directory besides the listed names and
 	// the manifest: other files, links, devices; each already quoted for
@@ -55,12 +55,17 @@ type Trust struct {
 	Seen func(bundleID string) bool
 }
 
-// Item is one request file: its parsed request, or why it could not be read.
+// Item is one request of the bundle, at one line of one batch: its parsed
+// request, or why it could not be read.
 type Item struct {
-	Path    string
+	Batch   string // the batch file's path in the bundle
+	Line    int    // counted from 1
 	Request *request.Request
 	Err     *request.Error
 }
+
+// At names the request's place in the bundle: "requests/0001.jsonl:17".
+func (it Item) At() string { return verdict.At(it.Batch, it.Line) }
 
 // Bundle is a bundle whose manifest signature, base, id and file hashes
 // have been checked, with every request parsed.
@@ -69,15 +74,18 @@ type Bundle struct {
 	// Published is the repository's published state: project
 	// (normalised) → keyset. Nil when the bundle carries none.
 	Published map[string]request.Keyset
-	Items     []Item
+	// Items are the requests, batch by batch in the manifest's order,
+	// line by line.
+	Items []Item
 }
 
 // Load reads a bundle in the order that keeps hostile bytes away from the
 // parsers: the manifest's intake signature, then its content (format,
 // source, replay, base metadata), then every listed file hashed against
-// the manifest before it is parsed. Errors that refuse the bundle are
-// *verdict.BundleError; a request that cannot be parsed is not an error
-// here but an Item with Err set.
+// the manifest before any of it is parsed, and each line of a batch held
+// to the line limits before it is parsed (CheckLine). Errors that refuse
+// the bundle are *verdict.BundleError; a request that cannot be parsed is
+// not an error here but an Item with Err set.
 func Load(src Source, trust Trust) (*Bundle, error) {
 	r := trust.Rules
 	data, err := src.ReadManifest()
@@ -87,7 +95,7 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 	if r.MaxManifestSize > 0 && int64(len(data)) > r.MaxManifestSize {
 		return nil, verdict.Refuse(verdict.BundleLimit, nil, "the manifest is %d bytes long; at most %d are allowed", len(data), r.MaxManifestSize)
 	}
-	m, err := OpenManifest(data, trust.IntakeKeys, ManifestLimits{MaxFiles: r.MaxFiles, MaxFileSize: r.MaxFileSize, MaxPublishedSize: r.MaxPublishedSize, MaxTotal: r.MaxTotalSize, MaxDepth: r.MaxJSONDepth})
+	m, err := OpenManifest(data, trust.IntakeKeys, ManifestLimits{MaxFiles: r.MaxFiles, MaxBatchSize: r.MaxBatchSize, MaxPublishedSize: r.MaxPublishedSize, MaxTotal: r.MaxTotalSize, MaxDepth: r.MaxJSONDepth})
 	if err != nil {
 		return nil, err
 	}
@@ -113,11 +121,6 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 		return nil, unreadable(err, "the bundle directory")
 	}
 	b := &Bundle{Manifest: m}
-	lim := request.Limits{MaxDepth: r.MaxJSONDepth, MaxProjectName: r.MaxProjectName, MaxRequestedBy: r.MaxRequestedBy, MaxKeys: r.MaxKeys}
-	items := make([]Item, len(m.Files))
-	errs := make([]error, len(m.Files))
-	var published []byte
-	var pubMu sync.Mutex
 	// What else the directory holds is looked up beside the reading (it
 	// is one goroutine's work), but judged only after it: a listed name
 	// that is a link or a device is refused with the reader's own reason
@@ -132,7 +135,11 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 		extra, err := files.Extra()
 		listed <- listing{extra, err}
 	}()
-	parallel.For(len(m.Files), 64, func(i int) {
+	contents := make([][]byte, len(m.Files))
+	errs := make([]error, len(m.Files))
+	// A bundle has a few dozen batches, each read and hashed whole by
+	// one goroutine; their lines are parsed afterwards, spread evenly.
+	parallel.For(len(m.Files), 1, func(i int) {
 		e := m.Files[i]
 		data, err := files.ReadFile(e.Path)
 		if err != nil {
@@ -148,22 +155,13 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 				e.Path, len(data), termtext.ShortHex(string(sumHex[:])), e.Size, termtext.ShortHex(e.SHA256))
 			return
 		}
-		if e.Kind == KindPublished {
-			pubMu.Lock()
-			published = data
-			pubMu.Unlock()
-			return
-		}
-		req, perr := request.Parse(data, lim)
-		it := Item{Path: e.Path, Request: req}
-		if perr != nil {
-			var re *request.Error
-			if !errors.As(perr, &re) {
-				re = &request.Error{Code: verdict.FormatInvalid, Msg: perr.Error(), Err: perr}
+		if e.Kind == KindBatch && r.MaxBatchRequests > 0 {
+			if n := CountLines(data); n > r.MaxBatchRequests {
+				errs[i] = verdict.Refuse(verdict.BundleLimit, nil, "the batch %q holds %d lines; at most %d requests are allowed per batch (bundle_limits.max_batch_requests)", e.Path, n, r.MaxBatchRequests)
+				return
 			}
-			it.Err = re
 		}
-		items[i] = it
+		contents[i] = data
 	})
 	l := <-listed
 	for _, err := range errs {
@@ -171,20 +169,48 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 			return nil, err
 		}
 	}
-	extra := l.extra
 	if l.err != nil {
 		return nil, unreadable(l.err, "the bundle directory")
 	}
-	if len(extra) > 0 {
+	if len(l.extra) > 0 {
 		// Each entry comes quoted, with its kind, from the source.
-		return nil, verdict.Refuse(verdict.BundleExtraFile, nil, "the bundle directory holds %s, which the manifest does not list; nothing unlisted is ever read", termtext.Series(extra[:min(len(extra), 5)], len(extra)))
+		return nil, verdict.Refuse(verdict.BundleExtraFile, nil, "the bundle directory holds %s, which the manifest does not list; nothing unlisted is ever read", termtext.Series(l.extra[:min(len(l.extra), 5)], len(l.extra)))
 	}
 
+	type line struct {
+		data             []byte
+		last, terminated bool
+	}
+	var lines []line
+	total := 0
 	for i, e := range m.Files {
-		if e.Kind == KindRequest {
-			b.Items = append(b.Items, items[i])
+		if e.Kind == KindBatch {
+			total += CountLines(contents[i])
 		}
 	}
+	if r.MaxRequests > 0 && total > r.MaxRequests {
+		return nil, verdict.Refuse(verdict.BundleLimit, nil, "the bundle holds %d requests; at most %d are allowed (bundle_limits.max_requests)", total, r.MaxRequests)
+	}
+	lines = make([]line, 0, total)
+	b.Items = make([]Item, 0, total)
+	var published []byte
+	for i, e := range m.Files {
+		if e.Kind == KindPublished {
+			published = contents[i]
+			continue
+		}
+		ls, terminated := Lines(contents[i])
+		for n, data := range ls {
+			lines = append(lines, line{data: data, last: n == len(ls)-1, terminated: terminated})
+			b.Items = append(b.Items, Item{Batch: e.Path, Line: n + 1})
+		}
+	}
+	ll := lineLimits(r.MaxRequestSize, r.MaxJSONDepth, r.MaxKeys)
+	lim := request.Limits{MaxDepth: r.MaxJSONDepth, MaxProjectName: r.MaxProjectName, MaxRequestedBy: r.MaxRequestedBy, MaxKeys: r.MaxKeys}
+	parallel.For(len(lines), 64, func(i int) {
+		l := lines[i]
+		b.Items[i].Request, b.Items[i].Err = ParseLine(l.data, l.last, l.terminated, ll, lim)
+	})
 	if published != nil {
 		if b.Published, err = ParsePublished(published, r.MaxJSONDepth, r.MaxProjectName); err != nil {
 			return nil, verdict.Refuse(verdict.PublishedInvalid, err, "the published-state file breaks its format: %v", err)

@@ -1,6 +1,7 @@
 // Package bundle reads and writes delegation-request bundles: a directory on
-// the transfer media holding a signed manifest, the request files and the
-// repository's published state (docs/formats/bundle.md).
+// the transfer media holding a signed manifest, the batch files of requests
+// (one request a line) and the repository's published state
+// (docs/formats/bundle.md).
 //
 // The manifest is signed by the repository's intake key. That signature
 // proves only that the bytes were not changed on the way: it authorises
@@ -48,7 +49,7 @@ const TypeManifest = envelope.TypeBundleManifest
 
 // File kinds in a manifest.
 const (
-	KindRequest   = "request"
+	KindBatch     = "batch" // requests, one a line (batch.go)
 	KindPublished = "published-state"
 )
 
@@ -126,10 +127,10 @@ func (m *Manifest) Check() error {
 // checked.
 type ManifestLimits struct {
 	MaxFiles int
-	// MaxFileSize bounds each request file, MaxPublishedSize the
+	// MaxBatchSize bounds each batch file, MaxPublishedSize the
 	// published-state file, which names every project the repository
 	// published keys for and so grows with the repository, not the bundle.
-	MaxFileSize      int64
+	MaxBatchSize     int64
 	MaxPublishedSize int64
 	MaxTotal         int64
 	MaxDepth         int
@@ -328,13 +329,13 @@ func readEntries(files []Entry, items []cjson.Value, lim ManifestLimits) error {
 			return err
 		}
 		switch e.Kind {
-		case KindRequest:
+		case KindBatch:
 		case KindPublished:
 			if published++; published > 1 {
 				return fmt.Errorf("%s: only one published-state file may be listed", at("kind"))
 			}
 		default:
-			return fmt.Errorf("%s: is %q; it must be %q or %q", at("kind"), e.Kind, KindRequest, KindPublished)
+			return fmt.Errorf("%s: is %q; it must be %q or %q", at("kind"), e.Kind, KindBatch, KindPublished)
 		}
 		if e.SHA256, err = hashValue(sum, at); err != nil {
 			return err
@@ -345,8 +346,12 @@ func readEntries(files []Entry, items []cjson.Value, lim ManifestLimits) error {
 		switch {
 		case e.Kind == KindPublished && lim.MaxPublishedSize > 0 && e.Size > lim.MaxPublishedSize:
 			return &limitError{fmt.Sprintf("%s: the published state %q is listed as %d bytes; at most %d are allowed for it (bundle_limits.max_published_size)", cjson.PathIndex("files", i), e.Path, e.Size, lim.MaxPublishedSize)}
-		case e.Kind == KindRequest && lim.MaxFileSize > 0 && e.Size > lim.MaxFileSize:
-			return &limitError{fmt.Sprintf("%s: %q is listed as %d bytes; at most %d are allowed per file", cjson.PathIndex("files", i), e.Path, e.Size, lim.MaxFileSize)}
+		case e.Kind == KindBatch && lim.MaxBatchSize > 0 && e.Size > lim.MaxBatchSize:
+			return &limitError{fmt.Sprintf("%s: the batch %q is listed as %d bytes; at most %d are allowed per batch (bundle_limits.max_batch_size)", cjson.PathIndex("files", i), e.Path, e.Size, lim.MaxBatchSize)}
+		case e.Kind == KindBatch && e.Size == 0:
+			// A batch holds at least one request; an empty one can only
+			// be a mistake of the repository, or a file emptied on the way.
+			return fmt.Errorf("%s: the batch %q is listed as empty; a batch holds at least one request", at("size"), e.Path)
 		}
 		total += e.Size
 		if lim.MaxTotal > 0 && total > lim.MaxTotal {

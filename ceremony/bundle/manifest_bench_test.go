@@ -33,7 +33,7 @@ func BenchmarkOpenManifest(b *testing.B) {
 	for i := range m.Files {
 		m.Files[i] = Entry{
 			Path:   fmt.Sprintf("requests/project-%06d/request-%06d.json", i/10, i),
-			Kind:   KindRequest,
+			Kind:   KindBatch,
 			Size:   int64(1000 + i%5000),
 			SHA256: SumHex([]byte(fmt.Sprint(i))),
 		}
@@ -44,7 +44,7 @@ func BenchmarkOpenManifest(b *testing.B) {
 		b.Fatal(err)
 	}
 	keys := map[string]*tuf.Key{key.ID(): key}
-	lim := ManifestLimits{MaxFiles: 200_000, MaxFileSize: 1 << 30, MaxTotal: 1 << 40}
+	lim := ManifestLimits{MaxFiles: 200_000, MaxBatchSize: 1 << 30, MaxTotal: 1 << 40}
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	b.ResetTimer()

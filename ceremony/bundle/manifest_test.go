@@ -21,7 +21,7 @@ func sampleManifest() *Manifest {
 			{Role: "claimed-b", Version: 3, SHA256: strings.Repeat("cd", 32)},
 		},
 		Files: []Entry{
-			{Path: "requests/r1.json", Kind: KindRequest, Size: 10, SHA256: strings.Repeat("01", 32)},
+			{Path: "requests/0001.jsonl", Kind: KindBatch, Size: 10, SHA256: strings.Repeat("01", 32)},
 			{Path: "published.json", Kind: KindPublished, Size: 0, SHA256: strings.Repeat("02", 32)},
 		},
 	}
@@ -44,12 +44,14 @@ func TestManifestErrors(t *testing.T) {
 	cases := []struct{ name, in, msg string }{
 		{"unknown member", strings.Replace(enc, `{"bases"`, `{"admin":true,"bases"`, 1), "admin: is not a member the manifest may have"},
 		{"missing", strings.Replace(enc, `,"source":"example.org"`, ``, 1), "source: is missing"},
-		{"dot-dot", strings.Replace(enc, "requests/r1.json", "requests/../../r1.json", 1), `files[0].path: "requests/../../r1.json" is not a safe relative path (no empty parts, none starting with ".", no "..", not absolute)`},
-		{"hidden", strings.Replace(enc, "requests/r1.json", "requests/.r1.json", 1), `files[0].path: "requests/.r1.json" is not a safe relative path (no empty parts, none starting with ".", no "..", not absolute)`},
-		{"absolute", strings.Replace(enc, "requests/r1.json", "/r1.json", 1), `files[0].path: "/r1.json" is not a safe relative path (no empty parts, none starting with ".", no "..", not absolute)`},
-		{"backslash", strings.Replace(enc, "requests/r1.json", `requests\\r1.json`, 1), `files[0].path: "requests\\r1.json" holds '\\'; paths may hold only ASCII letters, digits, ".", "_", "-" and "/"`},
-		{"twice", strings.Replace(enc, "published.json", "requests/r1.json", 1), `files[1].path: "requests/r1.json" is listed twice`},
-		{"kind", strings.Replace(enc, `"kind":"request"`, `"kind":"script"`, 1), `files[0].kind: is "script"; it must be "request" or "published-state"`},
+		{"dot-dot", strings.Replace(enc, "requests/0001.jsonl", "requests/../../r1.json", 1), `files[0].path: "requests/../../r1.json" is not a safe relative path (no empty parts, none starting with ".", no "..", not absolute)`},
+		{"hidden", strings.Replace(enc, "requests/0001.jsonl", "requests/.r1.json", 1), `files[0].path: "requests/.r1.json" is not a safe relative path (no empty parts, none starting with ".", no "..", not absolute)`},
+		{"absolute", strings.Replace(enc, "requests/0001.jsonl", "/r1.json", 1), `files[0].path: "/r1.json" is not a safe relative path (no empty parts, none starting with ".", no "..", not absolute)`},
+		{"backslash", strings.Replace(enc, "requests/0001.jsonl", `requests\\r1.json`, 1), `files[0].path: "requests\\r1.json" holds '\\'; paths may hold only ASCII letters, digits, ".", "_", "-" and "/"`},
+		{"twice", strings.Replace(enc, "published.json", "requests/0001.jsonl", 1), `files[1].path: "requests/0001.jsonl" is listed twice`},
+		{"kind", strings.Replace(enc, `"kind":"batch"`, `"kind":"script"`, 1), `files[0].kind: is "script"; it must be "batch" or "published-state"`},
+		{"the old per-request file", strings.Replace(enc, `"kind":"batch"`, `"kind":"request"`, 1), `files[0].kind: is "request"; it must be "batch" or "published-state"`},
+		{"empty batch", strings.Replace(strings.Replace(enc, `"size":10`, `"size":0`, 1), `"size":0`, `"size":0`, 1), `files[0].size: the batch "requests/0001.jsonl" is listed as empty; a batch holds at least one request`},
 		{"negative size", strings.Replace(enc, `"size":10`, `"size":-1`, 1), "files[0].size: must be an integer of at least 0"},
 		{"upper-case hash", strings.Replace(enc, strings.Repeat("01", 32), strings.Repeat("AB", 32), 1), "files[0].sha256: must be 64 lowercase hex digits"},
 		{"version 0", strings.Replace(enc, `"version":7`, `"version":0`, 1), "bases[0].version: must be an integer of at least 1"},
@@ -79,8 +81,8 @@ func TestManifestLimits(t *testing.T) {
 	if !errors.As(err, &le) || err.Error() != "the manifest lists 2 files; at most 1 are allowed" {
 		t.Fatalf("file count: %v", err)
 	}
-	_, err = parseManifest(enc, ManifestLimits{MaxFileSize: 9})
-	if !errors.As(err, &le) || err.Error() != `files[0]: "requests/r1.json" is listed as 10 bytes; at most 9 are allowed per file` {
+	_, err = parseManifest(enc, ManifestLimits{MaxBatchSize: 9})
+	if !errors.As(err, &le) || err.Error() != `files[0]: the batch "requests/0001.jsonl" is listed as 10 bytes; at most 9 are allowed per batch (bundle_limits.max_batch_size)` {
 		t.Fatalf("file size: %v", err)
 	}
 }
@@ -103,14 +105,14 @@ func TestPublished(t *testing.T) {
 func FuzzParseManifest(f *testing.F) {
 	f.Add(sampleManifest().Encode())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := parseManifest(data, ManifestLimits{MaxFiles: 100, MaxFileSize: 1 << 20, MaxTotal: 1 << 22})
+		m, err := parseManifest(data, ManifestLimits{MaxFiles: 100, MaxBatchSize: 1 << 20, MaxTotal: 1 << 22})
 		if err != nil {
 			return
 		}
 		if string(m.Encode()) != string(data) {
 			t.Fatalf("accepted %q, which is not its canonical encoding %q", data, m.Encode())
 		}
-		again, err := parseManifest(m.Encode(), ManifestLimits{MaxFiles: 100, MaxFileSize: 1 << 20, MaxTotal: 1 << 22})
+		again, err := parseManifest(m.Encode(), ManifestLimits{MaxFiles: 100, MaxBatchSize: 1 << 20, MaxTotal: 1 << 22})
 		if err != nil || !reflect.DeepEqual(again, m) {
 			t.Fatalf("round trip: %+v %v", again, err)
 		}

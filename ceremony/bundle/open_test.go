@@ -49,7 +49,7 @@ func TestOpenManifestExact(t *testing.T) {
 		Source:   "example.org",
 		Created:  it.Now,
 		Bases:    []bundle.Base{{Role: "claimed", Version: 7, SHA256: strings.Repeat("ab", 32)}},
-		Files:    []bundle.Entry{{Path: "requests/r1.json", Kind: bundle.KindRequest, Size: 10, SHA256: strings.Repeat("01", 32)}},
+		Files:    []bundle.Entry{{Path: "requests/r1.json", Kind: bundle.KindBatch, Size: 10, SHA256: strings.Repeat("01", 32)}},
 	}
 	sign := func(e *envelope.Envelope) error { return intake.SignEnvelope(e, signer) }
 	good, err := bundle.SignManifest(m, sign)

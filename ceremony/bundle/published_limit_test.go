@@ -13,21 +13,21 @@ import (
 )
 
 // TestPublishedStateOwnLimit: the published state of 100,000 projects
-// (18.7 MB, far past the 1 MiB a request file may have) is read under the
+// (18.7 MB, past the 8 MiB a batch file may have) is read under the
 // default limits; one byte over bundle_limits.max_published_size refuses
 // the bundle from its manifest, before the file is read, naming the
 // entry, the file and both sizes.
 func TestPublishedStateOwnLimit(t *testing.T) {
 	f := it.New(t)
 	dir := filepath.Join(t.TempDir(), "bundle")
-	p := f.Pack("bundle-0001", it.Files(f.Add(t, "r-add", "fresh", "n1"))...)
+	p := f.Pack("bundle-0001", it.Lines(f.Add(t, "r-add", "fresh", "n1"))...)
 	p.Published = it.Published(100_000)
 	if err := p.Write(dir); err != nil {
 		t.Fatal(err)
 	}
 	size := int64(len(bundle.EncodePublished(p.Published)))
-	if r := f.Rules; size <= 16*r.MaxFileSize || size > r.MaxPublishedSize {
-		t.Fatalf("the published state is %d bytes: want well past max_file_size (%d) and within max_published_size (%d)", size, r.MaxFileSize, r.MaxPublishedSize)
+	if r := f.Rules; size <= 2*r.MaxBatchSize || size > r.MaxPublishedSize {
+		t.Fatalf("the published state is %d bytes: want well past max_batch_size (%d) and within max_published_size (%d)", size, r.MaxBatchSize, r.MaxPublishedSize)
 	}
 	trust := bundle.Trust{IntakeKeys: map[string]*tuf.Key{f.Intake.Key.ID(): f.Intake.Key}, Bases: f.Bases, Rules: f.Rules}
 	b, err := bundle.Load(it.DirSource{Dir: dir}, trust)

@@ -325,8 +325,11 @@ func (p *Policy) checkRules() error {
 	if r.MaxRSABits < r.MinRSABits {
 		return p.errAt("developer_keys.rsa_max_bits", "%d is below rsa_min_bits (%d)", r.MaxRSABits, r.MinRSABits)
 	}
-	if r.MaxTotalSize < r.MaxFileSize {
-		return p.errAt("bundle_limits.max_total_size", "%d is below max_file_size (%d)", r.MaxTotalSize, r.MaxFileSize)
+	if r.MaxBatchSize < r.MaxRequestSize {
+		return p.errAt("bundle_limits.max_batch_size", "%d is below max_request_size (%d)", r.MaxBatchSize, r.MaxRequestSize)
+	}
+	if r.MaxTotalSize < r.MaxBatchSize {
+		return p.errAt("bundle_limits.max_total_size", "%d is below max_batch_size (%d)", r.MaxTotalSize, r.MaxBatchSize)
 	}
 	if r.MaxTotalSize < r.MaxPublishedSize {
 		return p.errAt("bundle_limits.max_total_size", "%d is below max_published_size (%d)", r.MaxTotalSize, r.MaxPublishedSize)

@@ -614,15 +614,18 @@ func (d *decoder) developerKeys(n *yaml.Node, r *rules.Rules) {
 }
 
 func (d *decoder) bundleLimits(n *yaml.Node, r *rules.Rules) {
-	m := d.mapping(n, "bundle_limits", "max_files", "max_file_size", "max_total_size",
+	m := d.mapping(n, "bundle_limits", "max_files", "max_requests", "max_batch_requests", "max_batch_size", "max_request_size", "max_total_size",
 		"max_published_size", "max_manifest_size", "max_json_depth", "max_project_name", "max_requested_by")
 	intField := func(name string, lo, hi int64, set func(int64)) {
 		if v, ok := m[name]; ok {
 			set(d.integer(v, field("bundle_limits", name), lo, hi))
 		}
 	}
-	intField("max_files", 1, 10_000_000, func(v int64) { r.MaxFiles = int(v) })
-	intField("max_file_size", 1, 1<<40, func(v int64) { r.MaxFileSize = v })
+	intField("max_files", 1, 1_000_000, func(v int64) { r.MaxFiles = int(v) })
+	intField("max_requests", 1, 10_000_000, func(v int64) { r.MaxRequests = int(v) })
+	intField("max_batch_requests", 1, 10_000_000, func(v int64) { r.MaxBatchRequests = int(v) })
+	intField("max_batch_size", 1, 1<<40, func(v int64) { r.MaxBatchSize = v })
+	intField("max_request_size", 1, 1<<40, func(v int64) { r.MaxRequestSize = v })
 	intField("max_total_size", 1, 1<<44, func(v int64) { r.MaxTotalSize = v })
 	intField("max_published_size", 1, 1<<40, func(v int64) { r.MaxPublishedSize = v })
 	intField("max_manifest_size", 1, 1<<40, func(v int64) { r.MaxManifestSize = v })

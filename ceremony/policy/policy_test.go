@@ -88,11 +88,11 @@ func TestParseBase(t *testing.T) {
 	if err != nil || p.RequirePossession || !p.Rules.PossessionOptional {
 		t.Errorf("require_possession: false gives %v, rules %v (%v)", p.RequirePossession, p.Rules.PossessionOptional, err)
 	}
-	if d.MaxPublishedSize != 64<<20 || d.MaxFileSize != 1<<20 {
-		t.Errorf("published-state limit %d, file limit %d by default", d.MaxPublishedSize, d.MaxFileSize)
+	if d.MaxPublishedSize != 64<<20 || d.MaxBatchSize != 8<<20 || d.MaxBatchRequests != 4096 || d.MaxRequestSize != 1<<20 {
+		t.Errorf("published-state limit %d, batch limits %d bytes and %d requests, request limit %d by default", d.MaxPublishedSize, d.MaxBatchSize, d.MaxBatchRequests, d.MaxRequestSize)
 	}
-	p, err = Parse("policy.yaml", edit(t, "", "", "bundle_limits:\n  max_published_size: 4096\n"))
-	if err != nil || p.Rules.MaxPublishedSize != 4096 || p.Rules.MaxFileSize != 1<<20 {
+	p, err = Parse("policy.yaml", edit(t, "", "", "bundle_limits:\n  max_published_size: 4096\n  max_batch_requests: 100\n  max_batch_size: 65536\n  max_request_size: 4096\n  max_requests: 1000\n"))
+	if err != nil || p.Rules.MaxPublishedSize != 4096 || p.Rules.MaxBatchSize != 65536 || p.Rules.MaxBatchRequests != 100 || p.Rules.MaxRequestSize != 4096 || p.Rules.MaxRequests != 1000 {
 		t.Errorf("max_published_size: 4096 gives %+v (%v)", p.Rules, err)
 	}
 }
@@ -166,10 +166,12 @@ func TestParseRefusals(t *testing.T) {
 			`policy.yaml:23: developer_keys.rsa_max_bits: 3072 is below rsa_min_bits (4096)`},
 		{"json depth", "", "", "bundle_limits:\n  max_json_depth: 3\n",
 			`policy.yaml:22: bundle_limits.max_json_depth: 3 is out of range (4 to 512)`},
-		{"total below file size", "", "", "bundle_limits:\n  max_file_size: 2048\n  max_total_size: 1024\n",
-			`policy.yaml:23: bundle_limits.max_total_size: 1024 is below max_file_size (2048)`},
-		{"total below published size", "", "", "bundle_limits:\n  max_file_size: 1024\n  max_published_size: 2048\n  max_total_size: 1024\n",
-			`policy.yaml:24: bundle_limits.max_total_size: 1024 is below max_published_size (2048)`},
+		{"total below batch size", "", "", "bundle_limits:\n  max_batch_size: 2048\n  max_request_size: 1024\n  max_total_size: 1024\n",
+			`policy.yaml:24: bundle_limits.max_total_size: 1024 is below max_batch_size (2048)`},
+		{"batch size below request size", "", "", "bundle_limits:\n  max_batch_size: 1024\n  max_request_size: 2048\n",
+			`policy.yaml:22: bundle_limits.max_batch_size: 1024 is below max_request_size (2048)`},
+		{"total below published size", "", "", "bundle_limits:\n  max_batch_size: 1024\n  max_request_size: 1024\n  max_published_size: 2048\n  max_total_size: 1024\n",
+			`policy.yaml:25: bundle_limits.max_total_size: 1024 is below max_published_size (2048)`},
 		{"published size zero", "", "", "bundle_limits:\n  max_published_size: 0\n",
 			`policy.yaml:22: bundle_limits.max_published_size: 0 is out of range (1 to 1099511627776)`},
 		{"scheme unknown", "", "", "developer_keys:\n  schemes: [ed25519, rsa-pkcs1v15-sha256]\n",

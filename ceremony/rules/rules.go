@@ -73,14 +73,23 @@ type Rules struct {
 	// "seen in any earlier bundle".
 	MinDwell time.Duration
 
-	// Limits on what is read from a bundle.
-	MaxFiles     int   // files listed in a manifest
-	MaxFileSize  int64 // bytes per request file
-	MaxTotalSize int64 // bytes for the whole bundle
+	// Limits on what is read from a bundle. A bundle's requests are
+	// lines of batch files (docs/formats/bundle.md).
+	MaxFiles    int // files listed in a manifest: batches and the published state
+	MaxRequests int // requests in a bundle, all batches together
+	// MaxBatchRequests and MaxBatchSize bound each batch file: its lines
+	// and its bytes. A batch is read whole and hashed before any line of
+	// it is parsed, so MaxBatchSize is what one batch costs in memory.
+	MaxBatchRequests int
+	MaxBatchSize     int64
+	// MaxRequestSize bounds one line of a batch, one request, in bytes
+	// (its newline not counted).
+	MaxRequestSize int64
+	MaxTotalSize   int64 // bytes for the whole bundle
 	// MaxPublishedSize bounds the published-state file, which names
 	// every project whose keys the repository published (about 190 bytes
-	// each), so that it is not held to MaxFileSize, which a state of more
-	// than about 5,000 projects outgrows.
+	// each), so that it is not held to MaxBatchSize, which a state of
+	// more than about 40,000 projects outgrows.
 	MaxPublishedSize int64
 	// MaxManifestSize bounds the manifest file, which lists every file
 	// (about 200 bytes each, base64 in its envelope).
@@ -96,18 +105,26 @@ func Default() Rules {
 		KeySchemes: []string{
 			tuf.SchemeEd25519, tuf.SchemeECDSAP256, tuf.SchemeECDSAP384, tuf.SchemeRSAPSSSHA2,
 		},
-		MinRSABits:      3072,
-		MaxRSABits:      4096,
-		MaxKeys:         16,
-		MaxProjectName:  128,
-		MaxRequestedBy:  256,
-		RecoveryNotice:  14 * 24 * time.Hour,
-		MinDwell:        0,
-		MaxFiles:        200_000,
-		MaxFileSize:     1 << 20,
-		MaxTotalSize:    1 << 30,
-		MaxManifestSize: 64 << 20,
-		MaxJSONDepth:    16,
+		MinRSABits:     3072,
+		MaxRSABits:     4096,
+		MaxKeys:        16,
+		MaxProjectName: 128,
+		MaxRequestedBy: 256,
+		RecoveryNotice: 14 * 24 * time.Hour,
+		MinDwell:       0,
+		// 4,096 add requests with two ed25519 keys and their proof of
+		// possession (about 1.2 KB each) are about 5 MB, within a batch's
+		// 8 MiB; a bundle of 100,000 such requests is 25 batches. A batch
+		// is read whole, so 8 MiB bounds what each reader holds before
+		// hashing, and it is far from FAT32's 4 GiB file size limit.
+		MaxFiles:         1024,
+		MaxRequests:      200_000,
+		MaxBatchRequests: 4096,
+		MaxBatchSize:     8 << 20,
+		MaxRequestSize:   1 << 20,
+		MaxTotalSize:     1 << 30,
+		MaxManifestSize:  64 << 20,
+		MaxJSONDepth:     16,
 		// 200,000 projects of two keys with 23-byte names are 37.4 MB
 		// (187 bytes each, measured with bundle.EncodePublished); of
 		// three keys, 50.8 MB.
@@ -138,7 +155,7 @@ func (r Rules) Check() error {
 		return fmt.Errorf("rules: name and requested_by limits must be positive")
 	case r.RecoveryNotice < 0 || r.MinDwell < 0:
 		return fmt.Errorf("rules: notice period and dwell time must not be negative")
-	case r.MaxFiles < 1 || r.MaxFileSize < 1 || r.MaxTotalSize < 1 || r.MaxPublishedSize < 1 || r.MaxManifestSize < 1 || r.MaxJSONDepth < 4:
+	case r.MaxFiles < 1 || r.MaxRequests < 1 || r.MaxBatchRequests < 1 || r.MaxBatchSize < 1 || r.MaxRequestSize < 1 || r.MaxTotalSize < 1 || r.MaxPublishedSize < 1 || r.MaxManifestSize < 1 || r.MaxJSONDepth < 4:
 		return fmt.Errorf("rules: bundle limits must be positive (JSON depth at least 4)")
 	}
 	return nil

@@ -133,7 +133,7 @@ func newFixtureKeys(t *testing.T, keys func(t testing.TB, holder string) crypto.
 	fx := newVault(t, f, keys)
 	// r-rotate and r-remove may be approved together; r-add needs
 	// judgement (its keys were never published); r-bad is invalid.
-	drafts := intaketest.Files(
+	drafts := intaketest.Lines(
 		f.Rotate(t, "r-rotate", "existing-b", []string{"b1"}, "b2"),
 		f.Remove(t, "r-remove", "existing-a", "a1", "a2"),
 		f.Add(t, "r-add", "fresh", "n1"),

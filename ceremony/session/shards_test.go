@@ -74,7 +74,7 @@ func (sx *sharded) open(t testing.TB) *sharded {
 // draft is a request of kind against base (the version it is bound to),
 // its possession signed by the named keys; a rotation is authorised by
 // authBy, the project's current keys in the role that delegates it.
-func (sx *sharded) draft(t testing.TB, kind request.Kind, id, name string, base int64, keys []string, authBy ...string) intake.File {
+func (sx *sharded) draft(t testing.TB, kind request.Kind, id, name string, base int64, keys []string, authBy ...string) []byte {
 	t.Helper()
 	var ks []*tuf.Key
 	var ss []intake.Signer
@@ -110,11 +110,11 @@ func (sx *sharded) draft(t testing.TB, kind request.Kind, id, name string, base 
 		}
 		d.Authorisation = env
 	}
-	return intake.RequestFile(d)
+	return d.Encode()
 }
 
 // pack writes a bundle of the files against bases.
-func (sx *sharded) pack(t testing.TB, id string, bases []bundle.Base, files ...intake.File) string {
+func (sx *sharded) pack(t testing.TB, id string, bases []bundle.Base, files ...[]byte) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "bundle")
 	p := &intake.Pack{BundleID: id, Source: sx.vault.Policy.Repository, Created: vaulttest.Now.Add(-time.Hour), Bases: bases, Requests: files, Intake: sx.intake}
@@ -317,7 +317,7 @@ func BenchmarkShardedCeremony(b *testing.B) {
 	sx.vx = vaulttest.NewSharded(b, sx.intake.Key, shards)
 	sx.open(b)
 	changed := []string{"a", "b", "c", "d"}
-	var files []intake.File
+	var files [][]byte
 	published := map[string]map[string]time.Time{}
 	for i := range adds {
 		p := changed[i%len(changed)]

@@ -38,10 +38,13 @@ import (
 const corpusDir = "testdata/hostile"
 
 type corpusExpect struct {
-	Refused verdict.Code   `json:"refused,omitempty"`
-	File    string         `json:"file,omitempty"`
-	Class   verdict.Class  `json:"class,omitempty"`
-	Codes   []verdict.Code `json:"codes,omitempty"`
+	Refused verdict.Code `json:"refused,omitempty"`
+	// ID and At name the request judged: its id ("" when its line
+	// cannot be read as a request) and its batch and line.
+	ID    string         `json:"request_id,omitempty"`
+	At    string         `json:"at,omitempty"`
+	Class verdict.Class  `json:"class,omitempty"`
+	Codes []verdict.Code `json:"codes,omitempty"`
 }
 
 func corpusName(name string) string {
@@ -61,6 +64,15 @@ func (e *env) saveCorpus(name string, o outcome, want corpusExpect) {
 		return
 	}
 	t := e.t
+	if want.Refused == "" && want.At == "" {
+		v, ok := o.byID[want.ID]
+		if !ok {
+			t.Fatalf("corpus case %s: no verdict for request %s", name, want.ID)
+		}
+		// The verdict names the request by id only when its line
+		// was read as a request.
+		want.At, want.ID = v.At(), v.RequestID
+	}
 	dir := filepath.Join(corpusDir, corpusName(name))
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
@@ -161,8 +173,11 @@ func TestHostileCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, v := range validate.Validate(validate.Input{Bundle: b, Delegators: map[string]*tuf.Targets{"claimed": del.Targets}, Rules: r, History: h, Now: it.Now}) {
-				if v.File != want.File {
+				if v.At() != want.At {
 					continue
+				}
+				if v.RequestID != want.ID {
+					t.Fatalf("the verdict at %s is on request %q, want %q", want.At, v.RequestID, want.ID)
 				}
 				codes := v.Codes()
 				if len(codes) == 0 {
@@ -173,7 +188,7 @@ func TestHostileCorpus(t *testing.T) {
 				}
 				return
 			}
-			t.Fatalf("no verdict for %s", want.File)
+			t.Fatalf("no verdict at %s", want.At)
 		})
 	}
 	if n < 60 {

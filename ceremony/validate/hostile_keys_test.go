@@ -71,11 +71,11 @@ func signatures(keyid string, n, sigLen int) cjson.Value {
 // possession statement for k (anyone can write one; signing it is what
 // takes the key): all that is wrong with the request is k, and the
 // signature, by another key.
-func withKey(t *testing.T, e *env, k cjson.Value) []intake.File {
-	fs := it.Files(e.f.Add(t, "r1", "new-project", "n1"))
-	fs[0].Data = setMember(t, fs[0].Data, k, "keys", "0")
+func withKey(t *testing.T, e *env, k cjson.Value) [][]byte {
+	fs := it.Lines(e.f.Add(t, "r1", "new-project", "n1"))
+	fs[0] = setMember(t, fs[0], k, "keys", "0")
 	st := request.Possession{RequestID: "r1", Project: "new-project", BaseVersion: it.BaseVersion, Keyset: request.NewKeyset([]string{keyidOf(k)}, 1)}
-	fs[0].Data = setMember(t, fs[0].Data, cjson.StringValue(base64.StdEncoding.EncodeToString(st.Payload())), "possession", "payload")
+	fs[0] = setMember(t, fs[0], cjson.StringValue(base64.StdEncoding.EncodeToString(st.Payload())), "possession", "payload")
 	return fs
 }
 
@@ -87,84 +87,99 @@ func TestHostileKeys(t *testing.T) {
 	zeros, ff := strings.Repeat("00", 30), strings.Repeat("ff", 30)
 	cases := []struct {
 		name  string
-		build func(e *env) []intake.File
+		build func(e *env) [][]byte
 		want  want
 	}{
-		{"ed25519 identity key", func(e *env) []intake.File {
+		{"ed25519 identity key", func(e *env) [][]byte {
 			return withKey(t, e, rawKey("ed25519", "ed25519", "01"+zeros+"00"))
 		}, want{verdict.Invalid, []verdict.Code{verdict.KeyInvalid}}},
-		{"ed25519 identity key written as y+p", func(e *env) []intake.File {
+		{"ed25519 identity key written as y+p", func(e *env) [][]byte {
 			return withKey(t, e, rawKey("ed25519", "ed25519", "ee"+ff+"7f"))
 		}, want{verdict.Invalid, []verdict.Code{verdict.KeyInvalid}}},
-		{"ed25519 key of order 8", func(e *env) []intake.File {
+		{"ed25519 key of order 8", func(e *env) [][]byte {
 			return withKey(t, e, rawKey("ed25519", "ed25519", "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"))
 		}, want{verdict.Invalid, []verdict.Code{verdict.KeyInvalid}}},
-		{"ed25519 key not on the curve", func(e *env) []intake.File {
+		{"ed25519 key not on the curve", func(e *env) [][]byte {
 			return withKey(t, e, rawKey("ed25519", "ed25519", "02"+zeros+"00"))
 		}, want{verdict.Invalid, []verdict.Code{verdict.KeyInvalid}}},
-		{"ECDSA point at infinity", func(e *env) []intake.File {
+		{"ECDSA point at infinity", func(e *env) [][]byte {
 			return withKey(t, e, ecdsaPointKey(t, []byte{0}))
 		}, want{verdict.Invalid, []verdict.Code{verdict.KeyInvalid}}},
-		{"ECDSA compressed point", func(e *env) []intake.File {
+		{"ECDSA compressed point", func(e *env) [][]byte {
 			pt := append([]byte{2}, make([]byte, 32)...)
 			pt[32] = 3
 			return withKey(t, e, ecdsaPointKey(t, pt))
 		}, want{verdict.Invalid, []verdict.Code{verdict.KeyInvalid}}},
-		{"RSA key with an even modulus", func(e *env) []intake.File {
+		{"RSA key with an even modulus", func(e *env) [][]byte {
 			return withKey(t, e, rsaKey(t, new(big.Int).Lsh(big.NewInt(1), 3071), 65537))
 		}, want{verdict.Invalid, []verdict.Code{verdict.KeyInvalid}}},
-		{"RSA key with exponent 3", func(e *env) []intake.File {
+		{"RSA key with exponent 3", func(e *env) [][]byte {
 			return withKey(t, e, rsaKey(t, oddModulus(3072), 3))
 		}, want{verdict.Invalid, []verdict.Code{verdict.KeyInvalid}}},
-		{"RSA key above the policy's size", func(e *env) []intake.File {
+		{"RSA key above the policy's size", func(e *env) [][]byte {
 			return withKey(t, e, rsaKey(t, oddModulus(6144), 65537))
 		}, want{verdict.Invalid, []verdict.Code{verdict.KeyRSALarge}}},
-		{"RSA key above a policy that lowered the top", func(e *env) []intake.File {
+		{"RSA key above a policy that lowered the top", func(e *env) [][]byte {
 			e.rules.MaxRSABits = 3072
 			return withKey(t, e, rsaKey(t, oddModulus(4096), 65537))
 		}, want{verdict.Invalid, []verdict.Code{verdict.KeyRSALarge}}},
-		{"huge RSA key with hundreds of signatures under its keyid", func(e *env) []intake.File {
-			// The request of one file under 1 MiB that cost seconds of
-			// CPU: a 16384-bit modulus, 300 signatures of its size.
+		{"huge RSA key with hundreds of signatures under its keyid", func(e *env) [][]byte {
+			// The request under 1 MiB that once cost seconds of CPU: a
+			// 16384-bit modulus, 300 signatures of its size. The line
+			// check refuses it before it is parsed: 300 entries in one
+			// array is more than any legal request has.
 			k := rsaKey(t, oddModulus(16384), 65537)
 			fs := withKey(t, e, k)
-			fs[0].Data = setMember(t, fs[0].Data, signatures(keyidOf(k), 300, 16384/8), "possession", "signatures")
-			if len(fs[0].Data) >= 1<<20 {
-				t.Fatalf("the request is %d bytes, over the 1 MiB limit", len(fs[0].Data))
+			fs[0] = setMember(t, fs[0], signatures(keyidOf(k), 300, 16384/8), "possession", "signatures")
+			if len(fs[0]) >= 1<<20 {
+				t.Fatalf("the request is %d bytes, over the 1 MiB limit", len(fs[0]))
 			}
 			return fs
+		}, want{verdict.Invalid, []verdict.Code{verdict.RequestTooLarge}}},
+		{"huge RSA key with as many signatures under its keyid as a line may have", func(e *env) [][]byte {
+			// Past the line check (max_keys + 16 entries), the key's
+			// size refuses it before any signature is checked.
+			k := rsaKey(t, oddModulus(16384), 65537)
+			fs := withKey(t, e, k)
+			fs[0] = setMember(t, fs[0], signatures(keyidOf(k), e.rules.MaxKeys+16, 16384/8), "possession", "signatures")
+			return fs
 		}, want{verdict.Invalid, []verdict.Code{verdict.KeyRSALarge}}},
-		{"possession signed twice by one key", func(e *env) []intake.File {
+		{"possession signed twice by one key", func(e *env) [][]byte {
 			d := e.f.Add(t, "r1", "new-project", "n1", "n2")
 			d.Possession.Signatures = append(d.Possession.Signatures, d.Possession.Signatures[0])
-			return it.Files(d)
+			return it.Lines(d)
 		}, want{verdict.Invalid, []verdict.Code{verdict.SignatureExtra}}},
-		{"possession also signed by a key not listed", func(e *env) []intake.File {
+		{"possession also signed by a key not listed", func(e *env) [][]byte {
 			d := e.f.Add(t, "r1", "new-project", "n1")
 			if err := intake.SignEnvelope(d.Possession, it.Key("n2")); err != nil {
 				t.Fatal(err)
 			}
-			return it.Files(d)
+			return it.Lines(d)
 		}, want{verdict.Invalid, []verdict.Code{verdict.SignatureExtra}}},
-		{"possession with hundreds of signatures under one keyid", func(e *env) []intake.File {
-			fs := it.Files(e.f.Add(t, "r1", "new-project", "n1"))
-			fs[0].Data = setMember(t, fs[0].Data, signatures(it.Key("n1").Key.ID(), 500, 64), "possession", "signatures")
+		{"possession with hundreds of signatures under one keyid", func(e *env) [][]byte {
+			fs := it.Lines(e.f.Add(t, "r1", "new-project", "n1"))
+			fs[0] = setMember(t, fs[0], signatures(it.Key("n1").Key.ID(), 500, 64), "possession", "signatures")
+			return fs
+		}, want{verdict.Invalid, []verdict.Code{verdict.RequestTooLarge}}},
+		{"possession with as many signatures under one keyid as a line may have", func(e *env) [][]byte {
+			fs := it.Lines(e.f.Add(t, "r1", "new-project", "n1"))
+			fs[0] = setMember(t, fs[0], signatures(it.Key("n1").Key.ID(), e.rules.MaxKeys+16, 64), "possession", "signatures")
 			return fs
 		}, want{verdict.Invalid, []verdict.Code{verdict.SignatureExtra}}},
-		{"possession signature that does not verify", func(e *env) []intake.File {
+		{"possession signature that does not verify", func(e *env) [][]byte {
 			d := e.f.Add(t, "r1", "new-project", "n1", "n2")
 			d.Possession.Signatures[1].Sig[0] ^= 1
-			return it.Files(d)
+			return it.Lines(d)
 		}, want{verdict.Invalid, []verdict.Code{verdict.PossessionInvalid}}},
-		{"authorisation signed twice by one current key", func(e *env) []intake.File {
+		{"authorisation signed twice by one current key", func(e *env) [][]byte {
 			d := e.f.Rotate(t, "r1", "existing-a", []string{"a1"}, "n1")
 			d.Authorisation.Signatures = append(d.Authorisation.Signatures, d.Authorisation.Signatures[0])
-			return it.Files(d)
+			return it.Lines(d)
 		}, want{verdict.Invalid, []verdict.Code{verdict.SignatureExtra}}},
-		{"authorisation with a bad signature by a current key", func(e *env) []intake.File {
+		{"authorisation with a bad signature by a current key", func(e *env) [][]byte {
 			d := e.f.Rotate(t, "r1", "existing-a", []string{"a1", "a2"}, "n1")
 			d.Authorisation.Signatures[0].Sig[0] ^= 1
-			return it.Files(d)
+			return it.Lines(d)
 		}, want{verdict.Invalid, []verdict.Code{verdict.KeyChangeBadSig}}},
 	}
 	for _, c := range cases {
@@ -172,8 +187,8 @@ func TestHostileKeys(t *testing.T) {
 			e := newEnv(t)
 			e.pack = e.f.Pack("b1", c.build(e)...)
 			o := e.run()
-			checkVerdict(t, o, file("r1"), c.want)
-			e.saveCorpus(c.name, o, corpusExpect{File: file("r1"), Class: c.want.class, Codes: c.want.codes})
+			checkVerdict(t, o, "r1", c.want)
+			e.saveCorpus(c.name, o, corpusExpect{ID: "r1", Class: c.want.class, Codes: c.want.codes})
 		})
 	}
 }
@@ -182,7 +197,7 @@ func TestHostileKeys(t *testing.T) {
 // rule as every envelope: each trusted intake key signs it once.
 func TestHostileManifestSignatures(t *testing.T) {
 	e := newEnv(t)
-	e.pack = e.f.Pack("b1", it.Files(e.f.Add(t, "r1", "new-project", "n1"))...)
+	e.pack = e.f.Pack("b1", it.Lines(e.f.Add(t, "r1", "new-project", "n1"))...)
 	e.after = func(dir string) {
 		p := filepath.Join(dir, bundle.ManifestName)
 		data, err := os.ReadFile(p)
@@ -217,8 +232,8 @@ func TestOffCurveKeySaysWhy(t *testing.T) {
 	e := newEnv(t)
 	e.pack = e.f.Pack("b1", withKey(t, e, rawKey("ed25519", "ed25519", "02"+strings.Repeat("00", 31)))...)
 	o := e.run()
-	checkVerdict(t, o, file("r1"), want{verdict.Invalid, []verdict.Code{verdict.KeyInvalid}})
-	f := o.byFile[file("r1")].Findings[0]
+	checkVerdict(t, o, "r1", want{verdict.Invalid, []verdict.Code{verdict.KeyInvalid}})
+	f := o.byID["r1"].Findings[0]
 	if want := "Key 1 is not a usable public key: invalid key: ed25519 public key is not a point on the curve."; f.Sentence != want || f.Path != "keys[0]" {
 		t.Errorf("finding %+v, want %q at keys[0]", f, want)
 	}

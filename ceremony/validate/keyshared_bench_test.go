@@ -26,7 +26,7 @@ func sharedKeyBundle(tb testing.TB, f *it.Fixture, n int) *bundle.Bundle {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		items[i] = bundle.Item{Path: fmt.Sprintf("r%d.json", i), Request: r}
+		items[i] = bundle.Item{Batch: "requests/0001.jsonl", Line: i + 1, Request: r}
 	}
 	return &bundle.Bundle{Items: items}
 }

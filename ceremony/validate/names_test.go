@@ -39,10 +39,10 @@ func TestHostileNames(t *testing.T) {
 			e.rules.OtherRoles = c.other
 			d := e.f.Add(t, "r1", c.project, "n1", "n2")
 			e.dwell(d)
-			e.pack = e.f.Pack("b1", it.Files(d)...)
+			e.pack = e.f.Pack("b1", it.Lines(d)...)
 			o := e.run()
-			checkVerdict(t, o, file("r1"), c.want)
-			e.saveCorpus("reserved name "+c.name, o, corpusExpect{File: file("r1"), Class: c.want.class, Codes: c.want.codes})
+			checkVerdict(t, o, "r1", c.want)
+			e.saveCorpus("reserved name "+c.name, o, corpusExpect{ID: "r1", Class: c.want.class, Codes: c.want.codes})
 		})
 	}
 }
@@ -50,13 +50,13 @@ func TestHostileNames(t *testing.T) {
 // TestReservedNameSentence: the sentence names what was written and why.
 func TestReservedNameSentence(t *testing.T) {
 	e := newEnv(t)
-	e.pack = e.f.Pack("b1", it.Files(e.f.Add(t, "r1", "Root", "n1"), e.f.Recover(t, "r2", "claimed"))...)
+	e.pack = e.f.Pack("b1", it.Lines(e.f.Add(t, "r1", "Root", "n1"), e.f.Recover(t, "r2", "claimed"))...)
 	o := e.run()
 	for id, w := range map[string]string{
 		"r1": `The project name "Root" is refused: it is the top-level role root: TUF clients refuse metadata that delegates a top-level role, and the project's metadata file would be that role's.`,
 		"r2": `The project name "claimed" is refused: it is the role "claimed" once folded as PEP 503 and case-insensitive filesystems fold names, so the project and the role would share a name and a metadata file.`,
 	} {
-		v := o.byFile[file(id)]
+		v := o.byID[id]
 		if len(v.Findings) != 1 || v.Findings[0].Sentence != w || v.Findings[0].Code != verdict.ProjectRoleName {
 			t.Errorf("%s: got %+v\nwant %q", id, v.Findings, w)
 		}

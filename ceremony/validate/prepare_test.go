@@ -40,7 +40,7 @@ func TestCheapRefusalsVerifyNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := parseDraft(t, f, tc.draft)
-			in := Input{Bundle: &bundle.Bundle{Items: []bundle.Item{{Path: "r1.json", Request: r}}}, Delegators: map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, Rules: f.Rules, Now: it.Now}
+			in := Input{Bundle: &bundle.Bundle{Items: []bundle.Item{{Batch: "requests/0001.jsonl", Line: 1, Request: r}}}, Delegators: map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, Rules: f.Rules, Now: it.Now}
 			if kc := prepare(r, &in, request.NewRoles(f.Rules.RoleNames())); kc.verified != tc.verified {
 				t.Errorf("signatures verified: %v, want %v", kc.verified, tc.verified)
 			}
@@ -59,7 +59,7 @@ func TestCheapRefusalsVerifyNothing(t *testing.T) {
 func TestRoleCheckFoldsOnce(t *testing.T) {
 	f := it.New(t)
 	r := parseDraft(t, f, f.Add(t, "r1", "new-project", "n1"))
-	in := Input{Bundle: &bundle.Bundle{Items: []bundle.Item{{Path: "r1.json", Request: r}}}, Delegators: map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, Rules: f.Rules, Now: it.Now}
+	in := Input{Bundle: &bundle.Bundle{Items: []bundle.Item{{Batch: "requests/0001.jsonl", Line: 1, Request: r}}}, Delegators: map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, Rules: f.Rules, Now: it.Now}
 	st := index(&in, request.NewRoles(f.Rules.RoleNames()))
 	var v verdict.Verdict
 	if n := testing.AllocsPerRun(100, func() { st.checkNotRole(&v, r) }); n != 0 || len(v.Findings) != 0 {
@@ -87,7 +87,7 @@ func BenchmarkImportRefusedByBase(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			items[j] = bundle.Item{Path: "r.json", Request: r}
+			items[j] = bundle.Item{Batch: "requests/0001.jsonl", Line: j + 1, Request: r}
 		}
 		vs := Validate(Input{Bundle: &bundle.Bundle{Items: items}, Delegators: map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, Rules: f.Rules, Now: it.Now})
 		if !vs[0].Has(verdict.PossessionBase) {

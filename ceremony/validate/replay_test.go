@@ -49,13 +49,13 @@ func TestHostileReplays(t *testing.T) {
 			if c.removalSeen {
 				e.hist.Removed = map[string]time.Time{"gone": it.Now.Add(-30 * 24 * time.Hour)}
 			}
-			e.pack = e.f.Pack("b9", it.Files(d)...)
+			e.pack = e.f.Pack("b9", it.Lines(d)...)
 			o := e.run()
-			checkVerdict(t, o, file("r-2026-05"), c.want)
-			if s := o.byFile[file("r-2026-05")].Findings[0].Sentence; s != c.sentence {
+			checkVerdict(t, o, "r-2026-05", c.want)
+			if s := o.byID["r-2026-05"].Findings[0].Sentence; s != c.sentence {
 				t.Errorf("sentence %q", s)
 			}
-			e.saveCorpus(c.name, o, corpusExpect{File: file("r-2026-05"), Class: c.want.class, Codes: c.want.codes})
+			e.saveCorpus(c.name, o, corpusExpect{ID: "r-2026-05", Class: c.want.class, Codes: c.want.codes})
 		})
 	}
 }
@@ -72,12 +72,12 @@ func TestHostilePossessionWithoutBase(t *testing.T) {
 	if err := intake.SignEnvelope(d.Possession, it.Key("n1")); err != nil {
 		t.Fatal(err)
 	}
-	e.pack = e.f.Pack("b1", it.Files(d)...)
+	e.pack = e.f.Pack("b1", it.Lines(d)...)
 	o := e.run()
 	w := want{verdict.Invalid, []verdict.Code{verdict.PossessionWrong}}
-	checkVerdict(t, o, file("r1"), w)
-	if s := o.byFile[file("r1")].Findings[0].Sentence; s != "The signed possession statement cannot be read: base_version is missing, so the statement is not bound to a version of the delegating metadata." {
+	checkVerdict(t, o, "r1", w)
+	if s := o.byID["r1"].Findings[0].Sentence; s != "The signed possession statement cannot be read: base_version is missing, so the statement is not bound to a version of the delegating metadata." {
 		t.Errorf("sentence %q", s)
 	}
-	e.saveCorpus("possession statement without base version", o, corpusExpect{File: file("r1"), Class: w.class, Codes: w.codes})
+	e.saveCorpus("possession statement without base version", o, corpusExpect{ID: "r1", Class: w.class, Codes: w.codes})
 }

@@ -123,7 +123,7 @@ func judgeOne(b *testing.B, st *state, data []byte) {
 		b.Fatal(err)
 	}
 	kc := prepare(r, st.in, st.roles)
-	v := st.judge(bundle.Item{Path: "r1.json", Request: r}, kc)
+	v := st.judge(bundle.Item{Batch: "requests/0001.jsonl", Line: 1, Request: r}, kc)
 	v.Settle()
 	if v.Class == verdict.Invalid {
 		b.Fatalf("unexpected verdict %+v", v)
@@ -137,7 +137,7 @@ func costState(b *testing.B, data []byte) *state {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return index(&Input{Bundle: &bundle.Bundle{Items: []bundle.Item{{Path: "r1.json", Request: r}}}, Delegators: map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, Rules: f.Rules, Now: it.Now}, request.NewRoles(f.Rules.RoleNames()))
+	return index(&Input{Bundle: &bundle.Bundle{Items: []bundle.Item{{Batch: "requests/0001.jsonl", Line: 1, Request: r}}}, Delegators: map[string]*tuf.Targets{"claimed": f.Delegator.Targets}, Rules: f.Rules, Now: it.Now}, request.NewRoles(f.Rules.RoleNames()))
 }
 
 // BenchmarkRequestCost: one request of each shape, judged.
@@ -204,7 +204,7 @@ func BenchmarkHostileRSARequest(b *testing.B) {
 		if kc.ok {
 			b.Fatal("the hostile request's keys passed")
 		}
-		v := st.judge(bundle.Item{Path: "r1.json", Request: r}, kc)
+		v := st.judge(bundle.Item{Batch: "requests/0001.jsonl", Line: 1, Request: r}, kc)
 		if !v.Has(verdict.KeyRSALarge) {
 			b.Fatalf("unexpected verdict %+v", v)
 		}

@@ -19,11 +19,11 @@ func TestRegressionKeySharedIgnoresInvalidProposals(t *testing.T) {
 	invalid := e.f.Add(t, "r2", "other-project", "n1")
 	invalid.Possession = nil
 	e.dwell(valid, invalid)
-	e.pack = e.f.Pack("b1", it.Files(valid, invalid)...)
+	e.pack = e.f.Pack("b1", it.Lines(valid, invalid)...)
 	o := e.run()
-	checkVerdict(t, o, file("r2"), want{verdict.Invalid, []verdict.Code{verdict.PossessionMissing}})
-	checkVerdict(t, o, file("r1"), want{verdict.RuleApprovable, nil})
-	e.saveCorpus("key proposed only by an invalid request", o, corpusExpect{File: file("r1"), Class: verdict.RuleApprovable})
+	checkVerdict(t, o, "r2", want{verdict.Invalid, []verdict.Code{verdict.PossessionMissing}})
+	checkVerdict(t, o, "r1", want{verdict.RuleApprovable, nil})
+	e.saveCorpus("key proposed only by an invalid request", o, corpusExpect{ID: "r1", Class: verdict.RuleApprovable})
 }
 
 // TestKeySharedNamesTheOther: the warning says which project shares the
@@ -49,10 +49,10 @@ func TestKeySharedNamesTheOther(t *testing.T) {
 			e := newEnv(t)
 			ds := tc.requests(e)
 			e.dwell(ds...)
-			e.pack = e.f.Pack("b1", it.Files(ds...)...)
+			e.pack = e.f.Pack("b1", it.Lines(ds...)...)
 			o := e.run()
-			checkVerdict(t, o, file("r1"), want{verdict.NeedsJudgement, []verdict.Code{verdict.KeyShared}})
-			if got := o.byFile[file("r1")].Findings[0].Sentence; got != tc.sentence {
+			checkVerdict(t, o, "r1", want{verdict.NeedsJudgement, []verdict.Code{verdict.KeyShared}})
+			if got := o.byID["r1"].Findings[0].Sentence; got != tc.sentence {
 				t.Errorf("sentence:\n%s\nwant:\n%s", got, tc.sentence)
 			}
 		})
@@ -63,8 +63,8 @@ func TestKeySharedNamesTheOther(t *testing.T) {
 // own keys shares it with nobody.
 func TestKeySharedNotWithItself(t *testing.T) {
 	e := newEnv(t)
-	e.pack = e.f.Pack("b1", it.Files(e.f.Rotate(t, "r1", "existing-a", []string{"a1", "a2"}, "a1", "n1"))...)
-	checkVerdict(t, e.run(), file("r1"), want{verdict.RuleApprovable, nil})
+	e.pack = e.f.Pack("b1", it.Lines(e.f.Rotate(t, "r1", "existing-a", []string{"a1", "a2"}, "a1", "n1"))...)
+	checkVerdict(t, e.run(), "r1", want{verdict.RuleApprovable, nil})
 }
 
 func delegationOf(names []string, threshold int64, paths ...string) *verdict.Delegation {
@@ -86,7 +86,7 @@ func TestVerdictShowsWhatWouldBeTrusted(t *testing.T) {
 	e.dwell(add)
 	bad := e.f.Add(t, "r4", "bad-project", "n3")
 	bad.Possession = nil
-	e.pack = e.f.Pack("b1", it.Files(add,
+	e.pack = e.f.Pack("b1", it.Lines(add,
 		e.f.Rotate(t, "r2", "existing-a", []string{"a1", "a2"}, "a2", "n4"),
 		e.f.Remove(t, "r3", "existing-b", "b1"),
 		bad)...)
@@ -105,7 +105,7 @@ func TestVerdictShowsWhatWouldBeTrusted(t *testing.T) {
 		{"r3", &verdict.Change{Before: delegationOf([]string{"b1"}, 1, "existing-b/*")}},
 		{"r4", nil},
 	} {
-		v := o.byFile[file(tc.id)]
+		v := o.byID[tc.id]
 		if !reflect.DeepEqual(v.Change, tc.change) {
 			t.Errorf("%s (%s): change\n%+v\nwant\n%+v", tc.id, v.Class, show(v.Change), show(tc.change))
 		}
@@ -149,10 +149,10 @@ func TestPossessionOptional(t *testing.T) {
 			forged := e.f.Add(t, "r2", "other-project", "n2")
 			forged.Possession.Signatures[0].Sig = []byte("not a signature")
 			e.dwell(without, forged)
-			e.pack = e.f.Pack("b1", it.Files(without, forged)...)
+			e.pack = e.f.Pack("b1", it.Lines(without, forged)...)
 			o := e.run()
-			checkVerdict(t, o, file("r1"), tc.want)
-			checkVerdict(t, o, file("r2"), want{verdict.Invalid, []verdict.Code{verdict.PossessionInvalid}})
+			checkVerdict(t, o, "r1", tc.want)
+			checkVerdict(t, o, "r2", want{verdict.Invalid, []verdict.Code{verdict.PossessionInvalid}})
 		})
 	}
 }

@@ -47,7 +47,7 @@ func TestShardsIndexedTogether(t *testing.T) {
 	}
 	// beta's key, proposed again for avocado.
 	shared := f.AddAt(t, 3, "r-avocado", "avocado", "k-beta")
-	p := f.Pack("b-shards", it.Files(
+	p := f.Pack("b-shards", it.Lines(
 		f.AddAt(t, 3, "r-aardvark", "aardvark", "n1"),
 		shared,
 		f.AddAt(t, 7, "r-beta", "beta", "n3"),

@@ -256,7 +256,7 @@ func appendOnce(list []string, s string) []string {
 
 // judge runs every check on one request; kc is what checkKeys found.
 func (st *state) judge(it bundle.Item, kc keyCheck) verdict.Verdict {
-	v := verdict.Verdict{File: it.Path}
+	v := verdict.Verdict{Batch: it.Batch, Line: it.Line}
 	if it.Err != nil {
 		v.Add(verdict.Error, it.Err.Code, it.Err.Path, "%s", sentenceFor(it.Err))
 		return v
@@ -320,8 +320,8 @@ func (st *state) checkNotRole(v *verdict.Verdict, r *request.Request) bool {
 func sentenceFor(e *request.Error) string {
 	switch e.Code {
 	case verdict.JSONInvalid:
-		return "The request file is not strict JSON: " + e.Error() + "."
-	case verdict.TooManyKeys:
+		return "The request is not strict JSON: " + e.Error() + "."
+	case verdict.TooManyKeys, verdict.RequestTooLarge:
 		return "The request " + e.Msg + "."
 	}
 	return "The request breaks the request format: " + e.Error() + "."

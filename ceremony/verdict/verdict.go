@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ const (
 	KeyRSALarge       Code = "key-rsa-too-large"
 	KeyDuplicate      Code = "key-duplicate" // the same public key twice, under any keyids
 	TooManyKeys       Code = "too-many-keys"
+	RequestTooLarge   Code = "request-too-large" // a line longer than the policy allows, or a container of too many entries
 	ThresholdRange    Code = "threshold-out-of-range"
 	PossessionMissing Code = "possession-missing"
 	PossessionInvalid Code = "possession-invalid"  // a key did not sign the typed possession statement
@@ -136,17 +138,22 @@ type Finding struct {
 	Severity Severity `json:"severity"`
 	// Sentence says, for a key holder, what is wrong or worth a look.
 	Sentence string `json:"sentence"`
-	// Path is the JSON path in the request file, when it is about a field.
+	// Path is the JSON path in the request, when it is about a field.
 	Path string `json:"path,omitempty"`
 }
 
 // Verdict is what import decided about one request.
 type Verdict struct {
+	// RequestID is the request's id; "" when the line could not be read
+	// as a request.
 	RequestID string `json:"request_id"`
-	File      string `json:"file"`
-	Kind      string `json:"kind,omitempty"`
-	Project   string `json:"project,omitempty"` // normalised
-	Class     Class  `json:"class"`
+	// Batch and Line are where the request is in the bundle: the batch
+	// file's path and its line, counted from 1.
+	Batch   string `json:"batch"`
+	Line    int    `json:"line"`
+	Kind    string `json:"kind,omitempty"`
+	Project string `json:"project,omitempty"` // normalised
+	Class   Class  `json:"class"`
 	// RequestedBy and Made are what the request says about who asked and
 	// when, as written: the repository's words, not facts Conclave checked.
 	RequestedBy string `json:"requested_by,omitempty"`
@@ -183,6 +190,13 @@ type Key struct {
 	Fingerprint string `json:"fingerprint"`
 	Scheme      string `json:"scheme"`
 }
+
+// At names where the request is: "requests/0001.jsonl:17".
+func (v *Verdict) At() string { return At(v.Batch, v.Line) }
+
+// At names a line of a batch file, for people: the path, a colon and the
+// line's number, as editors and grep -n write it.
+func At(batch string, line int) string { return batch + ":" + strconv.Itoa(line) }
 
 // Add records a finding.
 func (v *Verdict) Add(sev Severity, code Code, path, format string, a ...any) {
@@ -391,7 +405,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	line(fmt.Sprintf("%s: %s, %d rule-approvable, %d invalid", termtext.Plural(len(r.Requests), "request"), needs, r.Counts.RuleApprovable, r.Counts.Invalid), "", "  ")
 	for _, v := range r.Requests {
 		bw.WriteByte('\n')
-		line(fmt.Sprintf("%-16s %s %s %s (%s)", classLabel(v.Class), termtext.Safe(v.RequestID), orDash(termtext.Safe(v.Kind)), orDash(termtext.Safe(v.Project)), termtext.Safe(v.File)), "", "    ")
+		line(fmt.Sprintf("%-16s %s %s %s (%s)", classLabel(v.Class), orDash(termtext.Safe(v.RequestID)), orDash(termtext.Safe(v.Kind)), orDash(termtext.Safe(v.Project)), termtext.Safe(v.At())), "", "    ")
 		if v.RequestedBy != "" || v.Made != "" {
 			line(fmt.Sprintf("requested by %s, made %s (as the request says)", termtext.Quote(v.RequestedBy), orDash(termtext.Safe(v.Made))), "  ", "    ")
 		}

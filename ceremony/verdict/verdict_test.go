@@ -24,7 +24,8 @@ func hostileReport() *Report {
 		Notes:    []Finding{{Code: PublishedDiffers, Severity: Warning, Sentence: "note about " + hide + "x"}},
 		Requests: []Verdict{{
 			RequestID:   "r1" + hide,
-			File:        "requests/r1.json" + rlo,
+			Batch:       "requests/0001.jsonl" + rlo,
+			Line:        1,
 			Kind:        "rotate",
 			Project:     "proj" + hide + "RESULT: all files valid",
 			Class:       NeedsJudgement,
@@ -53,7 +54,7 @@ NOTE [published-differs]: note about \x1b[8mx
 1 request: 1 needs judgement, 0 rule-approvable, 0 invalid
 
 NEEDS JUDGEMENT  r1\x1b[8m rotate proj\x1b[8mRESULT: all files valid
-    (requests/r1.json\u202e)
+    (requests/0001.jsonl\u202e:1)
   requested by "mallory\u202e\x1b[2K", made 2026-11-24T11:00:00Z (as the request
     says)
   now:   1 key, threshold 1, paths proj/*\x1b[8m
@@ -128,7 +129,7 @@ func TestCountsPlural(t *testing.T) {
 	} {
 		r := &Report{Format: ReportFormat}
 		for _, c := range tc.classes {
-			r.Requests = append(r.Requests, Verdict{RequestID: "r", File: "f", Class: c, Findings: []Finding{}})
+			r.Requests = append(r.Requests, Verdict{RequestID: "r", Batch: "f", Line: 1, Class: c, Findings: []Finding{}})
 		}
 		r.Tally()
 		var buf bytes.Buffer
@@ -144,7 +145,7 @@ func TestCountsPlural(t *testing.T) {
 // append words that read as Conclave's own.
 func TestWriteTextQuoteCannotBeClosed(t *testing.T) {
 	r := &Report{Format: ReportFormat, BundleID: "b1", Source: "example.org", Requests: []Verdict{{
-		RequestID: "r1", File: "requests/r1.json", Kind: "add", Project: "p", Class: Invalid,
+		RequestID: "r1", Batch: "requests/0001.jsonl", Line: 1, Kind: "add", Project: "p", Class: Invalid,
 		RequestedBy: `mallory" approved by Conclave "`, Made: "2026-11-24T11:00:00Z",
 	}}}
 	r.Tally()
@@ -164,7 +165,7 @@ func BenchmarkWriteText(b *testing.B) {
 	r := &Report{Format: ReportFormat, BundleID: "b1", Source: "example.org"}
 	for i := 0; i < 100_000; i++ {
 		r.Requests = append(r.Requests, Verdict{
-			RequestID: "r" + strings.Repeat("0", 5), File: "requests/r.json", Kind: "add", Project: "project-name",
+			RequestID: "r" + strings.Repeat("0", 5), Batch: "requests/0001.jsonl", Line: i + 1, Kind: "add", Project: "project-name",
 			Class: NeedsJudgement, RequestedBy: "intake", Made: "2026-11-24T11:00:00Z",
 			Change:   &Change{After: &Delegation{Keys: []Key{{KeyID: fpA, Fingerprint: fpA, Scheme: "ed25519"}, {KeyID: fpB, Fingerprint: fpB, Scheme: "ed25519"}}, Threshold: 2, Paths: []string{"project-name/*"}}},
 			Findings: []Finding{{Code: NoDwell, Severity: Warning, Sentence: "The repository had not published these exact keys for project \"project-name\" in an earlier bundle; keys trusted on first use should have been public, unchanged, for a while before they are approved."}},

@@ -35,7 +35,6 @@ import (
 	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/holders"
 	"github.com/conclave-keys/conclave/hsm/softkey"
-	"github.com/conclave-keys/conclave/intake"
 	"github.com/conclave-keys/conclave/intake/intaketest"
 )
 
@@ -223,7 +222,7 @@ func newCeremonyBench(b *testing.B, n int) *ceremonyBench {
 	vaulttest.Sign(b, claimed, targets.Targets.Delegations.Keys, hs[0], hs[1])
 	f.Bases = []bundle.Base{{Role: "claimed", Version: claimed.Version(), SHA256: bundle.SumHex(claimed.Bytes())}}
 
-	files := make([]intake.File, n)
+	files := make([][]byte, n)
 	hist := &history.History{Bundles: map[string]time.Time{}, FirstSeen: map[string]time.Time{}, Published: map[string]map[string]time.Time{}}
 	hashes := make([]string, n)
 	made, published := intaketest.Now.Add(-time.Hour), intaketest.Now.AddDate(0, -1, 0)
@@ -241,7 +240,7 @@ func newCeremonyBench(b *testing.B, n int) *ceremonyBench {
 				}
 				d := &request.Draft{ID: fmt.Sprintf("r%06d", i), Kind: request.Add, Project: fmt.Sprintf("project-%06d", i),
 					Keys: keys, Threshold: 2, Made: made, RequestedBy: "benchmark", BaseVersion: claimed.Version()}
-				files[i] = intake.RequestFile(d)
+				files[i] = d.Encode()
 				hashes[i] = request.NewKeyset([]string{keys[0].ID(), keys[1].ID()}, 2).Hash()
 			}
 		}(w)

@@ -103,7 +103,7 @@ func newCeremonyFixtureWith(t testing.TB, first *tokenHolder) *ceremonyFixture {
 	writeTestVault(t, fx.vault, testVaultSpec{holders: hs, signers: signers, targets: targets, claimed: claimed.Bytes(), policy: fx.policy(t)})
 	// r-rotate and r-remove may be approved together; r-add needs
 	// judgement (its keys were never published); r-bad is invalid.
-	drafts := intaketest.Files(
+	drafts := intaketest.Lines(
 		f.Rotate(t, "r-rotate", "existing-b", []string{"b1"}, "b2"),
 		f.Remove(t, "r-remove", "existing-a", "a1", "a2"),
 		f.Add(t, "r-add", "fresh", "n1"),

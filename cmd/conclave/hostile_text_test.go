@@ -239,8 +239,8 @@ func TestHostileTextImport(t *testing.T) {
 		var fx *it.Fixture
 		args, dir := importSetup(t, func(t *testing.T, f *it.Fixture) *intake.Pack {
 			fx = f
-			hostile := intake.File{Name: "requests/r1.json", Data: hostileDraft("r1", text).Encode()}
-			return f.Pack("b1", hostile, intake.RequestFile(f.Add(t, "r2", "new-project", "n2")))
+			hostile := hostileDraft("r1", text).Encode()
+			return f.Pack("b1", hostile, f.Add(t, "r2", "new-project", "n2").Encode())
 		})
 		textArgs := append([]string{}, args[:len(args)-1]...) // without --json
 		runPlain(t, append(textArgs, dir)...)
@@ -259,7 +259,7 @@ func TestHostileTextImport(t *testing.T) {
 			func() { m.BundleID, m.Source = "b1", text },
 			func() {
 				m.Source = "example.org"
-				m.Files = append(m.Files, bundle.Entry{Path: "requests/" + fileName(text) + ".json", Kind: bundle.KindRequest, Size: 2, SHA256: bundle.SumHex([]byte("{}"))})
+				m.Files = append(m.Files, bundle.Entry{Path: "requests/" + fileName(text) + ".jsonl", Kind: bundle.KindBatch, Size: 3, SHA256: bundle.SumHex([]byte("{}\n"))})
 			},
 		} {
 			change()
@@ -390,11 +390,11 @@ func TestHostileTextCeremony(t *testing.T) {
 			}
 			*p = moved
 		}
-		hostile := intake.File{Name: "requests/r-hostile.json", Data: hostileDraft("r-hostile", text).Encode()}
+		hostile := hostileDraft("r-hostile", text).Encode()
 		if err := os.RemoveAll(fx.bundle); err != nil {
 			t.Fatal(err)
 		}
-		if err := fx.intake.Pack("bundle-0001", hostile, intake.RequestFile(fx.intake.Add(t, "r-add", "fresh", "n1"))).Write(fx.bundle); err != nil {
+		if err := fx.intake.Pack("bundle-0001", hostile, fx.intake.Add(t, "r-add", "fresh", "n1").Encode()).Write(fx.bundle); err != nil {
 			t.Fatal(err)
 		}
 		fx.script = fx.writeScript(t, "hostile.yaml", strings.Replace(ceremonyScript, "  approve_rule_approvable: {count: 2}\n", "", 1))

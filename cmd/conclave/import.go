@@ -174,13 +174,13 @@ func vaultRefused(err error) error {
 }
 
 // bundleMedia reads a bundle directory on the transfer medium within the
-// rules' limits: each request file within MaxFileSize, the published
+// rules' limits: each batch file within MaxBatchSize, the published
 // state within MaxPublishedSize (bundleSource.Listed).
 func bundleMedia(dir string, r rules.Rules) *mediaDir {
 	return &mediaDir{
 		dir:          dir,
 		manifest:     bundle.ManifestName,
-		limits:       safefile.Limits{MaxFiles: r.MaxFiles + 1, MaxFileSize: r.MaxFileSize, MaxTotalSize: r.MaxTotalSize + r.MaxManifestSize},
+		limits:       safefile.Limits{MaxFiles: r.MaxFiles + 1, MaxFileSize: r.MaxBatchSize, MaxTotalSize: r.MaxTotalSize + r.MaxManifestSize},
 		publishedMax: r.MaxPublishedSize,
 		manifestMax:  r.MaxManifestSize,
 		mapErr:       mediaError,

@@ -16,7 +16,7 @@ import (
 // manifest, naming the entry, the file and both sizes.
 func TestImportLargePublishedState(t *testing.T) {
 	f := it.New(t)
-	p := f.Pack("b1", it.Files(f.Add(t, "r1", "new-project", "n1"))...)
+	p := f.Pack("b1", it.Lines(f.Add(t, "r1", "new-project", "n1"))...)
 	p.Published = it.Published(100_000)
 	dir := filepath.Join(t.TempDir(), "bundle")
 	if err := p.Write(dir); err != nil {

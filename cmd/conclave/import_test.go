@@ -46,7 +46,7 @@ func importSetupWith(t *testing.T, history []byte, pack func(t *testing.T, f *it
 }
 
 func twoRequests(t *testing.T, f *it.Fixture) *intake.Pack {
-	return f.Pack("b1", it.Files(
+	return f.Pack("b1", it.Lines(
 		f.Add(t, "r1", "new-project", "n1"),
 		f.Rotate(t, "r2", "existing-a", []string{"a1", "a2"}, "n2"),
 	)...)
@@ -186,7 +186,7 @@ func TestImportHostileMedia(t *testing.T) {
 		say   string
 	}{
 		{"symlink escape to a file with the same bytes", func(t *testing.T, dir string) {
-			p := filepath.Join(dir, "requests", "r1.json")
+			p := filepath.Join(dir, "requests", "0001.jsonl")
 			data, _ := os.ReadFile(p)
 			outside := filepath.Join(filepath.Dir(filepath.Dir(dir)), "outside.json")
 			if err := os.WriteFile(outside, data, 0o644); err != nil {
@@ -218,15 +218,15 @@ func TestImportHostileMedia(t *testing.T) {
 			}
 		}, verdict.BundleUnreadable, "symbolic link"},
 		{"named pipe instead of a request", func(t *testing.T, dir string) {
-			p := filepath.Join(dir, "requests", "r1.json")
+			p := filepath.Join(dir, "requests", "0001.jsonl")
 			os.Remove(p)
 			if err := syscall.Mkfifo(p, 0o644); err != nil {
 				t.Skipf("cannot make a FIFO here: %v", err)
 			}
 		}, verdict.BundleUnreadable, "regular"},
-		{"file larger than the per-file limit", func(t *testing.T, dir string) {
-			p := filepath.Join(dir, "requests", "r1.json")
-			if err := os.WriteFile(p, make([]byte, 2<<20), 0o644); err != nil {
+		{"batch larger than the per-batch limit", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "requests", "0001.jsonl")
+			if err := os.WriteFile(p, make([]byte, 9<<20), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}, verdict.BundleLimit, "limit"},
@@ -264,12 +264,12 @@ func TestImportHostileMedia(t *testing.T) {
 // a bundle is judged: a bundle id is never imported twice, published keys
 // gain dwell, a recovery's notice period runs from its first sighting.
 func TestImportHistoryCycle(t *testing.T) {
-	var add, rec []intake.File
+	var add, rec [][]byte
 	_, dir1 := importSetup(t, func(t *testing.T, f *it.Fixture) *intake.Pack {
 		a := f.Add(t, "r1", "new-project", "n1")
 		r := f.Recover(t, "r2", "existing-b", "n2")
-		add, rec = it.Files(a), it.Files(r)
-		p := f.Pack("b1", append(append([]intake.File{}, add...), rec...)...)
+		add, rec = it.Lines(a), it.Lines(r)
+		p := f.Pack("b1", append(append([][]byte{}, add...), rec...)...)
 		st, _ := a.PossessionStatement()
 		p.Published = map[string]request.Keyset{"new-project": st.Keyset}
 		return p
@@ -291,7 +291,7 @@ func TestImportHistoryCycle(t *testing.T) {
 	}
 	// A later bundle with the same requests, 15 days on.
 	dir2 := filepath.Join(filepath.Dir(dir1), "bundle-2")
-	if err := f.Pack("b2", append(append([]intake.File{}, add...), rec...)...).Write(dir2); err != nil {
+	if err := f.Pack("b2", append(append([][]byte{}, add...), rec...)...).Write(dir2); err != nil {
 		t.Fatal(err)
 	}
 	later := append(without(args, "--now"), "--now", "2026-12-09T12:00:00Z")
@@ -343,7 +343,8 @@ func TestImportCorpusThroughCLI(t *testing.T) {
 		t.Run(c.Name(), func(t *testing.T) {
 			var want struct {
 				Refused verdict.Code   `json:"refused"`
-				File    string         `json:"file"`
+				ID      string         `json:"request_id"`
+				At      string         `json:"at"`
 				Class   verdict.Class  `json:"class"`
 				Codes   []verdict.Code `json:"codes"`
 			}
@@ -381,7 +382,7 @@ func TestImportCorpusThroughCLI(t *testing.T) {
 				t.Fatalf("exit %d: %s%s", code, out, errOut)
 			}
 			for _, v := range r.Requests {
-				if v.File == want.File {
+				if v.At() == want.At && v.RequestID == want.ID {
 					got := v.Codes()
 					if len(got) == 0 {
 						got = nil
@@ -392,7 +393,7 @@ func TestImportCorpusThroughCLI(t *testing.T) {
 					return
 				}
 			}
-			t.Fatalf("no verdict for %s", want.File)
+			t.Fatalf("no verdict on %q at %s", want.ID, want.At)
 		})
 	}
 	if n-skipped < 90 {

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -194,8 +196,9 @@ func runIntakeRequest(ctx context.Context, env *environment, args []string) erro
 
 var intakePackCommand = &command{
 	name:    "intake pack",
-	summary: "pack request files into a bundle directory, the manifest signed by the intake key (transport integrity only)",
-	usage:   "intake pack --id BUNDLE-ID --source REPOSITORY --delegator ROLE=FILE... --intake-key KEYFILE [--passphrase-file FILE] [--published FILE] --out DIR REQUEST.json...",
+	summary: "pack requests into a bundle directory of batch files, the manifest signed by the intake key (transport integrity only)",
+	usage: "intake pack --id BUNDLE-ID --source REPOSITORY --delegator ROLE=FILE... --intake-key KEYFILE [--passphrase-file FILE] [--published FILE] --out DIR REQUEST.json|DIR|-...\n" +
+		"         (a DIR gives every *.json request file in it, in name order; - reads requests from standard input, one a line)",
 }
 
 // runIntakePack writes a bundle directory.
@@ -217,7 +220,7 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 		return usagef("--id, --source, --delegator, --intake-key and --out are required")
 	}
 	if fs.NArg() == 0 {
-		return usagef("name at least one REQUEST file")
+		return usagef("name at least one REQUEST file, a DIR of them, or - to read requests from standard input")
 	}
 	var bases []bundle.Base
 	for _, d := range delegators {
@@ -250,19 +253,11 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 	}
 	r := rules.Default()
 	lim := request.Limits{MaxDepth: r.MaxJSONDepth, MaxProjectName: r.MaxProjectName, MaxRequestedBy: r.MaxRequestedBy, MaxKeys: r.MaxKeys}
-	for _, path := range fs.Args() {
-		if ctx.Err() != nil {
+	if p.Requests, err = packRequests(ctx, env, fs.Args(), lim, r.MaxRequestSize); err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return interrupted("nothing was written; %s was not made", *out)
 		}
-		data, err := readNamedFile(path)
-		if err != nil {
-			return err
-		}
-		// Refuse to pack what Conclave would not even read.
-		if _, err := request.Parse(data, lim); err != nil {
-			return refused(fmt.Errorf("%s: %w", path, err))
-		}
-		p.Requests = append(p.Requests, intake.File{Name: "requests/" + filepath.Base(path), Data: data})
+		return err
 	}
 	if *published != "" {
 		data, err := readNamedFile(*published)
@@ -283,6 +278,101 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.stdout, "wrote bundle %s with %s to %s\n", termtext.Safe(*id), termtext.Plural(len(p.Requests), "request"), termtext.Safe(*out))
+	return nil
+}
+
+// packRequests reads the requests named by args — request files,
+// directories of them, and "-" for JSON Lines on standard input — each as
+// a batch line (intake.Line), in the order given. A request Conclave would
+// not read, or a second request with an id already given, is refused with
+// where both came from: the ceremony would judge neither.
+func packRequests(ctx context.Context, env *environment, args []string, lim request.Limits, maxLine int64) ([][]byte, error) {
+	var out [][]byte
+	seen := map[string]string{}
+	add := func(data []byte, where string) error {
+		line, id, err := intake.Line(data, lim)
+		if err != nil {
+			return refused(fmt.Errorf("%s: %w", termtext.Safe(where), err))
+		}
+		if first, ok := seen[id]; ok {
+			return refused(fmt.Errorf("%s: request id %s is also the id of %s; each request of a bundle has its own id", termtext.Safe(where), termtext.Quote(id), termtext.Safe(first)))
+		}
+		seen[id] = where
+		out = append(out, line)
+		return nil
+	}
+	stdinRead := false
+	for _, arg := range args {
+		if arg == "-" {
+			if stdinRead {
+				return nil, usagef("- (standard input) is named twice")
+			}
+			stdinRead = true
+			if err := readJSONLines(ctx, env.stdin, maxLine, add); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		names := []string{arg}
+		if st, err := os.Stat(arg); err == nil && st.IsDir() {
+			entries, err := os.ReadDir(arg)
+			if err != nil {
+				return nil, err
+			}
+			names = names[:0]
+			for _, e := range entries { // in name order
+				if !e.IsDir() && strings.HasSuffix(e.Name(), ".json") {
+					names = append(names, filepath.Join(arg, e.Name()))
+				}
+			}
+			if len(names) == 0 {
+				return nil, usagef("the directory %s holds no request file (*.json)", termtext.Safe(arg))
+			}
+		}
+		for _, name := range names {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			data, err := readNamedFile(name)
+			if err != nil {
+				return nil, err
+			}
+			if err := add(data, name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// readJSONLines passes each line of r to add, named "standard input, line
+// N". A line may end in LF or CR LF; empty lines are skipped. A line
+// longer than maxLine bytes is refused: the ceremony would refuse it.
+func readJSONLines(ctx context.Context, r io.Reader, maxLine int64, add func(data []byte, where string) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), int(maxLine)+2) // the line, CR and LF
+	n := 0
+	for sc.Scan() {
+		n++
+		if n%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		if int64(len(sc.Bytes())) > maxLine {
+			return refused(fmt.Errorf("standard input, line %d: longer than %d bytes, the most a request may be", n, maxLine))
+		}
+		if err := add(sc.Bytes(), fmt.Sprintf("standard input, line %d", n)); err != nil {
+			return err
+		}
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		return refused(fmt.Errorf("standard input, line %d: longer than %d bytes, the most a request may be", n+1, maxLine))
+	}
+	if sc.Err() != nil {
+		return fmt.Errorf("read standard input: %w", sc.Err())
+	}
 	return nil
 }
 

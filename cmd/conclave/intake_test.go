@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -142,5 +146,92 @@ func TestIntakeOutputIsEscaped(t *testing.T) {
 	want := "wrote add request r1 for p to " + filepath.Join(dir, `r\x1b[2K.json`) + "\n"
 	if code != 0 || stdout != want {
 		t.Errorf("exit %d (%s)\nstdout %q\nwant   %q", code, errOut, stdout, want)
+	}
+}
+
+// TestIntakePackSources: requests come from files, a directory of them
+// (its *.json files in name order) or standard input as JSON Lines (CR LF
+// and empty lines allowed there); each lands as one line of a batch, in
+// the order given, written canonically whatever whitespace the input had.
+// A second request of one id, or a line Conclave would not read, is
+// refused naming where each came from, and nothing is written.
+func TestIntakePackSources(t *testing.T) {
+	f := it.New(t)
+	dir, pass, del, intakePriv, intakePub := intakeFiles(t, f)
+	reqs := filepath.Join(dir, "reqs")
+	if err := os.Mkdir(reqs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r1, r2, r3 := f.Add(t, "r1", "p-one", "n1").Encode(), f.Add(t, "r2", "p-two", "n2").Encode(), f.Add(t, "r3", "p-three", "n3").Encode()
+	// r2 pretty-printed, as another tool might write it.
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, r2, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"b.json": pretty.Bytes(), "a.json": r1, "notes.txt": []byte("not a request")} {
+		if err := os.WriteFile(filepath.Join(reqs, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pack := func(stdin string, out string, sources ...string) (int, string, string) {
+		var o, e bytes.Buffer
+		args := append([]string{"intake", "pack", "--id", "b1", "--source", "example.org", "--delegator", "claimed=" + del,
+			"--intake-key", intakePriv, "--passphrase-file", pass, "--out", out}, sources...)
+		code := runMain(context.Background(), &environment{stdin: strings.NewReader(stdin), stdout: &o, stderr: &e}, args)
+		return code, o.String(), e.String()
+	}
+	out := filepath.Join(dir, "bundle")
+	code, stdout, stderr := pack("\n"+string(r3)+"\r\n", out, reqs, "-")
+	if code != 0 || stdout != "wrote bundle b1 with 3 requests to "+out+"\n" {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	batch, err := os.ReadFile(filepath.Join(out, "requests", "0001.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := string(r1) + "\n" + string(r2) + "\n" + string(r3) + "\n"; string(batch) != want {
+		t.Fatalf("batch:\n%s\nwant:\n%s", batch, want)
+	}
+	intakeKey, err := loadPublicKey(intakePub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := importVault(t, f.DelegatorBytes, it.Key("claimed-owner").Key, intakeKey, "example.org", "", nil)
+	code, stdout, stderr = run(t, "import", "--dry-run", "--json", "--vault", v, "--now", "2026-11-24T12:00:00Z", out)
+	if code != 0 {
+		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)
+	}
+	got := map[string]string{}
+	for _, v := range decodeReport(t, stdout).Requests {
+		got[v.RequestID] = v.At()
+	}
+	if want := map[string]string{"r1": "requests/0001.jsonl:1", "r2": "requests/0001.jsonl:2", "r3": "requests/0001.jsonl:3"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("requests at %v, want %v", got, want)
+	}
+
+	for _, c := range []struct {
+		name, stdin string
+		sources     []string
+		want        string
+	}{
+		{"same id twice", string(r1) + "\n", []string{reqs, "-"},
+			"error: standard input, line 1: request id \"r1\" is also the id of " + filepath.Join(reqs, "a.json") + "; each request of a bundle has its own id\n"},
+		{"a line Conclave would not read", string(r3) + "\n{}\n", []string{"-"},
+			"error: standard input, line 2: format: is missing\n"},
+		{"a line too long", strings.Repeat(" ", 1<<20+1) + "\n", []string{"-"},
+			"error: standard input, line 1: longer than 1048576 bytes, the most a request may be\n"},
+		{"a line past what is read", string(r3) + "\n" + strings.Repeat(" ", 3<<20) + "\n", []string{"-"},
+			"error: standard input, line 2: longer than 1048576 bytes, the most a request may be\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "bundle")
+			code, stdout, stderr := pack(c.stdin, out, c.sources...)
+			if code != 1 || stderr != c.want || stdout != "" {
+				t.Errorf("exit %d\nstdout %q\nstderr %q\nwant   %q", code, stdout, stderr, c.want)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("%s was written (%v)", out, err)
+			}
+		})
 	}
 }

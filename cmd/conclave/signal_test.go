@@ -28,16 +28,16 @@ func (c *countdownCtx) Err() error {
 	return nil
 }
 
-// TestInterruptedPackRemovesHalfMadeBundle: a pack stopped between two
-// request files removes the directory it was writing, says so, and exits
+// TestInterruptedPackRemovesHalfMadeBundle: a pack stopped after its
+// batch file and before the manifest removes the directory it was writing, says so, and exits
 // with status 130.
 func TestInterruptedPackRemovesHalfMadeBundle(t *testing.T) {
 	f := it.New(t)
 	dir, pass, del, intakePriv, _ := intakeFiles(t, f)
 	var reqs []string
-	for i, file := range it.Files(f.Add(t, "r1", "p-one", "n1"), f.Add(t, "r2", "p-two", "n2"), f.Add(t, "r3", "p-three", "n3")) {
+	for i, file := range it.Lines(f.Add(t, "r1", "p-one", "n1"), f.Add(t, "r2", "p-two", "n2"), f.Add(t, "r3", "p-three", "n3")) {
 		p := filepath.Join(dir, "req"+string(rune('1'+i))+".json")
-		os.WriteFile(p, file.Data, 0o644)
+		os.WriteFile(p, file, 0o644)
 		reqs = append(reqs, p)
 	}
 	out := filepath.Join(dir, "bundle")
@@ -45,7 +45,8 @@ func TestInterruptedPackRemovesHalfMadeBundle(t *testing.T) {
 		"--intake-key", intakePriv, "--passphrase-file", pass, "--out", out}, reqs...)
 
 	// Reading three requests checks ctx three times; WriteContext checks it
-	// once per file: the fifth check is after the first file is written.
+	// before each file and once after the last: the fifth check is after
+	// the batch file is written.
 	ctx := &countdownCtx{Context: context.Background()}
 	ctx.n.Store(4)
 	var stdout, stderr bytes.Buffer

@@ -14,7 +14,6 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/envelope"
 	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
-	"github.com/conclave-keys/conclave/intake"
 	"github.com/conclave-keys/conclave/internal/parallel"
 )
 
@@ -54,7 +53,7 @@ func WriteBench(tb testing.TB, parent string, n int) (*Bench, error) {
 		return nil, err
 	}
 	b := &Bench{Fixture: f, Dir: tmp, Msgs: make([][]byte, 2*n), Sigs: make([][]byte, 2*n), Keys: make([]*tuf.Key, 2*n)}
-	files := make([]intake.File, n)
+	lines := make([][]byte, n)
 	made := Now.Add(-time.Hour)
 	var wg sync.WaitGroup
 	workers := runtime.GOMAXPROCS(0)
@@ -81,12 +80,12 @@ func WriteBench(tb testing.TB, parent string, n int) (*Bench, error) {
 					b.Msgs[2*i+j], b.Sigs[2*i+j], b.Keys[2*i+j] = pae, sig, keys[j]
 				}
 				d.Possession = env
-				files[i] = intake.RequestFile(d)
+				lines[i] = d.Encode()
 			}
 		}(w)
 	}
 	wg.Wait()
-	if err := f.Pack("bench", files...).Write(b.BundleDir()); err != nil {
+	if err := f.Pack("bench", lines...).Write(b.BundleDir()); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "7.claimed.json"), f.DelegatorBytes, 0o644); err != nil {

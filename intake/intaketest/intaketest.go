@@ -188,24 +188,25 @@ func (f *Fixture) Recover(t testing.TB, id, project string, keyNames ...string) 
 	return d
 }
 
-// Pack returns a bundle of the files against the trusted base, signed by
-// the intake key; tests change its fields before writing it.
-func (f *Fixture) Pack(id string, files ...intake.File) *intake.Pack {
+// Pack returns a bundle of the requests (one JSON line each) against the
+// trusted base, signed by the intake key; tests change its fields before
+// writing it.
+func (f *Fixture) Pack(id string, requests ...[]byte) *intake.Pack {
 	return &intake.Pack{
 		BundleID: id,
 		Source:   f.Rules.Repository,
 		Created:  Now.Add(-30 * time.Minute),
 		Bases:    slices.Clone(f.Bases),
-		Requests: files,
+		Requests: requests,
 		Intake:   f.Intake,
 	}
 }
 
-// Files turns drafts into request files.
-func Files(ds ...*request.Draft) []intake.File {
-	out := make([]intake.File, len(ds))
+// Lines encodes drafts, each one line of a batch.
+func Lines(ds ...*request.Draft) [][]byte {
+	out := make([][]byte, len(ds))
 	for i, d := range ds {
-		out[i] = intake.RequestFile(d)
+		out[i] = d.Encode()
 	}
 	return out
 }

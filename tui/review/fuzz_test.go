@@ -20,11 +20,11 @@ var sgr = regexp.MustCompile("\x1b\\[[0-9;]*m")
 // puts no control character, no escape sequence of its own and no
 // bidirectional control on the terminal.
 func FuzzScreen(f *testing.F) {
-	f.Add("numpy", "r1", "add", "requests/r1.json", "numpy/*", "a sentence")
+	f.Add("numpy", "r1", "add", "requests/0001.jsonl", "numpy/*", "a sentence")
 	f.Add("evil\x1b[2K\x1b[8m", "id\r\n", "remove\x00", "\u202egnp.exe", "\x1b]0;t\x07", "\x9b31m")
 	f.Add(strings.Repeat("数据", 300), strings.Repeat("x", 5000), "recover", "", "", "\xff\xfe")
 	f.Fuzz(func(t *testing.T, project, id, kind, file, path, sentence string) {
-		v := verdict.Verdict{RequestID: id, File: file, Kind: kind, Project: project, Class: verdict.NeedsJudgement, RequestedBy: sentence, Made: path,
+		v := verdict.Verdict{RequestID: id, Batch: file, Line: len(file), Kind: kind, Project: project, Class: verdict.NeedsJudgement, RequestedBy: sentence, Made: path,
 			Change:   &verdict.Change{Before: &verdict.Delegation{Threshold: 1, Paths: []string{path}, Keys: []verdict.Key{{KeyID: id, Fingerprint: sentence, Scheme: kind}}}, After: deleg(2, []string{path, project}, project)},
 			Findings: []verdict.Finding{{Code: verdict.Code(kind), Severity: verdict.Warning, Sentence: sentence, Path: path}}}
 		for _, keys := range [][]string{nil, {"enter"}, {"enter", "tab"}, {"r", sentence}} {

@@ -111,7 +111,7 @@ func generated(n int) []verdict.Verdict {
 	names := []string{"numpy", "requests", "django", "flask", "scipy", "pandas", "attrs", "click"}
 	for i := range vs {
 		p := fmt.Sprintf("%s-%d", names[i%len(names)], i)
-		v := verdict.Verdict{RequestID: fmt.Sprintf("r%06d", i), File: fmt.Sprintf("requests/r%06d.json", i), Project: p, Class: verdict.RuleApprovable, RequestedBy: "maintainer@example.org", Made: "2026-12-01T10:00:00Z", Findings: []verdict.Finding{}}
+		v := verdict.Verdict{RequestID: fmt.Sprintf("r%06d", i), Batch: fmt.Sprintf("requests/%04d.jsonl", i/4096+1), Line: i%4096 + 1, Project: p, Class: verdict.RuleApprovable, RequestedBy: "maintainer@example.org", Made: "2026-12-01T10:00:00Z", Findings: []verdict.Finding{}}
 		paths := []string{p + "/*"}
 		switch i % 3 {
 		case 0:
@@ -145,20 +145,20 @@ func generated(n int) []verdict.Verdict {
 func hostile() []verdict.Verdict {
 	long := strings.Repeat("very-long-project-name-", 20)
 	return []verdict.Verdict{
-		{RequestID: "h-esc", File: "requests/h-esc.json", Kind: "add", Project: "evil\x1b[2K\x1b[8mhidden", Class: verdict.NeedsJudgement,
+		{RequestID: "h-esc", Batch: "requests/0001.jsonl", Line: 1, Kind: "add", Project: "evil\x1b[2K\x1b[8mhidden", Class: verdict.NeedsJudgement,
 			RequestedBy: "\x1b]0;owned\x07", Made: "2026-12-01",
 			Change:   &verdict.Change{After: deleg(1, []string{"evil/*", "\x1b[31mred/*"}, "e1")},
 			Findings: []verdict.Finding{{Code: verdict.NoDwell, Severity: verdict.Warning, Sentence: "the keyset of \"evil\x1b[2K\" was not published unchanged before\r\nAPPROVED"}}},
-		{RequestID: "h-bidi", File: "requests/h-bidi.json", Kind: "rotate", Project: "\u202egnp.exe\u202c-lib", Class: verdict.RuleApprovable,
+		{RequestID: "h-bidi", Batch: "requests/0001.jsonl", Line: 1, Kind: "rotate", Project: "\u202egnp.exe\u202c-lib", Class: verdict.RuleApprovable,
 			Change:   &verdict.Change{Before: deleg(1, []string{"bidi/*"}, "b1"), After: deleg(1, []string{"bidi/*"}, "b2")},
 			Findings: []verdict.Finding{}},
-		{RequestID: "h-long-" + long, File: "requests/" + long + ".json", Kind: "add", Project: long, Class: verdict.RuleApprovable,
+		{RequestID: "h-long-" + long, Batch: "requests/" + long + ".jsonl", Line: 1, Kind: "add", Project: long, Class: verdict.RuleApprovable,
 			Change:   &verdict.Change{After: deleg(2, []string{long + "/*"}, "l1", "l2")},
 			Findings: []verdict.Finding{}},
-		{RequestID: "h-wide", File: "requests/h-wide.json", Kind: "add", Project: "数据科学工具包数据科学工具包数据科学", Class: verdict.RuleApprovable,
+		{RequestID: "h-wide", Batch: "requests/0001.jsonl", Line: 1, Kind: "add", Project: "数据科学工具包数据科学工具包数据科学", Class: verdict.RuleApprovable,
 			Change:   &verdict.Change{After: deleg(1, []string{"wide/*"}, "w1")},
 			Findings: []verdict.Finding{}},
-		{RequestID: "h-nl\nr000002", File: "requests/h-nl.json", Kind: "remove\x00", Project: "line\nbreak", Class: verdict.Invalid,
+		{RequestID: "h-nl\nr000002", Batch: "requests/0001.jsonl", Line: 1, Kind: "remove\x00", Project: "line\nbreak", Class: verdict.Invalid,
 			Findings: []verdict.Finding{{Code: verdict.FormatInvalid, Severity: verdict.Error, Sentence: "kind \"remove\\u0000\" is not a kind", Path: "kind"}}},
 	}
 }

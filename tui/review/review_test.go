@@ -412,7 +412,7 @@ func TestDetailDiff(t *testing.T) {
 		"Request r000003 · recover · flask-3",
 		"[change]  JSON   (tab switches)",
 		"! judge · needs judgement: decided on its own",
-		"file requests/r000003.json",
+		"at requests/0001.jsonl:4",
 		`requested by "maintainer@example.org", made 2026-12-01T10:00:00Z (as the request says)`,
 		"",
 		"What import found",

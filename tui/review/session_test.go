@@ -55,7 +55,7 @@ func reviewSession(t *testing.T) (*session.Session, *vault.Vault) {
 		LastCeremony: now.AddDate(0, -1, 0),
 	}
 	dir := filepath.Join(t.TempDir(), "bundle")
-	drafts := intaketest.Files(
+	drafts := intaketest.Lines(
 		f.Rotate(t, "r-rotate", "existing-b", []string{"b1"}, "b2"),
 		f.Remove(t, "r-remove", "existing-a", "a1", "a2"),
 		f.Add(t, "r-add", "fresh", "n1"),

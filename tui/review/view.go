@@ -293,7 +293,7 @@ func (m *Model) changeLines(i int) []string {
 		}
 	}
 	out = append(out, state)
-	line("file "+termtext.Safe(v.File), "", "  ")
+	line("at "+termtext.Safe(v.At()), "", "  ")
 	if v.RequestedBy != "" || v.Made != "" {
 		line(fmt.Sprintf("requested by %s, made %s (as the request says)", termtext.Quote(v.RequestedBy), orDash(termtext.Safe(v.Made))), "", "  ")
 	}

@@ -33,8 +33,10 @@ def v(schema, inst, label):
     print(('OK  ' if not errs else 'BAD ')+label+' '+schema)
     for e in errs[:3]: print('   ', e.message[:200], list(e.path))
 E='examples/'
-for f in sorted(glob.glob(E+'bundle/requests/*.json'))+[E+'recover-request.json']:
-    v('request.schema.json', json.load(open(f)), f)
+batch=[json.loads(l) for l in open(E+'bundle/requests/0001.jsonl', 'rb').read().split(b'\n')[:-1]]
+for n, r in enumerate(batch, 1):
+    v('request.schema.json', r, 'bundle/requests/0001.jsonl:%d' % n)
+v('request.schema.json', json.load(open(E+'recover-request.json')), E+'recover-request.json')
 m=json.load(open(E+'bundle/manifest.json'))
 v('bundle-envelope.schema.json', m, 'manifest envelope')
 v('bundle-manifest.schema.json', json.loads(base64.b64decode(m['payload'])), 'manifest payload')
@@ -58,11 +60,11 @@ for n, line in enumerate(open('../../ceremony/transcript/testdata/kat/log.jsonl'
 # negative checks
 r=json.load(open(E+'enrolment-record-pkcs11.json')); r['token']['slot']='9c'
 v('enrolment-record.schema.json', r, 'NEG enrolment pkcs11 key with a slot')
-r=json.load(open(E+'bundle/requests/req-0001.json')); r['paths']=['*']
+r=dict(batch[0]); r['paths']=['*']
 v('request.schema.json', r, 'NEG unknown member')
-r=json.load(open(E+'bundle/requests/req-0002.json')); del r['authorisation']
+r=dict(batch[1]); del r['authorisation']
 v('request.schema.json', r, 'NEG rotate without authorisation')
-r=json.load(open(E+'bundle/requests/req-0001.json')); r['project']='dj\u0430ngo'
+r=dict(batch[0]); r['project']='dj\u0430ngo'
 v('request.schema.json', r, 'NEG confusable')
 p=json.load(open(E+'possession-statement.json')); del p['base_version']
 v('possession.schema.json', p, 'NEG possession without base_version')
