@@ -104,8 +104,13 @@ func (s *Session) stepAbandoned(e *Abandoned) (func(), error) {
 // imported again). It is nil for a ceremony abandoned before its clock
 // was confirmed, which changes nothing.
 func (s *Session) Update() (*vault.Update, error) {
-	switch s.state {
-	case StateClosed:
+	switch {
+	case s.state == StateClosed && s.partialExported:
+		// The payloads are registered, never to be built with other
+		// bytes; the roles stay at their versions until the signed
+		// metadata comes back (vault sync).
+		return s.registerUpdate(), nil
+	case s.state == StateClosed:
 		u := &vault.Update{CeremonyID: s.d.Log.CeremonyID(), Confirmed: s.confirmed, Roles: map[string]*tuf.File{}}
 		for _, p := range s.built.payloads {
 			u.Roles[p.Role] = p.File
@@ -114,20 +119,25 @@ func (s *Session) Update() (*vault.Update, error) {
 		h.Record(s.imp.bundle, s.confirmed)
 		u.History = h
 		return u, nil
-	case StateAbandoned:
+	case s.state == StateAbandoned:
 		if s.confirmed.IsZero() {
 			return nil, nil
 		}
-		u := &vault.Update{CeremonyID: s.d.Log.CeremonyID(), Confirmed: s.confirmed, Register: vault.Register{}}
-		for _, r := range s.registered() {
-			if u.Register[r.Role] == nil {
-				u.Register[r.Role] = map[int64]string{}
-			}
-			u.Register[r.Role][r.Version] = r.PayloadSHA256
-		}
-		return u, nil
+		return s.registerUpdate(), nil
 	}
 	return nil, &StateError{Action: "update the vault", Want: StateClosed, Have: s.state}
+}
+
+// registerUpdate is an update that only registers the payloads built.
+func (s *Session) registerUpdate() *vault.Update {
+	u := &vault.Update{CeremonyID: s.d.Log.CeremonyID(), Confirmed: s.confirmed, Register: vault.Register{}}
+	for _, r := range s.registered() {
+		if u.Register[r.Role] == nil {
+			u.Register[r.Role] = map[int64]string{}
+		}
+		u.Register[r.Role][r.Version] = r.PayloadSHA256
+	}
+	return u
 }
 
 // Note records an exception a witness or participant writes down.

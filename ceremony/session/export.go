@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -112,6 +113,12 @@ func (s *Session) Exported(files map[string]string) error {
 func (s *Session) stepExported(e *Exported) (func(), error) {
 	if err := s.need("record the export", StateSign, StateBuild); err != nil {
 		return nil, err
+	}
+	if e.Partial {
+		return s.stepExportedPartial(e)
+	}
+	if s.site != nil && !s.site.merged {
+		return nil, errors.New("the signatures carried here are not merged yet")
 	}
 	// The plan ExportFiles made, unless a line was appended since (or
 	// this is a replay): the export of a 100,000-project role is 60 MB
