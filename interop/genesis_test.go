@@ -170,21 +170,15 @@ func TestGoTUFUpdaterThroughConclaveRotation(t *testing.T) {
 	signConclave(t, projFile, claimed.Delegations.Keys, ks.projA1, ks.projA2)
 
 	topBytes, claimedBytes, projBytes := v.Targets.Bytes(), claimedFile.Bytes(), projFile.Bytes()
-	snap := metadata.Snapshot(expires)
-	snap.Signed.Meta = map[string]*metadata.MetaFiles{
+	snapBytes, tsBytes := onlineMetadata(t, ks.online, map[string]*metadata.MetaFiles{
 		"targets.json":   metaFor(topBytes, 2),
 		"claimed.json":   metaFor(claimedBytes, 3),
 		"project-a.json": metaFor(projBytes, 1),
-	}
-	signGoTUF(t, snap, ks.online)
-	snapBytes := toBytes(t, snap, false)
-	ts := metadata.Timestamp(expires)
-	ts.Signed.Meta = map[string]*metadata.MetaFiles{"snapshot.json": metaFor(snapBytes, 1)}
-	signGoTUF(t, ts, ks.online)
+	})
 
 	r := &repository{v1Root: root1, target: target, content: content, fetcher: &memFetcher{files: map[string][]byte{
 		repoURL + "/2.root.json":      v.Root.Bytes(),
-		repoURL + "/timestamp.json":   toBytes(t, ts, false),
+		repoURL + "/timestamp.json":   tsBytes,
 		repoURL + "/1.snapshot.json":  snapBytes,
 		repoURL + "/2.targets.json":   topBytes,
 		repoURL + "/3.claimed.json":   claimedBytes,

@@ -86,22 +86,16 @@ func newRepository(t *testing.T, projectSigners ...testKey) *repository {
 	signConclave(t, projFile, claimed.Delegations.Keys, projectSigners...)
 
 	topBytes, claimedBytes, projBytes := topFile.Bytes(), claimedFile.Bytes(), projFile.Bytes()
-	snap := metadata.Snapshot(expires)
-	snap.Signed.Meta = map[string]*metadata.MetaFiles{
+	snapBytes, tsBytes := onlineMetadata(t, ks.online, map[string]*metadata.MetaFiles{
 		"targets.json":   metaFor(topBytes, 1),
 		"claimed.json":   metaFor(claimedBytes, 1),
 		"project-a.json": metaFor(projBytes, 1),
-	}
-	signGoTUF(t, snap, ks.online)
-	snapBytes := toBytes(t, snap, false)
-	ts := metadata.Timestamp(expires)
-	ts.Signed.Meta = map[string]*metadata.MetaFiles{"snapshot.json": metaFor(snapBytes, 1)}
-	signGoTUF(t, ts, ks.online)
+	})
 
 	r.v1Root = rot.v1Bytes
 	r.fetcher = &memFetcher{files: map[string][]byte{
 		repoURL + "/2.root.json":      v2.Bytes(),
-		repoURL + "/timestamp.json":   toBytes(t, ts, false),
+		repoURL + "/timestamp.json":   tsBytes,
 		repoURL + "/1.snapshot.json":  snapBytes,
 		repoURL + "/1.targets.json":   topBytes,
 		repoURL + "/1.claimed.json":   claimedBytes,
@@ -109,6 +103,21 @@ func newRepository(t *testing.T, projectSigners ...testKey) *repository {
 		fmt.Sprintf("https://repo.invalid/metadata/targets/project-a/%x.project-a-1.0.tar.gz", sum): r.content,
 	}}
 	return r
+}
+
+// onlineMetadata is snapshot version 1 listing meta and timestamp
+// listing it, both made and signed by go-tuf with the online key, as the
+// online repository would: their bytes.
+func onlineMetadata(t *testing.T, online testKey, meta map[string]*metadata.MetaFiles) (snapshot, timestamp []byte) {
+	t.Helper()
+	snap := metadata.Snapshot(expires)
+	snap.Signed.Meta = meta
+	signGoTUF(t, snap, online)
+	snapshot = toBytes(t, snap, false)
+	ts := metadata.Timestamp(expires)
+	ts.Signed.Meta = map[string]*metadata.MetaFiles{"snapshot.json": metaFor(snapshot, 1)}
+	signGoTUF(t, ts, online)
+	return snapshot, toBytes(t, ts, false)
 }
 
 func (r *repository) updater(t *testing.T) *updater.Updater {

@@ -376,6 +376,11 @@ func (r *Record) check() error {
 			return errAt(cjson.PathIndex("attestation", i), ErrMalformed, "is %d bytes; a certificate has 1 to %d", len(c), MaxCertificate)
 		}
 	}
+	if len(r.Attestation) > 0 && r.Token.Kind == KindPKCS11 {
+		// Only a YubiKey's attestation is checked; a chain nobody checks
+		// would only look like evidence.
+		return errAt("attestation", ErrMalformed, "a pkcs11 record carries no attestation: Conclave checks only a YubiKey's")
+	}
 	return r.Token.check()
 }
 

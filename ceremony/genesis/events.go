@@ -14,6 +14,9 @@ const (
 	TypeRootBuilt  = "root-built"
 	TypeRootSigned = "root-signed"
 	TypeRootClosed = "root-closed"
+	// TypeRootAbandoned ends a root ceremony that stopped before its
+	// generation was written: the vault is unchanged.
+	TypeRootAbandoned = "root-abandoned"
 )
 
 // The kinds of root ceremony.
@@ -80,6 +83,11 @@ type SignedEvent struct {
 // SHA-256 of the whole file.
 type Closed struct {
 	Files []ClosedFile `json:"files"`
+}
+
+// Abandoned says why a root ceremony stopped.
+type Abandoned struct {
+	Reason string `json:"reason"`
 }
 
 // ClosedFile is one file written.

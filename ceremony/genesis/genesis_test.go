@@ -315,3 +315,38 @@ func TestStatus(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestInitShards: with shards, targets delegates each shard, in the
+// policy's order, over the paths the policy writes out, and version 1 of
+// each shard is made; the vault opens.
+func TestInitShards(t *testing.T) {
+	hs := holders(t, 3)
+	text := string(policyText(hs, 2, 2, 2))
+	text = strings.Replace(text, "  claimed:\n    threshold: 2\n", "  claimed-rest:\n    threshold: 2\n  claimed-ab:\n    threshold: 2\n", 1)
+	text = strings.ReplaceAll(text, "roles: [targets, claimed]", "roles: [targets, claimed-rest, claimed-ab]")
+	text = strings.Replace(text, "roles:\n", "shards:\n  - {role: claimed-rest, prefixes: [\"\"], paths: [\"*\"]}\n  - {role: claimed-ab, prefixes: [a, b], paths: [\"a*\", \"b*\"]}\nroles:\n", 1)
+	pb := []byte(text)
+	plan, err := Init(Input{Policy: parsePolicy(t, pb), PolicyBytes: pb, Records: records(hs), Online: onlineKeys(t, 90), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signAll(t, plan, hs[0].root, hs[1].root, hs[0].other, hs[1].other)
+	files, err := vault.Create(plan.AdoptInput(), "genesis-1", now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.Open(vault.NewMemReader(files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range v.Targets.Targets.Delegations.Roles {
+		got = append(got, r.Name+" "+strings.Join(r.Paths, ","))
+	}
+	if want := []string{"claimed-rest *", "claimed-ab a*,b*"}; !slices.Equal(got, want) {
+		t.Errorf("targets delegates %v, want %v", got, want)
+	}
+	if len(v.Delegators) != 2 {
+		t.Errorf("%d signed roles", len(v.Delegators))
+	}
+}

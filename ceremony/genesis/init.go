@@ -91,7 +91,7 @@ func Init(in Input) (*Plan, error) {
 	top := &tuf.Targets{Targets: map[string]*tuf.TargetFile{}}
 	top.Version, top.Expires = 1, Expires(in.Now, p.Expiry(tuf.TypeTargets).Expiry)
 	top.Delegations = &tuf.Delegations{Keys: map[string]*tuf.Key{}}
-	for _, role := range p.SignedRoles() {
+	for _, role := range policyOrder(p) {
 		top.Delegations.Roles = append(top.Delegations.Roles, &tuf.DelegatedRole{
 			Name: role, KeyIDs: p.RoleKeyIDs(role), Threshold: p.Expiry(role).Threshold, Paths: rolePaths(p, role),
 		})
@@ -126,6 +126,19 @@ func Init(in Input) (*Plan, error) {
 		return nil, err
 	}
 	return plan, nil
+}
+
+// policyOrder is the signed roles in the order the policy writes them:
+// the delegating role, or the shards as listed.
+func policyOrder(p *policy.Policy) []string {
+	if len(p.Shards) == 0 {
+		return p.SignedRoles()
+	}
+	out := make([]string, len(p.Shards))
+	for i, s := range p.Shards {
+		out[i] = s.Role
+	}
+	return out
 }
 
 // placeTop sets root's root and targets roles to the layout's keys.

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/envelope"
@@ -227,12 +226,6 @@ func bindingFor(policyBytes []byte, root *tuf.File) (*envelope.Envelope, Group, 
 	}
 	g := rootGroup(fmt.Sprintf("root version %d's root keys", root.Version()), root.Root, tuf.TypeRoot)
 	return b, g, nil
-}
-
-func joinSorted(ss []string) string {
-	out := slices.Clone(ss)
-	slices.Sort(out)
-	return strings.Join(out, ", ")
 }
 
 // AdoptInput is a signed Init plan as vault.Create takes it.

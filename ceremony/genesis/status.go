@@ -37,7 +37,7 @@ type RoleStatus struct {
 	// WarnFrom is when the policy's warning period begins.
 	WarnFrom  *time.Time `json:"warn_from,omitempty"`
 	State     string     `json:"state"`
-	Threshold int64     `json:"threshold"`
+	Threshold int64      `json:"threshold"`
 	// Keys are the role's keys, each with its holder ("" for an online
 	// key or one the policy names for no holder).
 	Keys []KeyRef `json:"keys"`

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"os"
+	"reflect"
 	"testing"
 )
 
@@ -46,6 +47,37 @@ func FuzzParse(f *testing.F) {
 			if !found {
 				t.Fatalf("ShardFor(%q) = %q, not one of %v", project, r, roles)
 			}
+		}
+	})
+}
+
+// FuzzEdit: an edit writes the policy out again through the YAML
+// encoder; for every policy Parse accepts, the empty edit gives a policy
+// that means the same (holders, their keys and roles, the roles section,
+// the repository and the signed roles), so re-encoding never changes
+// what the holders agreed to.
+func FuzzEdit(f *testing.F) {
+	f.Add([]byte(base))
+	f.Add([]byte(layout))
+	f.Add([]byte(base + sharded))
+	f.Add([]byte("# a comment\n" + layout + "# trailing\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			return
+		}
+		out, err := Edit{}.Apply("fuzz.yaml", data)
+		if err != nil {
+			t.Fatalf("the empty edit of an accepted policy: %v", err)
+		}
+		q, err := Parse("fuzz.yaml", out)
+		if err != nil {
+			t.Fatalf("the empty edit's result does not parse: %v\n%s", err, out)
+		}
+		if !reflect.DeepEqual(p.Holders, q.Holders) || !reflect.DeepEqual(p.KeyRoles, q.KeyRoles) || !reflect.DeepEqual(p.Roles, q.Roles) ||
+			p.Repository != q.Repository || !reflect.DeepEqual(p.SignedRoles(), q.SignedRoles()) || p.Rehearsal != q.Rehearsal ||
+			!reflect.DeepEqual(p.Rules, q.Rules) || p.LostTokenDeadline != q.LostTokenDeadline {
+			t.Fatalf("the empty edit changed the policy's meaning:\n%s\n---\n%s", data, out)
 		}
 	})
 }

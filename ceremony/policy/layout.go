@@ -188,3 +188,16 @@ func sorted(ss []string) []string {
 func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Compact(sorted(a)), slices.Compact(sorted(b)))
 }
+
+// CeremonyKey is the key a holder signs with outside a root ceremony
+// (the log's head): their first key the layout does not place in root,
+// since a root key's token is not brought to other ceremonies; their
+// first key when all are root keys or the policy has no layout.
+func (p *Policy) CeremonyKey(h Holder) HolderKey {
+	for _, k := range h.Keys {
+		if !slices.Contains(p.KeyRoles[k.KeyID], tuf.TypeRoot) {
+			return k
+		}
+	}
+	return h.Keys[0]
+}

@@ -138,3 +138,22 @@ func TestCheckLayout(t *testing.T) {
 		t.Errorf("another threshold: %v", err)
 	}
 }
+
+// TestCeremonyKey: a holder signs the log's head with a key that is not
+// a root key.
+func TestCeremonyKey(t *testing.T) {
+	p, err := Parse("policy.yaml", []byte(layout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := p.CeremonyKey(p.Holders[0]); k.KeyID != aliceOther {
+		t.Errorf("alice's ceremony key %s, want %s", k.KeyID, aliceOther)
+	}
+	q, err := Parse("policy.yaml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := q.CeremonyKey(q.Holders[0]); k.KeyID != aliceKey {
+		t.Errorf("without a layout: %s, want the first key", k.KeyID)
+	}
+}

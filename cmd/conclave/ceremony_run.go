@@ -204,6 +204,9 @@ func checkNoUnfinished(vd *vaultdir.Dir, v *vault.Vault) error {
 		if errors.Is(err, os.ErrNotExist) || err == nil && st.Size() == 0 {
 			continue // opened, nothing recorded: nothing to finish
 		}
+		if rootLog(log) {
+			continue // a root ceremony that stopped: nothing to resume (root_ceremony.go)
+		}
 		return withHint(fmt.Errorf("ceremony %s on this vault is unfinished (its log is %s): finish it before another starts, or the versions it built could be built again with other contents", termtext.Safe(id), termtext.Safe(log)),
 			"continue it with: conclave ceremony --resume "+termtext.Safe(filepath.Join(dir, id))+" (with --script to finish it headless, or in the terminal program, where it can also be abandoned)")
 	}
@@ -496,7 +499,8 @@ func (r *ceremonyRun) signHead(ctx context.Context, names []string, signed func(
 // and the number of lines, so that the signature can never be taken for
 // TUF metadata. The envelope gathers the signatures of every holder who
 // signs; writeGeneration stores it beside the log. The holder signs with
-// the first of their enrolled keys, checked as for the metadata.
+// the first of their enrolled keys that is not a root key
+// (policy.CeremonyKey), checked as for the metadata.
 func (r *ceremonyRun) signHeadAs(ctx context.Context, name string) error {
 	if r.S.State() != session.StateClosed {
 		return &session.StateError{Action: "sign the log's head", Want: session.StateClosed, Have: r.S.State()}
@@ -524,12 +528,13 @@ func (r *ceremonyRun) signHeadAs(ctx context.Context, name string) error {
 		r.head = &envelope.Envelope{PayloadType: envelope.TypeTranscriptHead, Payload: payload}
 	}
 	h := r.V.Policy.Holders[i]
-	signer, err := r.Tokens.Signer(ctx, h, h.Keys[0])
+	hk := r.V.Policy.CeremonyKey(h)
+	signer, err := r.Tokens.Signer(ctx, h, hk)
 	if err != nil {
 		return fmt.Errorf("%s signing the log's head: %w", name, err)
 	}
 	keys := holders.MetadataKeys(r.V.Root.Root, r.V.Targets.Targets)
-	if err := r.head.Sign(signer, keys[h.Keys[0].KeyID]); err != nil {
+	if err := r.head.Sign(signer, keys[hk.KeyID]); err != nil {
 		return fmt.Errorf("%s signing the log's head: %w", name, err)
 	}
 	return nil

@@ -57,21 +57,26 @@ func init() {
 	register(enrollCommand)
 }
 
-// enrollFlags are the flags both enrolments take.
+// enrollFlags are an enrolment's flags, and what prepare makes of them.
 type enrollFlags struct {
 	holder, contact, out string
 	policyFile, vaultDir string
 	nonce, algorithm     string
 	pinFD                int
-	attestationRoots     string
-	serial               uint
-	slot, uri            string
-	policy               *policy.Policy
-	nonceBytes           []byte
-	pins                 *pinInput
-	notice, result       io.Writer
+	// YubiKey only: serial, slot, attestationRoots; PKCS#11 only: uri.
+	serial           uint
+	slot, uri        string
+	attestationRoots string
+
+	policy     *policy.Policy
+	nonceBytes []byte
+	pins       *pinInput
+	// notice takes the steps and prompts (standard error), result the
+	// record's summary and fingerprint (standard output).
+	notice, result io.Writer
 }
 
+// define makes the flag set with the flags both enrolments take.
 func (f *enrollFlags) define(env *environment, c *command) *flag.FlagSet {
 	fs := newFlagSet(env, c)
 	fs.StringVar(&f.holder, "holder", "", "the new holder's `NAME`, as the policy will list it")

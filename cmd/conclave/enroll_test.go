@@ -259,8 +259,9 @@ func TestEnrollPKCS11(t *testing.T) {
 			testSoftHSM+"\n    sha256: "+sum, 1)
 	})
 	media := t.TempDir()
+	const nonce = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed"
 	args := []string{"enroll", "pkcs11", "--holder", "Gus", "--uri", "pkcs11:token=enrol;object=gus", "--policy", pol, "--out", media}
-	code, stdout, stderr := run(t, append(args, "--pin-fd", fmt.Sprint(secretsFile(t, "user-pin-1").Fd()))...)
+	code, stdout, stderr := run(t, append(args, "--nonce", nonce, "--pin-fd", fmt.Sprint(secretsFile(t, "user-pin-1").Fd()))...)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
@@ -284,9 +285,19 @@ func TestEnrollPKCS11(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok.Close()
-	code, out, errOut := run(t, "enroll", "verify", "--policy", pol, path)
-	if code != 0 || !strings.Contains(out, "  attestation  NONE") {
+	code, out, errOut := run(t, "enroll", "verify", "--policy", pol, "--nonce", nonce, path)
+	if code != 0 || !strings.Contains(out, "  attestation  NONE") || !strings.Contains(out, "  nonce        "+nonce+"\n") {
 		t.Fatalf("verify: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, _, errOut = run(t, "enroll", "verify", "--nonce", strings.Repeat("0", 64), path)
+	if code != 1 || errOut != "error: "+path+": nonce: is not the nonce given for this enrolment\n" {
+		t.Fatalf("verify with another nonce: exit %d\n%s", code, errOut)
+	}
+	// The policy can come from a vault.
+	fx := newCeremonyFixture(t)
+	code, out, errOut = run(t, "enroll", "verify", "--vault", fx.vault, path)
+	if code != 0 || !strings.Contains(out, "  policy       met: "+fx.vault+" (sha256 ") {
+		t.Fatalf("verify --vault: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// The label is taken now: a second key under it is refused.
 	code, _, stderr = run(t, append(args, "--pin-fd", fmt.Sprint(secretsFile(t, "user-pin-1").Fd()))...)

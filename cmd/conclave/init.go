@@ -7,7 +7,6 @@ import (
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/genesis"
 	"github.com/conclave-keys/conclave/ceremony/policy"
-	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
@@ -29,14 +28,10 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	policyFile := fs.String("policy", "", "the policy `FILE`: its holders, and the roles and thresholds their keys are placed in (docs/policy.md)")
 	var records multiFlag
 	fs.Var(&records, "holders", "an enrolment `RECORD` of a key the policy places (repeat it for every key)")
-	onlineKeys := fs.String("online-keys", "", "the online public keys, `snapshot=FILE,timestamp=FILE`, each a TUF key object")
+	onlineKeys := fs.String("online-keys", "", "the online public keys, `ROLE=FILE,ROLE=FILE`: snapshot=FILE,timestamp=FILE, each file a TUF key object")
 	out := fs.String("out", "", "the new vault's directory `VAULT`: it must not exist, or be empty")
-	var sign multiFlag
-	fs.Var(&sign, "sign", "a holder's key `KEYREF`, as the policy enrols it: yubikey:serial=N;slot=S, a pkcs11: URI, or softkey:path=FILE in a rehearsal; repeat it until every threshold is met")
-	pinFD := fs.Int("pin-fd", -1, "read each PIN asked for, one line each, from file descriptor `N` (default: ask at the terminal, without showing it)")
 	force := fs.String("force-threshold", "", "accept a role whose threshold equals its number of keys, for the written `REASON` (recorded in the log)")
-	rootsDir := fs.String("attestation-roots", "", "check YubiKey attestations against the PEM certificates in `DIR` instead of Yubico's roots (a test or rehearsal CA)")
-	at := fs.String("at", "", "the ceremony's `TIME` (RFC 3339), for a rehearsal policy only; otherwise the system clock")
+	flags := addRootFlags(fs, "a holder's key `KEYREF`, as the policy enrols it: yubikey:serial=N;slot=S, a pkcs11: URI, or softkey:path=FILE in a rehearsal; repeat it until every threshold is met", true)
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
 	}
@@ -47,7 +42,7 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 		return usagef("init needs --policy FILE, --online-keys snapshot=FILE,timestamp=FILE and --out VAULT")
 	case len(records) == 0:
 		return usagef("init needs --holders RECORD for each key the policy places")
-	case len(sign) == 0:
+	case len(flags.sign) == 0:
 		return usagef("init needs --sign KEYREF for each holder who signs")
 	}
 	if err := vaultdir.CheckNew(*out); err != nil {
@@ -61,7 +56,7 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return refused(err)
 	}
-	now, err := confirmedTime(pol, *at)
+	now, err := confirmedTime(pol, *flags.at)
 	if err != nil {
 		return err
 	}
@@ -69,7 +64,7 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	recs, err := readRecords(env.stdout, pol, records, *rootsDir)
+	recs, err := readRecords(env.stdout, pol, records, *flags.rootsDir)
 	if err != nil {
 		return err
 	}
@@ -79,37 +74,10 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return refused(err)
 	}
-	rs, err := rootSigners(plan, []*policy.Policy{pol}, sign)
-	if err != nil {
-		return err
-	}
-
-	vd, err := vaultdir.Create(*out)
-	if err != nil {
-		return err
-	}
-	defer vd.Close()
-	r, err := startRootRun(env, vd, now)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	opened, err := r.opened(genesis.KindInit, pol, nil, recs, online, *force)
-	if err != nil {
-		return err
-	}
-	if err := r.append(genesis.TypeRootOpened, opened); err != nil {
-		return err
-	}
-	if err := r.append(genesis.TypeRootBuilt, plan.BuiltEvent(nil)); err != nil {
-		return err
-	}
 	fmt.Fprintf(env.stdout, "new trust root for repository %s, confirmed time %s\n", termtext.Safe(pol.Repository), genesis.ConfirmedString(now))
 	writeDigest(env.stdout, "", "policy hash:", pol.SHA256)
-	if err := r.sign(ctx, plan, pol, rs, *pinFD); err != nil {
-		return err
-	}
-	return r.finish(func(logs []vault.File) ([]vault.File, error) {
-		return vault.Create(plan.AdoptInput(), r.id, now, logs)
-	})
+	return rootCeremony{
+		kind: genesis.KindInit, out: *out, pol: pol, pols: []*policy.Policy{pol}, plan: plan,
+		records: recs, online: online, force: *force, now: now, flags: flags,
+	}.run(ctx, env)
 }

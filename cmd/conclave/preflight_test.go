@@ -64,7 +64,7 @@ func TestPreflightExitStatus(t *testing.T) {
 		t.Fatalf("overridden: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	code, _, errOut = runAirgapCLI(t, "preflight", "--root", noIPv6, "--override", "radio.rfkill")
-	if code != 2 || errOut != "error: override \"radio.rfkill\" is not written ID=REASON\nusage: conclave preflight [--json] [--override ID=REASON]...\n" {
+	if code != 2 || errOut != "error: override \"radio.rfkill\" is not written ID=REASON\nusage: conclave preflight [--json] [--override ID=REASON]... [--vault VAULT]\n" {
 		t.Fatalf("bad override: exit %d, stderr %q", code, errOut)
 	}
 
@@ -81,7 +81,7 @@ func TestPreflightExitStatus(t *testing.T) {
 	}
 
 	code, _, errOut = runAirgapCLI(t, "preflight", "extra")
-	if code != 2 || errOut != "error: preflight takes no arguments\nusage: conclave preflight [--json] [--override ID=REASON]...\n" {
+	if code != 2 || errOut != "error: preflight takes no arguments\nusage: conclave preflight [--json] [--override ID=REASON]... [--vault VAULT]\n" {
 		t.Fatalf("argument: exit %d, stderr %q", code, errOut)
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/airgap/journal"
+	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/cjson"
 	"github.com/conclave-keys/conclave/ceremony/enrolment"
@@ -121,7 +124,152 @@ func planKeys(plan *genesis.Plan) map[string]*tuf.Key {
 	return keys
 }
 
-// rootRun is one root ceremony under way.
+// rootFlags are the flags every root ceremony takes.
+type rootFlags struct {
+	sign     multiFlag
+	pinFD    *int
+	at       *string
+	rootsDir *string
+}
+
+// addRootFlags defines them; signHelp says which keys --sign names, and
+// --attestation-roots is for a ceremony that reads enrolment records.
+func addRootFlags(fs *flag.FlagSet, signHelp string, records bool) *rootFlags {
+	f := &rootFlags{rootsDir: new(string)}
+	fs.Var(&f.sign, "sign", signHelp)
+	f.pinFD = fs.Int("pin-fd", -1, "read each PIN asked for, one line each, from file descriptor `N` (default: ask at the terminal, without showing it)")
+	f.at = fs.String("at", "", "the ceremony's `TIME` (RFC 3339), for a rehearsal policy only; otherwise the system clock")
+	if records {
+		f.rootsDir = fs.String("attestation-roots", "", "check YubiKey attestations against the PEM certificates in `DIR` instead of Yubico's roots (a test or rehearsal CA)")
+	}
+	return f
+}
+
+// rootCeremony is a planned root ceremony.
+type rootCeremony struct {
+	kind string
+	// out is the new vault's directory (init); vd and v the vault a
+	// rotation or refresh starts from.
+	out string
+	vd  *vaultdir.Dir
+	v   *vault.Vault
+	// pol is the policy the new generation binds; pols are the policies
+	// --sign keys are looked up in.
+	pol  *policy.Policy
+	pols []*policy.Policy
+	plan *genesis.Plan
+	// change is a rotation's.
+	change  *genesis.Change
+	records []genesis.Record
+	online  map[string]*tuf.Key
+	force   string
+	now     time.Time
+	flags   *rootFlags
+}
+
+// run has the ceremony signed and written: the --sign keys are checked
+// to meet every threshold before any token is touched (or the vault
+// directory of init made), the log opened with what the ceremony is and
+// what it builds, each key signs, and the generation is written with the
+// log and read back.
+func (c rootCeremony) run(ctx context.Context, env *environment) error {
+	rs, err := rootSigners(c.plan, c.pols, c.flags.sign)
+	if err != nil {
+		return err
+	}
+	if c.vd == nil {
+		if c.vd, err = vaultdir.Create(c.out); err != nil {
+			return err
+		}
+		defer c.vd.Close()
+	}
+	r, err := startRootRun(env, c.vd, c.now)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := c.signAndWrite(ctx, r, rs); err != nil {
+		// The log says why it ended: an auditor finds every root
+		// ceremony that was begun, and the vault is unchanged.
+		if r.log.Len() > 0 {
+			if aerr := r.append(genesis.TypeRootAbandoned, genesis.Abandoned{Reason: err.Error()}); aerr != nil {
+				return errors.Join(err, aerr)
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+// signAndWrite records what the ceremony is and builds, has the keys
+// sign and writes the generation.
+func (c rootCeremony) signAndWrite(ctx context.Context, r *rootRun, rs *rootSigning) error {
+	opened, err := c.opened()
+	if err != nil {
+		return err
+	}
+	if err := r.append(genesis.TypeRootOpened, opened); err != nil {
+		return err
+	}
+	if err := r.append(genesis.TypeRootBuilt, c.plan.BuiltEvent(c.change)); err != nil {
+		return err
+	}
+	if err := r.sign(ctx, c.plan, c.pol, rs, *c.flags.pinFD); err != nil {
+		return err
+	}
+	return r.finish(func(logs []vault.File) ([]vault.File, error) {
+		if c.v == nil {
+			return vault.Create(c.plan.AdoptInput(), r.id, c.now, logs)
+		}
+		u := c.plan.RootUpdate(r.id, c.now)
+		u.Logs = logs
+		return c.v.NextRoot(u)
+	})
+}
+
+// opened is the log's first event.
+func (c rootCeremony) opened() (genesis.Opened, error) {
+	o := genesis.Opened{
+		Kind: c.kind, ConclaveVersion: conclaveVersion(), PolicySHA256: c.pol.SHA256, Rehearsal: c.pol.Rehearsal,
+		Confirmed: genesis.ConfirmedString(c.now), Records: []genesis.KeyRef{}, Online: map[string]string{},
+		ForceThreshold: c.force, Roles: []string{},
+	}
+	var err error
+	if o.BinarySHA256, err = selfHash(); err != nil {
+		return o, err
+	}
+	if c.v != nil {
+		o.VaultGeneration, o.VaultHash = c.v.Generation, c.v.Hash
+	}
+	for _, rec := range c.records {
+		o.Records = append(o.Records, genesis.KeyRef{KeyID: rec.Key.ID(), Holder: rec.Holder})
+	}
+	for role, k := range c.online {
+		o.Online[role] = k.ID()
+	}
+	if c.kind == genesis.KindRefresh {
+		for _, d := range c.plan.Docs {
+			o.Roles = append(o.Roles, d.Role)
+		}
+	}
+	return o, nil
+}
+
+// rootLog reports whether the log at path is a root ceremony's (its
+// first line is root-opened). A root ceremony is never resumed: one that
+// stopped wrote nothing to the vault and registered nothing, so it does
+// not hold back the next ceremony; its log stays in the journal
+// directory for the record.
+func rootLog(path string) bool {
+	data, err := safefile.ReadNamed(path, journal.MaxLog)
+	if err != nil {
+		return false
+	}
+	entries, _, err := transcript.Parse(data)
+	return err == nil && len(entries) > 0 && entries[0].Type == genesis.TypeRootOpened
+}
+
+// rootRun is one root ceremony's log under way.
 type rootRun struct {
 	env  *environment
 	vd   *vaultdir.Dir
@@ -165,29 +313,6 @@ func (r *rootRun) Close() {
 func (r *rootRun) append(typ string, body any) error {
 	_, err := r.log.Append(typ, r.now, body)
 	return err
-}
-
-// opened fills what every root ceremony's first event says.
-func (r *rootRun) opened(kind string, pol *policy.Policy, v *vault.Vault, records []genesis.Record, online map[string]*tuf.Key, force string) (genesis.Opened, error) {
-	o := genesis.Opened{
-		Kind: kind, ConclaveVersion: conclaveVersion(), PolicySHA256: pol.SHA256, Rehearsal: pol.Rehearsal,
-		Confirmed: genesis.ConfirmedString(r.now), Records: []genesis.KeyRef{}, Online: map[string]string{},
-		ForceThreshold: force, Roles: []string{},
-	}
-	var err error
-	if o.BinarySHA256, err = selfHash(); err != nil {
-		return o, err
-	}
-	if v != nil {
-		o.VaultGeneration, o.VaultHash = v.Generation, v.Hash
-	}
-	for _, rec := range records {
-		o.Records = append(o.Records, genesis.KeyRef{KeyID: rec.Key.ID(), Holder: rec.Holder})
-	}
-	for role, k := range online {
-		o.Online[role] = k.ID()
-	}
-	return o, nil
 }
 
 // sign shows what is signed, then has each key sign every file it signs,

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 var rotateCommand = &command{
 	name:    "rotate",
 	summary: "rotate the root: root N+1 with holders in and out, new thresholds or online keys as a new policy places them, signed by a threshold of the old root's keys and of the new root's",
-	usage:   "rotate --vault VAULT [--policy FILE] [--add RECORD...] [--online-keys snapshot=FILE,timestamp=FILE] --sign KEYREF... [--pin-fd N] [--force-threshold REASON] [--attestation-roots DIR]",
+	usage:   "rotate --vault VAULT [--policy FILE] [--add RECORD[=ROLE,...]...] [--remove HOLDER...] [--remove-key KEYID...] [--threshold ROLE=N...] [--online-keys snapshot=FILE,timestamp=FILE] --sign KEYREF... [--pin-fd N] [--force-threshold REASON] [--attestation-roots DIR]",
 }
 
 func init() {
@@ -31,16 +32,15 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	c := rotateCommand
 	fs := newFlagSet(env, c)
 	vaultPath := fs.String("vault", "", "the `VAULT` directory")
-	policyFile := fs.String("policy", "", "the new policy `FILE`, placing the keys of the new root (default: the vault's policy, for a change of online keys only)")
-	var records multiFlag
-	fs.Var(&records, "add", "an enrolment `RECORD` of a key the new policy places that the vault's metadata does not hold yet (repeat it)")
-	onlineKeys := fs.String("online-keys", "", "replace online keys: `snapshot=FILE,timestamp=FILE` (either or both), each a TUF key object")
-	var sign multiFlag
-	fs.Var(&sign, "sign", "a holder's key `KEYREF`, as the old or the new policy enrols it; repeat it until the old root's threshold, the new root's, and every other file's are met")
-	pinFD := fs.Int("pin-fd", -1, "read each PIN asked for, one line each, from file descriptor `N` (default: ask at the terminal, without showing it)")
+	policyFile := fs.String("policy", "", "the new policy `FILE`, placing the keys of the new root (default: the vault's policy), edited further by --add ROLES, --remove, --remove-key and --threshold")
+	var adds, removes, removeKeys, thresholds multiFlag
+	fs.Var(&adds, "add", "an enrolment `RECORD` of a key the vault's metadata does not hold yet; RECORD=ROLE,ROLE also adds the key to the policy, in those roles (repeat it)")
+	fs.Var(&removes, "remove", "remove the `HOLDER` and all their keys from the policy (repeat it)")
+	fs.Var(&removeKeys, "remove-key", "remove the key `KEYID` from its holder in the policy: a holder's old token, replaced by a key given with --add (repeat it)")
+	fs.Var(&thresholds, "threshold", "set a role's threshold in the policy, `ROLE=N` (repeat it)")
+	onlineKeys := fs.String("online-keys", "", "replace online keys, `ROLE=FILE[,ROLE=FILE]`: snapshot=FILE, timestamp=FILE or both, each file a TUF key object")
 	force := fs.String("force-threshold", "", "accept a role whose threshold equals its number of keys, for the written `REASON` (recorded in the log)")
-	rootsDir := fs.String("attestation-roots", "", "check YubiKey attestations against the PEM certificates in `DIR` instead of Yubico's roots (a test or rehearsal CA)")
-	at := fs.String("at", "", "the ceremony's `TIME` (RFC 3339), for a rehearsal policy only; otherwise the system clock")
+	flags := addRootFlags(fs, "a holder's key `KEYREF`, as the old or the new policy enrols it; repeat it until the old root's threshold, the new root's, and every other file's are met", true)
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
 	}
@@ -49,9 +49,9 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 		return usagef("rotate takes no arguments")
 	case *vaultPath == "":
 		return usagef("rotate needs --vault VAULT")
-	case *policyFile == "" && *onlineKeys == "":
-		return usagef("rotate needs --policy FILE (holders, keys or thresholds change) or --online-keys (online keys change)")
-	case len(sign) == 0:
+	case *policyFile == "" && *onlineKeys == "" && len(adds)+len(removes)+len(removeKeys)+len(thresholds) == 0:
+		return usagef("rotate needs a change: --policy FILE, --add, --remove or --threshold (holders, keys or thresholds), or --online-keys")
+	case len(flags.sign) == 0:
 		return usagef("rotate needs --sign KEYREF for each holder who signs")
 	}
 	vd, v, err := openVault(*vaultPath)
@@ -62,7 +62,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	if err := checkNoUnfinished(vd, v); err != nil {
 		return err
 	}
-	pol, polBytes := v.Policy, v.PolicyBytes
+	polName, pol, polBytes := vault.PolicyFile, v.Policy, v.PolicyBytes
 	if *policyFile != "" {
 		if polBytes, err = readNamedFile(*policyFile); err != nil {
 			return err
@@ -70,8 +70,14 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 		if pol, err = policy.Parse(*policyFile, polBytes); err != nil {
 			return refused(err)
 		}
+		polName = *policyFile
 	}
-	now, err := rootCeremonyTime(pol, v, *at)
+	edit, paths, from, err := parsePolicyEdit(adds, removes, thresholds)
+	edit.RemoveKeys = removeKeys
+	if err != nil {
+		return err
+	}
+	now, err := rootCeremonyTime(pol, v, *flags.at)
 	if err != nil {
 		return err
 	}
@@ -79,9 +85,23 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	recs, err := readRecords(env.stdout, pol, records, *rootsDir)
+	recs, err := readRecords(env.stdout, pol, paths, *flags.rootsDir)
 	if err != nil {
 		return err
+	}
+	if len(edit.Add)+len(edit.Remove)+len(edit.RemoveKeys)+len(edit.Thresholds) > 0 {
+		for i := range edit.Add {
+			r := recs[from[i]]
+			edit.Add[i].Holder, edit.Add[i].Contact = r.Holder, r.Contact
+			edit.Add[i].Key = policy.HolderKey{KeyID: r.Key.ID(), Token: r.Token, Serial: r.Serial, Slot: r.Slot, URI: r.URI}
+		}
+		if polBytes, err = edit.Apply(polName, polBytes); err != nil {
+			return refused(err)
+		}
+		if pol, err = policy.Parse(polName, polBytes); err != nil {
+			return refused(err)
+		}
+		fmt.Fprintf(env.stdout, "the policy %s, edited as asked, is the new policy (it is written into the vault)\n", termtext.Safe(polName))
 	}
 	plan, change, err := genesis.Rotate(genesis.RotateInput{
 		Vault: v, Policy: pol, PolicyBytes: polBytes, Records: recs, Online: online, Now: now, ForceThreshold: *force,
@@ -92,33 +112,42 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	fmt.Fprintf(env.stdout, "rotation of root version %d to %d, confirmed time %s\n", v.Root.Version(), v.Root.Version()+1, genesis.ConfirmedString(now))
 	writeChange(env.stdout, change)
 	writeDigest(env.stdout, "", "new policy hash:", pol.SHA256)
-	rs, err := rootSigners(plan, []*policy.Policy{pol, v.Policy}, sign)
-	if err != nil {
-		return err
+	return rootCeremony{
+		kind: genesis.KindRotate, vd: vd, v: v, pol: pol, pols: []*policy.Policy{pol, v.Policy}, plan: plan, change: change,
+		records: recs, online: online, force: *force, now: now, flags: flags,
+	}.run(ctx, env)
+}
+
+// parsePolicyEdit reads --add RECORD[=ROLE,...], --remove HOLDER and
+// --threshold ROLE=N: the policy edit (its added keys still to be filled
+// from their records), the records' paths, and for each added key the
+// index of its record among them.
+func parsePolicyEdit(adds, removes, thresholds []string) (e policy.Edit, paths []string, from []int, err error) {
+	e = policy.Edit{Remove: removes, Thresholds: map[string]int64{}}
+	for _, a := range adds {
+		path, roles := a, ""
+		if i := strings.LastIndexByte(a, '='); i >= 0 && !strings.ContainsAny(a[i+1:], "/") {
+			path, roles = a[:i], a[i+1:]
+			if roles == "" {
+				return e, nil, nil, usagef("--add %s: name the roles after =, such as RECORD=root or RECORD=targets,claimed", termtext.Safe(a))
+			}
+			e.Add = append(e.Add, policy.AddedKey{Roles: strings.Split(roles, ",")})
+			from = append(from, len(paths))
+		}
+		paths = append(paths, path)
 	}
-	r, err := startRootRun(env, vd, now)
-	if err != nil {
-		return err
+	for _, t := range thresholds {
+		role, n, ok := strings.Cut(t, "=")
+		v, err := strconv.ParseInt(n, 10, 64)
+		if !ok || role == "" || err != nil || v < 1 {
+			return e, nil, nil, usagef("--threshold %s: write ROLE=N, N from 1", termtext.Safe(t))
+		}
+		if _, dup := e.Thresholds[role]; dup {
+			return e, nil, nil, usagef("--threshold: role %s is named twice", termtext.Safe(role))
+		}
+		e.Thresholds[role] = v
 	}
-	defer r.Close()
-	opened, err := r.opened(genesis.KindRotate, pol, v, recs, online, *force)
-	if err != nil {
-		return err
-	}
-	if err := r.append(genesis.TypeRootOpened, opened); err != nil {
-		return err
-	}
-	if err := r.append(genesis.TypeRootBuilt, plan.BuiltEvent(change)); err != nil {
-		return err
-	}
-	if err := r.sign(ctx, plan, pol, rs, *pinFD); err != nil {
-		return err
-	}
-	return r.finish(func(logs []vault.File) ([]vault.File, error) {
-		u := plan.RootUpdate(r.id, now)
-		u.Logs = logs
-		return v.NextRoot(u)
-	})
+	return e, paths, from, nil
 }
 
 // rootCeremonyTime is confirmedTime, which must also be later than the

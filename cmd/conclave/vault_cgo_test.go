@@ -121,12 +121,28 @@ func writeSoftHSMRepository(t *testing.T, dir string, hs []softHSMHolder) string
 			t.Fatal(err)
 		}
 	}
+	var p strings.Builder
+	p.WriteString(softHSMPolicyHead(t))
+	p.WriteString("holders:\n")
+	for _, h := range hs {
+		fmt.Fprintf(&p, "  - name: %s\n    keys:\n      - keyid: %s\n        token: pkcs11\n        uri: %q\n", h.name, h.key.ID(), h.uri)
+	}
+	pf := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(pf, []byte(p.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return pf
+}
+
+// softHSMPolicyHead is the start of a rehearsal policy allowing SoftHSM,
+// up to the holders.
+func softHSMPolicyHead(t *testing.T) string {
+	t.Helper()
 	_, sum, err := pkcs11.HashModule(testSoftHSM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p strings.Builder
-	fmt.Fprintf(&p, `format: conclave-policy/1
+	return fmt.Sprintf(`format: conclave-policy/1
 rehearsal: true
 repository: example
 intake_keys:
@@ -137,16 +153,7 @@ intake_keys:
 pkcs11_modules:
   - path: %s
     sha256: %s
-holders:
 `, testSoftHSM, sum)
-	for _, h := range hs {
-		fmt.Fprintf(&p, "  - name: %s\n    keys:\n      - keyid: %s\n        token: pkcs11\n        uri: %q\n", h.name, h.key.ID(), h.uri)
-	}
-	pf := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(pf, []byte(p.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return pf
 }
 
 // TestVaultAdoptSoftHSM: root holders on SoftHSM tokens sign the binding

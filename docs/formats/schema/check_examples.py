@@ -61,6 +61,8 @@ for n, line in enumerate(open('../../ceremony/transcript/testdata/kat/log.jsonl'
 # negative checks
 r=json.load(open(E+'enrolment-record-pkcs11.json')); r['token']['slot']='9c'
 v('enrolment-record.schema.json', r, 'NEG enrolment pkcs11 key with a slot')
+r=json.load(open(E+'enrolment-record-pkcs11.json')); r['attestation']=['AAAA']
+v('enrolment-record.schema.json', r, 'NEG enrolment pkcs11 key with an attestation')
 r=dict(batch[0]); r['paths']=['*']
 v('request.schema.json', r, 'NEG unknown member')
 r=dict(batch[1]); del r['authorisation']
