@@ -25,8 +25,9 @@
 //   - The changes in the exported bytes (build.Summarize, the summary
 //     card's list) are exactly the approved requests: no change that no
 //     approval covers, no rejected or deferred request applied, no
-//     approved request left out, and no recovery approved before its
-//     notice period ended.
+//     approved request left out. A recovery inside its notice period is
+//     judged invalid again by the replay, at the confirmed time, and a log
+//     that approves it does not replay.
 //   - Given the published metadata, every difference between what is
 //     published and what was signed (published.go).
 //
@@ -63,6 +64,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 	"github.com/conclave-keys/conclave/ceremony/verify"
+	"github.com/conclave-keys/conclave/internal/parallel"
 	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
@@ -92,7 +94,6 @@ const (
 	CodeDeferredApplied   = "deferred-applied"
 	CodeChangeDiffers     = "change-differs"
 	CodeApprovedMissing   = "approved-not-applied"
-	CodeRecoverNotice     = "recover-notice"
 	CodeCard              = "card"
 )
 
@@ -139,6 +140,8 @@ type audit struct {
 	metadata map[string]*tuf.File
 	names    map[string]string // role → exported file name
 	s        *session.Session
+	// replayed is set when the whole log replayed.
+	replayed bool
 }
 
 // Audit checks a ceremony. An error is returned only for a cancelled
@@ -162,15 +165,27 @@ func Audit(ctx context.Context, in Input) (*Report, error) {
 		a.events()
 		a.r.Vault.Checked = in.Vault != nil
 		a.head()
-		a.files()
 		if in.Vault == nil {
+			a.files()
 			a.find(CodeNoVault, 0, "", "no vault was given: the log and the exported files were checked for integrity, but not the signatures, thresholds, expiry or decisions, which need the vault generation the ceremony was opened on")
 			a.payloadsOnly()
 		} else {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			a.replay()
+			// The replay and reading the exported files do not depend on
+			// each other: side by side on two cores, each with its own
+			// findings, in this order in the report.
+			replayed := &audit{in: in, entries: a.entries, r: &Report{}}
+			parallel.For(2, 1, func(i int) {
+				if i == 0 {
+					replayed.replay()
+				} else {
+					a.files()
+				}
+			})
+			a.s, a.replayed = replayed.s, replayed.replayed
+			a.r.Findings = append(a.r.Findings, replayed.r.Findings...)
 			if err := a.roles(ctx); err != nil {
 				return nil, err
 			}
@@ -492,7 +507,7 @@ func (m memBlobs) Get(sum string) ([]byte, error) {
 func (a *audit) replay() {
 	s, err := a.replayUpTo(len(a.entries))
 	if err == nil {
-		a.s = s
+		a.s, a.replayed = s, true
 		return
 	}
 	var re *session.ReplayError
@@ -553,7 +568,10 @@ func (a *audit) roles(ctx context.Context) error {
 			}
 		}
 		a.signatures(&role, f)
-		if last := a.in.Vault.Delegators[p.Role]; last == nil {
+		if card := a.replayedCard(p, f); card != nil {
+			role.Added, role.Rotated, role.Removed, role.CardDigest = card.Added, card.Rotated, card.Removed, card.Digest
+			a.changes(card, decisions, applied)
+		} else if last := a.in.Vault.Delegators[p.Role]; last == nil {
 			a.find(CodeCard, 0, p.Role, "the vault holds no last signed version of %s to compare with", p.Role)
 		} else if card, err := build.Summarize(p.Role, last, f); err != nil {
 			a.find(CodeCard, 0, p.Role, "the changes in %s cannot be derived from its bytes: %v", a.names[p.Role], err)
@@ -581,6 +599,23 @@ func (a *audit) roles(ctx context.Context) error {
 	}
 	for i := range a.r.Decisions {
 		a.r.Decisions[i].Applied = applied[a.r.Decisions[i].RequestID]
+	}
+	return nil
+}
+
+// replayedCard is the card the replay derived (build.Summarize) from the
+// payload it built, when the whole log replayed and the exported file's
+// signed part is exactly that payload: the card of these bytes, which
+// need not be read a second time. Nil otherwise.
+func (a *audit) replayedCard(p session.BuiltPayload, f *tuf.File) *build.Card {
+	if !a.replayed || bundle.SumHex(f.SignedBytes()) != p.PayloadSHA256 {
+		return nil
+	}
+	cards, _ := a.s.Cards()
+	for _, c := range cards {
+		if c.Role == p.Role && c.Version == f.Version() && c.Digest == p.CardDigest {
+			return c
+		}
 	}
 	return nil
 }
@@ -619,9 +654,6 @@ func (a *audit) decisions() map[string][]decided {
 		}
 		if v.Project != "" {
 			out[v.Project] = append(out[v.Project], decided{v: v, d: d})
-		}
-		if d.Decision == DecisionApproved && slices.Contains(d.Codes, string(verdict.RecoverNotice)) {
-			a.find(CodeRecoverNotice, 0, "", "request %s (recover %s) was approved before its notice period ended", v.RequestID, v.Project)
 		}
 	}
 	return out

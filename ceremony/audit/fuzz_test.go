@@ -38,7 +38,7 @@ func FuzzAudit(f *testing.F) {
 		if err := r.WriteText(&text); err != nil {
 			t.Fatal(err)
 		}
-		if strings.ContainsAny(text.String(), "\x1b\x9b\u202e") {
+		if strings.ContainsAny(text.String(), "\x1b\u009b\u202e") {
 			t.Fatalf("the text report holds a raw escape:\n%q", text.String())
 		}
 		if err := r.WriteHTML(&html); err != nil {

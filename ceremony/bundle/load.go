@@ -136,6 +136,7 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 		listed <- listing{extra, err}
 	}()
 	contents := make([][]byte, len(m.Files))
+	counts := make([]int, len(m.Files)) // lines of each batch
 	errs := make([]error, len(m.Files))
 	// A bundle has a few dozen batches, each read and hashed whole by
 	// one goroutine; their lines are parsed afterwards, spread evenly.
@@ -155,9 +156,10 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 				e.Path, len(data), termtext.ShortHex(string(sumHex[:])), e.Size, termtext.ShortHex(e.SHA256))
 			return
 		}
-		if e.Kind == KindBatch && r.MaxBatchRequests > 0 {
-			if n := CountLines(data); n > r.MaxBatchRequests {
-				errs[i] = verdict.Refuse(verdict.BundleLimit, nil, "the batch %q holds %d lines; at most %d requests are allowed per batch (bundle_limits.max_batch_requests)", e.Path, n, r.MaxBatchRequests)
+		if e.Kind == KindBatch {
+			counts[i] = CountLines(data)
+			if r.MaxBatchRequests > 0 && counts[i] > r.MaxBatchRequests {
+				errs[i] = verdict.Refuse(verdict.BundleLimit, nil, "the batch %q holds %d lines; at most %d requests are allowed per batch (bundle_limits.max_batch_requests)", e.Path, counts[i], r.MaxBatchRequests)
 				return
 			}
 		}
@@ -181,17 +183,14 @@ func Load(src Source, trust Trust) (*Bundle, error) {
 		data             []byte
 		last, terminated bool
 	}
-	var lines []line
 	total := 0
-	for i, e := range m.Files {
-		if e.Kind == KindBatch {
-			total += CountLines(contents[i])
-		}
+	for _, n := range counts {
+		total += n
 	}
 	if r.MaxRequests > 0 && total > r.MaxRequests {
 		return nil, verdict.Refuse(verdict.BundleLimit, nil, "the bundle holds %d requests; at most %d are allowed (bundle_limits.max_requests)", total, r.MaxRequests)
 	}
-	lines = make([]line, 0, total)
+	lines := make([]line, 0, total)
 	b.Items = make([]Item, 0, total)
 	var published []byte
 	for i, e := range m.Files {

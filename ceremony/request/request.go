@@ -219,7 +219,7 @@ type Limits struct {
 	MaxKeys        int
 }
 
-// Parse reads one request file strictly: strict JSON (no duplicate names,
+// Parse reads one request (a line of a batch) strictly: strict JSON (no duplicate names,
 // nothing after the value, valid UTF-8, bounded depth), exactly the
 // members its kind allows, each of the right type. Keys that cannot be
 // used and a refused project name do not stop the parse: they are kept in

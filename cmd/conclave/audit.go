@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -166,7 +167,10 @@ func readLogDir(dir string, in *audit.Input) error {
 // the ceremony that wrote the export is taken from the current
 // generation, which keeps the log of every closed ceremony
 // (ceremonies/ID/). The generation the log says the ceremony was opened
-// on is then opened and verified: the trust of the audit.
+// on is then opened and verified: the trust of the audit. The log and its
+// blobs need no verified generation around them: the audit checks the
+// log's chain, its signed head and its replay, and each blob against its
+// name.
 func readVaultForAudit(path string, findLog bool, in *audit.Input) error {
 	vd, err := vaultdir.Open(path)
 	if err != nil {
@@ -174,11 +178,13 @@ func readVaultForAudit(path string, findLog bool, in *audit.Input) error {
 	}
 	defer vd.Close()
 	if findLog {
-		cur, err := vd.OpenCurrent()
+		rd, _, err := vd.Current()
 		if err != nil {
 			return err
 		}
-		if err := logFromVault(cur, in); err != nil {
+		err = logFromVault(rd, in)
+		rd.(io.Closer).Close()
+		if err != nil {
 			return err
 		}
 	}
@@ -194,37 +200,55 @@ func readVaultForAudit(path string, findLog bool, in *audit.Input) error {
 	return nil
 }
 
-// logFromVault finds, among the logs the vault keeps, the one whose
-// exported line names the export's manifest.
-func logFromVault(v *vault.Vault, in *audit.Input) error {
+// logFromVault finds, among the logs a generation keeps, the one whose
+// exported line names the export's manifest, and reads it with its blobs
+// and signed head.
+func logFromVault(rd vault.Reader, in *audit.Input) error {
 	manifest, ok := in.Export[export.ManifestName]
 	if !ok {
 		return fmt.Errorf("the export holds no %s, so the ceremony that wrote it cannot be found in the vault: name its log with --log", export.ManifestName)
 	}
 	sum := []byte(bundle.SumHex(manifest))
+	ids, err := rd.ReadDir(vault.CeremoniesDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	var id string
-	byName := map[string][]byte{}
-	for _, f := range v.Files() {
-		byName[f.Name] = f.Data
-		rest, ok := strings.CutPrefix(f.Name, vault.CeremoniesDir+"/")
-		dir, name, _ := strings.Cut(rest, "/")
-		if ok && name == journal.LogName && bytes.Contains(f.Data, sum) {
-			if id != "" {
-				return fmt.Errorf("two ceremonies of the vault, %s and %s, name this export: name the log with --log", termtext.Safe(id), termtext.Safe(dir))
-			}
-			id = dir
+	for _, d := range ids {
+		d, isDir := strings.CutSuffix(d, "/")
+		if !isDir {
+			continue
 		}
+		log, err := rd.ReadFile(vault.CeremoniesDir + "/" + d + "/" + journal.LogName)
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(log, sum) {
+			continue
+		}
+		if id != "" {
+			return fmt.Errorf("two ceremonies of the vault, %s and %s, name this export: name the log with --log", termtext.Safe(id), termtext.Safe(d))
+		}
+		id, in.Log = d, log
 	}
 	if id == "" {
 		return withHint(fmt.Errorf("no ceremony log in the vault's current generation names this export's manifest (SHA-256 %s)", sum),
 			"a ceremony's log is kept in the vault once it closed; for one that did not, name its journal with --log")
 	}
-	prefix := vault.CeremoniesDir + "/" + id + "/"
-	in.Log, in.Head = byName[prefix+journal.LogName], byName[prefix+audit.HeadName]
+	dir := vault.CeremoniesDir + "/" + id + "/"
+	if in.Head, err = rd.ReadFile(dir + audit.HeadName); errors.Is(err, fs.ErrNotExist) {
+		in.Head = nil
+	} else if err != nil {
+		return err
+	}
+	blobs, err := rd.ReadDir(dir + journal.BlobsName)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	in.Blobs = map[string][]byte{}
-	for name, data := range byName {
-		if blob, ok := strings.CutPrefix(name, prefix+journal.BlobsName+"/"); ok {
-			in.Blobs[blob] = data
+	for _, b := range blobs {
+		if in.Blobs[b], err = rd.ReadFile(dir + journal.BlobsName + "/" + b); err != nil {
+			return err
 		}
 	}
 	return nil

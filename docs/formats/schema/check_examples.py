@@ -56,6 +56,8 @@ for f in sorted(glob.glob(E+'enrolment-record-*.json')):
     v('enrolment-record.schema.json', json.load(open(f)), f)
 v('enrolment-check.schema.json', json.load(open(E+'enrolment-check.json')), 'enrolment check')
 v('partial.schema.json', json.load(open(E+'partial/partial.json')), 'partial')
+v('audit-report.schema.json', json.load(open(E+'audit-report.json')), 'audit report')
+v('diff-report.schema.json', json.load(open(E+'diff-report.json')), 'diff report')
 for n, line in enumerate(open('../../ceremony/transcript/testdata/kat/log.jsonl', 'rb').read().splitlines(), 1):
     v('transcript-line.schema.json', json.loads(line), 'transcript line %d' % n)
 # negative checks
