@@ -3,6 +3,7 @@ package partial
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -86,4 +87,26 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted a partial Check refuses: %v", err)
 		}
 	})
+}
+
+// BenchmarkParse100k reads the partial of a 100,000-request ceremony:
+// one decision per request, a reason on every tenth.
+func BenchmarkParse100k(b *testing.B) {
+	p := sample()
+	p.Decisions = make([]Decision, 100_000)
+	for i := range p.Decisions {
+		d := Decision{RequestID: fmt.Sprintf("req-%06d", i), Decision: "approve", By: "Alice Martin"}
+		if i%10 == 0 {
+			d.Decision, d.Reason = "defer", "the maintainer is to confirm by telephone"
+		}
+		p.Decisions[i] = d
+	}
+	data := p.Encode()
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Parse(data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -99,24 +99,30 @@ func (s *Session) stepAbandoned(e *Abandoned) (func(), error) {
 
 // Update is what a finished ceremony changes in the vault (vault.Next),
 // also after a replay of a log that ended: closed, the signed roles, the
-// history with this bundle recorded and the register; abandoned, the
-// register only (the versions built are burned; the bundle may be
+// history with this bundle recorded and the register; closed after a
+// partial export, the history and the register (the roles keep their
+// versions until the signed metadata comes back: vault sync); abandoned,
+// the register only (the versions built are burned; the bundle may be
 // imported again). It is nil for a ceremony abandoned before its clock
 // was confirmed, which changes nothing.
+//
+// The history records the bundle at the ceremony time, which every site
+// of a ceremony signed at several shares: their vaults remember the same
+// instants.
 func (s *Session) Update() (*vault.Update, error) {
 	switch {
 	case s.state == StateClosed && s.partialExported:
-		// The payloads are registered, never to be built with other
-		// bytes; the roles stay at their versions until the signed
-		// metadata comes back (vault sync).
-		return s.registerUpdate(), nil
+		u := s.registerUpdate()
+		u.History = s.d.Vault.History.Clone()
+		u.History.Record(s.imp.bundle, s.CeremonyTime())
+		return u, nil
 	case s.state == StateClosed:
 		u := &vault.Update{CeremonyID: s.d.Log.CeremonyID(), Confirmed: s.confirmed, Roles: map[string]*tuf.File{}}
 		for _, p := range s.built.payloads {
 			u.Roles[p.Role] = p.File
 		}
 		h := s.d.Vault.History.Clone()
-		h.Record(s.imp.bundle, s.confirmed)
+		h.Record(s.imp.bundle, s.CeremonyTime())
 		u.History = h
 		return u, nil
 	case s.state == StateAbandoned:

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -118,7 +117,7 @@ func (s *Session) stepExported(e *Exported) (func(), error) {
 		return s.stepExportedPartial(e)
 	}
 	if s.site != nil && !s.site.merged {
-		return nil, errors.New("the signatures carried here are not merged yet")
+		return nil, ErrNotMerged
 	}
 	// The plan ExportFiles made, unless a line was appended since (or
 	// this is a replay): the export of a 100,000-project role is 60 MB

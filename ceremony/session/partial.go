@@ -59,6 +59,10 @@ var (
 	// ErrJoinedDecisions: a joined ceremony takes the first site's
 	// decisions and makes none of its own.
 	ErrJoinedDecisions = errors.New("this site takes the first site's decisions; it decides nothing itself")
+	// ErrNotMerged: at a joined site, nobody signs and nothing is
+	// exported before the partial's signatures are merged: they would be
+	// dropped.
+	ErrNotMerged = errors.New("the signatures the partial carries are not merged yet")
 	// ErrComplete: every threshold is met, so the metadata is exported,
 	// not a partial.
 	ErrComplete = errors.New("every role's threshold is met: export the metadata, not a partial")
@@ -517,7 +521,7 @@ func (s *Session) PartialFiles() ([]export.File, error) {
 		return nil, err
 	}
 	if s.site != nil && !s.site.merged {
-		return nil, errors.New("export a partial: the signatures carried here are not merged yet")
+		return nil, fmt.Errorf("export a partial: %w", ErrNotMerged)
 	}
 	files, err := s.planPartial()
 	if err != nil {
@@ -595,7 +599,7 @@ func (s *Session) ExportedPartial(files map[string]string) error {
 
 func (s *Session) stepExportedPartial(e *Exported) (func(), error) {
 	if s.site != nil && !s.site.merged {
-		return nil, errors.New("the signatures carried here are not merged yet")
+		return nil, ErrNotMerged
 	}
 	want := s.planned
 	if want == nil || s.plannedSeq != s.lastSeq {

@@ -103,8 +103,9 @@ func (st *sites) openBAt(t *testing.T, v *vault.Vault, id string, clock time.Tim
 	return s, a
 }
 
-// joinB runs site B from its clock to the merge.
-func joinB(s *Session, files map[string][]byte) error {
+// importB runs site B from its clock to the import of the bundle the
+// partial carries.
+func importB(s *Session, files map[string][]byte) error {
 	if err := s.Join(files, "bob"); err != nil {
 		return err
 	}
@@ -112,7 +113,12 @@ func joinB(s *Session, files map[string][]byte) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Import(src); err != nil {
+	return s.Import(src)
+}
+
+// joinB runs site B from its clock to the merge.
+func joinB(s *Session, files map[string][]byte) error {
+	if err := importB(s, files); err != nil {
 		return err
 	}
 	if err := s.Adopt("bob"); err != nil {
@@ -121,7 +127,7 @@ func joinB(s *Session, files map[string][]byte) error {
 	if err := s.Build(); err != nil {
 		return err
 	}
-	_, err = s.Merge()
+	_, err := s.Merge()
 	return err
 }
 
@@ -132,8 +138,8 @@ func TestTwoSites(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := int64(intaketest.BaseVersion + 1)
-	if len(u.Roles) != 0 || u.History != nil || u.Register["claimed"][want] == "" {
-		t.Fatalf("site A's update after a partial: roles %v, history %v, register %v; want only the payload registered", u.Roles, u.History, u.Register)
+	if len(u.Roles) != 0 || u.History == nil || !u.History.SeenBundle("bundle-0001") || u.Register["claimed"][want] == "" {
+		t.Fatalf("site A's update after a partial: roles %v, history %v, register %v; want the payload registered and the bundle recorded", u.Roles, u.History, u.Register)
 	}
 	s, log := st.openB(t, st.siteB(), ceremonyID)
 	if err := joinB(s, st.files); err != nil {
@@ -197,6 +203,11 @@ func TestTwoSites(t *testing.T) {
 	}
 	if ub.Roles["claimed"] == nil || ub.CeremonyID != ceremonyID {
 		t.Errorf("site B's update: %+v", ub)
+	}
+	// Both vaults remember the bundle at the same instant, the ceremony
+	// time, not each site's clock.
+	if ha, hb := string(u.History.Marshal()), string(ub.History.Marshal()); ha != hb {
+		t.Errorf("the sites' histories differ:\nA %s\nB %s", ha, hb)
 	}
 
 	// Site B's log is its own, under the same ceremony id, and replays.
@@ -332,6 +343,17 @@ func TestTwoSitesRefusals(t *testing.T) {
 		},
 		is:  ErrBadPartial,
 		msg: "join the partial: the partial is refused: 8.claimed.partial.json has SHA-256 ",
+	}, {
+		name: "metadata of another version than listed",
+		files: func() map[string][]byte {
+			return reseal(t, st.files, func(p *partial.Partial, files map[string][]byte) {
+				files["9.claimed.partial.json"] = files["8.claimed.partial.json"]
+				delete(files, "8.claimed.partial.json")
+				p.Roles[0].Version, p.Roles[0].Metadata = 9, "9.claimed.partial.json"
+			})
+		},
+		is:  ErrBadPartial,
+		msg: "9.claimed.partial.json holds version 8 with payload ",
 	}, {
 		name:  "another vault",
 		vault: func(v *vault.Vault) { v.PolicyBytes = []byte("another policy") },
@@ -482,14 +504,7 @@ func TestTwoSitesHolderTwice(t *testing.T) {
 func TestTwoSitesDecideNothing(t *testing.T) {
 	st := newSites(t)
 	s, _ := st.openB(t, st.siteB(), ceremonyID)
-	if err := s.Join(st.files, "bob"); err != nil {
-		t.Fatal(err)
-	}
-	src, err := s.JoinedBundle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Import(src); err != nil {
+	if err := importB(s, st.files); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Decide("r-add", Reject, "not here", "bob"); !errors.Is(err, ErrJoinedDecisions) {
@@ -500,5 +515,43 @@ func TestTwoSitesDecideNothing(t *testing.T) {
 	}
 	if err := s.Build(); !errors.Is(err, ErrUndecided) {
 		t.Errorf("a build before the decisions are adopted: %v, want ErrUndecided", err)
+	}
+}
+
+// TestTwoSitesSignAfterMerge: at the joining site nobody signs, and
+// nothing is exported, before the partial's signatures are merged: the
+// site's own holders could otherwise meet the threshold without them,
+// and they would be dropped.
+func TestTwoSitesSignAfterMerge(t *testing.T) {
+	st := newSites(t)
+	s, _ := st.openB(t, st.siteB(), ceremonyID)
+	for _, step := range []func() error{func() error { return importB(s, st.files) }, func() error { return s.Adopt("bob") }, s.Build} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.SignAs(context.Background(), "bob"); !errors.Is(err, ErrNotMerged) || err.Error() != "sign as bob: "+ErrNotMerged.Error() {
+		t.Errorf("bob signing before the merge: %v, want ErrNotMerged", err)
+	}
+	// A signed line before the merged one, as a tampered log would have
+	// it, does not replay.
+	bob := st.fx.vault.Policy.Holders[1].Keys[0].KeyID
+	p := s.built.byRole["claimed"]
+	sig, err := tuf.SignMessageUnverified(st.fx.tokens.keys[bob], p.keys[bob], p.File.SignedBytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &Signed{Role: "claimed", Version: p.Version, Holder: "bob", KeyID: bob, Token: "softkey of bob", PINTriesBefore: -1, PINTriesAfter: -1, Signature: hex.EncodeToString(sig)}
+	if err := s.commit(ev); !errors.Is(err, ErrNotMerged) {
+		t.Errorf("a signed line before the merge: %v, want ErrNotMerged", err)
+	}
+	if _, err := s.PartialFiles(); !errors.Is(err, ErrNotMerged) {
+		t.Errorf("a partial before the merge: %v, want ErrNotMerged", err)
+	}
+	if err := s.Exported(map[string]string{}); !errors.Is(err, ErrNotMerged) {
+		t.Errorf("an export recorded before the merge: %v, want ErrNotMerged", err)
+	}
+	if err := s.ExportedPartial(map[string]string{}); !errors.Is(err, ErrNotMerged) {
+		t.Errorf("a partial export recorded before the merge: %v, want ErrNotMerged", err)
 	}
 }

@@ -44,6 +44,9 @@ func (s *Session) SignAs(ctx context.Context, holderName string) ([]string, erro
 	if err := s.need("sign", StateBuild, StateSign); err != nil {
 		return nil, err
 	}
+	if s.site != nil && !s.site.merged {
+		return nil, fmt.Errorf("sign as %s: %w", holderName, ErrNotMerged)
+	}
 	h, ok := s.holder(holderName)
 	if !ok {
 		return nil, fmt.Errorf("sign as %q: %w", holderName, ErrNotHolder)
@@ -132,6 +135,9 @@ func holderKeyFor(h *policy.Holder, p *payload) (policy.HolderKey, bool) {
 func (s *Session) stepSigned(e *Signed) (func(), error) {
 	if err := s.need("sign", StateBuild, StateSign); err != nil {
 		return nil, err
+	}
+	if s.site != nil && !s.site.merged {
+		return nil, ErrNotMerged
 	}
 	p := s.built.byRole[e.Role]
 	if p == nil || p.Version != e.Version {

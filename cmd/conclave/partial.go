@@ -24,6 +24,9 @@ import (
 // steps both through the same ceremonyRun; this file holds what is
 // particular to a partial.
 
+// maxPartialFile bounds one file of a partial directory.
+const maxPartialFile = 1<<30 + 128<<20
+
 // readPartial reads a partial directory from the transfer medium (see
 // package partial): partial.json, then exactly the files it lists,
 // through the media reader (no links, regular files only, limits), and
@@ -44,7 +47,15 @@ func readPartial(dir string) (map[string][]byte, *partial.Partial, error) {
 		return nil, nil, refused(err)
 	}
 	names := p.Files()
-	m.limits = safefile.Limits{MaxFiles: len(names) + 1}
+	// The bundle copy is as large as the bundle the first site read,
+	// which its rules allow up to 1 GiB with a 64 MiB manifest and a
+	// 64 MiB published state (rules.Default); each metadata file is
+	// bounded as verify bounds one.
+	m.limits = safefile.Limits{
+		MaxFiles:     len(names) + 1,
+		MaxFileSize:  maxPartialFile,
+		MaxTotalSize: maxPartialFile + int64(len(p.Roles))*defaultMaxMetadataSize,
+	}
 	f, err := m.listed(names)
 	if err != nil {
 		return nil, nil, refused(err)

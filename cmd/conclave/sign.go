@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 
 	"github.com/conclave-keys/conclave/airgap/vaultdir"
 )
@@ -25,6 +27,27 @@ func init() {
 
 var hexDigest = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
+// confirmDigest reads a digest as the paper log holds it: 64 hex
+// digits, or the numbered groups Conclave prints (words.Groups), each
+// group numbered in its place, so that a group skipped or written twice
+// is a mistake, not another digest.
+func confirmDigest(s string) (string, bool) {
+	fields := strings.Fields(s)
+	if len(fields) == 1 && hexDigest.MatchString(fields[0]) {
+		return fields[0], true
+	}
+	var b strings.Builder
+	for i, f := range fields {
+		n, g, ok := strings.Cut(f, ":")
+		if !ok || n != strconv.Itoa(i+1) {
+			return "", false
+		}
+		b.WriteString(g)
+	}
+	d := b.String()
+	return d, len(fields) > 1 && hexDigest.MatchString(d)
+}
+
 // runSign reads the partial and the script, then runs this site's
 // ceremony headless (runHeadless) under the partial's ceremony id: the
 // partial joined, its bundle imported, its decisions adopted, the
@@ -39,7 +62,7 @@ func runSign(ctx context.Context, env *environment, args []string) error {
 	out := fs.String("out", "", "the export `DIR` on the transfer medium: new, or empty")
 	scriptPath := fs.String("script", "", "this site's script `FILE.yaml` (docs/two-sites.md): who is present, the clock, who signs; its decisions name only by")
 	resume := fs.String("resume", "", "continue this site's ceremony whose log is `LOG` (VAULT/journal/ID)")
-	digest := fs.String("confirm-digest", "", "the summary `DIGEST` (64 hex digits) the previous site read out over another channel than the medium")
+	digest := fs.String("confirm-digest", "", "the summary `DIGEST` the previous site read out over another channel than the medium: 64 hex digits, or its numbered groups as printed")
 	softkeys := fs.String("softkey-dir", "", "the software key store `DIR` of a rehearsal policy's softkey:name=NAME keys (INSECURE keys: rehearsals only)")
 	pinFD := fs.Int("pin-fd", -1, "read each PIN, one line each in the order the tokens ask, from the open file descriptor `N` (3 or more); without it, PINs are typed at the terminal, not shown")
 	if err := parseFlags(env, c, fs, args); err != nil {
@@ -53,8 +76,10 @@ func runSign(ctx context.Context, env *environment, args []string) error {
 		return usagef("--in, --out and --script are required")
 	case *resume == "" && *vaultPath == "":
 		return usagef("name --vault (a new ceremony at this site), or --resume LOG (continue one)")
-	case !hexDigest.MatchString(*digest):
-		return usagef("--confirm-digest must be the 64 lowercase hex digits of the summary digest the previous site read out")
+	}
+	confirmed, ok := confirmDigest(*digest)
+	if !ok {
+		return usagef("--confirm-digest must be the summary digest the previous site read out: 64 lowercase hex digits, or the numbered groups as printed (\"1:e9d8 2:984a … 16:361a\")")
 	}
 	data, err := readNamedFile(*scriptPath)
 	if err != nil {
@@ -91,7 +116,7 @@ func runSign(ctx context.Context, env *environment, args []string) error {
 	defer pins.Close()
 	o := headlessOptions{
 		Vault: *vaultPath, Out: *out, Resume: *resume, Script: sc, Prompts: pins.prompts, Notice: env.stderr, SoftkeyDir: *softkeys,
-		Join: files, ID: p.Ceremony, ConfirmDigest: *digest,
+		Join: files, ID: p.Ceremony, ConfirmDigest: confirmed,
 	}
 	_, err = runHeadless(ctx, env, o)
 	return err

@@ -15,6 +15,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/transcript"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
+	pgpwords "github.com/conclave-keys/conclave/ceremony/words"
 )
 
 // siteAScript is the first site's: Holder 1 alone signs, so the
@@ -405,8 +406,10 @@ func TestTwoSitesResume(t *testing.T) {
 	logDir := filepath.Join(ts.vaultB, "journal", ts.id)
 	pins := pinFile(t, 1)
 	defer pins.Close()
+	// The digest as the paper log holds it: numbered groups.
+	groups := strings.Join(pgpwords.Groups(ts.digest), " ")
 	code, stdout, stderr = run(t, "sign", "--resume", logDir, "--in", ts.partial, "--out", out, "--script", script,
-		"--softkey-dir", fx.keys, "--pin-fd", fmt.Sprint(pins.Fd()), "--confirm-digest", ts.digest)
+		"--softkey-dir", fx.keys, "--pin-fd", fmt.Sprint(pins.Fd()), "--confirm-digest", groups)
 	if code != 0 {
 		t.Fatalf("resume: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -419,5 +422,54 @@ func TestTwoSitesResume(t *testing.T) {
 		if n := strings.Count(string(log), `"type":"`+typ+`"`); n != 1 {
 			t.Errorf("site B's log holds %d %s lines, want 1", n, typ)
 		}
+	}
+}
+
+// TestSignDigestForms: the digest is read as 64 hex digits or as the
+// numbered groups printed; groups out of order, missing or short are a
+// command-line mistake.
+func TestSignDigestForms(t *testing.T) {
+	h := "e9d8984af64986ce5f8c22bacc772dad9acc5b1fc7818cc549856ab15fec361a"
+	groups := pgpwords.Groups(h)
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{h, true},
+		{strings.Join(groups, " "), true},
+		{" " + strings.Join(groups, "  ") + "\n", true},
+		{strings.Join(append([]string{groups[1], groups[0]}, groups[2:]...), " "), false},
+		{strings.Join(groups[:15], " "), false},
+		{strings.ToUpper(h), false},
+		{h[:63], false},
+		{"1:" + h, false},
+	} {
+		got, ok := confirmDigest(tc.in)
+		if ok != tc.ok || ok && got != h {
+			t.Errorf("confirmDigest(%q) = %q, %v; want ok %v", tc.in, got, ok, tc.ok)
+		}
+	}
+	code, _, stderr := run(t, "sign", "--vault", "v", "--in", "p", "--out", "o", "--script", "s", "--confirm-digest", "2:e9d8 1:984a")
+	if code != 2 || !strings.HasPrefix(stderr, "error: --confirm-digest must be the summary digest the previous site read out: ") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+}
+
+// TestExportPartialComplete: with --export-partial, a ceremony whose
+// holders meet every threshold exports the metadata, not a partial; the
+// flag is for a scripted ceremony.
+func TestExportPartialComplete(t *testing.T) {
+	fx := newCeremonyFixture(t)
+	pins := pinFile(t, 5)
+	defer pins.Close()
+	out := filepath.Join(fx.dir, "export")
+	code, stdout, stderr := run(t, append(fx.args(out, pins.Fd()), "--export-partial")...)
+	if code != 0 || strings.Contains(stdout, "Partial exported") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	fx.checkExport(t, out, 8)
+	code, _, stderr = run(t, "ceremony", "--vault", fx.vault, "--in", fx.bundle, "--out", filepath.Join(fx.dir, "o2"), "--export-partial")
+	if code != 2 || !strings.HasPrefix(stderr, "error: --export-partial is for a scripted ceremony (--script)\n") {
+		t.Errorf("without --script: exit %d\n%s", code, stderr)
 	}
 }
