@@ -41,6 +41,10 @@ const (
 	// TypeVaultBinding binds a vault's policy to its root: signed by a
 	// threshold of the root's root keys (package vault).
 	TypeVaultBinding = "application/vnd.conclave.vault-binding.v1+json"
+	// TypeRecoveryWaiver waives a recovery's notice period: signed by a
+	// threshold of the holders of the role that delegates the project
+	// (package session).
+	TypeRecoveryWaiver = "application/vnd.conclave.recovery-waiver.v1+json"
 )
 
 // ErrPayloadType: the envelope is not of the type the caller expects.

@@ -16,6 +16,7 @@ const (
 	TypeImported     = "imported"
 	TypeDecided      = "decided"
 	TypeBulkApproved = "bulk-approved"
+	TypeWaived       = "waived" // waiver.go
 	TypeBuilt        = "built"
 	TypeSigned       = "signed"
 	TypeExported     = "exported"
@@ -226,6 +227,8 @@ func decodeEvent(typ string, body []byte) (event, error) {
 		ev = new(Decided)
 	case TypeBulkApproved:
 		ev = new(BulkApproved)
+	case TypeWaived:
+		ev = new(Waived)
 	case TypeBuilt:
 		ev = new(Built)
 	case TypeSigned:

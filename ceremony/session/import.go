@@ -33,7 +33,7 @@ func (s *Session) Import(src bundle.Source) error {
 	if err != nil {
 		return fmt.Errorf("import: keep the bundle copy: %w", err)
 	}
-	imp := s.judge(blob, b, rec.files[bundle.ManifestName], len(rec.files), delegators)
+	imp := s.judge(blob, b, bundle.SumHex(rec.files[bundle.ManifestName]), len(rec.files), delegators, nil)
 	s.derivedImport = imp
 	err = s.commit(&Imported{
 		BundleID:       b.Manifest.BundleID,
@@ -79,8 +79,9 @@ func ImportTrust(v *vault.Vault) (trust bundle.Trust, delegators map[string]*tuf
 	}, delegators, nil
 }
 
-// judge validates a loaded bundle at the confirmed time.
-func (s *Session) judge(blob string, b *bundle.Bundle, manifest []byte, files int, delegators map[string]*tuf.Targets) *imported {
+// judge validates a loaded bundle at the confirmed time, with the notice
+// periods waived so far (nil at the import).
+func (s *Session) judge(blob string, b *bundle.Bundle, manifest string, files int, delegators map[string]*tuf.Targets, waivers map[string]validate.Waiver) *imported {
 	vs := validate.Validate(validate.Input{
 		Bundle:     b,
 		Delegators: delegators,
@@ -88,8 +89,9 @@ func (s *Session) judge(blob string, b *bundle.Bundle, manifest []byte, files in
 		Rules:      s.d.Vault.Policy.Rules,
 		History:    s.d.Vault.History,
 		Now:        s.CeremonyTime(),
+		Waivers:    waivers,
 	})
-	imp := &imported{blob: blob, bundle: b, manifest: bundle.SumHex(manifest), files: files, verdicts: vs, byID: make(map[string]int, len(vs))}
+	imp := &imported{blob: blob, bundle: b, manifest: manifest, files: files, verdicts: vs, byID: make(map[string]int, len(vs)), waivers: waivers}
 	for i, v := range vs {
 		if _, twice := imp.byID[v.RequestID]; twice {
 			imp.byID[v.RequestID] = -1
@@ -126,7 +128,7 @@ func (s *Session) deriveImport(blob string) (*imported, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the bundle copy is refused on replay: %w", err)
 	}
-	return s.judge(blob, b, c.files[bundle.ManifestName], len(c.files), delegators), nil
+	return s.judge(blob, b, bundle.SumHex(c.files[bundle.ManifestName]), len(c.files), delegators, nil), nil
 }
 
 func (s *Session) stepImported(e *Imported) (func(), error) {

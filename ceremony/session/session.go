@@ -39,6 +39,7 @@ import (
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/transcript"
+	"github.com/conclave-keys/conclave/ceremony/validate"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 )
@@ -199,6 +200,7 @@ type imported struct {
 	verdicts []verdict.Verdict // in the bundle's order
 	byID     map[string]int    // request id → index in verdicts; -1 for an id listed twice
 	counts   verdict.Counts
+	waivers  map[string]validate.Waiver // by request id: the notice periods waived (waiver.go)
 }
 
 // State is where the ceremony stands.
@@ -279,6 +281,8 @@ func (s *Session) step(ev event) (func(), error) {
 		return s.stepSigned(e)
 	case *Exported:
 		return s.stepExported(e)
+	case *Waived:
+		return s.stepWaived(e)
 	case *Noted:
 		return s.stepNoted(e)
 	case *Joined:

@@ -50,6 +50,9 @@ type Input struct {
 	History *history.History
 	// Now is the ceremony's confirmed time: when this bundle is seen.
 	Now time.Time
+	// Waivers are the notice periods waived in the ceremony, by request
+	// id (see Waiver); nil for none.
+	Waivers map[string]Waiver
 
 	// skipSignatures leaves out the signature checks, so the benchmark can
 	// measure everything else. Only this package's tests set it.
@@ -460,7 +463,7 @@ func (st *state) checkRecover(v *verdict.Verdict, r *request.Request) {
 	v.Add(verdict.Warning, verdict.Recovery, "kind", "This is a recovery: it would %s for project %q without the consent of the project's current keys. Decide it on its own.", what, r.Name)
 	first := st.in.History.FirstSeenAt(r.ChangeDigest(), st.in.Now)
 	due := first.Add(st.in.Rules.RecoveryNotice)
-	if st.in.Now.Before(due) {
+	if st.in.Now.Before(due) && !st.waived(v, r, first, due) {
 		v.Add(verdict.Error, verdict.RecoverNotice, "kind", "Conclave first saw this recovery on %s; its notice period of %s ends on %s, and it cannot be approved before then.",
 			first.UTC().Format(request.TimeLayout), fmtDuration(st.in.Rules.RecoveryNotice), due.UTC().Format(request.TimeLayout))
 	}

@@ -104,10 +104,11 @@ func DelegatorExpiredNote(role string, version int64, expires, now time.Time) Fi
 
 // Flags: the request is valid but needs judgement.
 const (
-	NoDwell        Code = "no-dwell"        // an add whose keyset was not published unchanged before
-	Recovery       Code = "recovery"        // a rotation or removal without the current keys' authority
-	KeyShared      Code = "key-shared"      // a key already used by another project
-	KeyMisverified Code = "key-misverified" // a scheme some clients verify wrongly
+	NoDwell        Code = "no-dwell"              // an add whose keyset was not published unchanged before
+	Recovery       Code = "recovery"              // a rotation or removal without the current keys' authority
+	NoticeWaived   Code = "recover-notice-waived" // a recovery's notice period, waived by a threshold of holders
+	KeyShared      Code = "key-shared"            // a key already used by another project
+	KeyMisverified Code = "key-misverified"       // a scheme some clients verify wrongly
 )
 
 // Class is where a request goes in the review.

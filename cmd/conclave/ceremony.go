@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -334,7 +335,7 @@ func checkSigners(sc *script, p *policy.Policy) error {
 	for _, l := range []struct {
 		field string
 		names []string
-	}{{"signing", sc.Signing}, {"close.sign_head", sc.SignHead}} {
+	}{{"signing", sc.Signing}, {"close.sign_head", sc.SignHead}, {"waive_notice", waiverHolders(sc)}} {
 		for _, name := range l.names {
 			if !slices.ContainsFunc(p.Holders, func(h policy.Holder) bool { return h.Name == name }) {
 				return refused(fmt.Errorf("%s: %s is not a holder of the vault's policy (its holders: %s)", l.field, termtext.Quote(name), holderNames(p)))
@@ -342,6 +343,15 @@ func checkSigners(sc *script, p *policy.Policy) error {
 		}
 	}
 	return nil
+}
+
+// waiverHolders are the holders every waiver of the script names.
+func waiverHolders(sc *script) []string {
+	var out []string
+	for _, id := range slices.Sorted(maps.Keys(sc.Waivers)) {
+		out = append(out, sc.Waivers[id].Holders...)
+	}
+	return out
 }
 
 // holderNames lists the policy's holders for a message.
@@ -533,6 +543,9 @@ func (d *driver) review() error {
 	out := d.env.stdout
 	rep := d.s.Report()
 	fmt.Fprintf(out, "\nBundle %s from %s: %s\n", termtext.Safe(rep.BundleID), termtext.Safe(rep.Source), termtext.Plural(len(rep.Requests), "request"))
+	if err := d.waive(); err != nil {
+		return err
+	}
 	nj, ra := d.s.Undecided()
 	fmt.Fprintf(out, "  undecided: %d need judgement, %d rule-approvable\n", nj, ra)
 	type one struct{ id, decision, reason string }
@@ -569,6 +582,30 @@ func (d *driver) review() error {
 			return refused(err)
 		}
 		return err
+	}
+	return nil
+}
+
+// waive has the script's holders waive the notice period of each
+// recovery named in waive_notice, before any decision; a waiver the log
+// holds already is not asked for again.
+func (d *driver) waive() error {
+	out := d.env.stdout
+	for _, id := range slices.Sorted(maps.Keys(d.o.Script.Waivers)) {
+		if d.s.Waived(id) {
+			continue
+		}
+		w := d.o.Script.Waivers[id]
+		err := d.s.WaiveNotice(d.ctx, id, w.Reason, w.Holders)
+		for _, target := range []error{session.ErrNotWaivable, session.ErrWaiverThreshold, session.ErrWaiverReason, session.ErrWaiverStatement, session.ErrNotHolder, session.ErrNotPresent} {
+			if errors.Is(err, target) {
+				return refused(withHint(err, "correct waive_notice in the script (docs/recover.md), then resume"))
+			}
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  notice period of %s waived by %s\n", termtext.Safe(id), termtext.Safe(strings.Join(w.Holders, ", ")))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -46,6 +47,9 @@ type script struct {
 	Time               time.Time
 	// Overrides maps a preflight check ID to the reason for going on.
 	Overrides map[string]string
+	// Waivers are the recoveries whose notice period a threshold of
+	// holders waives, by request id (waive_notice).
+	Waivers   map[string]scriptWaiver
 	Decisions scriptDecisions
 	// Signing lists holders by name, in the order they sign.
 	Signing []string
@@ -68,6 +72,13 @@ type scriptDecisions struct {
 	Approve             []string
 	Reject              map[string]string
 	Defer               map[string]string
+}
+
+// scriptWaiver is one waived notice period: the reason the holders sign,
+// and the holders, in the order they sign.
+type scriptWaiver struct {
+	Reason  string
+	Holders []string
 }
 
 // scriptError is a refused script: the file, the line and the field path.
@@ -318,7 +329,7 @@ func plainID(s string) string {
 	return ""
 }
 
-var scriptFields = []string{"format", "rehearsal", "participants", "witnesses", "clock", "preflight", "decisions", "signing", "close", "token_wait"}
+var scriptFields = []string{"format", "rehearsal", "participants", "witnesses", "clock", "preflight", "waive_notice", "decisions", "signing", "close", "token_wait"}
 
 func (d *scriptDecoder) script(n *yaml.Node) *script {
 	s := &script{Overrides: map[string]string{}, Decisions: scriptDecisions{Reject: map[string]string{}, Defer: map[string]string{}}}
@@ -356,6 +367,9 @@ func (d *scriptDecoder) script(n *yaml.Node) *script {
 				}
 			}
 		}
+	}
+	if v, ok := m["waive_notice"]; ok {
+		d.waivers(v, s)
 	}
 	d.decisions(m["decisions"], s)
 	s.Signing = d.names(m["signing"], "signing")
@@ -418,6 +432,33 @@ func (d *scriptDecoder) clock(n *yaml.Node, s *script) {
 			return
 		}
 		s.Time = at.UTC()
+	}
+}
+
+// waivers reads waive_notice: REQUEST_ID: {reason: …, holders: [...]}.
+func (d *scriptDecoder) waivers(n *yaml.Node, s *script) {
+	keys, m := d.mapping(n, "waive_notice")
+	s.Waivers = make(map[string]scriptWaiver, len(keys))
+	for _, id := range keys {
+		p := scriptField("waive_notice", id)
+		if msg := plainID(id); msg != "" {
+			d.fail(m[id], p, "%s", msg)
+			return
+		}
+		_, wm := d.mapping(m[id], p, "reason", "holders")
+		for _, f := range []string{"reason", "holders"} {
+			if _, ok := wm[f]; d.err == nil && !ok {
+				d.fail(m[id], scriptField(p, f), "missing: a waiver names the reason and the holders who sign it")
+			}
+		}
+		if d.err != nil {
+			return
+		}
+		w := scriptWaiver{Reason: d.text(wm["reason"], scriptField(p, "reason")), Holders: d.names(wm["holders"], scriptField(p, "holders"))}
+		if d.err == nil && len(w.Holders) == 0 {
+			d.fail(wm["holders"], scriptField(p, "holders"), "is empty: name the holders who waive the notice period")
+		}
+		s.Waivers[id] = w
 	}
 }
 
@@ -491,6 +532,14 @@ func (d *scriptDecoder) crossCheck(n *yaml.Node, m map[string]*yaml.Node, s *scr
 		if !slices.Contains(s.Participants, h) {
 			d.fail(m["signing"], fmt.Sprintf("signing[%d]", i), "%s is not among the participants", termtext.Quote(h))
 			return
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.Waivers)) {
+		for i, h := range s.Waivers[id].Holders {
+			if !slices.Contains(s.Participants, h) {
+				d.fail(m["waive_notice"], fmt.Sprintf("%s[%d]", scriptField(scriptField("waive_notice", id), "holders"), i), "%s is not among the participants", termtext.Quote(h))
+				return
+			}
 		}
 	}
 	for i, h := range s.SignHead {

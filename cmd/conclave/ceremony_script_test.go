@@ -63,6 +63,18 @@ decisions: {by: Alice}
 signing: [Alice]
 `
 
+// TestScriptWaiver: waive_notice reads each request's reason and holders.
+func TestScriptWaiver(t *testing.T) {
+	s, err := parseScript("s.yaml", []byte(minimalScript+"waive_notice:\n  r-recover:\n    reason: \"key stolen\"\n    holders: [Alice]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]scriptWaiver{"r-recover": {Reason: "key stolen", Holders: []string{"Alice"}}}
+	if !reflect.DeepEqual(s.Waivers, want) {
+		t.Errorf("got %+v", s.Waivers)
+	}
+}
+
 func TestScriptMinimal(t *testing.T) {
 	s, err := parseScript("s.yaml", []byte(minimalScript))
 	if err != nil {
@@ -80,7 +92,19 @@ func TestScriptRefused(t *testing.T) {
 	}{
 		{"empty", "", "s.yaml: the script is empty"},
 		{"unknown top field", minimalScript + "pins: [123456]\n",
-			"s.yaml:6: pins: unknown field (the fields here are format, rehearsal, participants, witnesses, clock, preflight, decisions, signing, close, token_wait)"},
+			"s.yaml:6: pins: unknown field (the fields here are format, rehearsal, participants, witnesses, clock, preflight, waive_notice, decisions, signing, close, token_wait)"},
+		{"waiver without reason", minimalScript + "waive_notice: {r1: {holders: [Alice]}}\n",
+			"s.yaml:6: waive_notice.r1.reason: missing: a waiver names the reason and the holders who sign it"},
+		{"waiver empty reason", minimalScript + "waive_notice: {r1: {reason: \" \", holders: [Alice]}}\n",
+			"s.yaml:6: waive_notice.r1.reason: is empty"},
+		{"waiver without holders", minimalScript + "waive_notice: {r1: {reason: stolen, holders: []}}\n",
+			"s.yaml:6: waive_notice.r1.holders: is empty: name the holders who waive the notice period"},
+		{"waiver holder twice", minimalScript + "waive_notice: {r1: {reason: stolen, holders: [Alice, Alice]}}\n",
+			`s.yaml:6: waive_notice.r1.holders[1]: "Alice" is listed twice`},
+		{"waiver holder not there", minimalScript + "waive_notice: {r1: {reason: stolen, holders: [Alice, Bob]}}\n",
+			`s.yaml:6: waive_notice.r1.holders[1]: "Bob" is not among the participants`},
+		{"waiver unknown field", minimalScript + "waive_notice: {r1: {reason: stolen, holders: [Alice], by: Alice}}\n",
+			"s.yaml:6: waive_notice.r1.by: unknown field (the fields here are reason, holders)"},
 		{"unknown nested field", strings.Replace(minimalScript, "{by: Alice}", "{by: Alice, aprove: [x]}", 1),
 			"s.yaml:4: decisions.aprove: unknown field (the fields here are by, approve_rule_approvable, approve, reject, defer)"},
 		{"key twice", minimalScript + "signing: [Alice]\n", "s.yaml:6: signing: given twice (first on line 5)"},
@@ -142,6 +166,7 @@ func TestScriptRefused(t *testing.T) {
 func FuzzParseScript(f *testing.F) {
 	f.Add([]byte(minimalScript))
 	f.Add(docExampleScript(f))
+	f.Add([]byte(minimalScript + "waive_notice: {r1: {reason: stolen, holders: [Alice]}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := parseScript("f.yaml", data)
 		if err != nil {
@@ -150,7 +175,7 @@ func FuzzParseScript(f *testing.F) {
 		if len(s.Participants) == 0 || len(s.Signing) == 0 {
 			t.Fatalf("read a script without participants or signers: %+v", s)
 		}
-		for _, h := range append(append([]string{s.Decisions.By}, s.Signing...), s.SignHead...) {
+		for _, h := range append(append(append([]string{s.Decisions.By}, s.Signing...), s.SignHead...), waiverHolders(s)...) {
 			found := false
 			for _, p := range s.Participants {
 				found = found || p == h
