@@ -14,7 +14,6 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
-	"github.com/conclave-keys/conclave/intake"
 	"github.com/conclave-keys/conclave/intake/intaketest"
 )
 
@@ -28,10 +27,10 @@ func newWaiverFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := intaketest.New(t)
 	fx := newVault(t, f, softkeys)
-	drafts := append(intaketest.Files(
+	drafts := append(intaketest.Lines(
 		f.Recover(t, "r-recover", "existing-b", "c1"),
 		f.Add(t, "r-add", "fresh", "n1"),
-	), intake.File{Name: "requests/unreadable.json", Data: []byte("{")})
+	), []byte("{"))
 	fx.bundle = filepath.Join(t.TempDir(), "bundle")
 	if err := f.Pack("bundle-0001", drafts...).Write(fx.bundle); err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ func newRecoverFixture(t testing.TB) *ceremonyFixture {
 		t.Fatal(err)
 	}
 	f := fx.intake
-	if err := f.Pack("bundle-0001", intaketest.Files(f.Recover(t, "r-recover", "existing-b", "c1"))...).Write(fx.bundle); err != nil {
+	if err := f.Pack("bundle-0001", intaketest.Lines(f.Recover(t, "r-recover", "existing-b", "c1"))...).Write(fx.bundle); err != nil {
 		t.Fatal(err)
 	}
 	fx.script = fx.writeScript(t, "recover.yaml", recoverScript)
