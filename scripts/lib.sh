@@ -58,8 +58,11 @@ ensure_go() {
 #   python3, python3-jsonschema       checks the formats' worked examples against their JSON Schemas
 #   ca-certificates, git              fetching Go modules through the module proxy
 #   e2fsprogs, mount                  mkfs.ext4 and losetup: a medium that fails mid-export, for the export tests
+#   dosfstools, exfatprogs            mkfs.vfat and mkfs.exfat: FAT32 and exFAT images, the file systems of
+#                                     transfer sticks, loop-mounted by the media tests (internal/loopmedium)
+#   fusefat, exfat-fuse               FUSE drivers for those images, used where the kernel has no vfat or exfat driver
 #   tmux                              a real terminal for the terminal program's end-to-end tests (send-keys, capture-pane)
-PACKAGES=(gcc libc6-dev pkg-config libpcsclite-dev softhsm2 pcscd vsmartcard-vpcd openssl python3 python3-jsonschema ca-certificates git e2fsprogs mount tmux)
+PACKAGES=(gcc libc6-dev pkg-config libpcsclite-dev softhsm2 pcscd vsmartcard-vpcd openssl python3 python3-jsonschema ca-certificates git e2fsprogs mount dosfstools exfatprogs fusefat exfat-fuse tmux)
 
 # ensure_tufjs makes sure Node.js 18.17 or newer and npm are there (Debian's
 # packages when there is no node: Debian 12 ships 18.19) and installs tuf-js

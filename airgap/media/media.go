@@ -43,6 +43,9 @@ type Space struct {
 	Total uint64 `json:"total_bytes"`
 	// Free is what an ordinary user may still write (statfs f_bavail).
 	Free uint64 `json:"free_bytes"`
+	// BlockSize is the file system's allocation unit (statfs f_bsize):
+	// on FAT, the cluster size, which tells FAT32 from FAT16 and FAT12.
+	BlockSize uint64 `json:"block_size"`
 }
 
 // Medium is one mount of a removable device.
@@ -57,6 +60,20 @@ type Medium struct {
 	MountPoint string `json:"mount_point"`
 	// Filesystem is the type, e.g. "vfat", "exfat", "ext4".
 	Filesystem string `json:"filesystem"`
+	// Kind names the file system for people: "FAT32", "FAT16" or
+	// "FAT12" for vfat (by its count of clusters, as Microsoft's FAT
+	// specification decides it; "FAT" when the space is not measured),
+	// "exFAT", "ext4", or else the type as the mount table gives it.
+	Kind string `json:"kind"`
+	// WriteMode is "sync" when the medium is mounted with the sync
+	// option (every write goes to the medium before it returns), else
+	// "async" (writes wait in memory until synced; Conclave syncs every
+	// file it writes).
+	WriteMode string `json:"write_mode"`
+	// Warnings say, one sentence each, why the medium may be a poor
+	// transfer medium: a file system other than FAT32, exFAT or ext4, or
+	// mount options under which a sync does not reach the medium.
+	Warnings []string `json:"warnings,omitempty"`
 	// Label is the volume label, empty when it has none. It comes from the
 	// medium: show it with Printable.
 	Label string `json:"label,omitempty"`
@@ -91,7 +108,7 @@ func Statfs(mountPoint string) (Space, error) {
 		return Space{}, fmt.Errorf("statfs %s: %w", mountPoint, err)
 	}
 	bs := uint64(s.Bsize)
-	return Space{Total: s.Blocks * bs, Free: s.Bavail * bs}, nil
+	return Space{Total: s.Blocks * bs, Free: s.Bavail * bs, BlockSize: bs}, nil
 }
 
 func (l Lister) path(p string) string { return filepath.Join(l.Root, filepath.FromSlash(p)) }
@@ -232,6 +249,7 @@ func (l Lister) List() ([]Medium, error) {
 				med.Space = &sp
 			}
 		}
+		assess(&med, m)
 		media = append(media, med)
 	}
 	sort.Slice(media, func(i, j int) bool { return media[i].MountPoint < media[j].MountPoint })
@@ -272,6 +290,66 @@ func (l Lister) medium(m mount) (med Medium, kname string, ok bool, err error) {
 		ReadOnly:         roDev || hasOption(m.options, "ro") || hasOption(m.superOpts, "ro"),
 		RemovableBecause: why,
 	}, kname, true, nil
+}
+
+// FAT cluster counts (Microsoft's FAT specification, "FAT type
+// determination"): fewer than 4,085 clusters is FAT12, fewer than 65,525
+// FAT16, more FAT32. Linux's statfs on vfat gives the cluster size as the
+// block size and the count of data clusters as the blocks.
+const (
+	fat16Clusters = 4085
+	fat32Clusters = 65525
+)
+
+// assess fills in the medium's Kind, WriteMode and Warnings from its mount.
+func assess(med *Medium, m mount) {
+	med.WriteMode = "async"
+	if hasOption(m.options, "sync") || hasOption(m.superOpts, "sync") {
+		med.WriteMode = "sync"
+	}
+	switch m.fsType {
+	case "vfat":
+		med.Kind = "FAT"
+		if sp := med.Space; sp != nil && sp.BlockSize > 0 && sp.Total > 0 {
+			switch clusters := sp.Total / sp.BlockSize; {
+			case clusters < fat16Clusters:
+				med.Kind = "FAT12"
+			case clusters < fat32Clusters:
+				med.Kind = "FAT16"
+			default:
+				med.Kind = "FAT32"
+			}
+		}
+	case "exfat":
+		med.Kind = "exFAT"
+	default:
+		med.Kind = m.fsType
+	}
+	switch med.Kind {
+	case "FAT32", "exFAT", "ext4":
+	case "FAT":
+		// FAT of a size not measured: nothing known against it.
+	case "FAT12", "FAT16":
+		med.Warnings = append(med.Warnings, "it is formatted "+med.Kind+", not FAT32: an old FAT for small media, which holds few files in its top directory; format transfer media FAT32 or exFAT")
+	case "fuseblk":
+		med.Warnings = append(med.Warnings, "it is mounted through a FUSE driver (fuseblk), so Conclave cannot tell its file system, nor that a sync reaches the medium; transfer media are expected to be FAT32, exFAT or ext4, mounted by the kernel's own driver")
+	default:
+		if strings.HasPrefix(m.fsType, "fuse.") {
+			// A FUSE driver that names itself (fuse.fusefat): whether
+			// a sync reaches the device is up to it.
+			med.Warnings = append(med.Warnings, "it is mounted through a FUSE driver ("+m.fsType+"), so Conclave cannot tell that a sync reaches the medium; transfer media are expected to be FAT32, exFAT or ext4, mounted by the kernel's own driver")
+			break
+		}
+		med.Warnings = append(med.Warnings, "its file system is "+m.fsType+"; transfer media are expected to be FAT32, exFAT or ext4, the file systems Conclave is tested on")
+	}
+	// ext4(5): with barriers off, a sync returns before the device has
+	// stored the data, so a stick pulled out after Conclave reported a
+	// file written may not hold it.
+	for _, o := range []string{"nobarrier", "barrier=0"} {
+		if hasOption(m.options, o) || hasOption(m.superOpts, o) {
+			med.Warnings = append(med.Warnings, "it is mounted with "+o+": a sync does not wait for the medium to store the data, so a file Conclave reports written may be lost when the medium is pulled out; mount it without "+o)
+		}
+	}
 }
 
 // removable says whether the block device at sysfs path dev is removable:
@@ -363,6 +441,15 @@ func Size(n uint64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
+// KindText names a medium's file system with its kind first: "FAT32
+// (vfat)", "ext4".
+func KindText(m Medium) string {
+	if m.Kind == "" || m.Kind == m.Filesystem {
+		return m.Filesystem
+	}
+	return m.Kind + " (" + m.Filesystem + ")"
+}
+
 // WriteText prints the media for the people in the room.
 func WriteText(w io.Writer, media []Medium) error {
 	if len(media) == 0 {
@@ -382,7 +469,10 @@ func WriteText(w io.Writer, media []Medium) error {
 		}
 		fmt.Fprintf(&b, "\n%s, %s\n", termtext.Safe(m.Device), label)
 		fmt.Fprintf(&b, "  mounted at   %s\n", termtext.Safe(m.MountPoint))
-		fmt.Fprintf(&b, "  file system  %s, %s\n", termtext.Safe(m.Filesystem), state)
+		if !m.ReadOnly && m.WriteMode != "" {
+			state += ", " + termtext.Safe(m.WriteMode) + " writes"
+		}
+		fmt.Fprintf(&b, "  file system  %s, %s\n", termtext.Safe(KindText(m)), state)
 		switch {
 		case m.Space != nil:
 			fmt.Fprintf(&b, "  free space   %s of %s\n", Size(m.Space.Free), Size(m.Space.Total))
@@ -392,6 +482,9 @@ func WriteText(w io.Writer, media []Medium) error {
 			fmt.Fprintf(&b, "  free space   not measured\n")
 		}
 		fmt.Fprintf(&b, "  removable    yes: %s\n", termtext.Safe(m.RemovableBecause))
+		for _, w := range m.Warnings {
+			fmt.Fprintf(&b, "  WARNING      %s\n", termtext.Safe(w))
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

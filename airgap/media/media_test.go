@@ -35,7 +35,7 @@ func machine(t *testing.T) string {
 40 28 8:17 / /media/transfer rw,nosuid,nodev,relatime shared:40 - vfat /dev/sdb1 rw,fmask=0022,dmask=0022
 41 28 8:33 / /media/vault\040key rw,nosuid shared:41 - ext4 /dev/sdc1 ro
 42 28 179:0 / /media/card rw,nosuid master:5 - exfat /dev/mmcblk0 rw
-43 28 253:0 / /media/vault rw,nosuid - ext4 /dev/mapper/vault rw
+43 28 253:0 / /media/vault rw,nosuid - ext4 /dev/mapper/vault rw,sync,nobarrier
 44 28 0:45 / /media/backup rw,nosuid - btrfs /dev/sde1 rw,subvol=/
 45 28 253:1 / /home rw - ext4 /dev/mapper/home rw
 `,
@@ -79,7 +79,7 @@ func TestList(t *testing.T) {
 		if mp == "/media/card" {
 			return Space{}, errors.New("statfs /media/card: input/output error")
 		}
-		return Space{Total: 8 << 30, Free: 3 << 30}, nil
+		return Space{Total: 8 << 30, Free: 3 << 30, BlockSize: 32 << 10}, nil
 	}}
 	media, err := l.List()
 	if err != nil {
@@ -95,11 +95,17 @@ func TestList(t *testing.T) {
     "disk": "sde",
     "mount_point": "/media/backup",
     "filesystem": "btrfs",
+    "kind": "btrfs",
+    "write_mode": "async",
+    "warnings": [
+      "its file system is btrfs; transfer media are expected to be FAT32, exFAT or ext4, the file systems Conclave is tested on"
+    ],
     "read_only": false,
     "removable_because": "sde is connected by USB",
     "space": {
       "total_bytes": 8589934592,
-      "free_bytes": 3221225472
+      "free_bytes": 3221225472,
+      "block_size": 32768
     }
   },
   {
@@ -107,6 +113,8 @@ func TestList(t *testing.T) {
     "disk": "mmcblk0",
     "mount_point": "/media/card",
     "filesystem": "exfat",
+    "kind": "exFAT",
+    "write_mode": "async",
     "label": "EVIL\u001b[2JHIDDEN",
     "read_only": false,
     "removable_because": "the kernel marks mmcblk0 as removable",
@@ -117,12 +125,15 @@ func TestList(t *testing.T) {
     "disk": "sdb",
     "mount_point": "/media/transfer",
     "filesystem": "vfat",
+    "kind": "FAT32",
+    "write_mode": "async",
     "label": "TRANSFER",
     "read_only": false,
     "removable_because": "the kernel marks sdb as removable",
     "space": {
       "total_bytes": 8589934592,
-      "free_bytes": 3221225472
+      "free_bytes": 3221225472,
+      "block_size": 32768
     }
   },
   {
@@ -130,12 +141,18 @@ func TestList(t *testing.T) {
     "disk": "sdd",
     "mount_point": "/media/vault",
     "filesystem": "ext4",
+    "kind": "ext4",
+    "write_mode": "sync",
+    "warnings": [
+      "it is mounted with nobarrier: a sync does not wait for the medium to store the data, so a file Conclave reports written may be lost when the medium is pulled out; mount it without nobarrier"
+    ],
     "label": "VAULT",
     "read_only": false,
     "removable_because": "dm-0 is a mapped volume (encrypted or LVM) on sdd; the kernel marks sdd as removable",
     "space": {
       "total_bytes": 8589934592,
-      "free_bytes": 3221225472
+      "free_bytes": 3221225472,
+      "block_size": 32768
     }
   },
   {
@@ -143,12 +160,15 @@ func TestList(t *testing.T) {
     "disk": "sdc",
     "mount_point": "/media/vault key",
     "filesystem": "ext4",
+    "kind": "ext4",
+    "write_mode": "async",
     "label": "VAULT KEY",
     "read_only": true,
     "removable_because": "sdc is connected by USB",
     "space": {
       "total_bytes": 8589934592,
-      "free_bytes": 3221225472
+      "free_bytes": 3221225472,
+      "block_size": 32768
     }
   }
 ]`
@@ -164,27 +184,29 @@ func TestList(t *testing.T) {
 
 /dev/sde1, no label
   mounted at   /media/backup
-  file system  btrfs, read-write
+  file system  btrfs, read-write, async writes
   free space   3.0 GiB of 8.0 GiB
   removable    yes: sde is connected by USB
+  WARNING      its file system is btrfs; transfer media are expected to be FAT32, exFAT or ext4, the file systems Conclave is tested on
 
 /dev/mmcblk0, label "EVIL\x1b[2JHIDDEN"
   mounted at   /media/card
-  file system  exfat, read-write
+  file system  exFAT (exfat), read-write, async writes
   free space   unknown (statfs /media/card: input/output error)
   removable    yes: the kernel marks mmcblk0 as removable
 
 /dev/sdb1, label "TRANSFER"
   mounted at   /media/transfer
-  file system  vfat, read-write
+  file system  FAT32 (vfat), read-write, async writes
   free space   3.0 GiB of 8.0 GiB
   removable    yes: the kernel marks sdb as removable
 
 /dev/mapper/vault, label "VAULT"
   mounted at   /media/vault
-  file system  ext4, read-write
+  file system  ext4, read-write, sync writes
   free space   3.0 GiB of 8.0 GiB
   removable    yes: dm-0 is a mapped volume (encrypted or LVM) on sdd; the kernel marks sdd as removable
+  WARNING      it is mounted with nobarrier: a sync does not wait for the medium to store the data, so a file Conclave reports written may be lost when the medium is pulled out; mount it without nobarrier
 
 /dev/sdc1, label "VAULT KEY"
   mounted at   /media/vault key
@@ -267,5 +289,35 @@ func TestWriteTextEscapesEverything(t *testing.T) {
 		"  removable    yes: " + esc + " is connected by USB\n"
 	if buf.String() != want {
 		t.Errorf("got:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}
+
+// TestAssess: the kind of a medium's file system, its write mode and the
+// warnings, from its mount and its measured space.
+func TestAssess(t *testing.T) {
+	const gib = 1 << 30
+	for _, c := range []struct {
+		fsType, options, superOpts string
+		space                      *Space
+		kind, mode                 string
+		warnings                   int
+	}{
+		{"vfat", "rw", "rw,fmask=0022", &Space{Total: 8 * gib, BlockSize: 32 << 10}, "FAT32", "async", 0},
+		{"vfat", "rw", "rw", &Space{Total: 32 << 20, BlockSize: 1 << 10}, "FAT16", "async", 1},
+		{"vfat", "rw", "rw", &Space{Total: 1 << 20, BlockSize: 512}, "FAT12", "async", 1},
+		{"vfat", "rw", "rw", nil, "FAT", "async", 0},
+		{"vfat", "rw", "rw", &Space{BlockSize: 1024}, "FAT", "async", 0}, // a driver that reports no size
+		{"vfat", "rw", "rw,sync", nil, "FAT", "sync", 0},
+		{"exfat", "rw,sync", "rw", nil, "exFAT", "sync", 0},
+		{"ext4", "rw", "rw,barrier=0", nil, "ext4", "async", 1},
+		{"fuseblk", "rw", "rw,user_id=0", nil, "fuseblk", "async", 1},
+		{"fuse.fusefat", "rw", "rw,user_id=0", nil, "fuse.fusefat", "async", 1},
+		{"ntfs3", "rw", "rw", nil, "ntfs3", "async", 1},
+	} {
+		med := Medium{Filesystem: c.fsType, Space: c.space}
+		assess(&med, mount{fsType: c.fsType, options: c.options, superOpts: c.superOpts})
+		if med.Kind != c.kind || med.WriteMode != c.mode || len(med.Warnings) != c.warnings {
+			t.Errorf("%s %s / %s %+v: kind %s, mode %s, warnings %q; want %s, %s, %d", c.fsType, c.options, c.superOpts, c.space, med.Kind, med.WriteMode, med.Warnings, c.kind, c.mode, c.warnings)
+		}
 	}
 }

@@ -527,16 +527,31 @@ func (c Checker) removable() Result {
 		return res
 	}
 	res.Message = termtext.Plural(len(list), "removable medium", "removable media") + " mounted."
+	warnings := 0
 	for _, m := range list {
 		label := "no label"
 		if m.Label != "" {
 			label = "label " + media.Printable(m.Label)
 		}
-		state := "read-write"
-		if m.ReadOnly {
-			state = "read-only"
+		state := "read-only"
+		if !m.ReadOnly {
+			state = "read-write, " + termtext.Safe(m.WriteMode) + " writes"
 		}
-		res.Details = append(res.Details, fmt.Sprintf("%s, %s, %s, %s, at %s", termtext.Safe(m.Device), label, termtext.Safe(m.Filesystem), state, media.Printable(m.MountPoint)))
+		space := "free space not measured"
+		switch {
+		case m.Space != nil:
+			space = media.Size(m.Space.Free) + " free of " + media.Size(m.Space.Total)
+		case m.SpaceError != "":
+			space = "free space unknown (" + termtext.Safe(m.SpaceError) + ")"
+		}
+		res.Details = append(res.Details, fmt.Sprintf("%s, %s, %s, %s, %s, at %s", termtext.Safe(m.Device), label, termtext.Safe(media.KindText(m)), state, space, media.Printable(m.MountPoint)))
+		for _, w := range m.Warnings {
+			warnings++
+			res.Details = append(res.Details, fmt.Sprintf("WARNING: %s: %s", termtext.Safe(m.Device), termtext.Safe(w)))
+		}
+	}
+	if warnings != 0 {
+		res.Message += " " + termtext.Plural(warnings, "warning") + " below: read " + map[bool]string{true: "it", false: "them"}[warnings == 1] + " before using these media."
 	}
 	return res
 }

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/conclave-keys/conclave/airgap/media"
 	"github.com/conclave-keys/conclave/internal/fstree"
 )
 
@@ -55,7 +57,11 @@ func airGapped(t *testing.T) string {
 }
 
 func TestAirGapped(t *testing.T) {
-	r := checker(airGapped(t)).Run()
+	c := checker(airGapped(t))
+	c.Statfs = func(string) (media.Space, error) {
+		return media.Space{Total: 16 << 30, Free: 12 << 30, BlockSize: 32 << 10}, nil
+	}
+	r := c.Run()
 	var buf bytes.Buffer
 	if err := r.WriteText(&buf); err != nil {
 		t.Fatal(err)
@@ -89,8 +95,8 @@ CONFIRM    Clock [clock]
 
 INFO       Removable media [media.removable]
            1 removable medium mounted.
-             - /dev/sdb1, label "TRANSFER", vfat, read-write, at
-               "/media/transfer"
+             - /dev/sdb1, label "TRANSFER", FAT32 (vfat), read-write, async
+               writes, 12.0 GiB free of 16.0 GiB, at "/media/transfer"
 
 No check failed. To be confirmed by a person: Clock.
 `
@@ -342,5 +348,33 @@ func TestParseOverride(t *testing.T) {
 		if _, _, err := ParseOverride(in); err == nil || err.Error() != want {
 			t.Errorf("ParseOverride(%q) = %v, want %s", in, err, want)
 		}
+	}
+}
+
+// TestRemovableWarnings: a stick formatted NTFS and one mounted so that a
+// sync does not reach it are named in the details, and the message says
+// there are warnings to read; the check stays for the record (Info).
+func TestRemovableWarnings(t *testing.T) {
+	root := fstree.Write(t, map[string]string{
+		"proc/self/mountinfo":                                "40 28 8:17 / /media/a rw - ntfs3 /dev/sdb1 rw\n41 28 8:33 / /media/b rw - ext4 /dev/sdc1 rw,nobarrier\n",
+		"sys/devices/pci0/usb1/1-1/block/sdb/removable":      "1\n",
+		"sys/devices/pci0/usb1/1-1/block/sdb/sdb1/partition": "1\n",
+		"sys/devices/pci0/usb1/1-2/block/sdc/removable":      "1\n",
+		"sys/devices/pci0/usb1/1-2/block/sdc/sdc1/partition": "1\n",
+	}, map[string]string{
+		"sys/dev/block/8:17": "../../devices/pci0/usb1/1-1/block/sdb/sdb1",
+		"sys/dev/block/8:33": "../../devices/pci0/usb1/1-2/block/sdc/sdc1",
+	})
+	res := checker(root).removable()
+	want := Result{ID: IDRemovable, Title: "Removable media", Status: Info,
+		Message: "2 removable media mounted. 2 warnings below: read them before using these media.",
+		Details: []string{
+			`/dev/sdb1, no label, ntfs3, read-write, async writes, free space not measured, at "/media/a"`,
+			"WARNING: /dev/sdb1: its file system is ntfs3; transfer media are expected to be FAT32, exFAT or ext4, the file systems Conclave is tested on",
+			`/dev/sdc1, no label, ext4, read-write, async writes, free space not measured, at "/media/b"`,
+			"WARNING: /dev/sdc1: it is mounted with nobarrier: a sync does not wait for the medium to store the data, so a file Conclave reports written may be lost when the medium is pulled out; mount it without nobarrier",
+		}}
+	if !reflect.DeepEqual(res, want) {
+		t.Errorf("got  %#v\nwant %#v", res, want)
 	}
 }

@@ -5,12 +5,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/conclave-keys/conclave/internal/loopmedium"
 )
 
 // failingMedium mounts an ext4 file system that claims 32 MiB but can
@@ -20,50 +21,11 @@ import (
 // accepted into memory and fail only when they are pushed to the device,
 // as on a failing USB stick or a counterfeit one that is smaller than it
 // claims. The test is skipped, with the reason, where loop devices cannot
-// be had (it needs root with CAP_SYS_ADMIN, as in the project's test
-// container, and mkfs.ext4 and losetup from scripts/setup.sh).
+// be had (internal/loopmedium).
 func failingMedium(t *testing.T, room string) (medium, backing string) {
 	t.Helper()
-	for _, tool := range []string{"mkfs.ext4", "losetup", "blockdev"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (scripts/setup.sh installs it): the failing medium case is not checked", tool)
-		}
-	}
-	backing = mountTmpfs(t, 0, room)
-	img := filepath.Join(backing, "medium.img")
-	must(t, os.WriteFile(img, nil, 0o600))
-	must(t, os.Truncate(img, 32<<20))
-	// No journal, few inodes, tables written now: what mkfs writes
-	// stays small, and nothing is written later behind the test's back.
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-N", "64", "-E", "lazy_itable_init=0", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v\n%s", err, out)
-	}
-	out, err := exec.Command("losetup", "--find", "--show", img).CombinedOutput()
-	if err != nil {
-		t.Skipf("cannot set up a loop device (%v: %s): the failing medium case is not checked", err, strings.TrimSpace(string(out)))
-	}
-	dev := strings.TrimSpace(string(out))
-	// Cleanups run last-added first: unmount, then detach.
-	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "--detach", dev).CombinedOutput(); err != nil {
-			t.Errorf("losetup --detach %s: %v\n%s", dev, err, out)
-		}
-	})
-	// A loop device left read-only by someone else would make this a
-	// read-only medium instead.
-	if out, err := exec.Command("blockdev", "--setrw", dev).CombinedOutput(); err != nil {
-		t.Fatalf("blockdev --setrw %s: %v\n%s", dev, err, out)
-	}
-	medium = t.TempDir()
-	if err := unix.Mount(dev, medium, "ext4", 0, ""); err != nil {
-		t.Fatalf("mount %s: %v", dev, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(medium, 0); err != nil {
-			t.Errorf("unmount %s: %v", medium, err)
-		}
-	})
-	return medium, backing
+	m := loopmedium.Mount(t, loopmedium.Spec{FS: loopmedium.Ext4, Size: 32 << 20, Room: room})
+	return m.Dir, m.Backing
 }
 
 // TestExportFilesMediumFails: a medium that reports 32 MiB free but can

@@ -26,6 +26,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/conclave-keys/conclave/internal/foldname"
 )
 
 // ErrUnsafeName is matched by the error for a file name that could reach
@@ -86,6 +88,31 @@ func checkBaseName(name string) error {
 	}
 	if strings.HasPrefix(name, tempPrefix) {
 		return fmt.Errorf("file name %q: names starting with %q are reserved for unfinished writes: %w", name, tempPrefix, ErrUnsafeName)
+	}
+	return nil
+}
+
+// ErrFoldedNames is matched by the error for two names that are one file
+// on a FAT32 or exFAT medium.
+var ErrFoldedNames = errors.New("FAT32 and exFAT media, the usual transfer sticks, ignore the case of names, so they would be one file there")
+
+// CheckFoldedNames refuses names (slash-separated paths) that differ only
+// in the case of their letters, or whose directories do: FAT32 and exFAT
+// media ignore case (package internal/foldname), so "A.json" and "a.json"
+// name one file there, and the second write would fail or replace the
+// first. Writers call it before writing anything, so that a set of files
+// that cannot all exist on a stick is refused whatever the medium at hand;
+// OpenDir calls it too, because such a manifest was not written by
+// Conclave.
+func CheckFoldedNames(names []string) error {
+	var set foldname.Set
+	for _, n := range names {
+		if a, b, clash := set.Add(n); clash {
+			if b < a {
+				a, b = b, a
+			}
+			return fmt.Errorf("file names %+q and %+q: %w", a, b, ErrFoldedNames)
+		}
 	}
 	return nil
 }

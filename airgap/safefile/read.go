@@ -142,6 +142,9 @@ func OpenDir(dirPath string, names []string, limits Limits) (*Dir, error) {
 			return nil, fmt.Errorf("open bundle %s: manifest lists %q both as a file and as a directory", dirPath, n)
 		}
 	}
+	if err := CheckFoldedNames(names); err != nil {
+		return nil, fmt.Errorf("open bundle %s: manifest lists %w", dirPath, err)
+	}
 	fd, err := unix.Open(dirPath, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open bundle %s: %w", dirPath, describeOpenError(err, "the bundle directory", unix.AT_FDCWD, dirPath))

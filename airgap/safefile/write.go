@@ -28,6 +28,9 @@ var (
 	ErrExists     = errors.New("a file of that name is already there, and Conclave never replaces a file: export into a new, empty directory")
 	ErrNotEmpty   = errors.New("the export directory is not empty: export into a new, empty directory")
 	ErrMediumFull = errors.New("the medium is full: free space on it or use another medium")
+	// ErrTooLarge: the file system cannot hold a file that large (EFBIG),
+	// whatever room the medium has.
+	ErrTooLarge   = errors.New("the file is larger than the medium's file system allows (FAT32 holds at most 4 GiB less one byte per file): use a medium formatted exFAT or ext4")
 	ErrReadOnly   = errors.New("the medium is read-only: check its write-protect switch, or use another medium")
 	ErrMediumGone = errors.New("the medium stopped answering (was it pulled out?): check it, then export again")
 	ErrNoAccess   = errors.New("the system does not allow writing there: choose another directory")
@@ -42,8 +45,10 @@ var (
 // nil when there is nothing more helpful to say than the system's words.
 func classify(err error) error {
 	switch {
-	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT), errors.Is(err, unix.EFBIG):
+	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
 		return ErrMediumFull
+	case errors.Is(err, unix.EFBIG):
+		return ErrTooLarge
 	case errors.Is(err, unix.EROFS):
 		return ErrReadOnly
 	case errors.Is(err, unix.EIO), errors.Is(err, unix.ENODEV), errors.Is(err, unix.ENXIO),
@@ -224,6 +229,13 @@ func exportFiles(dir string, files []Export, checkSpace bool) error {
 		seen[f.Name] = true
 		total += uint64(len(f.Data))
 	}
+	names := make([]string, 0, len(files))
+	for _, f := range files {
+		names = append(names, f.Name)
+	}
+	if err := CheckFoldedNames(names); err != nil {
+		return fmt.Errorf("export to %s: %w; %s", dir, err, nothingWritten)
+	}
 	dfd, err := makeExportDir(dir)
 	if err != nil {
 		return err
@@ -238,7 +250,10 @@ func exportFiles(dir string, files []Export, checkSpace bool) error {
 	}
 	if checkSpace {
 		var sfs unix.Statfs_t
-		if err := unix.Fstatfs(dfd, &sfs); err == nil {
+		// A file system that reports no size (fusefat, a FUSE FAT32
+		// driver) is not judged by it: the writes then meet a full
+		// medium themselves.
+		if err := unix.Fstatfs(dfd, &sfs); err == nil && sfs.Blocks > 0 {
 			bsize := uint64(sfs.Bsize)
 			// Each file may waste up to a block; the directory may grow by one.
 			need := total + uint64(len(files)+1)*bsize

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/conclave-keys/conclave/internal/loopmedium"
 )
 
 func listNames(t *testing.T, dir string) string {
@@ -101,6 +103,7 @@ func TestClassify(t *testing.T) {
 	}{
 		{syscall.ENOSPC, ErrMediumFull},
 		{syscall.EDQUOT, ErrMediumFull},
+		{syscall.EFBIG, ErrTooLarge}, // FAT32's 4 GiB per file: not a full medium
 		{syscall.EROFS, ErrReadOnly},
 		{syscall.EIO, ErrMediumGone},
 		{syscall.ENODEV, ErrMediumGone},
@@ -120,25 +123,11 @@ func TestClassify(t *testing.T) {
 	}
 }
 
-// mountTmpfs mounts a small tmpfs, or skips the test with the reason.
-// Permission bits do not stop root from writing, so a full or read-only
-// medium can only be had from a real file system.
-func mountTmpfs(t *testing.T, flags uintptr, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", flags, "size="+size+",mode=0755"); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v): this test needs root with CAP_SYS_ADMIN, as in the project's test container; the full and read-only medium cases are not checked", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
+// A full or read-only medium can only be had from a real file system:
+// permission bits do not stop root from writing.
 
 func TestWriteFileMediumFull(t *testing.T) {
-	dir := mountTmpfs(t, 0, "64k")
+	dir := loopmedium.Tmpfs(t, 0, "64k")
 	err := WriteFile(dir, "big.json", make([]byte, 200<<10))
 	want := "export " + filepath.Join(dir, "big.json") + ": the medium is full: free space on it or use another medium; nothing was written (write " + filepath.Join(dir, tempPrefix)
 	if !errors.Is(err, ErrMediumFull) || !errors.Is(err, syscall.ENOSPC) || !strings.HasPrefix(err.Error(), want) {
@@ -150,7 +139,7 @@ func TestWriteFileMediumFull(t *testing.T) {
 }
 
 func TestWriteFileReadOnly(t *testing.T) {
-	dir := mountTmpfs(t, unix.MS_RDONLY, "64k")
+	dir := loopmedium.Tmpfs(t, unix.MS_RDONLY, "64k")
 	err := WriteFile(dir, "root.json", []byte("x"))
 	want := "export " + filepath.Join(dir, "root.json") + ": the medium is read-only: check its write-protect switch, or use another medium; nothing was written (create " + filepath.Join(dir, tempPrefix)
 	if !errors.Is(err, ErrReadOnly) || !errors.Is(err, syscall.EROFS) || !strings.HasPrefix(err.Error(), want) {
@@ -181,7 +170,7 @@ func TestExportFiles(t *testing.T) {
 }
 
 func TestExportFilesNoRoom(t *testing.T) {
-	dir := mountTmpfs(t, 0, "64k")
+	dir := loopmedium.Tmpfs(t, 0, "64k")
 	err := ExportFiles(dir, []Export{{"a", make([]byte, 40<<10)}, {"b", make([]byte, 40<<10)}})
 	if !errors.Is(err, ErrMediumFull) || !strings.Contains(err.Error(), "the medium is full: free space on it or use another medium; nothing was written (the files need about") {
 		t.Fatalf("error = %v", err)
@@ -195,7 +184,7 @@ func TestExportFilesNoRoom(t *testing.T) {
 // space check skipped, as if another program filled it meanwhile). The
 // first, complete file must be removed again.
 func TestExportFilesPartialFailure(t *testing.T) {
-	dir := mountTmpfs(t, 0, "64k")
+	dir := loopmedium.Tmpfs(t, 0, "64k")
 	err := exportFiles(dir, []Export{{"a", make([]byte, 40<<10)}, {"b", make([]byte, 40<<10)}}, false)
 	if !errors.Is(err, ErrMediumFull) || !strings.HasSuffix(err.Error(), "; the file already written was removed again, so nothing was exported") {
 		t.Fatalf("error = %v", err)

@@ -20,8 +20,14 @@ import (
 // and the files of its second.
 func adopt(t *testing.T) (*Dir, *vaulttest.Fixture, []vault.File) {
 	t.Helper()
+	return adoptIn(t, t.TempDir())
+}
+
+// adoptIn is adopt with the vault directory made in parent.
+func adoptIn(t *testing.T, parent string) (*Dir, *vaulttest.Fixture, []vault.File) {
+	t.Helper()
 	fx := vaulttest.New(t)
-	d, err := Create(filepath.Join(t.TempDir(), "vault"))
+	d, err := Create(filepath.Join(parent, "vault"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/request"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
+	"github.com/conclave-keys/conclave/internal/foldname"
 	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
@@ -298,6 +299,7 @@ func readBases(v cjson.Value) ([]Base, error) {
 // members by position and builds a path for a message only on failure.
 func readEntries(files []Entry, items []cjson.Value, lim ManifestLimits) error {
 	seen := make(map[string]struct{}, len(items))
+	var folded foldname.Set // paths that are one file on a stick
 	published := 0
 	var total int64
 	for i, v := range items {
@@ -324,6 +326,9 @@ func readEntries(files []Entry, items []cjson.Value, lim ManifestLimits) error {
 		n := len(seen)
 		if seen[e.Path] = struct{}{}; len(seen) == n {
 			return fmt.Errorf("%s: %q is listed twice", at("path"), e.Path)
+		}
+		if other, this, clash := folded.Add(e.Path); clash {
+			return fmt.Errorf("%s: %q and %q are one file on FAT32 and exFAT media, which ignore the case of names", at("path"), other, this)
 		}
 		if e.Kind, err = strValue(kind, at, "kind"); err != nil {
 			return err

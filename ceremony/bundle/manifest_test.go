@@ -49,6 +49,7 @@ func TestManifestErrors(t *testing.T) {
 		{"absolute", strings.Replace(enc, "requests/0001.jsonl", "/r1.json", 1), `files[0].path: "/r1.json" is not a safe relative path (no empty parts, none starting with ".", no "..", not absolute)`},
 		{"backslash", strings.Replace(enc, "requests/0001.jsonl", `requests\\r1.json`, 1), `files[0].path: "requests\\r1.json" holds '\\'; paths may hold only ASCII letters, digits, ".", "_", "-" and "/"`},
 		{"twice", strings.Replace(enc, "published.json", "requests/0001.jsonl", 1), `files[1].path: "requests/0001.jsonl" is listed twice`},
+		{"one file on a stick", strings.Replace(enc, "published.json", "Requests/0001.jsonl", 1), `files[1].path: "requests/0001.jsonl" and "Requests/0001.jsonl" are one file on FAT32 and exFAT media, which ignore the case of names`},
 		{"kind", strings.Replace(enc, `"kind":"batch"`, `"kind":"script"`, 1), `files[0].kind: is "script"; it must be "batch" or "published-state"`},
 		{"the old per-request file", strings.Replace(enc, `"kind":"batch"`, `"kind":"request"`, 1), `files[0].kind: is "request"; it must be "batch" or "published-state"`},
 		{"empty batch", strings.Replace(strings.Replace(enc, `"size":10`, `"size":0`, 1), `"size":0`, `"size":0`, 1), `files[0].size: the batch "requests/0001.jsonl" is listed as empty; a batch holds at least one request`},

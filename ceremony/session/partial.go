@@ -63,6 +63,11 @@ var (
 	// exported before the partial's signatures are merged: they would be
 	// dropped.
 	ErrNotMerged = errors.New("the signatures the partial carries are not merged yet")
+	// ErrWaiverOneSite: a ceremony in which a recovery's notice period
+	// was waived is signed at one site: the waiver's signatures are in
+	// its log only, and the next site would judge the recovery without
+	// them.
+	ErrWaiverOneSite = errors.New("a notice period was waived in this ceremony: it is signed at one site, and exports no partial")
 	// ErrComplete: every threshold is met, so the metadata is exported,
 	// not a partial.
 	ErrComplete = errors.New("every role's threshold is met: export the metadata, not a partial")
@@ -532,6 +537,9 @@ func (s *Session) PartialFiles() ([]export.File, error) {
 }
 
 func (s *Session) planPartial() ([]export.File, error) {
+	if len(s.imp.waivers) > 0 {
+		return nil, ErrWaiverOneSite
+	}
 	if complete := len(s.Progress()) > 0 && !slices.ContainsFunc(s.Progress(), func(p Progress) bool { return !p.Complete() }); complete {
 		return nil, ErrComplete
 	}

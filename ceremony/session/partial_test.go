@@ -555,3 +555,28 @@ func TestTwoSitesSignAfterMerge(t *testing.T) {
 		t.Errorf("a partial export recorded before the merge: %v, want ErrNotMerged", err)
 	}
 }
+
+// TestPartialRefusedAfterWaiver: a ceremony in which a recovery's notice
+// period was waived exports no partial: the waiver travels in no
+// partial, and the next site would judge the recovery without it.
+func TestPartialRefusedAfterWaiver(t *testing.T) {
+	fx := newWaiverFixture(t)
+	s, _ := fx.toState(StateReview)
+	if err := s.WaiveNotice(context.Background(), "r-recover", waiverReason, []string{"carol", "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"r-recover", "r-add"} {
+		if err := s.Decide(id, Approve, "", "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Build(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SignAs(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PartialFiles(); !errors.Is(err, ErrWaiverOneSite) {
+		t.Errorf("a partial after a waiver: %v, want ErrWaiverOneSite", err)
+	}
+}

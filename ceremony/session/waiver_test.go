@@ -336,3 +336,18 @@ func TestWaiverSharded(t *testing.T) {
 		t.Fatalf("cards %+v", cards[0])
 	}
 }
+
+// The finding quotes the whole reason, however long the session allows
+// it, with control and invisible characters escaped.
+func TestWaiverReasonShownWhole(t *testing.T) {
+	fx := newWaiverFixture(t)
+	s, _ := fx.toState(StateReview)
+	reason := strings.Repeat("stolen key; ", 80) + "\x1b[2J\u202eend"
+	if err := s.WaiveNotice(context.Background(), "r-recover", reason, []string{"alice", "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	got := verdictOf(t, s, "r-recover").Findings[1].Sentence
+	if want := `giving the reason "` + strings.Repeat("stolen key; ", 80) + `\x1b[2J\u202eend".`; !strings.HasSuffix(got, want) {
+		t.Errorf("sentence:\n%s\nwant it to end with\n%s", got, want)
+	}
+}

@@ -42,6 +42,8 @@ type env struct {
 	pack  *intake.Pack
 	// after runs on the written bundle directory.
 	after func(dir string)
+	// waivers are the notice periods waived (waiver_test.go).
+	waivers map[string]validate.Waiver
 }
 
 func newEnv(t *testing.T) *env {
@@ -97,7 +99,7 @@ func (e *env) run() outcome {
 		}
 		return outcome{dir: dir, refused: be}
 	}
-	vs := validate.Validate(validate.Input{Bundle: b, Delegators: map[string]*tuf.Targets{"claimed": e.f.Delegator.Targets}, Rules: e.rules, History: e.hist, Now: it.Now})
+	vs := validate.Validate(validate.Input{Bundle: b, Delegators: map[string]*tuf.Targets{"claimed": e.f.Delegator.Targets}, Rules: e.rules, History: e.hist, Now: it.Now, Waivers: e.waivers})
 	// The verdicts are in the bundle's order, which is the pack's.
 	o := outcome{dir: dir, byID: map[string]verdict.Verdict{}, list: vs}
 	for i, v := range vs {

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/conclave-keys/conclave/ceremony/request"
@@ -23,7 +24,9 @@ type Waiver struct {
 	Role      string
 	Threshold int64
 	Holders   []string
-	// Reason is the typed reason, as the holders signed it.
+	// Reason is the typed reason, as the holders signed it. The finding
+	// quotes it whole, in Go syntax, so that a control or invisible
+	// character shows as an escape: the session bounds its length.
 	Reason string
 }
 
@@ -36,6 +39,6 @@ func (st *state) waived(v *verdict.Verdict, r *request.Request, first, due time.
 	}
 	v.Add(verdict.Warning, verdict.NoticeWaived, "kind", "Conclave first saw this recovery on %s; its notice period of %s would end on %s. %s, holders of %s (threshold %d), waived it in this ceremony, giving the reason %s.",
 		first.UTC().Format(request.TimeLayout), fmtDuration(st.in.Rules.RecoveryNotice), due.UTC().Format(request.TimeLayout),
-		termtext.List(w.Holders, len(w.Holders)), termtext.Safe(w.Role), w.Threshold, termtext.Quote(w.Reason))
+		termtext.List(w.Holders, len(w.Holders)), termtext.Safe(w.Role), w.Threshold, strconv.Quote(w.Reason))
 	return true
 }

@@ -79,7 +79,7 @@ func BenchmarkCeremony(b *testing.B) {
 	}
 	for _, n := range sizes {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			fx := newCeremonyBench(b, n)
+			fx := newCeremonyBench(b, n, "")
 			// The binary's soft memory limit (main), unless GOMEMLIMIT
 			// says otherwise.
 			if os.Getenv("GOMEMLIMIT") == "" {
@@ -186,9 +186,13 @@ type ceremonyBench struct {
 	*ceremonyFixture
 	n        int
 	template string // the vault before any ceremony; each run gets a copy
+	// packTime is how long intake took to write the bundle.
+	packTime time.Duration
 }
 
-func newCeremonyBench(b *testing.B, n int) *ceremonyBench {
+// newCeremonyBench makes the fixture; intake packs the bundle into
+// bundleDir, or into the fixture's own directory when it is "".
+func newCeremonyBench(b testing.TB, n int, bundleDir string) *ceremonyBench {
 	b.Helper()
 	parent, err := os.MkdirTemp(os.Getenv("CONCLAVE_BENCH_DIR"), "conclave-ceremony-bench-")
 	if err != nil {
@@ -197,7 +201,10 @@ func newCeremonyBench(b *testing.B, n int) *ceremonyBench {
 	if os.Getenv("CONCLAVE_BENCH_KEEP") == "" {
 		b.Cleanup(func() { os.RemoveAll(parent) })
 	}
-	fx := &ceremonyFixture{dir: parent, vault: filepath.Join(parent, "vault-template"), bundle: filepath.Join(parent, "bundle"), keys: filepath.Join(parent, "keys")}
+	if bundleDir == "" {
+		bundleDir = filepath.Join(parent, "bundle")
+	}
+	fx := &ceremonyFixture{dir: parent, vault: filepath.Join(parent, "vault-template"), bundle: bundleDir, keys: filepath.Join(parent, "keys")}
 	hs := []vaulttest.Holder{vaulttest.Key(b, 1), vaulttest.Key(b, 2), vaulttest.Key(b, 3)}
 	fx.holders = hs
 	if err := os.Mkdir(fx.keys, 0o700); err != nil {
@@ -251,9 +258,11 @@ func newCeremonyBench(b *testing.B, n int) *ceremonyBench {
 	}
 	pol := strings.Replace(string(fx.policy(b)), "holders:\n", "requests:\n  require_possession: false\nholders:\n", 1)
 	writeTestVault(b, fx.vault, testVaultSpec{holders: hs, signers: hs, targets: targets, claimed: claimed.Bytes(), policy: []byte(pol), history: hist.Marshal()})
+	packStart := time.Now()
 	if err := f.Pack("bench", files...).Write(fx.bundle); err != nil {
 		b.Fatal(err)
 	}
+	packTime := time.Since(packStart)
 	fx.script = fx.writeScript(b, "script.yaml", fmt.Sprintf(`format: conclave-ceremony-script/1
 rehearsal: "benchmark"
 participants: [Holder 1, Holder 2, Holder 3]
@@ -268,11 +277,11 @@ signing: [Holder 1, Holder 2, Holder 3]
 		fmt.Fprintf(os.Stderr, "ceremony benchmark fixture kept in %s; for the binary's peak memory:\n  cp -a %s %s/vault && /usr/bin/time -v bin/conclave ceremony --vault %s/vault --in %s --out %s/export --script %s --softkey-dir %s --pin-fd 3 3< <(yes %s | head -2)\n",
 			parent, fx.vault, parent, parent, fx.bundle, parent, fx.script, fx.keys, ceremonyPass)
 	}
-	return &ceremonyBench{ceremonyFixture: fx, n: n, template: fx.vault}
+	return &ceremonyBench{ceremonyFixture: fx, n: n, template: fx.vault, packTime: packTime}
 }
 
 // fresh copies the vault for run i and names a new export directory.
-func (fx *ceremonyBench) fresh(b *testing.B, i int) (vaultDir, out string) {
+func (fx *ceremonyBench) fresh(b testing.TB, i int) (vaultDir, out string) {
 	vaultDir = filepath.Join(fx.dir, fmt.Sprintf("vault-%d", i))
 	if out, err := exec.Command("cp", "-a", fx.template, vaultDir).CombinedOutput(); err != nil {
 		b.Fatalf("copy the vault: %v: %s", err, out)
@@ -284,7 +293,7 @@ func (fx *ceremonyBench) fresh(b *testing.B, i int) (vaultDir, out string) {
 
 // engine runs the ceremony and returns how long each phase took, timed
 // by what the driver prints as it goes.
-func (fx *ceremonyBench) engine(b *testing.B, vaultDir, out string) map[string]time.Duration {
+func (fx *ceremonyBench) engine(b testing.TB, vaultDir, out string) map[string]time.Duration {
 	sc, err := parseScript(fx.script, mustRead(b, fx.script))
 	if err != nil {
 		b.Fatal(err)
@@ -346,7 +355,7 @@ func softkeyPrompts() hsm.Prompts {
 	return hsm.Prompts{PIN: func(context.Context, hsm.PINRequest) ([]byte, error) { return []byte(ceremonyPass), nil }}
 }
 
-func mustRead(b *testing.B, name string) []byte {
+func mustRead(b testing.TB, name string) []byte {
 	data, err := os.ReadFile(name)
 	if err != nil {
 		b.Fatal(err)

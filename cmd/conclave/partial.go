@@ -186,6 +186,9 @@ func (d *driver) merge() error {
 // nothing), reads it back and records its hashes.
 func (d *driver) exportPartial() error {
 	files, err := d.r.exportPartial(d.ctx)
+	if errors.Is(err, session.ErrWaiverOneSite) {
+		return refused(withHint(err, "the holders who meet the threshold sign at this site; resume with them in the script's signing list, or abandon"))
+	}
 	if err != nil {
 		return err
 	}

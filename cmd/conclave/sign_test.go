@@ -12,6 +12,7 @@ import (
 	"github.com/conclave-keys/conclave/airgap/journal"
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/partial"
+	"github.com/conclave-keys/conclave/ceremony/session"
 	"github.com/conclave-keys/conclave/ceremony/transcript"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
@@ -471,5 +472,20 @@ func TestExportPartialComplete(t *testing.T) {
 	code, _, stderr = run(t, "ceremony", "--vault", fx.vault, "--in", fx.bundle, "--out", filepath.Join(fx.dir, "o2"), "--export-partial")
 	if code != 2 || !strings.HasPrefix(stderr, "error: --export-partial is for a scripted ceremony (--script)\n") {
 		t.Errorf("without --script: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestExportPartialAfterWaiver: a ceremony that waived a recovery's
+// notice period exports no partial: a refusal (status 1) with a hint,
+// the ceremony left to resume.
+func TestExportPartialAfterWaiver(t *testing.T) {
+	fx := newRecoverFixture(t)
+	fx.script = fx.writeScript(t, "recover-one.yaml", strings.Replace(recoverScript, "signing: [Holder 1, Holder 2]\nclose: {sign_head: [Holder 1]}\n", "signing: [Holder 1]\n", 1))
+	pins := pinFile(t, 10)
+	defer pins.Close()
+	code, stdout, stderr := run(t, append(fx.args(filepath.Join(fx.dir, "partial"), pins.Fd()), "--export-partial")...)
+	want := "error: " + session.ErrWaiverOneSite.Error() + "\nhint: the holders who meet the threshold sign at this site; resume with them in the script's signing list, or abandon\n"
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant stderr holding %q", code, stdout, stderr, want)
 	}
 }
