@@ -39,7 +39,7 @@ func BenchmarkAudit(b *testing.B) {
 	}
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("requests=%d", n), func(b *testing.B) {
-			fx := newCeremonyBench(b, n)
+			fx := newCeremonyBench(b, n, "")
 			vaultDir, out := fx.fresh(b, 0)
 			fx.engine(b, vaultDir, out)
 			last := filepath.Join(fx.dir, "claimed.json")
