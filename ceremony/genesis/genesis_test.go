@@ -314,6 +314,14 @@ func TestStatus(t *testing.T) {
 	if _, err := LostToken(v, "Nobody", now, now); !errors.Is(err, ErrUnknownHolder) {
 		t.Errorf("err = %v", err)
 	}
+	// A report so late that its deadline falls after 9999 has no RFC 3339
+	// form (section 5.6: four-digit years): refused, not a status that
+	// cannot be written as JSON.
+	late := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	want := "the deadline 7d after 9999-12-31T23:59:59Z is after the year 9999"
+	if _, err := LostToken(v, "Holder 2", late, now); !errors.Is(err, ErrLostTime) || err.Error() != want {
+		t.Errorf("a report in 9999: %v, want %q", err, want)
+	}
 }
 
 // TestInitShards: with shards, targets delegates each shard, in the
