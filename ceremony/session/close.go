@@ -99,35 +99,51 @@ func (s *Session) stepAbandoned(e *Abandoned) (func(), error) {
 
 // Update is what a finished ceremony changes in the vault (vault.Next),
 // also after a replay of a log that ended: closed, the signed roles, the
-// history with this bundle recorded and the register; abandoned, the
-// register only (the versions built are burned; the bundle may be
+// history with this bundle recorded and the register; closed after a
+// partial export, the history and the register (the roles keep their
+// versions until the signed metadata comes back: vault sync); abandoned,
+// the register only (the versions built are burned; the bundle may be
 // imported again). It is nil for a ceremony abandoned before its clock
 // was confirmed, which changes nothing.
+//
+// The history records the bundle at the ceremony time, which every site
+// of a ceremony signed at several shares: their vaults remember the same
+// instants.
 func (s *Session) Update() (*vault.Update, error) {
-	switch s.state {
-	case StateClosed:
+	switch {
+	case s.state == StateClosed && s.partialExported:
+		u := s.registerUpdate()
+		u.History = s.d.Vault.History.Clone()
+		u.History.Record(s.imp.bundle, s.CeremonyTime())
+		return u, nil
+	case s.state == StateClosed:
 		u := &vault.Update{CeremonyID: s.d.Log.CeremonyID(), Confirmed: s.confirmed, Roles: map[string]*tuf.File{}}
 		for _, p := range s.built.payloads {
 			u.Roles[p.Role] = p.File
 		}
 		h := s.d.Vault.History.Clone()
-		h.Record(s.imp.bundle, s.confirmed)
+		h.Record(s.imp.bundle, s.CeremonyTime())
 		u.History = h
 		return u, nil
-	case StateAbandoned:
+	case s.state == StateAbandoned:
 		if s.confirmed.IsZero() {
 			return nil, nil
 		}
-		u := &vault.Update{CeremonyID: s.d.Log.CeremonyID(), Confirmed: s.confirmed, Register: vault.Register{}}
-		for _, r := range s.registered() {
-			if u.Register[r.Role] == nil {
-				u.Register[r.Role] = map[int64]string{}
-			}
-			u.Register[r.Role][r.Version] = r.PayloadSHA256
-		}
-		return u, nil
+		return s.registerUpdate(), nil
 	}
 	return nil, &StateError{Action: "update the vault", Want: StateClosed, Have: s.state}
+}
+
+// registerUpdate is an update that only registers the payloads built.
+func (s *Session) registerUpdate() *vault.Update {
+	u := &vault.Update{CeremonyID: s.d.Log.CeremonyID(), Confirmed: s.confirmed, Register: vault.Register{}}
+	for _, r := range s.registered() {
+		if u.Register[r.Role] == nil {
+			u.Register[r.Role] = map[int64]string{}
+		}
+		u.Register[r.Role][r.Version] = r.PayloadSHA256
+	}
+	return u
 }
 
 // Note records an exception a witness or participant writes down.

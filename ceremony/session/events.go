@@ -157,9 +157,11 @@ type Signed struct {
 }
 
 // Exported records the files written to the transfer medium and read
-// back: name → hex SHA-256.
+// back: name → hex SHA-256. Partial marks a partial export (package
+// partial), which a later site continues.
 type Exported struct {
-	Files map[string]string `json:"files"`
+	Files   map[string]string `json:"files"`
+	Partial bool              `json:"partial,omitempty"`
 }
 
 // Noted records an exception a witness wrote down.
@@ -239,6 +241,12 @@ func decodeEvent(typ string, body []byte) (event, error) {
 		ev = new(Abandoned)
 	case TypeClosed:
 		ev = new(Closed)
+	case TypeJoined:
+		ev = new(Joined)
+	case TypeAdopted:
+		ev = new(Adopted)
+	case TypeMerged:
+		ev = new(Merged)
 	default:
 		return nil, fmt.Errorf("unknown event type %q", typ)
 	}

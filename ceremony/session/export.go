@@ -113,6 +113,12 @@ func (s *Session) stepExported(e *Exported) (func(), error) {
 	if err := s.need("record the export", StateSign, StateBuild); err != nil {
 		return nil, err
 	}
+	if e.Partial {
+		return s.stepExportedPartial(e)
+	}
+	if s.site != nil && !s.site.merged {
+		return nil, ErrNotMerged
+	}
 	// The plan ExportFiles made, unless a line was appended since (or
 	// this is a replay): the export of a 100,000-project role is 60 MB
 	// to encode and hash again.

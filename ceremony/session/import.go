@@ -88,7 +88,7 @@ func (s *Session) judge(blob string, b *bundle.Bundle, manifest string, files in
 		RoleFor:    s.d.Vault.Policy.ShardFor,
 		Rules:      s.d.Vault.Policy.Rules,
 		History:    s.d.Vault.History,
-		Now:        s.confirmed,
+		Now:        s.CeremonyTime(),
 		Waivers:    waivers,
 	})
 	imp := &imported{blob: blob, bundle: b, manifest: manifest, files: files, verdicts: vs, byID: make(map[string]int, len(vs)), waivers: waivers}
@@ -146,6 +146,9 @@ func (s *Session) stepImported(e *Imported) (func(), error) {
 	if m.BundleID != e.BundleID || m.Source != e.Source || imp.manifest != e.ManifestSHA256 || imp.files != e.Files || imp.counts != e.Counts {
 		return nil, fmt.Errorf("the bundle judged again is not the one the log records (bundle %s, %d files, counts %+v; the log says %s, %d files, counts %+v)",
 			m.BundleID, imp.files, imp.counts, e.BundleID, e.Files, e.Counts)
+	}
+	if err := s.checkJoinedImport(imp); err != nil {
+		return nil, err
 	}
 	return func() {
 		s.imp = imp

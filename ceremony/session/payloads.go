@@ -130,7 +130,7 @@ func (s *Session) deriveBuild(logged map[string]int64) (*buildResult, error) {
 		if n, ok := logged[role]; ok {
 			in.Versions[role] = n
 		}
-		expires[role] = tuf.NewExpiry(s.confirmed.Add(p.Expiry(role).Expiry)).Time
+		expires[role] = tuf.NewExpiry(s.CeremonyTime().Add(p.Expiry(role).Expiry)).Time
 	}
 	res := &buildResult{byRole: map[string]*payload{}}
 	for id, d := range s.decisions {
@@ -270,6 +270,9 @@ func (s *Session) stepBuilt(e *Built) (func(), error) {
 			return nil, fmt.Errorf("%w: %s version %d payload %s, the log registered %s version %d payload %s",
 				ErrPayloadMismatch, p.Role, p.Version, p.SHA256, want.Role, want.Version, want.PayloadSHA256)
 		}
+	}
+	if err := s.checkRebuilt(res); err != nil {
+		return nil, err
 	}
 	return func() {
 		s.built = res

@@ -68,26 +68,39 @@ func (s *Session) stepDecided(e *Decided) (func(), error) {
 	if err := s.need("decide", StateReview); err != nil {
 		return nil, err
 	}
+	if s.site != nil {
+		return nil, ErrJoinedDecisions
+	}
 	if err := s.checkPresent(e.By); err != nil {
 		return nil, err
 	}
+	if err := s.checkDecision(e); err != nil {
+		return nil, err
+	}
+	return func() { s.decisions[e.RequestID] = *e }, nil
+}
+
+// checkDecision checks what a decision says against the bundle: a
+// decision Conclave knows, a reason where one is needed, a valid request
+// of the bundle.
+func (s *Session) checkDecision(e *Decided) error {
 	switch e.Decision {
 	case Approve:
 	case Reject, Defer:
 		if e.Reason == "" {
-			return nil, fmt.Errorf("a decision to %s needs a reason, for the repository", e.Decision)
+			return fmt.Errorf("a decision to %s needs a reason, for the repository", e.Decision)
 		}
 	default:
-		return nil, fmt.Errorf("the decision %q is not %s, %s or %s", e.Decision, Approve, Reject, Defer)
+		return fmt.Errorf("the decision %q is not %s, %s or %s", e.Decision, Approve, Reject, Defer)
 	}
 	i, ok := s.imp.byID[e.RequestID]
 	if !ok {
-		return nil, fmt.Errorf("the bundle holds no request %q", e.RequestID)
+		return fmt.Errorf("the bundle holds no request %q", e.RequestID)
 	}
 	if i < 0 || s.imp.verdicts[i].Class == verdict.Invalid {
-		return nil, ErrInvalidRequest
+		return ErrInvalidRequest
 	}
-	return func() { s.decisions[e.RequestID] = *e }, nil
+	return nil
 }
 
 // BulkCountError refuses a bulk approval whose confirmed count is not the
@@ -143,6 +156,9 @@ func idsHash(ids []string) string {
 func (s *Session) stepBulk(e *BulkApproved) (func(), error) {
 	if err := s.need("approve in bulk", StateReview); err != nil {
 		return nil, err
+	}
+	if s.site != nil {
+		return nil, ErrJoinedDecisions
 	}
 	if err := s.checkPresent(e.By); err != nil {
 		return nil, err

@@ -168,6 +168,12 @@ type Session struct {
 
 	built *buildResult // nil until built
 
+	// site is the partial a ceremony at a second site continues (nil
+	// for a ceremony that joined none); partialExported is set once a
+	// partial is exported instead of the metadata.
+	site            *site
+	partialExported bool
+
 	// lastHash and lastSeq are the hash and seq of the last line stepped:
 	// what the closing line names.
 	lastHash string
@@ -279,6 +285,12 @@ func (s *Session) step(ev event) (func(), error) {
 		return s.stepWaived(e)
 	case *Noted:
 		return s.stepNoted(e)
+	case *Joined:
+		return s.stepJoined(e)
+	case *Adopted:
+		return s.stepAdopted(e)
+	case *Merged:
+		return s.stepMerged(e)
 	case *Abandoned:
 		return s.stepAbandoned(e)
 	case *Closed:

@@ -44,6 +44,9 @@ func (s *Session) SignAs(ctx context.Context, holderName string) ([]string, erro
 	if err := s.need("sign", StateBuild, StateSign); err != nil {
 		return nil, err
 	}
+	if s.site != nil && !s.site.merged {
+		return nil, fmt.Errorf("sign as %s: %w", holderName, ErrNotMerged)
+	}
 	h, ok := s.holder(holderName)
 	if !ok {
 		return nil, fmt.Errorf("sign as %q: %w", holderName, ErrNotHolder)
@@ -133,42 +136,56 @@ func (s *Session) stepSigned(e *Signed) (func(), error) {
 	if err := s.need("sign", StateBuild, StateSign); err != nil {
 		return nil, err
 	}
+	if s.site != nil && !s.site.merged {
+		return nil, ErrNotMerged
+	}
 	p := s.built.byRole[e.Role]
 	if p == nil || p.Version != e.Version {
 		return nil, fmt.Errorf("no payload was built for %s version %d", e.Role, e.Version)
 	}
-	h, ok := s.holder(e.Holder)
-	if !ok {
-		return nil, fmt.Errorf("%q: %w", e.Holder, ErrNotHolder)
-	}
-	mine := slices.ContainsFunc(h.Keys, func(k policy.HolderKey) bool { return k.KeyID == e.KeyID })
-	if !mine || !slices.Contains(p.keyids, e.KeyID) {
-		return nil, fmt.Errorf("key %s is not one of %s's keys that %s's delegation lists", e.KeyID, e.Holder, e.Role)
-	}
-	if _, done := p.signed[e.Holder]; done {
-		return nil, fmt.Errorf("%s has already signed %s version %d", e.Holder, e.Role, e.Version)
-	}
-	key := p.keys[e.KeyID]
-	if key == nil || key.ID() != e.KeyID {
-		return nil, fmt.Errorf("the delegation of %s lists key %s under another keyid, or does not define it", e.Role, e.KeyID)
-	}
-	for _, sig := range p.File.Signatures {
-		if sig.KeyID == e.KeyID {
-			return nil, fmt.Errorf("key %s has already signed %s version %d", e.KeyID, e.Role, e.Version)
-		}
-	}
-	raw, err := hex.DecodeString(e.Signature)
-	if err != nil || hex.EncodeToString(raw) != e.Signature {
-		return nil, fmt.Errorf("the signature of %s by %s is not lowercase hex", e.Role, e.Holder)
-	}
-	if err := key.Verify(p.File.SignedBytes(), raw); err != nil {
-		return nil, fmt.Errorf("the signature of %s version %d by %s (key %s) does not verify: %w", e.Role, e.Version, e.Holder, e.KeyID, err)
+	if err := s.checkSignature(p, e.Holder, e.KeyID, e.Signature); err != nil {
+		return nil, err
 	}
 	return func() {
 		p.File.Signatures = append(p.File.Signatures, tuf.Signature{KeyID: e.KeyID, Sig: e.Signature})
 		p.signed[e.Holder] = e.KeyID
 		s.state = StateSign
 	}, nil
+}
+
+// checkSignature checks one holder's signature over a payload, before
+// it is added: the key is the holder's, the payload's delegation lists
+// it, neither the holder nor the key has signed the payload yet, and the
+// signature (lowercase hex) verifies over the payload's bytes.
+func (s *Session) checkSignature(p *payload, holder, keyid, signature string) error {
+	h, ok := s.holder(holder)
+	if !ok {
+		return fmt.Errorf("%q: %w", holder, ErrNotHolder)
+	}
+	mine := slices.ContainsFunc(h.Keys, func(k policy.HolderKey) bool { return k.KeyID == keyid })
+	if !mine || !slices.Contains(p.keyids, keyid) {
+		return fmt.Errorf("key %s is not one of %s's keys that %s's delegation lists", keyid, holder, p.Role)
+	}
+	if _, done := p.signed[holder]; done {
+		return fmt.Errorf("%s has already signed %s version %d", holder, p.Role, p.Version)
+	}
+	key := p.keys[keyid]
+	if key == nil || key.ID() != keyid {
+		return fmt.Errorf("the delegation of %s lists key %s under another keyid, or does not define it", p.Role, keyid)
+	}
+	for _, sig := range p.File.Signatures {
+		if sig.KeyID == keyid {
+			return fmt.Errorf("key %s has already signed %s version %d", keyid, p.Role, p.Version)
+		}
+	}
+	raw, err := hex.DecodeString(signature)
+	if err != nil || hex.EncodeToString(raw) != signature {
+		return fmt.Errorf("the signature of %s by %s is not lowercase hex", p.Role, holder)
+	}
+	if err := key.Verify(p.File.SignedBytes(), raw); err != nil {
+		return fmt.Errorf("the signature of %s version %d by %s (key %s) does not verify: %w", p.Role, p.Version, holder, keyid, err)
+	}
+	return nil
 }
 
 // Progress is how far one role's signing is: the holders who signed, of

@@ -38,8 +38,8 @@ var ceremonyCommand = &command{
 	name:    "ceremony",
 	summary: "run a whole ceremony (import, decisions, build, signatures, export, close): in the terminal program, or from a script with PINs from --pin-fd or the terminal; --resume continues one",
 	usage: "ceremony --vault DIR --in BUNDLE --out DIR [--present] [--high-contrast] [--softkey-dir DIR]\n" +
-		"       conclave ceremony --vault DIR --in BUNDLE --out DIR --script FILE.yaml [--pin-fd N] [--softkey-dir DIR]\n" +
-		"       conclave ceremony --resume LOG --out DIR [--script FILE.yaml] [--vault DIR] [--in BUNDLE] [--pin-fd N] [--softkey-dir DIR]",
+		"       conclave ceremony --vault DIR --in BUNDLE --out DIR --script FILE.yaml [--export-partial] [--pin-fd N] [--softkey-dir DIR]\n" +
+		"       conclave ceremony --resume LOG --out DIR [--script FILE.yaml] [--export-partial] [--vault DIR] [--in BUNDLE] [--pin-fd N] [--softkey-dir DIR]",
 }
 
 func init() {
@@ -65,6 +65,7 @@ func runCeremony(ctx context.Context, env *environment, args []string) error {
 	scriptPath := fs.String("script", "", "the ceremony script `FILE.yaml` (docs/ceremony-script.md)")
 	resume := fs.String("resume", "", "continue the ceremony whose log is `LOG` (its journal directory VAULT/journal/ID, or the log.jsonl in it)")
 	softkeys := fs.String("softkey-dir", "", "the software key store `DIR` of a rehearsal policy's softkey:name=NAME keys (INSECURE keys: rehearsals only)")
+	exportPartial := fs.Bool("export-partial", false, "with --script: when the holders the script names do not meet every threshold, export the partly signed ceremony to --out for another site to continue (docs/two-sites.md)")
 	pinFD := fs.Int("pin-fd", -1, "with --script: read each PIN, one line each in the order the tokens ask, from the open file descriptor `N` (3 or more); without it, PINs are typed at the terminal, not shown")
 	present := fs.Bool("present", false, "without --script: the projector mode of the terminal program (high contrast, for a room reading from a distance)")
 	contrast := fs.Bool("high-contrast", false, "without --script: the high-contrast theme of the terminal program")
@@ -83,6 +84,8 @@ func runCeremony(ctx context.Context, env *environment, args []string) error {
 		return usagef("--pin-fd is for a scripted ceremony (--script): the terminal program asks each PIN in its own field")
 	case *scriptPath != "" && (*present || *contrast):
 		return usagef("--present and --high-contrast are for the terminal program, which runs without --script")
+	case *scriptPath == "" && *exportPartial:
+		return usagef("--export-partial is for a scripted ceremony (--script)")
 	}
 	if *scriptPath == "" {
 		_, err := runProgram(ctx, env, programOptions{Vault: *vaultPath, In: *in, Out: *out, Resume: *resume, SoftkeyDir: *softkeys, Present: *present, HighContrast: *contrast})
@@ -101,7 +104,7 @@ func runCeremony(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer pins.Close()
-	o := headlessOptions{Vault: *vaultPath, In: *in, Out: *out, Resume: *resume, Script: sc, Prompts: pins.prompts, Notice: env.stderr, SoftkeyDir: *softkeys}
+	o := headlessOptions{Vault: *vaultPath, In: *in, Out: *out, Resume: *resume, Script: sc, Prompts: pins.prompts, Notice: env.stderr, SoftkeyDir: *softkeys, ExportPartial: *exportPartial}
 	if v := os.Getenv(killHookEnv); v != "" {
 		if o.killAfter, err = strconv.Atoi(v); err != nil || o.killAfter < 1 {
 			return fmt.Errorf("%s=%q is not a line number", killHookEnv, v)
@@ -132,6 +135,15 @@ type headlessOptions struct {
 	Notice io.Writer
 	// SoftkeyDir is the key store of a rehearsal's software keys.
 	SoftkeyDir string
+	// ExportPartial exports a partial when the holders who sign here do
+	// not meet every threshold (docs/two-sites.md).
+	ExportPartial bool
+	// Join, at a next site, holds the partial read from the transfer
+	// medium (readPartial), by file name; ID is then its ceremony id and
+	// ConfirmDigest the summary digest the first site read out.
+	Join          map[string][]byte
+	ID            string
+	ConfirmDigest string
 	// killAfter is the test hook of killHookEnv (0: off).
 	killAfter int
 }
@@ -156,7 +168,7 @@ type headlessResult struct {
 func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*headlessResult, error) {
 	sc := o.Script
 	r, err := openCeremony(ceremonyOptions{
-		Vault: o.Vault, In: o.In, Out: o.Out, Resume: o.Resume,
+		Vault: o.Vault, In: o.In, Out: o.Out, Resume: o.Resume, ID: o.ID,
 		Check: func(v *vault.Vault) error {
 			if err := checkRehearsal(sc, v.Policy); err != nil {
 				return err
@@ -199,7 +211,11 @@ func runHeadless(ctx context.Context, env *environment, o headlessOptions) (*hea
 	d := &driver{ctx: ctx, env: env, o: o, s: s, r: r, res: res}
 	if err := d.run(); err != nil {
 		if s.State() != session.StateClosed && s.State() != session.StateAbandoned {
-			err = addHint(err, fmt.Sprintf("the ceremony stopped in state %s, everything done is in its log; continue it with: conclave ceremony --resume %s --script FILE --out DIR",
+			how := "conclave ceremony --resume %s --script FILE --out DIR"
+			if s.Joined() || o.Join != nil {
+				how = "conclave sign --resume %s --in PARTIAL --script FILE --out DIR --confirm-digest DIGEST"
+			}
+			err = addHint(err, fmt.Sprintf("the ceremony stopped in state %s, everything done is in its log; continue it with: "+how,
 				s.State(), shellQuote(r.Journal)))
 		}
 		return res, err
@@ -430,11 +446,23 @@ func (d *driver) run() error {
 		case session.StatePreflight:
 			err = d.preflight()
 		case session.StateImport:
-			err = d.importBundle()
+			if d.o.Join != nil || d.s.Joined() {
+				err = d.join()
+			} else {
+				err = d.importBundle()
+			}
 		case session.StateReview:
-			err = d.review()
+			if d.s.Joined() {
+				err = d.rebuild()
+			} else {
+				err = d.review()
+			}
 		case session.StateBuild, session.StateSign:
-			err = d.sign()
+			if d.s.Joined() && !d.s.Merged() {
+				err = d.merge()
+			} else {
+				err = d.sign()
+			}
 		case session.StateExport:
 			err = d.close()
 		case session.StateClosed, session.StateAbandoned:
@@ -590,7 +618,7 @@ func (d *driver) printCards() {
 	cards, digest := d.s.Cards()
 	fmt.Fprintf(out, "\nWhat is signed (compare the digest with a second machine's):\n")
 	for _, c := range cards {
-		days := c.Expires.Sub(d.s.Confirmed()).Hours() / 24
+		days := c.Expires.Sub(d.s.CeremonyTime()).Hours() / 24
 		fmt.Fprintf(out, "  %s version %d\n", termtext.Safe(c.Role), c.Version)
 		fmt.Fprintf(out, "    expires  %s (%.0f days after the confirmed time)\n", c.Expires.UTC().Format(time.RFC3339), days)
 		fmt.Fprintf(out, "    changes  %d added, %d rotated, %d removed\n", c.Added, c.Rotated, c.Removed)
@@ -639,8 +667,11 @@ func (d *driver) sign() error {
 		fmt.Fprintf(out, "  %s\n", termtext.Safe(p.String()))
 	}
 	if !complete(progress) {
+		if d.o.ExportPartial || d.s.Joined() {
+			return d.exportPartial()
+		}
 		return withHint(errors.New("the holders the script names have signed, and a role's threshold is not met"),
-			"add holders to the script's signing list, then resume")
+			"add holders to the script's signing list, then resume; or resume with --export-partial to carry the signatures to another site (docs/two-sites.md)")
 	}
 	return d.export()
 }

@@ -44,6 +44,10 @@ type ceremonyOptions struct {
 	// Resume is the journal directory (or its log) of a ceremony to
 	// continue.
 	Resume string
+	// ID, when set, is the new ceremony's id instead of a fresh one: a
+	// site that continues a partial opens its ceremony under the
+	// partial's id.
+	ID string
 	// Check is called once the vault is open and verified, before its
 	// journal is touched: a refusal leaves nothing behind.
 	Check func(v *vault.Vault) error
@@ -142,8 +146,10 @@ func prepareCeremony(o ceremonyOptions) (_ *ceremonyRun, err error) {
 		if err := checkNoUnfinished(r.vd, r.V); err != nil {
 			return nil, err
 		}
-		if r.ID, err = newCeremonyID(); err != nil {
-			return nil, err
+		if r.ID = o.ID; r.ID == "" {
+			if r.ID, err = newCeremonyID(); err != nil {
+				return nil, err
+			}
 		}
 		r.Journal = r.vd.JournalDir(r.ID)
 		return r, nil
@@ -306,12 +312,7 @@ func (r *ceremonyRun) export(ctx context.Context) ([]export.File, map[string]str
 	if err != nil {
 		return nil, nil, err
 	}
-	want := map[string][]byte{}
-	var ex []safefile.Export
-	for _, f := range files {
-		want[f.Name] = f.Data
-		ex = append(ex, safefile.Export{Name: f.Name, Data: f.Data})
-	}
+	want, ex := exportPlan(files)
 	err = safefile.ExportFiles(r.o.Out, ex)
 	if errors.Is(err, safefile.ErrNotEmpty) {
 		// Written before a crash, and not recorded: it counts only if it

@@ -23,9 +23,9 @@ import (
 // and show what a vault holds (docs/vault.md, docs/formats/vault.md).
 var vaultCommand = &command{
 	name:        "vault",
-	summary:     "make a vault from existing metadata, show what a vault holds",
-	usage:       "vault adopt|show [flags]  (conclave vault SUBCOMMAND --help)",
-	subcommands: []*command{vaultAdoptCommand, vaultShowCommand},
+	summary:     "make a vault from existing metadata, show what a vault holds, take in the published result of a ceremony finished at another site",
+	usage:       "vault adopt|show|sync [flags]  (conclave vault SUBCOMMAND --help)",
+	subcommands: []*command{vaultAdoptCommand, vaultShowCommand, vaultSyncCommand},
 }
 
 var vaultAdoptCommand = &command{

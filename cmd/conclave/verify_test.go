@@ -522,8 +522,8 @@ func TestVerifyUsage(t *testing.T) {
 }
 
 func TestUnknownCommand(t *testing.T) {
-	code, _, errOut := run(t, "sing")
-	if code != 2 || errOut != "error: unknown command \"sing\"\nhint: run \"conclave help\" for the list of commands\n" {
+	code, _, errOut := run(t, "xyzzy")
+	if code != 2 || errOut != "error: unknown command \"xyzzy\"\nhint: run \"conclave help\" for the list of commands\n" {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestForVisitsEachIndexOnce(t *testing.T) {
@@ -87,5 +88,24 @@ func TestUntil(t *testing.T) {
 	})
 	if err != context.Canceled {
 		t.Errorf("error %v, want %v", err, context.Canceled)
+	}
+}
+
+// TestUntilCancelledBefore: work under a context already cancelled never
+// starts, so the answer is the cancellation every time, not at random.
+func TestUntilCancelledBefore(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var ran atomic.Int32
+	for i := 0; i < 200; i++ {
+		if err := Until(ctx, func() error { ran.Add(1); return nil }); !errors.Is(err, context.Canceled) {
+			t.Fatalf("try %d: %v, want context.Canceled", i, err)
+		}
+	}
+	// Work started on its own goroutine would have run by now; this
+	// waits for it, and asserts nothing about speed.
+	time.Sleep(50 * time.Millisecond)
+	if n := ran.Load(); n != 0 {
+		t.Fatalf("the work ran %d times under a cancelled context", n)
 	}
 }

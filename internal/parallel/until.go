@@ -16,6 +16,12 @@ import (
 // with the stack where it happened: on the goroutine of its own it would
 // end the process uncaught, with no report.
 func Until(ctx context.Context, work func() error) error {
+	// Cancelled before it starts, the work does not start: a select with
+	// both cases ready picks one at random, so quick work would otherwise
+	// sometimes report success after the signal.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	done := make(chan error, 1)
 	go func() {
 		defer func() {

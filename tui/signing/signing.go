@@ -114,6 +114,7 @@ type Model struct {
 	present []Present
 	listErr error
 	listing bool
+	listed  bool // the roster has been read at least once
 
 	queued  string        // who signs once the roster is read
 	holder  string        // who signs now
@@ -249,6 +250,7 @@ func (m *Model) Update(msg tea.Msg) (*Model, tea.Cmd) {
 		return m, tea.Batch(cmd, m.tick())
 	case listedMsg:
 		m.listing = false
+		m.listed = true
 		m.lastLoc = m.o.Now()
 		m.present, m.listErr = msg.present, msg.err
 		if name := m.queued; name != "" {

@@ -420,3 +420,21 @@ func TestTokenNameEscapes(t *testing.T) {
 		}
 	}
 }
+
+// TestRosterBeforeFirstReading: until the roster has been read once, the
+// screen says it is looking, not that no token is in the room; after a
+// reading that found nothing, it says so.
+func TestRosterBeforeFirstReading(t *testing.T) {
+	c := &clock{}
+	m := New(Options{Session: newRoom(), Policy: roomPolicy(), Bridge: NewBridge(), Now: c.now,
+		List: func(context.Context) ([]Present, error) { return nil, nil }}, plainTheme(), theme.Minimum)
+	acknowledge(t, m, c)
+	m.Update(press("s"))
+	if v := m.View(); !strings.Contains(v, "looking for tokens…") || strings.Contains(v, "none found") {
+		t.Fatalf("before the first reading:\n%s", v)
+	}
+	m.Update(listedMsg{})
+	if v := m.View(); !strings.Contains(v, "none found") || strings.Contains(v, "looking for tokens") {
+		t.Fatalf("after a reading that found nothing:\n%s", v)
+	}
+}

@@ -271,7 +271,13 @@ func (m *Model) rosterView(out []string, rows []rosterRow, w int) []string {
 		shown++
 		out = append(out, "  "+cut(m.rosterLine(r), w-2))
 	}
-	if shown == 0 {
+	switch {
+	case shown > 0:
+	case !m.listed:
+		// Before the first reading, "none found" would tell the holders
+		// their tokens are missing when nobody has looked yet.
+		out = append(out, "  looking for tokens…")
+	default:
 		out = append(out, "  none found")
 	}
 	if m.listErr != nil {

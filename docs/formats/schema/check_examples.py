@@ -55,6 +55,7 @@ v('policy-check.schema.json', json.load(open(E+'policy-check.json')), 'policy ch
 for f in sorted(glob.glob(E+'enrolment-record-*.json')):
     v('enrolment-record.schema.json', json.load(open(f)), f)
 v('enrolment-check.schema.json', json.load(open(E+'enrolment-check.json')), 'enrolment check')
+v('partial.schema.json', json.load(open(E+'partial/partial.json')), 'partial')
 for n, line in enumerate(open('../../ceremony/transcript/testdata/kat/log.jsonl', 'rb').read().splitlines(), 1):
     v('transcript-line.schema.json', json.loads(line), 'transcript line %d' % n)
 # negative checks
@@ -82,4 +83,6 @@ r=json.load(open(E+'verify-report.json')); r['files'][1]['verdict']='passed'
 v('verify-report.schema.json', r, 'NEG verify verdict not one of the five')
 l=json.loads(open('../../ceremony/transcript/testdata/kat/log.jsonl', 'rb').readline()); del l['body']['format']
 v('transcript-line.schema.json', l, 'NEG first transcript line without format')
+p=json.load(open(E+'partial/partial.json')); p['roles'][0]['metadata']='8.claimed.json'
+v('partial.schema.json', p, 'NEG partial naming publishable metadata')
 sys.exit(1 if failed else 0)
