@@ -228,6 +228,9 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 		if !ok || role == "" || path == "" {
 			return usagef("--delegator %s: write ROLE=FILE, such as claimed=7.claimed.json", termtext.Quote(d))
 		}
+		if slices.ContainsFunc(bases, func(b bundle.Base) bool { return b.Role == role }) {
+			return usagef("--delegator: role %s is named twice", termtext.Safe(role))
+		}
 		data, err := readNamedFile(path)
 		if err != nil {
 			return err

@@ -269,3 +269,22 @@ func TestIntakePackNothingOrTwice(t *testing.T) {
 		})
 	}
 }
+
+// TestIntakePackDelegatorTwice: a role given to --delegator twice is a
+// command-line mistake, said as such before the intake key is opened,
+// not the manifest's "bases are sorted by role" from inside the pack.
+func TestIntakePackDelegatorTwice(t *testing.T) {
+	f := it.New(t)
+	dir, pass, del, intakePriv, _ := intakeFiles(t, f)
+	req := writeBytes(t, filepath.Join(dir, "reqs", "a.json"), f.Add(t, "r1", "p-one", "n1").Encode())
+	out := filepath.Join(t.TempDir(), "bundle")
+	code, stdout, stderr := run(t, "intake", "pack", "--id", "b1", "--source", "example.org", "--delegator", "claimed="+del, "--delegator", "claimed="+del,
+		"--intake-key", intakePriv, "--passphrase-file", pass, "--out", out, req)
+	want := "error: --delegator: role claimed is named twice\n"
+	if code != 2 || stdout != "" || !strings.HasPrefix(stderr, want) {
+		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s was written (%v)", out, err)
+	}
+}
