@@ -432,3 +432,31 @@ func TestEnrollOutLinkRefusedFirst(t *testing.T) {
 	}
 	onlyRecord(t, media)
 }
+
+// TestEnrollYubiKeyPUKNotPIN: a new PUK equal to the PIN is refused
+// before the card's PUK changes (the PUK unblocks a forgotten or blocked
+// PIN; the same secret twice unblocks nothing), without echoing either;
+// the enrolment then goes on from where it stopped.
+func TestEnrollYubiKeyPUKNotPIN(t *testing.T) {
+	ca, err := vcard.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	virtualYubiKey(t, ca, 27182818)
+	pol := enrolPolicy(t, t.TempDir(), func(s string) string { return s })
+	media := t.TempDir()
+	args := func(fd uintptr) []string {
+		return []string{"enroll", "yubikey", "--holder", "Gil", "--serial", "27182818", "--policy", pol,
+			"--attestation-roots", rootsDir(t, ca), "--out", media, "--pin-fd", fmt.Sprint(fd)}
+	}
+	code, stdout, stderr := run(t, args(secretsFile(t, "123456", "24681357", "12345678", "24681357").Fd())...)
+	want := "error: new PUK: it is the PIN; the PUK unblocks a forgotten or blocked PIN, so choose another\n"
+	if code != 3 || !strings.HasSuffix(stderr, want) || strings.Contains(stdout+stderr, "24681357") || strings.Contains(stderr, "step 4") {
+		t.Fatalf("PUK = PIN: exit %d\nstdout %s\nstderr %s\nwant the end %q", code, stdout, stderr, want)
+	}
+	code, stdout, stderr = run(t, args(secretsFile(t, "24681357", "12345678", "97531864").Fd())...)
+	if code != 0 || !strings.Contains(stderr, "  PUK changed\n") {
+		t.Fatalf("again: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	onlyRecord(t, media)
+}
