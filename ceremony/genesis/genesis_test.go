@@ -2,6 +2,7 @@ package genesis
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
+	"github.com/conclave-keys/conclave/ceremony/vault/vaulttest"
 )
 
 // TestInit: the first root names the root keys and the targets keys the
@@ -377,5 +379,85 @@ func TestInitShards(t *testing.T) {
 	}
 	if len(v.Delegators) != 2 {
 		t.Errorf("%d signed roles", len(v.Delegators))
+	}
+}
+
+// onlinePolicy is policyText with two online roles, recently-claimed
+// (threshold 1) and unclaimed (threshold 2).
+func onlinePolicy(hs []holder) []byte {
+	return []byte(strings.Replace(string(policyText(hs, 2, 2, 2)), "holders:\n",
+		"online_roles:\n  - {name: recently-claimed, paths: [\"*/*\"]}\n  - {name: unclaimed, paths: [\"*/*\"], threshold: 2}\nholders:\n", 1))
+}
+
+// TestInitOnlineRoles: the policy's online roles are delegated by
+// targets after claimed, in the policy's order, to their online keys
+// with their thresholds; the vault opens. Keys too few for a threshold,
+// a holder's key, or keys for a role the policy does not name are
+// refused.
+func TestInitOnlineRoles(t *testing.T) {
+	hs := holders(t, 3)
+	pb := onlinePolicy(hs)
+	recent, un1, un2 := vaulttest.Key(t, 80).Key, vaulttest.Key(t, 81).Key, vaulttest.Key(t, 82).Key
+	in := Input{Policy: parsePolicy(t, pb), PolicyBytes: pb, Records: records(hs), Online: onlineKeys(t, 90), Now: now,
+		OnlineDelegated: map[string][]*tuf.Key{"recently-claimed": {recent}, "unclaimed": {un1, un2}}}
+	plan, err := Init(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signAll(t, plan, hs[0].root, hs[1].root, hs[0].other, hs[1].other)
+	if err := plan.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	files, err := vault.Create(plan.AdoptInput(), "genesis-1", now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.Open(vault.NewMemReader(files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range v.Targets.Targets.Delegations.Roles {
+		got = append(got, fmt.Sprintf("%s %v %d %t", r.Name, r.KeyIDs, r.Threshold, r.Terminating))
+	}
+	want := []string{
+		fmt.Sprintf("claimed %v 2 false", []string{hs[0].other.Key.ID(), hs[1].other.Key.ID(), hs[2].other.Key.ID()}),
+		fmt.Sprintf("recently-claimed %v 1 false", []string{recent.ID()}),
+		fmt.Sprintf("unclaimed %v 2 false", []string{un1.ID(), un2.ID()}),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("targets delegates\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	for _, tc := range []struct {
+		name   string
+		online map[string][]*tuf.Key
+		want   string
+	}{
+		{"a key twice", map[string][]*tuf.Key{"recently-claimed": {recent}, "unclaimed": {un1, un1}},
+			"the online keys are not as they must be: unclaimed's online key " + un1.ID() + " is given twice"},
+		{"none", map[string][]*tuf.Key{"recently-claimed": {recent}},
+			"the online keys are not as they must be: online role unclaimed has threshold 2 and 0 keys"},
+		{"a holder's key", map[string][]*tuf.Key{"recently-claimed": {hs[0].other.Key}, "unclaimed": {un1, un2}},
+			"the online keys are not as they must be: recently-claimed's online key " + hs[0].other.Key.ID() + " is a holder's key: the online repository would hold it"},
+		{"not in the policy", map[string][]*tuf.Key{"recently-claimed": {recent}, "unclaimed": {un1, un2}, "other": {recent}},
+			"the online keys are not as they must be: the policy names no online role other (online_roles)"},
+	} {
+		in.OnlineDelegated = tc.online
+		if _, err := Init(in); !errors.Is(err, ErrOnline) || err.Error() != tc.want {
+			t.Errorf("%s: %v\nwant %s", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestRotateKeepsOnlineRoles: a rotation's policy that adds an online
+// role is refused: the rotation keeps targets' delegations of online
+// roles as they are, so the policy bound would not describe them.
+func TestRotateKeepsOnlineRoles(t *testing.T) {
+	v, hs := genesisVault(t)
+	pb := onlinePolicy(hs)
+	_, _, err := Rotate(RotateInput{Vault: v, Policy: parsePolicy(t, pb), PolicyBytes: pb, Online: onlineKeys(t, 95), Now: now.Add(time.Hour)})
+	if err == nil || err.Error() != "the new policy's online_roles differ from the vault's: a rotation keeps targets' delegations of online roles as they are" {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -39,6 +39,9 @@ type Input struct {
 	// Online holds the online public keys of snapshot and timestamp, by
 	// role.
 	Online map[string]*tuf.Key
+	// OnlineDelegated holds the public keys of each of the policy's
+	// online roles (policy.OnlineRoles), by role.
+	OnlineDelegated map[string][]*tuf.Key
 	// Now is the confirmed time: expiries count from it.
 	Now time.Time
 	// ForceThreshold, when not empty, is the written reason to accept a
@@ -52,8 +55,9 @@ var OnlineRoles = []string{tuf.TypeSnapshot, tuf.TypeTimestamp}
 // Init plans the first root: root version 1 with the holders' keys and
 // thresholds the policy's layout gives and the online keys; targets
 // version 1 delegating each signed role (claimed, or each shard) to its
-// keys, in the policy's order, none terminating, so that an online role
-// a repository delegates after them still serves what they do not list;
+// keys, in the policy's order, none terminating, then each of the
+// policy's online roles to its online keys, which so serve what the
+// signed roles do not list;
 // and version 1 of each signed role, delegating no project yet (every
 // project delegation Conclave writes is terminating: package delegation).
 // Each is signed by its own keys, and the binding by the root keys.
@@ -70,6 +74,9 @@ func Init(in Input) (*Plan, error) {
 		return nil, err
 	}
 	if err := checkOnline(in.Online, keys); err != nil {
+		return nil, err
+	}
+	if err := checkOnlineDelegated(p, in.OnlineDelegated, keys); err != nil {
 		return nil, err
 	}
 	root := &tuf.Root{Keys: map[string]*tuf.Key{}, Roles: map[string]*tuf.RoleKeys{}}
@@ -98,6 +105,20 @@ func Init(in Input) (*Plan, error) {
 		for _, id := range p.RoleKeyIDs(role) {
 			top.Delegations.Keys[id] = keys[id]
 		}
+	}
+	// The online roles come after every signed role: a client asks the
+	// delegations in order (TUF specification §5.6.7.2), and a project's
+	// path stops at its terminating delegation in a signed role, so an
+	// online key never answers for a project the signed roles delegate.
+	for _, r := range p.OnlineRoles {
+		var ids []string
+		for _, k := range in.OnlineDelegated[r.Name] {
+			ids = append(ids, k.ID())
+			top.Delegations.Keys[k.ID()] = k
+		}
+		top.Delegations.Roles = append(top.Delegations.Roles, &tuf.DelegatedRole{
+			Name: r.Name, KeyIDs: ids, Threshold: r.Threshold, Paths: slices.Clone(r.Paths),
+		})
 	}
 	rf, err := tuf.NewRootFile(root)
 	if err != nil {
@@ -251,6 +272,33 @@ func checkOnline(online map[string]*tuf.Key, holders map[string]*tuf.Key) error 
 	for role := range online {
 		if !slices.Contains(OnlineRoles, role) {
 			return fmt.Errorf("%w: %s is not an online role (snapshot, timestamp)", ErrOnline, role)
+		}
+	}
+	return nil
+}
+
+// checkOnlineDelegated: each of the policy's online roles has keys
+// enough for its threshold, each key once and none a holder's; no keys
+// are given for a role the policy does not name online.
+func checkOnlineDelegated(p *policy.Policy, online map[string][]*tuf.Key, holders map[string]*tuf.Key) error {
+	for role := range online {
+		if _, ok := p.OnlineRole(role); !ok {
+			return fmt.Errorf("%w: the policy names no online role %s (online_roles)", ErrOnline, role)
+		}
+	}
+	for _, r := range p.OnlineRoles {
+		seen := map[string]bool{}
+		for _, k := range online[r.Name] {
+			if _, ok := holders[k.ID()]; ok {
+				return fmt.Errorf("%w: %s's online key %s is a holder's key: the online repository would hold it", ErrOnline, r.Name, k.ID())
+			}
+			if seen[k.ID()] {
+				return fmt.Errorf("%w: %s's online key %s is given twice", ErrOnline, r.Name, k.ID())
+			}
+			seen[k.ID()] = true
+		}
+		if n := int64(len(seen)); n < r.Threshold {
+			return fmt.Errorf("%w: online role %s has threshold %d and %d keys", ErrOnline, r.Name, r.Threshold, n)
 		}
 	}
 	return nil

@@ -55,6 +55,11 @@ func Rotate(in RotateInput) (*Plan, *Change, error) {
 	if !slices.Equal(p.SignedRoles(), v.Policy.SignedRoles()) {
 		return nil, nil, fmt.Errorf("the new policy signs %v, the vault's %v: a rotation changes keys, not the roles signed", p.SignedRoles(), v.Policy.SignedRoles())
 	}
+	if !slices.EqualFunc(p.OnlineRoles, v.Policy.OnlineRoles, func(a, b policy.OnlineRole) bool {
+		return a.Name == b.Name && a.Threshold == b.Threshold && slices.Equal(a.Paths, b.Paths)
+	}) {
+		return nil, nil, fmt.Errorf("the new policy's online_roles differ from the vault's: a rotation keeps targets' delegations of online roles as they are")
+	}
 	known := map[string]*tuf.Key{}
 	maps.Copy(known, v.Root.Root.Keys)
 	if d := v.Targets.Targets.Delegations; d != nil {

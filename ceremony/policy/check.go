@@ -43,7 +43,7 @@ var (
 // runs it; a program that changes a Policy runs it again.
 func (p *Policy) Check() error {
 	for _, check := range []func() error{
-		p.checkRepository, p.checkTemplate, p.checkRoles, p.checkRules, p.checkAttestation,
+		p.checkRepository, p.checkTemplate, p.checkRoles, p.checkOnlineRoles, p.checkRules, p.checkAttestation,
 		p.checkModules, p.checkPreflight, p.checkHolders, p.checkLayout,
 	} {
 		if err := check(); err != nil {
@@ -172,6 +172,57 @@ func (p *Policy) checkRoles() error {
 	return nil
 }
 
+// checkOnlineRoles: each online role has a name no other role has,
+// neither a top-level role nor one the policy signs, and paths.
+func (p *Policy) checkOnlineRoles() error {
+	seen := map[string]int{}
+	for i, r := range p.OnlineRoles {
+		path := index("online_roles", i)
+		if err := p.checkRoleName(field(path, "name"), r.Name); err != nil {
+			return err
+		}
+		if slices.Contains(p.SignedRoles(), r.Name) {
+			return p.errAt(field(path, "name"), "%s is a role the policy signs: an online role is signed by the online repository's key", r.Name)
+		}
+		if j, dup := seen[r.Name]; dup {
+			return p.errAt(field(path, "name"), "role %s is also online_roles[%d]", r.Name, j)
+		}
+		seen[r.Name] = i
+		if err := p.checkPaths(field(path, "paths"), r.Paths, "role"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPaths: a delegated role (what names it) has paths, none empty,
+// none with a character clients read differently.
+func (p *Policy) checkPaths(path string, paths []string, what string) error {
+	if len(paths) == 0 {
+		return p.errAt(path, "no path: the %s would be delegated nothing", what)
+	}
+	for k, pat := range paths {
+		pp := index(path, k)
+		switch {
+		case pat == "":
+			return p.errAt(pp, "is empty")
+		case strings.ContainsAny(pat, "[]\\"):
+			return p.errAt(pp, "path %q uses [, ] or \\, which clients interpret differently", pat)
+		}
+	}
+	return nil
+}
+
+// OnlineRole returns the online role of that name.
+func (p *Policy) OnlineRole(name string) (OnlineRole, bool) {
+	for _, r := range p.OnlineRoles {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return OnlineRole{}, false
+}
+
 // checkShards: each shard is a role with its own prefixes and paths;
 // every normalised project name falls to exactly one shard (the one with
 // its longest matching prefix, so prefixes are unique), and each prefix's
@@ -191,17 +242,8 @@ func (p *Policy) checkShards() error {
 		if len(s.Prefixes) == 0 {
 			return p.errAt(field(path, "prefixes"), "no prefix: the shard would hold no project")
 		}
-		if len(s.Paths) == 0 {
-			return p.errAt(field(path, "paths"), "no path: the shard would be delegated nothing")
-		}
-		for k, pat := range s.Paths {
-			pp := index(field(path, "paths"), k)
-			switch {
-			case pat == "":
-				return p.errAt(pp, "is empty")
-			case strings.ContainsAny(pat, "[]\\"):
-				return p.errAt(pp, "path %q uses [, ] or \\, which clients interpret differently", pat)
-			}
+		if err := p.checkPaths(field(path, "paths"), s.Paths, "shard"); err != nil {
+			return err
 		}
 		for k, pre := range s.Prefixes {
 			pp := index(field(path, "prefixes"), k)

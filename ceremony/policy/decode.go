@@ -428,7 +428,7 @@ func (d *decoder) duration(n *yaml.Node, path string) time.Duration {
 
 // top-level fields, in the order the documentation gives them.
 var topFields = []string{
-	"format", "rehearsal", "repository", "intake_keys", "delegating_role", "shards", "path_template",
+	"format", "rehearsal", "repository", "intake_keys", "delegating_role", "shards", "online_roles", "path_template",
 	"roles", "developer_keys", "requests", "bundle_limits", "attestation", "pkcs11_modules",
 	"preflight", "holders", "lost_token_deadline",
 }
@@ -469,6 +469,11 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 		p.DelegatingRole = d.text(m["delegating_role"], "delegating_role")
 	default:
 		p.DelegatingRole = rules.Default().DelegatingRole
+	}
+	if v, ok := m["online_roles"]; ok {
+		for i, r := range d.sequence(v, "online_roles") {
+			p.OnlineRoles = append(p.OnlineRoles, d.onlineRole(r, index("online_roles", i)))
+		}
 	}
 	if v, ok := m["path_template"]; ok {
 		p.Rules.PathTemplate = d.text(v, "path_template")
@@ -580,6 +585,19 @@ func (d *decoder) shard(n *yaml.Node, path string) Shard {
 		Prefixes: d.strs(d.required(m, n, path, "prefixes"), field(path, "prefixes")),
 		Paths:    d.strs(d.required(m, n, path, "paths"), field(path, "paths")),
 	}
+}
+
+func (d *decoder) onlineRole(n *yaml.Node, path string) OnlineRole {
+	m := d.mapping(n, path, "name", "paths", "threshold")
+	r := OnlineRole{
+		Name:      d.text(d.required(m, n, path, "name"), field(path, "name")),
+		Paths:     d.strs(d.required(m, n, path, "paths"), field(path, "paths")),
+		Threshold: 1,
+	}
+	if v, ok := m["threshold"]; ok {
+		r.Threshold = d.integer(v, field(path, "threshold"), 1, MaxThreshold)
+	}
+	return r
 }
 
 func (d *decoder) rolePolicy(n *yaml.Node, path string) RolePolicy {

@@ -76,7 +76,7 @@ func FuzzEdit(f *testing.F) {
 		}
 		if !reflect.DeepEqual(p.Holders, q.Holders) || !reflect.DeepEqual(p.KeyRoles, q.KeyRoles) || !reflect.DeepEqual(p.Roles, q.Roles) ||
 			p.Repository != q.Repository || !reflect.DeepEqual(p.SignedRoles(), q.SignedRoles()) || p.Rehearsal != q.Rehearsal ||
-			!reflect.DeepEqual(p.Rules, q.Rules) || p.LostTokenDeadline != q.LostTokenDeadline {
+			!reflect.DeepEqual(p.Rules, q.Rules) || p.LostTokenDeadline != q.LostTokenDeadline || !reflect.DeepEqual(p.OnlineRoles, q.OnlineRoles) {
 			t.Fatalf("the empty edit changed the policy's meaning:\n%s\n---\n%s", data, out)
 		}
 	})

@@ -26,6 +26,11 @@ type Policy struct {
 	// Shards split the delegating role by project-name prefix; empty for
 	// one role.
 	Shards []Shard
+	// OnlineRoles are roles the online repository signs (such as
+	// recently-claimed, unclaimed), delegated by targets after every
+	// signed role, in this order; conclave init takes their public keys
+	// as it takes snapshot's and timestamp's.
+	OnlineRoles []OnlineRole
 	// Roles holds the expiry rule of every role ceremonies sign, by name.
 	Roles map[string]RolePolicy
 	// Rules are the validation rules (path template, key schemes and sizes,
@@ -72,6 +77,16 @@ type Shard struct {
 	Prefixes []string
 	// Paths are the shard's delegated paths in targets, written out.
 	Paths []string
+}
+
+// OnlineRole is a role delegated by targets whose key the online
+// repository holds.
+type OnlineRole struct {
+	Name string
+	// Paths are its delegated paths in targets.
+	Paths []string
+	// Threshold is how many of its keys must sign (1 unless given).
+	Threshold int64
 }
 
 // Default role policy: what a signed role gets when the policy's roles

@@ -111,7 +111,7 @@ func TestParseRefusals(t *testing.T) {
 		{"duplicate nested key", "        slot: 9c\n  - name: Bogdan", "        slot: 9c\n        slot: 9d\n  - name: Bogdan", "",
 			`policy.yaml:15: holders[0].keys[0].slot: given twice (first on line 14)`},
 		{"unknown field", "", "", "rehersal: true\n",
-			`policy.yaml:21: rehersal: unknown field (the fields here are format, rehearsal, repository, intake_keys, delegating_role, shards, path_template, roles, developer_keys, requests, bundle_limits, attestation, pkcs11_modules, preflight, holders, lost_token_deadline)`},
+			`policy.yaml:21: rehersal: unknown field (the fields here are format, rehearsal, repository, intake_keys, delegating_role, shards, online_roles, path_template, roles, developer_keys, requests, bundle_limits, attestation, pkcs11_modules, preflight, holders, lost_token_deadline)`},
 		{"unknown nested field", "        slot: 9c\n  - name: Bogdan", "        slot: 9c\n        pin: 123456\n  - name: Bogdan", "",
 			`policy.yaml:15: holders[0].keys[0].pin: unknown field (the fields here are keyid, token, serial, slot, uri, roles)`},
 		{"anchor", "repository: pypi.example.org", "repository: &r pypi.example.org", "",
@@ -234,6 +234,20 @@ func TestParseRefusals(t *testing.T) {
 			`policy.yaml:23: shards[0].prefixes: no prefix: the shard would hold no project`},
 		{"shard field missing", "", "", "shards:\n  - role: claimed-a\n    prefixes: [\"\"]\n",
 			`policy.yaml:22: shards[0].paths: missing`},
+
+		// Online roles.
+		{"online role signed", "", "", "online_roles:\n  - {name: claimed, paths: [\"*/*\"]}\n",
+			`policy.yaml:22: online_roles[0].name: claimed is a role the policy signs: an online role is signed by the online repository's key`},
+		{"online role top-level", "", "", "online_roles:\n  - {name: snapshot, paths: [\"*/*\"]}\n",
+			`policy.yaml:22: online_roles[0].name: "snapshot" is a top-level TUF role, not one a ceremony delegates projects to`},
+		{"online role twice", "", "", "online_roles:\n  - {name: unclaimed, paths: [\"*/*\"]}\n  - {name: unclaimed, paths: [\"*\"]}\n",
+			`policy.yaml:23: online_roles[1].name: role unclaimed is also online_roles[0]`},
+		{"online role without paths", "", "", "online_roles:\n  - {name: unclaimed, paths: []}\n",
+			`policy.yaml:22: online_roles[0].paths: no path: the role would be delegated nothing`},
+		{"online role threshold zero", "", "", "online_roles:\n  - {name: unclaimed, paths: [\"*/*\"], threshold: 0}\n",
+			`policy.yaml:22: online_roles[0].threshold: 0 is out of range (1 to 255)`},
+		{"online role field unknown", "", "", "online_roles:\n  - {name: unclaimed, paths: [\"*/*\"], keys: []}\n",
+			`policy.yaml:22: online_roles[0].keys: unknown field (the fields here are name, paths, threshold)`},
 
 		// Attestation, modules, preflight.
 		{"firmware", "", "", "attestation:\n  min_firmware: \"5.7\"\n",

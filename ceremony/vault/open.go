@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +29,11 @@ var (
 	// ErrMisplaced: a shard delegates a project whose name the policy
 	// gives to another shard.
 	ErrMisplaced = errors.New("a project is delegated by the wrong shard")
+	// ErrFallThrough: a file missing from a project's metadata could be
+	// served by a role targets delegates after the project's: a signed
+	// role's project delegation is not terminating, or targets delegates
+	// another role before a signed role.
+	ErrFallThrough = errors.New("a file missing from a project's metadata could fall through to another role")
 	// ErrRegisterMissing: a role's current version is not registered, or
 	// under another payload.
 	ErrRegisterMissing = errors.New("the register does not hold the current metadata's payload")
@@ -278,6 +284,9 @@ func (v *Vault) openRoles() error {
 			return refusef(e.Name, "%w: the policy signs no role of this name", ErrRoleFiles)
 		}
 	}
+	if err := checkOrder(v.Targets.Targets, v.Policy.SignedRoles()); err != nil {
+		return err
+	}
 	for _, role := range v.Policy.SignedRoles() {
 		name := RoleFile(role)
 		data, ok := v.files[name]
@@ -301,7 +310,49 @@ func (v *Vault) openRoles() error {
 				}
 			}
 		}
+		if err := checkTerminating(name, role, f.Targets); err != nil {
+			return err
+		}
 		v.Delegators[role] = f
+	}
+	return nil
+}
+
+// checkOrder refuses a targets that delegates another role (an online
+// one: recently-claimed, unclaimed) before a signed role. A client looks
+// a path up in the delegations in their order (TUF specification
+// §5.6.7.2, preorder depth-first search): a role listed first would be
+// asked before the signed roles about every project's files.
+func checkOrder(targets *tuf.Targets, signed []string) error {
+	if targets.Delegations == nil {
+		return nil
+	}
+	other := ""
+	for _, r := range targets.Delegations.Roles {
+		switch {
+		case !slices.Contains(signed, r.Name):
+			if other == "" {
+				other = r.Name
+			}
+		case other != "":
+			return refusef(TargetsFile, "%w: targets delegates %q before %s, which the policy signs: the signed roles come first", ErrFallThrough, other, r.Name)
+		}
+	}
+	return nil
+}
+
+// checkTerminating refuses a signed role delegating a project without
+// terminating: a client that does not find a file in the project's
+// metadata would go on to the roles after it (TUF specification §5.6.7.2.1),
+// signed by online keys.
+func checkTerminating(name, role string, t *tuf.Targets) error {
+	if t.Delegations == nil {
+		return nil
+	}
+	for _, r := range t.Delegations.Roles {
+		if !r.Terminating {
+			return refusef(name, "%w: %s delegates project %q without terminating: a file missing from its metadata would be looked for after it", ErrFallThrough, role, r.Name)
+		}
 	}
 	return nil
 }

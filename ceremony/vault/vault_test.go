@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"errors"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -344,6 +345,67 @@ func TestOpenRefusesAMisplacedProject(t *testing.T) {
 				return
 			}
 			if !errors.Is(err, vault.ErrMisplaced) || err.Error() != tc.wantErrMsg {
+				t.Fatalf("got  %v\nwant %s", err, tc.wantErrMsg)
+			}
+		})
+	}
+}
+
+// TestOpenRefusesAFallThrough: a claimed that delegates a project without
+// terminating, or a targets that delegates another role (an online one)
+// before claimed, is refused: a client missing a file in the project's
+// metadata would ask the next role. The online role after claimed, and
+// terminating projects, open.
+func TestOpenRefusesAFallThrough(t *testing.T) {
+	online := it.Key("online").Key
+	for _, tc := range []struct {
+		name           string
+		onlineFirst    bool
+		notTerminating bool
+		wantErrMsg     string
+	}{
+		{"online role last", false, false, ""},
+		{"online role first", true, false, `vault file metadata/targets.json: a file missing from a project's metadata could fall through to another role: targets delegates "unclaimed" before claimed, which the policy signs: the signed roles come first`},
+		{"project not terminating", false, true, `vault file metadata/claimed.json: a file missing from a project's metadata could fall through to another role: claimed delegates project "alpha" without terminating: a file missing from its metadata would be looked for after it`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := vaulttest.New(t)
+			top := *fx.Targets.Targets
+			d := *top.Delegations
+			d.Keys = maps.Clone(d.Keys)
+			d.Keys[online.ID()] = online
+			u := &tuf.DelegatedRole{Name: "unclaimed", KeyIDs: []string{online.ID()}, Threshold: 1, Paths: []string{"*/*"}}
+			if tc.onlineFirst {
+				d.Roles = []*tuf.DelegatedRole{u, d.Roles[0]}
+			} else {
+				d.Roles = []*tuf.DelegatedRole{d.Roles[0], u}
+			}
+			top.Delegations = &d
+			tf, err := tuf.NewTargetsFile(&top)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vaulttest.Sign(t, tf, fx.Roots[1].Root.Keys, fx.Holders[0], fx.Holders[2])
+			fx.Targets = tf
+			c, err := delegation.Build([]delegation.Project{{Name: "alpha", Threshold: 1, Keys: []*tuf.Key{it.Key("k-alpha").Key}}}, "{name}/*", []string{"claimed"}, 1, vaulttest.Now.AddDate(0, 3, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Delegations.Roles[0].Terminating = !tc.notTerminating
+			cf, err := tuf.NewTargetsFile(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vaulttest.Sign(t, cf, d.Keys, fx.Holders[0], fx.Holders[1])
+			fx.Claimed = cf
+			_, err = vault.Adopt(fx.Input(t))
+			if tc.wantErrMsg == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, vault.ErrFallThrough) || err.Error() != tc.wantErrMsg {
 				t.Fatalf("got  %v\nwant %s", err, tc.wantErrMsg)
 			}
 		})

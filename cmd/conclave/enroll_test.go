@@ -253,11 +253,7 @@ func TestEnrollPKCS11(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Close()
-	pol := enrolPolicy(t, t.TempDir(), func(s string) string {
-		s = strings.Replace(s, "rehearsal: false", "rehearsal: true", 1)
-		return strings.Replace(s, "/usr/lib/x86_64-linux-gnu/pkcs11/vendor-hsm.so\n    sha256: 5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
-			testSoftHSM+"\n    sha256: "+sum, 1)
-	})
+	pol := softHSMEnrolPolicy(t)
 	media := t.TempDir()
 	const nonce = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed"
 	args := []string{"enroll", "pkcs11", "--holder", "Gus", "--uri", "pkcs11:token=enrol;object=gus", "--policy", pol, "--out", media}
@@ -304,6 +300,21 @@ func TestEnrollPKCS11(t *testing.T) {
 	if code != 3 || !strings.Contains(stderr, `an object labelled "gus" already exists; choose another label`) {
 		t.Fatalf("second key under one label: exit %d\n%s", code, stderr)
 	}
+}
+
+// softHSMEnrolPolicy writes the documented example policy as a
+// rehearsal's, allowing the SoftHSM module, and returns its path.
+func softHSMEnrolPolicy(t *testing.T) string {
+	t.Helper()
+	_, sum, err := pkcs11.HashModule(testSoftHSM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enrolPolicy(t, t.TempDir(), func(s string) string {
+		s = strings.Replace(s, "rehearsal: false", "rehearsal: true", 1)
+		return strings.Replace(s, "/usr/lib/x86_64-linux-gnu/pkcs11/vendor-hsm.so\n    sha256: 5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
+			testSoftHSM+"\n    sha256: "+sum, 1)
+	})
 }
 
 // TestEnrollVerifyEdited: a record with an edited name, key or slot is

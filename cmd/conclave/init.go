@@ -28,7 +28,7 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	policyFile := fs.String("policy", "", "the policy `FILE`: its holders, and the roles and thresholds their keys are placed in (docs/policy.md)")
 	var records multiFlag
 	fs.Var(&records, "holders", "an enrolment `RECORD` of a key the policy places (repeat it for every key)")
-	onlineKeys := fs.String("online-keys", "", "the online public keys, `ROLE=FILE,ROLE=FILE`: snapshot=FILE,timestamp=FILE, each file a TUF key object")
+	onlineKeys := fs.String("online-keys", "", "the online public keys, `ROLE=FILE,ROLE=FILE`: snapshot=FILE,timestamp=FILE, and ROLE=FILE for each key of each of the policy's online_roles, each file a TUF key object")
 	out := fs.String("out", "", "the new vault's directory `VAULT`: it must not exist, or be empty")
 	force := fs.String("force-threshold", "", "accept a role whose threshold equals its number of keys, for the written `REASON` (recorded in the log)")
 	flags := addRootFlags(fs, "a holder's key `KEYREF`, as the policy enrols it: yubikey:serial=N;slot=S, a pkcs11: URI, or softkey:path=FILE in a rehearsal; repeat it until every threshold is met", true)
@@ -60,7 +60,11 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	online, err := parseOnlineKeys(*onlineKeys)
+	var delegated []string
+	for _, r := range pol.OnlineRoles {
+		delegated = append(delegated, r.Name)
+	}
+	online, onlineDelegated, err := parseOnlineKeys(*onlineKeys, delegated)
 	if err != nil {
 		return err
 	}
@@ -69,7 +73,7 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	plan, err := genesis.Init(genesis.Input{
-		Policy: pol, PolicyBytes: polBytes, Records: recs, Online: online, Now: now, ForceThreshold: *force,
+		Policy: pol, PolicyBytes: polBytes, Records: recs, Online: online, OnlineDelegated: onlineDelegated, Now: now, ForceThreshold: *force,
 	})
 	if err != nil {
 		return refused(err)

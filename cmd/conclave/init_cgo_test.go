@@ -45,8 +45,16 @@ func genesisSetup(t *testing.T, dir string, names ...string) ([]genesisHolder, [
 			recs = append(recs, writeRecord(t, dir, n, k, byte(i+1)))
 		}
 	}
-	for i, role := range []string{"snapshot", "timestamp"} {
-		k, err := tuf.KeyFromPublic(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(0x70 + i)}, 32)).Public())
+	writeOnlineKeys(t, dir, map[string]byte{"snapshot": 0x70, "timestamp": 0x71})
+	return hs, recs
+}
+
+// writeOnlineKeys writes ROLE.pub.json into dir for each role: the
+// public ed25519 key whose seed is 32 times the role's byte.
+func writeOnlineKeys(t *testing.T, dir string, seeds map[string]byte) {
+	t.Helper()
+	for role, seed := range seeds {
+		k, err := tuf.KeyFromPublic(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32)).Public())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +62,6 @@ func genesisSetup(t *testing.T, dir string, names ...string) ([]genesisHolder, [
 			t.Fatal(err)
 		}
 	}
-	return hs, recs
 }
 
 // writeRecord writes the enrolment record of the holder's key on a

@@ -70,7 +70,14 @@ type policyCheckJSON struct {
 	IntakeKeys []string           `json:"intake_keys"`
 	Rehearsal  bool               `json:"rehearsal"`
 	Roles      []policyRoleJSON   `json:"roles"`
+	Online     []policyOnlineJSON `json:"online_roles,omitempty"`
 	Holders    []policyHolderJSON `json:"holders"`
+}
+
+type policyOnlineJSON struct {
+	Name      string   `json:"name"`
+	Paths     []string `json:"paths"`
+	Threshold int64    `json:"threshold"`
 }
 
 type policyRoleJSON struct {
@@ -88,11 +95,12 @@ type policyHolderJSON struct {
 }
 
 type policyKeyJSON struct {
-	KeyID  string `json:"keyid"`
-	Token  string `json:"token"`
-	Serial uint32 `json:"serial,omitempty"`
-	Slot   string `json:"slot,omitempty"`
-	URI    string `json:"uri,omitempty"`
+	KeyID  string   `json:"keyid"`
+	Token  string   `json:"token"`
+	Serial uint32   `json:"serial,omitempty"`
+	Slot   string   `json:"slot,omitempty"`
+	URI    string   `json:"uri,omitempty"`
+	Roles  []string `json:"roles,omitempty"`
 }
 
 func policyReport(path string, p *policy.Policy) policyCheckJSON {
@@ -114,10 +122,13 @@ func policyReport(path string, p *policy.Policy) policyCheckJSON {
 		}
 		r.Roles = append(r.Roles, role)
 	}
+	for _, o := range p.OnlineRoles {
+		r.Online = append(r.Online, policyOnlineJSON{Name: o.Name, Paths: o.Paths, Threshold: o.Threshold})
+	}
 	for _, h := range p.Holders {
 		hj := policyHolderJSON{Name: h.Name, Contact: h.Contact, Keys: []policyKeyJSON{}}
 		for _, k := range h.Keys {
-			hj.Keys = append(hj.Keys, policyKeyJSON{KeyID: k.KeyID, Token: k.Token, Serial: k.Serial, Slot: k.Slot, URI: k.URI})
+			hj.Keys = append(hj.Keys, policyKeyJSON{KeyID: k.KeyID, Token: k.Token, Serial: k.Serial, Slot: k.Slot, URI: k.URI, Roles: p.KeyRoles[k.KeyID]})
 		}
 		r.Holders = append(r.Holders, hj)
 	}
@@ -161,6 +172,13 @@ func writePolicyText(w io.Writer, path string, p *policy.Policy) error {
 			fmt.Fprintf(&b, "      projects starting with %s; paths %s\n", strings.Join(prefixes, ", "), strings.Join(paths, ", "))
 		}
 	}
+	for _, o := range p.OnlineRoles {
+		paths := make([]string, len(o.Paths))
+		for i, pat := range o.Paths {
+			paths[i] = termtext.Safe(pat)
+		}
+		fmt.Fprintf(&b, "    %s: online (the repository signs it), delegated after the roles above; paths %s; threshold %d\n", o.Name, strings.Join(paths, ", "), o.Threshold)
+	}
 	fmt.Fprintf(&b, "  holders (%d)\n", len(p.Holders))
 	for _, h := range p.Holders {
 		fmt.Fprintf(&b, "    %s", termtext.Safe(h.Name))
@@ -169,7 +187,11 @@ func writePolicyText(w io.Writer, path string, p *policy.Policy) error {
 		}
 		b.WriteString("\n")
 		for _, k := range h.Keys {
-			fmt.Fprintf(&b, "      %s  %s\n", k.KeyID, tokenText(k))
+			fmt.Fprintf(&b, "      %s  %s", k.KeyID, tokenText(k))
+			if roles := p.KeyRoles[k.KeyID]; len(roles) > 0 {
+				fmt.Fprintf(&b, "; roles %s", strings.Join(roles, ", "))
+			}
+			b.WriteString("\n")
 		}
 	}
 	_, err := io.WriteString(w, b.String())

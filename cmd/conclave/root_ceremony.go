@@ -443,46 +443,53 @@ func readRecords(w io.Writer, pol *policy.Policy, paths []string, rootsDir strin
 }
 
 // parseOnlineKeys reads --online-keys snapshot=FILE,timestamp=FILE: each
-// file a TUF public key object.
-func parseOnlineKeys(spec string) (map[string]*tuf.Key, error) {
-	out := map[string]*tuf.Key{}
+// file a TUF public key object. A role in delegated (the policy's online
+// roles) may be named more than once, a key each time; its keys are
+// returned apart.
+func parseOnlineKeys(spec string, delegated []string) (map[string]*tuf.Key, map[string][]*tuf.Key, error) {
+	out, more := map[string]*tuf.Key{}, map[string][]*tuf.Key{}
 	if spec == "" {
-		return out, nil
+		return out, more, nil
 	}
 	for _, part := range strings.Split(spec, ",") {
 		role, file, ok := strings.Cut(part, "=")
-		if !ok || file == "" || !slices.Contains(genesis.OnlineRoles, role) {
-			return nil, usagef("--online-keys %s: write snapshot=FILE,timestamp=FILE", termtext.Safe(spec))
+		top := slices.Contains(genesis.OnlineRoles, role)
+		if !ok || file == "" || !top && !slices.Contains(delegated, role) {
+			return nil, nil, usagef("--online-keys %s: write snapshot=FILE,timestamp=FILE (and ROLE=FILE for each of the policy's online_roles)", termtext.Safe(spec))
 		}
 		if _, dup := out[role]; dup {
-			return nil, usagef("--online-keys: %s is named twice", role)
+			return nil, nil, usagef("--online-keys: %s is named twice", role)
 		}
 		data, err := readNamedFile(file)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		v, err := cjson.Parse(data)
 		if err != nil {
-			return nil, refused(fmt.Errorf("online key %s: %w", file, err))
+			return nil, nil, refused(fmt.Errorf("online key %s: %w", file, err))
 		}
 		k, err := tuf.ParseKey(v, "key")
 		if err != nil {
-			return nil, refused(fmt.Errorf("online key %s: %w", file, err))
+			return nil, nil, refused(fmt.Errorf("online key %s: %w", file, err))
 		}
 		// Every member of a key object is part of its keyid and goes
-		// into the root as it is: a keyval.private beside the public
-		// key would be published.
+		// into the metadata as it is: a keyval.private beside the
+		// public key would be published.
 		for _, m := range v.Members() {
 			if m.Name != "keyval" {
 				continue
 			}
 			for _, kv := range m.Value.Members() {
 				if kv.Name != "public" {
-					return nil, refused(fmt.Errorf("online key %s: keyval.%s: the file holds more than the public key; give the public key alone", file, termtext.Cap(kv.Name, 40)))
+					return nil, nil, refused(fmt.Errorf("online key %s: keyval.%s: the file holds more than the public key; give the public key alone", file, termtext.Cap(kv.Name, 40)))
 				}
 			}
 		}
-		out[role] = k
+		if top {
+			out[role] = k
+		} else {
+			more[role] = append(more[role], k)
+		}
 	}
-	return out, nil
+	return out, more, nil
 }

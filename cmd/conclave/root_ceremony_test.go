@@ -27,11 +27,11 @@ func TestOnlineKeyPublicOnly(t *testing.T) {
 	plain := writeBytes(t, filepath.Join(dir, "snapshot.pub.json"), k.Canonical())
 	withPrivate := writeBytes(t, filepath.Join(dir, "timestamp.json"), []byte(`{"keytype":"ed25519","keyval":{"private":"`+hex.EncodeToString(priv.Seed())+`","public":"`+hex.EncodeToString(priv.Public().(ed25519.PublicKey))+`"},"scheme":"ed25519"}`))
 	extra := writeBytes(t, filepath.Join(dir, "extra.json"), []byte(`{"keyid_hash_algorithms":["sha256"],"keytype":"ed25519","keyval":{"public":"`+hex.EncodeToString(priv.Public().(ed25519.PublicKey))+`"},"scheme":"ed25519"}`))
-	if _, err := parseOnlineKeys("snapshot=" + plain + ",timestamp=" + extra); err != nil {
+	if _, _, err := parseOnlineKeys("snapshot="+plain+",timestamp="+extra, nil); err != nil {
 		t.Fatalf("public keys: %v", err)
 	}
 	want := "online key " + withPrivate + ": keyval.private: the file holds more than the public key; give the public key alone"
-	_, err = parseOnlineKeys("snapshot=" + plain + ",timestamp=" + withPrivate)
+	_, _, err = parseOnlineKeys("snapshot="+plain+",timestamp="+withPrivate, nil)
 	var r *refusedError
 	if !errors.As(err, &r) || err.Error() != want {
 		t.Errorf("%v, want refused %q", err, want)

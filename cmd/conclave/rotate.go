@@ -81,7 +81,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	online, err := parseOnlineKeys(*onlineKeys)
+	online, _, err := parseOnlineKeys(*onlineKeys, nil)
 	if err != nil {
 		return err
 	}
