@@ -472,6 +472,19 @@ func parseOnlineKeys(spec string, delegated []string) (map[string]*tuf.Key, map[
 		if err != nil {
 			return nil, nil, refused(fmt.Errorf("online key %s: %w", file, err))
 		}
+		// Every member of a key object is part of its keyid and goes
+		// into the metadata as it is: a keyval.private beside the
+		// public key would be published.
+		for _, m := range v.Members() {
+			if m.Name != "keyval" {
+				continue
+			}
+			for _, kv := range m.Value.Members() {
+				if kv.Name != "public" {
+					return nil, nil, refused(fmt.Errorf("online key %s: keyval.%s: the file holds more than the public key; give the public key alone", file, termtext.Cap(kv.Name, 40)))
+				}
+			}
+		}
 		if top {
 			out[role] = k
 		} else {

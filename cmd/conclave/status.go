@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,6 +74,9 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		t, err := parseTimeFlag("lost", when)
 		if err != nil {
 			return err
+		}
+		if slices.ContainsFunc(reports, func(r report) bool { return r.holder == name }) {
+			return usagef("--lost: holder %s is named twice", termtext.Safe(name))
 		}
 		reports = append(reports, report{name, t})
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/conclave-keys/conclave/airgap/preflight"
@@ -29,5 +30,16 @@ func TestExpiryCheck(t *testing.T) {
 	res = expiryCheck(v, vaulttest.Now.AddDate(0, 4, 0))
 	if res.Details[0] != "claimed version 1 EXPIRED at 2027-03-01T10:00:00Z" {
 		t.Errorf("claimed expired: %+v", res)
+	}
+}
+
+// TestStatusLostTwice: a holder reported lost twice is a confused command
+// line, refused before the vault is opened, not two deadlines that
+// disagree.
+func TestStatusLostTwice(t *testing.T) {
+	code, stdout, stderr := run(t, "status", t.TempDir(), "--lost", "alice=2027-01-10T09:00:00Z", "--lost", "alice=2027-01-11T09:00:00Z")
+	want := "error: --lost: holder alice is named twice\n"
+	if code != 2 || stdout != "" || !strings.HasPrefix(stderr, want) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
 	}
 }
