@@ -217,7 +217,7 @@ func (c rootCeremony) signAndWrite(ctx context.Context, r *rootRun, rs *rootSign
 	if err := r.sign(ctx, c.plan, c.pol, rs, *c.flags.pinFD); err != nil {
 		return err
 	}
-	return r.finish(func(logs []vault.File) ([]vault.File, error) {
+	err = r.finish(func(logs []vault.File) ([]vault.File, error) {
 		if c.v == nil {
 			return vault.Create(c.plan.AdoptInput(), r.id, c.now, logs)
 		}
@@ -225,6 +225,10 @@ func (c rootCeremony) signAndWrite(ctx context.Context, r *rootRun, rs *rootSign
 		u.Logs = logs
 		return c.v.NextRoot(u)
 	})
+	if err == nil {
+		printVaultCopies(r.env.stdout, c.pol)
+	}
+	return err
 }
 
 // opened is the log's first event.
