@@ -2,7 +2,7 @@
 # virtual YubiKeys and SoftHSM, started for it) and `make test` (set up, then run every test).
 # Each target calls a script in scripts/, which installs what is missing first.
 
-.PHONY: rehearsal test build setup bench fuzz man
+.PHONY: rehearsal test build release setup bench fuzz man
 
 rehearsal:
 	scripts/rehearsal.sh
@@ -12,6 +12,11 @@ test:
 
 build:
 	scripts/build.sh
+
+# A release anyone can rebuild bit for bit (docs/release.md): bin/release/
+# with the binary, BUILDINFO and SHA256SUMS. Needs a clean checkout.
+release:
+	scripts/release.sh
 
 setup:
 	scripts/setup.sh

@@ -135,7 +135,10 @@ func parseMountinfo(r io.Reader) ([]mount, error) {
 	line := 0
 	for sc.Scan() {
 		line++
-		f := strings.Fields(sc.Text())
+		// One space separates the fields; strings.Fields would also
+		// split at a no-break space or NEL inside a path, which the
+		// kernel leaves unescaped.
+		f := strings.FieldsFunc(sc.Text(), func(r rune) bool { return r == ' ' })
 		sep := -1
 		for i := 6; i < len(f); i++ {
 			if f[i] == "-" {

@@ -247,6 +247,24 @@ func TestListBadMountinfo(t *testing.T) {
 	}
 }
 
+// TestParseMountinfoOtherSpaces: the kernel separates mountinfo's fields
+// with a space and escapes only space, tab, newline and backslash in a
+// path (proc(5)); a no-break space or NEL in a mount point (udisks names
+// it after the medium's label, which the medium chooses) is part of the
+// path, not a separator that would shift the fields and let the label
+// name the file system, the device and the options.
+func TestParseMountinfoOtherSpaces(t *testing.T) {
+	mp := "/media/u/a\u00a0b\u00a0-\u00a0ext4\u00a0/dev/fake\u0085ro"
+	ms, err := parseMountinfo(strings.NewReader("40 28 8:17 / " + mp + " rw,nosuid shared:40 - vfat /dev/sdb1 rw\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := mount{majMin: "8:17", mountPoint: mp, options: "rw,nosuid", fsType: "vfat", source: "/dev/sdb1", superOpts: "rw"}
+	if len(ms) != 1 || ms[0] != want {
+		t.Errorf("parsed %+v, want %+v", ms, want)
+	}
+}
+
 func TestUnescape(t *testing.T) {
 	for in, want := range map[string]string{`a\040b`: "a b", `a\134b`: `a\b`, `trail\04`: `trail\04`, `x\999`: `x\999`} {
 		if got := unescapeOctal(in); got != want {

@@ -314,7 +314,7 @@ func (c Checker) route4() Result {
 			first = false
 			continue
 		}
-		fl := strings.Fields(sc.Text())
+		fl := procFields(sc.Text())
 		if len(fl) < 8 {
 			continue
 		}
@@ -325,6 +325,15 @@ func (c Checker) route4() Result {
 		res.Details = append(res.Details, fmt.Sprintf("default route via %s on %s", ipv4Hex(fl[2]), termtext.Safe(fl[0])))
 	}
 	return routeVerdict(res, sc.Err(), "IPv4", "Remove it (ip -4 route flush default) and find out what configured it.")
+}
+
+// procFields splits a line of a /proc/net routing table at ASCII spaces
+// and tabs only: an interface name may hold any other character
+// (dev_valid_name refuses only '/', ':' and ASCII white space), and
+// strings.Fields would split it at a no-break space or NEL, shifting the
+// fields so that a default route went unseen.
+func procFields(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' })
 }
 
 // routeVerdict judges a routing table read into res.Details: any default
@@ -377,7 +386,7 @@ func (c Checker) route6() Result {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		fl := strings.Fields(sc.Text())
+		fl := procFields(sc.Text())
 		if len(fl) < 10 {
 			continue
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/conclave-keys/conclave/airgap/media"
 	"github.com/conclave-keys/conclave/internal/fstree"
+	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
 const routeHeader = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
@@ -376,5 +377,31 @@ func TestRemovableWarnings(t *testing.T) {
 		}}
 	if !reflect.DeepEqual(res, want) {
 		t.Errorf("got  %#v\nwant %#v", res, want)
+	}
+}
+
+// TestRouteOnOddInterfaceName: an interface name may hold any character
+// but '/', ':' and ASCII white space, so a no-break space or NEL is part
+// of it, not a field separator: a default route on such an interface is
+// still found.
+func TestRouteOnOddInterfaceName(t *testing.T) {
+	root := airGapped(t)
+	name := "wan\u00a0x\u0085y"
+	for file, table := range map[string]string{
+		"proc/net/route":      routeHeader + name + "\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n",
+		"proc/net/ipv6_route": ipv6Unreachable + "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00450003 " + name + "\n",
+	} {
+		if err := os.WriteFile(filepath.Join(root, file), []byte(table), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]Result{}
+	for _, res := range checker(root).Run().Results {
+		got[res.ID] = res
+	}
+	for id, want := range map[string]string{IDRouteIPv4: "default route via 192.168.1.1 on " + termtext.Safe(name), IDRouteIPv6: "default route via fe80::1 on " + termtext.Safe(name)} {
+		if res := got[id]; res.Status != Fail || strings.Join(res.Details, "|") != want {
+			t.Errorf("%s: %s %q, want fail %q", id, res.Status, res.Details, want)
+		}
 	}
 }

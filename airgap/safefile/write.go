@@ -316,6 +316,19 @@ func listAt(dfd int) ([]string, error) {
 	return names, nil
 }
 
+// CheckDir checks, writing nothing, that WriteFile could write into dir:
+// it is a directory and no component of its path is a symbolic link. A
+// command checks this before work it cannot undo (a key generated on a
+// token) whose result WriteFile then writes. The error names the path
+// and why.
+func CheckDir(dir string) error {
+	dfd, err := openDirPath(dir, resolveNoFollow)
+	if err != nil {
+		return err
+	}
+	return unix.Close(dfd)
+}
+
 // CheckExportDir checks, writing nothing, that ExportFiles could write
 // into dir: no component of its path is a symbolic link, its parent
 // exists, and dir is empty or does not exist yet. A command checks this

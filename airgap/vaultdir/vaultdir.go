@@ -84,9 +84,9 @@ type Dir struct {
 
 // Open opens the vault directory path, which must not be a symbolic link.
 func Open(dir string) (*Dir, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(unslashed(dir), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open vault %s: %w", dir, describe(err, unix.AT_FDCWD, dir))
+		return nil, fmt.Errorf("open vault %s: %w", dir, describe(err, unix.AT_FDCWD, unslashed(dir)))
 	}
 	return &Dir{path: dir, fd: fd}, nil
 }
@@ -96,7 +96,7 @@ func Open(dir string) (*Dir, error) {
 // not a symbolic link (Open refuses one). A command checks this before
 // the holders sign, so that their work is not lost to a wrong path.
 func CheckNew(dir string) error {
-	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+	if fi, err := os.Lstat(unslashed(dir)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		return fmt.Errorf("create vault %s: %w", dir, ErrSymlink)
 	}
 	ents, err := os.ReadDir(dir)
@@ -109,6 +109,16 @@ func CheckNew(dir string) error {
 		return fmt.Errorf("create vault %s: the directory is not empty: a vault is made in a new or empty directory", dir)
 	}
 	return nil
+}
+
+// unslashed is dir without its trailing slashes: "link/" names the
+// directory a link points to (POSIX.1-2017 §4.13, pathname resolution),
+// which O_NOFOLLOW and Lstat would then follow.
+func unslashed(dir string) string {
+	if t := strings.TrimRight(dir, "/"); t != "" {
+		return t
+	}
+	return dir
 }
 
 // Create makes a new vault directory at dir (see CheckNew) and opens it.

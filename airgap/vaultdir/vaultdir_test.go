@@ -223,6 +223,38 @@ func TestCreateRefusesANonEmptyDirectory(t *testing.T) {
 	d.Close()
 }
 
+// TestCreateAndOpenRefuseALinkWithASlash: a symbolic link planted where
+// the vault is made, or opened, is refused however the path is written:
+// "link/" names the directory it points to, which O_NOFOLLOW and Lstat
+// follow.
+func TestCreateAndOpenRefuseALinkWithASlash(t *testing.T) {
+	dir := t.TempDir()
+	elsewhere := t.TempDir()
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(elsewhere, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{link, link + "/", link + "//"} {
+		want := "create vault " + p + ": it is a symbolic link, and a vault holds none"
+		if d, err := Create(p); !errors.Is(err, ErrSymlink) || err.Error() != want {
+			t.Errorf("Create(%q) = %v, want %q", p, err, want)
+			if d != nil {
+				d.Close()
+			}
+		}
+		want = "open vault " + p + ": it is a symbolic link, and a vault holds none"
+		if d, err := Open(p); !errors.Is(err, ErrSymlink) || err.Error() != want {
+			t.Errorf("Open(%q) = %v, want %q", p, err, want)
+			if d != nil {
+				d.Close()
+			}
+		}
+	}
+	if ents, err := os.ReadDir(elsewhere); err != nil || len(ents) != 0 {
+		t.Errorf("the link's target holds %d entries (%v)", len(ents), err)
+	}
+}
+
 // TestWriteGenerationLinks: a file naming a Link holding its bytes is
 // hard-linked into the generation (same inode, read-only); one whose Link
 // holds other bytes, or is missing, is written from its Data.

@@ -63,7 +63,6 @@ import (
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
 	"github.com/conclave-keys/conclave/ceremony/verify"
-	"github.com/conclave-keys/conclave/internal/parallel"
 	"github.com/conclave-keys/conclave/internal/termtext"
 )
 
@@ -145,12 +144,17 @@ type audit struct {
 	s        *session.Session
 	// replayed is set when the whole log replayed.
 	replayed bool
+	// parsed gives the replay the exported files as read (Deps.Parsed).
+	parsed func(payloadSHA256 string) *tuf.File
+	// sums are the SHA-256 of each exported metadata file's signed part,
+	// computed once: a large role's is tens of megabytes.
+	sums map[*tuf.File]string
 }
 
 // Audit checks a ceremony. An error is returned only for a cancelled
 // context; everything wrong with the input is a finding in the report.
 func Audit(ctx context.Context, in Input) (*Report, error) {
-	a := &audit{in: in, metadata: map[string]*tuf.File{}, names: map[string]string{}}
+	a := &audit{in: in, metadata: map[string]*tuf.File{}, names: map[string]string{}, sums: map[*tuf.File]string{}}
 	a.r = &Report{
 		Format:       Format,
 		End:          "open",
@@ -180,17 +184,28 @@ func Audit(ctx context.Context, in Input) (*Report, error) {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			// The replay and reading the exported files do not depend on
-			// each other: side by side on two cores, each with its own
-			// findings, in this order in the report.
+			// The replay and reading the exported files run side by side,
+			// each with its own findings, in this order in the report.
+			// The replayed build's card reads an exported file whose
+			// signed part is its payload as read, rather than parse the
+			// same bytes again.
 			replayed := &audit{in: in, entries: a.entries, r: &Report{}}
-			parallel.For(2, 1, func(i int) {
-				if i == 0 {
-					replayed.replay()
-				} else {
-					a.files()
+			read := make(chan struct{})
+			replayed.parsed = func(sum string) *tuf.File {
+				<-read
+				for _, f := range a.metadata {
+					if a.signedSum(f) == sum {
+						return f
+					}
 				}
-			})
+				return nil
+			}
+			go func() {
+				defer close(read)
+				a.files()
+			}()
+			replayed.replay()
+			<-read
 			a.s, a.replayed = replayed.s, replayed.replayed
 			a.r.Findings = append(a.r.Findings, replayed.r.Findings...)
 			if err := a.roles(ctx); err != nil {
@@ -446,7 +461,18 @@ func (a *audit) files() {
 			continue
 		}
 		a.metadata[role], a.names[role] = f, n
+		a.signedSum(f)
 	}
+}
+
+// signedSum is the SHA-256 of f's signed part, computed once per file.
+func (a *audit) signedSum(f *tuf.File) string {
+	sum, ok := a.sums[f]
+	if !ok {
+		sum = bundle.SumHex(f.SignedBytes())
+		a.sums[f] = sum
+	}
+	return sum
 }
 
 // payloadsOnly compares the exported metadata with the payloads the log
@@ -473,7 +499,7 @@ func (a *audit) checkPayload(p session.BuiltPayload, f *tuf.File) {
 		}
 		return
 	}
-	if sum := bundle.SumHex(f.SignedBytes()); f.Version() != p.Version || sum != p.PayloadSHA256 {
+	if sum := a.signedSum(f); f.Version() != p.Version || sum != p.PayloadSHA256 {
 		a.find(CodePayloadMismatch, a.lineOf(session.TypeBuilt), p.Role, "%s: exported version %d with payload %s; the log registered version %d with payload %s", p.Role, f.Version(), sum, p.Version, p.PayloadSHA256)
 	}
 }
@@ -537,7 +563,7 @@ func (a *audit) replayUpTo(n int) (*session.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return session.Replay(entries, session.Deps{Vault: a.in.Vault, Log: log, Blobs: memBlobs(a.in.Blobs)})
+	return session.Replay(entries, session.Deps{Vault: a.in.Vault, Log: log, Blobs: memBlobs(a.in.Blobs), Parsed: a.parsed})
 }
 
 // roles checks each built role's exported bytes.
@@ -568,7 +594,7 @@ func (a *audit) roles(ctx context.Context) error {
 			continue
 		}
 		covered[p.Role] = true
-		role.PayloadSHA256 = bundle.SumHex(f.SignedBytes())
+		role.PayloadSHA256 = a.signedSum(f)
 		role.Expires = f.Expires().String()
 		a.checkRegister(p.Role, f)
 		if !confirmed.IsZero() {
@@ -620,7 +646,7 @@ func (a *audit) roles(ctx context.Context) error {
 // signed part is exactly that payload: the card of these bytes, which
 // need not be read a second time. Nil otherwise.
 func (a *audit) replayedCard(p session.BuiltPayload, f *tuf.File) *build.Card {
-	if !a.replayed || bundle.SumHex(f.SignedBytes()) != p.PayloadSHA256 {
+	if !a.replayed || a.signedSum(f) != p.PayloadSHA256 {
 		return nil
 	}
 	cards, _ := a.s.Cards()
@@ -742,7 +768,7 @@ func sameAfter(got *build.Delegation, ch *verdict.Change) bool {
 // checkRegister holds each (role, version) to one payload: the vault's
 // register lists every payload ever built.
 func (a *audit) checkRegister(role string, f *tuf.File) {
-	sum := bundle.SumHex(f.SignedBytes())
+	sum := a.signedSum(f)
 	if reg, ok := a.in.Vault.Register[role][f.Version()]; ok && reg != sum {
 		a.find(CodePayloadRegistered, 0, role, "%s version %d: the vault's register holds payload %s, the export holds %s; a version has one payload, ever", role, f.Version(), reg, sum)
 	}

@@ -14,9 +14,9 @@ import (
 )
 
 // Summarize derives the summary card of role's next version from the
-// bytes of the last signed version and of the next one: the next file is
-// written out and parsed again, and the last one too unless its typed
-// values encode to exactly its signed bytes, so the card says what the
+// bytes of the last signed version and of the next one: each file is
+// parsed from its bytes unless tuf.Parse made it and its typed values
+// still encode to exactly its signed bytes, so the card says what the
 // bytes say, whatever the typed values beside them hold. docs/formats/summary-card.md
 // defines the card and its digest, with a script that recomputes them.
 //
@@ -30,7 +30,7 @@ import (
 // as Conclave applies them (delegation.Apply), a new version and an
 // expiry.
 func Summarize(role string, last, next *tuf.File) (*Card, error) {
-	// The two files are parsed side by side: for a role of 100,000
+	// The two files are read side by side: for a role of 100,000
 	// delegations each parse is a large part of the card's cost.
 	var o, n *tuf.File
 	errs := make([]error, 2)
@@ -38,7 +38,7 @@ func Summarize(role string, last, next *tuf.File) (*Card, error) {
 		if i == 0 {
 			o, errs[0] = asParsed(role+" (last signed)", last)
 		} else {
-			n, errs[1] = tuf.Parse(role+" (new)", next.Bytes())
+			n, errs[1] = asParsed(role+" (new)", next)
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
@@ -250,15 +250,19 @@ func Digest(cards []*Card, payloadSHA256 map[string]string) string {
 	return encodedHash(&e)
 }
 
-// asParsed returns what parsing f's bytes gives: f itself when its typed
-// values encode to exactly its signed bytes, as those of a file tuf.Parse
-// made (the vault's current metadata, parsed and verified when the vault
-// was opened) do; otherwise f's bytes parsed again. Encoding is a
-// fraction of a parse's cost (no key decoded, no tree built), and equal
-// bytes mean the card reads the same values either way.
+// asParsed returns what parsing f's bytes gives: f itself when tuf.Parse
+// made it (the vault's current metadata, parsed and verified when the
+// vault was opened; a file conclave diff read) and its typed values still
+// encode to exactly its signed bytes; otherwise f's bytes parsed. Parse
+// reads the same bytes the same way every time, encoding is a fraction of
+// a parse's cost (no key decoded, no tree built), and equal bytes mean the
+// card reads the same values either way. A file Conclave built (tuf.NewTargetsFile)
+// is always parsed: its bytes must be ones the strict parser accepts.
 func asParsed(name string, f *tuf.File) (*tuf.File, error) {
-	if enc, err := f.EncodeSigned(); err == nil && bytes.Equal(enc, f.SignedBytes()) {
-		return f, nil
+	if f.Parsed() {
+		if enc, err := f.EncodeSigned(); err == nil && bytes.Equal(enc, f.SignedBytes()) {
+			return f, nil
+		}
 	}
 	return tuf.Parse(name, f.Bytes())
 }

@@ -440,3 +440,51 @@ func TestFileForm(t *testing.T) {
 		t.Errorf("file form does not read back: %v", err)
 	}
 }
+
+// TestSplice: a value encoded apart is written in place (the comma and
+// member order kept, control characters escaped in file form), and a
+// mistake made writing it is the whole encoding's.
+func TestSplice(t *testing.T) {
+	var sub cjson.Encoder
+	sub.BeginObject()
+	sub.Name("pem")
+	sub.String("a\nb")
+	sub.EndObject()
+	e := cjson.Encoder{FileForm: true}
+	e.BeginArray()
+	e.Int(1)
+	e.Splice(&sub)
+	e.Null()
+	e.EndArray()
+	got, err := e.Bytes()
+	if err != nil || string(got) != `[1,{"pem":"a\nb"},null]` {
+		t.Fatalf("got %s, %v", got, err)
+	}
+
+	var bad cjson.Encoder
+	bad.BeginObject()
+	bad.Name("b")
+	bad.Int(1)
+	bad.Name("a")
+	bad.Int(2)
+	bad.EndObject()
+	e = cjson.Encoder{}
+	e.BeginObject()
+	e.Name("x")
+	e.Splice(&bad)
+	e.EndObject()
+	if _, err := e.Bytes(); !errors.Is(err, cjson.ErrOrder) || err.Error() != `member "a" written after "b": `+cjson.ErrOrder.Error() {
+		t.Fatalf("splice of an encoding out of order: %v", err)
+	}
+
+	e = cjson.Encoder{}
+	e.Splice(&cjson.Encoder{FileForm: true})
+	if _, err := e.Bytes(); err == nil || err.Error() != "spliced value written in file form, not canonical form" {
+		t.Fatalf("splice of a file form encoding: %v", err)
+	}
+	e = cjson.Encoder{}
+	e.Splice(&cjson.Encoder{})
+	if _, err := e.Bytes(); err == nil || err.Error() != "spliced encoder holds no value" {
+		t.Fatalf("splice of nothing: %v", err)
+	}
+}

@@ -194,6 +194,24 @@ func (e *Encoder) Canonical(b []byte) {
 	e.buf = append(e.buf, b[start:]...)
 }
 
+// Splice writes the one value sub encoded, as Canonical does, or fails
+// with the first mistake sub made: a part of a large document can be
+// encoded on another core and written in its place. sub writes canonical
+// form; the file form, if e has it, is applied here.
+func (e *Encoder) Splice(sub *Encoder) {
+	b, err := sub.Bytes()
+	switch {
+	case err != nil:
+		e.fail(err)
+	case sub.FileForm:
+		e.fail(errors.New("spliced value written in file form, not canonical form"))
+	case len(b) == 0:
+		e.fail(errors.New("spliced encoder holds no value"))
+	default:
+		e.Canonical(b)
+	}
+}
+
 // Int writes an integer.
 func (e *Encoder) Int(n int64) {
 	e.beforeValue()

@@ -65,6 +65,27 @@ func TestInitRefusesNoSpare(t *testing.T) {
 	}
 }
 
+// TestPlanRefusesExpiryPast9999: a ceremony whose time plus a role's
+// period passes the year 9999 (a rehearsal's --at, a clock gone wrong) is
+// refused before anyone signs: no metadata can write such an expiry (RFC
+// 3339 section 5.6), and the vault would refuse the signed files.
+func TestPlanRefusesExpiryPast9999(t *testing.T) {
+	late := time.Date(9999, 12, 1, 0, 0, 0, 0, time.UTC)
+	hs := holders(t, 3)
+	pb := policyText(hs, 2, 2, 2)
+	_, err := Init(Input{Policy: parsePolicy(t, pb), PolicyBytes: pb, Records: records(hs), Online: onlineKeys(t, 90), Now: late})
+	want := "root/1.root.json: root version 1 would expire 10000-11-30T00:00:00Z: metadata cannot say a time after the year 9999; check the clock"
+	if !errors.Is(err, ErrExpiryRange) || err.Error() != want {
+		t.Errorf("Init: %v, want %q", err, want)
+	}
+	v, _ := genesisVault(t)
+	_, err = Refresh(v, []string{"claimed"}, late)
+	want = "metadata/claimed.json: claimed version 2 would expire 10000-02-29T00:00:00Z: metadata cannot say a time after the year 9999; check the clock"
+	if !errors.Is(err, ErrExpiryRange) || err.Error() != want {
+		t.Errorf("Refresh: %v, want %q", err, want)
+	}
+}
+
 // TestInitRefusesRecords: a record of a key the policy does not enrol, a
 // record for another holder, a record on another token, and a placed key
 // without a record are each refused.
@@ -315,6 +336,14 @@ func TestStatus(t *testing.T) {
 	}
 	if _, err := LostToken(v, "Nobody", now, now); !errors.Is(err, ErrUnknownHolder) {
 		t.Errorf("err = %v", err)
+	}
+	// A report so late that its deadline falls after 9999 has no RFC 3339
+	// form (section 5.6: four-digit years): refused, not a status that
+	// cannot be written as JSON.
+	late := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	want := "the deadline 7d after 9999-12-31T23:59:59Z is after the year 9999"
+	if _, err := LostToken(v, "Holder 2", late, now); !errors.Is(err, ErrLostTime) || err.Error() != want {
+		t.Errorf("a report in 9999: %v, want %q", err, want)
 	}
 }
 

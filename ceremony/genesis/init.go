@@ -146,6 +146,9 @@ func Init(in Input) (*Plan, error) {
 	if plan.Binding, plan.BindingGroup, err = bindingFor(in.PolicyBytes, rf); err != nil {
 		return nil, err
 	}
+	if err := plan.checkExpiries(); err != nil {
+		return nil, err
+	}
 	return plan, nil
 }
 

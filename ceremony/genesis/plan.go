@@ -199,6 +199,21 @@ func (p *Plan) Complete() error {
 	return nil
 }
 
+// ErrExpiryRange: a file of the plan would expire after the year 9999,
+// which no metadata can say (RFC 3339 section 5.6: four-digit years).
+var ErrExpiryRange = errors.New("metadata cannot say a time after the year 9999")
+
+// checkExpiries refuses a plan with a file that would expire after the
+// year 9999, before anyone signs it.
+func (p *Plan) checkExpiries() error {
+	for _, d := range p.Docs {
+		if e := d.File.Expires(); e.Year() > 9999 {
+			return fmt.Errorf("%s: %s version %d would expire %s: %w; check the clock", d.Name, d.Role, d.File.Version(), e.Format(time.RFC3339), ErrExpiryRange)
+		}
+	}
+	return nil
+}
+
 // Expires is the expiry of a role's new version: the confirmed time plus
 // the policy's period, to the second (TUF's form).
 func Expires(now time.Time, period time.Duration) tuf.Expiry {

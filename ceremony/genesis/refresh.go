@@ -79,5 +79,8 @@ func Refresh(v *vault.Vault, roles []string, now time.Time) (*Plan, error) {
 			plan.Docs = append(plan.Docs, &Doc{Name: vault.RoleFile(role), Role: role, File: f, Groups: []Group{delegationGroup(v.Targets.Targets, role)}})
 		}
 	}
+	if err := plan.checkExpiries(); err != nil {
+		return nil, err
+	}
 	return plan, nil
 }

@@ -159,6 +159,9 @@ func Rotate(in RotateInput) (*Plan, *Change, error) {
 	if plan.Binding, plan.BindingGroup, err = bindingFor(in.PolicyBytes, rf); err != nil {
 		return nil, nil, err
 	}
+	if err := plan.checkExpiries(); err != nil {
+		return nil, nil, err
+	}
 	return plan, change, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 )
@@ -92,6 +93,11 @@ func Status(v *vault.Vault, at time.Time) *VaultStatus {
 // not name.
 var ErrUnknownHolder = errors.New("the policy names no such holder")
 
+// ErrLostTime: a lost token's report whose deadline has no RFC 3339 form
+// (section 5.6: four-digit years). Its text ends a sentence that names
+// the deadline.
+var ErrLostTime = errors.New("is after the year 9999")
+
 // Lost is a holder's token reported lost or stolen, and the deadline the
 // policy sets for rotating its keys out.
 type Lost struct {
@@ -114,6 +120,9 @@ func LostToken(v *vault.Vault, holder string, reported, at time.Time) (*Lost, er
 			continue
 		}
 		l := &Lost{Holder: h.Name, Reported: reported.UTC(), Deadline: reported.Add(v.Policy.LostTokenDeadline).UTC(), Keys: []string{}}
+		if l.Deadline.Year() > 9999 {
+			return nil, fmt.Errorf("the deadline %s after %s %w", policy.FormatDuration(v.Policy.LostTokenDeadline), l.Reported.Format(time.RFC3339), ErrLostTime)
+		}
 		for _, k := range h.Keys {
 			l.Keys = append(l.Keys, k.KeyID)
 		}

@@ -44,7 +44,7 @@ var (
 func (p *Policy) Check() error {
 	for _, check := range []func() error{
 		p.checkRepository, p.checkTemplate, p.checkRoles, p.checkOnlineRoles, p.checkRules, p.checkAttestation,
-		p.checkModules, p.checkPreflight, p.checkHolders, p.checkLayout,
+		p.checkModules, p.checkPreflight, p.checkHolders, p.checkCustody, p.checkLayout,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -493,6 +493,9 @@ func (p *Policy) checkHolders() error {
 		if len(h.Keys) == 0 {
 			return p.errAt(field(path, "keys"), "no key: the holder could not sign")
 		}
+		if !slices.ContainsFunc(h.Keys, func(k HolderKey) bool { return !k.Spare }) {
+			return p.errAt(field(path, "keys"), "every key of %s is a spare: a spare stands in for the holder's own token, so one key must not be a spare", termtext.Quote(h.Name))
+		}
 		for j, k := range h.Keys {
 			kp := index(field(path, "keys"), j)
 			if !isHex64(k.KeyID) {
@@ -514,6 +517,14 @@ func (p *Policy) checkHolders() error {
 			}
 			where[at] = kp
 		}
+	}
+	return nil
+}
+
+// checkCustody: the vault is copied to at least two media.
+func (p *Policy) checkCustody() error {
+	if p.VaultCopies < MinVaultCopies {
+		return p.errAt("custody.vault_copies", "%d is too few: at least %d, since one copy is lost to one fire or one theft", p.VaultCopies, MinVaultCopies)
 	}
 	return nil
 }

@@ -430,11 +430,11 @@ func (d *decoder) duration(n *yaml.Node, path string) time.Duration {
 var topFields = []string{
 	"format", "rehearsal", "repository", "intake_keys", "delegating_role", "shards", "online_roles", "path_template",
 	"roles", "developer_keys", "requests", "bundle_limits", "attestation", "pkcs11_modules",
-	"preflight", "holders", "lost_token_deadline",
+	"preflight", "holders", "lost_token_deadline", "custody",
 }
 
 func (d *decoder) policy(n *yaml.Node) *Policy {
-	p := &Policy{name: d.name, lines: d.lines, Roles: map[string]RolePolicy{}, Rules: rules.Default(), RequirePossession: true, LostTokenDeadline: DefaultLostTokenDeadline}
+	p := &Policy{name: d.name, lines: d.lines, Roles: map[string]RolePolicy{}, Rules: rules.Default(), RequirePossession: true, LostTokenDeadline: DefaultLostTokenDeadline, VaultCopies: MinVaultCopies}
 	m := d.mapping(n, "", topFields...)
 	if d.err != nil {
 		return nil
@@ -525,6 +525,13 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 	}
 	if v, ok := m["lost_token_deadline"]; ok {
 		p.LostTokenDeadline = d.duration(v, "lost_token_deadline")
+	}
+	if v, ok := m["custody"]; ok {
+		c := d.mapping(v, "custody", "vault_copies")
+		if x, ok := c["vault_copies"]; ok {
+			// Out of range is refused in Check, which says why two.
+			p.VaultCopies = int(d.integer(x, "custody.vault_copies", 0, MaxVaultCopies))
+		}
 	}
 	d.keyRoles = map[string][]string{}
 	p.KeyRoles = d.keyRoles
@@ -684,7 +691,7 @@ func (d *decoder) holder(n *yaml.Node, path string) Holder {
 }
 
 func (d *decoder) holderKey(n *yaml.Node, path string) HolderKey {
-	m := d.mapping(n, path, "keyid", "token", "serial", "slot", "uri", "roles")
+	m := d.mapping(n, path, "keyid", "token", "serial", "slot", "uri", "roles", "spare")
 	k := HolderKey{
 		KeyID: d.str(d.required(m, n, path, "keyid"), field(path, "keyid")),
 		Token: d.text(d.required(m, n, path, "token"), field(path, "token")),
@@ -702,6 +709,9 @@ func (d *decoder) holderKey(n *yaml.Node, path string) HolderKey {
 	}
 	if v, ok := m["uri"]; ok {
 		k.URI = d.text(v, field(path, "uri"))
+	}
+	if v, ok := m["spare"]; ok {
+		k.Spare = d.boolean(v, field(path, "spare"))
 	}
 	if v, ok := m["roles"]; ok && d.err == nil {
 		d.keyRoles[k.KeyID] = d.strs(v, field(path, "roles"))

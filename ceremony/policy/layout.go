@@ -135,6 +135,22 @@ func (p *Policy) checkLayout() error {
 		case rp.Threshold > n:
 			return p.errAt(field(field("roles", role), "threshold"), "%d is more than the %d keys the holders place in role %s: it could never be met", rp.Threshold, n, role)
 		}
+		// TUF clients count a threshold in keys, not people (TUF
+		// specification §5.3.4): a holder's spare in the role is a second
+		// signature they could give alone (CheckRoles checks the same of
+		// metadata).
+		for i, h := range p.Holders {
+			var mine int64
+			for _, k := range h.Keys {
+				if slices.Contains(p.KeyRoles[k.KeyID], role) {
+					mine++
+				}
+			}
+			if mine > 1 && mine >= rp.Threshold {
+				return p.errAt(index("holders", i), "holder %s alone holds %d of role %s's keys, enough for its threshold of %d: no one person may sign a role alone (a spare that names no roles is kept out of the metadata)",
+					h.Name, mine, role, rp.Threshold)
+			}
+		}
 	}
 	return nil
 }
@@ -190,13 +206,17 @@ func sameSet(a, b []string) bool {
 }
 
 // CeremonyKey is the key a holder signs with outside a root ceremony
-// (the log's head): their first key the layout does not place in root,
-// since a root key's token is not brought to other ceremonies; their
-// first key when all are root keys or the policy has no layout.
+// (the log's head): their first key that is not a spare and that the
+// layout does not place in root, since a root key's token is not brought
+// to other ceremonies and a spare stays in reserve; else their first
+// such spare; their first key when all are root keys or the policy has
+// no layout.
 func (p *Policy) CeremonyKey(h Holder) HolderKey {
-	for _, k := range h.Keys {
-		if !slices.Contains(p.KeyRoles[k.KeyID], tuf.TypeRoot) {
-			return k
+	for _, spare := range []bool{false, true} {
+		for _, k := range h.Keys {
+			if k.Spare == spare && !slices.Contains(p.KeyRoles[k.KeyID], tuf.TypeRoot) {
+				return k
+			}
 		}
 	}
 	return h.Keys[0]

@@ -56,6 +56,10 @@ type Policy struct {
 	// LostTokenDeadline is how long after a token is reported lost or
 	// stolen its keys must be rotated out of the metadata.
 	LostTokenDeadline time.Duration
+	// VaultCopies is how many media the vault is copied to after every
+	// ceremony (custody.vault_copies): at least two, since one copy is
+	// lost to one fire or one theft.
+	VaultCopies int
 	// Rehearsal marks a policy made for a rehearsal: a production ceremony
 	// refuses it.
 	Rehearsal bool
@@ -100,6 +104,11 @@ const (
 	DefaultTopWarning = 30 * 24 * time.Hour
 	// DefaultLostTokenDeadline is the default LostTokenDeadline.
 	DefaultLostTokenDeadline = 7 * 24 * time.Hour
+	// MinVaultCopies is the fewest vault copies a policy may ask for, and
+	// the default.
+	MinVaultCopies = 2
+	// MaxVaultCopies bounds custody.vault_copies.
+	MaxVaultCopies = 16
 	// MaxThreshold bounds a threshold in the policy.
 	MaxThreshold = 255
 )
@@ -161,4 +170,10 @@ type HolderKey struct {
 	Serial uint32
 	Slot   string
 	URI    string
+	// Spare marks a second token of the holder, kept for when the first
+	// is lost or broken. A spare that names no roles is in no metadata
+	// until a rotation places it; one that names roles is in the
+	// metadata like any key. Either way the holder is one person: one
+	// vote in a ceremony (package session counts signatures by holder).
+	Spare bool
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // CheckRoles checks the holders against the metadata they sign: every
-// holder keyid is a key of root or of the targets delegation of a signed
+// holder keyid (but a spare's that names no roles) is a key of root or of the targets delegation of a signed
 // role, and no holder's keys alone meet the threshold of any role — root's
 // roles, and targets' delegation of each signed role. The threshold is
 // there so that no one person can sign alone (TUF specification §2.1.1,
@@ -48,7 +48,9 @@ func (p *Policy) CheckRoles(root *tuf.Root, targets *tuf.Targets) error {
 	}
 	for i, h := range p.Holders {
 		for j, k := range h.Keys {
-			if !listed[k.KeyID] {
+			// A spare in reserve (no roles) is in no metadata until a
+			// rotation places it.
+			if !listed[k.KeyID] && !(k.Spare && len(p.KeyRoles[k.KeyID]) == 0) {
 				return p.errAt(fmt.Sprintf("holders[%d].keys[%d].keyid", i, j), "holder %s's key %s is not a key of root or of any role the policy signs", h.Name, k.KeyID)
 			}
 		}

@@ -374,7 +374,8 @@ func TestWrongKeyRefused(t *testing.T) {
 }
 
 // A holder is one vote however many of their keys a role lists: one
-// signature, counted once.
+// signature, counted once. The second key is a spare token's (policy
+// spare: true), placed in the role beside her own.
 func TestHolderWithTwoKeysSignsOnce(t *testing.T) {
 	fx := newFixture(t)
 	spare := softkeys(t, "alice")
@@ -384,7 +385,7 @@ func TestHolderWithTwoKeysSignsOnce(t *testing.T) {
 	}
 	fx.tokens.keys[k.ID()] = spare
 	alice := &fx.vault.Policy.Holders[0]
-	alice.Keys = append(alice.Keys, policy.HolderKey{KeyID: k.ID(), Token: policy.TokenSoftkey})
+	alice.Keys = append(alice.Keys, policy.HolderKey{KeyID: k.ID(), Token: policy.TokenSoftkey, Spare: true})
 	top := fx.vault.Targets.Targets
 	top.Delegations.Keys[k.ID()] = k
 	role := top.Delegations.Roles[0]

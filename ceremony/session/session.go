@@ -39,6 +39,7 @@ import (
 
 	"github.com/conclave-keys/conclave/ceremony/bundle"
 	"github.com/conclave-keys/conclave/ceremony/transcript"
+	"github.com/conclave-keys/conclave/ceremony/tuf"
 	"github.com/conclave-keys/conclave/ceremony/validate"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/verdict"
@@ -147,6 +148,12 @@ type Deps struct {
 	// Now is the machine's clock, which stamps each line; time.Now when
 	// nil. The ceremony time is the confirmed clock, never this.
 	Now func() time.Time
+	// Parsed, when set, may return metadata already read strictly by
+	// tuf.Parse whose signed part is the payload of this SHA-256 (an
+	// audit's reading of the exported files): a replayed build's card
+	// reads it rather than parse the same bytes again. A file whose signed
+	// bytes are not exactly the payload's is not used.
+	Parsed func(payloadSHA256 string) *tuf.File
 }
 
 // Session is one ceremony. Its methods are not safe for concurrent use.

@@ -24,6 +24,8 @@ type File struct {
 	// read, exactly as a TUF client computes it.
 	signed  []byte
 	unknown []cjson.Member
+	// parsed is set by Parse: the typed values were read from the bytes.
+	parsed bool
 }
 
 // Type is the _type of the signed part.
@@ -60,6 +62,12 @@ func (f *File) Expires() Expiry { return f.header().Expires }
 // SignedBytes is the canonical JSON of the signed part.
 func (f *File) SignedBytes() []byte { return f.signed }
 
+// Parsed reports whether Parse made f, so that its typed values were read
+// from its bytes, strictly. Fields are exported and may have been changed
+// since: a caller that relies on the values saying what the bytes say also
+// checks that EncodeSigned still equals SignedBytes.
+func (f *File) Parsed() bool { return f.parsed }
+
 // Parse reads a metadata file strictly. name is used in error messages.
 func Parse(name string, data []byte) (*File, error) {
 	v, err := cjson.Parse(data)
@@ -70,6 +78,7 @@ func Parse(name string, data []byte) (*File, error) {
 	if err != nil {
 		return nil, formatErr(name, err)
 	}
+	f.parsed = true
 	return f, nil
 }
 

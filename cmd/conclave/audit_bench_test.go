@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,7 +25,9 @@ import (
 //	go test -run '^$' -bench Audit -benchtime 1x ./cmd/conclave/
 //
 // CONCLAVE_BENCH_SIZES sets the sizes (default 100000), as for
-// BenchmarkCeremony.
+// BenchmarkCeremony. CONCLAVE_BENCH_PROFILE=DIR writes a CPU profile of
+// each audit and each diff there (audit-0.pprof, diff-0.pprof, …), the
+// fixture's ceremony left out, for `go tool pprof`.
 func BenchmarkAudit(b *testing.B) {
 	sizes := []int{100_000}
 	if v := os.Getenv("CONCLAVE_BENCH_SIZES"); v != "" {
@@ -50,6 +53,7 @@ func BenchmarkAudit(b *testing.B) {
 			var audit, diff cost
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
+				stop := benchProfile(b, "audit", i)
 				c, _ := measure(func() map[string]time.Duration {
 					var stdout strings.Builder
 					env := &environment{stdin: strings.NewReader(""), stdout: &stdout, stderr: io.Discard}
@@ -58,7 +62,9 @@ func BenchmarkAudit(b *testing.B) {
 					}
 					return nil
 				})
+				stop()
 				audit.add(c)
+				stop = benchProfile(b, "diff", i)
 				c, _ = measure(func() map[string]time.Duration {
 					env := &environment{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard}
 					if code := runMain(context.Background(), env, []string{"diff", last, next}); code != 0 {
@@ -66,6 +72,7 @@ func BenchmarkAudit(b *testing.B) {
 					}
 					return nil
 				})
+				stop()
 				diff.add(c)
 			}
 			b.ReportMetric(audit.wall.Seconds()/float64(b.N), "s-audit")
@@ -74,5 +81,27 @@ func BenchmarkAudit(b *testing.B) {
 			b.ReportMetric(diff.cpu.Seconds()/float64(b.N), "cpu-s-diff")
 			b.ReportMetric(0, "ns/op")
 		})
+	}
+}
+
+// benchProfile starts a CPU profile of one timed step when
+// CONCLAVE_BENCH_PROFILE names a directory, and returns what stops it.
+func benchProfile(b *testing.B, name string, i int) (stop func()) {
+	dir := os.Getenv("CONCLAVE_BENCH_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", name, i)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -721,6 +721,7 @@ func (d *driver) writeGeneration() error {
 	writeDigest(out, "", "Write on the paper log the log's head:", d.s.Head())
 	if d.res.Generation != "" {
 		printGeneration(out, d.res.Generation, d.res.generationHash)
+		printVaultCopies(out, d.r.V.Policy)
 	}
 	return nil
 }

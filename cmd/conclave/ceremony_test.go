@@ -258,6 +258,7 @@ func TestCeremonySoftkeys(t *testing.T) {
 		"  claimed version 8\n    expires  " + ceremonyNow.AddDate(0, 0, 90).Format(time.RFC3339) + " (90 days after the confirmed time)\n    changes  1 added, 1 rotated, 1 removed\n",
 		"  Holder 1 signed claimed\n  Holder 2 signed claimed\n  claimed: 2 of 3 holders signed, threshold 2 met\n",
 		"Write on the paper log the log's head:\n",
+		"Copy the vault to 2 media before the room is cleared, each to its own safe (policy custody.vault_copies; see the runbook).\n",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)

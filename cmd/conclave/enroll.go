@@ -108,6 +108,9 @@ func (f *enrollFlags) prepare(env *environment, name string) error {
 		return fmt.Errorf("the transfer medium: %w", err)
 	} else if !st.IsDir() {
 		return usagef("--out %s: not a directory (name the transfer medium's mount point or a directory on it)", termtext.Safe(f.out))
+	} else if err := safefile.CheckDir(f.out); err != nil {
+		// Before the token is touched: the record is written there last.
+		return usagef("--out: %v", err)
 	}
 	nonce, err := enrollNonce(f.nonce)
 	if err != nil {

@@ -401,3 +401,73 @@ func TestEnrollYubiKeyTerminal(t *testing.T) {
 	}
 	onlyRecord(t, media)
 }
+
+// TestEnrollOutLinkRefusedFirst: --out through a symbolic link (planted
+// on the medium, or a path the holder typed) is refused before the token
+// is touched: the record could never be written there, and a key made
+// on the token without its record is lost work.
+func TestEnrollOutLinkRefusedFirst(t *testing.T) {
+	privateSoftHSM(t)
+	_, sum, err := pkcs11.HashModule(testSoftHSM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := pkcs11.Load(testSoftHSM, pkcs11.ModulePolicy{Allowed: []pkcs11.AllowedModule{{Path: testSoftHSM, SHA256: sum}}, Rehearsal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.InitRehearsalToken("enrol", []byte("so-pin-1"), []byte("user-pin-1")); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	pol := enrolPolicy(t, t.TempDir(), func(s string) string {
+		s = strings.Replace(s, "rehearsal: false", "rehearsal: true", 1)
+		return strings.Replace(s, "/usr/lib/x86_64-linux-gnu/pkcs11/vendor-hsm.so\n    sha256: 5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
+			testSoftHSM+"\n    sha256: "+sum, 1)
+	})
+	media := t.TempDir()
+	link := filepath.Join(t.TempDir(), "stick")
+	if err := os.Symlink(media, link); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"enroll", "pkcs11", "--holder", "Gus", "--uri", "pkcs11:token=enrol;object=gus", "--policy", pol}
+	code, stdout, stderr := run(t, append(args, "--out", link, "--pin-fd", fmt.Sprint(secretsFile(t, "user-pin-1").Fd()))...)
+	want := "error: --out: " + link + " is a symbolic link: symbolic links on the transfer medium are never followed\n"
+	if code != 2 || stdout != "" || !strings.HasPrefix(stderr, want) {
+		t.Fatalf("exit %d\nstdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
+	}
+	// Nothing was made on the token: the label is still free.
+	code, stdout, stderr = run(t, append(args, "--out", media, "--pin-fd", fmt.Sprint(secretsFile(t, "user-pin-1").Fd()))...)
+	if code != 0 {
+		t.Fatalf("into the medium itself: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	onlyRecord(t, media)
+}
+
+// TestEnrollYubiKeyPUKNotPIN: a new PUK equal to the PIN is refused
+// before the card's PUK changes (the PUK unblocks a forgotten or blocked
+// PIN; the same secret twice unblocks nothing), without echoing either;
+// the enrolment then goes on from where it stopped.
+func TestEnrollYubiKeyPUKNotPIN(t *testing.T) {
+	ca, err := vcard.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	virtualYubiKey(t, ca, 27182818)
+	pol := enrolPolicy(t, t.TempDir(), func(s string) string { return s })
+	media := t.TempDir()
+	args := func(fd uintptr) []string {
+		return []string{"enroll", "yubikey", "--holder", "Gil", "--serial", "27182818", "--policy", pol,
+			"--attestation-roots", rootsDir(t, ca), "--out", media, "--pin-fd", fmt.Sprint(fd)}
+	}
+	code, stdout, stderr := run(t, args(secretsFile(t, "123456", "24681357", "12345678", "24681357").Fd())...)
+	want := "error: new PUK: it is the PIN; the PUK unblocks a forgotten or blocked PIN, so choose another\n"
+	if code != 3 || !strings.HasSuffix(stderr, want) || strings.Contains(stdout+stderr, "24681357") || strings.Contains(stderr, "step 4") {
+		t.Fatalf("PUK = PIN: exit %d\nstdout %s\nstderr %s\nwant the end %q", code, stdout, stderr, want)
+	}
+	code, stdout, stderr = run(t, args(secretsFile(t, "24681357", "12345678", "97531864").Fd())...)
+	if code != 0 || !strings.Contains(stderr, "  PUK changed\n") {
+		t.Fatalf("again: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	onlyRecord(t, media)
+}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -129,6 +130,9 @@ func (f *enrollFlags) enrolYubiKey(ctx context.Context, roots *yubikey.Roots) er
 			return err
 		}
 		defer clear(puk)
+		if subtle.ConstantTimeCompare(puk, pin) == 1 {
+			return errors.New("new PUK: it is the PIN; the PUK unblocks a forgotten or blocked PIN, so choose another")
+		}
 		if err := tok.ChangePUK(ctx, cur, puk); err != nil {
 			return err
 		}

@@ -132,7 +132,8 @@ func runGenesis(t *testing.T, dir string, hs []genesisHolder, recs []string) str
 	}
 	for _, want := range []string{"record fingerprint:", "To be signed:", "root/1.root.json: root version 1, expires 2028-01-10T09:00:00Z",
 		"metadata/claimed.json: claimed version 1, expires 2027-04-10T09:00:00Z", "alice signed root/1.root.json, binding.json with",
-		"generation hash (write it on the paper log):"} {
+		"generation hash (write it on the paper log):",
+		"Copy the vault to 2 media before the room is cleared, each to its own safe (policy custody.vault_copies; see the runbook).\n"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("init's output lacks %q:\n%s", want, stdout)
 		}
@@ -274,6 +275,7 @@ func TestRefreshAndStatusSoftHSM(t *testing.T) {
 		"root       version 1, expires 2028-01-10T09:00:00Z, warning from 2027-12-11T09:00:00Z: ok\n           threshold 2 of 3 keys\n             " + hs[0].root.key.ID() + " (alice)\n",
 		"claimed    version 1, expires 2027-04-10T09:00:00Z, warning from 2027-03-27T09:00:00Z: WARNING: in its warning period, refresh it (conclave refresh)\n",
 		"snapshot   online, threshold 1 of 1 keys\n",
+		"vault copies: 2, each brought up to date after every ceremony (policy custody.vault_copies)\n",
 		"lost token: bob's, reported 2027-03-30T12:00:00Z; the policy gives 7d: deadline 2027-04-06T12:00:00Z, rotate them out by then (conclave rotate)\n  key " + hs[1].root.key.ID() + "\n",
 	} {
 		if !strings.Contains(stdout, want) {
@@ -285,6 +287,9 @@ func TestRefreshAndStatusSoftHSM(t *testing.T) {
 		t.Fatalf("status --json: exit %d", code)
 	}
 	checkSchema(t, "status.schema.json", []byte(js))
+	if !strings.Contains(js, `"vault_copies": 2,`) || !strings.Contains(js, `"spares": []`) {
+		t.Errorf("status --json lacks vault_copies 2 or spares:\n%s", js)
+	}
 	if code, _, stderr := run(t, "status", out, "--lost", "dave=2027-03-30T12:00:00Z"); code != 2 || !strings.Contains(stderr, "error: --lost dave: the policy names no such holder: dave") {
 		t.Errorf("an unknown holder: exit %d\n%s", code, stderr)
 	}

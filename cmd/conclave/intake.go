@@ -228,6 +228,9 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 		if !ok || role == "" || path == "" {
 			return usagef("--delegator %s: write ROLE=FILE, such as claimed=7.claimed.json", termtext.Quote(d))
 		}
+		if slices.ContainsFunc(bases, func(b bundle.Base) bool { return b.Role == role }) {
+			return usagef("--delegator: role %s is named twice", termtext.Safe(role))
+		}
 		data, err := readNamedFile(path)
 		if err != nil {
 			return err
@@ -285,7 +288,8 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 // directories of them, and "-" for JSON Lines on standard input — each as
 // a batch line (intake.Line), in the order given. A request Conclave would
 // not read, or a second request with an id already given, is refused with
-// where both came from: the ceremony would judge neither.
+// where both came from: the ceremony would judge neither. A file named
+// twice, and standard input that holds no request, are usage errors.
 func packRequests(ctx context.Context, env *environment, args []string, lim request.Limits, maxLine int64) ([][]byte, error) {
 	var out [][]byte
 	seen := map[string]string{}
@@ -301,15 +305,21 @@ func packRequests(ctx context.Context, env *environment, args []string, lim requ
 		out = append(out, line)
 		return nil
 	}
-	stdinRead := false
+	stdinRead, named := false, map[string]bool{}
 	for _, arg := range args {
 		if arg == "-" {
 			if stdinRead {
 				return nil, usagef("- (standard input) is named twice")
 			}
 			stdinRead = true
+			before := len(out)
 			if err := readJSONLines(ctx, env.stdin, maxLine, add); err != nil {
 				return nil, err
+			}
+			if len(out) == before {
+				// A pipe from a command that failed brings nothing: an
+				// empty bundle would only hide it.
+				return nil, usagef("standard input holds no request (JSON Lines: one request a line)")
 			}
 			continue
 		}
@@ -333,6 +343,10 @@ func packRequests(ctx context.Context, env *environment, args []string, lim requ
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
+			if named[filepath.Clean(name)] {
+				return nil, usagef("%s is named twice", termtext.Safe(name))
+			}
+			named[filepath.Clean(name)] = true
 			data, err := readNamedFile(name)
 			if err != nil {
 				return nil, err

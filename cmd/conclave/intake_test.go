@@ -235,3 +235,56 @@ func TestIntakePackSources(t *testing.T) {
 		})
 	}
 }
+
+// TestIntakePackNothingOrTwice: a pipe that brought nothing, and a file
+// named twice (itself and in its directory), are command-line mistakes
+// refused before anything is written, not an empty bundle or a request
+// said to clash with itself.
+func TestIntakePackNothingOrTwice(t *testing.T) {
+	f := it.New(t)
+	dir, pass, del, intakePriv, _ := intakeFiles(t, f)
+	reqs := filepath.Join(dir, "reqs")
+	a := filepath.Join(reqs, "a.json")
+	writeBytes(t, a, f.Add(t, "r1", "p-one", "n1").Encode())
+	for _, c := range []struct {
+		name    string
+		sources []string
+		want    string
+	}{
+		{"nothing on standard input", []string{"-"}, "error: standard input holds no request (JSON Lines: one request a line)\n"},
+		{"a file named twice", []string{reqs, a}, "error: " + a + " is named twice\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "bundle")
+			var o, e bytes.Buffer
+			args := append([]string{"intake", "pack", "--id", "b1", "--source", "example.org", "--delegator", "claimed=" + del,
+				"--intake-key", intakePriv, "--passphrase-file", pass, "--out", out}, c.sources...)
+			code := runMain(context.Background(), &environment{stdin: strings.NewReader(""), stdout: &o, stderr: &e}, args)
+			if code != 2 || o.String() != "" || !strings.HasPrefix(e.String(), c.want) {
+				t.Errorf("exit %d\nstdout %q\nstderr %q\nwant   %q", code, o.String(), e.String(), c.want)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("%s was written (%v)", out, err)
+			}
+		})
+	}
+}
+
+// TestIntakePackDelegatorTwice: a role given to --delegator twice is a
+// command-line mistake, said as such before the intake key is opened,
+// not the manifest's "bases are sorted by role" from inside the pack.
+func TestIntakePackDelegatorTwice(t *testing.T) {
+	f := it.New(t)
+	dir, pass, del, intakePriv, _ := intakeFiles(t, f)
+	req := writeBytes(t, filepath.Join(dir, "reqs", "a.json"), f.Add(t, "r1", "p-one", "n1").Encode())
+	out := filepath.Join(t.TempDir(), "bundle")
+	code, stdout, stderr := run(t, "intake", "pack", "--id", "b1", "--source", "example.org", "--delegator", "claimed="+del, "--delegator", "claimed="+del,
+		"--intake-key", intakePriv, "--passphrase-file", pass, "--out", out, req)
+	want := "error: --delegator: role claimed is named twice\n"
+	if code != 2 || stdout != "" || !strings.HasPrefix(stderr, want) {
+		t.Errorf("exit %d\nstdout %q\nstderr %q\nwant   %q", code, stdout, stderr, want)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("%s was written (%v)", out, err)
+	}
+}

@@ -72,6 +72,8 @@ type policyCheckJSON struct {
 	Roles      []policyRoleJSON   `json:"roles"`
 	Online     []policyOnlineJSON `json:"online_roles,omitempty"`
 	Holders    []policyHolderJSON `json:"holders"`
+	// VaultCopies is custody.vault_copies.
+	VaultCopies int `json:"vault_copies"`
 }
 
 type policyOnlineJSON struct {
@@ -101,12 +103,13 @@ type policyKeyJSON struct {
 	Slot   string   `json:"slot,omitempty"`
 	URI    string   `json:"uri,omitempty"`
 	Roles  []string `json:"roles,omitempty"`
+	Spare  bool     `json:"spare,omitempty"`
 }
 
 func policyReport(path string, p *policy.Policy) policyCheckJSON {
 	r := policyCheckJSON{
 		Format: "conclave-policy-check/1", File: path, SHA256: p.SHA256,
-		Repository: p.Repository, Rehearsal: p.Rehearsal,
+		Repository: p.Repository, Rehearsal: p.Rehearsal, VaultCopies: p.VaultCopies,
 		IntakeKeys: []string{}, Roles: []policyRoleJSON{}, Holders: []policyHolderJSON{},
 	}
 	for _, k := range p.IntakeKeys {
@@ -128,7 +131,7 @@ func policyReport(path string, p *policy.Policy) policyCheckJSON {
 	for _, h := range p.Holders {
 		hj := policyHolderJSON{Name: h.Name, Contact: h.Contact, Keys: []policyKeyJSON{}}
 		for _, k := range h.Keys {
-			hj.Keys = append(hj.Keys, policyKeyJSON{KeyID: k.KeyID, Token: k.Token, Serial: k.Serial, Slot: k.Slot, URI: k.URI, Roles: p.KeyRoles[k.KeyID]})
+			hj.Keys = append(hj.Keys, policyKeyJSON{KeyID: k.KeyID, Token: k.Token, Serial: k.Serial, Slot: k.Slot, URI: k.URI, Roles: p.KeyRoles[k.KeyID], Spare: k.Spare})
 		}
 		r.Holders = append(r.Holders, hj)
 	}
@@ -188,12 +191,18 @@ func writePolicyText(w io.Writer, path string, p *policy.Policy) error {
 		b.WriteString("\n")
 		for _, k := range h.Keys {
 			fmt.Fprintf(&b, "      %s  %s", k.KeyID, tokenText(k))
+			if k.Spare {
+				b.WriteString("; spare token")
+			}
 			if roles := p.KeyRoles[k.KeyID]; len(roles) > 0 {
 				fmt.Fprintf(&b, "; roles %s", strings.Join(roles, ", "))
+			} else if k.Spare {
+				b.WriteString(", in reserve: in no role until a rotation places it")
 			}
 			b.WriteString("\n")
 		}
 	}
+	fmt.Fprintf(&b, "  vault copies %d: the vault is copied to each after every ceremony\n", p.VaultCopies)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -217,7 +217,7 @@ func (c rootCeremony) signAndWrite(ctx context.Context, r *rootRun, rs *rootSign
 	if err := r.sign(ctx, c.plan, c.pol, rs, *c.flags.pinFD); err != nil {
 		return err
 	}
-	return r.finish(func(logs []vault.File) ([]vault.File, error) {
+	err = r.finish(func(logs []vault.File) ([]vault.File, error) {
 		if c.v == nil {
 			return vault.Create(c.plan.AdoptInput(), r.id, c.now, logs)
 		}
@@ -225,6 +225,10 @@ func (c rootCeremony) signAndWrite(ctx context.Context, r *rootRun, rs *rootSign
 		u.Logs = logs
 		return c.v.NextRoot(u)
 	})
+	if err == nil {
+		printVaultCopies(r.env.stdout, c.pol)
+	}
+	return err
 }
 
 // opened is the log's first event.
@@ -471,6 +475,19 @@ func parseOnlineKeys(spec string, delegated []string) (map[string]*tuf.Key, map[
 		k, err := tuf.ParseKey(v, "key")
 		if err != nil {
 			return nil, nil, refused(fmt.Errorf("online key %s: %w", file, err))
+		}
+		// Every member of a key object is part of its keyid and goes
+		// into the metadata as it is: a keyval.private beside the
+		// public key would be published.
+		for _, m := range v.Members() {
+			if m.Name != "keyval" {
+				continue
+			}
+			for _, kv := range m.Value.Members() {
+				if kv.Name != "public" {
+					return nil, nil, refused(fmt.Errorf("online key %s: keyval.%s: the file holds more than the public key; give the public key alone", file, termtext.Cap(kv.Name, 40)))
+				}
+			}
 		}
 		if top {
 			out[role] = k

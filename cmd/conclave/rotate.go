@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,8 +73,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 		}
 		polName = *policyFile
 	}
-	edit, paths, from, err := parsePolicyEdit(adds, removes, thresholds)
-	edit.RemoveKeys = removeKeys
+	edit, paths, from, err := parsePolicyEdit(adds, removes, removeKeys, thresholds)
 	if err != nil {
 		return err
 	}
@@ -118,12 +118,23 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	}.run(ctx, env)
 }
 
-// parsePolicyEdit reads --add RECORD[=ROLE,...], --remove HOLDER and
-// --threshold ROLE=N: the policy edit (its added keys still to be filled
+// parsePolicyEdit reads --add RECORD[=ROLE,...], --remove HOLDER,
+// --remove-key KEYID and --threshold ROLE=N (each holder, key and role
+// once): the policy edit (its added keys still to be filled
 // from their records), the records' paths, and for each added key the
 // index of its record among them.
-func parsePolicyEdit(adds, removes, thresholds []string) (e policy.Edit, paths []string, from []int, err error) {
-	e = policy.Edit{Remove: removes, Thresholds: map[string]int64{}}
+func parsePolicyEdit(adds, removes, removeKeys, thresholds []string) (e policy.Edit, paths []string, from []int, err error) {
+	e = policy.Edit{Remove: removes, RemoveKeys: removeKeys, Thresholds: map[string]int64{}}
+	for i, who := range removes {
+		if slices.Index(removes, who) != i {
+			return e, nil, nil, usagef("--remove: holder %s is named twice", termtext.Safe(who))
+		}
+	}
+	for i, id := range removeKeys {
+		if slices.Index(removeKeys, id) != i {
+			return e, nil, nil, usagef("--remove-key: key %s is named twice", termtext.Safe(id))
+		}
+	}
 	for _, a := range adds {
 		path, roles := a, ""
 		if i := strings.LastIndexByte(a, '='); i >= 0 && !strings.ContainsAny(a[i+1:], "/") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,32 @@ type statusReport struct {
 	Lost       []*genesis.Lost      `json:"lost"`
 	// LostTokenDeadline is the policy's, in its own notation ("7d").
 	LostTokenDeadline string `json:"lost_token_deadline"`
+	// VaultCopies is the policy's custody.vault_copies.
+	VaultCopies int `json:"vault_copies"`
+	// Spares are the holders' spare tokens' keys, in the policy's order.
+	Spares []spareJSON `json:"spares"`
+}
+
+// spareJSON is a spare token's key: whose, which, on what token, and
+// the roles it is placed in (none: kept in reserve, in no metadata).
+type spareJSON struct {
+	Holder string   `json:"holder"`
+	KeyID  string   `json:"keyid"`
+	Token  string   `json:"token"`
+	Roles  []string `json:"roles"`
+}
+
+// spares lists the policy's spare keys, with where each is and its roles.
+func spares(p *policy.Policy) []spareJSON {
+	out := []spareJSON{}
+	for _, h := range p.Holders {
+		for _, k := range h.Keys {
+			if k.Spare {
+				out = append(out, spareJSON{Holder: h.Name, KeyID: k.KeyID, Token: tokenText(k), Roles: append([]string{}, p.KeyRoles[k.KeyID]...)})
+			}
+		}
+	}
+	return out
 }
 
 // runStatus shows where each role of a vault stands.
@@ -74,6 +101,9 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		if err != nil {
 			return err
 		}
+		if slices.ContainsFunc(reports, func(r report) bool { return r.holder == name }) {
+			return usagef("--lost: holder %s is named twice", termtext.Safe(name))
+		}
 		reports = append(reports, report{name, t})
 	}
 	vd, v, err := openVault(fs.Arg(0))
@@ -83,7 +113,8 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 	defer vd.Close()
 	s := genesis.Status(v, now)
 	r := statusReport{Format: statusFormat, Vault: fs.Arg(0), Generation: v.Generation, At: s.At, Roles: s.Roles,
-		Lost: []*genesis.Lost{}, LostTokenDeadline: policy.FormatDuration(v.Policy.LostTokenDeadline)}
+		Lost: []*genesis.Lost{}, LostTokenDeadline: policy.FormatDuration(v.Policy.LostTokenDeadline),
+		VaultCopies: v.Policy.VaultCopies, Spares: spares(v.Policy)}
 	for _, rep := range reports {
 		l, err := genesis.LostToken(v, rep.holder, rep.at, now)
 		if err != nil {
@@ -150,6 +181,10 @@ func writeStatus(w io.Writer, r statusReport) {
 			fmt.Fprintf(w, "             %s %s\n", k.KeyID, keyOwner(k))
 		}
 	}
+	fmt.Fprintf(w, "vault copies: %d, each brought up to date after every ceremony (policy custody.vault_copies)\n", r.VaultCopies)
+	for _, sp := range r.Spares {
+		fmt.Fprintf(w, "spare token: %s's, %s, key %s: %s\n", termtext.Safe(sp.Holder), sp.Token, sp.KeyID, spareRoles(sp.Roles))
+	}
 	for _, l := range r.Lost {
 		verdict := "rotate them out by then (conclave rotate)"
 		if l.Overdue {
@@ -161,4 +196,18 @@ func writeStatus(w io.Writer, r statusReport) {
 			fmt.Fprintf(w, "  key %s\n", id)
 		}
 	}
+}
+
+// spareRoles says where a spare key is: in reserve, or in its roles.
+func spareRoles(roles []string) string {
+	if len(roles) == 0 {
+		return "in reserve, in no role (a rotation places it)"
+	}
+	return "in roles " + safeJoin(roles)
+}
+
+// printVaultCopies is the last line of a ceremony that wrote a vault
+// generation: the copies the policy asks for are made in the room.
+func printVaultCopies(w io.Writer, p *policy.Policy) {
+	fmt.Fprintf(w, "Copy the vault to %d media before the room is cleared, each to its own safe (policy custody.vault_copies; see the runbook).\n", p.VaultCopies)
 }

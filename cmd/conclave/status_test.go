@@ -1,10 +1,14 @@
 package main
 
 import (
+	"os"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/conclave-keys/conclave/airgap/preflight"
+	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/vault"
 	"github.com/conclave-keys/conclave/ceremony/vault/vaulttest"
 )
@@ -29,5 +33,46 @@ func TestExpiryCheck(t *testing.T) {
 	res = expiryCheck(v, vaulttest.Now.AddDate(0, 4, 0))
 	if res.Details[0] != "claimed version 1 EXPIRED at 2027-03-01T10:00:00Z" {
 		t.Errorf("claimed expired: %+v", res)
+	}
+}
+
+// TestStatusLostTwice: a holder reported lost twice is a confused command
+// line, refused before the vault is opened, not two deadlines that
+// disagree.
+func TestStatusLostTwice(t *testing.T) {
+	code, stdout, stderr := run(t, "status", t.TempDir(), "--lost", "alice=2027-01-10T09:00:00Z", "--lost", "alice=2027-01-11T09:00:00Z")
+	want := "error: --lost: holder alice is named twice\n"
+	if code != 2 || stdout != "" || !strings.HasPrefix(stderr, want) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
+	}
+}
+
+// TestStatusSpares: status lists each spare token's key as a spare, in
+// reserve or in its roles, and the vault copies the policy asks for.
+func TestStatusSpares(t *testing.T) {
+	example, err := os.ReadFile("../../docs/policy-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Parse("policy.yaml", example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := spares(p)
+	want := []spareJSON{{Holder: "Alice Martin", KeyID: "3e9d2a41c07b58f6e1a24d95b8c7f30e6a1d4c82b95e07f3a6c1d8e2f4b70a95", Token: "YubiKey 18243402, slot 9c", Roles: []string{}}}
+	if !reflect.DeepEqual(sp, want) {
+		t.Errorf("spares = %+v, want %+v", sp, want)
+	}
+	sp = append(sp, spareJSON{Holder: "Bogdan Ionescu", KeyID: strings.Repeat("b", 64), Token: "YubiKey 7, slot 9c", Roles: []string{"claimed"}})
+	var b strings.Builder
+	writeStatus(&b, statusReport{Vault: "VAULT", Generation: "gen-000001", VaultCopies: 3, Spares: sp})
+	for _, line := range []string{
+		"vault copies: 3, each brought up to date after every ceremony (policy custody.vault_copies)\n",
+		"spare token: Alice Martin's, YubiKey 18243402, slot 9c, key 3e9d2a41c07b58f6e1a24d95b8c7f30e6a1d4c82b95e07f3a6c1d8e2f4b70a95: in reserve, in no role (a rotation places it)\n",
+		"spare token: Bogdan Ionescu's, YubiKey 7, slot 9c, key " + strings.Repeat("b", 64) + ": in roles claimed\n",
+	} {
+		if !strings.Contains(b.String(), line) {
+			t.Errorf("status lacks %q:\n%s", line, b.String())
+		}
 	}
 }

@@ -52,13 +52,13 @@ v('error.schema.json', json.load(open(E+'error.json')), 'error')
 v('media.schema.json', json.load(open(E+'media.json')), 'media')
 v('verify-report.schema.json', json.load(open(E+'verify-report.json')), 'verify report')
 v('policy-check.schema.json', json.load(open(E+'policy-check.json')), 'policy check')
-v('audit-report.schema.json', json.load(open(E+'audit-report.json')), 'audit report')
-v('diff-report.schema.json', json.load(open(E+'diff-report.json')), 'diff report')
-v('audit-report.schema.json', json.load(open(E+'audit-report-two-sites.json')), 'audit report, two sites')
 for f in sorted(glob.glob(E+'enrolment-record-*.json')):
     v('enrolment-record.schema.json', json.load(open(f)), f)
 v('enrolment-check.schema.json', json.load(open(E+'enrolment-check.json')), 'enrolment check')
 v('partial.schema.json', json.load(open(E+'partial/partial.json')), 'partial')
+v('audit-report.schema.json', json.load(open(E+'audit-report.json')), 'audit report')
+v('diff-report.schema.json', json.load(open(E+'diff-report.json')), 'diff report')
+v('audit-report.schema.json', json.load(open(E+'audit-report-two-sites.json')), 'audit report, two sites')
 for n, line in enumerate(open('../../ceremony/transcript/testdata/kat/log.jsonl', 'rb').read().splitlines(), 1):
     v('transcript-line.schema.json', json.loads(line), 'transcript line %d' % n)
 # negative checks
