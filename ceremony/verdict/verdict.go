@@ -478,7 +478,7 @@ func writeChange(line func(text, first, rest string), c *Change) {
 			if k.Fingerprint != "" {
 				fp = "fingerprint " + termtext.ShortHex(k.Fingerprint)
 			}
-			text := fmt.Sprintf("%s %s", orDash(termtext.Safe(k.Scheme)), fp)
+			text := orDash(termtext.Safe(k.Scheme)) + " " + fp
 			if c.Before != nil && c.After != nil && !in(other, k.Fingerprint) {
 				text += " (" + mark + ")"
 			}
