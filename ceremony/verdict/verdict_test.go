@@ -3,6 +3,7 @@ package verdict
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -177,5 +178,35 @@ func BenchmarkWriteText(b *testing.B) {
 		if err := r.WriteText(io.Discard); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestWriteTextManyRequestsInOrder: a report of more requests than one
+// batch of the text writer shows each request's own lines, in the
+// report's order, across the batches.
+func TestWriteTextManyRequestsInOrder(t *testing.T) {
+	const n = 2*4096 + 3
+	r := &Report{Format: ReportFormat}
+	var want strings.Builder
+	want.WriteString(fmt.Sprintf("%d requests: 0 need judgement, 0 rule-approvable, %d invalid\n", n, n))
+	for i := 0; i < n; i++ {
+		v := Verdict{RequestID: fmt.Sprintf("r%05d", i), Batch: "requests/0001.jsonl", Line: i + 1, Class: Invalid,
+			Findings: []Finding{{Code: "line-unreadable", Severity: Error, Sentence: fmt.Sprintf("Line %d is wrong.", i+1)}}}
+		r.Requests = append(r.Requests, v)
+		fmt.Fprintf(&want, "\nINVALID          r%05d - - (requests/0001.jsonl:%d)\n  x [line-unreadable] Line %d is wrong.\n", i, i+1, i+1)
+	}
+	r.Tally()
+	var buf bytes.Buffer
+	if err := r.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if buf.String() != want.String() {
+		got, w := strings.Split(buf.String(), "\n"), strings.Split(want.String(), "\n")
+		for i := range min(len(got), len(w)) {
+			if got[i] != w[i] {
+				t.Fatalf("line %d: %q, want %q", i+1, got[i], w[i])
+			}
+		}
+		t.Fatalf("%d lines, want %d", len(got), len(w))
 	}
 }

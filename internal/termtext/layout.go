@@ -20,13 +20,16 @@ const Width = 80
 // breaks count as spaces: pass outside text through [Safe] first, so that
 // what it holds is shown, not obeyed.
 func Wrap(text string, width int, first, rest string) string {
-	text = strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, text)
+	if strings.ContainsAny(text, "\t\n\r") { // most text has none: no rune-by-rune pass
+		text = strings.Map(func(r rune) rune {
+			if r == '\t' || r == '\n' || r == '\r' {
+				return ' '
+			}
+			return r
+		}, text)
+	}
 	var b strings.Builder
+	b.Grow(len(first) + len(text) + len(rest) + 8)
 	b.WriteString(first)
 	col := utf8.RuneCountInString(first)
 	start := true // nothing yet on this line after its prefix

@@ -21,6 +21,8 @@ func TestWrap(t *testing.T) {
 		{"UTC:   aligned", "- ", "  ", 80, "- UTC:   aligned"},
 		{"spaces   stay\tand tabs when wrapped", "", "", 20, "spaces   stay and\ntabs when wrapped"},
 		{"héllo wörld ünïcode", "", "", 11, "héllo wörld\nünïcode"},
+		{"a line\nbreak and a\rreturn", "", "", 80, "a line break and a return"},
+		{"no tab\r\nat all", "", "", 80, "no tab  at all"},
 	}
 	for _, tt := range tests {
 		if got := Wrap(tt.text, tt.width, tt.first, tt.rest); got != tt.want {
