@@ -141,3 +141,26 @@ func TestCeremonyAbandonRefused(t *testing.T) {
 		t.Errorf("the refusals wrote generation %s", v.Generation)
 	}
 }
+
+// TestTwoSitesAbandonSecondSite: the second site's ceremony, stopped
+// before its holder signed, is abandoned from its log the same way: its
+// vault's next generation keeps the log and burns the version rebuilt.
+func TestTwoSitesAbandonSecondSite(t *testing.T) {
+	ts := newTwoSites(t)
+	fx := ts.fx
+	script := fx.writeScript(t, "site-b.yaml", siteBScript)
+	none := pinFile(t, 0)
+	defer none.Close()
+	if code, stdout, stderr := run(t, ts.signArgs(ts.partial, filepath.Join(fx.dir, "export-b"), script, none.Fd(), ts.digest)...); code == 0 {
+		t.Fatalf("without a PIN: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	logDir := filepath.Join(ts.vaultB, "journal", ts.id)
+	code, stdout, stderr := run(t, "ceremony", "--resume", logDir, "--abandon", "the courier's medium was out of sight", "--by", "Walter")
+	if code != 0 || !strings.Contains(stdout, "\nCeremony "+ts.id+" abandoned after ") {
+		t.Fatalf("abandon: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	v := openVaultAt(t, ts.vaultB)
+	if _, ok := v.Register.Lookup("claimed", 8); !ok || !holdsLog(v, ts.id) {
+		t.Errorf("site B's generation %s: register %v, holds the log %v", v.Generation, v.Register, holdsLog(v, ts.id))
+	}
+}
