@@ -138,6 +138,9 @@ type Model struct {
 	help     bool
 	helpFind field.Field
 	quitting bool
+	// abandon is the dialog, opened from the quit dialog, that abandons
+	// the ceremony; nil when closed.
+	abandon *abandonForm
 	// Quit says the program ended because people asked, not because the
 	// ceremony did.
 	quit bool
@@ -281,6 +284,10 @@ var (
 	keyClose     = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close the help"))
 	keyEnter     = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "done"))
 	keyLeave     = key.NewBinding(key.WithKeys("q", "enter"), key.WithHelp("q", "leave"))
+	keyAbandon   = key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "abandon the ceremony…"))
+	keyNextField = key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next field"))
+	keyAbandonGo = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "abandon"))
+	keyBack      = key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back, abandon nothing"))
 )
 
 // Update handles a message.
@@ -300,6 +307,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 	case tea.PasteMsg:
+		if f := m.abandon; f != nil {
+			[]*field.Field{&f.reason, &f.who, &f.confirm}[f.focus].Paste(msg.Content)
+			return m, nil
+		}
 		if m.held() {
 			return m, nil
 		}
@@ -353,14 +364,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, m.enter()
 	case imported.Abandon:
-		if m.busy != "" {
-			return m, nil
-		}
-		s, by, reason := m.o.Engine.Session(), m.by, msg.Reason
-		m.busy = "abandoning the ceremony"
-		return m, func() tea.Msg { _, err := s.Abandon(reason, by); return abandonMsg{err} }
+		return m, m.abandonWith(msg.Reason, m.by)
 	case abandonMsg:
 		m.busy = ""
+		if msg.err != nil && errors.Is(msg.err, session.ErrNotPresent) && m.abandon != nil {
+			m.abandon.problem, m.abandon.focus = "the ceremony's log does not name "+m.abandon.who.Value()+" as present: type the name of a participant or witness", 1
+			return m, nil
+		}
+		m.abandon, m.quitting = nil, false
 		if msg.err != nil {
 			return m, m.fail(msg.err)
 		}
@@ -391,6 +402,17 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	}
 	return m, c
+}
+
+// abandonWith has the session abandon the ceremony for reason, given by
+// by, in a command: the closing screen follows.
+func (m *Model) abandonWith(reason, by string) tea.Cmd {
+	if m.busy != "" {
+		return nil
+	}
+	s := m.o.Engine.Session()
+	m.busy = "abandoning the ceremony"
+	return func() tea.Msg { _, err := s.Abandon(reason, by); return abandonMsg{err} }
 }
 
 // held keeps keys and pastes from the screen while the shell runs a call
@@ -439,12 +461,17 @@ func (m *Model) fail(err error) tea.Cmd {
 // key handles the keys the shell owns; done is false to pass the key on
 // to the screen.
 func (m *Model) key(k tea.KeyPressMsg) (tea.Cmd, bool) {
+	if m.abandon != nil {
+		return m.abandonKey(k), true
+	}
 	if m.quitting {
 		switch {
 		case key.Matches(k, keyYes):
 			return m.leave(), true
 		case key.Matches(k, keyNo):
 			m.quitting = false
+		case m.mayAbandon() && key.Matches(k, keyAbandon):
+			m.abandon = &abandonForm{}
 		}
 		return nil, true
 	}
@@ -551,6 +578,8 @@ func (m *Model) Render() string {
 	body := m.body()
 	var main string
 	switch {
+	case m.abandon != nil:
+		main = m.abandonView(body)
 	case m.quitting:
 		main = m.quitView(body)
 	case m.help:
@@ -594,6 +623,10 @@ func pad(s string, w int) string {
 // bindings are the keys that work now, the shell's included.
 func (m *Model) bindings() []key.Binding {
 	switch {
+	case m.abandon != nil:
+		return []key.Binding{keyNextField, keyAbandonGo, keyBack}
+	case m.quitting && m.mayAbandon():
+		return []key.Binding{keyYes, keyNo, keyAbandon}
 	case m.quitting:
 		return []key.Binding{keyYes, keyNo}
 	case m.help:
@@ -656,6 +689,10 @@ func (m *Model) quitView(s theme.Size) string {
 		b.Add("")
 		b.Wrap("A step is running now: quitting stops it. What it had recorded stays in the log; what it had not is done again on resume.", "", "")
 	}
+	if m.mayAbandon() {
+		b.Add("")
+		b.Wrap("If the ceremony must not go on (the digests do not match, the room stops here), abandon it instead (a): nothing is exported, the versions built are burned, and the bundle may be imported again by the next ceremony.", "", "")
+	}
 	return b.Fit(s.Height)
 }
 
@@ -685,6 +722,82 @@ func (m *Model) helpView(s theme.Size) string {
 	}
 	if n == 0 {
 		b.Add("  (no key matches)")
+	}
+	return b.Fit(s.Height)
+}
+
+// abandonForm is what the room types to abandon the ceremony: the reason,
+// who gives it (someone the log names as present), and the word abandon,
+// since nothing undoes it.
+type abandonForm struct {
+	reason, who, confirm field.Field
+	// focus is the field typed into: 0 reason, 1 who, 2 confirm.
+	focus int
+	// problem says why Enter abandoned nothing.
+	problem string
+}
+
+// abandonWord is what is typed to confirm.
+const abandonWord = "abandon"
+
+// mayAbandon reports whether the quit dialog offers to abandon: at the
+// review and the signing, while no step runs (a refused bundle is
+// abandoned from its own screen; after the export, the ceremony closes).
+func (m *Model) mayAbandon() bool {
+	return (m.step == stepReview || m.step == stepSign) && m.busy == "" && !busy(m.screen)
+}
+
+// abandonKey types into the abandon dialog; Enter abandons once every
+// field is right, Esc goes back to the quit dialog.
+func (m *Model) abandonKey(k tea.KeyPressMsg) tea.Cmd {
+	f := m.abandon
+	fields := []*field.Field{&f.reason, &f.who, &f.confirm}
+	switch {
+	case key.Matches(k, keyInterrupt), key.Matches(k, keyBack):
+		m.abandon = nil
+	case key.Matches(k, keyNextField), k.String() == "shift+tab":
+		step := 1
+		if k.String() == "shift+tab" {
+			step = len(fields) - 1
+		}
+		f.focus = (f.focus + step) % len(fields)
+	case key.Matches(k, keyAbandonGo):
+		switch {
+		case f.reason.Value() == "":
+			f.problem, f.focus = "type the reason: it is recorded in the log", 0
+		case f.who.Value() == "":
+			f.problem, f.focus = "type the name of the person present who abandons it", 1
+		case f.confirm.Value() != abandonWord:
+			f.problem, f.focus = "type the word "+abandonWord+" to confirm: nothing undoes it", 2
+		default:
+			f.problem = ""
+			return m.abandonWith(f.reason.Value(), f.who.Value())
+		}
+	default:
+		fields[f.focus].Key(k)
+	}
+	return nil
+}
+
+func (m *Model) abandonView(s theme.Size) string {
+	th, f := m.th, m.abandon
+	b := &layout.Lines{Width: s.Width}
+	b.Add(th.Title.Render("Abandon the ceremony?"), "")
+	b.Wrap("Nothing is exported and nothing more is signed. The versions built stay registered in the vault's next generation, burned: never signed with other contents. The bundle is not recorded, so the next ceremony may import it again. This cannot be undone.", "", "")
+	b.Add("")
+	mark := func(i int) string {
+		if f.focus == i {
+			return "▸ "
+		}
+		return "  "
+	}
+	w := max(s.Width-32, 10)
+	b.Add(mark(0)+"Why (kept in the log):       "+f.reason.View(th, w), "")
+	b.Add(mark(1)+"Who (someone present):       "+f.who.View(th, w), "")
+	b.Add(mark(2) + "Type " + abandonWord + " to confirm:      " + f.confirm.View(th, w))
+	if f.problem != "" {
+		b.Add("")
+		b.Wrap("! "+termtext.Safe(f.problem), "", "  ")
 	}
 	return b.Fit(s.Height)
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +162,16 @@ func TestViews(t *testing.T) {
 		send(m, keys.Press("q"))
 		return m.Render()
 	})
+	golden.Views(t, "abandon", func(s theme.Size, th *theme.Theme) string {
+		m, _ := newShell(th, s, false)
+		m.by, m.step, m.screen = "Olga", stepSign, &heard{}
+		send(m, keys.Press("q"), keys.Press("a"))
+		send(m, keys.Type("the summary digests differ")...)
+		send(m, keys.Press("tab"))
+		send(m, keys.Type("Wendy")...)
+		send(m, keys.Press("tab"), keys.Press("enter"))
+		return m.Render()
+	})
 	golden.Check(t, "too-small.txt", func() string {
 		m, _ := newShell(theme.New(theme.Options{}), theme.Size{Width: 60, Height: 20}, false)
 		return plain(m)
@@ -241,5 +252,50 @@ func TestImportEnterTwiceNotesOnce(t *testing.T) {
 	}
 	if c := send(m, second()); c != nil {
 		t.Error("the second Abandon abandoned again")
+	}
+}
+
+// TestQuitOffersAbandon: at the review the quit dialog offers to abandon
+// (not at the preflight); Enter abandons nothing until the reason, a name
+// and the typed word are there, then once; a name the log does not list
+// as present is said, and the dialog stays.
+func TestQuitOffersAbandon(t *testing.T) {
+	m, _ := newShell(theme.New(theme.Options{}), theme.Minimum, false)
+	m.by, m.step = "Olga", stepPreflight
+	send(m, keys.Press("q"), keys.Press("a"))
+	if m.abandon != nil || strings.Contains(plain(m), "abandon it instead") {
+		t.Fatalf("the preflight's quit dialog offers to abandon:\n%s", plain(m))
+	}
+	m, _ = newShell(theme.New(theme.Options{}), theme.Minimum, false)
+	m.by, m.step, m.screen = "Olga", stepReview, &heard{}
+	send(m, keys.Press("q"))
+	if !strings.Contains(plain(m), "abandon it instead (a)") || !strings.Contains(plain(m), "a abandon the ceremony…") {
+		t.Fatalf("the review's quit dialog:\n%s", plain(m))
+	}
+	send(m, keys.Press("a"))
+	if c := send(m, keys.Press("enter")); c != nil || m.abandon.problem != "type the reason: it is recorded in the log" {
+		t.Fatalf("enter with nothing typed: %v, problem %q", c != nil, m.abandon.problem)
+	}
+	send(m, keys.Type("the digests differ")...)
+	send(m, keys.Press("tab"))
+	send(m, keys.Type("Wendy")...)
+	send(m, keys.Press("tab"))
+	send(m, keys.Type("abandn")...)
+	if c := send(m, keys.Press("enter")); c != nil || m.abandon.problem != "type the word abandon to confirm: nothing undoes it" {
+		t.Fatalf("enter with the word mistyped: %v, problem %q", c != nil, m.abandon.problem)
+	}
+	send(m, keys.Press("backspace"))
+	send(m, keys.Type("on")...)
+	first, second := send(m, keys.Press("enter")), send(m, keys.Press("enter"))
+	if first == nil || m.busy != "abandoning the ceremony" || second != nil {
+		t.Fatalf("enter: first %v, second %v, busy %q", first != nil, second != nil, m.busy)
+	}
+	send(m, abandonMsg{err: fmt.Errorf("%q: %w", "Wendy", session.ErrNotPresent)})
+	if m.abandon == nil || m.abandon.focus != 1 || m.abandon.problem != "the ceremony's log does not name Wendy as present: type the name of a participant or witness" {
+		t.Fatalf("a name not present:\n%s", plain(m))
+	}
+	send(m, keys.Press("esc"))
+	if m.abandon != nil || !m.quitting {
+		t.Errorf("esc: abandon %v, quitting %v", m.abandon != nil, m.quitting)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -39,7 +40,8 @@ var ceremonyCommand = &command{
 	summary: "run a whole ceremony (import, decisions, build, signatures, export, close): in the terminal program, or from a script with PINs from --pin-fd or the terminal; --resume continues one",
 	usage: "ceremony --vault DIR --in BUNDLE --out DIR [--present] [--high-contrast] [--softkey-dir DIR]\n" +
 		"       conclave ceremony --vault DIR --in BUNDLE --out DIR --script FILE.yaml [--export-partial] [--pin-fd N] [--softkey-dir DIR]\n" +
-		"       conclave ceremony --resume LOG --out DIR [--script FILE.yaml] [--export-partial] [--vault DIR] [--in BUNDLE] [--pin-fd N] [--softkey-dir DIR]",
+		"       conclave ceremony --resume LOG --out DIR [--script FILE.yaml] [--export-partial] [--vault DIR] [--in BUNDLE] [--pin-fd N] [--softkey-dir DIR]\n" +
+		"       conclave ceremony --resume LOG --abandon REASON --by NAME [--vault DIR]",
 }
 
 func init() {
@@ -69,11 +71,21 @@ func runCeremony(ctx context.Context, env *environment, args []string) error {
 	pinFD := fs.Int("pin-fd", -1, "with --script: read each PIN, one line each in the order the tokens ask, from the open file descriptor `N` (3 or more); without it, PINs are typed at the terminal, not shown")
 	present := fs.Bool("present", false, "without --script: the projector mode of the terminal program (high contrast, for a room reading from a distance)")
 	contrast := fs.Bool("high-contrast", false, "without --script: the high-contrast theme of the terminal program")
+	abandon := fs.String("abandon", "", "with --resume: abandon the ceremony for this `REASON` (recorded in its log): nothing is exported, the versions it built are burned (docs/ceremony.md)")
+	by := fs.String("by", "", "with --abandon: the `NAME` of the participant or witness of the ceremony who abandons it")
 	if err := parseFlags(env, c, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return usagef("ceremony takes no arguments: name the bundle with --in")
+	}
+	abandoning := false
+	fs.Visit(func(f *flag.Flag) { abandoning = abandoning || f.Name == "abandon" || f.Name == "by" })
+	if abandoning {
+		if *in != "" || *out != "" || *scriptPath != "" || *exportPartial || *pinFD >= 0 || *present || *contrast || *softkeys != "" {
+			return usagef("--abandon takes only --resume LOG, --by NAME and --vault DIR: an abandoned ceremony reads no bundle, exports nothing and signs nothing")
+		}
+		return runAbandon(ctx, env, *vaultPath, *resume, *abandon, *by)
 	}
 	switch {
 	case *out == "":

@@ -208,7 +208,7 @@ func checkNoUnfinished(vd *vaultdir.Dir, v *vault.Vault) error {
 			continue // a root ceremony that stopped: nothing to resume (root_ceremony.go)
 		}
 		return withHint(fmt.Errorf("ceremony %s on this vault is unfinished (its log is %s): finish it before another starts, or the versions it built could be built again with other contents", termtext.Safe(id), termtext.Safe(log)),
-			"continue it with: conclave ceremony --resume "+termtext.Safe(filepath.Join(dir, id))+" (with --script to finish it headless, or in the terminal program, where it can also be abandoned)")
+			"continue it with: conclave ceremony --resume "+termtext.Safe(filepath.Join(dir, id))+" (with --script to finish it headless, or in the terminal program); or abandon it, burning the versions it built, with: conclave ceremony --resume "+termtext.Safe(filepath.Join(dir, id))+" --abandon REASON --by NAME")
 	}
 	return nil
 }
