@@ -76,3 +76,15 @@ func TestStatusSpares(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusNotAVault: a directory that holds no generation, such as an
+// empty one, is the wrong directory named on the command line (status 2),
+// not a failure to finish (3).
+func TestStatusNotAVault(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := run(t, "status", dir)
+	want := "error: vault " + dir + ": the vault holds no generation: there is no CURRENT file\n"
+	if code != 2 || stdout != "" || !strings.HasPrefix(stderr, want) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
+	}
+}
