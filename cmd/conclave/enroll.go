@@ -166,7 +166,7 @@ func enrollPolicy(file, vaultDir string) (*policy.Policy, error) {
 	if file != "" {
 		data, err := readNamedFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("read the policy: %w", err)
+			return nil, namedWrong(fmt.Errorf("read the policy: %w", err))
 		}
 		p, err := policy.Parse(file, data)
 		if err != nil {
@@ -179,7 +179,7 @@ func enrollPolicy(file, vaultDir string) (*policy.Policy, error) {
 	}
 	vd, v, err := openVault(vaultDir)
 	if err != nil {
-		return nil, err
+		return nil, namedWrong(err)
 	}
 	defer vd.Close()
 	return v.Policy, nil

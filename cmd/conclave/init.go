@@ -51,7 +51,7 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	}
 	polBytes, err := readNamedFile(*policyFile)
 	if err != nil {
-		return err
+		return namedWrong(err)
 	}
 	pol, err := policy.Parse(*policyFile, polBytes)
 	if err != nil {

@@ -355,13 +355,10 @@ func packRequests(ctx context.Context, env *environment, args []string, lim requ
 			}
 			named[filepath.Clean(name)] = true
 			data, err := readNamedFile(name)
-			if errors.Is(err, safefile.ErrNotRegular) {
-				// A directory, device or pipe named (or named *.json in a
-				// DIR given) is not a request file: nothing was judged.
-				return nil, usageError{msg: err.Error()}
-			}
 			if err != nil {
-				return nil, err
+				// A directory, device or pipe named *.json in a DIR given
+				// is not a request file: nothing was judged.
+				return nil, namedWrong(err)
 			}
 			if err := add(data, name); err != nil {
 				return nil, err

@@ -58,7 +58,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	}
 	vd, v, err := openVault(*vaultPath)
 	if err != nil {
-		return err
+		return namedWrong(err)
 	}
 	defer vd.Close()
 	if err := checkNoUnfinished(vd, v); err != nil {
@@ -67,7 +67,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	polName, pol, polBytes := vault.PolicyFile, v.Policy, v.PolicyBytes
 	if *policyFile != "" {
 		if polBytes, err = readNamedFile(*policyFile); err != nil {
-			return err
+			return namedWrong(err)
 		}
 		if pol, err = policy.Parse(*policyFile, polBytes); err != nil {
 			return refused(err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/airgap/preflight"
-	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/genesis"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	"github.com/conclave-keys/conclave/ceremony/vault"
@@ -109,13 +107,8 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 		reports = append(reports, report{name, t})
 	}
 	vd, v, err := openVault(fs.Arg(0))
-	if errors.Is(err, vaultdir.ErrNoGeneration) {
-		// An empty directory, or one that is not a vault: the wrong
-		// directory named, nothing judged.
-		return usageError{msg: err.Error()}
-	}
 	if err != nil {
-		return err
+		return namedWrong(err)
 	}
 	defer vd.Close()
 	s := genesis.Status(v, now)
