@@ -116,13 +116,22 @@ func (m *Manifest) Encode() []byte {
 // intake package) calls it before it writes anything, so that it never
 // writes a bundle the ceremony refuses as manifest-invalid. The limits on
 // counts and sizes are not checked: they are the ceremony's policy, not
-// the format. The error says what the reader's refusal says.
+// the format. The error, a *CheckError, says what the reader's refusal
+// says.
 func (m *Manifest) Check() error {
 	if _, err := parseManifest(m.Encode(), ManifestLimits{}); err != nil {
-		return fmt.Errorf("%s: %w", brokenFormat, err)
+		return &CheckError{Err: err}
 	}
 	return nil
 }
+
+// CheckError is Check's refusal of a manifest a producer was about to
+// write: what it was given (a bundle id, a source name) breaks the format,
+// which a caller tells apart from a failure to write.
+type CheckError struct{ Err error }
+
+func (e *CheckError) Error() string { return brokenFormat + ": " + e.Err.Error() }
+func (e *CheckError) Unwrap() error { return e.Err }
 
 // ManifestLimits bound what a manifest may list; a zero limit is not
 // checked.

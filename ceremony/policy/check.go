@@ -117,6 +117,22 @@ func (p *Policy) checkRepository() error {
 	return nil
 }
 
+// IsRoleName reports whether name is in the form of a role name: 1 to 64
+// bytes of a–z, 0–9 and "-" inside. A command line tells a role name from
+// a file name with it.
+func IsRoleName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' && i > 0 && i < len(name)-1) {
+			return false
+		}
+	}
+	return true
+}
+
 // checkRoleName refuses a role name that is not a short lower-case name: a
 // role's name is its metadata file's name (ROLE.json), and a top-level
 // role's name would make the delegation unreadable to clients.
@@ -127,11 +143,8 @@ func (p *Policy) checkRoleName(path, name string) error {
 	if len(name) > 64 {
 		return p.errAt(path, "role name %q is %d bytes long; at most 64 are allowed", name, len(name))
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' && i > 0 && i < len(name)-1) {
-			return p.errAt(path, "role name %s may hold only a–z, 0–9 and \"-\" inside", termtext.Quote(name))
-		}
+	if !IsRoleName(name) {
+		return p.errAt(path, "role name %s may hold only a–z, 0–9 and \"-\" inside", termtext.Quote(name))
 	}
 	if slices.Contains(tuf.TopLevelRoles, name) {
 		return p.errAt(path, "%q is a top-level TUF role, not one a ceremony delegates projects to", name)

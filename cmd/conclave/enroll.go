@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -111,6 +112,8 @@ func (f *enrollFlags) prepare(env *environment, name string) error {
 	} else if err := safefile.CheckDir(f.out); err != nil {
 		// Before the token is touched: the record is written there last.
 		return usagef("--out: %v", err)
+	} else if err := probeMedium(f.out); err != nil {
+		return fmt.Errorf("the transfer medium %s cannot take the record, so nothing was done on the token: %w", termtext.Safe(f.out), err)
 	}
 	nonce, err := enrollNonce(f.nonce)
 	if err != nil {
@@ -163,7 +166,7 @@ func enrollPolicy(file, vaultDir string) (*policy.Policy, error) {
 	if file != "" {
 		data, err := readNamedFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("read the policy: %w", err)
+			return nil, namedWrong(fmt.Errorf("read the policy: %w", err))
 		}
 		p, err := policy.Parse(file, data)
 		if err != nil {
@@ -176,7 +179,7 @@ func enrollPolicy(file, vaultDir string) (*policy.Policy, error) {
 	}
 	vd, v, err := openVault(vaultDir)
 	if err != nil {
-		return nil, err
+		return nil, namedWrong(err)
 	}
 	defer vd.Close()
 	return v.Policy, nil
@@ -245,6 +248,29 @@ func readSecretAt(tty *os.File, what string) ([]byte, error) {
 
 var errSecretMismatch = errors.New("nothing was changed")
 
+// probeSize is what the probe file writes: more than any record (a
+// YubiKey's holds two certificates of about a kilobyte each).
+const probeSize = 64 << 10
+
+// probeMedium writes a file of probeSize to dir, as the record will be
+// written, and removes it: a medium full, read-only or failing is found
+// before a key is made on the token, whose record would then be lost.
+func probeMedium(dir string) error {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	name := ".conclave-probe-" + hex.EncodeToString(b[:])
+	if err := writeRecordFile(dir, name, make([]byte, probeSize)); err != nil {
+		return err
+	}
+	return os.Remove(filepath.Join(dir, name))
+}
+
+// writeRecordFile writes the record, and the probe before it, to the
+// transfer medium: a variable so that a test can make the medium fail.
+var writeRecordFile = safefile.WriteFile
+
 // writeRecord writes the record to the transfer media, named after the
 // holder and the keyid, and says where.
 func (f *enrollFlags) writeRecord(r *enrolment.Record) (string, error) {
@@ -253,8 +279,8 @@ func (f *enrollFlags) writeRecord(r *enrolment.Record) (string, error) {
 		return "", err
 	}
 	name := "enrolment-" + fileSlug(r.Holder.Name) + "-" + r.KeyID()[:12] + ".json"
-	if err := safefile.WriteFile(f.out, name, data); err != nil {
-		return "", err
+	if err := writeRecordFile(f.out, name, data); err != nil {
+		return name, err
 	}
 	return name, nil
 }

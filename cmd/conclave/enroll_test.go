@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conclave-keys/conclave/airgap/safefile"
 	"github.com/conclave-keys/conclave/ceremony/enrolment"
 	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/pkcs11"
@@ -470,4 +471,68 @@ func TestEnrollYubiKeyPUKNotPIN(t *testing.T) {
 		t.Fatalf("again: exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
 	}
 	onlyRecord(t, media)
+}
+
+// TestEnrollRecordWriteFails: a medium that cannot take a file is found
+// before the token is touched (a probe file is written and removed); one
+// that fails only when the record is written, after the key was made,
+// loses nothing: the record (which holds no secret) is printed on standard
+// output, with where the key is and how to save and check it.
+func TestEnrollRecordWriteFails(t *testing.T) {
+	privateSoftHSM(t)
+	_, sum, err := pkcs11.HashModule(testSoftHSM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := pkcs11.Load(testSoftHSM, pkcs11.ModulePolicy{Allowed: []pkcs11.AllowedModule{{Path: testSoftHSM, SHA256: sum}}, Rehearsal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.InitRehearsalToken("enrol", []byte("so-pin-1"), []byte("user-pin-1")); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	pol := softHSMEnrolPolicy(t)
+	media := t.TempDir()
+	const nonce = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed"
+	args := []string{"enroll", "pkcs11", "--holder", "Gus", "--uri", "pkcs11:token=enrol;object=gus", "--policy", pol, "--out", media, "--nonce", nonce}
+	defer func(w func(dir, name string, data []byte) error) { writeRecordFile = w }(writeRecordFile)
+
+	// Full from the start: refused before the token is touched.
+	var wrote []string
+	writeRecordFile = func(dir, name string, data []byte) error {
+		wrote = append(wrote, name)
+		return safefile.ErrMediumFull
+	}
+	code, stdout, stderr := run(t, append(args, "--pin-fd", fmt.Sprint(secretsFile(t, "user-pin-1").Fd()))...)
+	want := "error: the transfer medium " + media + " cannot take the record, so nothing was done on the token: " + safefile.ErrMediumFull.Error() + "\n"
+	if code != 3 || stdout != "" || stderr != want || len(wrote) != 1 || !strings.HasPrefix(wrote[0], ".conclave-probe-") {
+		t.Fatalf("exit %d, wrote %q\nstdout %q\nstderr %q\nwant   %q", code, wrote, stdout, stderr, want)
+	}
+
+	// Full only for the record: the key exists, and the record is printed.
+	writeRecordFile = func(dir, name string, data []byte) error {
+		if strings.HasPrefix(name, "enrolment-") {
+			return safefile.ErrMediumFull
+		}
+		return safefile.WriteFile(dir, name, data)
+	}
+	code, stdout, stderr = run(t, append(args, "--pin-fd", fmt.Sprint(secretsFile(t, "user-pin-1").Fd()))...)
+	if entries, _ := os.ReadDir(media); len(entries) != 0 {
+		t.Errorf("the medium holds %v", entries)
+	}
+	r, err := enrolment.Parse([]byte(stdout))
+	if err != nil {
+		t.Fatalf("exit %d: standard output is not the record: %v\nstdout %q\nstderr %q", code, err, stdout, stderr)
+	}
+	want = "error: the key was made on the token (PKCS#11 " + r.Token.URI + "), but its record could not be written to " + media + ": " + safefile.ErrMediumFull.Error() + "\n" +
+		"hint: the record is printed above, on standard output; it holds no secret: save it as a file (enrolment-gus-" + r.KeyID()[:12] + ".json) on another medium\n" +
+		"hint: then check it with conclave enroll verify, as every record is checked\n"
+	if code != 3 || stderr[strings.LastIndex(stderr, "error: "):] != want {
+		t.Fatalf("exit %d\nstderr %q\nwant   %q", code, stderr, want)
+	}
+	saved := writeBytes(t, filepath.Join(t.TempDir(), "r.json"), []byte(stdout))
+	if code, out, errOut := run(t, "enroll", "verify", "--policy", pol, "--nonce", nonce, saved); code != 0 {
+		t.Fatalf("verify the printed record: exit %d\n%s%s", code, out, errOut)
+	}
 }

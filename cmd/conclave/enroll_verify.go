@@ -100,7 +100,7 @@ func runEnrollVerify(ctx context.Context, env *environment, args []string) error
 	path := fs.Arg(0)
 	data, err := readNamedFile(path)
 	if err != nil {
-		return fmt.Errorf("read the record: %w", err)
+		return namedWrong(fmt.Errorf("read the record: %w", err))
 	}
 	r, err := enrolment.Parse(data)
 	if err != nil {

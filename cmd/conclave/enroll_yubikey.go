@@ -204,10 +204,32 @@ func (f *enrollFlags) finish(r *enrolment.Record, checker enrolment.AttestationC
 	}
 	name, err := f.writeRecord(r)
 	if err != nil {
-		return err
+		return f.recordNotWritten(r, name, err)
 	}
 	f.writeEnrolled(r, name)
 	return nil
+}
+
+// recordNotWritten is the error for a record that could not be written
+// after its key was made: the record holds no secret (a public key, an
+// attestation, a proof of possession), so it is printed on standard output
+// to be saved by hand, and nothing is lost.
+func (f *enrollFlags) recordNotWritten(r *enrolment.Record, name string, err error) error {
+	data, mErr := r.Marshal()
+	if mErr != nil {
+		return mErr
+	}
+	// Exact, not through termtext: it must parse when saved. Its text is
+	// the holder's name and contact (checkEnrollText allows no control
+	// character), and what the token and the key gave as canonical JSON.
+	f.result.Write(append(data, '\n'))
+	where := "PKCS#11 " + termtext.Safe(r.Token.URI)
+	if r.Token.Kind == enrolment.KindYubiKey {
+		where = fmt.Sprintf("YubiKey serial %d, slot %s", r.Token.Serial, termtext.Safe(r.Token.Slot))
+	}
+	return withHint(fmt.Errorf("the key was made on the token (%s), but its record could not be written to %s: %w", where, termtext.Safe(f.out), err),
+		"the record is printed above, on standard output; it holds no secret: save it as a file ("+termtext.Safe(name)+") on another medium\n"+
+			"then check it with conclave enroll verify, as every record is checked")
 }
 
 // attestationRoots are Yubico's roots, or the PEM certificates in dir.

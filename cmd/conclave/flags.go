@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/conclave-keys/conclave/airgap/safefile"
+	"github.com/conclave-keys/conclave/airgap/vaultdir"
 	"github.com/conclave-keys/conclave/ceremony/tuf"
 )
 
@@ -271,6 +272,18 @@ func editDistance(a, b string) int {
 // defaultMaxMetadataSize bytes, so that a named pipe or a device given by
 // mistake is refused at once instead of holding the command forever. The
 // error reads as os.ReadFile's does ("open PATH: ...").
+// namedWrong makes an error about what the command line named a usage
+// error (status 2): a directory, pipe or device where a file was asked for,
+// a directory that holds no vault generation. Nothing was judged, and
+// nothing failed that running the command again with the right name would
+// not mend. Any other error is returned as it is.
+func namedWrong(err error) error {
+	if errors.Is(err, safefile.ErrNotRegular) || errors.Is(err, vaultdir.ErrNoGeneration) {
+		return usageError{msg: err.Error()}
+	}
+	return err
+}
+
 func readNamedFile(path string) ([]byte, error) {
 	data, err := safefile.ReadNamed(path, defaultMaxMetadataSize)
 	if err != nil {

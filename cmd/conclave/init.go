@@ -28,7 +28,8 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	policyFile := fs.String("policy", "", "the policy `FILE`: its holders, and the roles and thresholds their keys are placed in (docs/policy.md)")
 	var records multiFlag
 	fs.Var(&records, "holders", "an enrolment `RECORD` of a key the policy places (repeat it for every key)")
-	onlineKeys := fs.String("online-keys", "", "the online public keys, `ROLE=FILE,ROLE=FILE`: snapshot=FILE,timestamp=FILE, and ROLE=FILE for each key of each of the policy's online_roles, each file a TUF key object")
+	var onlineKeys multiFlag
+	fs.Var(&onlineKeys, "online-keys", "the online public keys, `ROLE=FILE,ROLE=FILE`: snapshot=FILE,timestamp=FILE, and ROLE=FILE for each key of each of the policy's online_roles, each file a TUF key object; FILE runs to the next \",ROLE=\" naming one of these roles (so it may hold \",\" and \"=\"), and the flag may be repeated")
 	out := fs.String("out", "", "the new vault's directory `VAULT`: it must not exist, or be empty")
 	force := fs.String("force-threshold", "", "accept a role whose threshold equals its number of keys, for the written `REASON` (recorded in the log)")
 	flags := addRootFlags(fs, "a holder's key `KEYREF`, as the policy enrols it: yubikey:serial=N;slot=S, a pkcs11: URI, or softkey:path=FILE in a rehearsal; repeat it until every threshold is met", true)
@@ -38,7 +39,7 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	switch {
 	case fs.NArg() != 0:
 		return usagef("init takes no arguments")
-	case *policyFile == "" || *out == "" || *onlineKeys == "":
+	case *policyFile == "" || *out == "" || len(onlineKeys) == 0:
 		return usagef("init needs --policy FILE, --online-keys snapshot=FILE,timestamp=FILE and --out VAULT")
 	case len(records) == 0:
 		return usagef("init needs --holders RECORD for each key the policy places")
@@ -50,7 +51,7 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	}
 	polBytes, err := readNamedFile(*policyFile)
 	if err != nil {
-		return err
+		return namedWrong(err)
 	}
 	pol, err := policy.Parse(*policyFile, polBytes)
 	if err != nil {
@@ -64,7 +65,7 @@ func runInit(ctx context.Context, env *environment, args []string) error {
 	for _, r := range pol.OnlineRoles {
 		delegated = append(delegated, r.Name)
 	}
-	online, onlineDelegated, err := parseOnlineKeys(*onlineKeys, delegated)
+	online, onlineDelegated, err := parseOnlineKeys(onlineKeys, delegated)
 	if err != nil {
 		return err
 	}

@@ -222,6 +222,9 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 	if fs.NArg() == 0 {
 		return usagef("name at least one REQUEST file, a DIR of them, or - to read requests from standard input")
 	}
+	if _, err := os.Lstat(*out); err == nil {
+		return usagef("--out %s is already there: name a new directory, the bundle's", termtext.Safe(*out))
+	}
 	var bases []bundle.Base
 	for _, d := range delegators {
 		role, path, ok := strings.Cut(d, "=")
@@ -276,6 +279,10 @@ func runIntakePack(ctx context.Context, env *environment, args []string) error {
 	prog.Done()
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return interrupted("removed the half-made bundle %s", *out)
+	}
+	if ce := (*bundle.CheckError)(nil); errors.As(err, &ce) {
+		// What --id or --source says breaks the format: nothing was written.
+		return usageError{msg: err.Error()}
 	}
 	if err != nil {
 		return err
@@ -349,7 +356,9 @@ func packRequests(ctx context.Context, env *environment, args []string, lim requ
 			named[filepath.Clean(name)] = true
 			data, err := readNamedFile(name)
 			if err != nil {
-				return nil, err
+				// A directory, device or pipe named *.json in a DIR given
+				// is not a request file: nothing was judged.
+				return nil, namedWrong(err)
 			}
 			if err := add(data, name); err != nil {
 				return nil, err

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/conclave-keys/conclave/ceremony/verdict"
@@ -286,5 +287,65 @@ func TestIntakePackDelegatorTwice(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("%s was written (%v)", out, err)
+	}
+}
+
+// TestIntakePackCommandLineMistakes: an --id or --source the bundle format
+// does not allow, an --out that is already there, and something in a
+// requests directory named *.json that is not a regular file are mistakes
+// in the command line (exit status 2), refused before anything is written,
+// never "could not finish" (3).
+func TestIntakePackCommandLineMistakes(t *testing.T) {
+	f := it.New(t)
+	dir, pass, del, intakePriv, _ := intakeFiles(t, f)
+	reqs := filepath.Join(dir, "reqs")
+	writeBytes(t, filepath.Join(reqs, "a.json"), f.Add(t, "r1", "p-one", "n1").Encode())
+	odd := filepath.Join(dir, "odd")
+	writeBytes(t, filepath.Join(odd, "a.json"), f.Add(t, "r2", "p-two", "n2").Encode())
+	if err := os.Symlink(reqs, filepath.Join(odd, "link.json")); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo", "p.json")
+	if err := os.MkdirAll(filepath.Dir(fifo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	existing := t.TempDir()
+	for _, c := range []struct {
+		name, id, source string
+		out              string
+		sources          []string
+		want             string
+	}{
+		{"bad id", "b 1", "example.org", "", []string{reqs},
+			"error: pack: the manifest breaks the bundle format: bundle_id: an id may hold only ASCII letters, digits, \".\", \"_\" and \"-\", starting with a letter or digit\n"},
+		{"bad source", "b1", "", "", []string{reqs}, "error: --id, --source, --delegator, --intake-key and --out are required\n"},
+		{"unprintable source", "b1", "example\x01org", "", []string{reqs},
+			"error: pack: the manifest breaks the bundle format: source (at byte 357): control character 0x01 inside a string must be escaped\n"},
+		{"existing out", "b1", "example.org", existing, []string{reqs},
+			"error: --out " + existing + " is already there: name a new directory, the bundle's\n"},
+		{"symlink to a directory", "b1", "example.org", "", []string{odd},
+			"error: open " + filepath.Join(odd, "link.json") + ": it is a directory, not a regular file: only regular files are read from the transfer medium\n"},
+		{"named pipe", "b1", "example.org", "", []string{filepath.Dir(fifo)},
+			"error: open " + fifo + ": it is a named pipe (FIFO), not a regular file: only regular files are read from the transfer medium\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out := c.out
+			if out == "" {
+				out = filepath.Join(t.TempDir(), "bundle")
+			}
+			code, stdout, stderr := run(t, append([]string{"intake", "pack", "--id", c.id, "--source", c.source, "--delegator", "claimed=" + del,
+				"--intake-key", intakePriv, "--passphrase-file", pass, "--out", out}, c.sources...)...)
+			if code != 2 || stdout != "" || !strings.HasPrefix(stderr, c.want) {
+				t.Errorf("exit %d\nstdout %q\nstderr %q\nwant   %q", code, stdout, stderr, c.want)
+			}
+			if c.out == "" {
+				if _, err := os.Stat(out); !os.IsNotExist(err) {
+					t.Errorf("%s was written (%v)", out, err)
+				}
+			}
+		})
 	}
 }

@@ -37,7 +37,7 @@ func runRefresh(ctx context.Context, env *environment, args []string) error {
 	}
 	vd, v, err := openVault(*vaultPath)
 	if err != nil {
-		return err
+		return namedWrong(err)
 	}
 	defer vd.Close()
 	if err := checkNoUnfinished(vd, v); err != nil {

@@ -446,21 +446,37 @@ func readRecords(w io.Writer, pol *policy.Policy, paths []string, rootsDir strin
 	return out, nil
 }
 
-// parseOnlineKeys reads --online-keys snapshot=FILE,timestamp=FILE: each
-// file a TUF public key object. A role in delegated (the policy's online
-// roles) may be named more than once, a key each time; its keys are
+// parseOnlineKeys reads each --online-keys snapshot=FILE,timestamp=FILE:
+// each file a TUF public key object. A role in delegated (the policy's
+// online roles) may be named more than once, a key each time; its keys are
 // returned apart.
-func parseOnlineKeys(spec string, delegated []string) (map[string]*tuf.Key, map[string][]*tuf.Key, error) {
+func parseOnlineKeys(specs []string, delegated []string) (map[string]*tuf.Key, map[string][]*tuf.Key, error) {
 	out, more := map[string]*tuf.Key{}, map[string][]*tuf.Key{}
-	if spec == "" {
-		return out, more, nil
+	known := func(role string) bool {
+		return slices.Contains(genesis.OnlineRoles, role) || slices.Contains(delegated, role)
 	}
-	for _, part := range strings.Split(spec, ",") {
-		role, file, ok := strings.Cut(part, "=")
-		top := slices.Contains(genesis.OnlineRoles, role)
-		if !ok || file == "" || !top && !slices.Contains(delegated, role) {
-			return nil, nil, usagef("--online-keys %s: write snapshot=FILE,timestamp=FILE (and ROLE=FILE for each of the policy's online_roles)", termtext.Safe(spec))
+	var parts []string
+	for _, spec := range specs {
+		// A value is cut at "," only where a role taken here and "="
+		// follow: a file's path may hold "," and "=".
+		first := len(parts)
+		for i, p := range strings.Split(spec, ",") {
+			if role, _, ok := strings.Cut(p, "="); i > 0 && !(ok && known(role)) {
+				parts[len(parts)-1] += "," + p
+				continue
+			}
+			parts = append(parts, p)
 		}
+		for _, part := range parts[first:] {
+			role, file, ok := strings.Cut(part, "=")
+			if !ok || file == "" || !known(role) {
+				return nil, nil, usagef("--online-keys %s: write snapshot=FILE,timestamp=FILE (and ROLE=FILE for each of the policy's online_roles)", termtext.Safe(spec))
+			}
+		}
+	}
+	for _, part := range parts {
+		role, file, _ := strings.Cut(part, "=")
+		top := slices.Contains(genesis.OnlineRoles, role)
 		if _, dup := out[role]; dup {
 			return nil, nil, usagef("--online-keys: %s is named twice", role)
 		}

@@ -27,13 +27,40 @@ func TestOnlineKeyPublicOnly(t *testing.T) {
 	plain := writeBytes(t, filepath.Join(dir, "snapshot.pub.json"), k.Canonical())
 	withPrivate := writeBytes(t, filepath.Join(dir, "timestamp.json"), []byte(`{"keytype":"ed25519","keyval":{"private":"`+hex.EncodeToString(priv.Seed())+`","public":"`+hex.EncodeToString(priv.Public().(ed25519.PublicKey))+`"},"scheme":"ed25519"}`))
 	extra := writeBytes(t, filepath.Join(dir, "extra.json"), []byte(`{"keyid_hash_algorithms":["sha256"],"keytype":"ed25519","keyval":{"public":"`+hex.EncodeToString(priv.Public().(ed25519.PublicKey))+`"},"scheme":"ed25519"}`))
-	if _, _, err := parseOnlineKeys("snapshot="+plain+",timestamp="+extra, nil); err != nil {
+	if _, _, err := parseOnlineKeys([]string{"snapshot=" + plain + ",timestamp=" + extra}, nil); err != nil {
 		t.Fatalf("public keys: %v", err)
 	}
 	want := "online key " + withPrivate + ": keyval.private: the file holds more than the public key; give the public key alone"
-	_, _, err = parseOnlineKeys("snapshot="+plain+",timestamp="+withPrivate, nil)
+	_, _, err = parseOnlineKeys([]string{"snapshot=" + plain + ",timestamp=" + withPrivate}, nil)
 	var r *refusedError
 	if !errors.As(err, &r) || err.Error() != want {
 		t.Errorf("%v, want refused %q", err, want)
 	}
 }
+
+// TestOnlineKeysPathWithComma: --online-keys is cut at a "," only where a
+// role the command takes and "=" follow, so a key file whose path holds
+// "," or "=" is read; a value may name several keys, and the flag may be
+// repeated.
+func TestOnlineKeysPathWithComma(t *testing.T) {
+	dir := t.TempDir()
+	key := func(seed byte, name string) (*tuf.Key, string) {
+		k, err := tuf.KeyFromPublic(ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32)).Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k, writeBytes(t, filepath.Join(dir, name), k.Canonical())
+	}
+	snap, snapFile := key(1, "keys,2026/snapshot=1.json")
+	ts, tsFile := key(2, "timestamp,a.json")
+	rc, rcFile := key(3, "recent,timestamp.json")
+	online, more, err := parseOnlineKeys(onlineKeysArg("snapshot="+snapFile+",timestamp="+tsFile, "recently-claimed="+rcFile), []string{"recently-claimed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if online["snapshot"].ID() != snap.ID() || online["timestamp"].ID() != ts.ID() || len(more["recently-claimed"]) != 1 || more["recently-claimed"][0].ID() != rc.ID() {
+		t.Errorf("online %v, delegated %v", online, more)
+	}
+}
+
+func onlineKeysArg(a ...string) []string { return a }

@@ -35,11 +35,12 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	vaultPath := fs.String("vault", "", "the `VAULT` directory")
 	policyFile := fs.String("policy", "", "the new policy `FILE`, placing the keys of the new root (default: the vault's policy), edited further by --add ROLES, --remove, --remove-key and --threshold")
 	var adds, removes, removeKeys, thresholds multiFlag
-	fs.Var(&adds, "add", "an enrolment `RECORD` of a key the vault's metadata does not hold yet; RECORD=ROLE,ROLE also adds the key to the policy, in those roles (repeat it)")
+	fs.Var(&adds, "add", "an enrolment `RECORD` of a key the vault's metadata does not hold yet; RECORD=ROLE,ROLE also adds the key to the policy, in those roles (repeat it); cut at the last \"=\" only when role names follow it, so RECORD may hold \"=\" and \",\"")
 	fs.Var(&removes, "remove", "remove the `HOLDER` and all their keys from the policy (repeat it)")
 	fs.Var(&removeKeys, "remove-key", "remove the key `KEYID` from its holder in the policy: a holder's old token, replaced by a key given with --add (repeat it)")
 	fs.Var(&thresholds, "threshold", "set a role's threshold in the policy, `ROLE=N` (repeat it)")
-	onlineKeys := fs.String("online-keys", "", "replace online keys, `ROLE=FILE[,ROLE=FILE]`: snapshot=FILE, timestamp=FILE or both, each file a TUF key object")
+	var onlineKeys multiFlag
+	fs.Var(&onlineKeys, "online-keys", "replace online keys, `ROLE=FILE[,ROLE=FILE]`: snapshot=FILE, timestamp=FILE or both, each file a TUF key object; FILE runs to the next \",snapshot=\" or \",timestamp=\" (so it may hold \",\" and \"=\"), and the flag may be repeated")
 	force := fs.String("force-threshold", "", "accept a role whose threshold equals its number of keys, for the written `REASON` (recorded in the log)")
 	flags := addRootFlags(fs, "a holder's key `KEYREF`, as the old or the new policy enrols it; repeat it until the old root's threshold, the new root's, and every other file's are met", true)
 	if err := parseFlags(env, c, fs, args); err != nil {
@@ -50,14 +51,14 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 		return usagef("rotate takes no arguments")
 	case *vaultPath == "":
 		return usagef("rotate needs --vault VAULT")
-	case *policyFile == "" && *onlineKeys == "" && len(adds)+len(removes)+len(removeKeys)+len(thresholds) == 0:
+	case *policyFile == "" && len(onlineKeys)+len(adds)+len(removes)+len(removeKeys)+len(thresholds) == 0:
 		return usagef("rotate needs a change: --policy FILE, --add, --remove or --threshold (holders, keys or thresholds), or --online-keys")
 	case len(flags.sign) == 0:
 		return usagef("rotate needs --sign KEYREF for each holder who signs")
 	}
 	vd, v, err := openVault(*vaultPath)
 	if err != nil {
-		return err
+		return namedWrong(err)
 	}
 	defer vd.Close()
 	if err := checkNoUnfinished(vd, v); err != nil {
@@ -66,7 +67,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	polName, pol, polBytes := vault.PolicyFile, v.Policy, v.PolicyBytes
 	if *policyFile != "" {
 		if polBytes, err = readNamedFile(*policyFile); err != nil {
-			return err
+			return namedWrong(err)
 		}
 		if pol, err = policy.Parse(*policyFile, polBytes); err != nil {
 			return refused(err)
@@ -81,7 +82,7 @@ func runRotate(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	online, _, err := parseOnlineKeys(*onlineKeys, nil)
+	online, _, err := parseOnlineKeys(onlineKeys, nil)
 	if err != nil {
 		return err
 	}
@@ -136,14 +137,19 @@ func parsePolicyEdit(adds, removes, removeKeys, thresholds []string) (e policy.E
 		}
 	}
 	for _, a := range adds {
-		path, roles := a, ""
-		if i := strings.LastIndexByte(a, '='); i >= 0 && !strings.ContainsAny(a[i+1:], "/") {
-			path, roles = a[:i], a[i+1:]
-			if roles == "" {
+		// Cut at the last "=" only when role names follow it: a record's
+		// path may hold "=" and "," (in/a=b.json, x,y.json=root).
+		path := a
+		if i := strings.LastIndexByte(a, '='); i >= 0 {
+			roles := strings.Split(a[i+1:], ",")
+			switch {
+			case a[i+1:] == "":
 				return e, nil, nil, usagef("--add %s: name the roles after =, such as RECORD=root or RECORD=targets,claimed", termtext.Safe(a))
+			case !slices.ContainsFunc(roles, func(r string) bool { return !policy.IsRoleName(r) }):
+				path = a[:i]
+				e.Add = append(e.Add, policy.AddedKey{Roles: roles})
+				from = append(from, len(paths))
 			}
-			e.Add = append(e.Add, policy.AddedKey{Roles: strings.Split(roles, ",")})
-			from = append(from, len(paths))
 		}
 		paths = append(paths, path)
 	}

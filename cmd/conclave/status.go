@@ -108,7 +108,7 @@ func runStatus(ctx context.Context, env *environment, args []string) error {
 	}
 	vd, v, err := openVault(fs.Arg(0))
 	if err != nil {
-		return err
+		return namedWrong(err)
 	}
 	defer vd.Close()
 	s := genesis.Status(v, now)

@@ -76,3 +76,47 @@ func TestStatusSpares(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusNotAVault: a directory that holds no generation, such as an
+// empty one, is the wrong directory named on the command line (status 2),
+// not a failure to finish (3).
+func TestStatusNotAVault(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := run(t, "status", dir)
+	want := "error: vault " + dir + ": the vault holds no generation: there is no CURRENT file\n"
+	if code != 2 || stdout != "" || !strings.HasPrefix(stderr, want) {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, stdout, stderr, want)
+	}
+}
+
+// TestNamedWrongIsUsage: a directory with no vault generation given as the
+// vault, and a directory where a file is asked for, are the wrong names on
+// the command line (status 2) in every command that opens them.
+func TestNamedWrongIsUsage(t *testing.T) {
+	dir := t.TempDir()
+	empty := dir + "/empty"
+	d := dir + "/d.json"
+	for _, p := range []string{empty, d} {
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noGen := "error: vault " + empty + ": the vault holds no generation: there is no CURRENT file\n"
+	notFile := "open " + d + ": it is a directory, not a regular file: only regular files are read from the transfer medium\n"
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rotate", "--vault", empty, "--threshold", "root=1", "--sign", "x"}, noGen},
+		{[]string{"refresh", "--vault", empty, "--sign", "x"}, noGen},
+		{[]string{"enroll", "verify", "--vault", empty, d}, noGen},
+		{[]string{"enroll", "verify", d}, "error: read the record: " + notFile},
+		{[]string{"enroll", "verify", "--policy", d, d}, "error: read the policy: " + notFile},
+		{[]string{"init", "--policy", d, "--holders", d, "--online-keys", "snapshot=" + d, "--out", dir + "/new", "--sign", "x"}, "error: " + notFile},
+	} {
+		code, stdout, stderr := run(t, c.args...)
+		if code != 2 || stdout != "" || !strings.HasPrefix(stderr, c.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, stdout, stderr, c.want)
+		}
+	}
+}
