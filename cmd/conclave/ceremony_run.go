@@ -26,6 +26,7 @@ import (
 	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/holders"
 	"github.com/conclave-keys/conclave/internal/termtext"
+	"github.com/conclave-keys/conclave/tui/signing"
 )
 
 // ceremonyOptions open a ceremony, new or continued. The headless driver
@@ -283,6 +284,13 @@ func preflightChecks(v *vault.Vault) (*preflight.Report, []session.Check) {
 	report := preflight.System().Run()
 	if v != nil {
 		report.Results = append(report.Results, expiryCheck(v, time.Now()))
+		// Every ceremony run here delegates or recovers; init, rotate
+		// and refresh, which sign a root, do not come this way.
+		rt := rootTokensCheck(context.Background(), v.Policy, signing.ListTokens(v.Policy))
+		if rt.Status == preflight.Fail {
+			report.Failed++
+		}
+		report.Results = append(report.Results, rt)
 	}
 	checks := make([]session.Check, 0, len(report.Results))
 	for _, res := range report.Results {
