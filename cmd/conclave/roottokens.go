@@ -17,6 +17,14 @@ import (
 // hold a root key (docs/preflight.md).
 const idRootTokens = "tokens.root"
 
+// ceremonyPreflightIDs are the ids a policy's preflight.required may
+// name: the machine's checks, and tokens.root, which a ceremony's
+// preflight adds. Required, it stops a production ceremony while a root
+// token is in the room.
+func ceremonyPreflightIDs() []string {
+	return append(slices.Clone(preflight.IDs), idRootTokens)
+}
+
 // rootTokensCheck lists the YubiKeys and the PKCS#11 tokens of the
 // policy's modules present, and fails naming each that holds a root key
 // per the policy's layout: a delegation ceremony never needs one, and a

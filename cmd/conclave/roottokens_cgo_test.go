@@ -113,3 +113,15 @@ func TestRootTokensCheckRoom(t *testing.T) {
 		}
 	})
 }
+
+// A policy can require tokens.root, so that a root token in the room
+// stops a production ceremony; conclave policy check knows the id.
+func TestPolicyCheckRequiresRootTokens(t *testing.T) {
+	pf := enrolPolicy(t, t.TempDir(), func(s string) string {
+		return strings.Replace(s, "required: [network.interfaces, radio.rfkill]", "required: [network.interfaces, radio.rfkill, tokens.root]", 1)
+	})
+	code, stdout, stderr := run(t, "policy", "check", pf)
+	if code != 0 {
+		t.Fatalf("policy check: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
