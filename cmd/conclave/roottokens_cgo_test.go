@@ -125,3 +125,31 @@ func TestPolicyCheckRequiresRootTokens(t *testing.T) {
 		t.Fatalf("policy check: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 }
+
+// TestPreflightChecksRootTokens: a delegation ceremony's preflight, on a
+// vault made by conclave init whose root keys are on SoftHSM tokens still
+// present, fails tokens.root and counts it.
+func TestPreflightChecksRootTokens(t *testing.T) {
+	privateSoftHSM(t)
+	dir := t.TempDir()
+	hs, recs := genesisSetup(t, dir, "alice", "bob", "carol")
+	v := openTestVault(t, runGenesis(t, dir, hs, recs))
+	report, checks := preflightChecks(v)
+	var got *preflight.Result
+	for i := range report.Results {
+		if report.Results[i].ID == "tokens.root" {
+			got = &report.Results[i]
+		}
+	}
+	if got == nil || got.Status != preflight.Fail || report.Failed < 1 {
+		t.Fatalf("tokens.root %+v, %d failed", got, report.Failed)
+	}
+	for _, h := range hs {
+		if !strings.Contains(got.Message, h.name+"'s pkcs11:token="+h.name+"-root (") {
+			t.Errorf("the message does not name %s's root token: %s", h.name, got.Message)
+		}
+	}
+	if c := checks[len(checks)-1]; c.ID != "tokens.root" || c.Status != "fail" || c.Message != got.Message {
+		t.Errorf("recorded as %+v", c)
+	}
+}
