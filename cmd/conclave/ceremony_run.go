@@ -26,7 +26,6 @@ import (
 	"github.com/conclave-keys/conclave/hsm"
 	"github.com/conclave-keys/conclave/hsm/holders"
 	"github.com/conclave-keys/conclave/internal/termtext"
-	"github.com/conclave-keys/conclave/tui/signing"
 )
 
 // ceremonyOptions open a ceremony, new or continued. The headless driver
@@ -286,7 +285,7 @@ func preflightChecks(v *vault.Vault) (*preflight.Report, []session.Check) {
 		report.Results = append(report.Results, expiryCheck(v, time.Now()))
 		// Every ceremony run here delegates or recovers; init, rotate
 		// and refresh, which sign a root, do not come this way.
-		rt := rootTokensCheck(context.Background(), v.Policy, signing.ListTokens(v.Policy))
+		rt := rootTokensCheck(context.Background(), v.Policy, roomTokens(v.Policy))
 		if rt.Status == preflight.Fail {
 			report.Failed++
 		}

@@ -17,6 +17,11 @@ import (
 // hold a root key (docs/preflight.md).
 const idRootTokens = "tokens.root"
 
+// roomTokens lists the tokens present for the policy. The tests replace
+// it: libpcsclite reads the daemon's socket once per process, so nothing
+// may reach PC/SC before the tests' own pcscd is started.
+var roomTokens = signing.ListTokens
+
 // ceremonyPreflightIDs are the ids a policy's preflight.required may
 // name: the machine's checks, and tokens.root, which a ceremony's
 // preflight adds. Required, it stops a production ceremony while a root

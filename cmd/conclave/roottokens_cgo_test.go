@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -16,6 +17,19 @@ import (
 	"github.com/conclave-keys/conclave/internal/termtext"
 	"github.com/conclave-keys/conclave/tui/signing"
 )
+
+// The ceremonies' preflight lists YubiKeys only once the tests' own pcscd
+// runs: reaching PC/SC first would bind this process to the system's.
+func init() {
+	roomTokens = func(pol *policy.Policy) signing.Lister {
+		if pcscdShared == nil {
+			return func(context.Context) ([]signing.Present, error) {
+				return nil, errors.New("the tests' pcscd is not started")
+			}
+		}
+		return signing.ListTokens(pol)
+	}
+}
 
 // TestRootTokensCheckRoom lists a real room: a virtual YubiKey (serial
 // 31415926) and six SoftHSM tokens, alice-root, bob-root, carol-root and
@@ -130,6 +144,7 @@ func TestPolicyCheckRequiresRootTokens(t *testing.T) {
 // vault made by conclave init whose root keys are on SoftHSM tokens still
 // present, fails tokens.root and counts it.
 func TestPreflightChecksRootTokens(t *testing.T) {
+	privatePCSCD(t)
 	privateSoftHSM(t)
 	dir := t.TempDir()
 	hs, recs := genesisSetup(t, dir, "alice", "bob", "carol")
