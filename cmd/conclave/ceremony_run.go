@@ -283,6 +283,13 @@ func preflightChecks(v *vault.Vault) (*preflight.Report, []session.Check) {
 	report := preflight.System().Run()
 	if v != nil {
 		report.Results = append(report.Results, expiryCheck(v, time.Now()))
+		// Every ceremony run here delegates or recovers; init, rotate
+		// and refresh, which sign a root, do not come this way.
+		rt := rootTokensCheck(context.Background(), v.Policy, roomTokens(v.Policy))
+		if rt.Status == preflight.Fail {
+			report.Failed++
+		}
+		report.Results = append(report.Results, rt)
 	}
 	checks := make([]session.Check, 0, len(report.Results))
 	for _, res := range report.Results {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/conclave-keys/conclave/airgap/preflight"
 	"github.com/conclave-keys/conclave/ceremony/policy"
 	hexwords "github.com/conclave-keys/conclave/ceremony/words"
 	"github.com/conclave-keys/conclave/internal/termtext"
@@ -49,7 +48,7 @@ func runPolicyCheck(ctx context.Context, env *environment, args []string) error 
 	}
 	p, err := policy.Parse(path, data)
 	if err == nil {
-		err = p.CheckPreflight(preflight.IDs)
+		err = p.CheckPreflight(ceremonyPreflightIDs())
 	}
 	if err != nil {
 		return refused(err)
