@@ -193,8 +193,10 @@ func Audit(ctx context.Context, in Input) (*Report, error) {
 			read := make(chan struct{})
 			replayed.parsed = func(sum string) *tuf.File {
 				<-read
-				for _, f := range a.metadata {
-					if a.signedSum(f) == sum {
+				// In name order: two files of the same payload are
+				// equally good, and no map order picks between them.
+				for _, name := range slices.Sorted(maps.Keys(a.metadata)) {
+					if f := a.metadata[name]; a.signedSum(f) == sum {
 						return f
 					}
 				}

@@ -151,10 +151,17 @@ type GroupProgress struct {
 	Threshold int64
 }
 
+// met reports whether the group has its threshold. A threshold below 1
+// (a role the metadata does not delegate) is never met: no signature at
+// all must not count as enough.
+func (g GroupProgress) met() bool {
+	return g.Threshold >= 1 && int64(len(g.Signers)) >= g.Threshold
+}
+
 // Met reports whether every group has its threshold.
 func (p Progress) Met() bool {
 	for _, g := range p.Groups {
-		if int64(len(g.Signers)) < g.Threshold {
+		if !g.met() {
 			return false
 		}
 	}
@@ -191,7 +198,10 @@ func (p *Plan) Progress() []Progress {
 func (p *Plan) Complete() error {
 	for _, pr := range p.Progress() {
 		for _, g := range pr.Groups {
-			if int64(len(g.Signers)) < g.Threshold {
+			if g.Threshold < 1 {
+				return fmt.Errorf("%s: %w: %s has no threshold (the role is not delegated)", pr.Name, ErrIncomplete, g.Label)
+			}
+			if !g.met() {
 				return fmt.Errorf("%s: %w: %d of the %d needed of %s signed", pr.Name, ErrIncomplete, len(g.Signers), g.Threshold, g.Label)
 			}
 		}

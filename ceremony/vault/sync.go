@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -113,7 +115,9 @@ func (v *Vault) Sync(ctx context.Context, in SyncInput) ([]SyncRole, []File, err
 		files[n] = b
 	}
 	reg := v.Register.clone()
-	for role, f := range taken {
+	// In role order, so that the same refusal is named every time.
+	for _, role := range slices.Sorted(maps.Keys(taken)) {
+		f := taken[role]
 		if err := reg.Add(role, f.Version(), SHA256Hex(f.SignedBytes())); err != nil {
 			return nil, nil, fmt.Errorf("sync: %w", err)
 		}

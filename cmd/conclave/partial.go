@@ -226,7 +226,9 @@ func (r *ceremonyRun) exportPartial(ctx context.Context) ([]export.File, error) 
 		return nil, fmt.Errorf("reading the partial back: %v", rerr)
 	}
 	sums := map[string]string{}
-	for name, data := range read {
+	// In name order, so that the same file is named every time.
+	for _, name := range slices.Sorted(maps.Keys(read)) {
+		data := read[name]
 		if !bytes.Equal(data, want[name]) {
 			if err != nil {
 				return nil, withHint(err, "the export directory holds something else: name a new one with --out")
