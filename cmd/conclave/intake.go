@@ -160,13 +160,18 @@ func runIntakeRequest(ctx context.Context, env *environment, args []string) erro
 		var role *tuf.DelegatedRole
 		if del.Targets.Delegations != nil {
 			for _, r := range del.Targets.Delegations.Roles {
-				if n, _ := request.Normalize(r.Name, 1<<10); n == name {
-					role = r
+				// A delegation whose name is no project name matches none.
+				if n, err := request.Normalize(r.Name, 1<<10); err != nil || n != name {
+					continue
 				}
+				if role != nil {
+					return fmt.Errorf("%s delegates project %s twice (as %s and %s): which keys authorise the change is unclear", termtext.Safe(*delegatorPath), termtext.Quote(name), termtext.Quote(role.Name), termtext.Quote(r.Name))
+				}
+				role = r
 			}
 		}
 		if role == nil {
-			return fmt.Errorf("%s does not delegate project %s", *delegatorPath, name)
+			return fmt.Errorf("%s does not delegate project %s", termtext.Safe(*delegatorPath), termtext.Quote(name))
 		}
 		var newKeys []*tuf.Key
 		if d.Kind != request.Remove {
