@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -60,10 +61,15 @@ func TokenOf(k HolderKey) string {
 		path, _, _ := strings.Cut(strings.TrimPrefix(k.URI, "pkcs11:"), "?")
 		var parts []string
 		for _, a := range strings.Split(path, ";") {
-			name, _, _ := strings.Cut(a, "=")
+			name, value, _ := strings.Cut(a, "=")
 			switch name {
 			case "token", "serial", "model", "manufacturer":
-				parts = append(parts, a)
+				// Compared decoded (RFC 7512 §2.3 percent-encoding), so
+				// that token=abc and token=%61bc are one token.
+				if v, err := url.PathUnescape(value); err == nil {
+					value = v
+				}
+				parts = append(parts, name+"="+url.PathEscape(value))
 			}
 		}
 		if len(parts) == 0 {

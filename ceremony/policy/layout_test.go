@@ -104,6 +104,10 @@ func TestTokenOf(t *testing.T) {
 	if TokenOf(a) != TokenOf(b) || TokenOf(a) != "pkcs11:token=ceremony" {
 		t.Errorf("TokenOf %q and %q", TokenOf(a), TokenOf(b))
 	}
+	// Percent-encoding (RFC 7512) does not make one token two.
+	if enc := (HolderKey{Token: TokenPKCS11, URI: "pkcs11:token=%63eremony;object=carol"}); TokenOf(enc) != TokenOf(a) {
+		t.Errorf("TokenOf %q and %q: one token written two ways", TokenOf(enc), TokenOf(a))
+	}
 	if TokenOf(HolderKey{Token: TokenYubiKey, Serial: 1, Slot: "9c"}) != TokenOf(HolderKey{Token: TokenYubiKey, Serial: 1, Slot: "9d"}) {
 		t.Error("two slots of one YubiKey are two tokens")
 	}
